@@ -1,0 +1,99 @@
+"""The Bundle: `best/model.safetensors` + `best/bundle.json`. The only thing evaluate/predict/serve read.
+
+The safetensors header carries the same JSON as bundle.json, so the weights file alone is a complete,
+self-describing model (one atomic write publishes weights and metadata together); bundle.json is the
+readable copy. Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kindling.data.signature import Signature
+from kindling.errors import UserError
+from kindling.fileio import atomic_write_bytes, atomic_write_json
+
+BUNDLE_FORMAT = 1
+
+
+@dataclass
+class Bundle:
+    model: object  # torch.nn.Module, in eval mode
+    signature: Signature
+    meta: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("model", {}).get("name", "?")
+
+
+def save_bundle(folder: Path, model, model_spec: dict, sig: Signature, metrics: dict, env: dict, data: dict | None = None) -> None:
+    from safetensors.torch import save
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {
+        "format": "kindling-bundle",
+        "format_version": BUNDLE_FORMAT,
+        "model": model_spec,
+        "signature": sig.to_dict(),
+        "metrics": metrics,
+        "env": env,
+        "data": data or {},  # the data config, so evaluate can rebuild the splits from a bare bundle
+    }
+    text = json.dumps(meta, default=str)
+    atomic_write_bytes(folder / "model.safetensors", save(state, metadata={"kindling": text}))
+    atomic_write_json(folder / "bundle.json", meta)
+
+
+def bundle_dir(path: str | Path) -> Path:
+    """A run directory or a bundle folder -> the bundle folder."""
+    path = Path(path)
+    if (path / "model.safetensors").is_file():
+        return path
+    if (path / "best" / "model.safetensors").is_file():
+        return path / "best"
+    if not path.exists():
+        raise UserError(f"{path} does not exist; pass a run directory (runs/NAME) or its best/ bundle folder")
+    if (path / "checkpoints" / "last.pt").is_file():
+        raise UserError(f"{path} has no best model yet (the run stopped before its first validation); resume it with `kindling train --resume {path}`")
+    raise UserError(f"{path} is not a kindling run or bundle (no model.safetensors inside); pass runs/NAME or runs/NAME/best")
+
+
+def read_meta(folder: Path) -> dict:
+    from safetensors import safe_open
+
+    file = folder / "model.safetensors"
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            text = (f.metadata() or {}).get("kindling")
+    except Exception as exc:  # safetensors raises its own error types for a damaged header
+        raise UserError(f"{file} is corrupt or truncated ({exc}); retrain or restore the file") from exc
+    if not text:
+        raise UserError(f"{file} carries no kindling metadata; it was not written by kindling")
+    meta = json.loads(text)
+    if meta.get("format_version") != BUNDLE_FORMAT:
+        raise UserError(f"{file} is bundle format {meta.get('format_version')}; this kindling reads format {BUNDLE_FORMAT}")
+    return meta
+
+
+def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
+    """Rebuild the model from its registered name and options, then load the safetensors weights."""
+    from safetensors.torch import load_file
+
+    from kindling.models import build
+
+    folder = bundle_dir(path)
+    meta = read_meta(folder)
+    sig = Signature.from_dict(meta["signature"])
+    spec = meta["model"]
+    model = build(spec["name"], sig, spec.get("options", {}))
+    try:
+        state = load_file(str(folder / "model.safetensors"), device=str(device))
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, OSError) as exc:
+        raise UserError(f"weights in {folder} do not fit model '{spec['name']}' ({str(exc)[:200]}); the bundle is damaged") from exc
+    model.to(device).eval()
+    return Bundle(model, sig, meta, folder)

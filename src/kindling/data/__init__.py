@@ -1,0 +1,62 @@
+"""Data sources. `build(cfg.data)` -> DataModule; each source kind registers a builder by prefix.
+
+A spec is either a name (`digits`, `mnist`) or `kind:argument` (`folder:photos`, `csv:temps.csv`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kindling.data.memory import Split
+from kindling.data.signature import Signature
+from kindling.errors import unknown
+
+
+@dataclass
+class DataModule:
+    signature: Signature
+    train: Split
+    val: Split | None
+    test: Split | None
+    description: str = ""
+
+    def split(self, name: str) -> Split | None:
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+
+# name -> (module that registers it, one-line description). Modules import lazily so that
+# `kindling list datasets` and the digits path never import torchvision.
+NAMED: dict[str, tuple[str, str]] = {
+    "digits": ("kindling.data.embedded", "scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes)"),
+    "wine": ("kindling.data.embedded", "scikit-learn's bundled wine table (178 rows, 3 classes)"),
+    "diabetes": ("kindling.data.embedded", "scikit-learn's bundled diabetes table (442 rows, regression)"),
+}
+KINDS: dict[str, tuple[str, str]] = {}
+_BUILDERS: dict[str, Callable] = {}
+
+
+def register(name: str) -> Callable:
+    """Decorator: `@register("digits")` or `@register("folder:")` for a prefix kind."""
+
+    def wrap(fn: Callable) -> Callable:
+        _BUILDERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def resolve(spec: str) -> Callable:
+    key = spec.split(":", 1)[0] + ":" if ":" in spec else spec
+    table = KINDS if key.endswith(":") else NAMED
+    if key not in table:
+        hint = "see `kindling list datasets`; file sources are folder:DIR, annotations:FILE, csv:FILE, text:PATH"
+        raise unknown("data set", spec, list(NAMED) + list(KINDS), hint)
+    importlib.import_module(table[key][0])
+    return _BUILDERS[key]
+
+
+def build(cfg) -> DataModule:
+    """Build the DataModule for `cfg` (a DataConfig)."""
+    return resolve(cfg.name)(cfg)

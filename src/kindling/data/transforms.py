@@ -1,0 +1,32 @@
+"""Batch preprocessing built from the Signature: the same function at training and prediction time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from kindling.data.signature import Signature
+
+
+def make_preprocess(sig: Signature, device: torch.device | str = "cpu") -> Callable[[torch.Tensor], torch.Tensor]:
+    """x (uint8 images, float features or int64 tokens, on any device) -> model input on `device`."""
+    if sig.input_kind == "text" or not sig.mean:
+        return lambda x: x.to(device, non_blocking=True)
+    view = (1, -1, 1, 1) if sig.input_kind == "image" else (1, -1)
+    mean = torch.tensor(sig.mean, dtype=torch.float32, device=device).view(view)
+    inv_std = 1.0 / torch.tensor(sig.std, dtype=torch.float32, device=device).view(view)
+
+    def preprocess(x: torch.Tensor) -> torch.Tensor:
+        x = x.to(device, non_blocking=True)
+        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+        return (x - mean) * inv_std
+
+    return preprocess
+
+
+def target_scale(sig: Signature) -> tuple[float, float]:
+    """(mean, std) used to standardise a regression target; (0, 1) for anything else."""
+    if sig.task != "regression":
+        return 0.0, 1.0
+    return float(sig.extras.get("target_mean", 0.0)), float(sig.extras.get("target_std", 1.0)) or 1.0

@@ -1,0 +1,40 @@
+"""Provenance: versions, git SHA, hardware. Saved in env.json and in every Bundle."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+
+
+def git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def collect(device=None, threads: int | None = None, seed: int | None = None) -> dict:
+    import numpy
+    import torch
+
+    from kindling import __version__
+
+    info = {
+        "kindling": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "git_sha": git_sha(),
+        "seed": seed,
+        "threads": threads,
+        "device": str(device) if device is not None else None,
+    }
+    if device is not None and getattr(device, "type", "") == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info

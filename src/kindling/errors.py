@@ -1,0 +1,33 @@
+"""The user-facing error type: one clear line (what, where, what to do), exit code 2."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """A mistake in what the user handed over. The CLI prints `kindling: <message>` and exits 2.
+
+    Example: ``raise UserError("unknown model 'lenett' (did you mean 'lenet'?); see `kindling list models`")``
+    """
+
+    exit_code = 2
+
+
+class NonFiniteLossError(UserError):
+    """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def unknown(kind: str, name: str, choices: Iterable[str], hint: str = "") -> UserError:
+    """The standard 'unknown X' error: names the bad value, the closest match and the valid ones."""
+    choices = sorted(choices)
+    listed = ", ".join(choices) if len(choices) <= 25 else ", ".join(choices[:25]) + ", ..."
+    msg = f"unknown {kind} '{name}'{did_you_mean(name, choices)}; valid: {listed}"
+    return UserError(msg + (f"; {hint}" if hint else ""))

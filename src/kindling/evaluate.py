@@ -1,0 +1,81 @@
+"""`kindling evaluate RUN`: the Bundle on a split of its data -> loss, accuracy, per-class table, confusion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kindling.bundle import Bundle, load_bundle
+from kindling.config import DataConfig, from_dict
+from kindling.errors import UserError
+from kindling.metrics import per_class
+
+
+def data_config_for(bundle: Bundle, data_spec: str | None = None) -> DataConfig:
+    cfg = from_dict(DataConfig, bundle.meta.get("data") or {}, "data")
+    if bundle.path is not None and not bundle.meta.get("data"):
+        from kindling.runner import load_saved_config
+
+        cfg = load_saved_config(bundle.path.parent).data
+    if data_spec:
+        cfg.name = data_spec
+    return cfg
+
+
+def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None, device: str = "cpu") -> dict:
+    """Metrics of the run's best model on `split` (test or val) of its data."""
+    import torch
+
+    from kindling import data as data_mod
+    from kindling.data.transforms import make_preprocess, target_scale
+    from kindling.metrics import Metrics
+
+    if split not in ("test", "val", "train"):
+        raise UserError(f"--split '{split}' is not one of test, val, train")
+    bundle = load_bundle(run, device)
+    dm = data_mod.build(data_config_for(bundle, data_spec))
+    part = dm.split(split)
+    if part is None or len(part) == 0:
+        raise UserError(f"the data has no {split} split; use --split val or give data.{split}")
+    sig = bundle.signature
+    preprocess = make_preprocess(sig, device)
+    t_mean, t_std = target_scale(sig)
+    metrics = Metrics(sig.task, len(sig.class_names), device, (t_mean, t_std))
+    model = bundle.model
+    nll = getattr(model, "outputs_log_probs", False)
+    with torch.no_grad():
+        for x, y, lengths in part.batches(512):
+            out = model(preprocess(x), lengths) if getattr(model, "takes_lengths", False) else model(preprocess(x))
+            if sig.task == "regression":
+                loss = torch.nn.functional.mse_loss(out.view(-1), (y.float() - t_mean) / t_std)
+            else:
+                loss = (torch.nn.functional.nll_loss if nll else torch.nn.functional.cross_entropy)(out, y)
+            metrics.update(loss, out, y)
+    result = metrics.compute()
+    result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
+    if sig.task == "classification":
+        result.update(per_class(result["confusion_matrix"], sig.class_names))
+    result["split"] = split
+    return result
+
+
+def format_table(result: dict, class_names: list[str]) -> str:
+    lines = [f"split {result['split']}: n={result['n']}  loss={result['loss']:.4f}"]
+    if "accuracy" not in result:
+        lines.append(f"MAE {result['mae']:.4f}  RMSE {result['rmse']:.4f}  R2 {result['r2']:.4f}")
+        return "\n".join(lines)
+    lines[0] += f"  accuracy={result['accuracy']:.4f}  macro-F1={result['macro_f1']:.4f}"
+    width = max(5, *(len(c) for c in class_names))
+    lines.append(f"{'class':<{width}}  accuracy  precision  recall     f1  support")
+    for name in class_names:
+        r = result["report"][name]
+        lines.append(
+            f"{name:<{width}}  {result['per_class_accuracy'][name]:8.4f}  {r['precision']:9.4f}  "
+            f"{r['recall']:6.4f}  {r['f1']:5.4f}  {r['support']:7d}"
+        )
+    if len(class_names) <= 30:
+        lines.append("confusion matrix (rows: true, columns: predicted)")
+        cell = max(3, len(str(max(max(row) for row in result["confusion_matrix"]))))
+        lines.append(" " * (width + 1) + " ".join(f"{c[:cell]:>{cell}}" for c in class_names))
+        for name, row in zip(class_names, result["confusion_matrix"]):
+            lines.append(f"{name:<{width}} " + " ".join(f"{v:>{cell}}" for v in row))
+    return "\n".join(lines)

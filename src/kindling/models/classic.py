@@ -1,0 +1,125 @@
+"""The seeds' own models, each registered under a clear name, adapted to the data's shape."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from kindling.models.common import channels_of, flat_size
+from kindling.models.registry import register
+
+
+class FeaturesHead(nn.Module):
+    """features -> flatten -> classifier: the shape every seed CNN has."""
+
+    def __init__(self, features: nn.Module, classifier_of, input_shape: list[int]):
+        super().__init__()
+        self.features = features
+        self.classifier = classifier_of(flat_size(features, input_shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+@register("lenet")
+def lenet(sig) -> nn.Module:
+    """Seed 000's LeNet: conv 16 -> 32 (5x5), fc 120 -> 84; the flatten size computed from the input."""
+    c = channels_of(sig)
+    pad = 2 if min(sig.input_shape[1:]) < 16 else 0  # tiny images (digits 8x8) keep their size
+    features = nn.Sequential(
+        nn.Conv2d(c, 16, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(16, 32, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
+    )  # fmt: skip
+    return FeaturesHead(
+        features,
+        lambda n: nn.Sequential(
+            nn.Linear(n, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, sig.num_outputs)
+        ),
+        sig.input_shape,
+    )
+
+
+@register("lenet5")
+def lenet5(sig) -> nn.Module:
+    """Seeds 002/004's LeNet-5 (the CIFAR-10 tutorial net): conv 6 -> 16 (5x5), fc 120 -> 84."""
+    c = channels_of(sig)
+    pad = 2 if min(sig.input_shape[1:]) < 16 else 0
+    features = nn.Sequential(
+        nn.Conv2d(c, 6, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(6, 16, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
+    )  # fmt: skip
+    return FeaturesHead(
+        features,
+        lambda n: nn.Sequential(
+            nn.Linear(n, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, sig.num_outputs)
+        ),
+        sig.input_shape,
+    )
+
+
+@register("tudui")
+def tudui(sig) -> nn.Module:
+    """Seed 001's Sequential CIFAR-10 model: three conv 5x5 + max-pool blocks (32, 32, 64), fc 64."""
+    c = channels_of(sig)
+    features = nn.Sequential(
+        nn.Conv2d(c, 32, 5, padding=2), nn.MaxPool2d(2),
+        nn.Conv2d(32, 32, 5, padding=2), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.MaxPool2d(2),
+    )  # fmt: skip
+    return FeaturesHead(features, lambda n: nn.Sequential(nn.Linear(n, 64), nn.Linear(64, sig.num_outputs)), sig.input_shape)
+
+
+class MnistNet(nn.Module):
+    """pytorch/examples' MNIST Net (seed 002): two convs, dropout, fc 128, log-softmax output."""
+
+    def __init__(self, sig):
+        super().__init__()
+        c = channels_of(sig)
+        self.features = nn.Sequential(
+            nn.Conv2d(c, 32, 3, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25)
+        )
+        n = flat_size(self.features, sig.input_shape)
+        self.classifier = nn.Sequential(
+            nn.Linear(n, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, sig.num_outputs), nn.LogSoftmax(dim=1)
+        )
+        self.outputs_log_probs = True  # the trainer uses NLL loss, as the example does
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+@register("mnist-net")
+def mnist_net(sig) -> nn.Module:
+    """Seed 002's pytorch/examples MNIST Net (log-softmax + NLL as written there)."""
+    return MnistNet(sig)
+
+
+@register("mnist-cnn")
+def mnist_cnn(sig) -> nn.Module:
+    """Seed 003's three-block CNN: conv 16 (5x5) + pool, conv 32 + conv 32 + pool, conv 64, fc."""
+    c = channels_of(sig)
+    features = nn.Sequential(
+        nn.Conv2d(c, 16, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 5, 1, 2), nn.ReLU(), nn.Conv2d(32, 32, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, 1, 2), nn.ReLU(),
+    )  # fmt: skip
+    return FeaturesHead(features, lambda n: nn.Linear(n, sig.num_outputs), sig.input_shape)
+
+
+@register("digits-cnn")
+def digits_cnn(sig, width: int = 32, dropout: float = 0.25) -> nn.Module:
+    """The demo's default CNN: two conv-BN-ReLU blocks per stage, small and fast on a CPU."""
+    c = channels_of(sig)
+
+    def block(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+    features = nn.Sequential(
+        *block(c, width), *block(width, width), nn.MaxPool2d(2),
+        *block(width, 2 * width), *block(2 * width, 2 * width), nn.AdaptiveAvgPool2d(2),
+    )  # fmt: skip
+    return FeaturesHead(
+        features,
+        lambda n: nn.Sequential(nn.Dropout(dropout), nn.Linear(n, sig.num_outputs)),
+        sig.input_shape,
+    )

@@ -1,0 +1,118 @@
+"""`kindling.train(cfg)`: config -> data -> model -> Trainer -> run directory. The one direction of flow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from kindling.config import RunConfig, config_from_yaml
+from kindling.errors import UserError
+from kindling.fileio import atomic_write_json, atomic_write_text
+
+# keys that may change when a run is resumed; any other difference is refused
+RESUMABLE_CHANGES = ("train.epochs", "train.device", "train.threads", "train.patience", "train.save_every_steps",
+                     "train.log_interval", "train.logger", "train.devices", "run_dir", "runs_dir", "name")
+
+
+class JsonlLog:
+    """metrics.jsonl: one JSON record per epoch, the file rewritten atomically each time."""
+
+    def __init__(self, path: Path, records: list[dict]):
+        self.path, self.records = path, records
+
+    def on_epoch_end(self, trainer, record: dict) -> None:
+        if trainer.dist.is_main:
+            self.records = list(trainer.history)
+            atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.records))
+
+    def __getattr__(self, name):  # the other events are no-ops
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and key != "options":
+            out.update(_flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def check_resume_config(saved: RunConfig, new: RunConfig) -> None:
+    a, b = _flatten(saved.to_dict()), _flatten(new.to_dict())
+    differing = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES]
+    if differing:
+        shown = ", ".join(f"{k} ({a.get(k)!r} -> {b.get(k)!r})" for k in differing[:6])
+        raise UserError(f"cannot resume: the config differs from the run's in {shown}; start a new run instead (--run-dir)")
+
+
+def prepare_run_dir(cfg: RunConfig, overwrite: bool) -> Path:
+    run_dir = cfg.resolved_run_dir()
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise UserError(
+                f"{run_dir} already holds a run; continue it with `kindling train --resume {run_dir}`, "
+                "replace it with --overwrite, or choose another --run-dir"
+            )
+        if not (run_dir / "config.yaml").is_file():
+            raise UserError(f"{run_dir} is not a kindling run directory; refusing to overwrite it")
+        shutil.rmtree(run_dir)
+    return run_dir
+
+
+def load_saved_config(run_dir: Path) -> RunConfig:
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not a kindling run directory (no config.yaml); pass runs/NAME")
+    return config_from_yaml(path.read_text(encoding="utf-8"))
+
+
+def train(cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print) -> Path:
+    """Train `cfg` (or resume the run at `resume`) and return the run directory."""
+    from kindling import data as data_mod
+    from kindling import models
+    from kindling.envinfo import collect
+    from kindling.train import checkpoint, distributed
+    from kindling.train.trainer import Trainer
+
+    resume_state = None
+    if resume is not None:
+        run_dir = Path(resume)
+        cfg.run_dir = str(run_dir)
+        check_resume_config(load_saved_config(run_dir), cfg)
+        resume_state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
+    data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
+    model = models.build(cfg.model.name, data.signature, cfg.model.options)
+    rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
+    if resume is None:
+        run_dir = prepare_run_dir(cfg, overwrite) if rank0 else cfg.resolved_run_dir()
+    if rank0:
+        atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
+        atomic_write_json(run_dir / "env.json", collect(seed=cfg.train.seed))
+    history = resume_state.get("history", []) if resume_state else []
+    callbacks = [JsonlLog(run_dir / "metrics.jsonl", history)] + _extra_callbacks(cfg, run_dir)
+    trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo)
+    try:
+        summary = trainer.fit(model, data)
+    finally:
+        distributed.shutdown(getattr(trainer, "dist", distributed.DistInfo()))
+    if rank0:
+        echo(f"best {trainer.monitor_key} {summary['best']:.4f} at epoch {summary['best_epoch']}; bundle in {run_dir / 'best'}"
+             if summary["best"] is not None else f"bundle in {run_dir / 'best'}")
+        if summary["skipped_steps"]:
+            echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
+    return run_dir
+
+
+def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:
+    """Loggers and plots, when their packages are installed (kindling.report registers them)."""
+    try:
+        from kindling.report.callbacks import callbacks_for
+    except ImportError:
+        return []
+    return callbacks_for(cfg, run_dir)

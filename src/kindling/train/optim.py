@@ -1,0 +1,51 @@
+"""Optimizers and learning-rate schedulers, built by name from the config."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from kindling.errors import unknown
+
+
+def build_optimizer(params, cfg) -> torch.optim.Optimizer:
+    name = cfg.name.lower()
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    raise unknown("optimizer", cfg.name, ["sgd", "adam", "adamw"])
+
+
+def build_scheduler(optimizer, cfg, epochs: int, steps_per_epoch: int):
+    """(scheduler, interval): interval is 'step', 'epoch' or 'val' (plateau steps on the monitored metric)."""
+    name = cfg.name.lower()
+    total = max(1, epochs * steps_per_epoch)
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+    if name == "none":
+        return None, "epoch"
+    if name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.gamma), "epoch"
+    if name == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, cfg.milestones, cfg.gamma), "epoch"
+    if name == "cosine":
+        base = [g["lr"] for g in optimizer.param_groups]
+        floor = cfg.min_lr
+
+        def factor(step: int, lr0: float) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = (step - warmup) / max(1, total - warmup)
+            return (floor + (lr0 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))) / lr0
+
+        lambdas = [lambda s, lr0=lr0: factor(s, lr0) for lr0 in base]
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas), "step"
+    if name == "onecycle":
+        max_lr = [g["lr"] for g in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total), "step"
+    if name == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.gamma, patience=cfg.patience), "val"
+    raise unknown("scheduler", cfg.name, ["none", "step", "multistep", "cosine", "onecycle", "plateau"])

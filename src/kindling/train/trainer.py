@@ -1,0 +1,443 @@
+"""The training loop. It reads top to bottom; extension points are named events on callbacks.
+
+    trainer = Trainer(cfg, run_dir)
+    summary = trainer.fit(model, data)
+
+Events, in order: fit_start, epoch_start, step_end, validation_end, epoch_end, fit_end. A callback
+stops training by raising `StopTraining`.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from kindling.data.memory import epoch_order, num_batches
+from kindling.data.transforms import make_preprocess, target_scale
+from kindling.errors import NonFiniteLossError, UserError
+from kindling.metrics import MONITOR_MODES, Metrics
+from kindling.train import checkpoint, distributed, rng
+from kindling.train.device import choose_threads, pick_device
+from kindling.train.optim import build_optimizer, build_scheduler
+from kindling.train.precision import autocast_for, maybe_compile
+from kindling.train.progress import PhaseBar, epoch_line
+
+
+class StopTraining(Exception):
+    """Raised by a callback (or early stopping) to end training cleanly after the current step."""
+
+
+class Interrupted(Exception):
+    """SIGINT / SIGTERM arrived: a resumable checkpoint was written; the CLI exits 130."""
+
+
+@dataclass
+class Progress:
+    """The loop's counters; saved in every checkpoint so a resume continues exactly."""
+
+    epoch: int = 0  # the epoch in progress, 0-based
+    batch: int = 0  # batches of it already done (this rank)
+    step: int = 0  # optimizer steps so far
+    best: float | None = None
+    best_epoch: int = -1
+    bad_rounds: int = 0  # validation rounds without improvement
+    last_improved_step: int = 0
+    skipped_steps: int = 0  # fp16 steps the grad scaler skipped
+    val_rounds: int = 0
+
+
+class Callback:
+    """Override any of these; each receives the trainer."""
+
+    def on_fit_start(self, trainer: Trainer) -> None: ...
+    def on_epoch_start(self, trainer: Trainer) -> None: ...
+    def on_step_end(self, trainer: Trainer) -> None: ...
+    def on_validation_end(self, trainer: Trainer, metrics: dict) -> None: ...
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None: ...
+    def on_fit_end(self, trainer: Trainer) -> None: ...
+
+
+class Trainer:
+    def __init__(self, cfg, run_dir: Path, callbacks: list[Callback] = (), resume: dict | None = None, echo=print):
+        self.cfg, self.tc, self.run_dir = cfg, cfg.train, Path(run_dir)
+        self.callbacks = list(callbacks)
+        self.resume_state = resume
+        self.echo = echo
+        self.progress = Progress()
+        self.history: list[dict] = []
+        self._signal: int | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def fit(self, model: torch.nn.Module, data) -> dict:
+        self._setup(model, data)
+        self.fire("fit_start")
+        old_handlers = self._install_signal_handlers()
+        try:
+            while self.progress.epoch < self.epochs:
+                self.fire("epoch_start")
+                t0 = time.perf_counter()
+                train_metrics = self._train_epoch()
+                self._end_epoch(train_metrics, time.perf_counter() - t0)
+        except StopTraining as stop:
+            if self.dist.is_main and str(stop):
+                self.echo(str(stop))
+        finally:
+            self._restore_signal_handlers(old_handlers)
+        if self.progress.best_epoch < 0:  # never validated (dry run, no val split): keep the last weights
+            self._save_bundle({}, self.progress.epoch)
+        self.fire("fit_end")
+        return self.summary()
+
+    def fire(self, event: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, f"on_{event}")(self, *args)
+
+    def summary(self) -> dict:
+        p = self.progress
+        return {"best": p.best, "best_epoch": p.best_epoch, "epochs": p.epoch, "steps": p.step, "skipped_steps": p.skipped_steps}
+
+    # ------------------------------------------------------------------ setup
+
+    def _setup(self, model, data) -> None:
+        tc = self.tc
+        self.data, self.sig = data, data.signature
+        self.device = pick_device(tc.device)
+        self.dist = distributed.init_from_env(self.device)
+        if tc.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        elif self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        rng.seed_everything(tc.seed + self.dist.rank)
+        self.train_split = data.train
+        self.val_split = data.val
+        if tc.overfit_batches:
+            keep = torch.arange(min(len(data.train), tc.overfit_batches * self.cfg.data.batch_size))
+            self.train_split = self.val_split = data.train.subset(keep)
+        self.batch_size = max(1, self.cfg.data.batch_size // self.dist.world)  # data.batch_size is global
+        self.steps_per_epoch = num_batches(self.train_order_len(), self.batch_size)
+        self.epochs = 1 if tc.dry_run else tc.epochs
+        if tc.dry_run:
+            self.steps_per_epoch = 1
+        self.model = model.to(self.device)
+        self.preprocess = make_preprocess(self.sig, self.device)
+        self.augment = getattr(data, "augment", None)
+        self.t_mean, self.t_std = target_scale(self.sig)
+        self.loss_fn = self._loss_fn(model)
+        self.autocast, self.scaler = autocast_for(tc.precision, self.device)
+        self.threads, threads_how = self._pick_threads()
+        self.optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], self.cfg.optim)
+        self.scheduler, self.sched_interval = build_scheduler(self.optimizer, self.cfg.sched, self.epochs, self._sched_steps())
+        self.ema = self._make_ema(model)
+        self.train_model = maybe_compile(distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device)
+        self.monitor_key = tc.monitor if self.val_split is not None else tc.monitor.replace("val_", "train_")
+        if tc.monitor not in MONITOR_MODES:
+            raise UserError(f"--monitor '{tc.monitor}' is not one of {', '.join(MONITOR_MODES)}")
+        self.mode = MONITOR_MODES[tc.monitor]
+        self._epoch_metrics: Metrics | None = None
+        if self.resume_state is not None:
+            self._load_state(self.resume_state)
+        if self.dist.is_main:
+            self._print_start(threads_how)
+
+    def train_order_len(self) -> int:
+        n = len(self.train_split)
+        return -(-n // self.dist.world)
+
+    def _sched_steps(self) -> int:
+        return max(1, math.ceil(self.steps_per_epoch / self.tc.accumulate))
+
+    def _loss_fn(self, model):
+        if self.sig.task == "regression":
+            return torch.nn.MSELoss()
+        if getattr(model, "outputs_log_probs", False):
+            return torch.nn.NLLLoss()
+        return torch.nn.CrossEntropyLoss(label_smoothing=self.tc.label_smoothing)
+
+    def _make_ema(self, model):
+        if not self.tc.ema:
+            return None
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(self.tc.ema), use_buffers=True)
+
+    def _pick_threads(self) -> tuple[int, str]:
+        requested = self.tc.threads
+        if self.resume_state is not None and not requested:
+            requested = int(self.resume_state.get("threads") or 0)  # same threads: same float results
+        x, y, lengths = next(self.train_split.batches(self.batch_size))
+        probe = _clone_for_probe(self.model)
+        saved = rng.capture()
+
+        def step() -> None:
+            out = self._forward(probe, self.preprocess(x), lengths)
+            self.loss_fn(out, self._target(y.to(self.device))).backward()
+            probe.zero_grad(set_to_none=True)
+
+        try:
+            return choose_threads(step, requested, self.device)
+        finally:
+            rng.restore(saved)
+
+    def _print_start(self, threads_how: str) -> None:
+        n_params = sum(p.numel() for p in self.model.parameters())
+        val = len(self.val_split) if self.val_split is not None else 0
+        self.echo(
+            f"training {self.cfg.model.name} ({n_params:,} parameters) on {self.cfg.data.name}: "
+            f"{len(self.train_split)} train / {val} val samples, batch {self.cfg.data.batch_size}, "
+            f"{self.epochs} epochs, device {self.device}, threads {self.threads} ({threads_how})"
+            + (f", {self.dist.world} processes" if self.dist.enabled else "")
+        )
+        if self.tc.patience:
+            self.echo(f"early stopping: after {self.tc.patience} validation rounds without improvement of {self.monitor_key}")
+
+    # ------------------------------------------------------------------ the epoch
+
+    def _train_epoch(self) -> Metrics:
+        p = self.progress
+        order = epoch_order(len(self.train_split), self.tc.seed, p.epoch, self.dist.rank, self.dist.world)
+        if self._epoch_metrics is None:
+            self._epoch_metrics = Metrics(self.sig.task, len(self.sig.class_names), self.device, (self.t_mean, self.t_std))
+        metrics = self._epoch_metrics
+        self.train_model.train()
+        bar = PhaseBar(f"epoch {p.epoch + 1}/{self.epochs}", self.steps_per_epoch, p.batch, self.dist.is_main)
+        for x, y, lengths in self.train_split.batches(self.batch_size, order, start=p.batch):
+            self._train_step(x, y, lengths, metrics)
+            p.batch += 1
+            bar.update(lambda: f"loss {float(metrics.sums[0] / metrics.sums[1].clamp_min(1)):.4f}")
+            self.fire("step_end")
+            at_boundary = p.batch % self.tc.accumulate == 0
+            if self.tc.val_every_steps and at_boundary and p.step % self.tc.val_every_steps == 0 and p.step:
+                self._validate_and_track(p.epoch + 1)
+            if self.tc.save_every_steps and at_boundary and p.batch % self.tc.save_every_steps == 0:
+                self._save_last()
+            if at_boundary and distributed.any_flag(self._signal is not None, self.dist):
+                self._interrupt(bar)
+            if p.batch >= self.steps_per_epoch:
+                break
+        bar.close()
+        if p.batch % self.tc.accumulate:  # flush a last partial accumulation
+            self._optimizer_step()
+        metrics.all_reduce()
+        p.epoch, p.batch = p.epoch + 1, 0
+        self._epoch_metrics = None
+        return metrics
+
+    def _train_step(self, x, y, lengths, metrics: Metrics) -> None:
+        x = self.preprocess(x)
+        y = y.to(self.device, non_blocking=True)
+        if self.augment is not None:
+            x = self.augment(x)
+        with self.autocast():
+            out = self._forward(self.train_model, x, lengths)
+            loss = self.loss_fn(out.float(), self._target(y))
+        self._check_finite(loss)
+        scaled = loss / self.tc.accumulate
+        (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+        if (self.progress.batch + 1) % self.tc.accumulate == 0:
+            self._optimizer_step()
+        metrics.update(loss, out, y)
+
+    def _optimizer_step(self) -> None:
+        if self.tc.clip_grad:
+            if self.scaler:
+                self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.clip_grad)
+        if self.scaler:
+            scale = self.scaler.get_scale()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            if self.scaler.get_scale() < scale:
+                self.progress.skipped_steps += 1
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.progress.step += 1
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        if self.scheduler is not None and self.sched_interval == "step":
+            self.scheduler.step()
+
+    def _forward(self, model, x, lengths):
+        if getattr(self.model, "takes_lengths", False):
+            return model(x, lengths.to(self.device) if lengths is not None else None)
+        return model(x)
+
+    def _target(self, y: torch.Tensor) -> torch.Tensor:
+        if self.sig.task == "regression":
+            return ((y.float() - self.t_mean) / self.t_std).view(-1, 1)
+        return y
+
+    def _check_finite(self, loss: torch.Tensor) -> None:
+        if self.device.type == "cuda" and self.progress.batch % 16:
+            return  # a host sync every step would stall the GPU; check every 16th batch there
+        if not math.isfinite(loss.item()):
+            p = self.progress
+            raise NonFiniteLossError(
+                f"the training loss became {loss.item()} at epoch {p.epoch + 1}, step {p.step}, batch {p.batch}; "
+                f"stopped, the last good checkpoint is kept in {self.run_dir / 'checkpoints'}; "
+                "lower the learning rate (--lr) or clip gradients (--clip-grad 1.0)"
+            )
+
+    # ------------------------------------------------------------------ validation and bookkeeping
+
+    @torch.no_grad()
+    def evaluate_split(self, split, model=None) -> dict:
+        model = model or (self.ema.module if self.ema is not None else self.model)
+        was_training = model.training
+        model.eval()
+        metrics = Metrics(self.sig.task, len(self.sig.class_names), self.device, (self.t_mean, self.t_std))
+        order = torch.arange(len(split))[self.dist.rank :: self.dist.world] if self.dist.enabled else None
+        for i, (x, y, lengths) in enumerate(split.batches(self.cfg.data.eval_batch_size, order)):
+            y = y.to(self.device, non_blocking=True)
+            with self.autocast():
+                out = self._forward(model, self.preprocess(x), lengths)
+            metrics.update(self.loss_fn(out.float(), self._target(y)), out, y)
+            if self.tc.dry_run and i == 0:
+                break
+        metrics.all_reduce()
+        model.train(was_training)
+        return metrics.compute()
+
+    def _validate_and_track(self, epoch: int) -> tuple[dict | None, bool]:
+        if self.val_split is None:
+            return None, False
+        val = self.evaluate_split(self.val_split)
+        self.progress.val_rounds += 1
+        self.fire("validation_end", val)
+        improved = self._track(val, epoch)
+        if self.tc.patience_steps and self.progress.step - self.progress.last_improved_step >= self.tc.patience_steps:
+            raise StopTraining(f"early stop: no improvement of {self.monitor_key} in {self.tc.patience_steps} steps")
+        return val, improved
+
+    def _track(self, metrics: dict, epoch: int) -> bool:
+        """Update the best monitored value; save the Bundle when it improved."""
+        value = metrics.get(self.monitor_key.split("_", 1)[1])
+        if value is None:
+            raise UserError(f"--monitor {self.tc.monitor} does not apply to a {self.sig.task} task; use val_loss")
+        p = self.progress
+        better = p.best is None or (value > p.best + self.tc.min_delta if self.mode == "max" else value < p.best - self.tc.min_delta)
+        if better:
+            p.best, p.best_epoch, p.bad_rounds, p.last_improved_step = value, epoch, 0, p.step
+            self._save_bundle(metrics, epoch)
+        else:
+            p.bad_rounds += 1
+        return better
+
+    def _end_epoch(self, train_metrics: Metrics, seconds: float) -> None:
+        p = self.progress
+        train = train_metrics.compute()
+        val, improved = self._validate_and_track(p.epoch)
+        if val is None:
+            improved = self._track(train, p.epoch)
+        if self.scheduler is not None and self.sched_interval == "epoch":
+            self.scheduler.step()
+        elif self.scheduler is not None and self.sched_interval == "val":
+            self.scheduler.step((val or train)["loss"])
+        record = {"epoch": p.epoch, "step": p.step, "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 3)}
+        record.update({f"train_{k}": v for k, v in train.items() if k != "confusion_matrix"})
+        if val is not None:
+            record.update({f"val_{k}": v for k, v in val.items() if k != "confusion_matrix"})
+        self.history.append(record)
+        self._save_last()
+        if self.dist.is_main:
+            self.echo(epoch_line(record, self.epochs, improved))
+        self.fire("epoch_end", record)
+        if self.tc.patience and p.bad_rounds >= self.tc.patience:
+            raise StopTraining(f"early stop: {self.monitor_key} did not improve for {self.tc.patience} validation rounds")
+
+    # ------------------------------------------------------------------ persistence
+
+    def _save_bundle(self, metrics: dict, epoch: int) -> None:
+        if not self.dist.is_main:
+            return
+        from kindling.bundle import save_bundle
+        from kindling.envinfo import collect
+
+        model = self.ema.module if self.ema is not None else self.model
+        spec = {"name": self.cfg.model.name, "options": self.cfg.model.options}
+        clean = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
+        env = collect(self.device, self.threads, self.tc.seed)
+        metrics = {"val": clean, "epoch": epoch, "monitor": self.monitor_key}
+        save_bundle(self.run_dir / "best", model, spec, self.sig, metrics, env, asdict(self.cfg.data))
+
+    def state_dict(self) -> dict:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "progress": asdict(self.progress),
+            "history": self.history,
+            "rng": rng.capture(),
+            "threads": self.threads,
+            "world": self.dist.world,
+            "epoch_metrics": self._epoch_metrics.state() if self._epoch_metrics is not None else None,
+        }
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
+
+    def _save_last(self) -> None:
+        if self.dist.is_main:
+            checkpoint.save(self.run_dir / "checkpoints" / "last.pt", self.state_dict())
+        distributed.barrier(self.dist)
+
+    def _load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
+        self.progress = Progress(**state["progress"])
+        self.history = list(state.get("history", []))
+        if state.get("world", 1) != self.dist.world and self.progress.batch:
+            # another world size shards differently: restart the interrupted epoch's position in samples
+            self.progress.batch = self.progress.batch * state["world"] // self.dist.world
+        if state.get("epoch_metrics") is not None and self.progress.batch:
+            self._epoch_metrics = Metrics(self.sig.task, len(self.sig.class_names), self.device, (self.t_mean, self.t_std))
+            self._epoch_metrics.load(state["epoch_metrics"])
+        if state.get("world", 1) == self.dist.world:
+            rng.restore(state["rng"])
+
+    # ------------------------------------------------------------------ signals
+
+    def _install_signal_handlers(self) -> dict:
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handler(signum, frame):
+            if self._signal is not None:  # a second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self._signal = signum
+
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _restore_signal_handlers(self, old: dict) -> None:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+    def _interrupt(self, bar: PhaseBar) -> None:
+        bar.close()
+        self._save_last()
+        name = signal.Signals(self._signal).name
+        raise Interrupted(f"{name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}")
+
+
+def _clone_for_probe(model: torch.nn.Module) -> torch.nn.Module:
+    import copy
+
+    return copy.deepcopy(model)
