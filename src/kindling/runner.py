@@ -109,10 +109,20 @@ def train(cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = Fa
     return run_dir
 
 
+CALLBACK_PROVIDERS = ["kindling.report.callbacks", "kindling.models.finetune"]
+
+
 def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:
-    """Loggers and plots, when their packages are installed (kindling.report registers them)."""
-    try:
-        from kindling.report.callbacks import callbacks_for
-    except ImportError:
-        return []
-    return callbacks_for(cfg, run_dir)
+    """Callbacks from optional modules (loggers, plots, fine-tuning stages): each has callbacks_for(cfg, run_dir)."""
+    import importlib
+
+    found = []
+    for name in CALLBACK_PROVIDERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("kindling"):
+                continue
+            raise
+        found.extend(module.callbacks_for(cfg, run_dir))
+    return found

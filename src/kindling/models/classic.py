@@ -107,7 +107,7 @@ def mnist_cnn(sig) -> nn.Module:
 
 
 @register("digits-cnn")
-def digits_cnn(sig, width: int = 32, dropout: float = 0.25) -> nn.Module:
+def digits_cnn(sig, width: int = 48, dropout: float = 0.25) -> nn.Module:
     """The demo's default CNN: two conv-BN-ReLU blocks per stage, small and fast on a CPU."""
     c = channels_of(sig)
 

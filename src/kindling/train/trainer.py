@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from kindling.data import augment
 from kindling.data.memory import epoch_order, num_batches
 from kindling.data.transforms import make_preprocess, target_scale
 from kindling.errors import NonFiniteLossError, UserError
@@ -127,12 +128,12 @@ class Trainer:
             self.steps_per_epoch = 1
         self.model = model.to(self.device)
         self.preprocess = make_preprocess(self.sig, self.device)
-        self.augment = getattr(data, "augment", None)
+        self.augment = augment.build(self.cfg.data.augment, self.sig)
         self.t_mean, self.t_std = target_scale(self.sig)
         self.loss_fn = self._loss_fn(model)
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
         self.threads, threads_how = self._pick_threads()
-        self.optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], self.cfg.optim)
+        self.optimizer = build_optimizer(list(model.parameters()), self.cfg.optim)  # frozen params get no grad, so no step
         self.scheduler, self.sched_interval = build_scheduler(self.optimizer, self.cfg.sched, self.epochs, self._sched_steps())
         self.ema = self._make_ema(model)
         self.train_model = maybe_compile(distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device)
