@@ -1,7 +1,11 @@
-"""Predictor: Bundle -> preprocess -> forward -> labels / values. What predict and serve use.
+"""Predictor: Bundle -> preprocess -> forward -> labels / values. What predict, serve and export use.
 
     predictor = Predictor.load("runs/digits")
     predictor.predict_files(["seven.png"], top_k=3)
+
+Inputs of every kind become "samples" (a uint8 image C,H,W, a float vector, an encoded table row, or a
+text string); `predict_samples` stacks any list of them into one forward pass, which is what the
+server's micro-batcher and the batched `kindling predict` both call.
 """
 
 from __future__ import annotations
@@ -14,12 +18,19 @@ from kindling.bundle import Bundle, load_bundle
 from kindling.errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: larger than any photo a phone takes, far below a decompression bomb
 
 
-def load_image(source, shape: list[int], name: str = "image") -> np.ndarray:
+class ImageTooLarge(UserError):
+    """An image whose pixel count is over the cap (a decompression bomb, or just too big): HTTP 413."""
+
+
+def load_image(source, shape: list[int], name: str = "image", max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Any image (path or bytes; L, RGB, RGBA, P, CMYK, 16-bit) -> uint8 array of `shape` (C, H, W).
 
-    Converted and resized as training did (bilinear), as seed 000's predict script does.
+    Converted and resized as training did (bilinear), as seed 000's predict script does. The size in
+    the header is checked against `max_pixels` before any pixel is decoded, so a 20000x20000 PNG of
+    a few kilobytes is refused without allocating 400 MB.
     """
     import io
 
@@ -28,11 +39,13 @@ def load_image(source, shape: list[int], name: str = "image") -> np.ndarray:
     channels, height, width = shape
     try:
         img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if max_pixels and img.size[0] * img.size[1] > max_pixels:
+            raise ImageTooLarge(f"{name} is {img.size[0]}x{img.size[1]} pixels, over the limit of {max_pixels:,}; resize it first")
         img.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"{name} is too large to decode safely ({exc})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UserError(f"{name} is not a readable image ({exc.__class__.__name__}: {exc}); pass a PNG or JPEG file") from exc
-    except Image.DecompressionBombError as exc:
-        raise UserError(f"{name} is too large to decode safely ({exc})") from exc
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
         img = Image.fromarray((arr / max(1.0, arr.max()) * 255).astype(np.uint8))
@@ -59,7 +72,7 @@ class Predictor:
     def load(cls, run: str | Path, device: str = "cpu") -> Predictor:
         return cls(load_bundle(run, device), device)
 
-    # ------------------------------------------------------------------ inputs -> batch
+    # ------------------------------------------------------------------ inputs -> samples
 
     def load_input(self, path: str | Path) -> np.ndarray:
         """One file -> one raw sample (uint8 image or float vector) of the signature's shape."""
@@ -67,10 +80,22 @@ class Predictor:
         if not path.is_file():
             raise UserError(f"input {path} does not exist")
         if path.suffix.lower() == ".npy":
-            return self._from_array(np.load(path, allow_pickle=False), str(path))
+            try:
+                arr = np.load(path, allow_pickle=False)
+            except ValueError as exc:
+                raise UserError(f"{path} is not a plain .npy array ({exc})") from exc
+            return self._from_array(arr, str(path))
         if self.sig.input_kind != "image":
             raise UserError(f"{path}: this model takes {self.sig.input_kind} input, not an image file; pass a .npy array")
         return load_image(path, self.sig.input_shape, str(path))
+
+    def load_image_bytes(self, data: bytes, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+        """Uploaded bytes -> one image sample; UserError (or ImageTooLarge) for anything else."""
+        if self.sig.input_kind != "image":
+            raise UserError(f"this model takes {self.sig.input_kind} input, not an image")
+        if not data:
+            raise UserError(f"{name} is empty (0 bytes); send a PNG or JPEG file")
+        return load_image(data, self.sig.input_shape, name, max_pixels)
 
     def _from_array(self, arr: np.ndarray, name: str) -> np.ndarray:
         shape = list(self.sig.input_shape)
@@ -80,18 +105,69 @@ class Predictor:
             arr = arr.reshape(shape)
         return arr
 
+    def columns(self) -> list[str]:
+        """The input columns of a table model (what a request's rows must contain)."""
+        extras = self.sig.extras
+        for key in ("columns", "feature_columns", "input_columns"):
+            if isinstance(extras.get(key), list):
+                return [str(c) for c in extras[key]]
+        return []
+
+    def encode_rows(self, records: list[dict]) -> list[np.ndarray]:
+        """Table rows (column -> value) -> one encoded float vector per row, with fitted encoders.
+
+        `tabular` models use the tables source's encoders; `vector` models (the bundled tables) take
+        their columns in order. Missing, extra or non-numeric columns are a UserError naming them.
+        """
+        if self.sig.input_kind == "tabular":
+            import pandas as pd
+
+            from kindling.data.tables import encode_records
+
+            encoded = encode_records(self.sig, pd.DataFrame.from_records(records))
+            encoded = encoded.numpy() if hasattr(encoded, "numpy") else np.asarray(encoded)
+            return list(encoded.astype(np.float32, copy=False))
+        if self.sig.input_kind != "vector":
+            raise UserError(f"this model takes {self.sig.input_kind} input, not table rows")
+        columns = self.columns() or [str(i) for i in range(self.sig.input_shape[0])]
+        out = []
+        for i, row in enumerate(records):
+            missing = [c for c in columns if c not in row]
+            extra = [c for c in row if c not in columns]
+            if missing or extra:
+                what = "; ".join(p for p in (f"missing {missing}" if missing else "", f"unknown {extra}" if extra else "") if p)
+                raise UserError(f"row {i}: {what}; the model's columns are {columns}")
+            try:
+                out.append(np.array([float(row[c]) for c in columns], dtype=np.float32))
+            except (TypeError, ValueError) as exc:
+                raise UserError(f"row {i}: every column must be a number ({exc})") from exc
+            if not np.isfinite(out[-1]).all():
+                raise UserError(f"row {i}: values must be finite numbers")
+        return out
+
     # ------------------------------------------------------------------ forward
 
-    def predict_batch(self, raw: np.ndarray, top_k: int = 3, lengths=None) -> list[dict]:
+    def predict_samples(self, samples: list, top_k: int = 3) -> list[dict]:
+        """Any list of samples of this model's kind -> one result dict each, in one forward pass."""
+        if self.sig.input_kind == "text":
+            from kindling.data.text import encode_texts
+
+            tokens, lengths = encode_texts(self.sig, list(samples))
+            return self.predict_batch(tokens, top_k, lengths)
+        return self.predict_batch(np.stack(samples), top_k)
+
+    def predict_batch(self, raw, top_k: int = 3, lengths=None) -> list[dict]:
         """raw: (N, *input_shape) -> one dict per sample: label, label_name, probability, top_k (or value)."""
         import torch
 
-        x = torch.from_numpy(np.ascontiguousarray(raw))
+        x = raw if isinstance(raw, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(raw))
+        if lengths is not None and not isinstance(lengths, torch.Tensor):
+            lengths = torch.as_tensor(np.asarray(lengths), dtype=torch.int64)
         with torch.no_grad():
             model = self.bundle.model
             out = model(self.preprocess(x), lengths) if getattr(model, "takes_lengths", False) else model(self.preprocess(x))
         if self.sig.task == "regression":
-            values = (out.float().view(len(raw), -1)[:, 0] * self.t_std + self.t_mean).tolist()
+            values = (out.float().view(len(x), -1)[:, 0] * self.t_std + self.t_mean).tolist()
             return [{"value": v} for v in values]
         if getattr(model, "outputs_log_probs", False):
             probs = out.float().exp()
@@ -106,11 +182,44 @@ class Predictor:
             results.append({"label": i_row[0], "label_name": names[i_row[0]], "probability": p_row[0], "top_k": tops})
         return results
 
-    def predict_files(self, paths: list[str | Path], top_k: int = 3, batch_size: int = 256) -> list[dict]:
+    def predict_files(self, paths: list[str | Path], top_k: int = 3, batch_size: int = 256, progress: bool = False) -> list[dict]:
+        """Files -> results, `batch_size` at a time; images decode on a few threads while the model waits."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        bar = _progress(len(paths), progress)
         results = []
-        for lo in range(0, len(paths), batch_size):
-            chunk = paths[lo : lo + batch_size]
-            raw = np.stack([self.load_input(p) for p in chunk])
-            for path, res in zip(chunk, self.predict_batch(raw, top_k)):
-                results.append({"input": str(path), **res})
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for lo in range(0, len(paths), batch_size):
+                chunk = paths[lo : lo + batch_size]
+                raw = np.stack(list(pool.map(self.load_input, chunk)))
+                for path, res in zip(chunk, self.predict_batch(raw, top_k)):
+                    results.append({"input": str(path), **res})
+                if bar is not None:
+                    bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
         return results
+
+    def predict_texts(self, texts: list[str], top_k: int = 3, batch_size: int = 256, progress: bool = False) -> list[dict]:
+        bar = _progress(len(texts), progress)
+        results = []
+        for lo in range(0, len(texts), batch_size):
+            chunk = texts[lo : lo + batch_size]
+            for text, res in zip(chunk, self.predict_samples(chunk, top_k)):
+                results.append({"input": text, **res})
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+        return results
+
+
+def _progress(total: int, enabled: bool):
+    """A tqdm bar on stderr when asked for and stderr is a terminal (never in pipes or logs)."""
+    import sys
+
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="predict", unit="input", file=sys.stderr, dynamic_ncols=True, leave=False)
