@@ -76,6 +76,19 @@ def _add_train(sub) -> None:
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit (default: off)")
 
 
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="predict the class or value of inputs (files, folders, globs, tables, text)")
+    p.add_argument("run", help="run directory or bundle folder")
+    p.add_argument("inputs", nargs="*", help="image files, .npy arrays, folders, quoted globs, a CSV (tables) or a text file (one text a line)")
+    p.add_argument("--text", dest="texts", action="append", default=[], metavar="TEXT", help="a text to classify (repeatable; text models)")
+    p.add_argument("--top-k", type=int, default=3, help="how many classes to show per input (default: 3)")
+    p.add_argument("--batch-size", type=int, default=256, help="inputs per forward pass (default: 256)")
+    p.add_argument("--output", metavar="FILE", help="write predictions to preds.csv or preds.jsonl (default: print them)")
+    p.add_argument("--sort-into", metavar="DIR", help="copy images into DIR/<class>/ (and DIR/uncertain/) (default: off)")
+    p.add_argument("--min-confidence", type=float, default=0.5, help="below this probability --sort-into uses uncertain/ (default: 0.5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
+
+
 def _add_commands(sub) -> None:
     _add_train(sub)
     p = sub.add_parser("evaluate", help="metrics of a run's best model on its test split")
@@ -83,11 +96,7 @@ def _add_commands(sub) -> None:
     p.add_argument("--split", default="test", help="test | val | train (default: test)")
     p.add_argument("--data", default=None, help="evaluate on another data spec of the same kind (default: the run's data)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
-    p = sub.add_parser("predict", help="predict the class or value of inputs")
-    p.add_argument("run", help="run directory or bundle folder")
-    p.add_argument("inputs", nargs="*", help="image files (PNG/JPEG), .npy arrays, folders or globs")
-    p.add_argument("--top-k", type=int, default=3, help="how many classes to show per input (default: 3)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
+    _add_predict(sub)
     p = sub.add_parser("list", help="list data sets, models or recipes")
     p.add_argument("what", choices=["datasets", "models", "recipes"], help="what to list")
     p = sub.add_parser("inspect", help="each layer's output shape and parameter count")
@@ -167,21 +176,24 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from kindling.batch_predict import Job, check_job, format_results, run_job, sort_into, write_output
     from kindling.predict import Predictor
 
-    if not args.inputs:
-        raise UserError("predict needs at least one input file; e.g. `kindling predict runs/NAME image.png`")
+    job = Job(args.inputs, args.texts, args.top_k, args.batch_size, Path(args.output) if args.output else None,
+              Path(args.sort_into) if args.sort_into else None, args.min_confidence, progress=not args.json)
     predictor = Predictor.load(args.run)
-    results = predictor.predict_files(args.inputs, top_k=args.top_k)
+    check_job(job, predictor)
+    results, frame = run_job(job, predictor)
+    if job.output is not None:
+        write_output(job.output, results, frame)
+        print(f"wrote {len(results)} predictions to {job.output}", file=sys.stderr)
+    if job.sort_into is not None:
+        counts = sort_into(job.sort_into, results, job.min_confidence)
+        print(f"sorted {len(results)} images into {job.sort_into}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
     if args.json:
         print(json.dumps({"predictions": results}))
-        return 0
-    for r in results:
-        if "value" in r:
-            print(f"{r['input']}: {r['value']:.4f}")
-        else:
-            tops = "  ".join(f"{t['label_name']} {t['probability']:.3f}" for t in r["top_k"])
-            print(f"{r['input']}: {tops}")
+    elif job.output is None:
+        print(format_results(results))
     return 0
 
 

@@ -25,7 +25,9 @@ class ImageTooLarge(UserError):
     """An image whose pixel count is over the cap (a decompression bomb, or just too big): HTTP 413."""
 
 
-def load_image(source, shape: list[int], name: str = "image", max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def load_image(
+    source, shape: list[int], name: str = "image", max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """Any image (path or bytes; L, RGB, RGBA, P, CMYK, 16-bit) -> uint8 array of `shape` (C, H, W).
 
     Converted and resized as training did (bilinear), as seed 000's predict script does. The size in
@@ -40,12 +42,18 @@ def load_image(source, shape: list[int], name: str = "image", max_pixels: int | 
     try:
         img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
         if max_pixels and img.size[0] * img.size[1] > max_pixels:
-            raise ImageTooLarge(f"{name} is {img.size[0]}x{img.size[1]} pixels, over the limit of {max_pixels:,}; resize it first")
+            raise ImageTooLarge(
+                f"{name} is {img.size[0]}x{img.size[1]} pixels, over the limit of {max_pixels:,}; resize it first"
+            )
         img.load()
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"{name} is too large to decode safely ({exc})") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{name} is not a readable image ({exc.__class__.__name__}: {exc}); pass a PNG or JPEG file") from exc
+    except UnidentifiedImageError as exc:
+        raise UserError(f"{name} is not an image in a format Pillow reads; pass a PNG or JPEG file") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UserError(
+            f"{name} is not a readable image ({exc.__class__.__name__}: {exc}); pass a PNG or JPEG file"
+        ) from exc
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
         img = Image.fromarray((arr / max(1.0, arr.max()) * 255).astype(np.uint8))
@@ -86,10 +94,14 @@ class Predictor:
                 raise UserError(f"{path} is not a plain .npy array ({exc})") from exc
             return self._from_array(arr, str(path))
         if self.sig.input_kind != "image":
-            raise UserError(f"{path}: this model takes {self.sig.input_kind} input, not an image file; pass a .npy array")
+            raise UserError(
+                f"{path}: this model takes {self.sig.input_kind} input, not an image file; pass a .npy array"
+            )
         return load_image(path, self.sig.input_shape, str(path))
 
-    def load_image_bytes(self, data: bytes, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    def load_image_bytes(
+        self, data: bytes, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS
+    ) -> np.ndarray:
         """Uploaded bytes -> one image sample; UserError (or ImageTooLarge) for anything else."""
         if self.sig.input_kind != "image":
             raise UserError(f"this model takes {self.sig.input_kind} input, not an image")
@@ -101,7 +113,9 @@ class Predictor:
         shape = list(self.sig.input_shape)
         if list(arr.shape) != shape:
             if arr.size != int(np.prod(shape)):
-                raise UserError(f"{name}: array of shape {list(arr.shape)} does not fit the model's input {shape}")
+                raise UserError(
+                    f"{name}: array of shape {list(arr.shape)} does not fit the model's input {shape}"
+                )
             arr = arr.reshape(shape)
         return arr
 
@@ -135,7 +149,11 @@ class Predictor:
             missing = [c for c in columns if c not in row]
             extra = [c for c in row if c not in columns]
             if missing or extra:
-                what = "; ".join(p for p in (f"missing {missing}" if missing else "", f"unknown {extra}" if extra else "") if p)
+                what = "; ".join(
+                    p
+                    for p in (f"missing {missing}" if missing else "", f"unknown {extra}" if extra else "")
+                    if p
+                )
                 raise UserError(f"row {i}: {what}; the model's columns are {columns}")
             try:
                 out.append(np.array([float(row[c]) for c in columns], dtype=np.float32))
@@ -165,7 +183,11 @@ class Predictor:
             lengths = torch.as_tensor(np.asarray(lengths), dtype=torch.int64)
         with torch.no_grad():
             model = self.bundle.model
-            out = model(self.preprocess(x), lengths) if getattr(model, "takes_lengths", False) else model(self.preprocess(x))
+            out = (
+                model(self.preprocess(x), lengths)
+                if getattr(model, "takes_lengths", False)
+                else model(self.preprocess(x))
+            )
         if self.sig.task == "regression":
             values = (out.float().view(len(x), -1)[:, 0] * self.t_std + self.t_mean).tolist()
             return [{"value": v} for v in values]
@@ -179,10 +201,14 @@ class Predictor:
         results = []
         for p_row, i_row in zip(top_p.tolist(), top_i.tolist()):
             tops = [{"label": i, "label_name": names[i], "probability": p} for p, i in zip(p_row, i_row)]
-            results.append({"label": i_row[0], "label_name": names[i_row[0]], "probability": p_row[0], "top_k": tops})
+            results.append(
+                {"label": i_row[0], "label_name": names[i_row[0]], "probability": p_row[0], "top_k": tops}
+            )
         return results
 
-    def predict_files(self, paths: list[str | Path], top_k: int = 3, batch_size: int = 256, progress: bool = False) -> list[dict]:
+    def predict_files(
+        self, paths: list[str | Path], top_k: int = 3, batch_size: int = 256, progress: bool = False
+    ) -> list[dict]:
         """Files -> results, `batch_size` at a time; images decode on a few threads while the model waits."""
         from concurrent.futures import ThreadPoolExecutor
 
@@ -200,7 +226,9 @@ class Predictor:
             bar.close()
         return results
 
-    def predict_texts(self, texts: list[str], top_k: int = 3, batch_size: int = 256, progress: bool = False) -> list[dict]:
+    def predict_texts(
+        self, texts: list[str], top_k: int = 3, batch_size: int = 256, progress: bool = False
+    ) -> list[dict]:
         bar = _progress(len(texts), progress)
         results = []
         for lo in range(0, len(texts), batch_size):

@@ -1,0 +1,139 @@
+"""`kindling serve RUN`: parse, check the run and the port, then hand over to uvicorn.
+
+Imports nothing heavy at module level: `kindling --help` must not pay for FastAPI or torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+
+from kindling.errors import UserError
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve a run's model over HTTP: POST /predict, a web page at /",
+        description="Serve a trained model: POST /predict, GET /health /metadata /metrics, and a page at /.",
+    )
+    p.add_argument("run", help="run directory (runs/NAME) or bundle folder")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind; 0.0.0.0 exposes it to the network (default: 127.0.0.1)",
+    )
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="worker processes, each with its own model copy (default: 1)"
+    )
+    p.add_argument(
+        "--token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' on /predict /metadata /metrics (default: none; also $KINDLING_TOKEN)",
+    )
+    p.add_argument(
+        "--max-batch",
+        type=int,
+        default=32,
+        help="most samples in one forward pass; 1 turns micro-batching off (default: 32)",
+    )
+    p.add_argument(
+        "--max-wait-ms", type=float, default=5.0, help="how long a batch waits for more requests (default: 5)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="intra-op threads of each worker's model; 0 times 1 vs all cores and picks the faster (default: 0)",
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=10.0,
+        help="largest request body; bigger ones get 413 (default: 10)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=40_000_000,
+        help="largest image (width x height) decoded (default: 40000000)",
+    )
+    p.add_argument(
+        "--max-items", type=int, default=256, help="most rows or texts in one JSON request (default: 256)"
+    )
+    p.add_argument(
+        "--log-level",
+        default="warning",
+        help="uvicorn log level: critical | error | warning | info | debug (default: warning)",
+    )
+    p.set_defaults(handler=cmd_serve)
+
+
+def _check(args) -> None:
+    from kindling.bundle import bundle_dir, read_meta
+
+    read_meta(bundle_dir(args.run))  # a missing or damaged run fails here, before the port opens
+    checks = [
+        (1 <= args.port <= 65535, f"--port {args.port} must be between 1 and 65535"),
+        (args.workers >= 1, f"--workers {args.workers} must be at least 1"),
+        (args.threads >= 0, f"--threads {args.threads} must be 0 (measure) or more"),
+        (args.max_batch >= 1, f"--max-batch {args.max_batch} must be at least 1"),
+        (args.max_wait_ms >= 0, f"--max-wait-ms {args.max_wait_ms} must be 0 or more"),
+        (args.max_upload_mb > 0, f"--max-upload-mb {args.max_upload_mb} must be positive"),
+        (args.max_pixels > 0, f"--max-pixels {args.max_pixels} must be positive"),
+        (args.max_items >= 1, f"--max-items {args.max_items} must be at least 1"),
+        (
+            args.log_level in ("critical", "error", "warning", "info", "debug", "trace"),
+            f"--log-level {args.log_level} is not a uvicorn log level",
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+    with socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as exc:
+            raise UserError(
+                f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port or --host"
+            ) from exc
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    _check(args)
+    token = args.token or os.environ.get("KINDLING_TOKEN") or None
+    settings = {
+        "run": str(args.run),
+        "max_batch": args.max_batch,
+        "max_wait_ms": args.max_wait_ms,
+        "token": token,
+        "max_upload_mb": args.max_upload_mb,
+        "max_pixels": args.max_pixels,
+        "max_items": args.max_items,
+        "threads": args.threads,
+    }
+    os.environ["KINDLING_SERVE"] = json.dumps(settings)  # read by every worker's app factory
+    if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
+        print("kindling: warning: serving on a non-loopback address without --token", file=sys.stderr)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(
+        f"kindling: serving {args.run} at http://{shown}:{args.port}/ (Ctrl+C stops)",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        "kindling.serve.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=args.log_level in ("info", "debug", "trace"),
+    )
+    return 0

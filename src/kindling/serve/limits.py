@@ -1,0 +1,113 @@
+"""Request limits and the error type of the HTTP API.
+
+The body limit is enforced twice: a Content-Length over the limit is refused before a byte of the body
+is read, and a body without one (chunked) is counted as it streams in and cut off at the limit. Either
+way the client gets a 413 JSON answer and the server never buffers more than the limit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+KNOWN_PATHS = {"/", "/predict", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"}
+
+
+class ApiError(Exception):
+    """An HTTP error with a message for the client; rendered as {"success": false, "error": ...}."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+class BodyTooLarge(ApiError):
+    def __init__(self, max_bytes: int):
+        super().__init__(
+            413, f"the request body is over the limit of {max_bytes / 1048576:g} MB; send a smaller file"
+        )
+
+
+class BodyLimitMiddleware:
+    """Pure ASGI middleware: the upload limit, plus request counts and latency for /metrics."""
+
+    def __init__(self, app, max_bytes: int, metrics):
+        self.app, self.max_bytes, self.metrics = app, max_bytes, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = {"code": 500, "started": False}
+
+        async def send_tracked(message):
+            if message["type"] == "http.response.start":
+                status["code"], status["started"] = message["status"], True
+            await send(message)
+
+        try:
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                raise BodyTooLarge(self.max_bytes)
+            await self.app(scope, self._limited(receive), send_tracked)
+        except BodyTooLarge as exc:
+            if not status["started"]:
+                await _send_json(
+                    send_tracked,
+                    exc.status,
+                    {"success": False, "error": exc.message, "status": exc.status},
+                    close=True,
+                )
+        finally:
+            path = scope.get("path", "")
+            label = path if path in KNOWN_PATHS else "/static" if path.startswith("/static/") else "other"
+            self.metrics.observe_request(
+                scope.get("method", "?"), label, status["code"], time.perf_counter() - start
+            )
+
+    def _limited(self, receive):
+        seen = 0
+
+        async def receive_limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        return receive_limited
+
+
+async def _send_json(send, status: int, payload: dict, close: bool = False) -> None:
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def openapi_predict() -> dict:
+    """The request body of POST /predict in the OpenAPI schema: an image upload or a JSON object."""
+    binary = {"type": "string", "format": "binary"}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": {"image": binary, "file": binary}},
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "rows": {"type": "array", "items": {"type": "object"}},
+                            "texts": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        }
+    }
