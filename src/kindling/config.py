@@ -45,6 +45,7 @@ class DataConfig:
     split_by: str | None = None
     categorical: str = "onehot"  # onehot | embed
     missing: str = "impute"  # impute | refuse
+    delimiter: str = "auto"  # tables: auto | comma | semicolon | tab | pipe (or the character)
     # text
     text_col: str = "text"
     label_col: str = "label"

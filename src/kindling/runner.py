@@ -109,7 +109,7 @@ def train(cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = Fa
     return run_dir
 
 
-CALLBACK_PROVIDERS = ["kindling.report.callbacks", "kindling.models.finetune"]
+CALLBACK_PROVIDERS = ["kindling.report.callbacks", "kindling.models.finetune", "kindling.data.tables.callbacks"]
 
 
 def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:

@@ -30,10 +30,12 @@ class DataModule:
 # `kindling list datasets` and the digits path never import torchvision.
 NAMED: dict[str, tuple[str, str]] = {
     "digits": ("kindling.data.embedded", "scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes)"),
-    "wine": ("kindling.data.embedded", "scikit-learn's bundled wine table (178 rows, 3 classes)"),
-    "diabetes": ("kindling.data.embedded", "scikit-learn's bundled diabetes table (442 rows, regression)"),
+    "wine": ("kindling.data.tables.source", "scikit-learn's bundled wine table (178 rows, 3 classes)"),
+    "diabetes": ("kindling.data.tables.source", "scikit-learn's bundled diabetes table (442 rows, regression)"),
 }
-KINDS: dict[str, tuple[str, str]] = {}
+KINDS: dict[str, tuple[str, str]] = {
+    "csv:": ("kindling.data.tables.source", "a table: csv:FILE (.csv, .tsv, .parquet) with --target COLUMN"),
+}
 _BUILDERS: dict[str, Callable] = {}
 
 

@@ -39,30 +39,4 @@ def digits(cfg) -> DataModule:
     return DataModule(sig, train, val, test, "digits: scikit-learn 8x8 handwritten digits")
 
 
-def _table(x_np: np.ndarray, y: torch.Tensor, cfg, task: str, class_names: list[str], feature_names) -> DataModule:
-    x = torch.from_numpy(x_np.astype(np.float32))
-    train, val, test = _splits(x, y, cfg, stratify=task == "classification")
-    mean, std = train.x.mean(0), train.x.std(0).clamp_min(1e-8)
-    extras = {"columns": list(feature_names), "num_targets": 1}
-    if task == "regression":
-        extras["target_mean"], extras["target_std"] = float(train.y.mean()), float(train.y.std())
-    sig = Signature(task, "vector", [x.shape[1]], class_names, mean.tolist(), std.tolist(), extras)
-    return DataModule(sig, train, val, test)
-
-
-@register("wine")
-def wine(cfg) -> DataModule:
-    from sklearn.datasets import load_wine
-
-    bunch = load_wine()
-    y = torch.from_numpy(bunch.target.astype(np.int64))
-    return _table(bunch.data, y, cfg, "classification", list(bunch.target_names), bunch.feature_names)
-
-
-@register("diabetes")
-def diabetes(cfg) -> DataModule:
-    from sklearn.datasets import load_diabetes
-
-    bunch = load_diabetes()
-    y = torch.from_numpy(bunch.target.astype(np.float32))
-    return _table(bunch.data, y, cfg, "regression", [], bunch.feature_names)
+# wine and diabetes are tables: kindling.data.tables.source builds them through the table pipeline.

@@ -49,10 +49,14 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except ImportError as exc:
-        raise UserError(f"{path}: reading Parquet needs pyarrow; `pip install pyarrow` or save the table as CSV") from exc
+        raise UserError(
+            f"{path}: reading Parquet needs pyarrow; `pip install pyarrow` or save the table as CSV"
+        ) from exc
     except Exception as exc:  # pyarrow raises its own error types for a damaged file
         first = (str(exc).strip().splitlines() or ["unreadable"])[0][:160]
-        raise UserError(f"{path} is not a readable Parquet file ({first}); re-export it or save it as CSV") from exc
+        raise UserError(
+            f"{path} is not a readable Parquet file ({first}); re-export it or save it as CSV"
+        ) from exc
 
 
 def _decode(raw: bytes, path: Path, encoding: str) -> tuple[str, str]:
@@ -61,9 +65,13 @@ def _decode(raw: bytes, path: Path, encoding: str) -> tuple[str, str]:
         try:
             return raw.decode(encoding), encoding
         except LookupError as exc:
-            raise UserError(f"data.encoding '{encoding}' is not an encoding Python knows (e.g. utf-8, gbk, latin-1)") from exc
+            raise UserError(
+                f"data.encoding '{encoding}' is not an encoding Python knows (e.g. utf-8, gbk, latin-1)"
+            ) from exc
         except UnicodeDecodeError as exc:
-            raise UserError(f"{path} is not valid {encoding} (byte {exc.start}); pass the right data.encoding") from exc
+            raise UserError(
+                f"{path} is not valid {encoding} (byte {exc.start}); pass the right data.encoding"
+            ) from exc
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16"), "utf-16"
     try:
@@ -95,28 +103,25 @@ def _guess_encoding(raw: bytes) -> str | None:
 
 def _delimiter(text: str, path: Path, delimiter: str) -> str:
     if delimiter not in ("auto", "", None):
-        return {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(delimiter, delimiter)
+        return {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(
+            delimiter, delimiter
+        )
     if path.suffix.lower() in (".tsv", ".tab"):
         return "\t"
     sample = text[:SAMPLE_BYTES]
-    lines = [ln for ln in sample.splitlines() if ln.strip()][:50]
-    if len(lines) > 1 and not sample.endswith("\n"):
+    lines = [ln for ln in sample.splitlines() if ln.strip()][:200]
+    if len(lines) > 1 and len(text) > SAMPLE_BYTES:
         lines = lines[:-1]  # the last line of the sample may be cut in the middle
-    try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        pass
-    # the sniffer gives up on ragged files: take the candidate that appears on the header line
-    # with the same count on most lines
-    header = lines[0] if lines else ""
-    counts = {d: header.count(d) for d in DELIMITERS if header.count(d)}
-    if len(counts) == 1:
-        return next(iter(counts))
-    if not counts:
-        return ","  # one column; _check_shape explains if that is wrong
-    names = ", ".join(DELIMITER_NAMES[d] for d in counts)
+    widths = {d: {len(row) for row in csv.reader(lines, delimiter=d)} for d in DELIMITERS}
+    consistent = [d for d, w in widths.items() if len(w) == 1 and min(w) > 1]
+    if consistent:  # every line splits into the same number (> 1) of fields: take the widest such split
+        return max(consistent, key=lambda d: min(widths[d]))
+    present = [d for d in DELIMITERS if d in lines[0]] if lines else []
+    if not present:
+        return ","  # one column; the target check explains if that is wrong
+    names = ", ".join(DELIMITER_NAMES[d] for d in present)
     raise UserError(
-        f"{path}: cannot tell the delimiter (the header has {names}); "
+        f"{path}: cannot tell the delimiter (the lines do not split evenly on {names}); fix the ragged rows or "
         "pass it with --set data.delimiter=comma|semicolon|tab|pipe"
     )
 
@@ -139,7 +144,9 @@ def _check_shape(frame: pd.DataFrame, path: Path) -> None:
     if frame.shape[1] == 0:
         raise UserError(f"{path} has no columns; a table needs a header line and at least one row")
     if len(frame) == 0:
-        raise UserError(f"{path} has a header but no rows ({', '.join(map(str, frame.columns[:8]))}); add data rows")
+        raise UserError(
+            f"{path} has a header but no rows ({', '.join(map(str, frame.columns[:8]))}); add data rows"
+        )
     names = [str(c) for c in frame.columns]
     dupes = sorted({c[:-2] for c in names if c.endswith(".1") and c[:-2] in names})
     if dupes:

@@ -1,0 +1,237 @@
+"""Fitted tabular encoders: fit on the training rows, then turn any rows into a float32 (N, F) matrix.
+
+The fitted state is plain JSON (it lives in `Signature.extras` and so in the Bundle). One encoder per
+feature column, in order:
+
+    {"name": "temp_1", "kind": "numeric", "mean": 62.1, "std": 12.0, "fill": 61.0, "flag": false}
+    {"name": "week", "kind": "category", "categories": ["Fri", ...], "flag": false}      # one-hot
+    {"name": "shop", "kind": "embed", "categories": [...], "flag": false}                # one index column
+    {"name": "date", "kind": "ymd", "sources": ["year", "month", "day"], "mean": [...], ...}
+
+Fallbacks at prediction time (documented in the README's tables section):
+- a category unseen in training -> an all-zero one-hot row / embedding index 0 (the "unknown" row);
+- a missing value -> the training median (numbers, dates) or the unknown category, plus the column's
+  missing flag when training saw missing values there; with data.missing=refuse it is an error;
+- a required column absent -> UserError naming it; extra columns are ignored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kindling.data.tables.schema import Plan, parse_dates
+from kindling.errors import UserError
+
+DATE_PARTS = ["year", "month", "day", "weekday", "season_sin", "season_cos"]
+FORMAT = "kindling-tabular/1"
+
+
+def fit(plan: Plan, train: pd.DataFrame, categorical: str, missing: str) -> dict:
+    """Fit every feature column's encoder on the training rows -> the JSON-able extras."""
+    encoders = []
+    for col in plan.features:
+        if col.kind == "numeric":
+            encoders.append(_fit_numeric(col.name, _numbers(train[col.name], col.name)))
+        elif col.kind in ("category", "embed"):
+            encoders.append(_fit_category(col.name, col.kind, train[col.name]))
+        else:  # date | ymd
+            parts = _date_parts(_dates(train, col.kind, col.name, col.sources))
+            enc = _fit_numeric(col.name, parts)
+            enc.update(kind=col.kind, sources=col.sources or [col.name])
+            encoders.append(enc)
+    extras = {
+        "format": FORMAT,
+        "target": plan.target,
+        "columns": sorted({s for e in encoders for s in _sources(e)}, key=list(train.columns).index),
+        "encoders": encoders,
+        "feature_names": feature_names(encoders),
+        "missing": missing,
+        "categorical": categorical,
+        "dropped": {c.name: c.handling for c in plan.columns if c.kind == "dropped"},
+        "num_targets": 1,
+    }
+    extras["embed"] = embed_columns(encoders)
+    dates = [e for e in encoders if e["kind"] in ("date", "ymd")]
+    extras["date_axis"] = {"kind": dates[0]["kind"], "sources": dates[0]["sources"]} if dates else None
+    return extras
+
+
+def transform(extras: dict, frame: pd.DataFrame) -> np.ndarray:
+    """Rows -> float32 (N, F) with the fitted encoders. Refuses a missing column, naming it."""
+    absent = [c for c in extras["columns"] if c not in frame.columns]
+    if absent:
+        raise UserError(
+            f"the input has no column {', '.join(repr(c) for c in absent)}, which the model needs; "
+            f"required columns: {', '.join(extras['columns'])}"
+        )
+    out = np.zeros((len(frame), len(extras["feature_names"])), dtype=np.float32)
+    refuse = extras.get("missing") == "refuse"
+    pos = 0
+    for enc in extras["encoders"]:
+        block = _encode(enc, frame, refuse)
+        out[:, pos : pos + block.shape[1]] = block
+        pos += block.shape[1]
+    return out
+
+
+# ---------------------------------------------------------------- per kind
+
+
+def _encode(enc: dict, frame: pd.DataFrame, refuse: bool) -> np.ndarray:
+    kind, name = enc["kind"], enc["name"]
+    if kind == "numeric":
+        values = _numbers(frame[name], name).reshape(-1, 1)
+    elif kind in ("date", "ymd"):
+        values = _date_parts(_dates(frame, kind, name, enc["sources"], strict=True))
+    else:
+        return _encode_category(enc, frame[name], refuse)
+    holes = np.isnan(values).any(axis=1)
+    if refuse and holes.any():
+        row = int(np.flatnonzero(holes)[0]) + 1
+        raise UserError(
+            f"column '{name}' is missing a value in row {row} and the model was trained with data.missing=refuse"
+        )
+    values = np.where(np.isnan(values), np.asarray(enc["fill"]), values)
+    scaled = (values - np.asarray(enc["mean"])) / np.asarray(enc["std"])
+    return np.hstack([scaled, holes[:, None].astype(np.float64)]) if enc["flag"] else scaled
+
+
+def _fit_numeric(name: str, values: np.ndarray) -> dict:
+    """values: (N,) or (N, P); median fill, then mean / std of the filled values."""
+    values = values.reshape(len(values), -1)
+    holes = np.isnan(values)
+    fill = np.nanmedian(values, axis=0) if (~holes).any() else np.zeros(values.shape[1])
+    fill = np.where(np.isnan(fill), 0.0, fill)
+    filled = np.where(holes, fill, values)
+    mean, std = filled.mean(axis=0), filled.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)
+    squeeze = (lambda a: float(a[0])) if values.shape[1] == 1 else (lambda a: [float(v) for v in a])
+    return {
+        "name": name,
+        "kind": "numeric",
+        "mean": squeeze(mean),
+        "std": squeeze(std),
+        "fill": squeeze(fill),
+        "flag": bool(holes.any()),
+    }
+
+
+def _fit_category(name: str, kind: str, values: pd.Series) -> dict:
+    text = _strings(values)
+    categories = sorted(text.dropna().unique().tolist())
+    return {"name": name, "kind": kind, "categories": categories, "flag": bool(text.isna().any())}
+
+
+def _encode_category(enc: dict, values: pd.Series, refuse: bool) -> np.ndarray:
+    text = _strings(values)
+    holes = text.isna().to_numpy()
+    if refuse and holes.any():
+        row = int(np.flatnonzero(holes)[0]) + 1
+        raise UserError(
+            f"column '{enc['name']}' is missing a value in row {row} and the model was trained with data.missing=refuse"
+        )
+    lookup = {c: i for i, c in enumerate(enc["categories"])}
+    index = text.map(lookup).fillna(-1).to_numpy(dtype=np.int64)  # -1: unseen or missing
+    if enc["kind"] == "embed":
+        block = (index + 1).astype(np.float64).reshape(-1, 1)  # 0 is the unknown row
+    else:
+        block = np.zeros((len(index), len(lookup)))
+        known = index >= 0
+        block[np.flatnonzero(known), index[known]] = 1.0
+    return np.hstack([block, holes[:, None].astype(np.float64)]) if enc["flag"] else block
+
+
+def _strings(values: pd.Series) -> pd.Series:
+    """Categories compare as stripped strings; a float that holds an integer reads as one (3.0 -> '3')."""
+
+    def one(v):
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+
+    return values.map(one, na_action="ignore").astype(object).where(values.notna(), None)
+
+
+def _numbers(values: pd.Series, name: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(np.float64).to_numpy()
+    if pd.api.types.is_numeric_dtype(values):
+        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isnan(arr) & values.notna().to_numpy() & (values.astype(str).str.strip() != "").to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise UserError(f"column '{name}' row {row + 1}: {values.iloc[row]!r} is not a number")
+    if np.isinf(arr).any():
+        row = int(np.flatnonzero(np.isinf(arr))[0])
+        raise UserError(f"column '{name}' row {row + 1} is infinite; pass a finite number")
+    return arr
+
+
+def _dates(frame: pd.DataFrame, kind: str, name: str, sources: list[str], strict: bool = False) -> pd.Series:
+    if kind == "ymd":
+        y, m, d = (_numbers(frame[c], c) for c in sources)
+        return pd.to_datetime(pd.DataFrame({"year": y, "month": m, "day": d}), errors="coerce")
+    values = frame[name]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    parsed = parse_dates(values.astype(object).where(values.notna(), None))
+    bad = parsed.isna() & values.notna()
+    if strict and bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(f"column '{name}' row {row + 1}: {values.iloc[row]!r} is not a date")
+    return parsed
+
+
+def _date_parts(dates: pd.Series) -> np.ndarray:
+    """Datetimes -> (N, 6): year, month, day, weekday, and the day of the year as a point on a circle."""
+    dates = pd.Series(pd.to_datetime(dates))
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        dates = dates.dt.tz_localize(None)
+    doy = dates.dt.day_of_year.to_numpy(dtype=np.float64, na_value=np.nan)
+    angle = 2 * np.pi * (doy - 1) / 365.25
+    cols = [dates.dt.year, dates.dt.month, dates.dt.day, dates.dt.day_of_week]
+    parts = [c.to_numpy(dtype=np.float64, na_value=np.nan) for c in cols] + [np.sin(angle), np.cos(angle)]
+    return np.stack(parts, axis=1)
+
+
+# ---------------------------------------------------------------- layout
+
+
+def _sources(enc: dict) -> list[str]:
+    return enc.get("sources") or [enc["name"]]
+
+
+def _width(enc: dict) -> list[str]:
+    name = enc["name"]
+    if enc["kind"] == "category":
+        names = [f"{name}={c}" for c in enc["categories"]]
+    elif enc["kind"] in ("date", "ymd"):
+        names = [f"{name}.{p}" for p in DATE_PARTS]
+    else:
+        names = [name]
+    return names + ([f"{name}.missing"] if enc["flag"] else [])
+
+
+def feature_names(encoders: list[dict]) -> list[str]:
+    return [n for enc in encoders for n in _width(enc)]
+
+
+def embed_columns(encoders: list[dict]) -> list[dict]:
+    """Feature positions that hold category indices (0 = unknown) and their table sizes, for the model."""
+    out, pos = [], 0
+    for enc in encoders:
+        if enc["kind"] == "embed":
+            out.append({"index": pos, "cardinality": len(enc["categories"]) + 1, "name": enc["name"]})
+        pos += len(_width(enc))
+    return out
+
+
+def dates_of(extras: dict, frame: pd.DataFrame) -> pd.Series | None:
+    """The rows' dates (for plots and split_by), or None when the table has no date column."""
+    axis = extras.get("date_axis")
+    if not axis:
+        return None
+    return _dates(frame, axis["kind"], axis["sources"][0], axis["sources"])

@@ -1,0 +1,284 @@
+"""Column typing: what each column of a table is, and what kindling will do with it.
+
+Typing looks at the whole table (types and cardinality are schema, not statistics); everything numeric
+that is fitted (means, medians, category lists) is fitted on the training split only, in `encoders`.
+The plan is printed before training as a short table so a surprise shows up before the first epoch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from kindling.errors import UserError, did_you_mean
+
+MAX_ONEHOT = 50  # more distinct strings than this: embeddings (data.categorical=embed) or dropped
+MAX_EMBED = 100_000
+ID_NAME = re.compile(r"(^|_)(id|uuid|guid|index|key)$|^unnamed: \d+$", re.IGNORECASE)
+YMD = ("year", "month", "day")
+
+
+@dataclass
+class Column:
+    name: str  # the column (for a year/month/day triple: "date")
+    kind: str  # numeric | category | embed | date | ymd | target | dropped
+    handling: str  # what happens to it, in words
+    missing: int = 0
+    sources: list[str] = field(default_factory=list)  # the input columns it reads
+
+
+@dataclass
+class Plan:
+    target: str
+    task: str  # classification | regression
+    columns: list[Column]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def features(self) -> list[Column]:
+        return [c for c in self.columns if c.kind not in ("target", "dropped")]
+
+
+def infer_plan(
+    frame: pd.DataFrame,
+    target: str | None,
+    drop: list[str],
+    task: str,
+    categorical: str,
+    missing: str,
+    where: str = "the table",
+) -> Plan:
+    """Type every column of `frame`; refuse what cannot be used, with the fix in the message."""
+    names = list(frame.columns)
+    if categorical not in ("onehot", "embed"):
+        raise UserError(f"data.categorical '{categorical}' is not one of onehot, embed")
+    if missing not in ("impute", "refuse"):
+        raise UserError(f"data.missing '{missing}' is not one of impute, refuse")
+    target = check_target(names, target, where)
+    for name in drop:
+        if name not in names:
+            raise UserError(
+                f"data.drop names '{name}', which is not a column of {where}{did_you_mean(name, names)}; columns: {_listed(names)}"
+            )
+    task = infer_task(frame[target], task, target)
+    columns = [Column(target, "target", f"target ({task})", int(frame[target].isna().sum()))]
+    columns += [
+        Column(n, "dropped", "dropped (data.drop)", int(frame[n].isna().sum())) for n in drop if n != target
+    ]
+    rest = [n for n in names if n != target and n not in drop]
+    triple = _ymd_triple(frame, rest)
+    if triple:
+        columns.append(
+            Column(
+                "date",
+                "ymd",
+                "date features (year, month, day, weekday, season)",
+                int(frame[triple].isna().any(axis=1).sum()),
+                list(triple),
+            )
+        )
+        rest = [n for n in rest if n not in triple]
+    columns += [type_column(frame[n], n, categorical, len(frame)) for n in rest]
+    plan = Plan(target, task, columns)
+    _check_missing(plan, missing)
+    if not plan.features:
+        raise UserError(
+            f"{where} has no usable feature columns besides the target '{target}' ({_describe_dropped(plan)})"
+        )
+    return plan
+
+
+def check_target(names: list[str], target: str | None, where: str) -> str:
+    if not target:
+        raise UserError(
+            f"tables need a target column: pass --target COLUMN; the columns of {where}: {_listed(names)}"
+        )
+    if target not in names:
+        hint = (
+            " (the file was read as one column: is it separated by something else?)"
+            if len(names) == 1
+            else ""
+        )
+        raise UserError(
+            f"target column '{target}' is not in {where}{did_you_mean(target, names)}; columns: {_listed(names)}{hint}"
+        )
+    return target
+
+
+def infer_task(y: pd.Series, task: str, target: str) -> str:
+    """numeric target -> regression, anything else -> classification; data.task overrides."""
+    if task not in ("auto", "classification", "regression"):
+        raise UserError(f"data.task '{task}' is not one of auto, classification, regression")
+    values = y.dropna()
+    if values.empty:
+        raise UserError(f"target column '{target}' has no values (all missing); pick another --target")
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if task == "auto":
+        task = "regression" if numeric else "classification"
+    if task == "regression":
+        if not numeric:
+            bad = _first_non_numeric(values)
+            raise UserError(
+                f"target '{target}' is not numeric (e.g. {bad!r}) so it cannot be a regression target; "
+                "use --set data.task=classification or pick a numeric --target"
+            )
+        if not np.isfinite(values.to_numpy(dtype=np.float64)).all():
+            raise UserError(f"target '{target}' has infinite values; fix or remove those rows")
+    elif values.nunique() < 2:
+        raise UserError(
+            f"target '{target}' has a single class ({values.iloc[0]!r}); classification needs at least two"
+        )
+    return task
+
+
+def type_column(s: pd.Series, name: str, categorical: str, n_rows: int) -> Column:
+    """One column -> its Column plan entry (or a UserError for an unusable column)."""
+    n_missing = int(s.isna().sum())
+    values = s.dropna()
+    if values.empty:
+        raise UserError(f"column '{name}' has no values (all missing); drop it with --set data.drop={name}")
+    if pd.api.types.is_bool_dtype(values):
+        return Column(name, "numeric", "0/1, standardised", n_missing)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return Column(name, "date", "date features (year, month, day, weekday, season)", n_missing)
+    if pd.api.types.is_numeric_dtype(values):
+        return _type_numeric(values, name, n_missing)
+    return _type_text(values.astype(str).str.strip(), name, categorical, n_missing)
+
+
+def _type_numeric(values: pd.Series, name: str, n_missing: int) -> Column:
+    arr = values.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row = int(values.index[np.flatnonzero(bad)[0]]) + 1
+        raise UserError(
+            f"column '{name}' has infinite values (row {row}: {arr[bad][0]}); fix those cells or drop the column with --set data.drop={name}"
+        )
+    if values.nunique() <= 1:
+        return Column(name, "dropped", f"dropped: constant ({values.iloc[0]})", n_missing)
+    if _id_like_numbers(values, name):
+        return Column(name, "dropped", "dropped: ID-like (unique integers)", n_missing)
+    return Column(name, "numeric", "standardised", n_missing)
+
+
+def _type_text(values: pd.Series, name: str, categorical: str, n_missing: int) -> Column:
+    numbers = pd.to_numeric(values, errors="coerce")
+    ok = int(numbers.notna().sum())
+    if ok and ok < len(values) and ok >= len(values) / 2:
+        bad = values[numbers.isna()]
+        rows = ", ".join(f"row {int(i) + 1}: {v!r}" for i, v in list(bad.items())[:2])
+        raise UserError(
+            f"column '{name}' mixes numbers and text ({rows}); fix those cells (leave a cell empty for a "
+            f"missing value) or drop the column with --set data.drop={name}"
+        )
+    distinct = values.nunique()
+    if distinct <= 1:
+        return Column(name, "dropped", f"dropped: constant ({values.iloc[0]!r})", n_missing)
+    if _looks_like_dates(values):
+        return Column(name, "date", "date features (year, month, day, weekday, season)", n_missing)
+    if distinct == len(values) and len(values) >= 20:
+        return Column(name, "dropped", "dropped: ID-like (every value distinct)", n_missing)
+    if categorical == "embed" and distinct <= MAX_EMBED:
+        return Column(name, "embed", f"embedding ({distinct} categories)", n_missing)
+    if distinct <= MAX_ONEHOT:
+        return Column(name, "category", f"one-hot ({distinct} categories)", n_missing)
+    return Column(
+        name, "dropped", f"dropped: {distinct} distinct strings (use --set data.categorical=embed)", n_missing
+    )
+
+
+def _id_like_numbers(values: pd.Series, name: str) -> bool:
+    if not pd.api.types.is_integer_dtype(values) or values.nunique() != len(values) or len(values) < 20:
+        return False
+    if ID_NAME.search(name):
+        return True
+    steps = np.diff(np.sort(values.to_numpy()))
+    return bool((steps == 1).all())  # 0, 1, 2, ... : a row number
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    sample = values.iloc[:200]
+    if (
+        not sample.str.contains(r"\d", regex=True).all()
+        or not sample.str.contains(r"[-/:.]", regex=True).all()
+    ):
+        return False
+    parsed = parse_dates(sample)
+    return bool(parsed.notna().mean() >= 0.9)
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Strings -> datetimes (NaT where a cell is not a date); the same rule at fit and predict time."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": handled by the per-cell fallback
+        try:
+            parsed = pd.to_datetime(values, errors="coerce")  # one format, inferred from the first cell: fast
+            if parsed.notna().sum() < 0.9 * values.notna().sum():
+                parsed = pd.to_datetime(values, errors="coerce", format="mixed")  # cell by cell: slow
+        except (ValueError, TypeError, OverflowError):
+            return pd.Series(pd.NaT, index=values.index)
+    return pd.Series(parsed, index=values.index)
+
+
+def _ymd_triple(frame: pd.DataFrame, names: list[str]) -> list[str] | None:
+    """Columns named year, month, day (any case) holding a valid date in every complete row."""
+    lower = {n.lower(): n for n in names}
+    if not all(k in lower for k in YMD):
+        return None
+    cols = [lower[k] for k in YMD]
+    parts = frame[cols].apply(pd.to_numeric, errors="coerce").dropna()
+    if parts.empty:
+        return None
+    dates = pd.to_datetime(
+        {"year": parts.iloc[:, 0], "month": parts.iloc[:, 1], "day": parts.iloc[:, 2]}, errors="coerce"
+    )
+    return cols if dates.notna().all() else None
+
+
+def _check_missing(plan: Plan, policy: str) -> None:
+    holes = [c for c in plan.features if c.missing]
+    if policy == "refuse" and holes:
+        listed = ", ".join(f"{c.name} ({c.missing})" for c in holes[:8])
+        raise UserError(
+            f"missing values in {listed} and data.missing is refuse; fill them, drop those columns, "
+            "or use --set data.missing=impute"
+        )
+    for c in holes:
+        c.handling += ", missing imputed + flag"
+
+
+def _first_non_numeric(values: pd.Series):
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = values[numbers.isna()]
+    return bad.iloc[0] if len(bad) else values.iloc[0]
+
+
+def _listed(names: list[str], limit: int = 30) -> str:
+    shown = ", ".join(map(str, names[:limit]))
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _describe_dropped(plan: Plan) -> str:
+    dropped = [f"{c.name}: {c.handling}" for c in plan.columns if c.kind == "dropped"]
+    return "; ".join(dropped[:6]) or "no other columns"
+
+
+def format_plan(plan: Plan, where: str) -> str:
+    """The typing table shown before training: column, inferred type, handling, missing count."""
+    rows = [("column", "type", "handling", "missing")]
+    for c in plan.columns:
+        kind = {"ymd": "date (y/m/d)", "embed": "category"}.get(c.kind, c.kind)
+        if c.kind == "dropped":
+            kind = "-"
+        name = "+".join(c.sources) if c.sources else c.name
+        rows.append((name, kind, c.handling, str(c.missing)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"columns of {where} ({plan.task}, target '{plan.target}'):"]
+    lines += [f"  {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>7}" for r in rows]
+    lines += [f"  note: {n}" for n in plan.notes]
+    return "\n".join(lines)
