@@ -1,0 +1,210 @@
+"""Training callbacks that leave pictures behind: TensorBoard (or CSV) logs, and the plots at the end.
+
+`callbacks_for(cfg, run_dir)` is what the runner asks for (runner.CALLBACK_PROVIDERS). The logger is
+`train.logger`: auto (TensorBoard when installed, else CSV), tensorboard, csv or none; `none` also skips
+the end-of-training plots (the cheapest run; `kindling report` draws them later). metrics.jsonl is
+written by the runner whatever the logger. Only rank 0 logs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+from kindling.errors import UserError, unknown
+
+LOGGERS = ["auto", "tensorboard", "csv", "none"]
+
+
+def resolve_logger(name: str) -> str:
+    """auto -> tensorboard when the package is importable, else csv. Unknown names are refused."""
+    if name not in LOGGERS:
+        raise unknown("logger", name, LOGGERS)
+    has_tb = importlib.util.find_spec("tensorboard") is not None
+    if name == "auto":
+        return "tensorboard" if has_tb else "csv"
+    if name == "tensorboard" and not has_tb:
+        raise UserError(
+            "train.logger=tensorboard but the tensorboard package is not installed; "
+            "`pip install tensorboard` or use --set train.logger=csv"
+        )
+    return name
+
+
+def callbacks_for(cfg, run_dir: Path) -> list:
+    choice = resolve_logger(cfg.train.logger)
+    if choice == "none":
+        return []
+    logger = TensorBoardLogger(run_dir) if choice == "tensorboard" else CsvLogger(run_dir)
+    return [logger, PlotsAtEnd(run_dir)]
+
+
+def log_every(trainer) -> int:
+    """Per-step scalars every N optimizer steps: train.log_interval, else about 4 points per epoch."""
+    if trainer.tc.log_interval:
+        return int(trainer.tc.log_interval)
+    return max(1, min(50, trainer.steps_per_epoch // 4))
+
+
+class _Base:
+    """No-op events, the rank-0 switch and a per-step window (loss and throughput since the last point)."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.active = False
+
+    def on_fit_start(self, trainer) -> None:
+        self.active = trainer.dist.is_main
+        self.every = log_every(trainer)
+        self._window = (0.0, 0.0, time.perf_counter())
+
+    def on_epoch_start(self, trainer) -> None: ...
+    def on_validation_end(self, trainer, metrics: dict) -> None: ...
+    def on_epoch_end(self, trainer, record: dict) -> None: ...
+    def on_fit_end(self, trainer) -> None: ...
+
+    def on_step_end(self, trainer) -> None:
+        step = trainer.progress.step
+        if not self.active or step % self.every or step == getattr(self, "_last_step", -1):
+            return
+        self._last_step = step
+        sums = getattr(trainer, "_epoch_metrics", None)
+        if sums is None:
+            return
+        loss_sum, n = (float(v) for v in sums.sums[:2].tolist())
+        prev_loss, prev_n, prev_t = self._window
+        if n < prev_n:  # a new epoch restarted the running sums
+            prev_loss, prev_n = 0.0, 0.0
+        now = time.perf_counter()
+        self._window = (loss_sum, n, now)
+        if n > prev_n:
+            self.log_step(
+                step,
+                {
+                    "loss": (loss_sum - prev_loss) / (n - prev_n),
+                    "lr": trainer.optimizer.param_groups[0]["lr"],
+                    "samples_per_s": (n - prev_n) / max(1e-9, now - prev_t),
+                },
+            )
+
+    def log_step(self, step: int, values: dict) -> None: ...
+
+
+class CsvLogger(_Base):
+    """steps.csv (per-step scalars) and metrics.csv (per-epoch records), rewritten atomically each epoch."""
+
+    def __init__(self, run_dir: Path):
+        super().__init__(run_dir)
+        self.steps: list[tuple] = []
+
+    def log_step(self, step: int, values: dict) -> None:
+        self.steps.append((step, values["loss"], values["lr"], values["samples_per_s"]))
+
+    def on_epoch_end(self, trainer, record: dict) -> None:
+        if not self.active:
+            return
+        from kindling.fileio import atomic_write_text
+
+        lines = ["step,loss,lr,samples_per_s"] + [
+            f"{s},{loss:.6g},{lr:.6g},{sps:.1f}" for s, loss, lr, sps in self.steps
+        ]
+        atomic_write_text(self.run_dir / "steps.csv", "\n".join(lines) + "\n")
+        keys = list(dict.fromkeys(k for r in trainer.history for k in r))
+        rows = [",".join(keys)] + [
+            ",".join("" if r.get(k) is None else str(r.get(k)) for k in keys) for r in trainer.history
+        ]
+        atomic_write_text(self.run_dir / "metrics.csv", "\n".join(rows) + "\n")
+
+
+class TensorBoardLogger(_Base):
+    """Event files in run_dir/tb: scalars per step and per epoch, an augmented training batch, the model
+    graph, hyperparameters with the final metrics and, for images, a green/red prediction grid per validation."""
+
+    def on_fit_start(self, trainer) -> None:
+        super().on_fit_start(trainer)
+        if not self.active:
+            return
+        from torch.utils.tensorboard import SummaryWriter
+
+        from kindling.report import tb
+
+        resumed = trainer.progress.step > 0
+        self.writer = SummaryWriter(
+            str(self.run_dir / "tb"), purge_step=trainer.progress.step if resumed else None
+        )
+        self.image_task = trainer.sig.input_kind == "image" and trainer.sig.task == "classification"
+        x, lengths = tb.training_batch(trainer)
+        tb.write_graph(self.writer, trainer.model, x, lengths)
+        if trainer.sig.input_kind == "image":
+            self.writer.add_image(
+                "train/augmented_batch", tb.batch_grid(tb.denormalise(x, trainer.sig)), trainer.progress.step
+            )
+        if self.image_task and trainer.val_split is not None:
+            self.grid_pick = tb.grid_pick(len(trainer.val_split))
+
+    def log_step(self, step: int, values: dict) -> None:
+        for key, value in values.items():
+            self.writer.add_scalar(f"step/{key}", value, step)
+
+    def on_validation_end(self, trainer, metrics: dict) -> None:
+        if not self.active or not self.image_task or trainer.val_split is None:
+            return
+        from kindling.report import tb
+
+        model = trainer.ema.module if getattr(trainer, "ema", None) is not None else trainer.model
+        grid = tb.prediction_grid(model, trainer, trainer.val_split, self.grid_pick)
+        self.writer.add_image("val/predictions", grid, trainer.progress.step)
+
+    def on_epoch_end(self, trainer, record: dict) -> None:
+        if not self.active:
+            return
+        epoch = record["epoch"]
+        for key, value in record.items():
+            if key in ("epoch", "step") or key.endswith("_n") or not isinstance(value, (int, float)):
+                continue
+            phase, _, name = key.partition("_")
+            tag = f"{name}/{phase}" if phase in ("train", "val") else f"epoch/{key}"
+            self.writer.add_scalar(tag, value, epoch)
+        samples = record.get("train_n") or 0
+        if record.get("seconds"):
+            self.writer.add_scalar("epoch/samples_per_s", samples / record["seconds"], epoch)
+        self.writer.flush()  # an interrupted run keeps its curves
+
+    def on_fit_end(self, trainer) -> None:
+        if not self.active:
+            return
+        from kindling.report import tb
+
+        tb.write_hparams(self.writer, trainer.cfg, trainer.history, trainer.progress)
+        self.writer.close()
+
+
+class PlotsAtEnd(_Base):
+    """At the end of training: the best model on the test (else val) split -> run_dir/plots/*.png."""
+
+    def on_step_end(self, trainer) -> None: ...
+
+    def on_fit_end(self, trainer) -> None:
+        if not trainer.dist.is_main:
+            return
+        from kindling.bundle import load_bundle
+        from kindling.report.evidence import collect, draw_all, plot_split, tables_regression_plots
+        from kindling.report.plots import save_plots
+
+        split_name, split = plot_split(trainer.data)
+        preds = None
+        if split is not None and (self.run_dir / "best" / "model.safetensors").is_file():
+            bundle = load_bundle(self.run_dir / "best", str(trainer.device))
+            preds = collect(
+                bundle.model,
+                bundle.signature,
+                split,
+                split_name,
+                trainer.device,
+                trainer.cfg.data.eval_batch_size,
+            )
+        regression = tables_regression_plots(self.run_dir) if trainer.sig.task == "regression" else None
+        plots, _ = draw_all(trainer.history, preds, trainer.sig, regression)
+        save_plots(self.run_dir / "plots", plots)
+        trainer.echo(f"plots in {self.run_dir / 'plots'}")

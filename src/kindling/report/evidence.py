@@ -1,0 +1,188 @@
+"""What the pictures are drawn from: a run's history, and the best model's predictions on one split.
+
+    preds = collect(bundle.model, bundle.signature, data.test, "test")
+    plots = draw_all(history, preds, bundle.signature)
+
+The same two functions serve the end-of-training callback (the trainer's data in memory) and
+`kindling report` (the Bundle and the data rebuilt from the run's config), so both draw the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kindling.report.plots import Plot
+
+GRID_SAMPLES = 16
+TOP_LOSSES = 9
+
+
+@dataclass
+class Predictions:
+    """The best model on one split: truth, prediction, probabilities and per-sample loss (numpy)."""
+
+    split: str
+    y: np.ndarray  # true class ids, or true values (regression)
+    pred: np.ndarray  # predicted class ids, or predicted values
+    loss: np.ndarray  # per sample: cross-entropy, or squared error in the target's units
+    probs: np.ndarray | None = None  # N, K (classification)
+    names: list[str] = field(
+        default_factory=list
+    )  # file / row / text of each sample, when the source keeps it
+    images: np.ndarray | None = None  # uint8 N, C, H, W for image inputs
+
+    def confusion(self, k: int) -> np.ndarray:
+        return np.bincount(self.y * k + self.pred, minlength=k * k).reshape(k, k)
+
+
+def collect(model, sig, split, split_name: str, device="cpu", batch_size: int = 512) -> Predictions:
+    """Run `model` (eval mode, no grad) over `split` as evaluate does, keeping per-sample results."""
+    import torch
+    import torch.nn.functional as F
+
+    from kindling.data.transforms import make_preprocess, target_scale
+
+    preprocess = make_preprocess(sig, device)
+    t_mean, t_std = target_scale(sig)
+    takes_lengths = getattr(model, "takes_lengths", False)
+    log_probs = getattr(model, "outputs_log_probs", False)
+    ys, preds, losses, probs = [], [], [], []
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for x, y, lengths in split.batches(batch_size):
+            xin = preprocess(x)
+            out = (
+                model(xin, lengths.to(device) if lengths is not None else None)
+                if takes_lengths
+                else model(xin)
+            )
+            out = out.float().cpu()
+            if sig.task == "regression":
+                value = out.view(len(y), -1)[:, 0] * t_std + t_mean
+                preds.append(value)
+                losses.append((value - y.float()) ** 2)
+            else:
+                logp = out if log_probs else F.log_softmax(out, dim=1)
+                preds.append(logp.argmax(1))
+                losses.append(F.nll_loss(logp, y, reduction="none"))
+                probs.append(logp.exp())
+            ys.append(y)
+    model.train(was_training)
+    images = split.x.numpy() if sig.input_kind == "image" and split.x.dtype == torch.uint8 else None
+    return Predictions(
+        split_name,
+        torch.cat(ys).numpy(),
+        torch.cat(preds).numpy(),
+        torch.cat(losses).numpy(),
+        torch.cat(probs).numpy() if probs else None,
+        list(split.names),
+        images,
+    )
+
+
+def grid_indices(n: int, count: int = GRID_SAMPLES, seed: int = 0) -> np.ndarray:
+    """A fixed, seeded choice of samples for the prediction grid (the same ones every time)."""
+    return np.sort(np.random.default_rng(seed).permutation(n)[: min(n, count)])
+
+
+def draw_all(
+    history: list[dict], preds: Predictions | None, sig, extra_regression=None
+) -> tuple[list[Plot], list[str]]:
+    """Every plot that the run's history and predictions allow -> (plots, notes on what could not be drawn)."""
+    from kindling.report import plots as P
+
+    drawn: list[Plot] = []
+    notes: list[str] = []
+    if history:
+        drawn.append(P.learning_curves(history))
+    else:
+        notes.append("no epoch has finished yet, so there are no learning curves")
+    if preds is None or len(preds.y) == 0:
+        return drawn, notes
+    split = preds.split
+    if sig.task == "regression":
+        extra = []
+        if extra_regression is not None:
+            try:
+                extra = extra_regression()
+            except Exception as exc:  # the tables plots are optional; fall back to the plain scatter
+                notes.append(f"the table's date-aware regression plots failed ({type(exc).__name__}: {exc})")
+        drawn.extend(extra or [P.regression_plot(preds.y, preds.pred, split)])
+        return drawn, notes
+    names = list(sig.class_names)
+    cm = preds.confusion(len(names))
+    drawn.append(P.confusion_plot(cm, names, split))
+    drawn.append(P.per_class_plot(_per_class_accuracy(cm, names), split))
+    if preds.images is not None:
+        pick = grid_indices(len(preds.y))
+        drawn.append(P.prediction_grid(preds.images[pick], preds.y[pick], preds.pred[pick], names, split))
+    drawn.append(
+        P.top_losses(
+            preds.loss, preds.y, preds.pred, preds.probs, names, preds.names, preds.images, split, TOP_LOSSES
+        )
+    )
+    if sig.input_kind == "text":
+        drawn.append(P.text_confusions(cm, names, preds.y, preds.pred, preds.names, split))
+    return drawn, notes
+
+
+def _per_class_accuracy(cm: np.ndarray, names: list[str]) -> dict[str, float]:
+    support = cm.sum(1)
+    return {n: float(cm[i, i] / support[i]) if support[i] else 0.0 for i, n in enumerate(names)}
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    """metrics.jsonl -> list of epoch records (a torn last line, from a crash mid-write, is skipped)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def plot_split(data) -> tuple[str, object] | tuple[None, None]:
+    """The split the interpretation plots use: test (held out, as evaluate), else val."""
+    for name in ("test", "val"):
+        part = data.split(name)
+        if part is not None and len(part):
+            return name, part
+    return None, None
+
+
+def tables_regression_plots(run_dir: Path):
+    """The tables module's date-aware regression plots, when that module exists: a callable or None."""
+    try:
+        from kindling.data.tables.plots import regression_plots
+    except ImportError:
+        return None
+
+    def draw() -> list[Plot]:
+        result = regression_plots(run_dir)
+        items = result.items() if isinstance(result, dict) else ((Path(p).stem, p) for p in (result or []))
+        found = []
+        for name, item in items:
+            if isinstance(item, Plot):
+                found.append(item)
+            elif isinstance(item, (bytes, bytearray)):
+                found.append(Plot(str(name), str(name).replace("_", " ").capitalize(), bytes(item)))
+            elif Path(item).is_file():
+                found.append(
+                    Plot(
+                        Path(item).stem,
+                        Path(item).stem.replace("_", " ").capitalize(),
+                        Path(item).read_bytes(),
+                    )
+                )
+        return found
+
+    return draw

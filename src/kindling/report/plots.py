@@ -1,0 +1,411 @@
+"""The run's pictures: learning curves, confusion matrix, per-class accuracy, prediction grid, top losses,
+regression and text views. matplotlib's Agg canvas only (no pyplot, no display), numpy in, PNG bytes out.
+
+Each function returns a `Plot` that carries the numbers it drew (`data`), so a test (or the HTML report)
+can check the picture's content against `evaluate`, not only that a file exists:
+
+    plot = confusion_plot(cm, ["cat", "dog"])
+    plot.data["matrix"] == cm            # the counts behind the coloured cells
+
+This module imports neither torch nor pyplot, so it is cheap to load in any process.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+GREEN, RED = "#1a7f37", "#cf222e"
+TRAIN_COLOR, VAL_COLOR, LR_COLOR = "#0969da", "#d1242f", "#8c959f"
+MAX_MATRIX_CLASSES = 30  # above this a confusion matrix is unreadable: show the most confused pairs
+
+
+@dataclass
+class Plot:
+    name: str  # file stem in plots/
+    title: str
+    png: bytes
+    data: dict = field(default_factory=dict)  # the numbers drawn
+    caption: str = ""
+
+
+def new_figure(width: float, height: float):
+    """A Figure on an Agg canvas; pyplot's global state is never touched."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def to_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- learning curves
+
+
+def _metric_keys(history: list[dict]) -> list[str]:
+    """The task metric(s) recorded besides loss: acc for classification; mae, r2 for regression."""
+    keys = {k.split("_", 1)[1] for r in history for k in r if k.startswith(("train_", "val_"))}
+    return [k for k in ("acc", "mae", "rmse", "r2") if k in keys][:1]
+
+
+def learning_curves(history: list[dict]) -> Plot:
+    """Train/val loss (lr on a second axis) and the task metric against epoch."""
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [r["epoch"] for r in history]
+    metric = (_metric_keys(history) or ["loss"])[0]
+    series = {
+        k: [r.get(k) for r in history]
+        for k in ("train_loss", "val_loss", f"train_{metric}", f"val_{metric}", "lr")
+    }
+    fig = new_figure(10, 3.6)
+    ax_loss, ax_metric = fig.subplots(1, 2)
+    for ax, key, label in ((ax_loss, "loss", "loss"), (ax_metric, metric, metric)):
+        for phase, color in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
+            values = series.get(f"{phase}_{key}")
+            if values and any(v is not None for v in values):
+                ax.plot(
+                    epochs, [np.nan if v is None else v for v in values], "o-", ms=3, color=color, label=phase
+                )
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left" if key != "loss" else "upper right", fontsize=8)
+    ax_lr = ax_loss.twinx()
+    ax_lr.plot(epochs, series["lr"], "--", color=LR_COLOR, lw=1)
+    ax_lr.set_ylabel("learning rate", color=LR_COLOR)
+    ax_lr.tick_params(axis="y", labelcolor=LR_COLOR, labelsize=7)
+    ax_loss.set_title("loss (dashed: learning rate)")
+    ax_metric.set_title(metric)
+    fig.tight_layout()
+    data = {"epoch": epochs, **series, "metric": metric}
+    return Plot("learning_curves", "Learning curves", to_png(fig), data)
+
+
+# ---------------------------------------------------------------- classification
+
+
+def normalise_rows(cm: np.ndarray) -> np.ndarray:
+    totals = cm.sum(1, keepdims=True)
+    return np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
+
+
+def confused_pairs(cm: np.ndarray, class_names: list[str], top: int = 20) -> list[dict]:
+    """The off-diagonal cells with the most samples, largest first: (true, predicted, count)."""
+    off = np.array(cm, dtype=np.int64).copy()
+    np.fill_diagonal(off, 0)
+    flat = np.argsort(off, axis=None)[::-1][:top]
+    pairs = []
+    for index in flat:
+        i, j = np.unravel_index(index, off.shape)
+        if off[i, j] <= 0:
+            break
+        pairs.append({"true": class_names[i], "predicted": class_names[j], "count": int(off[i, j])})
+    return pairs
+
+
+def confusion_plot(cm, class_names: list[str], split: str = "test") -> Plot:
+    """Row-normalised confusion matrix with class names; over 30 classes, the top confused pairs instead."""
+    cm = np.asarray(cm, dtype=np.int64)
+    k = len(class_names)
+    if k > MAX_MATRIX_CLASSES:
+        pairs = confused_pairs(cm, class_names)
+        fig = new_figure(8, max(2.5, 0.32 * len(pairs) + 1))
+        ax = fig.add_subplot()
+        labels = [f"{p['true']} \u2192 {p['predicted']}" for p in pairs][::-1]
+        ax.barh(labels or ["(no mistakes)"], [p["count"] for p in pairs][::-1] or [0], color=RED)
+        ax.set_xlabel("samples")
+        ax.set_title(f"Most confused pairs, true \u2192 predicted ({k} classes, {split})")
+        fig.tight_layout()
+        data = {"mode": "pairs", "matrix": cm.tolist(), "pairs": pairs, "class_names": class_names}
+        caption = f"{k} classes is too many for a readable matrix: the {len(pairs)} most frequent mistakes."
+        return Plot("confusion_matrix", "Confusion (most confused pairs)", to_png(fig), data, caption)
+    norm = normalise_rows(cm)
+    side = min(9.0, 1.8 + 0.42 * k)
+    fig = new_figure(side + 1, side)
+    ax = fig.add_subplot()
+    image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(
+        range(k), class_names, rotation=45 if max(map(len, class_names), default=1) > 3 else 0, ha="right"
+    )
+    ax.set_yticks(range(k), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if k <= 15:
+        for i in range(k):
+            for j in range(k):
+                if cm[i, j]:
+                    color = "white" if norm[i, j] > 0.5 else "black"
+                    ax.text(
+                        j,
+                        i,
+                        f"{norm[i, j]:.2f}\n{cm[i, j]}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color=color,
+                    )
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
+    ax.set_title(f"Confusion matrix ({split}, rows normalised)")
+    fig.tight_layout()
+    data = {"mode": "matrix", "matrix": cm.tolist(), "normalised": norm.tolist(), "class_names": class_names}
+    return Plot(
+        "confusion_matrix",
+        "Confusion matrix",
+        to_png(fig),
+        data,
+        "Each cell: fraction of the true class, count below.",
+    )
+
+
+def per_class_plot(per_class_accuracy: dict[str, float], split: str = "test", limit: int = 40) -> Plot:
+    """Per-class accuracy bars (seed 004's 'Accuracy of ...' lines as a picture); the worst `limit` when many."""
+    items = list(per_class_accuracy.items())
+    if len(items) > limit:
+        items = sorted(items, key=lambda kv: kv[1])[:limit]
+    names = [n for n, _ in items]
+    values = [v for _, v in items]
+    fig = new_figure(max(5.0, 0.35 * len(items) + 1.5), 3.4)
+    ax = fig.add_subplot()
+    colors = [GREEN if v >= 0.9 else ("#bf8700" if v >= 0.7 else RED) for v in values]
+    ax.bar(range(len(items)), values, color=colors)
+    ax.set_xticks(
+        range(len(items)), names, rotation=45 if max(map(len, names), default=1) > 3 else 0, ha="right"
+    )
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy")
+    ax.axhline(float(np.mean(values)) if values else 0, color=LR_COLOR, ls="--", lw=1)
+    shown = "" if len(items) == len(per_class_accuracy) else f", the {limit} worst"
+    ax.set_title(f"Per-class accuracy ({split}{shown}; dashed: mean)")
+    fig.tight_layout()
+    return Plot("per_class_accuracy", "Per-class accuracy", to_png(fig), {"per_class_accuracy": dict(items)})
+
+
+# ---------------------------------------------------------------- image views
+
+
+def _as_display(image: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """uint8 C,H,W -> H,W (grey) or H,W,3 for imshow."""
+    if image.shape[0] == 1:
+        return image[0], "gray"
+    return np.transpose(image[:3], (1, 2, 0)), None
+
+
+def _image_panel(images, titles, colors, ncols: int, title: str, cell: float = 1.6):
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
+    title_lines = max((t.count("\n") + 1 for t in titles), default=1)
+    fig = new_figure(ncols * cell, nrows * (cell + 0.18 * title_lines + 0.2) + 0.5)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, image, text, color in zip(axes, images, titles, colors):
+        shown, cmap = _as_display(np.asarray(image))
+        ax.imshow(shown, cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(text, color=color, fontsize=8, fontweight="bold")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def prediction_grid(images: np.ndarray, y_true, y_pred, class_names: list[str], split: str = "test") -> Plot:
+    """Seed 003's grid: each image titled 'predicted (true)', green when right, red when wrong."""
+    rows = []
+    for t, p in zip(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist()):
+        rows.append({"true": class_names[t], "predicted": class_names[p], "correct": t == p})
+    titles = [f"{r['predicted']} ({r['true']})" for r in rows]
+    colors = [GREEN if r["correct"] else RED for r in rows]
+    n = len(rows)
+    fig = _image_panel(images, titles, colors, min(8, max(1, n)), f"Predictions on {split}: predicted (true)")
+    right = sum(r["correct"] for r in rows)
+    return Plot(
+        "prediction_grid",
+        "Prediction grid",
+        to_png(fig),
+        {"samples": rows},
+        f"{right} of {n} right; green: right, red: wrong.",
+    )
+
+
+def top_losses(
+    losses,
+    y_true,
+    y_pred,
+    probs,
+    class_names: list[str],
+    names: list[str],
+    images=None,
+    split: str = "test",
+    k: int = 9,
+) -> Plot:
+    """The k samples the model is most wrong about (fastai's plot_top_losses): highest loss first."""
+    losses = np.asarray(losses, dtype=float)
+    order = np.argsort(-losses, kind="stable")[:k]
+    rows = []
+    for i in order.tolist():
+        t, p = int(y_true[i]), int(y_pred[i])
+        rows.append(
+            {
+                "index": i,
+                "name": names[i] if i < len(names) else str(i),
+                "true": class_names[t],
+                "predicted": class_names[p],
+                "loss": float(losses[i]),
+                "probability": float(probs[i][p]) if probs is not None else None,
+            }
+        )
+    if images is not None:
+        titles = [
+            f"{r['predicted']} / {r['true']}\nloss {r['loss']:.2f} p {r['probability']:.2f}\n{r['name'][-18:]}"
+            for r in rows
+        ]
+        colors = [GREEN if r["true"] == r["predicted"] else RED for r in rows]
+        fig = _image_panel(
+            images[order],
+            titles,
+            colors,
+            min(len(rows), 5) or 1,
+            f"Top losses on {split}: predicted / true, loss, probability, sample",
+            cell=1.9,
+        )
+    else:
+        fig = _text_rows(
+            [f"{r['predicted']} / {r['true']}   loss {r['loss']:.2f}   {r['name'][:70]}" for r in rows],
+            f"Top losses on {split}: predicted / true, loss, sample",
+        )
+    return Plot(
+        "top_losses",
+        "Top losses",
+        to_png(fig),
+        {"rows": rows},
+        "The samples the model is most wrong about; check their labels first.",
+    )
+
+
+def _text_rows(lines: list[str], title: str):
+    fig = new_figure(9, 0.3 * max(1, len(lines)) + 0.8)
+    ax = fig.add_subplot()
+    ax.axis("off")
+    for i, line in enumerate(lines):
+        ax.text(
+            0,
+            1 - (i + 0.5) / max(1, len(lines)),
+            line,
+            family="monospace",
+            fontsize=8,
+            va="center",
+            transform=ax.transAxes,
+        )
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def text_confusions(
+    cm, class_names: list[str], y_true, y_pred, names: list[str], split: str = "test"
+) -> Plot:
+    """For text: the most confused class pairs, each with up to two example texts (when the split names them)."""
+    pairs = confused_pairs(np.asarray(cm), class_names, top=8)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    index = {n: i for i, n in enumerate(class_names)}
+    lines = []
+    for pair in pairs:
+        hits = np.flatnonzero((y_true == index[pair["true"]]) & (y_pred == index[pair["predicted"]]))[:2]
+        pair["examples"] = [names[i] for i in hits.tolist() if i < len(names)]
+        lines.append(f"{pair['true']} \u2192 {pair['predicted']}: {pair['count']}")
+        lines.extend(f"    \u201c{text[:90]}\u201d" for text in pair["examples"])
+    fig = _text_rows(
+        lines or ["(no mistakes)"], f"Most confused pairs on {split}, true \u2192 predicted, with examples"
+    )
+    return Plot("confused_pairs", "Most confused pairs", to_png(fig), {"pairs": pairs})
+
+
+# ---------------------------------------------------------------- regression
+
+
+def regression_plot(y_true, y_pred, split: str = "test") -> Plot:
+    """Actual against predicted (the diagonal is perfect) and residuals against predicted."""
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    residuals = y_true - y_pred
+    fig = new_figure(10, 4)
+    ax_fit, ax_res = fig.subplots(1, 2)
+    ax_fit.scatter(y_true, y_pred, s=10, alpha=0.7, color=TRAIN_COLOR)
+    lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    ax_fit.plot([lo, hi], [lo, hi], "--", color=LR_COLOR)
+    ax_fit.set_xlabel("actual")
+    ax_fit.set_ylabel("predicted")
+    ax_fit.set_title(f"Actual vs predicted ({split})")
+    ax_res.scatter(y_pred, residuals, s=10, alpha=0.7, color=VAL_COLOR)
+    ax_res.axhline(0, color=LR_COLOR, ls="--")
+    ax_res.set_xlabel("predicted")
+    ax_res.set_ylabel("actual - predicted")
+    ax_res.set_title("Residuals")
+    fig.tight_layout()
+    data = {"actual": y_true.tolist(), "predicted": y_pred.tolist(), "mae": float(np.abs(residuals).mean())}
+    return Plot("regression", "Actual vs predicted", to_png(fig), data)
+
+
+# ---------------------------------------------------------------- several runs, the LR finder
+
+
+def compare_curves(runs: dict[str, list[dict]]) -> Plot:
+    """Several runs' val (or train) loss and metric overlaid, one colour per run."""
+    fig = new_figure(10, 3.8)
+    ax_loss, ax_metric = fig.subplots(1, 2)
+    metric = (_metric_keys([r for h in runs.values() for r in h]) or ["loss"])[0]
+    for name, history in runs.items():
+        epochs = [r["epoch"] for r in history]
+        for ax, key in ((ax_loss, "loss"), (ax_metric, metric)):
+            phase = "val" if any(f"val_{key}" in r for r in history) else "train"
+            ax.plot(
+                epochs,
+                [r.get(f"{phase}_{key}", np.nan) for r in history],
+                "o-",
+                ms=3,
+                label=f"{name} ({phase})",
+            )
+    for ax, key in ((ax_loss, "loss"), (ax_metric, metric)):
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return Plot("compare_curves", "Curves of the runs", to_png(fig), {"runs": list(runs), "metric": metric})
+
+
+def lr_find_plot(lrs: list[float], losses: list[float], suggested: float | None) -> Plot:
+    fig = new_figure(7, 4)
+    ax = fig.add_subplot()
+    ax.plot(lrs, losses, color=TRAIN_COLOR)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("smoothed loss")
+    if suggested:
+        ax.axvline(suggested, color=VAL_COLOR, ls="--", label=f"suggested {suggested:.2e}")
+        ax.legend()
+    ax.set_title("LR range test")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return Plot("lr_find", "LR range test", to_png(fig), {"lr": lrs, "loss": losses, "suggested": suggested})
+
+
+def save_plots(folder: Path, plots: list[Plot]) -> list[Path]:
+    """Write each plot as folder/NAME.png (atomically) and an index.json with the numbers drawn."""
+    from kindling.fileio import atomic_write_bytes, atomic_write_json
+
+    paths = [atomic_write_bytes(Path(folder) / f"{p.name}.png", p.png) for p in plots]
+    index = [
+        {"name": p.name, "title": p.title, "file": f"{p.name}.png", "caption": p.caption, "data": p.data}
+        for p in plots
+    ]
+    atomic_write_json(Path(folder) / "index.json", index)
+    return paths

@@ -1,0 +1,114 @@
+"""TensorBoard event files, read back with TensorBoard's own reader; the CSV logger; `kindling tensorboard`."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from kindling.report.callbacks import resolve_logger
+from kindling.report.cli import tensorboard_command
+
+pytest.importorskip("tensorboard")
+
+
+def _accumulator(tb_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tb_dir), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    return acc
+
+
+def test_event_files_hold_scalars_images_graph_hparams(digits_run):
+    import json
+
+    acc = _accumulator(digits_run / "tb")
+    tags = acc.Tags()
+    for tag in (
+        "step/loss",
+        "step/lr",
+        "step/samples_per_s",
+        "loss/train",
+        "loss/val",
+        "acc/train",
+        "acc/val",
+        "epoch/lr",
+        "epoch/samples_per_s",
+        "hparam/final_val_acc",
+    ):
+        assert tag in tags["scalars"], tag
+    assert {"train/augmented_batch", "val/predictions"} <= set(tags["images"])
+    assert tags["graph"] is True
+    assert any(n.op == "Conv2d" for n in acc.Graph().node)
+    assert set(acc.PluginTagToContent("hparams")) >= {"_hparams_/experiment", "_hparams_/session_start_info"}
+    history = [json.loads(line) for line in (digits_run / "metrics.jsonl").read_text().splitlines()]
+    logged = {e.step: e.value for e in acc.Scalars("acc/val")}
+    assert logged == pytest.approx({r["epoch"]: r["val_acc"] for r in history})
+    assert len(acc.Images("val/predictions")) == len(history)  # one grid per validation
+    image = acc.Images("val/predictions")[-1]
+    assert image.width > 0 and image.height > 0
+
+
+def test_csv_logger_writes_csv_and_no_event_files(tmp_path):
+    from conftest import train_run
+
+    run = train_run(tmp_path / "csv", "--data", "digits", "--epochs", "1", "--set", "train.logger=csv")
+    assert not (run / "tb").exists()
+    header, *rows = (run / "steps.csv").read_text().splitlines()
+    assert header == "step,loss,lr,samples_per_s" and rows
+    assert float(rows[0].split(",")[1]) > 0
+    assert (run / "metrics.csv").read_text().splitlines()[0].startswith("epoch,step,lr")
+    assert (run / "plots" / "learning_curves.png").is_file()
+
+
+def test_logger_choice_is_validated():
+    from kindling.errors import UserError
+
+    assert resolve_logger("auto") == "tensorboard"
+    assert resolve_logger("none") == "none"
+    with pytest.raises(UserError, match="tensorbord"):
+        resolve_logger("tensorbord")
+
+
+def test_tensorboard_command_refuses_a_run_without_logs(tmp_path):
+    from kindling.errors import UserError
+
+    with pytest.raises(UserError, match="no TensorBoard logs"):
+        tensorboard_command([str(tmp_path)], 6006)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_kindling_tensorboard_serves_the_runs_side_by_side(digits_run, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(digits_run / "tb", other / "tb")
+    port = _free_port()
+    proc = subprocess.Popen(
+        tensorboard_command([str(digits_run), str(other)], port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        runs, deadline = [], time.time() + 90
+        while time.time() < deadline and len(runs) < 2:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/runs", timeout=2) as response:
+                    runs = __import__("json").loads(response.read())
+            except OSError:
+                time.sleep(0.5)
+        assert sorted(r.split("/")[0] for r in runs) == sorted(
+            [digits_run.name, "other"]
+        )  # TensorBoard shows NAME/.
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
