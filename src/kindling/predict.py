@@ -128,33 +128,37 @@ class Predictor:
         return []
 
     def encode_rows(self, records: list[dict]) -> list[np.ndarray]:
-        """Table rows (column -> value) -> one encoded float vector per row, with fitted encoders.
+        """Table rows (column -> value) -> one encoded float vector per row, with the fitted encoders.
 
         `tabular` models use the tables source's encoders; `vector` models (the bundled tables) take
-        their columns in order. Missing, extra or non-numeric columns are a UserError naming them.
+        their columns in order. A missing column, or one the model never had (a typo, usually), is a
+        UserError naming it; the target and columns dropped in training are allowed and ignored.
         """
+        if self.sig.input_kind not in ("tabular", "vector"):
+            raise UserError(f"this model takes {self.sig.input_kind} input, not table rows")
+        columns = self.columns() or [str(i) for i in range(self.sig.input_shape[0])]
+        extras = self.sig.extras
+        allowed = set(columns) | {extras.get("target")} | set(extras.get("dropped") or {})
+        for i, row in enumerate(records):
+            missing = [c for c in columns if c not in row]
+            extra = [c for c in row if c not in allowed]
+            if missing or extra:
+                parts = [
+                    f"missing column(s) {missing}" if missing else "",
+                    f"unknown column(s) {extra}" if extra else "",
+                ]
+                raise UserError(
+                    f"row {i}: {'; '.join(p for p in parts if p)}; the model's columns are {columns}"
+                )
         if self.sig.input_kind == "tabular":
             import pandas as pd
 
             from kindling.data.tables import encode_records
 
             encoded = encode_records(self.sig, pd.DataFrame.from_records(records))
-            encoded = encoded.numpy() if hasattr(encoded, "numpy") else np.asarray(encoded)
-            return list(encoded.astype(np.float32, copy=False))
-        if self.sig.input_kind != "vector":
-            raise UserError(f"this model takes {self.sig.input_kind} input, not table rows")
-        columns = self.columns() or [str(i) for i in range(self.sig.input_shape[0])]
+            return list(np.asarray(encoded, dtype=np.float32))
         out = []
         for i, row in enumerate(records):
-            missing = [c for c in columns if c not in row]
-            extra = [c for c in row if c not in columns]
-            if missing or extra:
-                what = "; ".join(
-                    p
-                    for p in (f"missing {missing}" if missing else "", f"unknown {extra}" if extra else "")
-                    if p
-                )
-                raise UserError(f"row {i}: {what}; the model's columns are {columns}")
             try:
                 out.append(np.array([float(row[c]) for c in columns], dtype=np.float32))
             except (TypeError, ValueError) as exc:

@@ -344,20 +344,17 @@ def _metadata(predictor: Predictor, limits: dict, batching: dict, auth: bool) ->
 
 
 def _column_spec(predictor: Predictor) -> list[dict]:
-    """Table models: one entry per input column, for the page's generated form."""
+    """Table models: one entry per input column (number, category with its choices, or date), for the
+    page's generated form. Read from the fitted encoders, so the form offers what training saw."""
     if predictor.sig.input_kind not in ("tabular", "vector"):
         return []
-    extras = predictor.sig.extras
-    cats = extras.get("categories") or extras.get("categorical") or {}
-    spec = []
-    for name in predictor.columns():
-        choices = cats.get(name) if isinstance(cats, dict) else None
-        spec.append(
-            {"name": name, "type": "category", "choices": list(choices)}
-            if choices
-            else {"name": name, "type": "number"}
-        )
-    return spec
+    kinds: dict[str, dict] = {}
+    for enc in predictor.sig.extras.get("encoders") or []:
+        if enc.get("kind") in ("category", "embed"):
+            kinds[enc["name"]] = {"type": "category", "choices": [str(c) for c in enc.get("categories", [])]}
+        elif enc.get("kind") == "date":
+            kinds[enc["name"]] = {"type": "date"}
+    return [{"name": name, **kinds.get(name, {"type": "number"})} for name in predictor.columns()]
 
 
 def _error_responses(*codes: int) -> dict:

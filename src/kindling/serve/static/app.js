@@ -49,6 +49,9 @@ function buildTableForm(columns) {
     if (col.type === "category") {
       input = document.createElement("select");
       for (const choice of col.choices) input.add(new Option(String(choice), String(choice)));
+    } else if (col.type === "date") {
+      input = document.createElement("input");
+      input.type = "date";
     } else {
       input = document.createElement("input");
       input.type = "number";
@@ -137,7 +140,8 @@ $("text-go").addEventListener("click", () => predict(JSON.stringify({ texts: [$(
 $("table-go").addEventListener("click", () => {
   const row = {};
   for (const input of $("table-form").elements) {
-    row[input.name] = input.dataset.kind === "number" ? parseFloat(input.value) : input.value;
+    if (input.dataset.kind === "number") row[input.name] = input.value === "" ? null : parseFloat(input.value);
+    else row[input.name] = input.value;
   }
   predict(JSON.stringify({ rows: [row] }), "application/json");
 });
