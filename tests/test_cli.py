@@ -89,7 +89,7 @@ def test_user_mistakes_exit_2_with_one_line(tmp_path, capsys, digits_run):
         (["train", "--set", "nonsense"], "not of the form"),
         (["train", str(tmp_path / "missing.yaml")], "does not exist"),
         (["evaluate", str(tmp_path / "nope")], "does not exist"),
-        (["predict", str(digits_run), str(not_image)], "is not a readable image"),
+        (["predict", str(digits_run), str(not_image)], "cat.png is not"),
         (["predict", str(digits_run), str(tmp_path / "absent.png")], "does not exist"),
         (["train", "--resume", str(corrupt)], "truncated or corrupt"),
         (["train", "--run-dir", str(digits_run)], "already holds a run"),

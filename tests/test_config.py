@@ -58,6 +58,7 @@ def test_set_values_parse_as_yaml():
     assert parse_set("sched.milestones=[3, 6]") == ("sched.milestones", [3, 6])
     assert parse_set("train.deterministic=true") == ("train.deterministic", True)
     assert parse_set("data.drop=a,b") == ("data.drop", "a,b")
+    assert load_config(None, {}, ["optim.lr=1e-3"]).optim.lr == 0.001  # YAML 1.1 reads this as a string
     assert load_config(None, {}, ["data.drop=a,b"]).data.drop == ["a", "b"]
 
 

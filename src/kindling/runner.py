@@ -72,12 +72,12 @@ def load_saved_config(run_dir: Path) -> RunConfig:
     return config_from_yaml(path.read_text(encoding="utf-8"))
 
 
-def train(cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print) -> Path:
+def train(cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print, callbacks=()) -> Path:
     """Train `cfg` (or resume the run at `resume`) and return the run directory."""
     from kindling import data as data_mod
     from kindling import models
     from kindling.envinfo import collect
-    from kindling.train import checkpoint, distributed
+    from kindling.train import checkpoint, distributed, rng
     from kindling.train.trainer import Trainer
 
     resume_state = None
@@ -86,7 +86,10 @@ def train(cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = Fa
         cfg.run_dir = str(run_dir)
         check_resume_config(load_saved_config(run_dir), cfg)
         resume_state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
+        for stale in (run_dir / "checkpoints").glob(".*.tmp"):  # left by a write that a SIGKILL cut short
+            stale.unlink(missing_ok=True)
     data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
+    rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
     rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
     if resume is None:
@@ -95,7 +98,7 @@ def train(cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = Fa
         atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
         atomic_write_json(run_dir / "env.json", collect(seed=cfg.train.seed))
     history = resume_state.get("history", []) if resume_state else []
-    callbacks = [JsonlLog(run_dir / "metrics.jsonl", history)] + _extra_callbacks(cfg, run_dir)
+    callbacks = [JsonlLog(run_dir / "metrics.jsonl", history), *_extra_callbacks(cfg, run_dir), *callbacks]
     trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo)
     try:
         summary = trainer.fit(model, data)

@@ -37,7 +37,7 @@ def _time_steps(step, threads: int, repeats: int = 3) -> float:
     return (time.perf_counter() - t0) / repeats
 
 
-def choose_threads(step, requested: int, device: torch.device) -> tuple[int, str]:
+def choose_threads(step, requested: int, device: torch.device, deterministic: bool = False, world: int = 1) -> tuple[int, str]:
     """Return (threads, how). `step` runs one forward+backward on a real batch.
 
     requested > 0 is honoured. Otherwise, on a CPU, 1 thread and all cores are timed on a few real
@@ -48,6 +48,13 @@ def choose_threads(step, requested: int, device: torch.device) -> tuple[int, str
     if requested > 0:
         torch.set_num_threads(requested)
         return requested, "set by --threads"
+    if deterministic and device.type == "cpu":
+        torch.set_num_threads(1)  # a measured choice could differ between runs, and so would the float sums
+        return 1, "fixed by --deterministic"
+    if world > 1 and device.type == "cpu":
+        share = max(1, cores // world)
+        torch.set_num_threads(share)
+        return share, f"cores shared by {world} processes"
     if device.type != "cpu" or cores == 1:
         torch.set_num_threads(cores)
         return cores, "all cores"

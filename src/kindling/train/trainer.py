@@ -10,9 +10,8 @@ stops training by raising `StopTraining`.
 from __future__ import annotations
 
 import math
-import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,11 +21,12 @@ from kindling.data.memory import epoch_order, num_batches
 from kindling.data.transforms import make_preprocess, target_scale
 from kindling.errors import NonFiniteLossError, UserError
 from kindling.metrics import MONITOR_MODES, Metrics
-from kindling.train import checkpoint, distributed, rng
-from kindling.train.device import choose_threads, pick_device
+from kindling.train import calibrate, distributed, persist, rng
+from kindling.train.device import pick_device
 from kindling.train.optim import build_optimizer, build_scheduler
 from kindling.train.precision import autocast_for, maybe_compile
 from kindling.train.progress import PhaseBar, epoch_line
+from kindling.train.signals import SignalFlag
 
 
 class StopTraining(Exception):
@@ -71,27 +71,25 @@ class Trainer:
         self.echo = echo
         self.progress = Progress()
         self.history: list[dict] = []
-        self._signal: int | None = None
+        self.signals = SignalFlag()
 
     # ------------------------------------------------------------------ public
 
     def fit(self, model: torch.nn.Module, data) -> dict:
         self._setup(model, data)
         self.fire("fit_start")
-        old_handlers = self._install_signal_handlers()
-        try:
-            while self.progress.epoch < self.epochs:
-                self.fire("epoch_start")
-                t0 = time.perf_counter()
-                train_metrics = self._train_epoch()
-                self._end_epoch(train_metrics, time.perf_counter() - t0)
-        except StopTraining as stop:
-            if self.dist.is_main and str(stop):
-                self.echo(str(stop))
-        finally:
-            self._restore_signal_handlers(old_handlers)
+        with self.signals:
+            try:
+                while self.progress.epoch < self.epochs:
+                    self.fire("epoch_start")
+                    t0 = time.perf_counter()
+                    train_metrics = self._train_epoch()
+                    self._end_epoch(train_metrics, time.perf_counter() - t0)
+            except StopTraining as stop:
+                if self.dist.is_main and str(stop):
+                    self.echo(str(stop))
         if self.progress.best_epoch < 0:  # never validated (dry run, no val split): keep the last weights
-            self._save_bundle({}, self.progress.epoch)
+            persist.save_bundle(self, {}, self.progress.epoch)
         self.fire("fit_end")
         return self.summary()
 
@@ -132,7 +130,9 @@ class Trainer:
         self.t_mean, self.t_std = target_scale(self.sig)
         self.loss_fn = self._loss_fn(model)
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
-        self.threads, threads_how = self._pick_threads()
+        self.threads, threads_how = calibrate.pick_threads(self)
+        if tc.precision == "bf16" and self.device.type == "cpu":
+            calibrate.check_cpu_bf16(self)
         self.optimizer = build_optimizer(list(model.parameters()), self.cfg.optim)  # frozen params get no grad, so no step
         self.scheduler, self.sched_interval = build_scheduler(self.optimizer, self.cfg.sched, self.epochs, self._sched_steps())
         self.ema = self._make_ema(model)
@@ -143,7 +143,7 @@ class Trainer:
         self.mode = MONITOR_MODES[tc.monitor]
         self._epoch_metrics: Metrics | None = None
         if self.resume_state is not None:
-            self._load_state(self.resume_state)
+            persist.load_state(self, self.resume_state)
         if self.dist.is_main:
             self._print_start(threads_how)
 
@@ -167,24 +167,6 @@ class Trainer:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
         return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(self.tc.ema), use_buffers=True)
-
-    def _pick_threads(self) -> tuple[int, str]:
-        requested = self.tc.threads
-        if self.resume_state is not None and not requested:
-            requested = int(self.resume_state.get("threads") or 0)  # same threads: same float results
-        x, y, lengths = next(self.train_split.batches(self.batch_size))
-        probe = _clone_for_probe(self.model)
-        saved = rng.capture()
-
-        def step() -> None:
-            out = self._forward(probe, self.preprocess(x), lengths)
-            self.loss_fn(out, self._target(y.to(self.device))).backward()
-            probe.zero_grad(set_to_none=True)
-
-        try:
-            return choose_threads(step, requested, self.device)
-        finally:
-            rng.restore(saved)
 
     def _print_start(self, threads_how: str) -> None:
         n_params = sum(p.numel() for p in self.model.parameters())
@@ -217,8 +199,8 @@ class Trainer:
             if self.tc.val_every_steps and at_boundary and p.step % self.tc.val_every_steps == 0 and p.step:
                 self._validate_and_track(p.epoch + 1)
             if self.tc.save_every_steps and at_boundary and p.batch % self.tc.save_every_steps == 0:
-                self._save_last()
-            if at_boundary and distributed.any_flag(self._signal is not None, self.dist):
+                persist.save_last(self)
+            if at_boundary and distributed.any_flag(self.signals.signum is not None, self.dist):
                 self._interrupt(bar)
             if p.batch >= self.steps_per_epoch:
                 break
@@ -326,7 +308,7 @@ class Trainer:
         better = p.best is None or (value > p.best + self.tc.min_delta if self.mode == "max" else value < p.best - self.tc.min_delta)
         if better:
             p.best, p.best_epoch, p.bad_rounds, p.last_improved_step = value, epoch, 0, p.step
-            self._save_bundle(metrics, epoch)
+            persist.save_bundle(self, metrics, epoch)
         else:
             p.bad_rounds += 1
         return better
@@ -337,108 +319,27 @@ class Trainer:
         val, improved = self._validate_and_track(p.epoch)
         if val is None:
             improved = self._track(train, p.epoch)
+        lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
         if self.scheduler is not None and self.sched_interval == "epoch":
             self.scheduler.step()
         elif self.scheduler is not None and self.sched_interval == "val":
             self.scheduler.step((val or train)["loss"])
-        record = {"epoch": p.epoch, "step": p.step, "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 3)}
+        record = {"epoch": p.epoch, "step": p.step, "lr": lr, "seconds": round(seconds, 3)}
         record.update({f"train_{k}": v for k, v in train.items() if k != "confusion_matrix"})
         if val is not None:
             record.update({f"val_{k}": v for k, v in val.items() if k != "confusion_matrix"})
         self.history.append(record)
-        self._save_last()
+        persist.save_last(self)
         if self.dist.is_main:
             self.echo(epoch_line(record, self.epochs, improved))
         self.fire("epoch_end", record)
         if self.tc.patience and p.bad_rounds >= self.tc.patience:
             raise StopTraining(f"early stop: {self.monitor_key} did not improve for {self.tc.patience} validation rounds")
 
-    # ------------------------------------------------------------------ persistence
-
-    def _save_bundle(self, metrics: dict, epoch: int) -> None:
-        if not self.dist.is_main:
-            return
-        from kindling.bundle import save_bundle
-        from kindling.envinfo import collect
-
-        model = self.ema.module if self.ema is not None else self.model
-        spec = {"name": self.cfg.model.name, "options": self.cfg.model.options}
-        clean = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
-        env = collect(self.device, self.threads, self.tc.seed)
-        metrics = {"val": clean, "epoch": epoch, "monitor": self.monitor_key}
-        save_bundle(self.run_dir / "best", model, spec, self.sig, metrics, env, asdict(self.cfg.data))
-
-    def state_dict(self) -> dict:
-        state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "progress": asdict(self.progress),
-            "history": self.history,
-            "rng": rng.capture(),
-            "threads": self.threads,
-            "world": self.dist.world,
-            "epoch_metrics": self._epoch_metrics.state() if self._epoch_metrics is not None else None,
-        }
-        if self.scheduler is not None:
-            state["scheduler"] = self.scheduler.state_dict()
-        if self.scaler is not None:
-            state["scaler"] = self.scaler.state_dict()
-        if self.ema is not None:
-            state["ema"] = self.ema.state_dict()
-        return state
-
-    def _save_last(self) -> None:
-        if self.dist.is_main:
-            checkpoint.save(self.run_dir / "checkpoints" / "last.pt", self.state_dict())
-        distributed.barrier(self.dist)
-
-    def _load_state(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and "scheduler" in state:
-            self.scheduler.load_state_dict(state["scheduler"])
-        if self.scaler is not None and "scaler" in state:
-            self.scaler.load_state_dict(state["scaler"])
-        if self.ema is not None and "ema" in state:
-            self.ema.load_state_dict(state["ema"])
-        self.progress = Progress(**state["progress"])
-        self.history = list(state.get("history", []))
-        if state.get("world", 1) != self.dist.world and self.progress.batch:
-            # another world size shards differently: restart the interrupted epoch's position in samples
-            self.progress.batch = self.progress.batch * state["world"] // self.dist.world
-        if state.get("epoch_metrics") is not None and self.progress.batch:
-            self._epoch_metrics = Metrics(self.sig.task, len(self.sig.class_names), self.device, (self.t_mean, self.t_std))
-            self._epoch_metrics.load(state["epoch_metrics"])
-        if state.get("world", 1) == self.dist.world:
-            rng.restore(state["rng"])
-
-    # ------------------------------------------------------------------ signals
-
-    def _install_signal_handlers(self) -> dict:
-        import threading
-
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-
-        def handler(signum, frame):
-            if self._signal is not None:  # a second Ctrl-C: stop now
-                raise KeyboardInterrupt
-            self._signal = signum
-
-        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def _restore_signal_handlers(self, old: dict) -> None:
-        for sig, h in old.items():
-            signal.signal(sig, h)
+    # ------------------------------------------------------------------ interruption
 
     def _interrupt(self, bar: PhaseBar) -> None:
         bar.close()
-        self._save_last()
-        name = signal.Signals(self._signal).name
-        raise Interrupted(f"{name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}")
+        persist.save_last(self)
+        raise Interrupted(f"{self.signals.name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}")
 
-
-def _clone_for_probe(model: torch.nn.Module) -> torch.nn.Module:
-    import copy
-
-    return copy.deepcopy(model)

@@ -1,0 +1,72 @@
+"""What the trainer saves and restores: last.pt (the full state) and the best Bundle."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from kindling.train import checkpoint, distributed, rng
+
+
+def state_dict(trainer) -> dict:
+    """The full training state as plain tensors, numbers and containers (weights_only-loadable)."""
+    state = {
+        "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "progress": asdict(trainer.progress),
+        "history": trainer.history,
+        "rng": rng.capture(),
+        "threads": trainer.threads,
+        "world": trainer.dist.world,
+        "epoch_metrics": trainer._epoch_metrics.state() if trainer._epoch_metrics is not None else None,
+    }
+    for name in ("scheduler", "scaler", "ema"):
+        part = getattr(trainer, name)
+        if part is not None:
+            state[name] = part.state_dict()
+    return state
+
+
+def save_last(trainer) -> None:
+    if trainer.dist.is_main:
+        checkpoint.save(trainer.run_dir / "checkpoints" / "last.pt", state_dict(trainer))
+    distributed.barrier(trainer.dist)
+
+
+def load_state(trainer, state: dict) -> None:
+    """Restore everything `state_dict` saved; RNG last, so nothing after it consumes randomness."""
+    from kindling.metrics import Metrics
+    from kindling.train.trainer import Progress
+
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    for name in ("scheduler", "scaler", "ema"):
+        part = getattr(trainer, name)
+        if part is not None and name in state:
+            part.load_state_dict(state[name])
+    trainer.progress = Progress(**state["progress"])
+    trainer.history = list(state.get("history", []))
+    saved_world = state.get("world", 1)
+    if saved_world != trainer.dist.world and trainer.progress.batch:
+        # another world size shards differently: keep the position in samples, not in batches
+        trainer.progress.batch = trainer.progress.batch * saved_world // trainer.dist.world
+    if state.get("epoch_metrics") is not None and trainer.progress.batch:
+        trainer._epoch_metrics = Metrics(trainer.sig.task, len(trainer.sig.class_names), trainer.device,
+                                         (trainer.t_mean, trainer.t_std))
+        trainer._epoch_metrics.load(state["epoch_metrics"])
+    if saved_world == trainer.dist.world:
+        rng.restore(state["rng"])
+
+
+def save_bundle(trainer, metrics: dict, epoch: int) -> None:
+    """Publish the Bundle (EMA weights when EMA is on) with the monitored metrics and provenance."""
+    if not trainer.dist.is_main:
+        return
+    from kindling.bundle import save_bundle as write
+    from kindling.envinfo import collect
+
+    model = trainer.ema.module if trainer.ema is not None else trainer.model
+    spec = {"name": trainer.cfg.model.name, "options": trainer.cfg.model.options}
+    clean = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
+    env = collect(trainer.device, trainer.threads, trainer.tc.seed)
+    meta = {"val": clean, "epoch": epoch, "monitor": trainer.monitor_key}
+    write(trainer.run_dir / "best", model, spec, trainer.sig, meta, env, asdict(trainer.cfg.data))
