@@ -51,6 +51,7 @@ BOOL_FLAGS = [
     ("--deterministic", "train.deterministic", "deterministic algorithms (bit-identical resume on CPU)"),
     ("--compile", "train.compile", "torch.compile the model (GPU only)"),
     ("--dry-run", "train.dry_run", "one batch of each phase: a cheap check that the recipe runs"),
+    ("--skip-bad", "data.skip_bad", "leave out unreadable images and bad annotation lines, with a warning counting them"),
 ]
 
 

@@ -32,8 +32,14 @@ NAMED: dict[str, tuple[str, str]] = {
     "digits": ("kindling.data.embedded", "scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes)"),
     "wine": ("kindling.data.tables.source", "scikit-learn's bundled wine table (178 rows, 3 classes)"),
     "diabetes": ("kindling.data.tables.source", "scikit-learn's bundled diabetes table (442 rows, regression)"),
+    "mnist": ("kindling.data.images.builtin", "MNIST handwritten digits via torchvision (28x28 grey, 10 classes) in --data-dir"),
+    "fashion-mnist": ("kindling.data.images.builtin", "Fashion-MNIST via torchvision (28x28 grey, 10 classes) in --data-dir"),
+    "cifar10": ("kindling.data.images.builtin", "CIFAR-10 via torchvision (32x32 colour, 10 classes) in --data-dir"),
+    "cifar100": ("kindling.data.images.builtin", "CIFAR-100 via torchvision (32x32 colour, 100 classes) in --data-dir"),
 }
 KINDS: dict[str, tuple[str, str]] = {
+    "folder:": ("kindling.data.images.folder", "images: folder:DIR with a folder per class (train/ and val/ inside, or a seeded split)"),
+    "annotations:": ("kindling.data.images.annotations", "images: annotations:FILE of `filename label` lines (data.root, data.val, data.test)"),
     "csv:": ("kindling.data.tables.source", "a table: csv:FILE (.csv, .tsv, .parquet) with --target COLUMN"),
 }
 _BUILDERS: dict[str, Callable] = {}

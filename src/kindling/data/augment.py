@@ -36,7 +36,7 @@ def random_hflip(x: torch.Tensor) -> torch.Tensor:
 
 def build(name: str, sig) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The batch augmentation for preset `name`, or None for `none` / non-image data."""
-    if name not in PRESETS:
+    if name not in PRESETS and "=" not in name and "," not in name:  # "hflip,rotate=15": knobs (augment_v2)
         raise unknown("augmentation preset", name, PRESETS)
     if name == "none" or sig.input_kind != "image":
         return None

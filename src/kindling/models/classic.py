@@ -70,19 +70,23 @@ def tudui(sig) -> nn.Module:
 
 
 class MnistNet(nn.Module):
-    """pytorch/examples' MNIST Net (seed 002): two convs, dropout, fc 128, log-softmax output."""
+    """Seed 002's copy of pytorch/examples' MNIST Net: conv 20 -> 50 (5x5) + max-pool, fc 500, log-softmax.
+
+    (Later pytorch/examples versions use conv 32 -> 64 with dropout; the seed has this older one.)
+    """
 
     def __init__(self, sig):
         super().__init__()
         c = channels_of(sig)
         self.features = nn.Sequential(
-            nn.Conv2d(c, 32, 3, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25)
-        )
-        n = flat_size(self.features, sig.input_shape)
+            nn.Conv2d(c, 20, 5, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
+            nn.Conv2d(20, 50, 5, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
+        )  # fmt: skip
+        n = flat_size(self.features, sig.input_shape)  # 4*4*50 for 28x28, as the seed hard-codes
         self.classifier = nn.Sequential(
-            nn.Linear(n, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, sig.num_outputs), nn.LogSoftmax(dim=1)
-        )
-        self.outputs_log_probs = True  # the trainer uses NLL loss, as the example does
+            nn.Linear(n, 500), nn.ReLU(), nn.Linear(500, sig.num_outputs), nn.LogSoftmax(dim=1)
+        )  # fmt: skip
+        self.outputs_log_probs = True  # the trainer uses NLL loss, as the example does (F.nll_loss)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))
@@ -90,7 +94,7 @@ class MnistNet(nn.Module):
 
 @register("mnist-net")
 def mnist_net(sig) -> nn.Module:
-    """Seed 002's pytorch/examples MNIST Net (log-softmax + NLL as written there)."""
+    """Seed 002's pytorch/examples MNIST Net (conv 20/50, fc 500; log-softmax + NLL as written there)."""
     return MnistNet(sig)
 
 

@@ -1,0 +1,138 @@
+"""`annotations:FILE`: seed 003's `filename label` text files.
+
+    image_06734.jpg 0
+    image_06735.jpg 0
+
+Labels are class numbers (0-based) or class names. Images are looked up in data.root, or else next
+to the annotation file and in `<stem>_filelist/` beside it (seed 003 keeps train.txt's images in
+train_filelist/ and val.txt's in val_filelist/). data.val and data.test name the other split files;
+without them a seeded stratified split is cut from the train file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kindling.data import DataModule, register
+from kindling.data.images.common import Listing, image_module, read_class_names, seeded_splits, take, warn
+from kindling.data.images.decode import decode_listing
+from kindling.data.memory import Split
+from kindling.errors import UserError
+
+
+def read_lines(path: Path) -> list[tuple[str, str, str]]:
+    """(filename, label, origin 'FILE:LINE') for every entry; blank lines and # comments are skipped."""
+    if not path.is_file():
+        raise UserError(
+            f"annotation file {path} does not exist; pass annotations:FILE with `filename label` lines"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{path}: not UTF-8 text ({exc}); an annotation file holds `filename label` lines"
+        ) from exc
+    out = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.rsplit(None, 1)  # the label is the last field; a file name may contain spaces
+        if len(fields) != 2:
+            fields = ["", ""]
+        out.append((fields[0], fields[1], f"{path}:{number}"))
+    return out
+
+
+def roots_for(path: Path, root: str | None) -> list[Path]:
+    if root:
+        return [Path(root).expanduser()]
+    return [path.parent, path.parent / f"{path.stem}_filelist"]
+
+
+class Labels:
+    """Maps label fields to class indices: numbers as given, or names in sorted order (fitted on train)."""
+
+    def __init__(self, train_fields: list[str]):
+        self.numeric = all(f.lstrip("-").isdigit() for f in train_fields if f)
+        if self.numeric:  # classes 0..max: a label of val/test beyond the train file's is out of range
+            self.count = max((int(f) for f in train_fields if f), default=-1) + 1
+            self.keys = [str(i) for i in range(self.count)]
+        else:
+            self.keys = sorted({f for f in train_fields if f})
+            self.count = len(self.keys)
+        self.index = {k: i for i, k in enumerate(self.keys)}
+
+    def parse(self, field: str, origin: str) -> int:
+        """The class index of `field`; ValueError with the reason when it is out of range or unknown."""
+        if self.numeric:
+            if not field.lstrip("-").isdigit():
+                raise ValueError(f"label '{field}' is not a class number")
+            value = int(field)
+            if not 0 <= value < self.count:
+                raise ValueError(f"label {value} is out of range (classes are 0..{self.count - 1})")
+            return value
+        if field not in self.index:
+            raise ValueError(f"label '{field}' is not a class of the training file")
+        return self.index[field]
+
+
+def build_listing(path: Path, entries, labels: Labels, cfg, bad: list[str]) -> Listing:
+    """Resolve each entry to an existing image file and a class index; problems go to `bad`."""
+    listing = Listing()
+    roots = roots_for(path, cfg.root)
+    for filename, field, origin in entries:
+        if not filename:
+            bad.append(f"{origin}: malformed line (expected `filename label`)")
+            continue
+        try:
+            label = labels.parse(field, origin)
+        except ValueError as exc:
+            bad.append(f"{origin}: {exc}")
+            continue
+        found = next((r / filename for r in roots if (r / filename).is_file()), None)
+        if found is None:
+            bad.append(f"{origin}: image {filename} not found in {' or '.join(str(r) for r in roots)}")
+            continue
+        listing.add(found, label, f"{origin} ({filename})")
+    return listing
+
+
+@register("annotations:")
+def annotations(cfg) -> DataModule:
+    train_file = Path(cfg.name.split(":", 1)[1]).expanduser()
+    files = {"train": train_file, "val": cfg.val, "test": cfg.test}
+    entries = {k: read_lines(Path(v).expanduser()) for k, v in files.items() if v}
+    labels = Labels([f for _, f, _ in entries["train"]])
+    bad: list[str] = []
+    whole, which = Listing(), []
+    for split, items in entries.items():
+        part = build_listing(Path(files[split]).expanduser(), items, labels, cfg, bad)
+        for p, y, o in zip(part.paths, part.labels, part.origins):
+            whole.add(p, y, o)
+        which += [split] * len(part)
+    if bad and not cfg.skip_bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise UserError(f"{bad[0]}{more}; fix the line, or pass --skip-bad to leave bad entries out")
+    if bad:
+        warn(f"{train_file}: skipped {len(bad)} bad annotation line(s) (--skip-bad); first: {bad[0]}")
+    x, keep = decode_listing(whole, cfg, f"annotations {train_file}")
+    y = torch.tensor([whole.labels[i] for i in keep], dtype=torch.long)
+    everything = Split(x, y, [whole.origins[i] for i in keep])
+    kept_split = np.array([which[i] for i in keep])
+    parts = {name: take(everything, np.flatnonzero(kept_split == name)) for name in ("train", "val", "test")}
+    if parts["train"] is None:
+        raise UserError(f"{train_file}: no usable images in the training file")
+    if parts["val"] is None:
+        tr, va, te = seeded_splits(
+            parts["train"].y.numpy(), cfg, with_test=parts["test"] is None and not cfg.test
+        )
+        train = parts["train"]
+        parts["train"], parts["val"] = take(train, tr), take(train, va)
+        if parts["test"] is None and not cfg.test:
+            parts["test"] = take(train, te)
+    display = read_class_names(cfg.class_names, labels.keys)
+    return image_module(parts, display, f"annotations {train_file}", {"source": "annotations"})
