@@ -249,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kindling: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `kindling evaluate RUN | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
     except Exception as exc:
         from kindling.train.trainer import Interrupted
 
