@@ -8,7 +8,7 @@ feature column, in order:
     {"name": "shop", "kind": "embed", "categories": [...], "flag": false}                # one index column
     {"name": "date", "kind": "ymd", "sources": ["year", "month", "day"], "mean": [...], ...}
 
-Fallbacks at prediction time (documented in the README's tables section):
+Fallbacks at prediction time (the documented contract of `kindling.data.tables.encode_records`):
 - a category unseen in training -> an all-zero one-hot row / embedding index 0 (the "unknown" row);
 - a missing value -> the training median (numbers, dates) or the unknown category, plus the column's
   missing flag when training saw missing values there; with data.missing=refuse it is an error;
@@ -131,26 +131,33 @@ def _encode_category(enc: dict, values: pd.Series, refuse: bool) -> np.ndarray:
         raise UserError(
             f"column '{enc['name']}' is missing a value in row {row} and the model was trained with data.missing=refuse"
         )
-    lookup = {c: i for i, c in enumerate(enc["categories"])}
-    index = text.map(lookup).fillna(-1).to_numpy(dtype=np.int64)  # -1: unseen or missing
+    index = (
+        pd.Index(enc["categories"], dtype=object).get_indexer(text).astype(np.int64)
+    )  # -1: unseen or missing
     if enc["kind"] == "embed":
         block = (index + 1).astype(np.float64).reshape(-1, 1)  # 0 is the unknown row
     else:
-        block = np.zeros((len(index), len(lookup)))
+        block = np.zeros((len(index), len(enc["categories"])))
         known = index >= 0
         block[np.flatnonzero(known), index[known]] = 1.0
     return np.hstack([block, holes[:, None].astype(np.float64)]) if enc["flag"] else block
 
 
 def _strings(values: pd.Series) -> pd.Series:
-    """Categories compare as stripped strings; a float that holds an integer reads as one (3.0 -> '3')."""
+    """Categories compare as stripped strings; a float that holds an integer reads as one (3.0 -> '3').
 
-    def one(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    return values.map(one, na_action="ignore").astype(object).where(values.notna(), None)
+    Vectorised (pandas string methods): a per-cell Python function costs seconds on 100k rows.
+    """
+    present = values.notna()
+    if pd.api.types.is_float_dtype(values):
+        whole = present & (values == values.round())
+        text = values.astype(str)
+        text[whole] = values[whole].astype(np.int64).astype(str)
+    elif pd.api.types.is_string_dtype(values) and not pd.api.types.is_object_dtype(values):
+        text = values.str.strip()
+    else:
+        text = values.astype(str).str.strip()
+    return text.astype(object).where(present, None)
 
 
 def _numbers(values: pd.Series, name: str) -> np.ndarray:
