@@ -19,7 +19,7 @@ from common import cifar_like, interleaved, machine, table  # noqa: E402
 from raw_loop import raw_epoch  # noqa: E402
 
 
-def _kindling_epoch(model, data, batch_size: int, threads: int) -> float:
+def _kindling_epoch(model, data, batch_size: int, threads: int, device: str = "cpu") -> float:
     import tempfile
 
     from kindling.config import load_config
@@ -27,7 +27,8 @@ def _kindling_epoch(model, data, batch_size: int, threads: int) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(None, {"data.batch_size": batch_size, "train.epochs": 1, "train.threads": threads,
-                                 "train.logger": "none", "optim.name": "sgd", "optim.lr": 0.01, "run_dir": tmp})
+                                 "train.logger": "none", "optim.name": "sgd", "optim.lr": 0.01, "run_dir": tmp,
+                                 "train.device": device})
         trainer = Trainer(cfg, tmp, echo=lambda *a: None)
         trainer.fit(model, data)
         return trainer.history[-1]["seconds"]
@@ -61,7 +62,7 @@ def _lightning_epoch(model, x, y, batch_size: int, mean: float, std: float) -> f
     return time.perf_counter() - t0
 
 
-def compare(model_name: str, data, batch_size: int, rounds: int, threads: int, lightning: bool) -> list:
+def compare(model_name: str, data, batch_size: int, rounds: int, threads: int, lightning: bool, device: str = "cpu") -> list:
     import torch
 
     from kindling import models
@@ -69,9 +70,9 @@ def compare(model_name: str, data, batch_size: int, rounds: int, threads: int, l
     torch.set_num_threads(threads)
     sig = data.signature
     mean, std = sig.mean[0], sig.std[0]
-    x, y = data.train.x, data.train.y
+    x, y = data.train.x.to(device), data.train.y.to(device)
     torch.manual_seed(0)
-    template = models.build(model_name, sig)
+    template = models.build(model_name, sig).to(device)
 
     def fresh():
         return copy.deepcopy(template)
@@ -79,14 +80,17 @@ def compare(model_name: str, data, batch_size: int, rounds: int, threads: int, l
     def raw() -> float:
         model = fresh()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        return raw_epoch(model, x, y, batch_size, opt, mean, std, seed=0, epoch=0)
+        t = raw_epoch(model, x, y, batch_size, opt, mean, std, seed=0, epoch=0)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        return t
 
-    fns = {"kindling": lambda: _kindling_epoch(fresh(), data, batch_size, threads), "raw loop": raw}
+    fns = {"kindling": lambda: _kindling_epoch(fresh(), data, batch_size, threads, device), "raw loop": raw}
     if lightning:
         fns["Lightning"] = lambda: _lightning_epoch(fresh(), x, y, batch_size, mean, std) or float("nan")
     times = interleaved(fns, rounds)
     base = statistics.median(times["raw loop"])
-    return [[model_name, len(y), batch_size, name, f"{statistics.median(t):.3f}", f"{statistics.median(t) / base:.3f}", rounds]
+    return [[model_name, device, len(y), batch_size, name, f"{statistics.median(t):.3f}", f"{statistics.median(t) / base:.3f}", rounds]
             for name, t in times.items()]
 
 
@@ -98,6 +102,17 @@ def _cifar_module(n: int):
     x, y = cifar_like(n)
     sig = Signature("classification", "image", [3, 32, 32], [str(i) for i in range(10)], [0.5] * 3, [0.5] * 3)
     return DataModule(sig, Split(x, y), None, None)
+
+
+def gpu_main() -> str:
+    """The same comparison on a GPU (run on the lent GPU machine; not part of `make bench` on a CPU)."""
+    rows = []
+    for n, batch in ((50000, 256), (50000, 64)):
+        rows += compare("lenet", _cifar_module(n), batch, 5, threads=4, lightning=False, device="cuda")
+    text = f"## Trainer overhead on a GPU\n\nMachine: {machine()}.\n\n" + table(
+        ["model", "device", "train samples", "batch", "loop", "median s/epoch", "ratio vs raw", "rounds"], rows)
+    print(text)
+    return text
 
 
 def main(quick: bool = False) -> str:
@@ -113,11 +128,11 @@ def main(quick: bool = False) -> str:
         "## Trainer overhead (issues 2 and 3)\n\n"
         f"Machine: {machine()}. One training epoch per round, rounds interleaved, 1 intra-op thread for all, "
         "SGD; median of the rounds. Ratio = time / raw loop's time (goal: kindling <= 1.03).\n\n"
-        + table(["model", "train samples", "batch", "loop", "median s/epoch", "ratio vs raw", "rounds"], rows)
+        + table(["model", "device", "train samples", "batch", "loop", "median s/epoch", "ratio vs raw", "rounds"], rows)
     )
     print(text)
     return text
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    gpu_main() if "--gpu" in sys.argv else main(quick="--quick" in sys.argv)

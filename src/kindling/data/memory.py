@@ -29,9 +29,19 @@ class Split:
         lengths = self.lengths[index] if self.lengths is not None else None
         return Split(self.x[index], self.y[index], names, lengths)
 
+    def nbytes(self) -> int:
+        return sum(t.element_size() * t.nelement() for t in (self.x, self.y, self.lengths) if t is not None)
+
+    def to(self, device) -> Split:
+        """The same split with its tensors on `device` (a GPU keeps small data sets resident)."""
+        lengths = self.lengths.to(device) if self.lengths is not None else None
+        return Split(self.x.to(device), self.y.to(device), self.names, lengths)
+
     def batches(self, batch_size: int, order: torch.Tensor | None = None, start: int = 0) -> Iterator[tuple]:
         """Yield (x, y, lengths) batches in `order` (default: as stored), from batch number `start`."""
         n = len(self)
+        if order is not None and order.device != self.x.device:
+            order = order.to(self.x.device)
         for lo in range(start * batch_size, n, batch_size):
             if order is None:
                 sl = slice(lo, lo + batch_size)

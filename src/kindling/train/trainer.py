@@ -10,6 +10,7 @@ stops training by raising `StopTraining`.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,7 @@ class Trainer:
         self.device = pick_device(tc.device)
         self.dist = distributed.init_from_env(self.device)
         if tc.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it for determinism
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
         elif self.device.type == "cuda":
@@ -119,6 +121,10 @@ class Trainer:
         if tc.overfit_batches:
             keep = torch.arange(min(len(data.train), tc.overfit_batches * self.cfg.data.batch_size))
             self.train_split = self.val_split = data.train.subset(keep)
+        if self.device.type == "cuda":  # small data sets live on the GPU: batches are sliced there, no copies
+            budget = self.cfg.data.memory_budget_mb * 2**20
+            self.train_split = _resident(self.train_split, self.device, budget)
+            self.val_split = _resident(self.val_split, self.device, budget)
         self.batch_size = max(1, self.cfg.data.batch_size // self.dist.world)  # data.batch_size is global
         self.steps_per_epoch = num_batches(self.train_order_len(), self.batch_size)
         self.epochs = 1 if tc.dry_run else tc.epochs
@@ -343,3 +349,8 @@ class Trainer:
         persist.save_last(self)
         raise Interrupted(f"{self.signals.name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}")
 
+
+def _resident(split, device, budget_bytes: int):
+    if split is None or split.nbytes() > budget_bytes:
+        return split
+    return split.to(device)
