@@ -45,6 +45,11 @@ TRAIN_FLAGS = [
     ("--augment", "data.augment", str, "none | light | seed003"),
     ("--data-dir", "data.data_dir", str, "where built-in data sets are stored"),
     ("--target", "data.target", str, "tables: the column to predict"),
+    ("--drop", "data.drop", str, "tables: columns to ignore, comma-separated"),
+    ("--split-by", "data.split_by", str, "tables: split by time on this date column (default: a seeded random split)"),
+    ("--categorical", "data.categorical", str, "tables: onehot | embed for low-cardinality string columns"),
+    ("--task", "data.task", str, "auto (inferred from the target) | classification | regression"),
+    ("--missing", "data.missing", str, "tables: impute (with a flag column) | refuse"),
     ("--pretrained", "model.pretrained", str, "local weights file for a torchvision backbone"),
 ]
 BOOL_FLAGS = [
@@ -77,8 +82,25 @@ def _add_train(sub) -> None:
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit (default: off)")
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """Lets options sit between positionals (`predict RUN --output p.csv photos/`): argparse matches a
+    nargs='*' positional once, at its first chunk, and would reject the inputs after an option."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._inside:  # parse_known_intermixed_args calls back into parse_known_args
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="predict the class or value of inputs (files, folders, globs, tables, text)")
+    p.__class__ = _IntermixedParser  # add_parser builds the parent's class; this one parses intermixed
     p.add_argument("run", help="run directory or bundle folder")
     p.add_argument("inputs", nargs="*", help="image files, .npy arrays, folders, quoted globs, a CSV (tables) or a text file (one text a line)")
     p.add_argument("--text", dest="texts", action="append", default=[], metavar="TEXT", help="a text to classify (repeatable; text models)")

@@ -221,6 +221,7 @@ def _onnx_runner(data: bytes):
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()  # the same threads PyTorch gets: a fair timing
+    options.log_severity_level = 3  # errors only: its graph-optimiser notes are not the user's concern
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     return lambda args: session.run(None, {n: a.numpy() for n, a in zip(names, args)})[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from serve_helpers import ThreadServer, digit_png, start_server, stop_server, train, wait_ready
+from serve_helpers import ThreadServer, digit_png, sentiment_tsv, start_server, stop_server, train, wait_ready
 
 
 @pytest.fixture(scope="session")
@@ -34,5 +34,19 @@ def wine_server(wine_run):
     from kindling.serve.app import create_app
 
     with ThreadServer(create_app(wine_run, max_items=8, threads=1)) as srv:
+        wait_ready(srv.url)
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def text_server(tmp_path_factory):
+    """A bag-of-words text classifier (2 epochs on a generated TSV) behind the app, in-process."""
+    pytest.importorskip("kindling.data.text", reason="the text source (issue 6) is not in this tree yet")
+    from kindling.serve.app import create_app
+
+    folder = tmp_path_factory.mktemp("text")
+    tsv = sentiment_tsv(folder / "reviews.tsv")
+    run = train(folder / "run", "--data", f"text:{tsv}", "--model", "bow", "--epochs", "2")
+    with ThreadServer(create_app(run, max_items=4, threads=1)) as srv:
         wait_ready(srv.url)
         yield srv

@@ -124,3 +124,21 @@ def train(run_dir: Path, *args: str) -> Path:
 
     assert main(["train", "--run-dir", str(run_dir), "--threads", "1", *args]) == 0
     return run_dir
+
+
+def sentiment_tsv(path: Path, n: int = 200, seed: int = 0) -> Path:
+    """A headerless label<TAB>text file of two learnable classes (pos / neg words in filler)."""
+    import random
+
+    rng = random.Random(seed)
+    pos, neg = ["great", "lovely", "excellent", "happy", "good"], ["awful", "terrible", "bad", "sad", "poor"]
+    lines = []
+    for i in range(n):
+        label = "pos" if i % 2 else "neg"
+        words = rng.choices(pos if i % 2 else neg, k=4) + rng.choices(
+            ["the", "film", "was", "very", "a"], k=3
+        )
+        rng.shuffle(words)
+        lines.append(f"{label}\t{' '.join(words)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -187,3 +187,15 @@ def test_a_model_that_fails_to_load_is_reported(digits_run):
         assert health.status_code == 503 and "damaged" in health.json()["error"]
         r = requests.post(srv.url + "/predict", json={"rows": []})
         assert r.status_code == 503 and "damaged" in r.json()["error"]
+
+
+def test_texts_as_json(text_server):
+    r = requests.post(
+        text_server.url + "/predict?top_k=1", json={"texts": ["a great happy film", "awful sad"]}
+    )
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert len(results) == 2 and all(len(res["predictions"]) == 1 for res in results)
+    assert {res["label_name"] for res in results} <= {"pos", "neg"}
+    meta = requests.get(text_server.url + "/metadata").json()
+    assert meta["input_kind"] == "text" and sorted(meta["class_names"]) == ["neg", "pos"]

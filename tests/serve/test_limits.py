@@ -204,3 +204,21 @@ def test_serve_refuses_a_port_in_use(digits_run, capsys):
         port = busy.getsockname()[1]
         assert main(["serve", str(digits_run), "--port", str(port)]) == 2
     assert "cannot listen" in capsys.readouterr().err
+
+
+TEXT_CASES = {
+    "invalid UTF-8": (b'{"texts": ["caf\xe9"]}', 400, "UTF-8"),
+    "texts not a list": (b'{"texts": "hello"}', 422, "'texts'"),
+    "a text that is a number": (b'{"texts": ["ok", 3]}', 422, "texts[1]"),
+    "an empty text": (b'{"texts": ["  "]}', 422, "texts[0]"),
+    "too many texts": (b'{"texts": ["a", "b", "c", "d", "e"]}', 413, "at most 4"),
+    "an unknown field": (b'{"texts": ["a"], "lang": "en"}', 422, "lang"),
+}
+
+
+@pytest.mark.parametrize("case", TEXT_CASES, ids=list(TEXT_CASES))
+def test_text_json_errors(text_server, case):
+    body, status, word = TEXT_CASES[case]
+    r = requests.post(text_server.url + "/predict", data=body, headers={"Content-Type": "application/json"})
+    assert_error(r, status, word)
+    assert requests.post(text_server.url + "/predict", json={"texts": ["good"]}).status_code == 200
