@@ -147,6 +147,10 @@ def real_inputs(bundle, n: int):
         part = next(p for p in (dm.test, dm.val, dm.train) if p is not None and len(p))
         name = "test" if part is dm.test else "val" if part is dm.val else "train"
         x, _, lengths = next(part.batches(n))
+        if list(x.shape[1:]) != list(bundle.signature.input_shape):
+            raise ValueError(
+                f"its data has shape {list(x.shape[1:])}, the model takes {bundle.signature.input_shape}"
+            )
         return x, lengths, f"the run's {name} split ({len(x)} samples)"
     except Exception as exc:  # any failure to rebuild the data falls back to random inputs, reported
         why = str(exc).splitlines()[0][:120] if str(exc) else exc.__class__.__name__

@@ -146,8 +146,10 @@ def create_app(
             "latency_ms": round((time.perf_counter() - start) * 1000, 3),
         }
         if single:
-            return {"success": True, **_shape(results[0]), **extra}
-        return {"success": True, "results": [_shape(r) for r in results], **extra}
+            body = {"success": True, **_shape(results[0]), **extra}
+        else:
+            body = {"success": True, "results": [_shape(r) for r in results], **extra}
+        return JSONResponse(body)  # plain JSON types already: skips FastAPI's per-field encoder walk
 
     @app.get("/health")
     async def health():
