@@ -172,3 +172,42 @@ def test_over_memory_budget_streams_the_same_pixels(tmp_path):
     x, y, _ = next(lazy.train.batches(4, torch.arange(len(lazy.train))))
     assert torch.equal(x, eager.train.x[:4]) and torch.equal(y, eager.train.y[:4])
     assert lazy.signature.input_shape == eager.signature.input_shape
+
+
+def test_predict_resizes_and_converts_like_training(tmp_path):
+    from PIL import Image
+
+    from kindling.cli import main
+    from kindling.predict import Predictor
+
+    root = write_folder(tmp_path / "hym", per_class=8, size=24)
+    run = tmp_path / "run"
+    args = ["train", "--data", f"folder:{root}", "--model", "lenet", "--epochs", "1", "--threads", "1"]
+    assert (
+        main(
+            [
+                *args,
+                "--data-dir",
+                str(tmp_path / "cache"),
+                "--run-dir",
+                str(run),
+                "--set",
+                "train.logger=none",
+            ]
+        )
+        == 0
+    )
+    odd = tmp_path / "odd.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (50, 40, 4), dtype=np.uint8), "RGBA").save(odd)
+    (result,) = Predictor.load(run).predict_files([odd])
+    assert result["label_name"] in ("ants", "bees") and 0.0 <= result["probability"] <= 1.0
+
+
+def test_training_runs_on_streamed_images(tmp_path, capsys):
+    from kindling.cli import main
+
+    root = write_folder(tmp_path / "hym", per_class=6)
+    args = ["train", "--data", f"folder:{root}", "--model", "lenet", "--epochs", "1", "--threads", "1"]
+    extra = ["--set", "data.memory_budget_mb=0", "--set", "train.logger=none"]
+    assert main([*args, "--data-dir", str(tmp_path / "c"), "--run-dir", str(tmp_path / "run"), *extra]) == 0
+    assert "streaming from the files" in capsys.readouterr().err

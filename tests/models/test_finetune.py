@@ -159,3 +159,27 @@ def test_freeze_then_unfreeze_in_one_run(tmp_path):
     )
     assert [round(r["lr"], 6) for r in records] == [0.05, 0.005]
     assert not torch.equal(bundle["features.0.weight"], source["features.0.weight"])  # stage 2 trained it
+
+
+def test_resume_lands_in_the_right_stage(tmp_path):
+    root = write_folder(tmp_path / "hym", per_class=10)
+    torch.manual_seed(2)
+    source = registry.build("lenet", sig((3, 24, 24), 2)).state_dict()
+    torch.save(source, tmp_path / "lenet.pth")
+    stage = [
+        "--set",
+        "model.unfreeze_epoch=1",
+        "--set",
+        "model.unfreeze_lr_factor=0.1",
+        "--set",
+        "train.monitor=val_loss",
+    ]
+    run(tmp_path, "r", f"folder:{root}", tmp_path / "lenet.pth", "--epochs", "1", *stage)
+    rc = main(["train", "--resume", str(tmp_path / "r"), "--epochs", "2", "--threads", "1"])
+    assert rc == 0
+    records = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [round(r["lr"], 6) for r in records] == [0.05, 0.005]
+    last = torch.load(tmp_path / "r" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert not torch.equal(
+        last["features.0.weight"], source["features.0.weight"]
+    )  # unfrozen after the resume

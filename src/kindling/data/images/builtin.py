@@ -88,6 +88,8 @@ def _ensure_files(root: Path, name: str, download: bool) -> None:
         missing = _missing(root, name)
     if missing:
         _, folder, _ = SPECS[name]
+        if name in ("mnist", "fashion-mnist"):
+            missing = [f"{f}[.gz]" for f in missing]
         raise UserError(
             f"data set {name} is not in {root / folder} (missing: {', '.join(missing)}); "
             f"download it while online (data.download=true) or put the files there, or pass --data-dir DIR"

@@ -212,6 +212,18 @@ class LazyImages:
     def shape(self) -> torch.Size:
         return torch.Size([len(self.paths), *self.sample_shape])
 
+    # the parts of the tensor interface that Split and the trainer use: files stay on the CPU
+    device = torch.device("cpu")
+
+    def element_size(self) -> int:
+        return 1  # uint8 once decoded
+
+    def nelement(self) -> int:
+        return int(np.prod(self.shape))
+
+    def to(self, device) -> LazyImages:
+        return self  # decoded batches move to the device in preprocessing
+
     def select(self, index: torch.Tensor) -> LazyImages:
         idx = index.tolist()
         return LazyImages([self.paths[i] for i in idx], [self.origins[i] for i in idx], self.sample_shape)
