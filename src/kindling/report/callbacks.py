@@ -72,7 +72,7 @@ class _Base:
         sums = getattr(trainer, "_epoch_metrics", None)
         if sums is None:
             return
-        loss_sum, n = (float(v) for v in sums.sums[:2].tolist())
+        loss_sum, n = float(sums.sums[0]), float(sums.n)
         prev_loss, prev_n, prev_t = self._window
         if n < prev_n:  # a new epoch restarted the running sums
             prev_loss, prev_n = 0.0, 0.0
@@ -181,29 +181,48 @@ class TensorBoardLogger(_Base):
 
 
 class PlotsAtEnd(_Base):
-    """At the end of training: the best model on the test (else val) split -> run_dir/plots/*.png."""
+    """At the end of training: the best model on the test (else val) split -> run_dir/plots/*.png.
+
+    The drawing happens in a plot worker process started at fit start (see plot_worker), so that
+    matplotlib's import overlaps training; regression runs, and any worker failure, draw in-process.
+    """
+
+    worker = None
+
+    def on_fit_start(self, trainer) -> None:
+        if trainer.dist.is_main and trainer.sig.task == "classification":
+            from kindling.report.plot_worker import PlotWorker
+
+            self.worker = PlotWorker.start()
 
     def on_step_end(self, trainer) -> None: ...
 
     def on_fit_end(self, trainer) -> None:
         if not trainer.dist.is_main:
             return
-        from kindling.bundle import load_bundle
-        from kindling.report.evidence import collect, draw_all, plot_split, tables_regression_plots
-        from kindling.report.plots import save_plots
+        from kindling.report.evidence import collect, plot_split
 
         split_name, split = plot_split(trainer.data)
         preds = None
         if split is not None and (self.run_dir / "best" / "model.safetensors").is_file():
+            from kindling.bundle import load_bundle
+
             bundle = load_bundle(self.run_dir / "best", str(trainer.device))
-            preds = collect(
-                bundle.model,
-                bundle.signature,
-                split,
-                split_name,
-                trainer.device,
-                trainer.cfg.data.eval_batch_size,
-            )
+            batch = trainer.cfg.data.eval_batch_size
+            preds = collect(bundle.model, bundle.signature, split, split_name, trainer.device, batch)
+        if self.worker is not None:
+            try:
+                self.worker.draw(self.run_dir, trainer.history, trainer.sig, preds)
+                trainer.echo(f"plots in {self.run_dir / 'plots'}")
+                return
+            except RuntimeError as exc:
+                trainer.echo(f"note: the plot worker failed ({exc}); drawing in this process")
+        self._draw_here(trainer, preds)
+
+    def _draw_here(self, trainer, preds) -> None:
+        from kindling.report.evidence import draw_all, tables_regression_plots
+        from kindling.report.plots import save_plots
+
         regression = tables_regression_plots(self.run_dir) if trainer.sig.task == "regression" else None
         plots, _ = draw_all(trainer.history, preds, trainer.sig, regression)
         save_plots(self.run_dir / "plots", plots)

@@ -75,7 +75,7 @@ def prediction_grid(model, trainer, split, pick: torch.Tensor) -> torch.Tensor:
     model.eval()
     out = model(trainer.preprocess(x))
     model.train(was_training)
-    right = (out.argmax(1).cpu() == y).tolist()
+    right = (out.argmax(1) == y.to(out.device)).tolist()  # y may live on the GPU with its split
     return batch_grid(x, [GREEN if ok else RED for ok in right])
 
 

@@ -199,7 +199,7 @@ class Trainer:
         for x, y, lengths in self.train_split.batches(self.batch_size, order, start=p.batch):
             self._train_step(x, y, lengths, metrics)
             p.batch += 1
-            bar.update(lambda: f"loss {float(metrics.sums[0] / metrics.sums[1].clamp_min(1)):.4f}")
+            bar.update(lambda: f"loss {float(metrics.sums[0]) / max(1, metrics.n):.4f}")
             self.fire("step_end")
             at_boundary = p.batch % self.tc.accumulate == 0
             if self.tc.val_every_steps and at_boundary and p.step % self.tc.val_every_steps == 0 and p.step:
@@ -227,7 +227,7 @@ class Trainer:
             out = self._forward(self.train_model, x, lengths)
             loss = self.loss_fn(out.float(), self._target(y))
         self._check_finite(loss)
-        scaled = loss / self.tc.accumulate
+        scaled = loss / self.tc.accumulate if self.tc.accumulate > 1 else loss
         (self.scaler.scale(scaled) if self.scaler else scaled).backward()
         if (self.progress.batch + 1) % self.tc.accumulate == 0:
             self._optimizer_step()
@@ -264,15 +264,25 @@ class Trainer:
         return y
 
     def _check_finite(self, loss: torch.Tensor) -> None:
-        if self.device.type == "cuda" and self.progress.batch % 16:
-            return  # a host sync every step would stall the GPU; check every 16th batch there
-        if not math.isfinite(loss.item()):
-            p = self.progress
-            raise NonFiniteLossError(
-                f"the training loss became {loss.item()} at epoch {p.epoch + 1}, step {p.step}, batch {p.batch}; "
-                f"stopped, the last good checkpoint is kept in {self.run_dir / 'checkpoints'}; "
-                "lower the learning rate (--lr) or clip gradients (--clip-grad 1.0)"
-            )
+        """Stop at a NaN/inf loss. On a GPU the flag accumulates on the device and is read every 32 batches,
+        since a host sync per step would stall the GPU; the error then names the window."""
+        p = self.progress
+        if self.device.type != "cuda":
+            if not math.isfinite(loss.item()):
+                self._non_finite(f"at epoch {p.epoch + 1}, step {p.step}, batch {p.batch}", loss.item())
+            return
+        finite = torch.isfinite(loss.detach())
+        self._all_finite = finite if getattr(self, "_all_finite", None) is None else self._all_finite & finite
+        if p.batch % 32 == 31 and not bool(self._all_finite):
+            self._non_finite(f"at epoch {p.epoch + 1}, step {p.step}, within batches {p.batch - 31}..{p.batch}", float("nan"))
+        if p.batch % 32 == 31:
+            self._all_finite = None
+
+    def _non_finite(self, where: str, value: float) -> None:
+        raise NonFiniteLossError(
+            f"the training loss became {value} {where}; stopped, the last good checkpoint is kept in "
+            f"{self.run_dir / 'checkpoints'}; lower the learning rate (--lr) or clip gradients (--clip-grad 1.0)"
+        )
 
     # ------------------------------------------------------------------ validation and bookkeeping
 
