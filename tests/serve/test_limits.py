@@ -112,7 +112,7 @@ def test_multipart_with_no_parts(server, still_serving):
 
 def test_multipart_with_1000_parts(server, still_serving):
     files = [(f"part{i}", (f"{i}.png", b"x")) for i in range(1000)]
-    assert_error(requests.post(server.url + "/predict", files=files), 400, "Too many")
+    assert_error(requests.post(server.url + "/predict", files=files), 400, "too many parts")
 
 
 def test_multipart_without_boundary(server, still_serving):

@@ -32,6 +32,7 @@ from kindling.predict import DEFAULT_MAX_PIXELS, ImageTooLarge, Predictor
 from kindling.serve.batching import MicroBatcher
 from kindling.serve.limits import ApiError, BodyLimitMiddleware, openapi_predict
 from kindling.serve.metrics import ServeMetrics
+from kindling.serve.multipart import read_parts
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("kindling.serve")
@@ -253,20 +254,15 @@ async def _image_samples(request: Request, predictor: Predictor, max_pixels: int
             f"this model takes {predictor.sig.input_kind} input: send application/json with "
             f"{'texts' if predictor.sig.input_kind == 'text' else 'rows'}",
         )
-    try:
-        form = await request.form(max_files=4, max_fields=16)
-    except HTTPException:
-        raise
-    except (KeyError, ValueError, UnicodeDecodeError) as exc:  # e.g. no boundary in the header
-        raise ApiError(400, f"malformed multipart body ({exc.__class__.__name__}: {exc})") from exc
-    upload = form.get("image") or form.get("file")
+    parts = await read_parts(request)
+    upload = next((part for part in parts if part.name in ("image", "file")), None)
     if upload is None:
         raise ApiError(
             400, "no image in the request: send the file in a multipart field named 'image' (or 'file')"
         )
-    if isinstance(upload, str):
-        raise ApiError(400, "the 'image' field is text, not a file: send it as a file upload")
-    data = await upload.read()
+    if upload.filename is None:
+        raise ApiError(400, f"the '{upload.name}' field is text, not a file: send it as a file upload")
+    data = bytes(upload.data)
     name = upload.filename or "image"
     try:
         return [await run_in_threadpool(predictor.load_image_bytes, data, name, max_pixels)]
