@@ -80,3 +80,15 @@ def test_a_table_model_gets_a_form_from_its_columns(wine_server, browser, tmp_pa
     page.wait_for_selector("#result:not([hidden]) #bars li")
     assert page.text_content("#top-label") in {"class_0", "class_1", "class_2"}
     page.screenshot(path=str(_shots(tmp_path) / "serve_table_page.png"), full_page=True)
+
+
+def test_a_text_model_gets_a_text_box(text_server, browser):
+    page = browser.new_page()
+    page.goto(text_server.url + "/")
+    page.wait_for_selector("#text-input:not([hidden])")
+    page.fill("#text", "what a lovely great film")
+    page.fill("#top-k", "2")
+    page.click("#text-go")
+    page.wait_for_selector("#result:not([hidden]) #bars li")
+    assert page.text_content("#top-label") in {"pos", "neg"}
+    assert len(page.query_selector_all("#bars li")) == 2
