@@ -21,16 +21,20 @@ import time
 from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
 from kindling.errors import UserError
 from kindling.predict import DEFAULT_MAX_PIXELS, ImageTooLarge, Predictor
 from kindling.serve.batching import MicroBatcher
-from kindling.serve.limits import ApiError, BodyLimitMiddleware, openapi_predict
+from kindling.serve.limits import (
+    ApiError,
+    BodyLimitMiddleware,
+    add_error_handlers,
+    error_responses,
+    openapi_predict,
+)
 from kindling.serve.metrics import ServeMetrics
 from kindling.serve.multipart import read_parts
 
@@ -106,7 +110,7 @@ def create_app(
     )
     app.state.model, app.state.metrics, app.state.batcher = state, metrics, batcher
     app.add_middleware(BodyLimitMiddleware, max_bytes=int(max_upload_mb * 1024 * 1024), metrics=metrics)
-    _add_error_handlers(app)
+    add_error_handlers(app)
 
     def authorize(request: Request) -> None:
         if token is None:
@@ -120,7 +124,7 @@ def create_app(
             )
 
     @app.post(
-        "/predict", openapi_extra=openapi_predict(), responses=_error_responses(400, 401, 413, 415, 422, 503)
+        "/predict", openapi_extra=openapi_predict(), responses=error_responses(400, 401, 413, 415, 422, 503)
     )
     async def predict(
         request: Request, top_k: int = Query(default_top_k, ge=1, le=1000, description="classes per input")
@@ -353,49 +357,6 @@ def _column_spec(predictor: Predictor) -> list[dict]:
         elif enc.get("kind") == "date":
             kinds[enc["name"]] = {"type": "date"}
     return [{"name": name, **kinds.get(name, {"type": "number"})} for name in predictor.columns()]
-
-
-def _error_responses(*codes: int) -> dict:
-    schema = {
-        "type": "object",
-        "properties": {
-            "success": {"type": "boolean"},
-            "error": {"type": "string"},
-            "status": {"type": "integer"},
-        },
-    }
-    return {
-        code: {"description": "error", "content": {"application/json": {"schema": schema}}} for code in codes
-    }
-
-
-def _add_error_handlers(app: FastAPI) -> None:
-    def reply(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-        return JSONResponse({"success": False, "error": message, "status": status}, status, headers=headers)
-
-    @app.exception_handler(ApiError)
-    async def api_error(request, exc: ApiError):
-        return reply(exc.status, exc.message, exc.headers)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request, exc: HTTPException):
-        return reply(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request, exc: RequestValidationError):
-        parts = [
-            f"'{'.'.join(str(x) for x in err.get('loc', ()))}': {err.get('msg')}" for err in exc.errors()
-        ]
-        return reply(422, "invalid request: " + "; ".join(parts))
-
-    @app.exception_handler(UserError)
-    async def user_error(request, exc: UserError):
-        return reply(413 if isinstance(exc, ImageTooLarge) else 400, str(exc))
-
-    @app.exception_handler(Exception)
-    async def server_error(request, exc: Exception):
-        log.exception("unhandled error on %s", request.url.path)
-        return reply(500, f"internal error ({exc.__class__.__name__}); see the server log")
 
 
 def _version() -> str:

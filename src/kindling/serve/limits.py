@@ -8,7 +8,18 @@ way the client gets a 413 JSON answer and the server never buffers more than the
 from __future__ import annotations
 
 import json
+import logging
 import time
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from kindling.errors import UserError
+from kindling.predict import ImageTooLarge
+
+log = logging.getLogger("kindling.serve")
 
 KNOWN_PATHS = {"/", "/predict", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"}
 
@@ -111,3 +122,46 @@ def openapi_predict() -> dict:
             },
         }
     }
+
+
+def error_responses(*codes: int) -> dict:
+    schema = {
+        "type": "object",
+        "properties": {
+            "success": {"type": "boolean"},
+            "error": {"type": "string"},
+            "status": {"type": "integer"},
+        },
+    }
+    return {
+        code: {"description": "error", "content": {"application/json": {"schema": schema}}} for code in codes
+    }
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    def reply(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+        return JSONResponse({"success": False, "error": message, "status": status}, status, headers=headers)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request, exc: ApiError):
+        return reply(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, exc: HTTPException):
+        return reply(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request, exc: RequestValidationError):
+        parts = [
+            f"'{'.'.join(str(x) for x in err.get('loc', ()))}': {err.get('msg')}" for err in exc.errors()
+        ]
+        return reply(422, "invalid request: " + "; ".join(parts))
+
+    @app.exception_handler(UserError)
+    async def user_error(request, exc: UserError):
+        return reply(413 if isinstance(exc, ImageTooLarge) else 400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def server_error(request, exc: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        return reply(500, f"internal error ({exc.__class__.__name__}); see the server log")
