@@ -148,6 +148,7 @@ class Trainer:
             raise UserError(f"--monitor '{tc.monitor}' is not one of {', '.join(MONITOR_MODES)}")
         self.mode = MONITOR_MODES[tc.monitor]
         self._epoch_metrics: Metrics | None = None
+        self._all_finite, self._unchecked = None, 0  # the GPU's deferred NaN check
         if self.resume_state is not None:
             persist.load_state(self, self.resume_state)
         if self.dist.is_main:
@@ -211,6 +212,7 @@ class Trainer:
             if p.batch >= self.steps_per_epoch:
                 break
         bar.close()
+        self._check_finite(None, force=True)
         if p.batch % self.tc.accumulate:  # flush a last partial accumulation
             self._optimizer_step()
         metrics.all_reduce()
@@ -263,20 +265,23 @@ class Trainer:
             return ((y.float() - self.t_mean) / self.t_std).view(-1, 1)
         return y
 
-    def _check_finite(self, loss: torch.Tensor) -> None:
-        """Stop at a NaN/inf loss. On a GPU the flag accumulates on the device and is read every 32 batches,
-        since a host sync per step would stall the GPU; the error then names the window."""
+    def _check_finite(self, loss: torch.Tensor, force: bool = False) -> None:
+        """Stop at a NaN/inf loss. On a GPU the flag accumulates on the device and is read every 32 batches
+        and at the end of each epoch, since a host sync per step would stall the GPU; the error names the window."""
         p = self.progress
         if self.device.type != "cuda":
-            if not math.isfinite(loss.item()):
+            if loss is not None and not math.isfinite(loss.item()):
                 self._non_finite(f"at epoch {p.epoch + 1}, step {p.step}, batch {p.batch}", loss.item())
             return
-        finite = torch.isfinite(loss.detach())
-        self._all_finite = finite if getattr(self, "_all_finite", None) is None else self._all_finite & finite
-        if p.batch % 32 == 31 and not bool(self._all_finite):
-            self._non_finite(f"at epoch {p.epoch + 1}, step {p.step}, within batches {p.batch - 31}..{p.batch}", float("nan"))
-        if p.batch % 32 == 31:
-            self._all_finite = None
+        if loss is not None:
+            finite = torch.isfinite(loss.detach())
+            self._all_finite = finite if self._all_finite is None else self._all_finite & finite
+            self._unchecked += 1
+        if self._all_finite is not None and (force or self._unchecked >= 32):
+            if not bool(self._all_finite):
+                where = f"at epoch {p.epoch + 1}, step {p.step}, within the last {self._unchecked} batches (to batch {p.batch})"
+                self._non_finite(where, float("nan"))
+            self._all_finite, self._unchecked = None, 0
 
     def _non_finite(self, where: str, value: float) -> None:
         raise NonFiniteLossError(
