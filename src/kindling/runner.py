@@ -102,6 +102,11 @@ def train(cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = Fa
     trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo)
     try:
         summary = trainer.fit(model, data)
+    except UserError:
+        # a mistake found while setting up (bf16 refused, bad pretrained file ...): leave no half-made run
+        if resume is None and rank0 and not (run_dir / "checkpoints" / "last.pt").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     finally:
         distributed.shutdown(getattr(trainer, "dist", distributed.DistInfo()))
     if rank0:

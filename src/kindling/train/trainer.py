@@ -148,7 +148,7 @@ class Trainer:
             raise UserError(f"--monitor '{tc.monitor}' is not one of {', '.join(MONITOR_MODES)}")
         self.mode = MONITOR_MODES[tc.monitor]
         self._epoch_metrics: Metrics | None = None
-        self._all_finite, self._unchecked = None, 0  # the GPU's deferred NaN check
+        self._unchecked = 0  # batches since the GPU's deferred NaN check
         if self.resume_state is not None:
             persist.load_state(self, self.resume_state)
         if self.dist.is_main:
@@ -212,7 +212,7 @@ class Trainer:
             if p.batch >= self.steps_per_epoch:
                 break
         bar.close()
-        self._check_finite(None, force=True)
+        self._check_finite(None, metrics, force=True)
         if p.batch % self.tc.accumulate:  # flush a last partial accumulation
             self._optimizer_step()
         metrics.all_reduce()
@@ -222,18 +222,19 @@ class Trainer:
 
     def _train_step(self, x, y, lengths, metrics: Metrics) -> None:
         x = self.preprocess(x)
-        y = y.to(self.device, non_blocking=True)
+        if y.device != self.device:
+            y = y.to(self.device, non_blocking=True)
         if self.augment is not None:
             x = self.augment(x)
         with self.autocast():
             out = self._forward(self.train_model, x, lengths)
             loss = self.loss_fn(out.float(), self._target(y))
-        self._check_finite(loss)
+        metrics.update(loss, out, y)
+        self._check_finite(loss, metrics)
         scaled = loss / self.tc.accumulate if self.tc.accumulate > 1 else loss
         (self.scaler.scale(scaled) if self.scaler else scaled).backward()
         if (self.progress.batch + 1) % self.tc.accumulate == 0:
             self._optimizer_step()
-        metrics.update(loss, out, y)
 
     def _optimizer_step(self) -> None:
         if self.tc.clip_grad:
@@ -265,23 +266,20 @@ class Trainer:
             return ((y.float() - self.t_mean) / self.t_std).view(-1, 1)
         return y
 
-    def _check_finite(self, loss: torch.Tensor, force: bool = False) -> None:
-        """Stop at a NaN/inf loss. On a GPU the flag accumulates on the device and is read every 32 batches
-        and at the end of each epoch, since a host sync per step would stall the GPU; the error names the window."""
+    def _check_finite(self, loss: torch.Tensor | None, metrics: Metrics, force: bool = False) -> None:
+        """Stop at a NaN/inf loss. On a GPU a host sync per step would stall it, so the running loss sum
+        (NaN once any loss was) is read every 32 batches and at the epoch's end; the error names the window."""
         p = self.progress
         if self.device.type != "cuda":
             if loss is not None and not math.isfinite(loss.item()):
                 self._non_finite(f"at epoch {p.epoch + 1}, step {p.step}, batch {p.batch}", loss.item())
             return
-        if loss is not None:
-            finite = torch.isfinite(loss.detach())
-            self._all_finite = finite if self._all_finite is None else self._all_finite & finite
-            self._unchecked += 1
-        if self._all_finite is not None and (force or self._unchecked >= 32):
-            if not bool(self._all_finite):
+        self._unchecked += loss is not None
+        if self._unchecked and (force or self._unchecked >= 32):
+            if not math.isfinite(float(metrics.sums[0])):
                 where = f"at epoch {p.epoch + 1}, step {p.step}, within the last {self._unchecked} batches (to batch {p.batch})"
                 self._non_finite(where, float("nan"))
-            self._all_finite, self._unchecked = None, 0
+            self._unchecked = 0
 
     def _non_finite(self, where: str, value: float) -> None:
         raise NonFiniteLossError(
