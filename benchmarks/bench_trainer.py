@@ -26,9 +26,19 @@ def _kindling_epoch(model, data, batch_size: int, threads: int, device: str = "c
     from kindling.train.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = load_config(None, {"data.batch_size": batch_size, "train.epochs": 1, "train.threads": threads,
-                                 "train.logger": "none", "optim.name": "sgd", "optim.lr": 0.01, "run_dir": tmp,
-                                 "train.device": device})
+        cfg = load_config(
+            None,
+            {
+                "data.batch_size": batch_size,
+                "train.epochs": 1,
+                "train.threads": threads,
+                "train.logger": "none",
+                "optim.name": "sgd",
+                "optim.lr": 0.01,
+                "run_dir": tmp,
+                "train.device": device,
+            },
+        )
         trainer = Trainer(cfg, tmp, echo=lambda *a: None)
         trainer.fit(model, data)
         return trainer.history[-1]["seconds"]
@@ -53,16 +63,30 @@ def _lightning_epoch(model, x, y, batch_size: int, mean: float, std: float) -> f
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
 
-    xs = (x.float() / 255 - mean) / std  # Lightning gets pre-normalised tensors: the idiomatic TensorDataset path
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xs, y), batch_size=batch_size, shuffle=True)
-    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, accelerator="cpu", devices=1, num_sanity_val_steps=0)
+    xs = (
+        x.float() / 255 - mean
+    ) / std  # Lightning gets pre-normalised tensors: the idiomatic TensorDataset path
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(xs, y), batch_size=batch_size, shuffle=True
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+        num_sanity_val_steps=0,
+    )
     t0 = time.perf_counter()
     trainer.fit(Module(model), loader)
     return time.perf_counter() - t0
 
 
-def compare(model_name: str, data, batch_size: int, rounds: int, threads: int, lightning: bool, device: str = "cpu") -> list:
+def compare(
+    model_name: str, data, batch_size: int, rounds: int, threads: int, lightning: bool, device: str = "cpu"
+) -> list:
     import torch
 
     from kindling import models
@@ -90,8 +114,19 @@ def compare(model_name: str, data, batch_size: int, rounds: int, threads: int, l
         fns["Lightning"] = lambda: _lightning_epoch(fresh(), x, y, batch_size, mean, std) or float("nan")
     times = interleaved(fns, rounds)
     base = statistics.median(times["raw loop"])
-    return [[model_name, device, len(y), batch_size, name, f"{statistics.median(t):.3f}", f"{statistics.median(t) / base:.3f}", rounds]
-            for name, t in times.items()]
+    return [
+        [
+            model_name,
+            device,
+            len(y),
+            batch_size,
+            name,
+            f"{statistics.median(t):.3f}",
+            f"{statistics.median(t) / base:.3f}",
+            rounds,
+        ]
+        for name, t in times.items()
+    ]
 
 
 def _cifar_module(n: int):
@@ -110,7 +145,9 @@ def gpu_main() -> str:
     for n, batch in ((50000, 256), (50000, 64)):
         rows += compare("lenet", _cifar_module(n), batch, 5, threads=4, lightning=False, device="cuda")
     text = f"## Trainer overhead on a GPU\n\nMachine: {machine()}.\n\n" + table(
-        ["model", "device", "train samples", "batch", "loop", "median s/epoch", "ratio vs raw", "rounds"], rows)
+        ["model", "device", "train samples", "batch", "loop", "median s/epoch", "ratio vs raw", "rounds"],
+        rows,
+    )
     print(text)
     return text
 
@@ -128,7 +165,10 @@ def main(quick: bool = False) -> str:
         "## Trainer overhead (issues 2 and 3)\n\n"
         f"Machine: {machine()}. One training epoch per round, rounds interleaved, 1 intra-op thread for all, "
         "SGD; median of the rounds. Ratio = time / raw loop's time (goal: kindling <= 1.03).\n\n"
-        + table(["model", "device", "train samples", "batch", "loop", "median s/epoch", "ratio vs raw", "rounds"], rows)
+        + table(
+            ["model", "device", "train samples", "batch", "loop", "median s/epoch", "ratio vs raw", "rounds"],
+            rows,
+        )
     )
     print(text)
     return text

@@ -18,7 +18,9 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return (f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+    )
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:

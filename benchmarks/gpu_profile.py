@@ -27,7 +27,9 @@ def raw() -> float:
 
 
 for _ in range(2):
-    print(f"kindling {_kindling_epoch(models.build('lenet', sig).cuda(), data, 256, 4, 'cuda'):.3f}  raw {raw():.3f}")
+    print(
+        f"kindling {_kindling_epoch(models.build('lenet', sig).cuda(), data, 256, 4, 'cuda'):.3f}  raw {raw():.3f}"
+    )
 cProfile.run("_kindling_epoch(models.build('lenet', sig).cuda(), data, 256, 4, 'cuda')", "/tmp/k.prof")
 pstats.Stats("/tmp/k.prof").sort_stats("tottime").print_stats(18)
 cProfile.run("raw()", "/tmp/r.prof")

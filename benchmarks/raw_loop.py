@@ -8,7 +8,9 @@ import time
 import torch
 
 
-def raw_epoch(model, x_uint8, y, batch_size: int, optimizer, mean: float, std: float, seed: int, epoch: int) -> float:
+def raw_epoch(
+    model, x_uint8, y, batch_size: int, optimizer, mean: float, std: float, seed: int, epoch: int
+) -> float:
     """One training epoch; returns its wall seconds. Same shuffling rule as kindling (seeded per epoch)."""
     model.train()
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -1,0 +1,90 @@
+"""Issue 2's numbers: the digits demo's accuracy and wall time (start-up included), `kindling --help` time,
+and scikit-learn's SVC(gamma=0.001) on the same split."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import machine, table  # noqa: E402
+
+KINDLING = [sys.executable, "-m", "kindling"]
+
+
+def _wall(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def svc_on_kindling_split() -> float:
+    import numpy as np
+    from sklearn.svm import SVC
+
+    from kindling.config import DataConfig
+    from kindling.data import build
+
+    dm = build(DataConfig(name="digits"))
+    train_x = np.concatenate([dm.train.x.numpy(), dm.val.x.numpy()]).reshape(-1, 64) / 255 * 16
+    train_y = np.concatenate([dm.train.y.numpy(), dm.val.y.numpy()])
+    clf = SVC(gamma=0.001).fit(train_x, train_y)
+    return float((clf.predict(dm.test.x.numpy().reshape(-1, 64) / 255 * 16) == dm.test.y.numpy()).mean())
+
+
+def main(quick: bool = False) -> str:
+    runs = 2 if quick else 3
+    helps = [_wall([*KINDLING, "--help"]) for _ in range(5)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(runs):
+            run = f"{tmp}/digits{i}"
+            seconds = _wall(
+                [*KINDLING, "train", "recipes/digits.yaml", "--run-dir", run, "--set", "train.logger=none"]
+            )
+            out = subprocess.run(
+                [*KINDLING, "evaluate", run, "--json"], check=True, capture_output=True, text=True
+            )
+            rows.append((seconds, json.loads(out.stdout)["accuracy"]))
+    svc = svc_on_kindling_split()
+    walls, accs = [r[0] for r in rows], [r[1] for r in rows]
+    text = (
+        "## The spine: digits demo and start-up (issue 2)\n\n"
+        f"Machine: {machine()}.\n\n"
+        + table(
+            ["measure", "median", "runs", "goal"],
+            [
+                [
+                    "`kindling train recipes/digits.yaml` wall time, start-up included",
+                    f"{statistics.median(walls):.1f} s",
+                    runs,
+                    "<= 20 s",
+                ],
+                [
+                    "digits test accuracy (450 images, seeded stratified 25% split)",
+                    f"{statistics.median(accs):.4f}",
+                    runs,
+                    ">= 0.99",
+                ],
+                [
+                    "scikit-learn SVC(gamma=0.001) on the same split (train+val -> test)",
+                    f"{svc:.4f}",
+                    1,
+                    "reference",
+                ],
+                ["`kindling --help`", f"{statistics.median(helps) * 1000:.0f} ms", len(helps), "<= 500 ms"],
+            ],
+        )
+        + f"\n\nPer run: walls {', '.join(f'{w:.1f}' for w in walls)} s; accuracies {', '.join(f'{a:.4f}' for a in accs)}."
+    )
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)
