@@ -41,6 +41,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "folder:": ("kindling.data.images.folder", "images: folder:DIR with a folder per class (train/ and val/ inside, or a seeded split)"),
     "annotations:": ("kindling.data.images.annotations", "images: annotations:FILE of `filename label` lines (data.root, data.val, data.test)"),
     "csv:": ("kindling.data.tables.source", "a table: csv:FILE (.csv, .tsv, .parquet) with --target COLUMN"),
+    "text:": ("kindling.data.text", "labelled text: text:DIR (THUCNews train/dev/test.txt + class.txt) or text:FILE (.tsv/.csv/.jsonl)"),
 }
 _BUILDERS: dict[str, Callable] = {}
 

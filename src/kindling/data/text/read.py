@@ -38,14 +38,18 @@ def read_text(path: Path, encoding: str) -> str:
     try:
         text = raw.decode(encoding)
     except LookupError as exc:
-        raise UserError(f"data.encoding '{encoding}' is not a known text encoding (try utf-8, gbk, latin-1)") from exc
+        raise UserError(
+            f"data.encoding '{encoding}' is not a known text encoding (try utf-8, gbk, latin-1)"
+        ) from exc
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         bad = raw[exc.start : exc.start + 4]
         hint = "fix the file or pass its encoding with --set data.encoding=NAME (e.g. gbk, latin-1)"
         if _looks_gbk(raw) and encoding.lower().replace("-", "").replace("_", "") != "gbk":
             hint = "the file looks GBK-encoded (Chinese Windows); pass --set data.encoding=gbk"
-        raise UserError(f"{path}: line {line}, byte offset {exc.start}: invalid {encoding} bytes {bad!r}; {hint}") from exc
+        raise UserError(
+            f"{path}: line {line}, byte offset {exc.start}: invalid {encoding} bytes {bad!r}; {hint}"
+        ) from exc
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -67,7 +71,7 @@ def read_rows(path: Path, cfg, layout: str = "auto") -> list[Row]:
     """Rows of one file. layout 'thucnews' fixes `text<TAB>label`; 'auto' reads by suffix and header."""
     text = read_text(path, cfg.encoding)
     suffix = path.suffix.lower()
-    if layout == "thucnews":
+    if layout == "thucnews" and suffix in (".txt", ""):
         return _tsv_fixed(path, _lines(text), text_first=True, skip_bad=cfg.skip_bad)
     if suffix in (".jsonl", ".json"):
         return _jsonl(path, text, cfg)
@@ -84,9 +88,13 @@ def _jsonl(path: Path, text: str, cfg) -> list[Row]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UserError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno}); one JSON object per line") from exc
+            raise UserError(
+                f"{where}: invalid JSON ({exc.msg} at column {exc.colno}); one JSON object per line"
+            ) from exc
         if not isinstance(obj, dict):
-            raise UserError(f"{where}: expected a JSON object like {{\"text\": ..., \"label\": ...}}, got {type(obj).__name__}")
+            raise UserError(
+                f'{where}: expected a JSON object like {{"text": ..., "label": ...}}, got {type(obj).__name__}'
+            )
         missing = [k for k in (cfg.text_col, cfg.label_col) if k not in obj]
         if missing:
             keys = ", ".join(map(str, obj))
@@ -115,15 +123,34 @@ def _tsv(path: Path, lines: list[tuple[int, str]], cfg) -> list[Row]:
     if not lines:
         return []
     first = lines[0][1].split("\t")
-    if _is_header(first, cfg) or (_is_index(cfg.text_col) and _is_index(cfg.label_col)) or len(first) > 2:
+    if _is_header(first, cfg) or _named_columns(cfg) or len(first) > 2:
         return _table(path, [(n, ln.split("\t")) for n, ln in lines], cfg, "tab")
     # headerless two columns: the label is whichever end has fewer distinct values
-    firsts = {ln.split("\t", 1)[0] for _, ln in lines if "\t" in ln}
-    lasts = {ln.rsplit("\t", 1)[-1] for _, ln in lines if "\t" in ln}
-    text_first = len(lasts) <= len(firsts)
+    firsts = [ln.split("\t", 1)[0] for _, ln in lines if "\t" in ln]
+    lasts = [ln.rsplit("\t", 1)[-1] for _, ln in lines if "\t" in ln]
+    text_first = len(set(lasts)) <= len(set(firsts))
     order = "text<TAB>label" if text_first else "label<TAB>text"
-    print(f"text: {path.name} has no header; reading it as {order} (the label column has fewer distinct values)")
+    print(
+        f"text: {path.name} has no header; reading it as {order} (the label column has fewer distinct values)"
+    )
+    if _looks_like_header(lasts if text_first else firsts, path):
+        lines = lines[1:]
     return _tsv_fixed(path, lines, text_first, cfg.skip_bad)
+
+
+def _named_columns(cfg) -> bool:
+    """True when the user chose columns (names other than the defaults, or numbers)."""
+    return (cfg.text_col, cfg.label_col) != ("text", "label")
+
+
+def _looks_like_header(labels: list[str], path: Path) -> bool:
+    """A first 'label' seen nowhere else in a longer file is a header line (e.g. `category,sentence`)."""
+    if len(labels) > 3 and labels[0] not in labels[1:]:
+        print(
+            f"text: the first line of {path.name} looks like a header ('{labels[0]}' is no other row's label); skipped"
+        )
+        return True
+    return False
 
 
 def _tsv_fixed(path: Path, lines: list[tuple[int, str]], text_first: bool, skip_bad: bool) -> list[Row]:
@@ -134,7 +161,9 @@ def _tsv_fixed(path: Path, lines: list[tuple[int, str]], text_first: bool, skip_
                 skipped += 1
                 continue
             layout = "text<TAB>label" if text_first else "label<TAB>text"
-            raise UserError(f"{path}:{n}: no tab in this line; each line must be {layout} (or pass --set data.skip_bad=true)")
+            raise UserError(
+                f"{path}:{n}: no tab in this line; each line must be {layout} (or pass --set data.skip_bad=true)"
+            )
         if text_first:
             text, label = line.rsplit("\t", 1)
         else:
@@ -163,7 +192,7 @@ def _table(path: Path, records: list[tuple[int, list[str]]], cfg, sep: str) -> l
         t_idx, l_idx, body = first.index(cfg.text_col), first.index(cfg.label_col), records[1:]
     elif _is_index(cfg.text_col) and _is_index(cfg.label_col):
         t_idx, l_idx, body = int(cfg.text_col), int(cfg.label_col), records
-    elif len(first) == 2:
+    elif len(first) == 2 and not _named_columns(cfg):
         return _two_columns(path, records, sep)
     else:
         raise UserError(
@@ -176,7 +205,9 @@ def _table(path: Path, records: list[tuple[int, list[str]]], cfg, sep: str) -> l
         if len(rec) < need:
             if cfg.skip_bad:
                 continue
-            raise UserError(f"{path}:{n}: {len(rec)} {sep}-separated fields, expected at least {need}; fix the line")
+            raise UserError(
+                f"{path}:{n}: {len(rec)} {sep}-separated fields, expected at least {need}; fix the line"
+            )
         rows.append(Row(rec[t_idx], rec[l_idx].strip(), f"{path}:{n}"))
     return rows
 
@@ -184,13 +215,17 @@ def _table(path: Path, records: list[tuple[int, list[str]]], cfg, sep: str) -> l
 def _two_columns(path: Path, records: list[tuple[int, list[str]]], sep: str) -> list[Row]:
     """A headerless two-column CSV: the label is the column with fewer distinct values."""
     firsts = {r[0] for _, r in records if len(r) == 2}
-    lasts = {r[1] for _, r in records if len(r) == 2}
+    lasts = {r[1] for _, r in records if len(r) == 2}  # sets: only their sizes matter
     l_idx = 1 if len(lasts) <= len(firsts) else 0
     print(f"text: {path.name} has no header; column {l_idx + 1} is the label (fewer distinct values)")
+    if _looks_like_header([r[l_idx] for _, r in records if len(r) == 2], path):
+        records = records[1:]
     rows = []
     for n, rec in records:
         if len(rec) != 2:
-            raise UserError(f"{path}:{n}: {len(rec)} {sep}-separated fields, expected 2 (text and label); quote the text")
+            raise UserError(
+                f"{path}:{n}: {len(rec)} {sep}-separated fields, expected 2 (text and label); quote the text"
+            )
         rows.append(Row(rec[1 - l_idx], rec[l_idx].strip(), f"{path}:{n}"))
     return rows
 
@@ -202,12 +237,16 @@ def read_class_names(path: Path, encoding: str) -> list[str]:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: invalid JSON ({exc.msg}); give one class name per line or a JSON list") from exc
+            raise UserError(
+                f"{path}: invalid JSON ({exc.msg}); give one class name per line or a JSON list"
+            ) from exc
         if isinstance(obj, dict):
             try:
                 return [str(obj[k]) for k in sorted(obj, key=int)]
             except ValueError as exc:
-                raise UserError(f"{path}: a JSON class map needs integer ids as keys, like {{\"0\": \"sports\"}}") from exc
+                raise UserError(
+                    f'{path}: a JSON class map needs integer ids as keys, like {{"0": "sports"}}'
+                ) from exc
         return [str(v) for v in obj]
     names = [ln.strip() for ln in text.split("\n") if ln.strip()]
     if len(set(names)) != len(names):

@@ -2,7 +2,7 @@
 
 Two tokenisers, chosen by name so a Bundle can rebuild them without code:
 
-    char   every non-space character is a token ("体育新闻" -> 体 育 新 闻); the default for mostly-CJK text
+    char   every character is a token ("体育新闻" -> 体 育 新 闻; spaces collapse to one); default for CJK text
     word   lower-cased words and single punctuation marks ("Free entry!" -> free entry !)
 
 The vocabulary is fitted on the train split only: `<PAD>` = 0, `<UNK>` = 1, then tokens by falling
@@ -23,11 +23,13 @@ PAD, UNK = "<PAD>", "<UNK>"
 PAD_INDEX, UNK_INDEX = 0, 1
 MAX_AUTO_PAD = 256  # the automatic pad size (95th percentile of train lengths) is capped here
 _WORD = re.compile(r"\w+|[^\w\s]")
+_SPACES = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
 def char_tokens(text: str) -> list[str]:
-    return [c for c in text if not c.isspace()]
+    """Characters; a run of whitespace becomes one " " token (a word boundary for mixed or Latin text)."""
+    return list(_SPACES.sub(" ", text.strip()))
 
 
 def word_tokens(text: str) -> list[str]:
@@ -61,7 +63,9 @@ def choose_tokenizer(requested: str, train_texts: list[str]) -> tuple[str, str]:
 
 def tokenize(name: str, text: str) -> list[str]:
     if name not in TOKENIZERS:
-        raise UserError(f"tokenizer '{name}' in the bundle is unknown to this kindling; valid: {', '.join(TOKENIZERS)}")
+        raise UserError(
+            f"tokenizer '{name}' in the bundle is unknown to this kindling; valid: {', '.join(TOKENIZERS)}"
+        )
     return TOKENIZERS[name](text)
 
 
@@ -82,7 +86,9 @@ def auto_pad_size(token_lists: list[list[str]]) -> int:
     return int(min(MAX_AUTO_PAD, max(1, np.ceil(np.percentile(lengths, 95)))))
 
 
-def encode(token_lists: list[list[str]], stoi: dict[str, int], pad_size: int) -> tuple[np.ndarray, np.ndarray]:
+def encode(
+    token_lists: list[list[str]], stoi: dict[str, int], pad_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Token lists -> (ids int64 (N, pad_size), lengths int64 (N,)); padded and cut on the right.
 
     An empty token list becomes a single <UNK> of length 1: a packed LSTM cannot take length 0, and

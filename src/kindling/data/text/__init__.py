@@ -1,0 +1,201 @@
+"""Labelled text: `text:DIR` (THUCNews layout) and `text:FILE` (TSV / CSV / JSONL) -> token-id splits.
+
+    kindling train --data text:THUCNews/data --model textrnn      # train.txt dev.txt test.txt class.txt
+    kindling train --data text:sms.tsv --model bow                 # headerless label<TAB>text is detected
+
+Everything fitted (tokeniser, vocabulary, pad size) comes from the train split only and is stored in
+`Signature.extras` (keys `tokenizer`, `vocab`, `pad_size`), so `encode_texts(sig, texts)` turns raw
+strings into model input at prediction time without the training data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from kindling.data import DataModule, register
+from kindling.data.signature import Signature
+from kindling.data.text.read import Row, read_class_names, read_rows
+from kindling.data.text.tokenize import (
+    PAD_INDEX,
+    UNK_INDEX,
+    auto_pad_size,
+    build_vocab,
+    choose_tokenizer,
+    encode,
+    stoi_for,
+    tokenize,
+)
+from kindling.errors import UserError
+
+__all__ = ["encode_texts", "text_source"]
+
+_SPLIT_FILES = {
+    "train": ["train.txt", "train.tsv"],
+    "val": ["dev.txt", "val.txt", "valid.txt"],
+    "test": ["test.txt"],
+}
+
+
+def encode_texts(sig: Signature, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Raw strings -> (ids int64 (N, pad_size), lengths int64 (N,)) with the Bundle's tokeniser and vocab.
+
+    An empty (or all-unknown) text is not an error: it becomes one <UNK> token of length 1, and the
+    model predicts from that, as it would for a text made only of words it never saw.
+    """
+    if sig.input_kind != "text":
+        raise UserError(f"this model takes {sig.input_kind} input, not text")
+    if isinstance(texts, str):
+        texts = [texts]
+    extras = sig.extras
+    name = extras.get("tokenizer", "char")
+    tokens = [tokenize(name, str(t)) for t in texts]
+    return encode(tokens, stoi_for(extras["vocab"]), int(extras.get("pad_size") or sig.input_shape[0]))
+
+
+# ---------------------------------------------------------------- the source
+
+
+@register("text:")
+def text_source(cfg) -> DataModule:
+    """Read, label, split, tokenise, fit the vocabulary on train, encode. Prints what it chose."""
+    import torch
+
+    from kindling.data.memory import Split
+
+    spec = cfg.name.split(":", 1)[1]
+    files, layout, class_file = _locate(Path(spec).expanduser() if spec else None, cfg)
+    rows = {part: _clean(read_rows(path, cfg, layout), cfg.skip_bad) for part, path in files.items() if path}
+    class_names = _class_names(cfg, class_file, rows)
+    labels = {part: _label_ids(part_rows, class_names, class_file) for part, part_rows in rows.items()}
+    rows, labels = _fill_splits(rows, labels, cfg)
+
+    train_texts = [r.text for r in rows["train"]]
+    tok_name, why = choose_tokenizer(cfg.tokenizer, train_texts)
+    train_tokens = [tokenize(tok_name, t) for t in train_texts]
+    vocab = build_vocab(train_tokens, cfg.min_freq, cfg.max_size)
+    pad = cfg.pad_size if cfg.pad_size is not None else auto_pad_size(train_tokens)
+    if pad < 1:
+        raise UserError(f"data.pad_size must be at least 1, got {pad}")
+    stoi = stoi_for(vocab)
+    splits = {}
+    for part, part_rows in rows.items():
+        tokens = train_tokens if part == "train" else [tokenize(tok_name, r.text) for r in part_rows]
+        ids, lengths = encode(tokens, stoi, pad)
+        y = torch.as_tensor(labels[part], dtype=torch.long)
+        splits[part] = Split(
+            torch.from_numpy(ids), y, [r.where for r in part_rows], torch.from_numpy(lengths)
+        )
+    how = "" if cfg.pad_size is not None else " (95th percentile of train lengths)"
+    print(
+        f"text: tokenizer {tok_name} ({why}), vocabulary {len(vocab):,} tokens from train "
+        f"(min_freq {cfg.min_freq}, max_size {cfg.max_size}), pad_size {pad}{how}; "
+        f"{', '.join(f'{k} {len(v)}' for k, v in splits.items())}"
+    )
+    extras = {
+        "tokenizer": tok_name,
+        "vocab": vocab,
+        "pad_size": pad,
+        "pad_index": PAD_INDEX,
+        "unk_index": UNK_INDEX,
+    }
+    sig = Signature("classification", "text", [pad], class_names, extras=extras)
+    return DataModule(sig, splits["train"], splits.get("val"), splits.get("test"), f"text: {spec}")
+
+
+def _locate(path: Path | None, cfg) -> tuple[dict[str, Path | None], str, Path | None]:
+    """Split files (explicit data.train/val/test win), the layout, and the class-name file."""
+    explicit = {
+        p: Path(getattr(cfg, p)).expanduser() if getattr(cfg, p) else None for p in ("train", "val", "test")
+    }
+    class_file = Path(cfg.class_names).expanduser() if cfg.class_names else None
+    if path is not None and path.is_dir():
+        found = {
+            p: next((path / n for n in names if (path / n).is_file()), None)
+            for p, names in _SPLIT_FILES.items()
+        }
+        files = {p: explicit[p] or found[p] for p in found}
+        if files["train"] is None:
+            raise UserError(
+                f"{path} has no train.txt; a THUCNews-layout folder holds train.txt, dev.txt, test.txt, class.txt"
+            )
+        if class_file is None and (path / "class.txt").is_file():
+            class_file = path / "class.txt"
+        return files, "thucnews", class_file
+    if path is not None and not path.exists() and explicit["train"] is None:
+        raise UserError(
+            f"text source {path} does not exist; pass text:DIR (THUCNews layout) or text:FILE (.tsv/.csv/.jsonl)"
+        )
+    files = {"train": explicit["train"] or path, "val": explicit["val"], "test": explicit["test"]}
+    if files["train"] is None:
+        raise UserError("text: needs a file or folder (text:PATH) or data.train=FILE")
+    return files, "auto", class_file
+
+
+def _clean(rows: list[Row], skip_bad: bool) -> list[Row]:
+    """Refuse (or with data.skip_bad, drop) rows whose text is empty: they carry nothing to learn from."""
+    empty = [r for r in rows if not r.text.strip()]
+    if empty and not skip_bad:
+        raise UserError(
+            f"{empty[0].where}: the text is empty; remove the line or pass --set data.skip_bad=true"
+        )
+    if empty:
+        print(f"text: skipped {len(empty)} rows with empty text")
+    return [r for r in rows if r.text.strip()]
+
+
+def _class_names(cfg, class_file: Path | None, rows: dict[str, list[Row]]) -> list[str]:
+    if class_file is not None:
+        names = read_class_names(class_file, cfg.encoding)
+        if not names:
+            raise UserError(f"{class_file} names no classes; give one class name per line")
+        return names
+    seen = {r.label for part in rows.values() for r in part}
+    if all(s.lstrip("-").isdigit() for s in seen):
+        return [str(v) for v in sorted({int(s) for s in seen})]
+    return sorted(seen)
+
+
+def _label_ids(rows: list[Row], class_names: list[str], class_file: Path | None) -> list[int]:
+    """Labels as names (looked up) or, with a class file, as ids 0..n-1."""
+    index = {name: i for i, name in enumerate(class_names)}
+    out = []
+    for r in rows:
+        i = index.get(r.label)
+        if i is None and class_file is not None and r.label.isdigit() and int(r.label) < len(class_names):
+            i = int(r.label)
+        if i is None:
+            where = (
+                f"{class_file} ({len(class_names)} classes, ids 0..{len(class_names) - 1})"
+                if class_file
+                else "the data"
+            )
+            raise UserError(
+                f"{r.where}: label '{r.label}' is not a class in {where}; fix the line or the class list"
+            )
+        out.append(i)
+    return out
+
+
+def _fill_splits(rows: dict, labels: dict, cfg) -> tuple[dict, dict]:
+    """Carve the missing val / test splits from train: seeded and stratified, the same on every run."""
+    from kindling.data.split import stratified_split
+
+    missing = [p for p in ("test", "val") if p not in rows]
+    fractions = {"test": cfg.test_fraction, "val": cfg.val_fraction}
+    for part in missing:
+        train_rows, train_y = rows["train"], np.asarray(labels["train"])
+        seed = cfg.split_seed + (1 if part == "val" else 0)
+        taken, kept = stratified_split(train_y, [fractions[part]], seed)
+        if fractions[part] > 0 and len(taken):
+            rows[part], labels[part] = [train_rows[i] for i in taken], train_y[taken].tolist()
+            rows["train"], labels["train"] = [train_rows[i] for i in kept], train_y[kept].tolist()
+    if not rows["train"]:
+        raise UserError(
+            "the text data has no training rows left; give more rows or lower data.val_fraction / test_fraction"
+        )
+    for part in ("val", "test"):
+        if part in rows and not rows[part]:
+            del rows[part], labels[part]
+    return rows, labels

@@ -1,0 +1,276 @@
+"""Text classifiers over token ids: TextRNN (bi-LSTM), TextCNN and a bag of uni+bi-grams.
+
+Each takes `(x, lengths)`: x int64 (B, L) right-padded with <PAD> = 0, lengths int64 (B,) >= 1
+(`takes_lengths = True` makes the trainer, evaluate and predict pass them). The vocabulary size comes
+from the Signature (`sig.extras["vocab"]`), so a Bundle rebuilds the same shapes without the data.
+
+Pretrained vectors: `embeddings: FILE` (a .npz with key `embeddings`, rows in vocabulary order, or a
+word2vec text file mapped through the vocabulary), `freeze_embeddings: true` to keep them fixed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from kindling.errors import UserError
+from kindling.models.registry import register
+
+PAD_INDEX = 0
+_HASH_MOD = 2_147_483_647  # n-gram codes stay below 2**31, so code * 1_000_003 never overflows int64
+
+
+def _vocab_size(sig) -> int:
+    if sig.input_kind != "text" or "vocab" not in sig.extras:
+        raise UserError(
+            f"text models need text data (text:DIR or text:FILE); this data gives {sig.input_kind} input"
+        )
+    return len(sig.extras["vocab"])
+
+
+def _lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """True lengths (>= 1); counted from the padding when a caller passes none."""
+    if lengths is None:
+        lengths = (x != PAD_INDEX).sum(1)
+    return lengths.clamp(1, x.shape[1])
+
+
+# ---------------------------------------------------------------- embeddings
+
+
+def _read_vectors(path: Path, vocab: list[str]) -> np.ndarray:
+    """(V, D) float32 rows in vocabulary order; words missing from a word2vec file keep a small random row."""
+    if not path.is_file():
+        raise UserError(
+            f"embeddings file {path} does not exist; give a .npz (key 'embeddings') or a word2vec text file"
+        )
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as npz:
+            if "embeddings" not in npz.files:
+                raise UserError(f"{path} has no array 'embeddings' (it has: {', '.join(npz.files)})")
+            vectors = np.asarray(npz["embeddings"], dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(vocab):
+            raise UserError(
+                f"{path}: 'embeddings' has shape {list(vectors.shape)}; it must be [vocabulary size {len(vocab)}, dim] "
+                "in vocabulary order (or give a word2vec text file, mapped by word)"
+            )
+        return vectors
+    return _read_word2vec(path, vocab)
+
+
+def _read_word2vec(path: Path, vocab: list[str]) -> np.ndarray:
+    stoi = {w: i for i, w in enumerate(vocab)}
+    rows: dict[int, np.ndarray] = {}
+    dim = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            parts = line.rstrip().split(" ")
+            if n == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                continue  # the optional "count dim" header
+            if len(parts) < 2:
+                continue
+            if dim is None:
+                dim = len(parts) - 1
+            if len(parts) - 1 != dim:
+                raise UserError(
+                    f"{path}:{n}: {len(parts) - 1} numbers, expected {dim}; a word2vec line is `word v1 ... vD`"
+                )
+            i = stoi.get(parts[0])
+            if i is not None and i not in rows:
+                try:
+                    rows[i] = np.asarray(parts[1:], dtype=np.float32)
+                except ValueError as exc:
+                    raise UserError(f"{path}:{n}: not a number in the vector ({exc})") from exc
+    if dim is None:
+        raise UserError(f"{path} holds no vectors; a word2vec text file has one `word v1 ... vD` per line")
+    scale = float(np.std(np.stack(list(rows.values())))) if rows else 0.1
+    vectors = np.random.default_rng(0).normal(0.0, scale, (len(vocab), dim)).astype(np.float32)
+    for i, row in rows.items():
+        vectors[i] = row
+    print(f"embeddings: {len(rows):,} of {len(vocab):,} vocabulary entries found in {path.name} ({dim} dims)")
+    return vectors
+
+
+def _embedding(sig, embed: int, embeddings: str | None, freeze: bool) -> nn.Embedding:
+    """An nn.Embedding for the vocabulary, from pretrained vectors when `embeddings` names a file.
+
+    The vectors' size is recorded in sig.extras["pretrained_embeddings"]: the trainer saves that
+    Signature in the Bundle, so loading the Bundle later rebuilds the right shape from the record and
+    takes the weights from the Bundle, without needing the (often large) vectors file again.
+    """
+    vocab_size = _vocab_size(sig)
+    if not embeddings:
+        return nn.Embedding(vocab_size, embed, padding_idx=PAD_INDEX)
+    record = sig.extras.get("pretrained_embeddings")
+    if record and record.get("file") == str(embeddings):
+        layer = nn.Embedding(vocab_size, int(record["dim"]), padding_idx=PAD_INDEX)
+    else:
+        vectors = torch.from_numpy(_read_vectors(Path(embeddings).expanduser(), sig.extras["vocab"]))
+        vectors[PAD_INDEX] = 0.0
+        layer = nn.Embedding.from_pretrained(vectors, freeze=False, padding_idx=PAD_INDEX)
+        sig.extras["pretrained_embeddings"] = {"file": str(embeddings), "dim": int(vectors.shape[1])}
+    layer.weight.requires_grad_(not freeze)
+    return layer
+
+
+# ---------------------------------------------------------------- models
+
+
+class TextRNN(nn.Module):
+    """Embedding -> (bi)LSTM over packed sequences (padding skipped) -> final hidden states -> linear."""
+
+    takes_lengths = True
+
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        hidden: int,
+        layers: int,
+        dropout: float,
+        bidirectional: bool,
+        classes: int,
+    ):
+        super().__init__()
+        self.embedding = embedding
+        self.lstm = nn.LSTM(
+            embedding.embedding_dim,
+            hidden,
+            layers,
+            batch_first=True,
+            dropout=dropout if layers > 1 else 0.0,
+            bidirectional=bidirectional,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(hidden * (2 if bidirectional else 1), classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        lengths = _lengths(x, lengths)
+        emb = self.embedding(x)  # B, L, E
+        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = self.lstm(packed)  # h_n: layers * directions, B, H
+        if self.lstm.bidirectional:
+            last = torch.cat([h_n[-2], h_n[-1]], dim=1)  # forward's last real step, backward's first
+        else:
+            last = h_n[-1]
+        return self.fc(self.dropout(last))
+
+
+class TextCNN(nn.Module):
+    """Embedding -> parallel 1-D convolutions (one per filter size) -> max over time -> linear."""
+
+    takes_lengths = True
+
+    def __init__(
+        self, embedding: nn.Embedding, filter_sizes: list[int], filters: int, dropout: float, classes: int
+    ):
+        super().__init__()
+        self.embedding = embedding
+        self.convs = nn.ModuleList(nn.Conv1d(embedding.embedding_dim, filters, k) for k in filter_sizes)
+        self.min_len = max(filter_sizes)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(filters * len(filter_sizes), classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if x.shape[1] < self.min_len:  # a pad size shorter than the widest filter
+            x = nn.functional.pad(x, (0, self.min_len - x.shape[1]), value=PAD_INDEX)
+        emb = self.embedding(x).transpose(1, 2)  # B, E, L
+        pooled = [torch.relu(conv(emb)).amax(dim=2) for conv in self.convs]  # each B, filters
+        return self.fc(self.dropout(torch.cat(pooled, dim=1)))
+
+
+class BagOfNgrams(nn.Module):
+    """fastText-style: the mean embedding of the unigrams and hashed bigrams, then a linear layer."""
+
+    takes_lengths = True
+
+    def __init__(self, embedding: nn.Embedding, buckets: int, ngrams: int, dropout: float, classes: int):
+        super().__init__()
+        self.vocab_size, self.buckets, self.ngrams = embedding.num_embeddings, buckets, ngrams
+        dim = embedding.embedding_dim
+        self.bag = nn.EmbeddingBag(self.vocab_size + buckets, dim, mode="sum")
+        with torch.no_grad():  # unigram rows start from the (possibly pretrained) embedding
+            self.bag.weight[: self.vocab_size] = embedding.weight
+            self.bag.weight[self.vocab_size :].normal_(0.0, 0.1)
+        if not embedding.weight.requires_grad:  # frozen vectors: keep the unigram rows, train the bigram rows
+            if buckets:
+                self.bag.weight.register_hook(self._zero_unigram_grad)
+            else:
+                self.bag.weight.requires_grad_(False)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(dim, classes)
+
+    def _zero_unigram_grad(self, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        grad[: self.vocab_size] = 0
+        return grad
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        B, L = x.shape  # batch, padded length
+        lengths = _lengths(x, lengths)
+        pos = torch.arange(L, device=x.device).unsqueeze(0)
+        uni_mask = pos < lengths.unsqueeze(1)
+        ids, masks = [x], [uni_mask]
+        code = x
+        for n in range(2, min(self.ngrams, L) + 1 if self.buckets else 0):
+            code = (
+                code[:, :-1] * 1_000_003 + x[:, n - 1 :] + n
+            ) % _HASH_MOD  # the n-gram at each start, one int
+            ids.append(code % self.buckets + self.vocab_size)  # hashed into the bucket rows
+            masks.append(pos[:, n - 1 :] < lengths.unsqueeze(1))
+        ids, mask = torch.cat(ids, dim=1), torch.cat(masks, dim=1)
+        weights = mask.float() / mask.sum(1, keepdim=True).clamp_min(1)
+        return self.fc(self.dropout(self.bag(ids, per_sample_weights=weights)))
+
+
+@register("textrnn")
+def textrnn(
+    sig,
+    embed: int = 300,
+    hidden: int = 128,
+    layers: int = 2,
+    dropout: float = 0.5,
+    bidirectional: bool = True,
+    embeddings: str | None = None,
+    freeze_embeddings: bool = False,
+) -> nn.Module:
+    """TextRNN (THUCNews): embedding 300, bidirectional LSTM 128 x 2 layers, dropout 0.5, packed sequences."""
+    emb = _embedding(sig, embed, embeddings, freeze_embeddings)
+    return TextRNN(emb, hidden, layers, dropout, bidirectional, sig.num_outputs)
+
+
+@register("textcnn")
+def textcnn(
+    sig,
+    embed: int = 300,
+    filter_sizes: list[int] | None = None,
+    filters: int = 256,
+    dropout: float = 0.5,
+    embeddings: str | None = None,
+    freeze_embeddings: bool = False,
+) -> nn.Module:
+    """TextCNN (Kim 2014): embedding 300, filter sizes 2/3/4 with 256 filters each, max over time."""
+    emb = _embedding(sig, embed, embeddings, freeze_embeddings)
+    return TextCNN(emb, list(filter_sizes or [2, 3, 4]), filters, dropout, sig.num_outputs)
+
+
+@register("bow")
+def bow(
+    sig,
+    embed: int = 64,
+    buckets: int = 100_000,
+    ngrams: int = 2,
+    dropout: float = 0.0,
+    embeddings: str | None = None,
+    freeze_embeddings: bool = False,
+) -> nn.Module:
+    """Bag of uni+bi-grams (fastText-style EmbeddingBag, n-grams hashed into buckets): a fast strong baseline."""
+    if buckets < 0 or ngrams < 1:
+        raise UserError(
+            f"bow: buckets must be >= 0 and ngrams >= 1 (1 = unigrams only), got {buckets}, {ngrams}"
+        )
+    emb = _embedding(sig, embed, embeddings, freeze_embeddings)
+    return BagOfNgrams(emb, buckets, ngrams, dropout, sig.num_outputs)
