@@ -82,14 +82,17 @@ def _add_train(sub) -> None:
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit (default: off)")
 
 
-class _IntermixedParser(argparse.ArgumentParser):
-    """Lets options sit between positionals (`predict RUN --output p.csv photos/`): argparse matches a
-    nargs='*' positional once, at its first chunk, and would reject the inputs after an option."""
+class _Parser(argparse.ArgumentParser):
+    """A subcommand parser that can let options sit between positionals (`predict RUN --output p.csv photos/`):
+    plain argparse matches a nargs='*' positional once, at its first chunk, and rejects inputs after an option."""
 
-    _inside = False
+    def __init__(self, *args, intermixed: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.intermixed = intermixed
+        self._inside = False
 
     def parse_known_args(self, args=None, namespace=None):
-        if self._inside:  # parse_known_intermixed_args calls back into parse_known_args
+        if not self.intermixed or self._inside:  # parse_known_intermixed_args calls back into this method
             return super().parse_known_args(args, namespace)
         self._inside = True
         try:
@@ -99,8 +102,9 @@ class _IntermixedParser(argparse.ArgumentParser):
 
 
 def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="predict the class or value of inputs (files, folders, globs, tables, text)")
-    p.__class__ = _IntermixedParser  # add_parser builds the parent's class; this one parses intermixed
+    p = sub.add_parser(
+        "predict", help="predict the class or value of inputs (files, folders, globs, tables, text)", intermixed=True
+    )
     p.add_argument("run", help="run directory or bundle folder")
     p.add_argument("inputs", nargs="*", help="image files, .npy arrays, folders, quoted globs, a CSV (tables) or a text file (one text a line)")
     p.add_argument("--text", dest="texts", action="append", default=[], metavar="TEXT", help="a text to classify (repeatable; text models)")
@@ -135,7 +139,7 @@ def _add_commands(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kindling", description="From data to a served PyTorch prediction, one command per step.")
     parser.add_argument("--version", action="version", version=f"kindling {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_commands(sub)
     try:
         from kindling.cli_extra import add_commands as add_extra  # serve, export, report ... when present
@@ -156,7 +160,7 @@ def cmd_train(args) -> int:
         saved = load_saved_config(Path(args.resume)).to_dict()
         cfg = load_config(args.recipe, flags, args.sets) if args.recipe else None
         if cfg is None:
-            from kindling.config import from_dict, RunConfig, set_dotted, parse_set
+            from kindling.config import RunConfig, from_dict, parse_set, set_dotted
 
             for dotted, value in flags.items():
                 if value is not None:

@@ -139,7 +139,7 @@ class Trainer:
         self.threads, threads_how = calibrate.pick_threads(self)
         if tc.precision == "bf16" and self.device.type == "cpu":
             calibrate.check_cpu_bf16(self)
-        self.optimizer = build_optimizer(list(model.parameters()), self.cfg.optim)  # frozen params get no grad, so no step
+        self.optimizer = build_optimizer(list(model.parameters()), self.cfg.optim, self.device)  # frozen params get no grad, so no step
         self.scheduler, self.sched_interval = build_scheduler(self.optimizer, self.cfg.sched, self.epochs, self._sched_steps())
         self.ema = self._make_ema(model)
         self.train_model = maybe_compile(distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device)
@@ -200,7 +200,7 @@ class Trainer:
         for x, y, lengths in self.train_split.batches(self.batch_size, order, start=p.batch):
             self._train_step(x, y, lengths, metrics)
             p.batch += 1
-            bar.update(lambda: f"loss {float(metrics.sums[0]) / max(1, metrics.n):.4f}")
+            bar.update(lambda: _live(metrics))
             self.fire("step_end")
             at_boundary = p.batch % self.tc.accumulate == 0
             if self.tc.val_every_steps and at_boundary and p.step % self.tc.val_every_steps == 0 and p.step:
@@ -296,13 +296,17 @@ class Trainer:
         model.eval()
         metrics = Metrics(self.sig.task, len(self.sig.class_names), self.device, (self.t_mean, self.t_std))
         order = torch.arange(len(split))[self.dist.rank :: self.dist.world] if self.dist.enabled else None
+        total = -(-len(split if order is None else order) // self.cfg.data.eval_batch_size)
+        bar = PhaseBar("validate", total, 0, self.dist.is_main and total > 1)
         for i, (x, y, lengths) in enumerate(split.batches(self.cfg.data.eval_batch_size, order)):
+            bar.update()
             y = y.to(self.device, non_blocking=True)
             with self.autocast():
                 out = self._forward(model, self.preprocess(x), lengths)
             metrics.update(self.loss_fn(out.float(), self._target(y)), out, y)
             if self.tc.dry_run and i == 0:
                 break
+        bar.close()
         metrics.all_reduce()
         model.train(was_training)
         return metrics.compute()
@@ -367,3 +371,14 @@ def _resident(split, device, budget_bytes: int):
     if split is None or split.nbytes() > budget_bytes:
         return split
     return split.to(device)
+
+
+def _live(metrics: Metrics) -> str:
+    """The bar's postfix: running loss, and accuracy for classification (reads the device once)."""
+    sums = metrics.sums.tolist()
+    n = max(1, metrics.n)
+    text = f"loss {sums[0] / n:.4f}"
+    if metrics.task == "classification":
+        k = metrics.num_classes
+        text += f" acc {sum(sums[2 + i * (k + 1)] for i in range(k)) / n:.4f}"
+    return text
