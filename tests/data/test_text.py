@@ -62,7 +62,7 @@ def test_headerless_sms_layout_is_detected(tmp_path, capsys):
     dm = build(f"text:{path}")
     assert dm.signature.class_names == ["ham", "spam"]
     assert dm.signature.extras["tokenizer"] == "word"
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # notes go to stderr: stdout stays clean for --json
     assert "label<TAB>text" in out and "tokenizer word" in out
     total = len(dm.train) + len(dm.val) + len(dm.test)
     assert total == 100 and len(dm.test) == 24  # the default 25% test split: round(0.25 * 50) of each class
@@ -215,3 +215,14 @@ def test_unnamed_header_of_a_two_column_file_is_skipped(tmp_path):
     dm = build(f"text:{path}")
     assert dm.signature.class_names == ["ham", "spam"]
     assert len(dm.train) + len(dm.val) + len(dm.test) == 60
+
+
+def test_fitted_signature_is_reused_for_other_data(tmp_path):
+    """Evaluating a model on other files must encode with the model's vocabulary, not a new one."""
+    from kindling.data.text import text_source
+
+    trained = build(f"text:{text_files.write_sms_tsv(tmp_path / 'a.tsv', 80, seed=0)}", pad_size=9)
+    other = text_files.write_sms_tsv(tmp_path / "b.tsv", 40, seed=1)
+    dm = text_source(DataConfig(name=f"text:{other}"), fitted=trained.signature)
+    assert dm.signature.extras["vocab"] is trained.signature.extras["vocab"]
+    assert dm.train.x.shape[1] == 9 and dm.signature.class_names == trained.signature.class_names

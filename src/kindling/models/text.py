@@ -10,6 +10,7 @@ word2vec text file mapped through the vocabulary), `freeze_embeddings: true` to 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,10 @@ def _read_word2vec(path: Path, vocab: list[str]) -> np.ndarray:
     vectors = np.random.default_rng(0).normal(0.0, scale, (len(vocab), dim)).astype(np.float32)
     for i, row in rows.items():
         vectors[i] = row
-    print(f"embeddings: {len(rows):,} of {len(vocab):,} vocabulary entries found in {path.name} ({dim} dims)")
+    print(
+        f"embeddings: {len(rows):,} of {len(vocab):,} vocabulary entries found in {path.name} ({dim} dims)",
+        file=sys.stderr,
+    )
     return vectors
 
 

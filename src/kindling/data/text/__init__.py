@@ -16,7 +16,7 @@ import numpy as np
 
 from kindling.data import DataModule, register
 from kindling.data.signature import Signature
-from kindling.data.text.read import Row, read_class_names, read_rows
+from kindling.data.text.read import Row, note, read_class_names, read_rows
 from kindling.data.text.tokenize import (
     PAD_INDEX,
     UNK_INDEX,
@@ -58,8 +58,12 @@ def encode_texts(sig: Signature, texts: list[str]) -> tuple[np.ndarray, np.ndarr
 
 
 @register("text:")
-def text_source(cfg) -> DataModule:
-    """Read, label, split, tokenise, fit the vocabulary on train, encode. Prints what it chose."""
+def text_source(cfg, fitted: Signature | None = None) -> DataModule:
+    """Read, label, split, tokenise, fit the vocabulary on train, encode. Notes what it chose on stderr.
+
+    `fitted`: a trained model's Signature; its tokeniser, vocabulary, pad size and classes are used
+    instead of fitting new ones, so data encoded for evaluation matches what the model learned.
+    """
     import torch
 
     from kindling.data.memory import Split
@@ -67,32 +71,20 @@ def text_source(cfg) -> DataModule:
     spec = cfg.name.split(":", 1)[1]
     files, layout, class_file = _locate(Path(spec).expanduser() if spec else None, cfg)
     rows = {part: _clean(read_rows(path, cfg, layout), cfg.skip_bad) for part, path in files.items() if path}
-    class_names = _class_names(cfg, class_file, rows)
+    class_names = list(fitted.class_names) if fitted else _class_names(cfg, class_file, rows)
     labels = {part: _label_ids(part_rows, class_names, class_file) for part, part_rows in rows.items()}
     rows, labels = _fill_splits(rows, labels, cfg)
 
-    train_texts = [r.text for r in rows["train"]]
-    tok_name, why = choose_tokenizer(cfg.tokenizer, train_texts)
-    train_tokens = [tokenize(tok_name, t) for t in train_texts]
-    vocab = build_vocab(train_tokens, cfg.min_freq, cfg.max_size)
-    pad = cfg.pad_size if cfg.pad_size is not None else auto_pad_size(train_tokens)
-    if pad < 1:
-        raise UserError(f"data.pad_size must be at least 1, got {pad}")
+    tok_name, vocab, pad, how = _fit(cfg, [r.text for r in rows["train"]], fitted)
     stoi = stoi_for(vocab)
     splits = {}
     for part, part_rows in rows.items():
-        tokens = train_tokens if part == "train" else [tokenize(tok_name, r.text) for r in part_rows]
-        ids, lengths = encode(tokens, stoi, pad)
+        ids, lengths = encode([tokenize(tok_name, r.text) for r in part_rows], stoi, pad)
         y = torch.as_tensor(labels[part], dtype=torch.long)
         splits[part] = Split(
             torch.from_numpy(ids), y, [r.where for r in part_rows], torch.from_numpy(lengths)
         )
-    how = "" if cfg.pad_size is not None else " (95th percentile of train lengths)"
-    print(
-        f"text: tokenizer {tok_name} ({why}), vocabulary {len(vocab):,} tokens from train "
-        f"(min_freq {cfg.min_freq}, max_size {cfg.max_size}), pad_size {pad}{how}; "
-        f"{', '.join(f'{k} {len(v)}' for k, v in splits.items())}"
-    )
+    note(f"{how}; {', '.join(f'{k} {len(v)}' for k, v in splits.items())}")
     extras = {
         "tokenizer": tok_name,
         "vocab": vocab,
@@ -102,6 +94,36 @@ def text_source(cfg) -> DataModule:
     }
     sig = Signature("classification", "text", [pad], class_names, extras=extras)
     return DataModule(sig, splits["train"], splits.get("val"), splits.get("test"), f"text: {spec}")
+
+
+def _fit(cfg, train_texts: list[str], fitted: Signature | None) -> tuple[str, list[str], int, str]:
+    """(tokenizer, vocabulary, pad size, a line saying what was chosen) from train, or from `fitted`."""
+    if fitted is not None:
+        if fitted.input_kind != "text":
+            raise UserError(f"this model takes {fitted.input_kind} input; text data does not fit it")
+        ex = fitted.extras
+        return (
+            ex["tokenizer"],
+            ex["vocab"],
+            int(ex["pad_size"]),
+            f"tokenizer {ex['tokenizer']} and vocabulary from the model",
+        )
+    tok_name, why = choose_tokenizer(cfg.tokenizer, train_texts)
+    train_tokens = [tokenize(tok_name, t) for t in train_texts]
+    vocab = build_vocab(train_tokens, cfg.min_freq, cfg.max_size)
+    pad = cfg.pad_size if cfg.pad_size is not None else auto_pad_size(train_tokens)
+    if pad < 1:
+        raise UserError(f"data.pad_size must be at least 1, got {pad}")
+    how = "" if cfg.pad_size is not None else " (95th percentile of train lengths)"
+    return (
+        tok_name,
+        vocab,
+        pad,
+        (
+            f"tokenizer {tok_name} ({why}), vocabulary {len(vocab):,} tokens from train "
+            f"(min_freq {cfg.min_freq}, max_size {cfg.max_size}), pad_size {pad}{how}"
+        ),
+    )
 
 
 def _locate(path: Path | None, cfg) -> tuple[dict[str, Path | None], str, Path | None]:
@@ -141,7 +163,7 @@ def _clean(rows: list[Row], skip_bad: bool) -> list[Row]:
             f"{empty[0].where}: the text is empty; remove the line or pass --set data.skip_bad=true"
         )
     if empty:
-        print(f"text: skipped {len(empty)} rows with empty text")
+        note(f"skipped {len(empty)} rows with empty text")
     return [r for r in rows if r.text.strip()]
 
 

@@ -15,12 +15,18 @@ import csv
 import io
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from kindling.errors import UserError
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def note(message: str) -> None:
+    """What the source chose or skipped, on stderr (stdout stays clean for `--json` output)."""
+    print(f"text: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -130,9 +136,7 @@ def _tsv(path: Path, lines: list[tuple[int, str]], cfg) -> list[Row]:
     lasts = [ln.rsplit("\t", 1)[-1] for _, ln in lines if "\t" in ln]
     text_first = len(set(lasts)) <= len(set(firsts))
     order = "text<TAB>label" if text_first else "label<TAB>text"
-    print(
-        f"text: {path.name} has no header; reading it as {order} (the label column has fewer distinct values)"
-    )
+    note(f"{path.name} has no header; reading it as {order} (the label column has fewer distinct values)")
     if _looks_like_header(lasts if text_first else firsts, path):
         lines = lines[1:]
     return _tsv_fixed(path, lines, text_first, cfg.skip_bad)
@@ -146,8 +150,8 @@ def _named_columns(cfg) -> bool:
 def _looks_like_header(labels: list[str], path: Path) -> bool:
     """A first 'label' seen nowhere else in a longer file is a header line (e.g. `category,sentence`)."""
     if len(labels) > 3 and labels[0] not in labels[1:]:
-        print(
-            f"text: the first line of {path.name} looks like a header ('{labels[0]}' is no other row's label); skipped"
+        note(
+            f"the first line of {path.name} looks like a header ('{labels[0]}' is no other row's label); skipped"
         )
         return True
     return False
@@ -170,7 +174,7 @@ def _tsv_fixed(path: Path, lines: list[tuple[int, str]], text_first: bool, skip_
             label, text = line.split("\t", 1)
         rows.append(Row(text, label.strip(), f"{path}:{n}"))
     if skipped:
-        print(f"text: skipped {skipped} lines without a tab in {path.name}")
+        note(f"skipped {skipped} lines without a tab in {path.name}")
     return rows
 
 
@@ -217,7 +221,7 @@ def _two_columns(path: Path, records: list[tuple[int, list[str]]], sep: str) -> 
     firsts = {r[0] for _, r in records if len(r) == 2}
     lasts = {r[1] for _, r in records if len(r) == 2}  # sets: only their sizes matter
     l_idx = 1 if len(lasts) <= len(firsts) else 0
-    print(f"text: {path.name} has no header; column {l_idx + 1} is the label (fewer distinct values)")
+    note(f"{path.name} has no header; column {l_idx + 1} is the label (fewer distinct values)")
     if _looks_like_header([r[l_idx] for _, r in records if len(r) == 2], path):
         records = records[1:]
     rows = []
