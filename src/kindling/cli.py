@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -154,29 +155,19 @@ def cmd_train(args) -> int:
     from kindling.config import load_config
 
     flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
-    if args.resume:
+    base = None
+    if args.resume and not args.recipe:  # resume the run's own saved config, with any flags on top
         from kindling.runner import load_saved_config
 
-        saved = load_saved_config(Path(args.resume)).to_dict()
-        cfg = load_config(args.recipe, flags, args.sets) if args.recipe else None
-        if cfg is None:
-            from kindling.config import RunConfig, from_dict, parse_set, set_dotted
-
-            for dotted, value in flags.items():
-                if value is not None:
-                    set_dotted(saved, dotted, value)
-            for item in args.sets:
-                set_dotted(saved, *parse_set(item))
-            cfg = from_dict(RunConfig, saved)
-    else:
-        cfg = load_config(args.recipe, flags, args.sets)
+        base = load_saved_config(Path(args.resume)).to_dict()
+    cfg = load_config(args.recipe, flags, args.sets, base=base)
     if args.print_config:
         print(cfg.to_yaml(), end="")
         return 0
-    if cfg.train.devices > 1 and "LOCAL_RANK" not in __import__("os").environ:
+    if cfg.train.devices > 1 and "LOCAL_RANK" not in os.environ:
         from kindling.launch import launch_torchrun
 
-        return launch_torchrun(cfg.train.devices, sys.argv[1:])
+        return launch_torchrun(cfg.train.devices, args.argv)
     from kindling.runner import train
 
     train(cfg, resume=args.resume, overwrite=args.overwrite)
@@ -263,6 +254,7 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what torchrun re-runs for --devices N
     if not args.command:
         parser.print_help()
         return 0

@@ -278,9 +278,11 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def load_config(recipe: str | Path | None = None, flags: dict | None = None, sets: list[str] = ()) -> RunConfig:
-    """Resolve the config: defaults < recipe < flags (dotted keys) < `--set` items."""
-    tree: dict = {}
+def load_config(
+    recipe: str | Path | None = None, flags: dict | None = None, sets: list[str] = (), base: dict | None = None
+) -> RunConfig:
+    """Resolve the config: defaults < recipe (or `base`, a saved run's config) < flags (dotted keys) < `--set`."""
+    tree: dict = dict(base or {})
     if recipe:
         tree = read_recipe(recipe)
         tree.setdefault("name", Path(recipe).stem)
