@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import importlib
+from kindling.optional import import_optional
 
 MODULES = [
     "kindling.serve.cli",
@@ -15,10 +15,6 @@ MODULES = [
 
 def add_commands(sub) -> None:
     for name in MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("kindling"):
-                continue
-            raise
-        module.add_commands(sub)
+        module = import_optional(name)
+        if module is not None:
+            module.add_commands(sub)

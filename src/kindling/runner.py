@@ -122,15 +122,11 @@ CALLBACK_PROVIDERS = ["kindling.report.callbacks", "kindling.models.finetune", "
 
 def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:
     """Callbacks from optional modules (loggers, plots, fine-tuning stages): each has callbacks_for(cfg, run_dir)."""
-    import importlib
+    from kindling.optional import import_optional
 
     found = []
     for name in CALLBACK_PROVIDERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("kindling"):
-                continue
-            raise
-        found.extend(module.callbacks_for(cfg, run_dir))
+        module = import_optional(name)
+        if module is not None:
+            found.extend(module.callbacks_for(cfg, run_dir))
     return found

@@ -21,14 +21,13 @@ class FeaturesHead(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-@register("lenet")
-def lenet(sig) -> nn.Module:
-    """Seed 000's LeNet: conv 16 -> 32 (5x5), fc 120 -> 84; the flatten size computed from the input."""
+def _lenet(sig, conv1: int, conv2: int) -> nn.Module:
+    """Two conv 5x5 + ReLU + max-pool blocks, then fc 120 -> 84 -> classes; flatten size measured."""
     c = channels_of(sig)
     pad = 2 if min(sig.input_shape[1:]) < 16 else 0  # tiny images (digits 8x8) keep their size
     features = nn.Sequential(
-        nn.Conv2d(c, 16, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(16, 32, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(c, conv1, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(conv1, conv2, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
     )  # fmt: skip
     return FeaturesHead(
         features,
@@ -37,24 +36,18 @@ def lenet(sig) -> nn.Module:
         ),
         sig.input_shape,
     )
+
+
+@register("lenet")
+def lenet(sig) -> nn.Module:
+    """Seed 000's LeNet: conv 16 -> 32 (5x5), fc 120 -> 84; the flatten size computed from the input."""
+    return _lenet(sig, 16, 32)
 
 
 @register("lenet5")
 def lenet5(sig) -> nn.Module:
     """Seeds 002/004's LeNet-5 (the CIFAR-10 tutorial net): conv 6 -> 16 (5x5), fc 120 -> 84."""
-    c = channels_of(sig)
-    pad = 2 if min(sig.input_shape[1:]) < 16 else 0
-    features = nn.Sequential(
-        nn.Conv2d(c, 6, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(6, 16, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2, 2),
-    )  # fmt: skip
-    return FeaturesHead(
-        features,
-        lambda n: nn.Sequential(
-            nn.Linear(n, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, sig.num_outputs)
-        ),
-        sig.input_shape,
-    )
+    return _lenet(sig, 6, 16)
 
 
 @register("tudui")

@@ -9,11 +9,11 @@ is refused with a did-you-mean instead of surfacing as a TypeError deep inside.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 
 from kindling.errors import UserError, did_you_mean, unknown
+from kindling.optional import import_optional
 
 _MODELS: dict[str, Callable] = {}
 _FAMILIES = ["kindling.models.classic", "kindling.models.mlp", "kindling.models.text", "kindling.models.vision"]
@@ -31,11 +31,7 @@ def register(name: str) -> Callable:
 
 def _load_families() -> None:
     for module in _FAMILIES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if not exc.name or not exc.name.startswith("kindling"):
-                raise
+        import_optional(module)
 
 
 def names() -> list[str]:
