@@ -28,6 +28,7 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks scripts
 
 bench: install
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,bench]"
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
