@@ -9,6 +9,7 @@ written by the runner whatever the logger. Only rank 0 logs.
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 from pathlib import Path
 
@@ -183,17 +184,22 @@ class TensorBoardLogger(_Base):
 class PlotsAtEnd(_Base):
     """At the end of training: the best model on the test (else val) split -> run_dir/plots/*.png.
 
-    The drawing happens in a plot worker process started at fit start (see plot_worker), so that
-    matplotlib's import overlaps training; regression runs, and any worker failure, draw in-process.
+    The drawing happens in plot worker processes started at fit start (see plot_worker), so that
+    matplotlib's import overlaps training and the plots are drawn in parallel; regression runs, any worker failure, and KINDLING_PLOT_WORKER=0
+    (where starting a process is not wanted) draw in this process.
     """
 
     worker = None
 
     def on_fit_start(self, trainer) -> None:
-        if trainer.dist.is_main and trainer.sig.task == "classification":
-            from kindling.report.plot_worker import PlotWorker
+        if (
+            trainer.dist.is_main
+            and trainer.sig.task == "classification"
+            and os.environ.get("KINDLING_PLOT_WORKER") != "0"
+        ):
+            from kindling.report.plot_worker import PlotWorkers
 
-            self.worker = PlotWorker.start()
+            self.worker = PlotWorkers.start(min(2, os.cpu_count() or 1))
 
     def on_step_end(self, trainer) -> None: ...
 
@@ -216,7 +222,8 @@ class PlotsAtEnd(_Base):
                 trainer.echo(f"plots in {self.run_dir / 'plots'}")
                 return
             except RuntimeError as exc:
-                trainer.echo(f"note: the plot worker failed ({exc}); drawing in this process")
+                self.worker.close()
+                trainer.echo(f"note: a plot worker failed ({exc}); drawing in this process")
         self._draw_here(trainer, preds)
 
     def _draw_here(self, trainer, preds) -> None:

@@ -10,7 +10,7 @@ The same two functions serve the end-of-training callback (the trainer's data in
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +33,30 @@ class Predictions:
     names: list[str] = field(
         default_factory=list
     )  # file / row / text of each sample, when the source keeps it
-    images: np.ndarray | None = None  # uint8 N, C, H, W for image inputs
+    images: np.ndarray | None = None  # uint8 N, C, H, W for image inputs (or only the rows in image_ids)
+    image_ids: np.ndarray | None = None  # set when `images` holds just the samples the plots show
 
     def confusion(self, k: int) -> np.ndarray:
         return np.bincount(self.y * k + self.pred, minlength=k * k).reshape(k, k)
+
+    def images_at(self, index) -> np.ndarray:
+        index = np.asarray(index, dtype=np.int64)
+        if self.image_ids is None:
+            return self.images[index]
+        row = {int(i): k for k, i in enumerate(self.image_ids)}
+        return self.images[[row[int(i)] for i in index]]
+
+    def shown_samples(self) -> np.ndarray:
+        """The samples an image plot shows: the prediction grid's and the top losses'."""
+        top = np.argsort(-self.loss, kind="stable")[:TOP_LOSSES]
+        return np.union1d(grid_indices(len(self.y)), top)
+
+    def slim(self) -> Predictions:
+        """A copy that keeps only the images the plots show (what is sent to the plot worker)."""
+        if self.images is None or self.image_ids is not None:
+            return self
+        ids = self.shown_samples()
+        return replace(self, images=self.images[ids], image_ids=ids)
 
 
 def collect(model, sig, split, split_name: str, device="cpu", batch_size: int = 512) -> Predictions:
@@ -90,44 +110,65 @@ def grid_indices(n: int, count: int = GRID_SAMPLES, seed: int = 0) -> np.ndarray
     return np.sort(np.random.default_rng(seed).permutation(n)[: min(n, count)])
 
 
+def plan(history: list[dict], preds: Predictions | None, sig) -> tuple[list, list[str]]:
+    """The classification / history plots that apply, as (name, draw-function) pairs, not yet drawn, so that
+    they can be shared out between plot workers; and notes on what cannot be drawn."""
+    from kindling.report import plots as P
+
+    todo: list = []
+    notes: list[str] = []
+    if history:
+        todo.append(("learning_curves", lambda: P.learning_curves(history)))
+    else:
+        notes.append("no epoch has finished yet, so there are no learning curves")
+    if preds is None or len(preds.y) == 0 or sig.task == "regression":
+        return todo, notes
+    split, names = preds.split, list(sig.class_names)
+    cm = preds.confusion(len(names))
+    todo.append(("confusion_matrix", lambda: P.confusion_plot(cm, names, split)))
+    todo.append(("per_class_accuracy", lambda: P.per_class_plot(_per_class_accuracy(cm, names), split)))
+    if preds.images is not None:
+        pick = grid_indices(len(preds.y))
+        todo.append(
+            (
+                "prediction_grid",
+                lambda: P.prediction_grid(
+                    preds.images_at(pick), preds.y[pick], preds.pred[pick], names, split
+                ),
+            )
+        )
+    images = preds.images_at if preds.images is not None else None
+    todo.append(
+        (
+            "top_losses",
+            lambda: P.top_losses(
+                preds.loss, preds.y, preds.pred, preds.probs, names, preds.names, images, split, TOP_LOSSES
+            ),
+        )
+    )
+    if sig.input_kind == "text":
+        todo.append(
+            ("confused_pairs", lambda: P.text_confusions(cm, names, preds.y, preds.pred, preds.names, split))
+        )
+    return todo, notes
+
+
 def draw_all(
     history: list[dict], preds: Predictions | None, sig, extra_regression=None
 ) -> tuple[list[Plot], list[str]]:
     """Every plot that the run's history and predictions allow -> (plots, notes on what could not be drawn)."""
     from kindling.report import plots as P
 
-    drawn: list[Plot] = []
-    notes: list[str] = []
-    if history:
-        drawn.append(P.learning_curves(history))
-    else:
-        notes.append("no epoch has finished yet, so there are no learning curves")
-    if preds is None or len(preds.y) == 0:
-        return drawn, notes
-    split = preds.split
-    if sig.task == "regression":
+    todo, notes = plan(history, preds, sig)
+    drawn = [draw() for _, draw in todo]
+    if sig.task == "regression" and preds is not None and len(preds.y):
         extra = []
         if extra_regression is not None:
             try:
                 extra = extra_regression()
             except Exception as exc:  # the tables plots are optional; fall back to the plain scatter
                 notes.append(f"the table's date-aware regression plots failed ({type(exc).__name__}: {exc})")
-        drawn.extend(extra or [P.regression_plot(preds.y, preds.pred, split)])
-        return drawn, notes
-    names = list(sig.class_names)
-    cm = preds.confusion(len(names))
-    drawn.append(P.confusion_plot(cm, names, split))
-    drawn.append(P.per_class_plot(_per_class_accuracy(cm, names), split))
-    if preds.images is not None:
-        pick = grid_indices(len(preds.y))
-        drawn.append(P.prediction_grid(preds.images[pick], preds.y[pick], preds.pred[pick], names, split))
-    drawn.append(
-        P.top_losses(
-            preds.loss, preds.y, preds.pred, preds.probs, names, preds.names, preds.images, split, TOP_LOSSES
-        )
-    )
-    if sig.input_kind == "text":
-        drawn.append(P.text_confusions(cm, names, preds.y, preds.pred, preds.names, split))
+        drawn.extend(extra or [P.regression_plot(preds.y, preds.pred, preds.split)])
     return drawn, notes
 
 
