@@ -121,3 +121,26 @@ def test_lr_find_suggests_a_rate_and_draws_it(tmp_path):
     with pytest.raises(UserError, match="start < end"):
         lr_find(cfg, steps=40, start_lr=1.0, end_lr=0.1, output=tmp_path / "bad.png")
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_text_run_shows_confused_pairs_with_their_texts(tmp_path):
+    from conftest import train_run
+
+    rng = np.random.default_rng(0)
+    words = {"pos": ["great", "loved", "superb"], "neg": ["boring", "awful", "dull"]}
+    for split, n in (("train", 60), ("dev", 20), ("test", 30)):
+        lines = []
+        for _ in range(n):
+            label = str(rng.choice(["pos", "neg"]))
+            other = "neg" if label == "pos" else "pos"
+            text = f"{rng.choice(words[label])} film {rng.choice(words[other])} {rng.choice(words[other])}"
+            lines.append(f"{text}\t{label}")
+        (tmp_path / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    run = train_run(tmp_path / "run", "--data", f"text:{tmp_path}", "--model", "bow", "--epochs", "1")
+    index = _index(run)
+    assert "confused_pairs" in index and "prediction_grid" not in index
+    pairs = index["confused_pairs"]["data"]["pairs"]
+    for pair in pairs:
+        for example in pair["examples"]:
+            assert "film" in example and example.endswith(f"| {pair['true']}")  # the text, not FILE:LINE
+    assert all("film" in row["name"] for row in index["top_losses"]["data"]["rows"])

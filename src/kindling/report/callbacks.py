@@ -230,7 +230,11 @@ class PlotsAtEnd(_Base):
         from kindling.report.evidence import draw_all, tables_regression_plots
         from kindling.report.plots import save_plots
 
-        regression = tables_regression_plots(self.run_dir) if trainer.sig.task == "regression" else None
+        regression = None
+        if trainer.sig.task == "regression" and trainer.sig.input_kind == "tabular":
+            preds = None  # the tables callback draws a table's regression plots at fit end; not twice
+        elif trainer.sig.task == "regression":
+            regression = tables_regression_plots(self.run_dir)
         plots, _ = draw_all(trainer.history, preds, trainer.sig, regression)
         save_plots(self.run_dir / "plots", plots)
         trainer.echo(f"plots in {self.run_dir / 'plots'}")

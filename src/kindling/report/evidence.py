@@ -142,13 +142,25 @@ def plan(history: list[dict], preds: Predictions | None, sig) -> tuple[list, lis
         (
             "top_losses",
             lambda: P.top_losses(
-                preds.loss, preds.y, preds.pred, preds.probs, names, preds.names, images, split, TOP_LOSSES
+                preds.loss,
+                preds.y,
+                preds.pred,
+                preds.probs,
+                names,
+                preds.names,
+                images,
+                split,
+                TOP_LOSSES,
+                line_at if sig.input_kind == "text" else None,
             ),
         )
     )
     if sig.input_kind == "text":
         todo.append(
-            ("confused_pairs", lambda: P.text_confusions(cm, names, preds.y, preds.pred, preds.names, split))
+            (
+                "confused_pairs",
+                lambda: P.text_confusions(cm, names, preds.y, preds.pred, preds.names, split, line_at),
+            )
         )
     return todo, notes
 
@@ -170,6 +182,18 @@ def draw_all(
                 notes.append(f"the table's date-aware regression plots failed ({type(exc).__name__}: {exc})")
         drawn.extend(extra or [P.regression_plot(preds.y, preds.pred, preds.split)])
     return drawn, notes
+
+
+def line_at(name: str, limit: int = 160) -> str:
+    """A text source names each sample FILE:LINE; show that line (the text itself) when the file is here."""
+    path, _, number = name.rpartition(":")
+    if not number.isdigit() or not Path(path).is_file():
+        return name
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for i, line in enumerate(f, 1):
+            if i == int(number):
+                return " | ".join(part.strip() for part in line.strip().split("\t"))[:limit]
+    return name
 
 
 def _per_class_accuracy(cm: np.ndarray, names: list[str]) -> dict[str, float]:

@@ -286,6 +286,7 @@ def top_losses(
     images=None,
     split: str = "test",
     k: int = 9,
+    text_of=None,
 ) -> Plot:
     """The k samples the model is most wrong about (fastai's plot_top_losses): highest loss first.
     `images`: uint8 N,C,H,W, or a function from sample indices to their images (None: a text table)."""
@@ -297,7 +298,7 @@ def top_losses(
         rows.append(
             {
                 "index": i,
-                "name": names[i] if i < len(names) else str(i),
+                "name": (text_of or str)(names[i]) if i < len(names) else str(i),
                 "true": class_names[t],
                 "predicted": class_names[p],
                 "loss": float(losses[i]),
@@ -351,16 +352,17 @@ def _text_rows(lines: list[str], title: str):
 
 
 def text_confusions(
-    cm, class_names: list[str], y_true, y_pred, names: list[str], split: str = "test"
+    cm, class_names: list[str], y_true, y_pred, names: list[str], split: str = "test", text_of=None
 ) -> Plot:
-    """For text: the most confused class pairs, each with up to two example texts (when the split names them)."""
+    """For text: the most confused class pairs, each with up to two examples: `text_of(name)` turns a
+    sample's name (e.g. FILE:LINE) into its text; without it the names are shown."""
     pairs = confused_pairs(np.asarray(cm), class_names, top=8)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     index = {n: i for i, n in enumerate(class_names)}
     lines = []
     for pair in pairs:
         hits = np.flatnonzero((y_true == index[pair["true"]]) & (y_pred == index[pair["predicted"]]))[:2]
-        pair["examples"] = [names[i] for i in hits.tolist() if i < len(names)]
+        pair["examples"] = [(text_of or str)(names[i]) for i in hits.tolist() if i < len(names)]
         lines.append(f"{pair['true']} \u2192 {pair['predicted']}: {pair['count']}")
         lines.extend(f"    \u201c{text[:90]}\u201d" for text in pair["examples"])
     fig = _text_rows(
