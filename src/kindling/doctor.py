@@ -77,6 +77,13 @@ def diagnose(data_cfg) -> dict:
         result["warnings"].extend(result["files"].pop("_warnings"))
     elif path is not None and path.suffix.lower() in (".csv", ".tsv", ".parquet") and path.is_file():
         result["table"] = inspect_table(path, data_cfg)
+        gaps = {k: c["missing"] for k, c in result["table"].get("columns", {}).items() if c["missing"]}
+        if gaps:
+            shown = ", ".join(f"{k} ({v})" for k, v in list(gaps.items())[:8])
+            result["warnings"].append(
+                f"missing values in {shown}; data.missing={data_cfg.missing} "
+                "(impute fills them from the training rows, refuse stops)"
+            )
     return result
 
 

@@ -82,3 +82,13 @@ def test_table_missing_values_and_types(tmp_path):
 def test_unknown_source_is_reported_not_crashed(capsys):
     assert main(["data", "nonsense"]) == 0
     assert "does not load" in capsys.readouterr().out
+
+
+def test_csv_source_reports_missing_values(tmp_path):
+    path = tmp_path / "t.csv"
+    rows = [f"{i},{'xyz'[i % 3]},{i % 2}" for i in range(30)]
+    rows[3], rows[7] = "3,,1", ",y,1"
+    path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    result = diagnose(DataConfig(name=f"csv:{path}", target="label"))
+    assert result["table"]["missing_total"] == 2
+    assert any("missing values in a (1), b (1)" in w for w in result["warnings"])
