@@ -315,8 +315,8 @@ def write_report(run: str | Path, output: str | Path | None = None) -> Path:
 def write_compare(runs: list[str | Path], output: str | Path = "compare.html") -> Path:
     """One page: the runs' curves overlaid, their metrics side by side."""
     from kindling.fileio import atomic_write_text
+    from kindling.report.curves import compare_curves
     from kindling.report.evidence import read_history
-    from kindling.report.plots import compare_curves
     from kindling.runner import load_saved_config
 
     if len(runs) < 1:

@@ -111,7 +111,7 @@ def lr_find(
     cfg, steps: int = 100, start_lr: float = 1e-7, end_lr: float = 10.0, output: Path = Path("lr_find.png")
 ) -> dict:
     from kindling.fileio import atomic_write_bytes
-    from kindling.report.plots import lr_find_plot
+    from kindling.report.curves import lr_find_plot
 
     output = Path(output)
     _check(steps, start_lr, end_lr, output)
