@@ -57,7 +57,7 @@ def _config(run_dir: Path, logger: str, epochs: int | None):
     return load_config(RECIPE, {"run_dir": str(run_dir)}, sets)
 
 
-def train_cli(run_dir: Path, logger: str, epochs: int | None, worker: bool = True) -> float:
+def train_cli(run_dir: Path, logger: str, epochs: int | None) -> float:
     """Wall seconds of `kindling train recipes/digits.yaml` (the demo command, interpreter start included)."""
     command = [
         sys.executable,
@@ -73,9 +73,8 @@ def train_cli(run_dir: Path, logger: str, epochs: int | None, worker: bool = Tru
     ]
     if epochs:
         command += ["--epochs", str(epochs)]
-    env = {**os.environ, "KINDLING_PLOT_WORKER": "1" if worker else "0"}
     t0 = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=env)
+    subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - t0
 
 
@@ -111,18 +110,16 @@ def report_times(run_dir: Path, repeats: int) -> tuple[list[float], float]:
 def main(quick: bool = False, repeats: int = 3) -> str:
     epochs = 3 if quick else None
     repeats = 1 if quick else repeats
-    walls: dict[str, list[float]] = {"none": [], "tensorboard": [], "in-process": []}
+    walls: dict[str, list[float]] = {"none": [], "tensorboard": []}
     with tempfile.TemporaryDirectory(prefix="bench_report_") as tmp:
         tmp = Path(tmp)
         train_cli(tmp / "warm", "tensorboard", 1)  # first-run caches (pyc, fonts) out of the measurement
         for _ in range(repeats):
             for logger in ("none", "tensorboard"):
                 walls[logger].append(train_cli(tmp / logger, logger, epochs))
-            walls["in-process"].append(train_cli(tmp / "in-process", "tensorboard", epochs, worker=False))
         timed_wall, totals = train_timed(tmp / "timed", epochs)
         inproc, cli = report_times(tmp / "tensorboard", 1 if quick else 3)
     none_s, tb_s = statistics.median(walls["none"]), statistics.median(walls["tensorboard"])
-    here_s = statistics.median(walls["in-process"])
     inside = sum(totals.values())
     lines = [
         "## Report: logging, plots, report.html (issue 7)",
@@ -136,8 +133,6 @@ def main(quick: bool = False, repeats: int = 3) -> str:
         "|---|---:|---:|",
         f"| `kindling train`, logger none | {none_s:.2f} | |",
         f"| `kindling train`, TensorBoard + plots | {tb_s:.2f} | {100 * (tb_s - none_s) / none_s:+.1f}% (goal <= 3%) |",
-        f"| `kindling train`, TensorBoard + plots drawn in the training process (KINDLING_PLOT_WORKER=0) | {here_s:.2f} | "
-        f"{100 * (here_s - none_s) / none_s:+.1f}% |",
         f"| inside the report callbacks, in-process run of {timed_wall:.2f} s | {inside:.3f} | "
         f"{100 * inside / timed_wall:.1f}% of it, {100 * inside / none_s:.1f}% of the command |",
     ]

@@ -25,6 +25,13 @@ def test_interrupted_write_leaves_old_file_intact(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["state.bin"]  # no temp file left behind
 
 
+def test_written_files_get_the_usual_mode(tmp_path):
+    path = atomic_write_bytes(tmp_path / "report.html", b"<html></html>")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_disk_full_says_previous_file_is_intact(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
     atomic_write_bytes(path, b"previous")

@@ -52,6 +52,7 @@ TRAIN_FLAGS = [
     ("--task", "data.task", str, "auto (inferred from the target) | classification | regression"),
     ("--missing", "data.missing", str, "tables: impute (with a flag column) | refuse"),
     ("--pretrained", "model.pretrained", str, "local weights file for a torchvision backbone"),
+    ("--logger", "train.logger", str, "auto (TensorBoard when installed, else csv) | tensorboard | csv | none"),
 ]
 BOOL_FLAGS = [
     ("--deterministic", "train.deterministic", "deterministic algorithms (bit-identical resume on CPU)"),

@@ -71,8 +71,8 @@ def test_interrupted_run_without_best_model_still_reports(run_copy, tmp_path):
 
 
 def test_run_without_validation_and_without_logger(tmp_path):
-    from conftest import train_run
     from kindling.report.html import write_report
+    from kindling_testing import train_run
 
     run = train_run(
         tmp_path / "noval",

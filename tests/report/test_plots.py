@@ -124,7 +124,7 @@ def test_lr_find_suggests_a_rate_and_draws_it(tmp_path):
 
 
 def test_text_run_shows_confused_pairs_with_their_texts(tmp_path):
-    from conftest import train_run
+    from kindling_testing import train_run
 
     rng = np.random.default_rng(0)
     words = {"pos": ["great", "loved", "superb"], "neg": ["boring", "awful", "dull"]}

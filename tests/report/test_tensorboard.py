@@ -54,9 +54,8 @@ def test_event_files_hold_scalars_images_graph_hparams(digits_run):
 
 
 def test_csv_logger_writes_csv_and_no_event_files(tmp_path, monkeypatch):
-    from conftest import train_run
+    from kindling_testing import train_run
 
-    monkeypatch.setenv("KINDLING_PLOT_WORKER", "0")  # and the plots drawn in the training process
     run = train_run(tmp_path / "csv", "--data", "digits", "--epochs", "1", "--set", "train.logger=csv")
     assert not (run / "tb").exists()
     header, *rows = (run / "steps.csv").read_text().splitlines()

@@ -9,7 +9,6 @@ written by the runner whatever the logger. Only rank 0 logs.
 from __future__ import annotations
 
 import importlib.util
-import os
 import time
 from pathlib import Path
 
@@ -182,24 +181,7 @@ class TensorBoardLogger(_Base):
 
 
 class PlotsAtEnd(_Base):
-    """At the end of training: the best model on the test (else val) split -> run_dir/plots/*.png.
-
-    The drawing happens in plot worker processes started at fit start (see plot_worker), so that
-    matplotlib's import overlaps training and the plots are drawn in parallel; regression runs, any worker failure, and KINDLING_PLOT_WORKER=0
-    (where starting a process is not wanted) draw in this process.
-    """
-
-    worker = None
-
-    def on_fit_start(self, trainer) -> None:
-        if (
-            trainer.dist.is_main
-            and trainer.sig.task == "classification"
-            and os.environ.get("KINDLING_PLOT_WORKER") != "0"
-        ):
-            from kindling.report.plot_worker import PlotWorkers
-
-            self.worker = PlotWorkers.start(min(2, os.cpu_count() or 1))
+    """At the end of training: the best model on the test (else val) split -> run_dir/plots/*.png."""
 
     def on_step_end(self, trainer) -> None: ...
 
@@ -216,14 +198,6 @@ class PlotsAtEnd(_Base):
             bundle = load_bundle(self.run_dir / "best", str(trainer.device))
             batch = trainer.cfg.data.eval_batch_size
             preds = collect(bundle.model, bundle.signature, split, split_name, trainer.device, batch)
-        if self.worker is not None:
-            try:
-                self.worker.draw(self.run_dir, trainer.history, trainer.sig, preds)
-                trainer.echo(f"plots in {self.run_dir / 'plots'}")
-                return
-            except RuntimeError as exc:
-                self.worker.close()
-                trainer.echo(f"note: a plot worker failed ({exc}); drawing in this process")
         self._draw_here(trainer, preds)
 
     def _draw_here(self, trainer, preds) -> None:
