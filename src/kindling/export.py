@@ -143,7 +143,7 @@ def real_inputs(bundle, n: int):
     from kindling.evaluate import data_config_for
 
     try:
-        dm = data_mod.build(data_config_for(bundle))
+        dm = data_mod.build(data_config_for(bundle), quiet=True)
         part = next(p for p in (dm.test, dm.val, dm.train) if p is not None and len(p))
         name = "test" if part is dm.test else "val" if part is dm.val else "train"
         x, _, lengths = next(part.batches(n))

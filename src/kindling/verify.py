@@ -62,7 +62,7 @@ def verify_resume(recipe: str | None, sets: list[str], epochs: int = 2, echo=pri
 def _steps_per_epoch(cfg) -> int:
     from kindling import data
 
-    n = len(data.build(cfg.data).train)
+    n = len(data.build(cfg.data, quiet=True).train)
     if cfg.train.overfit_batches:
         n = min(n, cfg.train.overfit_batches * cfg.data.batch_size)
     return -(-n // cfg.data.batch_size) // max(1, cfg.train.accumulate)

@@ -6,7 +6,9 @@ A spec is either a name (`digits`, `mnist`) or `kind:argument` (`folder:photos`,
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from kindling.data.memory import Split
@@ -66,6 +68,25 @@ def resolve(spec: str) -> Callable:
     return _BUILDERS[key]
 
 
-def build(cfg) -> DataModule:
-    """Build the DataModule for `cfg` (a DataConfig)."""
-    return resolve(cfg.name)(cfg)
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+_NOTES: ContextVar[Callable[[str], None]] = ContextVar("kindling_data_notes", default=_to_stderr)
+
+
+def note(text: str) -> None:
+    """What a source chose or skipped (column typing, tokeniser, skipped rows): on stderr, so stdout
+    stays clean for `--json`; silent inside `build(cfg, quiet=True)`."""
+    _NOTES.get()(text)
+
+
+def build(cfg, quiet: bool = False) -> DataModule:
+    """Build the DataModule for `cfg` (a DataConfig). `quiet` drops the sources' notes (evaluate, report:
+    the user saw them when training)."""
+    token = _NOTES.set(lambda text: None) if quiet else None
+    try:
+        return resolve(cfg.name)(cfg)
+    finally:
+        if token is not None:
+            _NOTES.reset(token)

@@ -71,7 +71,7 @@ def _load_model_and_data(view: RunView) -> None:
     except UserError as exc:
         view.notes.append(f"no best model: {exc}")
     try:
-        view.data = data_mod.build(view.cfg.data)
+        view.data = data_mod.build(view.cfg.data, quiet=True)
     except UserError as exc:
         view.notes.append(
             f"the data could not be rebuilt ({exc}); data summary, per-class table and "

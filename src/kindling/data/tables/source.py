@@ -9,7 +9,6 @@ extras carry the fitted encoders, so prediction applies exactly what training fi
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,7 +228,9 @@ def encode_split(sig: Signature, frame: pd.DataFrame, where: str = "the table") 
 
 
 def build_module(cfg, echo=None) -> DataModule:
-    """The DataModule of a table source; prints the column typing (to stderr: stdout may carry JSON)."""
+    """The DataModule of a table source; notes the column typing (kindling.data.note: stderr)."""
+    from kindling.data import note as data_note
+
     frames = load_frames(cfg)
     plan = frames.plan
     extras = encoders.fit(plan, frames.train, cfg.categorical, cfg.missing)
@@ -251,7 +252,7 @@ def build_module(cfg, echo=None) -> DataModule:
             [f"row {int(i) + 1}" for i in frame.index],
         )
         splits[name] = split
-    (echo or _stderr)(
+    (echo or data_note)(
         format_plan(plan, frames.where)
         + f"\n  -> {len(extras['feature_names'])} features; "
         + ", ".join(f"{k} {len(v) if v is not None else 0}" for k, v in splits.items())
@@ -262,8 +263,6 @@ def build_module(cfg, echo=None) -> DataModule:
     )
 
 
-def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 @register("csv:")
