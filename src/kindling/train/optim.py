@@ -9,18 +9,14 @@ import torch
 from kindling.errors import unknown
 
 
-def build_optimizer(params, cfg, device: torch.device | None = None) -> torch.optim.Optimizer:
-    """On CUDA the fused implementations run one kernel per step instead of several per parameter group,
-    which is most of a small model's step time there."""
+def build_optimizer(params, cfg) -> torch.optim.Optimizer:
     name = cfg.name.lower()
-    fast = {"fused": True} if device is not None and device.type == "cuda" else {}
     if name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay, **fast)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
     if name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, **fast)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, **fast)
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     raise unknown("optimizer", cfg.name, ["sgd", "adam", "adamw"])
 
 

@@ -139,7 +139,7 @@ class Trainer:
         self.threads, threads_how = calibrate.pick_threads(self)
         if tc.precision == "bf16" and self.device.type == "cpu":
             calibrate.check_cpu_bf16(self)
-        self.optimizer = build_optimizer(list(model.parameters()), self.cfg.optim, self.device)  # frozen params get no grad, so no step
+        self.optimizer = build_optimizer(list(model.parameters()), self.cfg.optim)  # frozen params get no grad, so no step
         self.scheduler, self.sched_interval = build_scheduler(self.optimizer, self.cfg.sched, self.epochs, self._sched_steps())
         self.ema = self._make_ema(model)
         self.train_model = maybe_compile(distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device)
