@@ -37,7 +37,9 @@ def chromium_path() -> str:
     if not Path(CHROMIUM).exists() and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, capture_output=True, timeout=900)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"], env=env, capture_output=True, timeout=900
+        )
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed and apt-get could not install it")
     return CHROMIUM

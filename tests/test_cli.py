@@ -39,7 +39,14 @@ def test_round_trip_train_evaluate_predict(tmp_path):
     trained = run_cli("train", "--data", "digits", "--epochs", "1", "--run-dir", str(run), "--threads", "1")
     assert trained.returncode == 0, trained.stderr
     assert "epoch 1/1" in trained.stdout
-    for name in ["config.yaml", "env.json", "metrics.jsonl", "checkpoints/last.pt", "best/model.safetensors", "best/bundle.json"]:
+    for name in [
+        "config.yaml",
+        "env.json",
+        "metrics.jsonl",
+        "checkpoints/last.pt",
+        "best/model.safetensors",
+        "best/bundle.json",
+    ]:
         assert (run / name).is_file(), name
 
     evaluated = run_cli("evaluate", str(run), "--json")
@@ -57,7 +64,15 @@ def test_round_trip_train_evaluate_predict(tmp_path):
     index = int((test.y == 3).nonzero()[0])
     Image.fromarray(test.x[index, 0].numpy()).resize((40, 40)).save(tmp_path / "three.png")
     np.save(tmp_path / "three.npy", test.x[index].numpy())
-    predicted = run_cli("predict", str(run / "best"), str(tmp_path / "three.png"), str(tmp_path / "three.npy"), "--json", "--top-k", "2")
+    predicted = run_cli(
+        "predict",
+        str(run / "best"),
+        str(tmp_path / "three.png"),
+        str(tmp_path / "three.npy"),
+        "--json",
+        "--top-k",
+        "2",
+    )
     assert predicted.returncode == 0, predicted.stderr
     preds = json.loads(predicted.stdout)["predictions"]
     assert len(preds) == 2 and all(len(p["top_k"]) == 2 for p in preds)
@@ -93,7 +108,10 @@ def test_user_mistakes_exit_2_with_one_line(tmp_path, capsys, digits_run):
         (["predict", str(digits_run), str(tmp_path / "absent.png")], "does not exist"),
         (["train", "--resume", str(corrupt)], "truncated or corrupt"),
         (["train", "--run-dir", str(digits_run)], "already holds a run"),
-        (["train", "--set", "model.options={depth: 3}", "--run-dir", str(tmp_path / "x")], "has no option 'depth'"),
+        (
+            ["train", "--set", "model.options={depth: 3}", "--run-dir", str(tmp_path / "x")],
+            "has no option 'depth'",
+        ),
     ]
     for argv, match in cases:
         one_line_error(capsys, argv, match)

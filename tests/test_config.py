@@ -16,7 +16,9 @@ def recipe(tmp_path):
 
 
 def test_defaults_recipe_flags_set_precedence(recipe):
-    cfg = load_config(recipe, {"optim.lr": 0.1, "train.epochs": None}, ["optim.lr=0.01", "data.eval_batch_size=99"])
+    cfg = load_config(
+        recipe, {"optim.lr": 0.1, "train.epochs": None}, ["optim.lr=0.01", "data.eval_batch_size=99"]
+    )
     assert cfg.data.batch_size == 32  # recipe over default
     assert cfg.train.epochs == 7  # a flag left unset does not override the recipe
     assert cfg.optim.lr == 0.01  # --set over flag over recipe

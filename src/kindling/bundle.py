@@ -30,7 +30,9 @@ class Bundle:
         return self.meta.get("model", {}).get("name", "?")
 
 
-def save_bundle(folder: Path, model, model_spec: dict, sig: Signature, metrics: dict, env: dict, data: dict | None = None) -> None:
+def save_bundle(
+    folder: Path, model, model_spec: dict, sig: Signature, metrics: dict, env: dict, data: dict | None = None
+) -> None:
     from safetensors.torch import save
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -58,8 +60,12 @@ def bundle_dir(path: str | Path) -> Path:
     if not path.exists():
         raise UserError(f"{path} does not exist; pass a run directory (runs/NAME) or its best/ bundle folder")
     if (path / "checkpoints" / "last.pt").is_file():
-        raise UserError(f"{path} has no best model yet (the run stopped before its first validation); resume it with `kindling train --resume {path}`")
-    raise UserError(f"{path} is not a kindling run or bundle (no model.safetensors inside); pass runs/NAME or runs/NAME/best")
+        raise UserError(
+            f"{path} has no best model yet (the run stopped before its first validation); resume it with `kindling train --resume {path}`"
+        )
+    raise UserError(
+        f"{path} is not a kindling run or bundle (no model.safetensors inside); pass runs/NAME or runs/NAME/best"
+    )
 
 
 def read_meta(folder: Path) -> dict:
@@ -75,7 +81,9 @@ def read_meta(folder: Path) -> dict:
         raise UserError(f"{file} carries no kindling metadata; it was not written by kindling")
     meta = json.loads(text)
     if meta.get("format_version") != BUNDLE_FORMAT:
-        raise UserError(f"{file} is bundle format {meta.get('format_version')}; this kindling reads format {BUNDLE_FORMAT}")
+        raise UserError(
+            f"{file} is bundle format {meta.get('format_version')}; this kindling reads format {BUNDLE_FORMAT}"
+        )
     return meta
 
 
@@ -94,6 +102,8 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
         state = load_file(str(folder / "model.safetensors"), device=str(device))
         model.load_state_dict(state, strict=True)
     except (RuntimeError, OSError) as exc:
-        raise UserError(f"weights in {folder} do not fit model '{spec['name']}' ({str(exc)[:200]}); the bundle is damaged") from exc
+        raise UserError(
+            f"weights in {folder} do not fit model '{spec['name']}' ({str(exc)[:200]}); the bundle is damaged"
+        ) from exc
     model.to(device).eval()
     return Bundle(model, sig, meta, folder)

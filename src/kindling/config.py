@@ -216,7 +216,9 @@ def from_dict(cls: type, data: dict | None, where: str = "") -> Any:
     for key, value in data.items():
         dotted = f"{where}.{key}" if where else str(key)
         if key not in hints:
-            raise UserError(f"unknown config key '{dotted}'{did_you_mean(key, names)}; valid keys here: {', '.join(names)}")
+            raise UserError(
+                f"unknown config key '{dotted}'{did_you_mean(key, names)}; valid keys here: {', '.join(names)}"
+            )
         tp = hints[key]
         kwargs[key] = from_dict(tp, value, dotted) if _is_dataclass_type(tp) else _coerce(value, tp, dotted)
     return cls(**kwargs)
@@ -264,7 +266,9 @@ def read_recipe(path: str | Path) -> dict:
     if tree is None:
         return {}
     if not isinstance(tree, dict):
-        raise UserError(f"{path}: a recipe must be a mapping of sections (data, model, optim, train), got {type(tree).__name__}")
+        raise UserError(
+            f"{path}: a recipe must be a mapping of sections (data, model, optim, train), got {type(tree).__name__}"
+        )
     return tree
 
 
@@ -279,7 +283,10 @@ def _deep_merge(base: dict, over: dict) -> dict:
 
 
 def load_config(
-    recipe: str | Path | None = None, flags: dict | None = None, sets: list[str] = (), base: dict | None = None
+    recipe: str | Path | None = None,
+    flags: dict | None = None,
+    sets: list[str] = (),
+    base: dict | None = None,
 ) -> RunConfig:
     """Resolve the config: defaults < recipe (or `base`, a saved run's config) < flags (dotted keys) < `--set`."""
     tree: dict = dict(base or {})

@@ -44,7 +44,11 @@ def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None,
     nll = getattr(model, "outputs_log_probs", False)
     with torch.no_grad():
         for x, y, lengths in part.batches(512):
-            out = model(preprocess(x), lengths) if getattr(model, "takes_lengths", False) else model(preprocess(x))
+            out = (
+                model(preprocess(x), lengths)
+                if getattr(model, "takes_lengths", False)
+                else model(preprocess(x))
+            )
             if sig.task == "regression":
                 loss = torch.nn.functional.mse_loss(out.view(-1), (y.float() - t_mean) / t_std)
             else:

@@ -35,7 +35,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and exc.errno == 28:  # ENOSPC
-            raise UserError(f"no space left on the device while writing {path}; the previous file is intact") from exc
+            raise UserError(
+                f"no space left on the device while writing {path}; the previous file is intact"
+            ) from exc
         raise
     return path
 
@@ -83,9 +85,13 @@ def load_checkpoint(path: str | Path) -> dict:
         ) from exc
     except Exception as exc:  # the weights-only unpickler raises many types on damaged bytes
         first = (str(exc).strip().splitlines() or ["unreadable"])[0][:160]
-        raise UserError(f"checkpoint {path} is truncated or corrupt ({first}); resume from another run or retrain") from exc
+        raise UserError(
+            f"checkpoint {path} is truncated or corrupt ({first}); resume from another run or retrain"
+        ) from exc
     if not isinstance(obj, dict) or obj.get("format") != "kindling-checkpoint":
-        raise UserError(f"{path} is not a kindling checkpoint; pass a run directory written by `kindling train`")
+        raise UserError(
+            f"{path} is not a kindling checkpoint; pass a run directory written by `kindling train`"
+        )
     return obj
 
 

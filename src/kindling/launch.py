@@ -7,7 +7,16 @@ import sys
 
 
 def launch_torchrun(nproc: int, argv: list[str]) -> int:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "kindling", *argv]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "kindling",
+        *argv,
+    ]
     print("launching: " + " ".join(cmd[2:]), flush=True)
     try:
         return subprocess.call(cmd)

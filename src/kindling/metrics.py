@@ -81,9 +81,18 @@ def per_class(confusion: list[list[int]], class_names: list[str]) -> dict:
     predicted = cm.sum(0)
     recall = torch.where(support > 0, tp / support.clamp_min(1), torch.zeros_like(tp))
     precision = torch.where(predicted > 0, tp / predicted.clamp_min(1), torch.zeros_like(tp))
-    f1 = torch.where(precision + recall > 0, 2 * precision * recall / (precision + recall).clamp_min(1e-12), torch.zeros_like(tp))
+    f1 = torch.where(
+        precision + recall > 0,
+        2 * precision * recall / (precision + recall).clamp_min(1e-12),
+        torch.zeros_like(tp),
+    )
     report = {
-        name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
+        name: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
         for i, name in enumerate(class_names)
     }
     return {

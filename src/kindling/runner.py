@@ -11,8 +11,19 @@ from kindling.errors import UserError
 from kindling.fileio import atomic_write_json, atomic_write_text
 
 # keys that may change when a run is resumed; any other difference is refused
-RESUMABLE_CHANGES = ("train.epochs", "train.device", "train.threads", "train.patience", "train.save_every_steps",
-                     "train.log_interval", "train.logger", "train.devices", "run_dir", "runs_dir", "name")
+RESUMABLE_CHANGES = (
+    "train.epochs",
+    "train.device",
+    "train.threads",
+    "train.patience",
+    "train.save_every_steps",
+    "train.log_interval",
+    "train.logger",
+    "train.devices",
+    "run_dir",
+    "runs_dir",
+    "name",
+)
 
 
 class JsonlLog:
@@ -48,7 +59,9 @@ def check_resume_config(saved: RunConfig, new: RunConfig) -> None:
     differing = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES]
     if differing:
         shown = ", ".join(f"{k} ({a.get(k)!r} -> {b.get(k)!r})" for k in differing[:6])
-        raise UserError(f"cannot resume: the config differs from the run's in {shown}; start a new run instead (--run-dir)")
+        raise UserError(
+            f"cannot resume: the config differs from the run's in {shown}; start a new run instead (--run-dir)"
+        )
 
 
 def prepare_run_dir(cfg: RunConfig, overwrite: bool) -> Path:
@@ -72,7 +85,9 @@ def load_saved_config(run_dir: Path) -> RunConfig:
     return config_from_yaml(path.read_text(encoding="utf-8"))
 
 
-def train(cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print, callbacks=()) -> Path:
+def train(
+    cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print, callbacks=()
+) -> Path:
     """Train `cfg` (or resume the run at `resume`) and return the run directory."""
     from kindling import data as data_mod
     from kindling import models
@@ -110,14 +125,21 @@ def train(cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = Fa
     finally:
         distributed.shutdown(getattr(trainer, "dist", distributed.DistInfo()))
     if rank0:
-        echo(f"best {trainer.monitor_key} {summary['best']:.4f} at epoch {summary['best_epoch']}; bundle in {run_dir / 'best'}"
-             if summary["best"] is not None else f"bundle in {run_dir / 'best'}")
+        echo(
+            f"best {trainer.monitor_key} {summary['best']:.4f} at epoch {summary['best_epoch']}; bundle in {run_dir / 'best'}"
+            if summary["best"] is not None
+            else f"bundle in {run_dir / 'best'}"
+        )
         if summary["skipped_steps"]:
             echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
     return run_dir
 
 
-CALLBACK_PROVIDERS = ["kindling.report.callbacks", "kindling.models.finetune", "kindling.data.tables.callbacks"]
+CALLBACK_PROVIDERS = [
+    "kindling.report.callbacks",
+    "kindling.models.finetune",
+    "kindling.data.tables.callbacks",
+]
 
 
 def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:

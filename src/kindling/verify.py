@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from kindling.config import load_config
-from kindling.train.trainer import Callback, Interrupted
+from kindling.train.events import Callback, Interrupted
 
 
 class InterruptAt(Callback):
@@ -34,7 +34,9 @@ def weights_equal(run_a: Path, run_b: Path) -> tuple[bool, list[str]]:
     return not differing and a.keys() == b.keys(), differing
 
 
-def verify_resume(recipe: str | None, sets: list[str], epochs: int = 2, echo=print, stop_at: int | None = None) -> bool:
+def verify_resume(
+    recipe: str | None, sets: list[str], epochs: int = 2, echo=print, stop_at: int | None = None
+) -> bool:
     from kindling.runner import train
 
     flags = {"train.epochs": epochs, "train.deterministic": True}
@@ -50,12 +52,20 @@ def verify_resume(recipe: str | None, sets: list[str], epochs: int = 2, echo=pri
             train(broken, echo=quiet, callbacks=[InterruptAt(stop_at)])
             echo(f"note: the run ended before step {stop_at}; nothing was interrupted")
         except Interrupted:
-            train(load_config(recipe, {**flags, "run_dir": f"{tmp}/resumed"}, sets), resume=f"{tmp}/resumed", echo=quiet)
+            train(
+                load_config(recipe, {**flags, "run_dir": f"{tmp}/resumed"}, sets),
+                resume=f"{tmp}/resumed",
+                echo=quiet,
+            )
         same, differing = weights_equal(Path(tmp) / "straight", Path(tmp) / "resumed")
     if same:
-        echo(f"resume verified: interrupted at step {stop_at} (mid-epoch) and resumed; final weights are bit-identical")
+        echo(
+            f"resume verified: interrupted at step {stop_at} (mid-epoch) and resumed; final weights are bit-identical"
+        )
     else:
-        echo(f"resume MISMATCH: {len(differing)} tensors differ after resuming at step {stop_at}: {', '.join(differing[:5])}")
+        echo(
+            f"resume MISMATCH: {len(differing)} tensors differ after resuming at step {stop_at}: {', '.join(differing[:5])}"
+        )
     return same
 
 

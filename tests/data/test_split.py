@@ -25,7 +25,9 @@ def test_split_is_deterministic_disjoint_and_stratified():
 
 def test_other_seed_gives_other_split():
     labels = np.repeat(np.arange(3), 40)
-    assert not np.array_equal(train_val_test(labels, 0.1, 0.25, 0)[2], train_val_test(labels, 0.1, 0.25, 1)[2])
+    assert not np.array_equal(
+        train_val_test(labels, 0.1, 0.25, 0)[2], train_val_test(labels, 0.1, 0.25, 1)[2]
+    )
 
 
 def test_digits_splits_fixed_and_signature_fitted_on_train():

@@ -10,12 +10,31 @@ import sys
 from kindling.evaluate import evaluate
 from kindling.train import checkpoint
 
-COMMON = ["--data", "digits", "--model", "mlp", "--batch-size", "64", "--lr", "0.003", "--set", "train.logger=none"]
+COMMON = [
+    "--data",
+    "digits",
+    "--model",
+    "mlp",
+    "--batch-size",
+    "64",
+    "--lr",
+    "0.003",
+    "--set",
+    "train.logger=none",
+]
 
 
 def kindling(*args: str, nproc: int = 1) -> subprocess.CompletedProcess:
     if nproc > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "kindling"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            "kindling",
+        ]
     else:
         cmd = [sys.executable, "-m", "kindling"]
     out = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=300)

@@ -24,4 +24,6 @@ def test_mid_epoch_resume_is_bit_identical(sets):
 def test_epoch_boundary_resume_is_bit_identical():
     lines = []
     steps_per_epoch = -(-1211 // 128)  # the digits train split at batch 128
-    assert verify_resume(None, ["data.batch_size=128"], epochs=2, echo=lines.append, stop_at=steps_per_epoch), lines
+    assert verify_resume(
+        None, ["data.batch_size=128"], epochs=2, echo=lines.append, stop_at=steps_per_epoch
+    ), lines

@@ -16,7 +16,20 @@ KINDLING = [sys.executable, "-u", "-m", "kindling"]
 
 
 def start_training(run: Path, *extra: str) -> subprocess.Popen:
-    args = ["train", "--data", "digits", "--model", "mlp", "--epochs", "400", "--threads", "1", "--run-dir", str(run), *extra]
+    args = [
+        "train",
+        "--data",
+        "digits",
+        "--model",
+        "mlp",
+        "--epochs",
+        "400",
+        "--threads",
+        "1",
+        "--run-dir",
+        str(run),
+        *extra,
+    ]
     return subprocess.Popen([*KINDLING, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -41,10 +54,17 @@ def test_signal_writes_checkpoint_prints_resume_and_exits_130(tmp_path, sig):
     assert "Traceback" not in err
     state = checkpoint.load(run / "checkpoints" / "last.pt")
     assert state["progress"]["epoch"] >= 2
-    resumed = subprocess.run([*KINDLING, "train", "--resume", str(run), "--epochs", str(state["progress"]["epoch"] + 1)],
-                             capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        [*KINDLING, "train", "--resume", str(run), "--epochs", str(state["progress"]["epoch"] + 1)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stderr
-    assert checkpoint.load(run / "checkpoints" / "last.pt")["progress"]["epoch"] == state["progress"]["epoch"] + 1
+    assert (
+        checkpoint.load(run / "checkpoints" / "last.pt")["progress"]["epoch"]
+        == state["progress"]["epoch"] + 1
+    )
 
 
 def test_sigkill_at_any_moment_leaves_a_loadable_checkpoint(tmp_path):
@@ -57,7 +77,13 @@ def test_sigkill_at_any_moment_leaves_a_loadable_checkpoint(tmp_path):
     proc.kill()
     proc.wait(timeout=30)
     state = checkpoint.load(run / "checkpoints" / "last.pt")
-    resumed = subprocess.run([*KINDLING, "train", "--resume", str(run), "--epochs", str(state["progress"]["epoch"] + 1)],
-                             capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        [*KINDLING, "train", "--resume", str(run), "--epochs", str(state["progress"]["epoch"] + 1)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stderr
-    assert not list((run / "checkpoints").glob(".*.tmp"))  # a temp file of the killed write is swept on resume
+    assert not list(
+        (run / "checkpoints").glob(".*.tmp")
+    )  # a temp file of the killed write is swept on resume

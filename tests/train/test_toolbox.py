@@ -15,7 +15,14 @@ from kindling.train import checkpoint
 
 
 def run(tmp_path, name: str, *sets: str, **flags):
-    flags = {"data.name": "digits", "model.name": "mlp", "train.threads": 1, "train.logger": "none", "run_dir": str(tmp_path / name), **flags}
+    flags = {
+        "data.name": "digits",
+        "model.name": "mlp",
+        "train.threads": 1,
+        "train.logger": "none",
+        "run_dir": str(tmp_path / name),
+        **flags,
+    }
     cfg = load_config(None, flags, list(sets))
     lines: list[str] = []
     train(cfg, echo=lines.append)
@@ -29,7 +36,9 @@ def weights(run_dir):
 def test_accumulated_batches_equal_one_big_batch(tmp_path):
     common = ["optim.name=sgd", "optim.momentum=0", "train.epochs=1"]
     big, _ = run(tmp_path, "big", *common, "data.batch_size=64", "train.overfit_batches=1")
-    acc, _ = run(tmp_path, "acc", *common, "data.batch_size=32", "train.overfit_batches=2", "train.accumulate=2")
+    acc, _ = run(
+        tmp_path, "acc", *common, "data.batch_size=32", "train.overfit_batches=2", "train.accumulate=2"
+    )
     a, b = weights(big), weights(acc)
     assert checkpoint.load(acc / "checkpoints" / "last.pt")["progress"]["step"] == 1
     for key in a:
@@ -37,7 +46,9 @@ def test_accumulated_batches_equal_one_big_batch(tmp_path):
 
 
 def test_early_stopping_counts_validation_rounds_and_says_so(tmp_path):
-    run_dir, lines = run(tmp_path, "es", "optim.lr=0", "train.epochs=10", "train.patience=2", "train.monitor=val_loss")
+    run_dir, lines = run(
+        tmp_path, "es", "optim.lr=0", "train.epochs=10", "train.patience=2", "train.monitor=val_loss"
+    )
     assert any("early stopping: after 2 validation rounds" in line for line in lines)
     assert any(line.startswith("early stop:") for line in lines)
     records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -46,8 +57,25 @@ def test_early_stopping_counts_validation_rounds_and_says_so(tmp_path):
 
 def test_non_finite_loss_stops_with_hint_and_keeps_last_good_checkpoint(tmp_path, capsys):
     run_dir = tmp_path / "nan"
-    rc = main(["train", "--data", "digits", "--model", "mlp", "--epochs", "50", "--threads", "1", "--lr", "1e30",
-               "--optimizer", "sgd", "--run-dir", str(run_dir)])
+    rc = main(
+        [
+            "train",
+            "--data",
+            "digits",
+            "--model",
+            "mlp",
+            "--epochs",
+            "50",
+            "--threads",
+            "1",
+            "--lr",
+            "1e30",
+            "--optimizer",
+            "sgd",
+            "--run-dir",
+            str(run_dir),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2
     assert "loss became" in err and "at epoch" in err and "batch" in err and "--clip-grad" in err
@@ -55,7 +83,9 @@ def test_non_finite_loss_stops_with_hint_and_keeps_last_good_checkpoint(tmp_path
 
 
 def test_overfit_batches_reaches_perfect_training_accuracy(tmp_path):
-    run_dir, _ = run(tmp_path, "of", "train.overfit_batches=1", "train.epochs=40", "data.batch_size=32", "optim.lr=0.01")
+    run_dir, _ = run(
+        tmp_path, "of", "train.overfit_batches=1", "train.epochs=40", "data.batch_size=32", "optim.lr=0.01"
+    )
     last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["train_acc"] == 1.0
 
@@ -69,7 +99,14 @@ def test_dry_run_is_one_batch_per_phase(tmp_path):
 
 @pytest.mark.parametrize("name", ["step", "multistep", "cosine", "onecycle", "plateau"])
 def test_every_scheduler_changes_the_learning_rate(tmp_path, name):
-    sets = [f"sched.name={name}", "sched.step_size=1", "sched.milestones=[1]", "sched.patience=0", "train.epochs=3", "optim.lr=0.01"]
+    sets = [
+        f"sched.name={name}",
+        "sched.step_size=1",
+        "sched.milestones=[1]",
+        "sched.patience=0",
+        "train.epochs=3",
+        "optim.lr=0.01",
+    ]
     if name == "plateau":
         sets += ["optim.lr=1e-6", "optim.name=sgd", "optim.momentum=0"]  # no real progress: plateau must cut
     run_dir, _ = run(tmp_path, name, *sets, "data.batch_size=256")
@@ -78,8 +115,15 @@ def test_every_scheduler_changes_the_learning_rate(tmp_path, name):
 
 
 def test_warmup_ramps_up(tmp_path):
-    run_dir, _ = run(tmp_path, "warm", "sched.name=cosine", "sched.warmup_epochs=2", "train.epochs=3", "optim.lr=0.01",
-                     "data.batch_size=256")
+    run_dir, _ = run(
+        tmp_path,
+        "warm",
+        "sched.name=cosine",
+        "sched.warmup_epochs=2",
+        "train.epochs=3",
+        "optim.lr=0.01",
+        "data.batch_size=256",
+    )
     lrs = [json.loads(x)["lr"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert lrs[0] < lrs[1]
 

@@ -31,19 +31,46 @@ class DataModule:
 # name -> (module that registers it, one-line description). Modules import lazily so that
 # `kindling list datasets` and the digits path never import torchvision.
 NAMED: dict[str, tuple[str, str]] = {
-    "digits": ("kindling.data.embedded", "scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes)"),
+    "digits": (
+        "kindling.data.embedded",
+        "scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes)",
+    ),
     "wine": ("kindling.data.tables.source", "scikit-learn's bundled wine table (178 rows, 3 classes)"),
-    "diabetes": ("kindling.data.tables.source", "scikit-learn's bundled diabetes table (442 rows, regression)"),
-    "mnist": ("kindling.data.images.builtin", "MNIST handwritten digits via torchvision (28x28 grey, 10 classes) in --data-dir"),
-    "fashion-mnist": ("kindling.data.images.builtin", "Fashion-MNIST via torchvision (28x28 grey, 10 classes) in --data-dir"),
-    "cifar10": ("kindling.data.images.builtin", "CIFAR-10 via torchvision (32x32 colour, 10 classes) in --data-dir"),
-    "cifar100": ("kindling.data.images.builtin", "CIFAR-100 via torchvision (32x32 colour, 100 classes) in --data-dir"),
+    "diabetes": (
+        "kindling.data.tables.source",
+        "scikit-learn's bundled diabetes table (442 rows, regression)",
+    ),
+    "mnist": (
+        "kindling.data.images.builtin",
+        "MNIST handwritten digits via torchvision (28x28 grey, 10 classes) in --data-dir",
+    ),
+    "fashion-mnist": (
+        "kindling.data.images.builtin",
+        "Fashion-MNIST via torchvision (28x28 grey, 10 classes) in --data-dir",
+    ),
+    "cifar10": (
+        "kindling.data.images.builtin",
+        "CIFAR-10 via torchvision (32x32 colour, 10 classes) in --data-dir",
+    ),
+    "cifar100": (
+        "kindling.data.images.builtin",
+        "CIFAR-100 via torchvision (32x32 colour, 100 classes) in --data-dir",
+    ),
 }
 KINDS: dict[str, tuple[str, str]] = {
-    "folder:": ("kindling.data.images.folder", "images: folder:DIR with a folder per class (train/ and val/ inside, or a seeded split)"),
-    "annotations:": ("kindling.data.images.annotations", "images: annotations:FILE of `filename label` lines (data.root, data.val, data.test)"),
+    "folder:": (
+        "kindling.data.images.folder",
+        "images: folder:DIR with a folder per class (train/ and val/ inside, or a seeded split)",
+    ),
+    "annotations:": (
+        "kindling.data.images.annotations",
+        "images: annotations:FILE of `filename label` lines (data.root, data.val, data.test)",
+    ),
     "csv:": ("kindling.data.tables.source", "a table: csv:FILE (.csv, .tsv, .parquet) with --target COLUMN"),
-    "text:": ("kindling.data.text", "labelled text: text:DIR (THUCNews train/dev/test.txt + class.txt) or text:FILE (.tsv/.csv/.jsonl)"),
+    "text:": (
+        "kindling.data.text",
+        "labelled text: text:DIR (THUCNews train/dev/test.txt + class.txt) or text:FILE (.tsv/.csv/.jsonl)",
+    ),
 }
 _BUILDERS: dict[str, Callable] = {}
 
@@ -62,7 +89,9 @@ def resolve(spec: str) -> Callable:
     key = spec.split(":", 1)[0] + ":" if ":" in spec else spec
     table = KINDS if key.endswith(":") else NAMED
     if key not in table:
-        hint = "see `kindling list datasets`; file sources are folder:DIR, annotations:FILE, csv:FILE, text:PATH"
+        hint = (
+            "see `kindling list datasets`; file sources are folder:DIR, annotations:FILE, csv:FILE, text:PATH"
+        )
         raise unknown("data set", spec, list(NAMED) + list(KINDS), hint)
     importlib.import_module(table[key][0])
     return _BUILDERS[key]

@@ -23,7 +23,11 @@ def random_shift(x: torch.Tensor, max_frac: float = 0.125) -> torch.Tensor:
     padded = F.pad(x, (m, m, m, m))
     dy = torch.randint(0, 2 * m + 1, (B,), device=x.device)
     dx = torch.randint(0, 2 * m + 1, (B,), device=x.device)
-    rows = (dy.view(B, 1) + torch.arange(H, device=x.device).view(1, H)).view(B, 1, H, 1).expand(B, C, H, W + 2 * m)
+    rows = (
+        (dy.view(B, 1) + torch.arange(H, device=x.device).view(1, H))
+        .view(B, 1, H, 1)
+        .expand(B, C, H, W + 2 * m)
+    )
     out = padded.gather(2, rows)
     cols = (dx.view(B, 1) + torch.arange(W, device=x.device).view(1, W)).view(B, 1, 1, W).expand(B, C, H, W)
     return out.gather(3, cols)

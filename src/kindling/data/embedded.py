@@ -12,7 +12,9 @@ from kindling.data.split import train_val_test
 
 
 def _splits(x: torch.Tensor, y: torch.Tensor, cfg, stratify: bool) -> tuple[Split, Split, Split]:
-    train, val, test = train_val_test(y.numpy(), cfg.val_fraction, cfg.test_fraction, cfg.split_seed, stratify)
+    train, val, test = train_val_test(
+        y.numpy(), cfg.val_fraction, cfg.test_fraction, cfg.split_seed, stratify
+    )
     names = [f"row {i}" for i in range(len(y))]
     whole = Split(x, y, names)
     return tuple(whole.subset(torch.as_tensor(ix, dtype=torch.long)) for ix in (train, val, test))

@@ -14,7 +14,9 @@ def stratified_split(labels, fractions: list[float], seed: int, stratify: bool =
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
-    groups = [np.flatnonzero(labels == c) for c in np.unique(labels)] if stratify else [np.arange(len(labels))]
+    groups = (
+        [np.flatnonzero(labels == c) for c in np.unique(labels)] if stratify else [np.arange(len(labels))]
+    )
     for idx in groups:
         idx = idx[rng.permutation(len(idx))]
         start = 0

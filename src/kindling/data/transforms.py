@@ -9,7 +9,9 @@ import torch
 from kindling.data.signature import Signature
 
 
-def make_preprocess(sig: Signature, device: torch.device | str = "cpu") -> Callable[[torch.Tensor], torch.Tensor]:
+def make_preprocess(
+    sig: Signature, device: torch.device | str = "cpu"
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """x (uint8 images, float features or int64 tokens, on any device) -> model input on `device`."""
     if sig.input_kind == "text" or not sig.mean:
         return lambda x: x.to(device, non_blocking=True)

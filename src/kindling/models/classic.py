@@ -59,7 +59,9 @@ def tudui(sig) -> nn.Module:
         nn.Conv2d(32, 32, 5, padding=2), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 5, padding=2), nn.MaxPool2d(2),
     )  # fmt: skip
-    return FeaturesHead(features, lambda n: nn.Sequential(nn.Linear(n, 64), nn.Linear(64, sig.num_outputs)), sig.input_shape)
+    return FeaturesHead(
+        features, lambda n: nn.Sequential(nn.Linear(n, 64), nn.Linear(64, sig.num_outputs)), sig.input_shape
+    )
 
 
 class MnistNet(nn.Module):

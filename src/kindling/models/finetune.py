@@ -20,7 +20,7 @@ from pathlib import Path
 from torch import nn
 
 from kindling.errors import UserError
-from kindling.train.trainer import Callback
+from kindling.train.events import Callback
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]

@@ -16,7 +16,12 @@ from kindling.errors import UserError, did_you_mean, unknown
 from kindling.optional import import_optional
 
 _MODELS: dict[str, Callable] = {}
-_FAMILIES = ["kindling.models.classic", "kindling.models.mlp", "kindling.models.text", "kindling.models.vision"]
+_FAMILIES = [
+    "kindling.models.classic",
+    "kindling.models.mlp",
+    "kindling.models.text",
+    "kindling.models.vision",
+]
 
 
 def register(name: str) -> Callable:

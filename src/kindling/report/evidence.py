@@ -113,6 +113,7 @@ def grid_indices(n: int, count: int = GRID_SAMPLES, seed: int = 0) -> np.ndarray
 def plan(history: list[dict], preds: Predictions | None, sig) -> tuple[list, list[str]]:
     """The classification / history plots that apply, as (name, draw-function) pairs, not yet drawn, so that
     they can be shared out between plot workers; and notes on what cannot be drawn."""
+    from kindling.report import panels
     from kindling.report import plots as P
 
     todo: list = []
@@ -132,7 +133,7 @@ def plan(history: list[dict], preds: Predictions | None, sig) -> tuple[list, lis
         todo.append(
             (
                 "prediction_grid",
-                lambda: P.prediction_grid(
+                lambda: panels.prediction_grid(
                     preds.images_at(pick), preds.y[pick], preds.pred[pick], names, split
                 ),
             )
@@ -141,7 +142,7 @@ def plan(history: list[dict], preds: Predictions | None, sig) -> tuple[list, lis
     todo.append(
         (
             "top_losses",
-            lambda: P.top_losses(
+            lambda: panels.top_losses(
                 preds.loss,
                 preds.y,
                 preds.pred,

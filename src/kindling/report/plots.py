@@ -207,133 +207,7 @@ def per_class_plot(per_class_accuracy: dict[str, float], split: str = "test", li
 # ---------------------------------------------------------------- image views
 
 
-def _to_rgb_cell(image: np.ndarray, cell: int) -> np.ndarray:
-    """uint8 C,H,W -> uint8 cell,cell,3: nearest-neighbour scaled to fit, centred on white."""
-    image = np.asarray(image)
-    rgb = np.repeat(image[:1], 3, 0) if image.shape[0] == 1 else image[:3]
-    _, h, w = rgb.shape
-    scale = cell / max(h, w)
-    rows = np.minimum((np.arange(max(1, round(h * scale))) / scale).astype(int), h - 1)
-    cols = np.minimum((np.arange(max(1, round(w * scale))) / scale).astype(int), w - 1)
-    scaled = rgb[:, rows][:, :, cols].transpose(1, 2, 0)
-    out = np.full((cell, cell, 3), 255, dtype=np.uint8)
-    top, left = (cell - scaled.shape[0]) // 2, (cell - scaled.shape[1]) // 2
-    out[top : top + scaled.shape[0], left : left + scaled.shape[1]] = scaled
-    return out
-
-
-def _image_panel(images, titles, colors, ncols: int, title: str, cell: int = 120):
-    """Images in a grid with a coloured title over each: ONE axes holding one mosaic image and text
-    (a subplot per image costs ~30 ms each in layout; this costs a few ms in all)."""
-    n = len(images)
-    ncols = max(1, min(ncols, n))
-    nrows = max(1, -(-n // ncols))
-    gap, head = 12, 34
-    band = 14 * max((t.count("\n") + 1 for t in titles), default=1) + 4
-    width, height = ncols * (cell + gap) + gap, head + nrows * (band + cell + gap)
-    canvas = np.full((height, width, 3), 255, dtype=np.uint8)
-    fig = new_figure(width / 100, height / 100)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.axis("off")
-    for i, (image, text, color) in enumerate(zip(images, titles, colors)):
-        r, c = divmod(i, ncols)
-        left, top = gap + c * (cell + gap), head + r * (band + cell + gap) + band
-        canvas[top : top + cell, left : left + cell] = _to_rgb_cell(image, cell)
-        ax.text(
-            left + cell / 2,
-            top - 3,
-            text,
-            ha="center",
-            va="bottom",
-            color=color,
-            fontsize=8,
-            fontweight="bold",
-            linespacing=1.1,
-        )
-    ax.imshow(canvas, extent=(0, width, height, 0), interpolation="nearest")
-    ax.set_xlim(0, width)
-    ax.set_ylim(height, 0)
-    ax.text(width / 2, 10, title, ha="center", va="top", fontsize=10)
-    return fig
-
-
-def prediction_grid(images: np.ndarray, y_true, y_pred, class_names: list[str], split: str = "test") -> Plot:
-    """Seed 003's grid: each image titled 'predicted (true)', green when right, red when wrong."""
-    rows = []
-    for t, p in zip(np.asarray(y_true).tolist(), np.asarray(y_pred).tolist()):
-        rows.append({"true": class_names[t], "predicted": class_names[p], "correct": t == p})
-    titles = [f"{r['predicted']} ({r['true']})" for r in rows]
-    colors = [GREEN if r["correct"] else RED for r in rows]
-    n = len(rows)
-    fig = _image_panel(images, titles, colors, 8, f"Predictions on {split}: predicted (true)")
-    right = sum(r["correct"] for r in rows)
-    return Plot(
-        "prediction_grid",
-        "Prediction grid",
-        to_png(fig),
-        {"samples": rows},
-        f"{right} of {n} right; green: right, red: wrong.",
-    )
-
-
-def top_losses(
-    losses,
-    y_true,
-    y_pred,
-    probs,
-    class_names: list[str],
-    names: list[str],
-    images=None,
-    split: str = "test",
-    k: int = 9,
-    text_of=None,
-) -> Plot:
-    """The k samples the model is most wrong about (fastai's plot_top_losses): highest loss first.
-    `images`: uint8 N,C,H,W, or a function from sample indices to their images (None: a text table)."""
-    losses = np.asarray(losses, dtype=float)
-    order = np.argsort(-losses, kind="stable")[:k]
-    rows = []
-    for i in order.tolist():
-        t, p = int(y_true[i]), int(y_pred[i])
-        rows.append(
-            {
-                "index": i,
-                "name": (text_of or str)(names[i]) if i < len(names) else str(i),
-                "true": class_names[t],
-                "predicted": class_names[p],
-                "loss": float(losses[i]),
-                "probability": float(probs[i][p]) if probs is not None else None,
-            }
-        )
-    if images is not None:
-        titles = [
-            f"{r['predicted']} / {r['true']}\nloss {r['loss']:.2f} p {r['probability']:.2f}\n{r['name'][-18:]}"
-            for r in rows
-        ]
-        colors = [GREEN if r["true"] == r["predicted"] else RED for r in rows]
-        fig = _image_panel(
-            images(order) if callable(images) else images[order],
-            titles,
-            colors,
-            min(len(rows), 5) or 1,
-            f"Top losses on {split}: predicted / true, loss, probability, sample",
-            cell=140,
-        )
-    else:
-        fig = _text_rows(
-            [f"{r['predicted']} / {r['true']}   loss {r['loss']:.2f}   {r['name'][:70]}" for r in rows],
-            f"Top losses on {split}: predicted / true, loss, sample",
-        )
-    return Plot(
-        "top_losses",
-        "Top losses",
-        to_png(fig),
-        {"rows": rows},
-        "The samples the model is most wrong about; check their labels first.",
-    )
-
-
-def _text_rows(lines: list[str], title: str):
+def text_rows(lines: list[str], title: str):
     fig = new_figure(9, 0.3 * max(1, len(lines)) + 0.8)
     ax = fig.add_subplot()
     ax.axis("off")
@@ -365,7 +239,7 @@ def text_confusions(
         pair["examples"] = [(text_of or str)(names[i]) for i in hits.tolist() if i < len(names)]
         lines.append(f"{pair['true']} \u2192 {pair['predicted']}: {pair['count']}")
         lines.extend(f"    \u201c{text[:90]}\u201d" for text in pair["examples"])
-    fig = _text_rows(
+    fig = text_rows(
         lines or ["(no mistakes)"], f"Most confused pairs on {split}, true \u2192 predicted, with examples"
     )
     return Plot("confused_pairs", "Most confused pairs", to_png(fig), {"pairs": pairs})

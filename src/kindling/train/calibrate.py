@@ -39,7 +39,9 @@ def pick_threads(trainer) -> tuple[int, str]:
         requested = int(trainer.resume_state.get("threads") or 0)  # same threads: same float results
     saved = rng.capture()
     try:
-        return choose_threads(probe_step(trainer), requested, trainer.device, tc.deterministic, trainer.dist.world)
+        return choose_threads(
+            probe_step(trainer), requested, trainer.device, tc.deterministic, trainer.dist.world
+        )
     finally:
         rng.restore(saved)
 

@@ -13,7 +13,10 @@ FORMAT_VERSION = 1
 
 def save(path: Path, state: dict) -> None:
     """Write `state` (model, optimizer, counters, rng ...) with format tags, atomically."""
-    atomic_torch_save({"format": "kindling-checkpoint", "format_version": FORMAT_VERSION, "kindling": __version__, **state}, path)
+    atomic_torch_save(
+        {"format": "kindling-checkpoint", "format_version": FORMAT_VERSION, "kindling": __version__, **state},
+        path,
+    )
 
 
 def load(path: Path) -> dict:

@@ -23,7 +23,9 @@ def pick_device(name: str = "auto") -> torch.device:
         raise UserError(f"--device '{name}' is not a device; use auto, cpu, cuda, cuda:N or mps") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda asked for, but no CUDA GPU is visible here; use --device cpu or auto")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if device.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         raise UserError("--device mps asked for, but MPS is not available here; use --device cpu or auto")
     return device
 
@@ -37,7 +39,9 @@ def _time_steps(step, threads: int, repeats: int = 3) -> float:
     return (time.perf_counter() - t0) / repeats
 
 
-def choose_threads(step, requested: int, device: torch.device, deterministic: bool = False, world: int = 1) -> tuple[int, str]:
+def choose_threads(
+    step, requested: int, device: torch.device, deterministic: bool = False, world: int = 1
+) -> tuple[int, str]:
     """Return (threads, how). `step` runs one forward+backward on a real batch.
 
     requested > 0 is honoured. Otherwise, on a CPU, 1 thread and all cores are timed on a few real

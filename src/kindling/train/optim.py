@@ -12,7 +12,9 @@ from kindling.errors import unknown
 def build_optimizer(params, cfg) -> torch.optim.Optimizer:
     name = cfg.name.lower()
     if name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+        )
     if name == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     if name == "adamw":
@@ -47,5 +49,7 @@ def build_scheduler(optimizer, cfg, epochs: int, steps_per_epoch: int):
         max_lr = [g["lr"] for g in optimizer.param_groups]
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total), "step"
     if name == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.gamma, patience=cfg.patience), "val"
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=cfg.gamma, patience=cfg.patience
+        ), "val"
     raise unknown("scheduler", cfg.name, ["none", "step", "multistep", "cosine", "onecycle", "plateau"])

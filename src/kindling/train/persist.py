@@ -35,7 +35,7 @@ def save_last(trainer) -> None:
 def load_state(trainer, state: dict) -> None:
     """Restore everything `state_dict` saved; RNG last, so nothing after it consumes randomness."""
     from kindling.metrics import Metrics
-    from kindling.train.trainer import Progress
+    from kindling.train.events import Progress
 
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
@@ -50,8 +50,9 @@ def load_state(trainer, state: dict) -> None:
         # another world size shards differently: keep the position in samples, not in batches
         trainer.progress.batch = trainer.progress.batch * saved_world // trainer.dist.world
     if state.get("epoch_metrics") is not None and trainer.progress.batch:
-        trainer._epoch_metrics = Metrics(trainer.sig.task, len(trainer.sig.class_names), trainer.device,
-                                         (trainer.t_mean, trainer.t_std))
+        trainer._epoch_metrics = Metrics(
+            trainer.sig.task, len(trainer.sig.class_names), trainer.device, (trainer.t_mean, trainer.t_std)
+        )
         trainer._epoch_metrics.load(state["epoch_metrics"])
     if saved_world == trainer.dist.world:
         rng.restore(state["rng"])

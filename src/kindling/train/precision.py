@@ -29,7 +29,9 @@ def autocast_for(precision: str, device: torch.device):
         raise UserError(f"--precision '{precision}' is not one of 32, bf16, fp16")
     if device.type == "cpu":
         if precision == "fp16":
-            raise UserError("--precision fp16 needs a GPU; on a CPU use --precision 32 (or bf16 on a CPU with native bf16)")
+            raise UserError(
+                "--precision fp16 needs a GPU; on a CPU use --precision 32 (or bf16 on a CPU with native bf16)"
+            )
         if not cpu_has_native_bf16():
             raise UserError(
                 "--precision bf16 refused: this CPU has no native bf16 (no AVX512-BF16/AMX), where it ran 5x slower "

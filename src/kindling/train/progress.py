@@ -15,7 +15,9 @@ class PhaseBar:
         if enabled and sys.stdout.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True, file=sys.stdout)
+            self.bar = tqdm(
+                total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True, file=sys.stdout
+            )
 
     def update(self, postfix_fn=None) -> None:
         if self.bar is None:
@@ -38,9 +40,23 @@ def fmt(value, digits: int = 4) -> str:
 def epoch_line(rec: dict, epochs: int, best: bool) -> str:
     """`epoch 3/10  train loss 0.1234 acc 0.9650 | val loss 0.0800 acc 0.9800 | lr 1.0e-03 | 1.2s *`"""
     metric = "acc" if "train_acc" in rec else "mae"
-    parts = [f"epoch {rec['epoch']}/{epochs}", f"train loss {fmt(rec.get('train_loss'))} {metric} {fmt(rec.get('train_' + metric))}"]
+    parts = [
+        f"epoch {rec['epoch']}/{epochs}",
+        f"train loss {fmt(rec.get('train_loss'))} {metric} {fmt(rec.get('train_' + metric))}",
+    ]
     if rec.get("val_loss") is not None:
         parts.append(f"val loss {fmt(rec['val_loss'])} {metric} {fmt(rec.get('val_' + metric))}")
     parts.append(f"lr {rec['lr']:.2e}")
     parts.append(f"{rec['seconds']:.1f}s" + (" *best" if best else ""))
     return " | ".join(parts)
+
+
+def live_postfix(metrics) -> str:
+    """The bar's postfix: running loss, and accuracy for classification (reads the device once)."""
+    sums = metrics.sums.tolist()
+    n = max(1, metrics.n)
+    text = f"loss {sums[0] / n:.4f}"
+    if metrics.task == "classification":
+        k = metrics.num_classes
+        text += f" acc {sum(sums[2 + i * (k + 1)] for i in range(k)) / n:.4f}"
+    return text

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,48 +23,17 @@ from kindling.errors import NonFiniteLossError, UserError
 from kindling.metrics import MONITOR_MODES, Metrics
 from kindling.train import calibrate, distributed, persist, rng
 from kindling.train.device import pick_device
+from kindling.train.events import Callback, Interrupted, Progress, StopTraining
 from kindling.train.optim import build_optimizer, build_scheduler
 from kindling.train.precision import autocast_for, maybe_compile
-from kindling.train.progress import PhaseBar, epoch_line
+from kindling.train.progress import PhaseBar, epoch_line, live_postfix
 from kindling.train.signals import SignalFlag
 
 
-class StopTraining(Exception):
-    """Raised by a callback (or early stopping) to end training cleanly after the current step."""
-
-
-class Interrupted(Exception):
-    """SIGINT / SIGTERM arrived: a resumable checkpoint was written; the CLI exits 130."""
-
-
-@dataclass
-class Progress:
-    """The loop's counters; saved in every checkpoint so a resume continues exactly."""
-
-    epoch: int = 0  # the epoch in progress, 0-based
-    batch: int = 0  # batches of it already done (this rank)
-    step: int = 0  # optimizer steps so far
-    best: float | None = None
-    best_epoch: int = -1
-    bad_rounds: int = 0  # validation rounds without improvement
-    last_improved_step: int = 0
-    skipped_steps: int = 0  # fp16 steps the grad scaler skipped
-    val_rounds: int = 0
-
-
-class Callback:
-    """Override any of these; each receives the trainer."""
-
-    def on_fit_start(self, trainer: Trainer) -> None: ...
-    def on_epoch_start(self, trainer: Trainer) -> None: ...
-    def on_step_end(self, trainer: Trainer) -> None: ...
-    def on_validation_end(self, trainer: Trainer, metrics: dict) -> None: ...
-    def on_epoch_end(self, trainer: Trainer, record: dict) -> None: ...
-    def on_fit_end(self, trainer: Trainer) -> None: ...
-
-
 class Trainer:
-    def __init__(self, cfg, run_dir: Path, callbacks: list[Callback] = (), resume: dict | None = None, echo=print):
+    def __init__(
+        self, cfg, run_dir: Path, callbacks: list[Callback] = (), resume: dict | None = None, echo=print
+    ):
         self.cfg, self.tc, self.run_dir = cfg, cfg.train, Path(run_dir)
         self.callbacks = list(callbacks)
         self.resume_state = resume
@@ -100,7 +68,13 @@ class Trainer:
 
     def summary(self) -> dict:
         p = self.progress
-        return {"best": p.best, "best_epoch": p.best_epoch, "epochs": p.epoch, "steps": p.step, "skipped_steps": p.skipped_steps}
+        return {
+            "best": p.best,
+            "best_epoch": p.best_epoch,
+            "epochs": p.epoch,
+            "steps": p.step,
+            "skipped_steps": p.skipped_steps,
+        }
 
     # ------------------------------------------------------------------ setup
 
@@ -139,10 +113,16 @@ class Trainer:
         self.threads, threads_how = calibrate.pick_threads(self)
         if tc.precision == "bf16" and self.device.type == "cpu":
             calibrate.check_cpu_bf16(self)
-        self.optimizer = build_optimizer(list(model.parameters()), self.cfg.optim)  # frozen params get no grad, so no step
-        self.scheduler, self.sched_interval = build_scheduler(self.optimizer, self.cfg.sched, self.epochs, self._sched_steps())
+        self.optimizer = build_optimizer(
+            list(model.parameters()), self.cfg.optim
+        )  # frozen params get no grad, so no step
+        self.scheduler, self.sched_interval = build_scheduler(
+            self.optimizer, self.cfg.sched, self.epochs, self._sched_steps()
+        )
         self.ema = self._make_ema(model)
-        self.train_model = maybe_compile(distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device)
+        self.train_model = maybe_compile(
+            distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device
+        )
         self.monitor_key = tc.monitor if self.val_split is not None else tc.monitor.replace("val_", "train_")
         if tc.monitor not in MONITOR_MODES:
             raise UserError(f"--monitor '{tc.monitor}' is not one of {', '.join(MONITOR_MODES)}")
@@ -185,7 +165,9 @@ class Trainer:
             + (f", {self.dist.world} processes" if self.dist.enabled else "")
         )
         if self.tc.patience:
-            self.echo(f"early stopping: after {self.tc.patience} validation rounds without improvement of {self.monitor_key}")
+            self.echo(
+                f"early stopping: after {self.tc.patience} validation rounds without improvement of {self.monitor_key}"
+            )
 
     # ------------------------------------------------------------------ the epoch
 
@@ -193,14 +175,16 @@ class Trainer:
         p = self.progress
         order = epoch_order(len(self.train_split), self.tc.seed, p.epoch, self.dist.rank, self.dist.world)
         if self._epoch_metrics is None:
-            self._epoch_metrics = Metrics(self.sig.task, len(self.sig.class_names), self.device, (self.t_mean, self.t_std))
+            self._epoch_metrics = Metrics(
+                self.sig.task, len(self.sig.class_names), self.device, (self.t_mean, self.t_std)
+            )
         metrics = self._epoch_metrics
         self.train_model.train()
         bar = PhaseBar(f"epoch {p.epoch + 1}/{self.epochs}", self.steps_per_epoch, p.batch, self.dist.is_main)
         for x, y, lengths in self.train_split.batches(self.batch_size, order, start=p.batch):
             self._train_step(x, y, lengths, metrics)
             p.batch += 1
-            bar.update(lambda: _live(metrics))
+            bar.update(lambda: live_postfix(metrics))
             self.fire("step_end")
             at_boundary = p.batch % self.tc.accumulate == 0
             if self.tc.val_every_steps and at_boundary and p.step % self.tc.val_every_steps == 0 and p.step:
@@ -318,17 +302,26 @@ class Trainer:
         self.progress.val_rounds += 1
         self.fire("validation_end", val)
         improved = self._track(val, epoch)
-        if self.tc.patience_steps and self.progress.step - self.progress.last_improved_step >= self.tc.patience_steps:
-            raise StopTraining(f"early stop: no improvement of {self.monitor_key} in {self.tc.patience_steps} steps")
+        if (
+            self.tc.patience_steps
+            and self.progress.step - self.progress.last_improved_step >= self.tc.patience_steps
+        ):
+            raise StopTraining(
+                f"early stop: no improvement of {self.monitor_key} in {self.tc.patience_steps} steps"
+            )
         return val, improved
 
     def _track(self, metrics: dict, epoch: int) -> bool:
         """Update the best monitored value; save the Bundle when it improved."""
         value = metrics.get(self.monitor_key.split("_", 1)[1])
         if value is None:
-            raise UserError(f"--monitor {self.tc.monitor} does not apply to a {self.sig.task} task; use val_loss")
+            raise UserError(
+                f"--monitor {self.tc.monitor} does not apply to a {self.sig.task} task; use val_loss"
+            )
         p = self.progress
-        better = p.best is None or (value > p.best + self.tc.min_delta if self.mode == "max" else value < p.best - self.tc.min_delta)
+        better = p.best is None or (
+            value > p.best + self.tc.min_delta if self.mode == "max" else value < p.best - self.tc.min_delta
+        )
         if better:
             p.best, p.best_epoch, p.bad_rounds, p.last_improved_step = value, epoch, 0, p.step
             persist.save_bundle(self, metrics, epoch)
@@ -357,28 +350,21 @@ class Trainer:
             self.echo(epoch_line(record, self.epochs, improved))
         self.fire("epoch_end", record)
         if self.tc.patience and p.bad_rounds >= self.tc.patience:
-            raise StopTraining(f"early stop: {self.monitor_key} did not improve for {self.tc.patience} validation rounds")
+            raise StopTraining(
+                f"early stop: {self.monitor_key} did not improve for {self.tc.patience} validation rounds"
+            )
 
     # ------------------------------------------------------------------ interruption
 
     def _interrupt(self, bar: PhaseBar) -> None:
         bar.close()
         persist.save_last(self)
-        raise Interrupted(f"{self.signals.name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}")
+        raise Interrupted(
+            f"{self.signals.name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}"
+        )
 
 
 def _resident(split, device, budget_bytes: int):
     if split is None or split.nbytes() > budget_bytes:
         return split
     return split.to(device)
-
-
-def _live(metrics: Metrics) -> str:
-    """The bar's postfix: running loss, and accuracy for classification (reads the device once)."""
-    sums = metrics.sums.tolist()
-    n = max(1, metrics.n)
-    text = f"loss {sums[0] / n:.4f}"
-    if metrics.task == "classification":
-        k = metrics.num_classes
-        text += f" acc {sum(sums[2 + i * (k + 1)] for i in range(k)) / n:.4f}"
-    return text

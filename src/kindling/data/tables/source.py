@@ -263,8 +263,6 @@ def build_module(cfg, echo=None) -> DataModule:
     )
 
 
-
-
 @register("csv:")
 def csv_source(cfg) -> DataModule:
     return build_module(cfg)
