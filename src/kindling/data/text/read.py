@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +24,10 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def note(message: str) -> None:
-    """What the source chose or skipped, on stderr (stdout stays clean for `--json` output)."""
-    print(f"text: {message}", file=sys.stderr, flush=True)
+    """What the source chose or skipped (see kindling.data.note)."""
+    from kindling.data import note as data_note
+
+    data_note(f"text: {message}")
 
 
 @dataclass
