@@ -69,6 +69,14 @@ TRAIN_FLAGS = [
     ("--task", "data.task", str, "auto (inferred from the target) | classification | regression"),
     ("--missing", "data.missing", str, "tables: impute (with a flag column) | refuse"),
     ("--pretrained", "model.pretrained", str, "local weights file for a torchvision backbone"),
+    ("--text-col", "data.text_col", str, "text: the column holding the text"),
+    ("--label-col", "data.label_col", str, "text: the column holding the label"),
+    ("--tokenizer", "data.tokenizer", str, "text: auto (char for mostly CJK, else word) | char | word"),
+    ("--pad-size", "data.pad_size", int, "text: pad or cut to N tokens (default: 95th percentile of train)"),
+    ("--min-freq", "data.min_freq", int, "text: keep tokens seen at least N times in train"),
+    ("--max-size", "data.max_size", int, "text: vocabulary size cap"),
+    ("--encoding", "data.encoding", str, "text and tables: file encoding, e.g. gbk"),
+    ("--embeddings", "model.options.embeddings", str, "text: pretrained vectors (.npz or word2vec text)"),
     (
         "--logger",
         "train.logger",
@@ -93,7 +101,7 @@ def _default_of(dotted: str):
 
     node = RunConfig()
     for part in dotted.split("."):
-        node = getattr(node, part)
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part)  # model.options.X: a dict
     return node
 
 

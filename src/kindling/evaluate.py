@@ -32,7 +32,9 @@ def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None,
     if split not in ("test", "val", "train"):
         raise UserError(f"--split '{split}' is not one of test, val, train")
     bundle = load_bundle(run, device)
-    dm = data_mod.build(data_config_for(bundle, data_spec), quiet=True)
+    # other data than the run's: encode it with the model's own fitted vocabulary / encoders
+    fitted = bundle.signature if data_spec else None
+    dm = data_mod.build(data_config_for(bundle, data_spec), quiet=True, fitted=fitted)
     part = dm.split(split)
     if part is None or len(part) == 0:
         raise UserError(f"the data has no {split} split; use --split val or give data.{split}")

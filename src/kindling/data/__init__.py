@@ -110,12 +110,18 @@ def note(text: str) -> None:
     _NOTES.get()(text)
 
 
-def build(cfg, quiet: bool = False) -> DataModule:
+def build(cfg, quiet: bool = False, fitted: Signature | None = None) -> DataModule:
     """Build the DataModule for `cfg` (a DataConfig). `quiet` drops the sources' notes (evaluate, report:
-    the user saw them when training)."""
+    the user saw them when training). `fitted`, a trained model's Signature, makes a source that fits
+    state (vocabulary, table encoders) reuse the model's instead of fitting anew on other data."""
+    import inspect
+
     token = _NOTES.set(lambda text: None) if quiet else None
     try:
-        return resolve(cfg.name)(cfg)
+        builder = resolve(cfg.name)
+        if fitted is not None and "fitted" in inspect.signature(builder).parameters:
+            return builder(cfg, fitted=fitted)
+        return builder(cfg)
     finally:
         if token is not None:
             _NOTES.reset(token)

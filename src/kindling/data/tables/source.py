@@ -264,8 +264,14 @@ def build_module(cfg, echo=None) -> DataModule:
 
 
 @register("csv:")
-def csv_source(cfg) -> DataModule:
-    return build_module(cfg)
+def csv_source(cfg, fitted: Signature | None = None) -> DataModule:
+    """`fitted`: a trained model's Signature; new rows are encoded with its encoders (evaluate on other data)."""
+    if fitted is None:
+        return build_module(cfg)
+    frames = load_frames(cfg)
+    splits = {name: frames.part(name) for name in PARTS}
+    encoded = {k: encode_split(fitted, f, frames.where) if f is not None else None for k, f in splits.items()}
+    return DataModule(fitted, encoded["train"], encoded["val"], encoded["test"], f"{frames.where}: table")
 
 
 @register("wine")
