@@ -96,6 +96,11 @@ BOOL_FLAGS = [
 ]
 
 
+def add_set_argument(p: argparse.ArgumentParser, text: str) -> None:
+    """The repeatable `--set section.key=value` override, shared by every command that reads a config."""
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help=text)
+
+
 def _default_of(dotted: str):
     from kindling.config import RunConfig
 
@@ -123,14 +128,7 @@ def _add_train(sub) -> None:
         )
     for flag, key, text in BOOL_FLAGS:
         p.add_argument(flag, dest=key, action="store_true", default=None, help=f"{text} (default: off)")
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any config key, e.g. --set optim.momentum=0.5 (repeatable)",
-    )
+    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable)")
     p.add_argument(
         "--resume",
         metavar="RUN",
@@ -224,12 +222,5 @@ def add_core_commands(sub) -> None:
         "verify-resume", help="train, interrupt, resume, and check the weights are bit-identical"
     )
     p.add_argument("recipe", nargs="?", help="recipe YAML (default: the digits demo config)")
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config overrides (repeatable)",
-    )
+    add_set_argument(p, "config overrides (repeatable)")
     p.add_argument("--epochs", type=int, default=2, help="epochs of the comparison (default: 2)")

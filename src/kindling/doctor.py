@@ -17,6 +17,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from kindling.cli_args import add_set_argument
 from kindling.errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -30,14 +31,7 @@ def add_commands(sub) -> None:
     )
     p.add_argument("spec", help="data set or source spec: digits, folder:DIR, csv:FILE, text:PATH ...")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="data options, e.g. --set data.target=price (repeatable; default: none)",
-    )
+    add_set_argument(p, "data options, e.g. --set data.target=price (repeatable; default: none)")
     p.set_defaults(handler=cmd_data)
 
 

@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from kindling.cli_args import add_set_argument
 from kindling.errors import UserError
 
 
@@ -35,14 +36,7 @@ def add_commands(sub) -> None:
         "lr-find", help="LR range test: loss against a growing learning rate, a suggested LR, a plot"
     )
     p.add_argument("recipe", nargs="?", help="recipe YAML (default: the built-in defaults)")
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config overrides (repeatable; default: none)",
-    )
+    add_set_argument(p, "config overrides (repeatable; default: none)")
     p.add_argument("--steps", type=int, default=100, help="steps of the range test (default: 100)")
     p.add_argument("--start-lr", type=float, default=1e-7, help="first learning rate (default: 1e-7)")
     p.add_argument("--end-lr", type=float, default=10.0, help="last learning rate (default: 10)")
