@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from kindling.cli import main
+from kindling_testing import write_sentiment_tsv
 
 
 @pytest.fixture()
@@ -125,15 +126,7 @@ def test_text_model_exports_with_lengths(tmp_path):
     pytest.importorskip("kindling.data.text", reason="the text source (issue 6) is not in this tree yet")
     from kindling.export import export_run
 
-    filler = ["the", "a", "film", "was", "very", "quite", "plot", "cast"]
-    lines = [
-        ("pos" if i % 2 else "neg")
-        + "\t"
-        + ("good great " if i % 2 else "bad awful ")
-        + " ".join(filler[i % 8 :])
-        for i in range(80)
-    ]
-    (tmp_path / "t.tsv").write_text("\n".join(lines) + "\n")
+    write_sentiment_tsv(tmp_path / "t.tsv")
     run = tmp_path / "text"
     args = [
         "train",

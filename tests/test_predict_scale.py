@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kindling.cli import main
+from kindling_testing import write_sentiment_tsv
 
 
 @pytest.fixture(scope="module")
@@ -176,15 +177,7 @@ def test_a_table_csv_gets_prediction_columns(tmp_path):
 
 def test_texts_from_flags_and_a_file(tmp_path, capsys):
     pytest.importorskip("kindling.data.text", reason="the text source (issue 6) is not in this tree yet")
-    filler = ["the", "a", "film", "was", "very", "quite", "plot", "cast"]
-    lines = [
-        ("pos" if i % 2 else "neg")
-        + "\t"
-        + ("good great " if i % 2 else "bad awful ")
-        + " ".join(filler[i % 8 :])
-        for i in range(80)
-    ]
-    (tmp_path / "t.tsv").write_text("\n".join(lines) + "\n")
+    write_sentiment_tsv(tmp_path / "t.tsv")
     run = tmp_path / "text"
     args = [
         "train",

@@ -28,6 +28,7 @@ def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None,
     from kindling import data as data_mod
     from kindling.data.transforms import make_preprocess, target_scale
     from kindling.metrics import Metrics
+    from kindling.models.common import forward
 
     if split not in ("test", "val", "train"):
         raise UserError(f"--split '{split}' is not one of test, val, train")
@@ -46,11 +47,7 @@ def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None,
     nll = getattr(model, "outputs_log_probs", False)
     with torch.no_grad():
         for x, y, lengths in part.batches(512):
-            out = (
-                model(preprocess(x), lengths)
-                if getattr(model, "takes_lengths", False)
-                else model(preprocess(x))
-            )
+            out = forward(model, preprocess(x), lengths)
             if sig.task == "regression":
                 loss = torch.nn.functional.mse_loss(out.view(-1), (y.float() - t_mean) / t_std)
             else:

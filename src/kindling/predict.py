@@ -182,16 +182,14 @@ class Predictor:
         """raw: (N, *input_shape) -> one dict per sample: label, label_name, probability, top_k (or value)."""
         import torch
 
+        from kindling.models.common import forward
+
         x = raw if isinstance(raw, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(raw))
         if lengths is not None and not isinstance(lengths, torch.Tensor):
             lengths = torch.as_tensor(np.asarray(lengths), dtype=torch.int64)
         with torch.no_grad():
             model = self.bundle.model
-            out = (
-                model(self.preprocess(x), lengths)
-                if getattr(model, "takes_lengths", False)
-                else model(self.preprocess(x))
-            )
+            out = forward(model, self.preprocess(x), lengths)
         if self.sig.task == "regression":
             values = (out.float().view(len(x), -1)[:, 0] * self.t_std + self.t_mean).tolist()
             return [{"value": v} for v in values]

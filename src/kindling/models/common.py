@@ -8,6 +8,16 @@ from torch import nn
 from kindling.errors import UserError
 
 
+def forward(
+    model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None = None, takes_lengths: bool | None = None
+):
+    """Call `model` on a batch, passing the sequence lengths when it takes them (text models set
+    `takes_lengths = True`). `takes_lengths` overrides the attribute for wrapped models (DDP hides it)."""
+    if takes_lengths if takes_lengths is not None else getattr(model, "takes_lengths", False):
+        return model(x, lengths.to(x.device) if lengths is not None else None)
+    return model(x)
+
+
 def flat_size(features: nn.Module, input_shape: list[int]) -> int:
     """Flattened size of `features` applied to one sample: the seeds' hand-computed 32*5*5, measured."""
     with torch.no_grad():

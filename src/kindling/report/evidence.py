@@ -65,10 +65,10 @@ def collect(model, sig, split, split_name: str, device="cpu", batch_size: int = 
     import torch.nn.functional as F
 
     from kindling.data.transforms import make_preprocess, target_scale
+    from kindling.models.common import forward
 
     preprocess = make_preprocess(sig, device)
     t_mean, t_std = target_scale(sig)
-    takes_lengths = getattr(model, "takes_lengths", False)
     log_probs = getattr(model, "outputs_log_probs", False)
     ys, preds, losses, probs = [], [], [], []
     was_training = model.training
@@ -76,11 +76,7 @@ def collect(model, sig, split, split_name: str, device="cpu", batch_size: int = 
     with torch.no_grad():
         for x, y, lengths in split.batches(batch_size):
             xin = preprocess(x)
-            out = (
-                model(xin, lengths.to(device) if lengths is not None else None)
-                if takes_lengths
-                else model(xin)
-            )
+            out = forward(model, xin, lengths)
             out = out.float().cpu()
             if sig.task == "regression":
                 value = out.view(len(y), -1)[:, 0] * t_std + t_mean

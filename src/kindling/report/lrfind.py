@@ -53,6 +53,7 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
     from kindling.data import augment
     from kindling.data.memory import epoch_order
     from kindling.data.transforms import make_preprocess, target_scale
+    from kindling.models.common import forward
     from kindling.train import rng
     from kindling.train.device import pick_device
     from kindling.train.optim import build_optimizer
@@ -88,7 +89,7 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
         x, y = preprocess(x), y.to(device)
         if aug is not None:
             x = aug(x)
-        out = model(x, lengths) if getattr(model, "takes_lengths", False) else model(x)
+        out = forward(model, x, lengths)
         target = ((y.float() - t_mean) / t_std).view(-1, 1) if sig.task == "regression" else y
         loss = loss_fn(out.float(), target)
         optimizer.zero_grad(set_to_none=True)

@@ -68,6 +68,8 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
     model = trainer.ema.module if trainer.ema is not None else trainer.model
     spec = {"name": trainer.cfg.model.name, "options": trainer.cfg.model.options}
     clean = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
-    env = collect(trainer.device, trainer.threads, trainer.tc.seed)
+    if trainer.env is None:  # once per run: it runs `git rev-parse` and reads versions
+        trainer.env = collect(trainer.device, trainer.threads, trainer.tc.seed)
+    env = trainer.env
     meta = {"val": clean, "epoch": epoch, "monitor": trainer.monitor_key}
     write(trainer.run_dir / "best", model, spec, trainer.sig, meta, env, asdict(trainer.cfg.data))

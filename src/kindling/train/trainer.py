@@ -21,6 +21,7 @@ from kindling.data.memory import epoch_order, num_batches
 from kindling.data.transforms import make_preprocess, target_scale
 from kindling.errors import NonFiniteLossError, UserError
 from kindling.metrics import MONITOR_MODES, Metrics
+from kindling.models.common import forward
 from kindling.train import calibrate, distributed, persist, rng
 from kindling.train.device import pick_device
 from kindling.train.events import Callback, Interrupted, Progress, StopTraining
@@ -41,6 +42,7 @@ class Trainer:
         self.progress = Progress()
         self.history: list[dict] = []
         self.signals = SignalFlag()
+        self.env: dict | None = None  # provenance for the Bundle, collected at the first save
 
     # ------------------------------------------------------------------ public
 
@@ -241,9 +243,9 @@ class Trainer:
             self.scheduler.step()
 
     def _forward(self, model, x, lengths):
-        if getattr(self.model, "takes_lengths", False):
-            return model(x, lengths.to(self.device) if lengths is not None else None)
-        return model(x)
+        return forward(
+            model, x, lengths, getattr(self.model, "takes_lengths", False)
+        )  # self.model: unwrapped
 
     def _target(self, y: torch.Tensor) -> torch.Tensor:
         if self.sig.task == "regression":

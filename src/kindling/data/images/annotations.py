@@ -17,7 +17,14 @@ import numpy as np
 import torch
 
 from kindling.data import DataModule, register
-from kindling.data.images.common import Listing, image_module, read_class_names, seeded_splits, take, warn
+from kindling.data.images.common import (
+    Listing,
+    image_module,
+    read_class_names,
+    refuse_or_skip,
+    seeded_splits,
+    take,
+)
 from kindling.data.images.decode import decode_listing
 from kindling.data.memory import Split
 from kindling.errors import UserError
@@ -114,11 +121,7 @@ def annotations(cfg) -> DataModule:
         for p, y, o in zip(part.paths, part.labels, part.origins):
             whole.add(p, y, o)
         which += [split] * len(part)
-    if bad and not cfg.skip_bad:
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise UserError(f"{bad[0]}{more}; fix the line, or pass --skip-bad to leave bad entries out")
-    if bad:
-        warn(f"{train_file}: skipped {len(bad)} bad annotation line(s) (--skip-bad); first: {bad[0]}")
+    refuse_or_skip(bad, cfg.skip_bad, "fix the line", str(train_file), "bad annotation line(s)")
     x, keep = decode_listing(whole, cfg, f"annotations {train_file}")
     y = torch.tensor([whole.labels[i] for i in keep], dtype=torch.long)
     everything = Split(x, y, [whole.origins[i] for i in keep])

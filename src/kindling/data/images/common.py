@@ -44,6 +44,17 @@ def warn(message: str) -> None:
     print(f"kindling: warning: {message}", file=sys.stderr)
 
 
+def refuse_or_skip(bad: list[str], skip_bad: bool, fix: str, where: str, what: str) -> None:
+    """Bad entries found while listing a source: refuse, naming the first (`fix`: what to do about it),
+    or with --skip-bad warn once how many `what` in `where` were left out."""
+    if not bad:
+        return
+    if not skip_bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise UserError(f"{bad[0]}{more}; {fix}, or pass --skip-bad to leave {what} out")
+    warn(f"{where}: skipped {len(bad)} {what} (--skip-bad); first: {bad[0]}")
+
+
 def read_class_names(spec: str | None, keys: list[str]) -> list[str]:
     """Display names for the classes `keys` (folder names or label numbers as strings).
 

@@ -21,6 +21,7 @@ from kindling.data.images.common import (
     Listing,
     image_module,
     read_class_names,
+    refuse_or_skip,
     seeded_splits,
     take,
     warn,
@@ -112,11 +113,7 @@ def folder(cfg) -> DataModule:
         for p, y, o in zip(part.paths, part.labels, part.origins):
             whole.add(p, y, o)
         which += [split] * len(part)
-    if bad and not cfg.skip_bad:
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise UserError(f"{bad[0]}{more}; remove it, or pass --skip-bad to leave bad files out")
-    if bad:
-        warn(f"{root}: skipped {len(bad)} file(s) that are not images (--skip-bad); first: {bad[0]}")
+    refuse_or_skip(bad, cfg.skip_bad, "remove it", str(root), "file(s) that are not images")
     x, keep = decode_listing(whole, cfg, f"folder {root}")
     y = torch.tensor([whole.labels[i] for i in keep], dtype=torch.long)
     names = [str(whole.paths[i]) for i in keep]
