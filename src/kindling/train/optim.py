@@ -9,16 +9,29 @@ import torch
 from kindling.errors import unknown
 
 
-def build_optimizer(params, cfg) -> torch.optim.Optimizer:
+def build_optimizer(params, cfg, device=None) -> torch.optim.Optimizer:
+    """On a CPU the fused kernels: one pass over each parameter instead of a dozen small ops per parameter
+    (PyTorch's CPU default is the per-tensor loop). Measured here on seed 000's LeNet at batch 24 the Adam
+    step fell from ~1 ms to ~0.1 ms, a third of the whole step. On GPUs PyTorch's own default (foreach)."""
     name = cfg.name.lower()
+    fused = {"fused": True} if device is not None and device.type == "cpu" else {}
     if name == "sgd":
         return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+            params,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
+            weight_decay=cfg.weight_decay,
+            **fused,
         )
     if name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(
+            params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, **fused
+        )
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(
+            params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, **fused
+        )
     raise unknown("optimizer", cfg.name, ["sgd", "adam", "adamw"])
 
 

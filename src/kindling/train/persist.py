@@ -16,6 +16,7 @@ def state_dict(trainer) -> dict:
         "history": trainer.history,
         "rng": rng.capture(),
         "threads": trainer.threads,
+        "memory_format": trainer.memory_format,
         "world": trainer.dist.world,
         "epoch_metrics": trainer._epoch_metrics.state() if trainer._epoch_metrics is not None else None,
     }

@@ -113,10 +113,11 @@ class Trainer:
         self.loss_fn = self._loss_fn(model)
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
         self.threads, threads_how = calibrate.pick_threads(self)
+        self.memory_format, format_how = calibrate.pick_memory_format(self)
         if tc.precision == "bf16" and self.device.type == "cpu":
             calibrate.check_cpu_bf16(self)
         self.optimizer = build_optimizer(
-            list(model.parameters()), self.cfg.optim
+            list(model.parameters()), self.cfg.optim, self.device
         )  # frozen params get no grad, so no step
         self.scheduler, self.sched_interval = build_scheduler(
             self.optimizer, self.cfg.sched, self.epochs, self._sched_steps()
@@ -134,7 +135,7 @@ class Trainer:
         if self.resume_state is not None:
             persist.load_state(self, self.resume_state)
         if self.dist.is_main:
-            self._print_start(threads_how)
+            self._print_start(threads_how, format_how)
 
     def train_order_len(self) -> int:
         n = len(self.train_split)
@@ -157,7 +158,7 @@ class Trainer:
 
         return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(self.tc.ema), use_buffers=True)
 
-    def _print_start(self, threads_how: str) -> None:
+    def _print_start(self, threads_how: str, format_how: str) -> None:
         n_params = sum(p.numel() for p in self.model.parameters())
         val = len(self.val_split) if self.val_split is not None else 0
         self.echo(
@@ -166,6 +167,8 @@ class Trainer:
             f"{self.epochs} epochs, device {self.device}, threads {self.threads} ({threads_how})"
             + (f", {self.dist.world} processes" if self.dist.enabled else "")
         )
+        if self.memory_format == "channels_last":
+            self.echo(f"memory format: channels_last ({format_how})")
         if self.tc.patience:
             self.echo(
                 f"early stopping: after {self.tc.patience} validation rounds without improvement of {self.monitor_key}"
