@@ -97,7 +97,10 @@ def pick_memory_format(trainer) -> tuple[str, str]:
     best = {name: min(t) for name, t in times.items()}
     chosen = "channels_last" if best["channels_last"] < 0.97 * best["contiguous"] else "contiguous"
     _apply(trainer, chosen)
-    return chosen, f"measured: contiguous {best['contiguous']:.1f} ms/step, channels_last {best['channels_last']:.1f}"
+    return (
+        chosen,
+        f"measured: contiguous {best['contiguous']:.1f} ms/step, channels_last {best['channels_last']:.1f}",
+    )
 
 
 def _apply(trainer, memory_format: str) -> None:
