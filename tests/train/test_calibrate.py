@@ -70,7 +70,8 @@ def test_cpu_optimizers_are_fused_and_step_like_the_loop(name):
     b.load_state_dict(a.state_dict())
     fused = build_optimizer(list(a.parameters()), cfg, torch.device("cpu"))
     loop = build_optimizer(list(b.parameters()), cfg)
-    assert fused.defaults["fused"] and not loop.defaults.get("fused")
+    fast = "foreach" if name == "sgd" else "fused"  # fused SGD fails on parameters unfrozen mid-run
+    assert fused.defaults[fast] and not loop.defaults.get(fast)
     x = torch.randn(16, 5)
     for _ in range(3):
         for model, opt in ((a, fused), (b, loop)):
