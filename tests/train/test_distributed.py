@@ -59,3 +59,29 @@ def test_two_processes_match_one_and_resume_under_torchrun(tmp_path):
     # a checkpoint written by 2 processes resumes in 1
     kindling("train", "--resume", str(ddp), "--epochs", "3", "--threads", "1", "--devices", "1")
     assert checkpoint.load(ddp / "checkpoints" / "last.pt")["world"] == 1
+
+
+def test_two_machines_through_torchrun_rendezvous(tmp_path):
+    """Two torchrun agents, one per 'machine' (node ranks 0 and 1, here on loopback), meet at node 0's
+    address as they would across a network; rank 0 alone writes the run, which records a world of 2."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run_dir = tmp_path / "multi"
+    nodes = []
+    for node in (0, 1):
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1"]
+        launcher += [f"--node_rank={node}", "--master_addr=127.0.0.1", f"--master_port={port}"]
+        args = ["-m", "kindling", "train", *COMMON, "--epochs", "1", "--run-dir", str(run_dir)]
+        nodes.append(
+            subprocess.Popen(
+                [*launcher, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
+    outs = [p.communicate(timeout=300) for p in nodes]
+    assert [p.returncode for p in nodes] == [0, 0], [o[1][-2000:] for o in outs]
+    assert "2 processes" in outs[0][0] and "epoch 1/1" not in outs[1][0]  # only global rank 0 logs
+    assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["world"] == 2
+    assert evaluate(run_dir)["accuracy"] > 0.8
