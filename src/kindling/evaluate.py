@@ -23,12 +23,7 @@ def data_config_for(bundle: Bundle, data_spec: str | None = None) -> DataConfig:
 
 def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None, device: str = "cpu") -> dict:
     """Metrics of the run's best model on `split` (test or val) of its data."""
-    import torch
-
     from kindling import data as data_mod
-    from kindling.data.transforms import make_preprocess, target_scale
-    from kindling.metrics import Metrics
-    from kindling.models.common import forward
 
     if split not in ("test", "val", "train"):
         raise UserError(f"--split '{split}' is not one of test, val, train")
@@ -39,20 +34,37 @@ def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None,
     part = dm.split(split)
     if part is None or len(part) == 0:
         raise UserError(f"the data has no {split} split; use --split val or give data.{split}")
-    sig = bundle.signature
+    return evaluate_model(bundle.model, bundle.signature, part, split, device)
+
+
+def evaluate_model(model, sig, part, split: str, device="cpu", each_batch=None) -> dict:
+    """`model` (eval mode, no grad) over one split -> evaluate's metrics. `each_batch(out, y)` sees every
+    batch's raw outputs, so a caller that also needs per-sample results (the report's plots) gets them
+    from the same pass and the same numbers."""
+    import torch
+
+    from kindling.data.transforms import make_preprocess, target_scale
+    from kindling.metrics import Metrics
+    from kindling.models.common import forward
+
     preprocess = make_preprocess(sig, device)
     t_mean, t_std = target_scale(sig)
     metrics = Metrics(sig.task, len(sig.class_names), device, (t_mean, t_std))
-    model = bundle.model
     nll = getattr(model, "outputs_log_probs", False)
+    was_training = model.training
+    model.eval()
     with torch.no_grad():
         for x, y, lengths in part.batches(512):
             out = forward(model, preprocess(x), lengths)
+            y = y.to(out.device)
             if sig.task == "regression":
                 loss = torch.nn.functional.mse_loss(out.view(-1), (y.float() - t_mean) / t_std)
             else:
                 loss = (torch.nn.functional.nll_loss if nll else torch.nn.functional.cross_entropy)(out, y)
             metrics.update(loss, out, y)
+            if each_batch is not None:
+                each_batch(out, y)
+    model.train(was_training)
     result = metrics.compute()
     result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
     if sig.task == "classification":

@@ -181,26 +181,37 @@ class TensorBoardLogger(_Base):
 
 
 class PlotsAtEnd(_Base):
-    """At the end of training: the best model on the test (else val) split -> run_dir/plots/*.png."""
+    """At the end of training: the best model on the test (else val) split, run once, gives both the
+    evaluation and the pictures -> run_dir/plots/*.png, and plots/report.json with everything else
+    report.html shows, so that `kindling report` needs neither torch nor matplotlib afterwards."""
 
     def on_step_end(self, trainer) -> None: ...
 
     def on_fit_end(self, trainer) -> None:
         if not trainer.dist.is_main:
             return
-        from kindling.report.evidence import collect, plot_split
+        from kindling.report import saved
+        from kindling.report.evidence import collect_and_evaluate, plot_split
 
+        has_best = (self.run_dir / "best" / "model.safetensors").is_file()
         split_name, split = plot_split(trainer.data)
-        preds = None
-        if split is not None and (self.run_dir / "best" / "model.safetensors").is_file():
+        preds = evaluation = None
+        if has_best and split is not None:
             from kindling.bundle import load_bundle
 
             bundle = load_bundle(self.run_dir / "best", str(trainer.device))
-            batch = trainer.cfg.data.eval_batch_size
-            preds = collect(bundle.model, bundle.signature, split, split_name, trainer.device, batch)
-        self._draw_here(trainer, preds)
+            preds, evaluation = collect_and_evaluate(
+                bundle.model, bundle.signature, split, split_name, trainer.device
+            )
+        plots, notes = self._draw_here(trainer, preds)
+        if has_best:  # the rest of the page, last: `kindling report` then reads files only
+            doctor, data_notes = saved.data_summary(trainer.data)
+            table = trainer.sig.task == "regression" and trainer.sig.input_kind == "tabular"
+            notes = data_notes + notes + saved.plot_notes(plots)
+            saved.save(self.run_dir, evaluation, doctor, notes, trainer.mode, table_plots=table)
+        trainer.echo(f"plots in {self.run_dir / 'plots'}")
 
-    def _draw_here(self, trainer, preds) -> None:
+    def _draw_here(self, trainer, preds) -> tuple[list, list[str]]:
         from kindling.report.evidence import draw_all, tables_regression_plots
         from kindling.report.plots import save_plots
 
@@ -209,6 +220,6 @@ class PlotsAtEnd(_Base):
             preds = None  # the tables callback draws a table's regression plots at fit end; not twice
         elif trainer.sig.task == "regression":
             regression = tables_regression_plots(self.run_dir)
-        plots, _ = draw_all(trainer.history, preds, trainer.sig, regression)
+        plots, notes = draw_all(trainer.history, preds, trainer.sig, regression)
         save_plots(self.run_dir / "plots", plots)
-        trainer.echo(f"plots in {self.run_dir / 'plots'}")
+        return plots, notes

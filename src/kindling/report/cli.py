@@ -17,6 +17,12 @@ def add_commands(sub) -> None:
     p = sub.add_parser("report", help="write RUN/report.html: metrics, plots, data, config in one page")
     p.add_argument("run", help="run directory (runs/NAME)")
     p.add_argument("--output", default=None, help="where to write the page (default: RUN/report.html)")
+    p.add_argument(
+        "--refresh",
+        action="store_true",
+        help="evaluate the best model and redraw the plots even when the ones training left are current "
+        "(default: reuse them; a run changed since, or cut off, is always evaluated again)",
+    )
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("compare", help="one page with several runs' curves overlaid and metrics side by side")
@@ -51,7 +57,7 @@ def cmd_report(args) -> int:
     from kindling.report.html import write_report
 
     t0 = time.perf_counter()
-    path = write_report(args.run, args.output)
+    path = write_report(args.run, args.output, args.refresh)
     print(f"report written to {path} ({time.perf_counter() - t0:.1f} s)")
     return 0
 

@@ -10,7 +10,7 @@ The same two functions serve the end-of-training callback (the trainer's data in
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,64 +33,49 @@ class Predictions:
     names: list[str] = field(
         default_factory=list
     )  # file / row / text of each sample, when the source keeps it
-    images: np.ndarray | None = None  # uint8 N, C, H, W for image inputs (or only the rows in image_ids)
-    image_ids: np.ndarray | None = None  # set when `images` holds just the samples the plots show
+    images: np.ndarray | None = None  # uint8 N, C, H, W for image inputs
 
     def confusion(self, k: int) -> np.ndarray:
         return np.bincount(self.y * k + self.pred, minlength=k * k).reshape(k, k)
 
     def images_at(self, index) -> np.ndarray:
-        index = np.asarray(index, dtype=np.int64)
-        if self.image_ids is None:
-            return self.images[index]
-        row = {int(i): k for k, i in enumerate(self.image_ids)}
-        return self.images[[row[int(i)] for i in index]]
-
-    def shown_samples(self) -> np.ndarray:
-        """The samples an image plot shows: the prediction grid's and the top losses'."""
-        top = np.argsort(-self.loss, kind="stable")[:TOP_LOSSES]
-        return np.union1d(grid_indices(len(self.y)), top)
-
-    def slim(self) -> Predictions:
-        """A copy that keeps only the images the plots show (what is sent to the plot worker)."""
-        if self.images is None or self.image_ids is not None:
-            return self
-        ids = self.shown_samples()
-        return replace(self, images=self.images[ids], image_ids=ids)
+        return self.images[np.asarray(index, dtype=np.int64)]
 
 
-def collect(model, sig, split, split_name: str, device="cpu", batch_size: int = 512) -> Predictions:
+def collect(model, sig, split, split_name: str, device="cpu") -> Predictions:
     """Run `model` (eval mode, no grad) over `split` as evaluate does, keeping per-sample results."""
+    return collect_and_evaluate(model, sig, split, split_name, device)[0]
+
+
+def collect_and_evaluate(model, sig, split, split_name: str, device="cpu") -> tuple[Predictions, dict]:
+    """One pass of the model over `split`: the per-sample Predictions the plots draw and the metrics that
+    `kindling evaluate` gives (the same function computes them), so the model runs once for both."""
     import torch
     import torch.nn.functional as F
 
-    from kindling.data.transforms import make_preprocess, target_scale
-    from kindling.models.common import forward
+    from kindling.data.transforms import target_scale
+    from kindling.evaluate import evaluate_model
 
-    preprocess = make_preprocess(sig, device)
     t_mean, t_std = target_scale(sig)
     log_probs = getattr(model, "outputs_log_probs", False)
     ys, preds, losses, probs = [], [], [], []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for x, y, lengths in split.batches(batch_size):
-            xin = preprocess(x)
-            out = forward(model, xin, lengths)
-            out = out.float().cpu()
-            if sig.task == "regression":
-                value = out.view(len(y), -1)[:, 0] * t_std + t_mean
-                preds.append(value)
-                losses.append((value - y.float()) ** 2)
-            else:
-                logp = out if log_probs else F.log_softmax(out, dim=1)
-                preds.append(logp.argmax(1))
-                losses.append(F.nll_loss(logp, y, reduction="none"))
-                probs.append(logp.exp())
-            ys.append(y)
-    model.train(was_training)
+
+    def keep(out, y) -> None:
+        out, y = out.float().cpu(), y.cpu()
+        if sig.task == "regression":
+            value = out.view(len(y), -1)[:, 0] * t_std + t_mean
+            preds.append(value)
+            losses.append((value - y.float()) ** 2)
+        else:
+            logp = out if log_probs else F.log_softmax(out, dim=1)
+            preds.append(logp.argmax(1))
+            losses.append(F.nll_loss(logp, y, reduction="none"))
+            probs.append(logp.exp())
+        ys.append(y)
+
+    evaluation = evaluate_model(model, sig, split, split_name, device, keep)
     images = split.x.numpy() if sig.input_kind == "image" and split.x.dtype == torch.uint8 else None
-    return Predictions(
+    predictions = Predictions(
         split_name,
         torch.cat(ys).numpy(),
         torch.cat(preds).numpy(),
@@ -99,6 +84,7 @@ def collect(model, sig, split, split_name: str, device="cpu", batch_size: int = 
         list(split.names),
         images,
     )
+    return predictions, evaluation
 
 
 def grid_indices(n: int, count: int = GRID_SAMPLES, seed: int = 0) -> np.ndarray:
@@ -107,8 +93,8 @@ def grid_indices(n: int, count: int = GRID_SAMPLES, seed: int = 0) -> np.ndarray
 
 
 def plan(history: list[dict], preds: Predictions | None, sig) -> tuple[list, list[str]]:
-    """The classification / history plots that apply, as (name, draw-function) pairs, not yet drawn, so that
-    they can be shared out between plot workers; and notes on what cannot be drawn."""
+    """The classification / history plots that apply, as (name, draw-function) pairs, not yet drawn; and
+    notes on what cannot be drawn."""
     from kindling.report import panels
     from kindling.report import plots as P
 

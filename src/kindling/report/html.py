@@ -4,7 +4,8 @@ The report builds from whatever the run directory holds: a run cut off before it
 best model), a run without a validation split, or data that can no longer be rebuilt still gets a page,
 and the page says what is missing instead of failing.
 
-    path = write_report("runs/digits")     # plots refreshed in runs/digits/plots/, report.html written
+    path = write_report("runs/digits")                # from the files training left: plots/*.png, plots/report.json
+    path = write_report("runs/digits", refresh=True)  # the best model evaluated again, the plots redrawn
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class RunView:
     doctor: dict | None = None
     plots: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    monitor_mode: str | None = None  # "min" or "max": which epoch is the best
 
 
 def resolve_run_dir(run: str | Path) -> Path:
@@ -44,9 +46,12 @@ def resolve_run_dir(run: str | Path) -> Path:
     return path
 
 
-def gather(run: str | Path, draw: bool = True) -> RunView:
-    """Read the run: config, env, history, best model, data, evaluation, data doctor, plots."""
+def gather(run: str | Path, refresh: bool = False) -> RunView:
+    """Read the run: config, env, history, then the evaluation, data summary and plots. Those come from
+    plots/report.json and the PNGs when training left them and the run has not changed since (no torch,
+    no model run); otherwise (or with `refresh`) the best model is evaluated and the plots redrawn."""
     from kindling.fileio import read_json
+    from kindling.report import saved
     from kindling.report.evidence import read_history
     from kindling.runner import load_saved_config
 
@@ -55,16 +60,36 @@ def gather(run: str | Path, draw: bool = True) -> RunView:
     if (run_dir / "env.json").is_file():
         view.env = read_json(run_dir / "env.json", "env.json")
     view.history = read_history(run_dir)
-    _load_model_and_data(view)
-    if draw:
-        _draw(view)
+    found = None if refresh else saved.load(run_dir)
+    if found is not None:
+        view.evaluation, view.doctor = found["evaluation"], found["doctor"]
+        view.notes, view.plots = list(found["notes"]), found["plots"]
+        view.monitor_mode = found["monitor_mode"]
+    else:
+        _evaluate_and_draw(view)
     _logger_note(view)
     return view
 
 
-def _load_model_and_data(view: RunView) -> None:
+def _evaluate_and_draw(view: RunView) -> None:
+    """The slow path: the Bundle and the data rebuilt, the model run once, every plot drawn; the results
+    saved (plots/report.json) so that the next report of this run reads them."""
+    from kindling.metrics import MONITOR_MODES
+    from kindling.report import saved
+
+    view.monitor_mode = MONITOR_MODES.get(view.cfg.train.monitor, "max")
+    preds = _load_model_and_data(view)
+    _draw(view, preds)
+    if view.bundle is not None and view.data is not None:
+        saved.save(view.run_dir, view.evaluation, view.doctor, view.notes, view.monitor_mode)
+
+
+def _load_model_and_data(view: RunView):
+    """Bundle, data, data doctor and the evaluation; returns the per-sample predictions for the plots."""
     from kindling import data as data_mod
     from kindling.bundle import load_bundle
+    from kindling.report import saved
+    from kindling.report.evidence import collect_and_evaluate, plot_split
 
     try:
         view.bundle = load_bundle(view.run_dir)
@@ -77,32 +102,21 @@ def _load_model_and_data(view: RunView) -> None:
             f"the data could not be rebuilt ({exc}); data summary, per-class table and "
             "interpretation plots are left out"
         )
-        return
-    from kindling.doctor import inspect_module
-
-    view.doctor = inspect_module(view.data)
-    view.notes.extend(view.doctor.pop("_warnings"))
-    if view.data.val is None or not len(view.data.val):
-        view.notes.append(
-            "the run has no validation split: the best model was picked on the training metrics, "
-            "and the curves show training only"
-        )
-    split = "test" if view.data.test is not None and len(view.data.test) else "val"
-    if view.bundle is not None and view.data.split(split) is not None:
-        from kindling.evaluate import evaluate
-
-        view.evaluation = evaluate(view.run_dir, split)
+        return None
+    view.doctor, notes = saved.data_summary(view.data)
+    view.notes.extend(notes)
+    split_name, split = plot_split(view.data)
+    if view.bundle is None or split is None:
+        return None
+    preds, view.evaluation = collect_and_evaluate(view.bundle.model, view.bundle.signature, split, split_name)
+    return preds
 
 
-def _draw(view: RunView) -> None:
-    from kindling.report.evidence import collect, draw_all, plot_split, tables_regression_plots
+def _draw(view: RunView, preds) -> None:
+    from kindling.report import saved
+    from kindling.report.evidence import draw_all, tables_regression_plots
     from kindling.report.plots import save_plots
 
-    preds = None
-    if view.bundle is not None and view.data is not None:
-        split_name, split = plot_split(view.data)
-        if split is not None:
-            preds = collect(view.bundle.model, view.bundle.signature, split, split_name)
     sig = view.bundle.signature if view.bundle is not None else (view.data.signature if view.data else None)
     if sig is None:
         from kindling.report.plots import learning_curves
@@ -114,9 +128,7 @@ def _draw(view: RunView) -> None:
         view.notes.extend(plot_notes)
     if view.plots:
         save_plots(view.run_dir / "plots", view.plots)
-    for plot in view.plots:
-        if plot.data.get("mode") == "pairs":
-            view.notes.append(plot.caption)
+    view.notes.extend(saved.plot_notes(view.plots))
 
 
 def _logger_note(view: RunView) -> None:
@@ -136,17 +148,20 @@ def _logger_note(view: RunView) -> None:
 # ---------------------------------------------------------------- metrics from metrics.jsonl
 
 
-def best_record(history: list[dict], monitor: str) -> dict | None:
-    """The epoch record with the best monitored value (val_*, or train_* in a run without validation)."""
-    from kindling.metrics import MONITOR_MODES
+def best_record(history: list[dict], monitor: str, mode: str | None = None) -> dict | None:
+    """The epoch record with the best monitored value (val_*, or train_* in a run without validation).
+    `mode` ("min" / "max") as the trainer used it; without it, looked up in kindling.metrics (imports torch)."""
+    if mode is None:
+        from kindling.metrics import MONITOR_MODES
 
+        mode = MONITOR_MODES.get(monitor, "max")
     if not history:
         return None
     key = monitor if any(monitor in r for r in history) else monitor.replace("val_", "train_")
     scored = [r for r in history if isinstance(r.get(key), (int, float))]
     if not scored:
         return None
-    pick = max if MONITOR_MODES.get(monitor, "max") == "max" else min
+    pick = max if mode == "max" else min
     return pick(scored, key=lambda r: r[key])
 
 
@@ -155,14 +170,14 @@ def shown_keys(history: list[dict]) -> list[str]:
     return [k for k in keys if k not in ("step",) and not k.endswith("_n")]
 
 
-def metrics_table(history: list[dict], monitor: str) -> str:
+def metrics_table(history: list[dict], monitor: str, mode: str | None = None) -> str:
     if not history:
         return "<p>No epoch has finished yet (metrics.jsonl is empty).</p>"
     keys = shown_keys(history)
     rows = []
     for label, record, rid in (
         ("final", history[-1], "final"),
-        (f"best ({monitor})", best_record(history, monitor), "best"),
+        (f"best ({monitor})", best_record(history, monitor, mode), "best"),
     ):
         if record is not None:
             rows.append(
@@ -179,7 +194,7 @@ def metrics_table(history: list[dict], monitor: str) -> str:
 
 def _summary(view: RunView) -> str:
     cfg, history = view.cfg, view.history
-    best = best_record(history, cfg.train.monitor)
+    best = best_record(history, cfg.train.monitor, view.monitor_mode)
     monitor_key = (
         cfg.train.monitor
         if best and cfg.train.monitor in best
@@ -282,7 +297,9 @@ def _setup(view: RunView) -> str:
 def render(view: RunView) -> str:
     cfg = view.cfg
     metrics = H.section(
-        "metrics", "Metrics (from metrics.jsonl)", metrics_table(view.history, cfg.train.monitor)
+        "metrics",
+        "Metrics (from metrics.jsonl)",
+        metrics_table(view.history, cfg.train.monitor, view.monitor_mode),
     )
     sections = [
         ("summary", "", H.section("summary", "Summary", _summary(view))),
@@ -300,10 +317,11 @@ def render(view: RunView) -> str:
     )
 
 
-def write_report(run: str | Path, output: str | Path | None = None) -> Path:
+def write_report(run: str | Path, output: str | Path | None = None, refresh: bool = False) -> Path:
+    """RUN/report.html (or `output`). `refresh`: evaluate and redraw even when the saved results are current."""
     from kindling.fileio import atomic_write_text
 
-    view = gather(run)
+    view = gather(run, refresh)
     path = Path(output) if output else view.run_dir / "report.html"
     atomic_write_text(path, render(view))
     return path
