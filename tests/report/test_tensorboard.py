@@ -112,3 +112,33 @@ def test_kindling_tensorboard_serves_the_runs_side_by_side(digits_run, tmp_path)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_prediction_grid_frames_right_green_and_wrong_red():
+    import io
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from kindling.data.memory import Split
+    from kindling.report import tb
+
+    gen = torch.Generator().manual_seed(0)
+    split = Split(
+        torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8, generator=gen), torch.arange(40) % 3
+    )
+
+    class AlwaysZero(torch.nn.Module):
+        def forward(self, x):
+            return torch.tensor([5.0, 0.0, 0.0]).expand(len(x), 3)
+
+    grid = tb.PredictionGrid(split)
+    summary = grid.summary(AlwaysZero(), lambda x: x.float(), "val/predictions")
+    png = summary.value[0].image.encoded_image_string
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert summary.value[0].image.width == image.shape[1] and image.shape[0] > 32
+    right = (grid.y == 0).numpy()
+    expected = np.where(right[grid.cell_of, None], tb.GREEN.numpy(), tb.RED.numpy())
+    assert (image[grid.frame] == expected).all()
+    assert 0 < right.sum() < len(right)  # both colours are checked

@@ -137,38 +137,40 @@ class TensorBoardLogger(_Base):
         x, lengths = tb.training_batch(trainer)
         tb.write_graph(self.writer, trainer.model, x, lengths)
         if trainer.sig.input_kind == "image":
-            self.writer.add_image(
-                "train/augmented_batch", tb.batch_grid(tb.denormalise(x, trainer.sig)), trainer.progress.step
-            )
-        if self.image_task and trainer.val_split is not None:
-            self.grid_pick = tb.grid_pick(len(trainer.val_split))
+            grid = tb.batch_grid(tb.denormalise(x, trainer.sig)).permute(1, 2, 0).contiguous().numpy()
+            summary = tb.image_summary("train/augmented_batch", grid)
+            self.writer.file_writer.add_summary(summary, trainer.progress.step)
+        self.grid = None
+        if self.image_task and trainer.val_split is not None and len(trainer.val_split):
+            self.grid = tb.PredictionGrid(trainer.val_split)
 
     def log_step(self, step: int, values: dict) -> None:
-        for key, value in values.items():
-            self.writer.add_scalar(f"step/{key}", value, step)
-
-    def on_validation_end(self, trainer, metrics: dict) -> None:
-        if not self.active or not self.image_task or trainer.val_split is None:
-            return
         from kindling.report import tb
 
+        summary = tb.scalars_summary({f"step/{key}": value for key, value in values.items()})
+        self.writer.file_writer.add_summary(summary, step)
+
+    def on_validation_end(self, trainer, metrics: dict) -> None:
+        if not self.active or self.grid is None:
+            return
         model = trainer.ema.module if getattr(trainer, "ema", None) is not None else trainer.model
-        grid = tb.prediction_grid(model, trainer, trainer.val_split, self.grid_pick)
-        self.writer.add_image("val/predictions", grid, trainer.progress.step)
+        summary = self.grid.summary(model, trainer.preprocess, "val/predictions")
+        self.writer.file_writer.add_summary(summary, trainer.progress.step)
 
     def on_epoch_end(self, trainer, record: dict) -> None:
         if not self.active:
             return
-        epoch = record["epoch"]
+        from kindling.report import tb
+
+        values = {}
         for key, value in record.items():
             if key in ("epoch", "step") or key.endswith("_n") or not isinstance(value, (int, float)):
                 continue
             phase, _, name = key.partition("_")
-            tag = f"{name}/{phase}" if phase in ("train", "val") else f"epoch/{key}"
-            self.writer.add_scalar(tag, value, epoch)
-        samples = record.get("train_n") or 0
+            values[f"{name}/{phase}" if phase in ("train", "val") else f"epoch/{key}"] = value
         if record.get("seconds"):
-            self.writer.add_scalar("epoch/samples_per_s", samples / record["seconds"], epoch)
+            values["epoch/samples_per_s"] = (record.get("train_n") or 0) / record["seconds"]
+        self.writer.file_writer.add_summary(tb.scalars_summary(values), record["epoch"])
         self.writer.flush()  # an interrupted run keeps its curves
 
     def on_fit_end(self, trainer) -> None:

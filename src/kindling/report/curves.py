@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kindling.report.plots import TRAIN_COLOR, VAL_COLOR, Plot, _metric_keys, new_figure, to_png
+from kindling.report.plots import TRAIN_COLOR, VAL_COLOR, Plot, _metric_keys, new_figure, set_title, to_png
 
 
 def compare_curves(runs: dict[str, list[dict]]) -> Plot:
@@ -30,7 +30,7 @@ def compare_curves(runs: dict[str, list[dict]]) -> Plot:
     for ax, key in ((ax_loss, "loss"), (ax_metric, metric)):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(key)
+        set_title(ax, key)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -47,7 +47,7 @@ def lr_find_plot(lrs: list[float], losses: list[float], suggested: float | None)
     if suggested:
         ax.axvline(suggested, color=VAL_COLOR, ls="--", label=f"suggested {suggested:.2e}")
         ax.legend()
-    ax.set_title("LR range test")
+    set_title(ax, "LR range test")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return Plot("lr_find", "LR range test", to_png(fig), {"lr": lrs, "loss": losses, "suggested": suggested})

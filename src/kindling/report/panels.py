@@ -34,7 +34,7 @@ def _image_panel(images, titles, colors, ncols: int, title: str, cell: int = 120
     width, height = ncols * (cell + gap) + gap, head + nrows * (band + cell + gap)
     canvas = np.full((height, width, 3), 255, dtype=np.uint8)
     fig = new_figure(width / 100, height / 100)
-    ax = fig.add_axes((0, 0, 1, 1))
+    ax = fig.add_axes((0, 0, 1, 1))  # axes in pixel units, for the titles only
     ax.axis("off")
     for i, (image, text, color) in enumerate(zip(images, titles, colors)):
         r, c = divmod(i, ncols)
@@ -51,7 +51,9 @@ def _image_panel(images, titles, colors, ncols: int, title: str, cell: int = 120
             fontweight="bold",
             linespacing=1.1,
         )
-    ax.imshow(canvas, extent=(0, width, height, 0), interpolation="nearest")
+    fig.figimage(
+        canvas, origin="upper", zorder=-1
+    )  # pixels as they are: no resampling through an axes (~20 ms less)
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.text(width / 2, 10, title, ha="center", va="top", fontsize=10)

@@ -67,16 +67,60 @@ def grid_pick(n: int, count: int = GRID_SAMPLES) -> torch.Tensor:
     return torch.randperm(n, generator=gen)[: min(n, count)].sort().values
 
 
-@torch.no_grad()
-def prediction_grid(model, trainer, split, pick: torch.Tensor) -> torch.Tensor:
-    """The fixed validation samples framed green (right) or red (wrong) by the current model."""
-    x, y = split.x[pick], split.y[pick]
-    was_training = model.training
-    model.eval()
-    out = model(trainer.preprocess(x))
-    model.train(was_training)
-    right = (out.argmax(1) == y.to(out.device)).tolist()  # y may live on the GPU with its split
-    return batch_grid(x, [GREEN if ok else RED for ok in right])
+class PredictionGrid:
+    """The fixed validation samples framed green (right) or red (wrong) by the current model. The images
+    never change, so the grid is laid out once; each validation runs the model on these few samples,
+    recolours the frames and encodes a small PNG (about a millisecond, against ~5 with a fresh layout and
+    torch's add_image each time)."""
+
+    def __init__(self, split, count: int = GRID_SAMPLES):
+        import numpy as np
+
+        pick = grid_pick(len(split), count)
+        self.x, self.y = split.x[pick], split.y[pick]
+        n = len(pick)
+        cells = torch.arange(n, dtype=torch.uint8).view(n, 1, 1).expand(n, 3, 1)
+        index = batch_grid(torch.zeros_like(self.x.cpu()), [c for c in cells + 1])[0].numpy()
+        self.frame = (index > 0) & (index <= n)  # H, W: frame pixels (255: the unused background)
+        self.cell_of = index[self.frame].astype(np.int64) - 1
+        self.base = batch_grid(self.x.cpu()).permute(1, 2, 0).contiguous().numpy()  # H, W, 3
+        self.base[self.frame] = 255
+
+    @torch.no_grad()
+    def summary(self, model, preprocess, tag: str):
+        """A TensorBoard Summary holding the grid as the model now predicts."""
+        import numpy as np
+
+        was_training = model.training
+        model.eval()
+        out = model(preprocess(self.x))
+        model.train(was_training)
+        right = (out.argmax(1) == self.y.to(out.device)).cpu().numpy()  # y may live on the GPU
+        colours = np.where(right[:, None], GREEN.numpy(), RED.numpy())
+        image = self.base.copy()
+        image[self.frame] = colours[self.cell_of]
+        return image_summary(tag, image)
+
+
+def image_summary(tag: str, image):
+    """uint8 H, W, 3 (numpy) -> a TensorBoard image Summary, PNG at a low compression level (fast)."""
+    import io
+
+    from PIL import Image
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
+    height, width = image.shape[:2]
+    encoded = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=buf.getvalue())
+    return Summary(value=[Summary.Value(tag=tag, image=encoded)])
+
+
+def scalars_summary(values: dict[str, float]):
+    """Several scalars in ONE Summary (one event, one write) instead of an add_scalar call per value."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    return Summary(value=[Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()])
 
 
 def write_graph(writer, model: torch.nn.Module, x: torch.Tensor, lengths=None) -> bool:
