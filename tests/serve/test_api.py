@@ -109,7 +109,7 @@ def test_unknown_paths_and_methods_answer_json(server):
 
 
 def test_bearer_token(digits_run, digit_image):
-    srv = start_server(digits_run, "--token", "s3cret", "--max-batch", "1")
+    srv = start_server(digits_run, "--token", "s3cret", "--max-batch", "1", "--workers", "1")
     try:
         files = {"image": ("x.png", digit_image[0])}
         r = requests.post(srv.url + "/predict", files=files)

@@ -1,6 +1,6 @@
 """The HTTP app: any Bundle behind POST /predict, compatible with seed 003's Flask client.
 
-    app = create_app("runs/digits", max_batch=32, max_wait_ms=5)
+    app = create_app("runs/digits", max_batch=32, max_wait_ms=0)
     # POST /predict  multipart field `image` (or `file`) -> {"success": true, "predictions": [...]}
     #                JSON {"rows": [{...}]} (tables) or {"texts": ["..."]} (text) -> {"success": true, "results": [...]}
 
@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from kindling.errors import UserError
 from kindling.predict import DEFAULT_MAX_PIXELS, ImageTooLarge, Predictor
 from kindling.serve.batching import MicroBatcher
+from kindling.serve.fastpath import TOP_K_MAX, PredictFastPath
 from kindling.serve.limits import (
     ApiError,
     BodyLimitMiddleware,
@@ -37,6 +38,7 @@ from kindling.serve.limits import (
 )
 from kindling.serve.metrics import ServeMetrics
 from kindling.serve.multipart import read_parts
+from kindling.serve.tuning import tune
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("kindling.serve")
@@ -45,8 +47,8 @@ log = logging.getLogger("kindling.serve")
 class ModelState:
     """The one model of this process: loading -> ready (or failed), read by every endpoint."""
 
-    def __init__(self, loader, threads: int = 0, max_batch: int = 32):
-        self.loader, self.threads, self.max_batch = loader, threads, max_batch
+    def __init__(self, loader, threads: int = 0, max_batch: int = 32, workers: int = 1):
+        self.loader, self.threads, self.max_batch, self.workers = loader, threads, max_batch, workers
         self.threads_how = ""
         self.predictor: Predictor | None = None
         self.error: str | None = None
@@ -55,7 +57,7 @@ class ModelState:
     def load(self) -> None:
         try:
             predictor = self.loader()
-            self.threads, self.threads_how = _pick_threads(predictor, self.threads, self.max_batch)
+            self.threads, self.threads_how = tune(predictor, self.threads, self.max_batch, self.workers)
             self.predictor = predictor
         except Exception as exc:  # a failed load is reported by /health and /predict, not a crash loop
             log.exception("loading the model failed")
@@ -73,20 +75,22 @@ class ModelState:
 def create_app(
     run: str | Path,
     max_batch: int = 32,
-    max_wait_ms: float = 5.0,
+    max_wait_ms: float = 0.0,
     token: str | None = None,
     max_upload_mb: float = 10.0,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_items: int = 256,
     default_top_k: int = 3,
     threads: int = 0,
+    workers: int = 1,
     loader=None,
 ) -> FastAPI:
-    """Build the app for one run. `loader` (tests) replaces `Predictor.load(run)`."""
+    """Build the app for one run. `loader` (tests) replaces `Predictor.load(run)`; `workers` is how many
+    processes serve it (each picks its threads from its share of the cores)."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check, lowered to our cap, on every decode
-    state = ModelState(loader or (lambda: Predictor.load(run)), threads, max_batch)
+    state = ModelState(loader or (lambda: Predictor.load(run)), threads, max_batch, workers)
     metrics = ServeMetrics()
     batcher = MicroBatcher(
         lambda samples, k: state.predictor.predict_samples(samples, k),
@@ -109,7 +113,6 @@ def create_app(
         description="Predictions from one trained kindling model. See GET /metadata for its inputs.",
     )
     app.state.model, app.state.metrics, app.state.batcher = state, metrics, batcher
-    app.add_middleware(BodyLimitMiddleware, max_bytes=int(max_upload_mb * 1024 * 1024), metrics=metrics)
     add_error_handlers(app)
 
     def authorize(request: Request) -> None:
@@ -123,13 +126,8 @@ def create_app(
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    @app.post(
-        "/predict", openapi_extra=openapi_predict(), responses=error_responses(400, 401, 413, 415, 422, 503)
-    )
-    async def predict(
-        request: Request, top_k: int = Query(default_top_k, ge=1, le=1000, description="classes per input")
-    ):
-        """An image (multipart field `image` or `file`), table rows or texts (JSON) -> top-k classes."""
+    async def answer(request: Request, top_k: int) -> JSONResponse:
+        """The work of POST /predict, for the route and for the fast path (kindling.serve.fastpath)."""
         start = time.perf_counter()
         authorize(request)
         predictor = state.require()
@@ -156,6 +154,20 @@ def create_app(
             body = {"success": True, "results": [_shape(r) for r in results], **extra}
         return JSONResponse(body)  # plain JSON types already: skips FastAPI's per-field encoder walk
 
+    # the fast path sits inside the body limit (which also counts requests for /metrics)
+    app.add_middleware(PredictFastPath, answer=answer, default_top_k=default_top_k)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=int(max_upload_mb * 1024 * 1024), metrics=metrics)
+
+    @app.post(
+        "/predict", openapi_extra=openapi_predict(), responses=error_responses(400, 401, 413, 415, 422, 503)
+    )
+    async def predict(
+        request: Request,
+        top_k: int = Query(default_top_k, ge=1, le=TOP_K_MAX, description="classes per input"),
+    ):
+        """An image (multipart field `image` or `file`), table rows or texts (JSON) -> top-k classes."""
+        return await answer(request, top_k)
+
     @app.get("/health")
     async def health():
         """200 once the model is ready; 503 while it loads or if it failed to load."""
@@ -174,6 +186,7 @@ def create_app(
         batching = {
             "max_batch": max_batch,
             "max_wait_ms": max_wait_ms,
+            "workers": workers,
             "threads": state.threads,
             "threads_how": state.threads_how,
         }
@@ -191,52 +204,6 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
-
-
-def _pick_threads(predictor: Predictor, requested: int, max_batch: int) -> tuple[int, str]:
-    """Intra-op threads for the model thread: `requested` if > 0, else the faster of 1 thread and all
-    cores on a full batch of zeros (on small machines one thread is often several times faster).
-    Interleaved repeats and the minimum of each keep a busy neighbour from deciding the result."""
-    import os
-
-    import numpy as np
-    import torch
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if requested > 0 or cores == 1:
-        torch.set_num_threads(requested or 1)
-        return requested or 1, "set by --threads" if requested else "one core"
-    sig = predictor.sig
-    if sig.input_kind == "text":
-        dummy, lengths = (
-            np.ones((max_batch, sig.input_shape[0]), np.int64),
-            np.full(max_batch, sig.input_shape[0]),
-        )
-    else:
-        dummy, lengths = (
-            np.zeros((max_batch, *sig.input_shape), np.uint8 if sig.input_kind == "image" else np.float32),
-            None,
-        )
-    times = {1: [], cores: []}
-    try:
-        for _ in range(3):
-            for n in times:
-                torch.set_num_threads(n)
-                start = time.perf_counter()
-                predictor.predict_batch(dummy, 1, lengths)
-                times[n].append(time.perf_counter() - start)
-                if times[n][-1] > 1.0:  # a big model: all cores, no more timing
-                    torch.set_num_threads(cores)
-                    return cores, f"all cores (a batch takes {times[n][-1]:.2f}s)"
-    except Exception as exc:  # an unusual model input: fall back to the safe choice
-        torch.set_num_threads(1)
-        return 1, f"1 ({exc.__class__.__name__} while timing)"
-    best = min(times, key=lambda n: min(times[n]))
-    torch.set_num_threads(best)
-    return (
-        best,
-        f"measured on a batch of {max_batch}: 1 thread {min(times[1]) * 1e3:.1f} ms, {cores} threads {min(times[cores]) * 1e3:.1f} ms",
-    )
 
 
 def _shape(result: dict) -> dict:
@@ -269,7 +236,10 @@ async def _image_samples(request: Request, predictor: Predictor, max_pixels: int
     data = bytes(upload.data)
     name = upload.filename or "image"
     try:
-        return [await run_in_threadpool(predictor.load_image_bytes, data, name, max_pixels)]
+        try:  # a small image decodes on the event loop: cheaper than the hop to a thread
+            return [predictor.load_image_bytes(data, name, min(max_pixels, INLINE_PIXELS))]
+        except ImageTooLarge:  # refused from its header, before any pixel was decoded: a thread decides
+            return [await run_in_threadpool(predictor.load_image_bytes, data, name, max_pixels)]
     except ImageTooLarge as exc:
         raise ApiError(413, str(exc)) from exc
     except UserError as exc:
@@ -316,6 +286,9 @@ async def _json_samples(request: Request, predictor: Predictor, max_items: int) 
         return await run_in_threadpool(predictor.encode_rows, items)
     except UserError as exc:
         raise ApiError(422, f"field 'rows': {exc}") from exc
+
+
+INLINE_PIXELS = 256 * 256  # images up to this size decode on the event loop: well under a millisecond
 
 
 def _example(field: str) -> str:

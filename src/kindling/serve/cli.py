@@ -12,6 +12,8 @@ import sys
 
 from kindling.errors import UserError
 
+AUTO_WORKERS_MAX_MB = 100
+
 
 def add_commands(sub) -> None:
     p = sub.add_parser(
@@ -27,7 +29,11 @@ def add_commands(sub) -> None:
     )
     p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     p.add_argument(
-        "--workers", type=int, default=1, help="worker processes, each with its own model copy (default: 1)"
+        "--workers",
+        type=int,
+        default=0,
+        help="worker processes, each with its own model copy; 0 picks: 2 on a machine with 2+ cores for "
+        f"weights up to {AUTO_WORKERS_MAX_MB} MB, else 1 (default: 0)",
     )
     p.add_argument(
         "--token",
@@ -41,7 +47,11 @@ def add_commands(sub) -> None:
         help="most samples in one forward pass; 1 turns micro-batching off (default: 32)",
     )
     p.add_argument(
-        "--max-wait-ms", type=float, default=5.0, help="how long a batch waits for more requests (default: 5)"
+        "--max-wait-ms",
+        type=float,
+        default=0.0,
+        help="how long a batch waits for more requests beyond those that queued while the model was busy "
+        "(default: 0: run as soon as the model is free)",
     )
     p.add_argument(
         "--threads",
@@ -78,7 +88,7 @@ def _check(args) -> None:
     read_meta(bundle_dir(args.run))  # a missing or damaged run fails here, before the port opens
     checks = [
         (1 <= args.port <= 65535, f"--port {args.port} must be between 1 and 65535"),
-        (args.workers >= 1, f"--workers {args.workers} must be at least 1"),
+        (args.workers >= 0, f"--workers {args.workers} must be 0 (pick) or more"),
         (args.threads >= 0, f"--threads {args.threads} must be 0 (measure) or more"),
         (args.max_batch >= 1, f"--max-batch {args.max_batch} must be at least 1"),
         (args.max_wait_ms >= 0, f"--max-wait-ms {args.max_wait_ms} must be 0 or more"),
@@ -103,10 +113,23 @@ def _check(args) -> None:
             ) from exc
 
 
+def auto_workers(run) -> int:
+    """Two processes on a multi-core machine for a small model: with one, its event loop (HTTP, multipart,
+    decoding, all under one GIL) is the bottleneck long before the model is; a second doubles that for one
+    more model copy (~0.6 GB with a CUDA build of torch). A big model keeps one process and gets the
+    cores as intra-op threads instead. More workers only when asked for."""
+    from kindling.bundle import bundle_dir
+    from kindling.serve.tuning import cores
+
+    weights = sum(f.stat().st_size for f in bundle_dir(run).glob("*.safetensors"))
+    return 2 if cores() >= 2 and weights <= AUTO_WORKERS_MAX_MB * 2**20 else 1
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
     _check(args)
+    workers = args.workers or auto_workers(args.run)
     token = args.token or os.environ.get("KINDLING_TOKEN") or None
     settings = {
         "run": str(args.run),
@@ -117,13 +140,15 @@ def cmd_serve(args) -> int:
         "max_pixels": args.max_pixels,
         "max_items": args.max_items,
         "threads": args.threads,
+        "workers": workers,
     }
     os.environ["KINDLING_SERVE"] = json.dumps(settings)  # read by every worker's app factory
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
         print("kindling: warning: serving on a non-loopback address without --token", file=sys.stderr)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(
-        f"kindling: serving {args.run} at http://{shown}:{args.port}/ (Ctrl+C stops)",
+        f"kindling: serving {args.run} at http://{shown}:{args.port}/ with {workers} worker process"
+        f"{'es' if workers > 1 else ''} (Ctrl+C stops)",
         file=sys.stderr,
         flush=True,
     )
@@ -132,7 +157,7 @@ def cmd_serve(args) -> int:
         factory=True,
         host=args.host,
         port=args.port,
-        workers=args.workers,
+        workers=workers,
         log_level=args.log_level,
         access_log=args.log_level in ("info", "debug", "trace"),
     )

@@ -138,30 +138,32 @@ def error_responses(*codes: int) -> dict:
     }
 
 
-def add_error_handlers(app: FastAPI) -> None:
-    def reply(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-        return JSONResponse({"success": False, "error": message, "status": status}, status, headers=headers)
+def reply(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"success": False, "error": message, "status": status}, status, headers=headers)
 
-    @app.exception_handler(ApiError)
-    async def api_error(request, exc: ApiError):
+
+def error_response(request, exc: Exception) -> JSONResponse:
+    """Any exception raised while answering -> the JSON error the client gets (the one mapping, used by
+    the app's exception handlers and by the /predict fast path alike)."""
+    if isinstance(exc, ApiError):
         return reply(exc.status, exc.message, exc.headers)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request, exc: HTTPException):
+    if isinstance(exc, HTTPException):
         return reply(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request, exc: RequestValidationError):
+    if isinstance(exc, RequestValidationError):
         parts = [
             f"'{'.'.join(str(x) for x in err.get('loc', ()))}': {err.get('msg')}" for err in exc.errors()
         ]
         return reply(422, "invalid request: " + "; ".join(parts))
-
-    @app.exception_handler(UserError)
-    async def user_error(request, exc: UserError):
+    if isinstance(exc, UserError):
         return reply(413 if isinstance(exc, ImageTooLarge) else 400, str(exc))
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return reply(500, f"internal error ({exc.__class__.__name__}); see the server log")
 
-    @app.exception_handler(Exception)
-    async def server_error(request, exc: Exception):
-        log.exception("unhandled error on %s", request.url.path)
-        return reply(500, f"internal error ({exc.__class__.__name__}); see the server log")
+
+def add_error_handlers(app: FastAPI) -> None:
+    for kind in (ApiError, HTTPException, RequestValidationError, UserError, Exception):
+        app.add_exception_handler(kind, _handler)
+
+
+async def _handler(request, exc: Exception) -> JSONResponse:
+    return error_response(request, exc)
