@@ -57,7 +57,8 @@ def add_commands(sub) -> None:
         "--threads",
         type=int,
         default=0,
-        help="intra-op threads of each worker's model; 0 times 1 vs all cores and picks the faster (default: 0)",
+        help="intra-op threads of each worker's model; 0 measures 1 thread against the worker's share of the "
+        "cores less one for the event loop (and the channels_last layout) and keeps the fastest (default: 0)",
     )
     p.add_argument(
         "--max-upload-mb",
