@@ -23,12 +23,13 @@ from kindling.errors import NonFiniteLossError, UserError
 from kindling.metrics import MONITOR_MODES, Metrics
 from kindling.models.common import forward
 from kindling.train import calibrate, distributed, persist, rng
-from kindling.train.device import pick_device
+from kindling.train.device import cores_here, pick_device
 from kindling.train.events import Callback, Interrupted, Progress, StopTraining
 from kindling.train.optim import build_optimizer, build_scheduler
 from kindling.train.precision import autocast_for, maybe_compile
 from kindling.train.progress import PhaseBar, epoch_line, live_postfix
 from kindling.train.signals import SignalFlag
+from kindling.train.threadwatch import ThreadWatch
 
 
 class Trainer:
@@ -114,6 +115,8 @@ class Trainer:
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
         self.threads, threads_how = calibrate.pick_threads(self)
         self.memory_format, format_how = calibrate.pick_memory_format(self)
+        if threads_how.startswith("measured"):  # re-measured if the machine gets busy mid-run
+            self.callbacks.insert(0, ThreadWatch(cores_here()))
         if tc.precision == "bf16" and self.device.type == "cpu":
             calibrate.check_cpu_bf16(self)
         self.optimizer = build_optimizer(
