@@ -8,6 +8,11 @@ import subprocess
 import sys
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask: a container's or taskset's limit), not the host's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def git_sha() -> str | None:
     try:
         out = subprocess.run(

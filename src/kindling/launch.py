@@ -6,17 +6,14 @@ import subprocess
 import sys
 
 
+def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
+    """`python -m torch.distributed.run --standalone --nproc_per_node=N -m kindling ARGV`."""
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+    return [*launcher, "-m", "kindling", *argv]
+
+
 def launch_torchrun(nproc: int, argv: list[str]) -> int:
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={nproc}",
-        "-m",
-        "kindling",
-        *argv,
-    ]
+    cmd = torchrun_command(nproc, argv)
     print("launching: " + " ".join(cmd[2:]), flush=True)
     try:
         return subprocess.call(cmd)

@@ -164,7 +164,7 @@ def test_requests_that_queue_while_the_model_runs_share_the_next_batch():
 
 
 def test_workers_default_to_two_on_a_multicore_machine_for_a_small_model(digits_run, digit_image):
-    from kindling.serve.tuning import cores
+    from kindling.envinfo import usable_cores
 
     srv = start_server(digits_run)
     try:
@@ -176,7 +176,7 @@ def test_workers_default_to_two_on_a_multicore_machine_for_a_small_model(digits_
             time.sleep(0.2)
         assert r.status_code == 200 and r.json()["success"] is True
         meta = requests.get(srv.url + "/metadata").json()
-        assert meta["batching"]["workers"] == (2 if cores() >= 2 else 1)
+        assert meta["batching"]["workers"] == (2 if usable_cores() >= 2 else 1)
         assert meta["batching"]["threads"] == 1  # one core each: the model does not crowd the event loop
     finally:
         stop_server(srv)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from kindling.evaluate import evaluate
+from kindling.launch import torchrun_command
 from kindling.train import checkpoint
 
 COMMON = [
@@ -25,19 +26,8 @@ COMMON = [
 
 
 def kindling(*args: str, nproc: int = 1) -> subprocess.CompletedProcess:
-    if nproc > 1:
-        cmd = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            f"--nproc_per_node={nproc}",
-            "-m",
-            "kindling",
-        ]
-    else:
-        cmd = [sys.executable, "-m", "kindling"]
-    out = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=300)
+    cmd = torchrun_command(nproc, list(args)) if nproc > 1 else [sys.executable, "-m", "kindling", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     return out
 

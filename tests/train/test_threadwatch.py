@@ -7,8 +7,8 @@ import time
 import pytest
 
 from kindling.config import load_config
+from kindling.envinfo import usable_cores
 from kindling.runner import train
-from kindling.train.device import cores_here
 from kindling.train.events import Callback
 from kindling.train.threadwatch import WINDOW, ThreadWatch
 
@@ -41,12 +41,12 @@ def fit(tmp_path, *sets: str) -> SlowDownAfter:
     return slow
 
 
-@pytest.mark.skipif(cores_here() < 2, reason="with one core there is no thread count to choose")
+@pytest.mark.skipif(usable_cores() < 2, reason="with one core there is no thread count to choose")
 def test_a_slowdown_mid_run_is_measured_again(tmp_path):
     trainer = fit(tmp_path).trainer
     watch = next(cb for cb in trainer.callbacks if isinstance(cb, ThreadWatch))
     assert watch.measurements >= 1  # 12 epochs x 19 steps: the windows after step 150 are far slower
-    assert 1 <= trainer.threads <= cores_here()
+    assert 1 <= trainer.threads <= usable_cores()
 
 
 def test_no_watch_when_the_threads_are_chosen(tmp_path):

@@ -19,14 +19,10 @@ def training_batch(trainer, size: int = 32) -> tuple[torch.Tensor, torch.Tensor 
     from kindling.train import rng
 
     x, _, lengths = next(trainer.train_split.batches(size))
-    saved = rng.capture()
-    try:
-        with torch.no_grad():
-            x = trainer.preprocess(x)
-            if trainer.augment is not None:
-                x = trainer.augment(x)
-    finally:
-        rng.restore(saved)
+    with rng.kept(), torch.no_grad():
+        x = trainer.preprocess(x)
+        if trainer.augment is not None:
+            x = trainer.augment(x)
     return x, lengths
 
 

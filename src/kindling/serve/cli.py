@@ -120,10 +120,10 @@ def auto_workers(run) -> int:
     more model copy (~0.6 GB with a CUDA build of torch). A big model keeps one process and gets the
     cores as intra-op threads instead. More workers only when asked for."""
     from kindling.bundle import bundle_dir
-    from kindling.serve.tuning import cores
+    from kindling.envinfo import usable_cores
 
     weights = sum(f.stat().st_size for f in bundle_dir(run).glob("*.safetensors"))
-    return 2 if cores() >= 2 and weights <= AUTO_WORKERS_MAX_MB * 2**20 else 1
+    return 2 if usable_cores() >= 2 and weights <= AUTO_WORKERS_MAX_MB * 2**20 else 1
 
 
 def cmd_serve(args) -> int:

@@ -12,21 +12,20 @@ only a candidate if its outputs match the default layout's (to 1e-4) on a random
 
 from __future__ import annotations
 
-import os
 import time
 
+from kindling.envinfo import usable_cores
+
 SLOW_BATCH_S = 1.0  # a batch this slow: a big model; all cores, default layout, no more timing
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def tune(predictor, requested: int, max_batch: int, workers: int = 1) -> tuple[int, str]:
     """Set torch's threads (and the model's layout) for this worker -> (threads, how it was chosen)."""
     import torch
 
-    share = max(1, cores() // max(1, workers))  # the cores this worker may use without crowding the others
+    share = max(
+        1, usable_cores() // max(1, workers)
+    )  # the cores this worker may use without crowding the others
     # under load one of them runs the event loop (HTTP, decoding): the model is offered the rest. Timing
     # a batch alone cannot see that contention; on 2 cores, 2 intra-op threads won the isolated timing
     # of LeNet yet lost under 16 clients (lower req/s, twice the p99), so they are not offered there.

@@ -35,18 +35,17 @@ def probe_step(trainer, autocast=contextlib.nullcontext, memory_format=None):
     return step
 
 
-def pick_threads(trainer) -> tuple[int, str]:
+def pick_threads(trainer, requested: int | None = None) -> tuple[int, str]:
+    """requested: None = as configured (--threads, or the checkpoint's on resume); 0 = measure now."""
     tc = trainer.tc
-    requested = tc.threads
-    if trainer.resume_state is not None and not requested:
-        requested = int(trainer.resume_state.get("threads") or 0)  # same threads: same float results
-    saved = rng.capture()
-    try:
+    if requested is None:
+        requested = tc.threads
+        if trainer.resume_state is not None and not requested:
+            requested = int(trainer.resume_state.get("threads") or 0)  # same threads: same float results
+    with rng.kept():
         return choose_threads(
             probe_step(trainer), requested, trainer.device, tc.deterministic, trainer.dist.world
         )
-    finally:
-        rng.restore(saved)
 
 
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
@@ -80,8 +79,7 @@ def pick_memory_format(trainer) -> tuple[str, str]:
         return chosen, "kept from the checkpoint"
     if trainer.tc.deterministic or trainer.device.type != "cpu":
         return "contiguous", "fixed"
-    saved = rng.capture()
-    try:
+    with rng.kept():
         steps = {
             "contiguous": probe_step(trainer),
             "channels_last": probe_step(trainer, memory_format=torch.channels_last),
@@ -92,8 +90,6 @@ def pick_memory_format(trainer) -> tuple[str, str]:
         for _ in range(3):
             for name, step in steps.items():
                 times[name].append(_ms_per_step(step, repeats=1, warm=False))
-    finally:
-        rng.restore(saved)
     best = {name: min(t) for name, t in times.items()}
     chosen = "channels_last" if best["channels_last"] < 0.97 * best["contiguous"] else "contiguous"
     _apply(trainer, chosen)
@@ -119,12 +115,9 @@ def _ms_per_step(step, repeats: int = 3, warm: bool = True) -> float:
 
 def check_cpu_bf16(trainer) -> None:
     """Refuse bf16 on a CPU where it measures slower than fp32 for this model and batch."""
-    saved = rng.capture()
-    try:
+    with rng.kept():
         fp32 = _ms_per_step(probe_step(trainer))
         bf16 = _ms_per_step(probe_step(trainer, lambda: torch.autocast("cpu", dtype=torch.bfloat16)))
-    finally:
-        rng.restore(saved)
     if bf16 > fp32:
         raise UserError(
             f"--precision bf16 refused: on this CPU it measured {bf16:.1f} ms/step against {fp32:.1f} ms/step in fp32 "

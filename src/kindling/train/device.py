@@ -7,6 +7,7 @@ import time
 
 import torch
 
+from kindling.envinfo import usable_cores
 from kindling.errors import UserError
 
 
@@ -39,10 +40,6 @@ def _time_steps(step, threads: int, repeats: int = 3) -> float:
     return (time.perf_counter() - t0) / repeats
 
 
-def cores_here() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def choose_threads(
     step, requested: int, device: torch.device, deterministic: bool = False, world: int = 1
 ) -> tuple[int, str]:
@@ -52,7 +49,7 @@ def choose_threads(
     steps and the faster wins: on 2-core machines a small CNN often trains faster on 1 thread.
     Large models (a step over 0.25 s) skip the measurement and take all cores.
     """
-    cores = cores_here()
+    cores = usable_cores()
     if requested > 0:
         torch.set_num_threads(requested)
         return requested, "set by --threads"

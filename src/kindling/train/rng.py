@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import numpy as np
@@ -25,6 +26,16 @@ def capture() -> dict:
     if torch.cuda.is_available():
         out["cuda"] = torch.cuda.get_rng_state_all()
     return out
+
+
+@contextlib.contextmanager
+def kept():
+    """Run a block (a probe, a look at a batch) without moving any random stream the run will use."""
+    saved = capture()
+    try:
+        yield
+    finally:
+        restore(saved)
 
 
 def restore(states: dict) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 
-from kindling.train import rng
 from kindling.train.events import Callback
 
 WINDOW = 50  # steps per timing window
@@ -58,15 +57,10 @@ class ThreadWatch(Callback):
             self._measure(trainer, per_step)
 
     def _measure(self, trainer, per_step: float) -> None:
-        from kindling.train.calibrate import probe_step
-        from kindling.train.device import choose_threads
+        from kindling.train.calibrate import pick_threads
 
         self.measurements += 1
-        saved = rng.capture()
-        try:
-            threads, how = choose_threads(probe_step(trainer), 0, trainer.device)
-        finally:
-            rng.restore(saved)
+        threads, how = pick_threads(trainer, requested=0)
         if threads != trainer.threads and trainer.dist.is_main:
             trainer.echo(
                 f"steps took {per_step * 1e3:.1f} ms against {self.reference * 1e3:.1f} ms earlier: "

@@ -19,11 +19,12 @@ import torch
 from kindling.data import augment
 from kindling.data.memory import epoch_order, num_batches
 from kindling.data.transforms import make_preprocess, target_scale
+from kindling.envinfo import usable_cores
 from kindling.errors import NonFiniteLossError, UserError
 from kindling.metrics import MONITOR_MODES, Metrics
 from kindling.models.common import forward
 from kindling.train import calibrate, distributed, persist, rng
-from kindling.train.device import cores_here, pick_device
+from kindling.train.device import pick_device
 from kindling.train.events import Callback, Interrupted, Progress, StopTraining
 from kindling.train.optim import build_optimizer, build_scheduler
 from kindling.train.precision import autocast_for, maybe_compile
@@ -116,7 +117,7 @@ class Trainer:
         self.threads, threads_how = calibrate.pick_threads(self)
         self.memory_format, format_how = calibrate.pick_memory_format(self)
         if threads_how.startswith("measured"):  # re-measured if the machine gets busy mid-run
-            self.callbacks.insert(0, ThreadWatch(cores_here()))
+            self.callbacks.insert(0, ThreadWatch(usable_cores()))
         if tc.precision == "bf16" and self.device.type == "cpu":
             calibrate.check_cpu_bf16(self)
         self.optimizer = build_optimizer(
