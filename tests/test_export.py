@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kindling.cli import main
-from kindling_testing import write_sentiment_tsv
+from kindling_testing import train_run, write_sentiment_tsv
 
 
 @pytest.fixture()
@@ -98,24 +98,7 @@ def test_table_model_exports_to_onnx(tmp_path):
     from kindling.export import export_run
 
     run = tmp_path / "wine"
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                "wine",
-                "--model",
-                "mlp",
-                "--epochs",
-                "1",
-                "--threads",
-                "1",
-                "--run-dir",
-                str(run),
-            ]
-        )
-        == 0
-    )
+    train_run(run, "--data", "wine", "--model", "mlp", "--epochs", "1")
     report = export_run(run, "onnx", samples=16)
     assert report["check"]["max_abs_diff"] < 1e-4 and report["check"]["n"] == 16
     desc = json.loads(Path(report["preprocess"]).read_text())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kindling.cli import main
-from kindling_testing import write_sentiment_tsv
+from kindling_testing import train_run, write_sentiment_tsv
 
 
 @pytest.fixture(scope="module")
@@ -146,24 +146,7 @@ def test_a_table_csv_gets_prediction_columns(tmp_path):
     from sklearn.datasets import load_wine
 
     run = tmp_path / "wine"
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                "wine",
-                "--model",
-                "mlp",
-                "--epochs",
-                "2",
-                "--threads",
-                "1",
-                "--run-dir",
-                str(run),
-            ]
-        )
-        == 0
-    )
+    train_run(run, "--data", "wine", "--model", "mlp", "--epochs", "2")
     frame = load_wine(as_frame=True).frame.head(20)  # includes the target column: ignored
     frame.to_csv(tmp_path / "new.csv", index=False)
     out = tmp_path / "preds.csv"

@@ -11,6 +11,7 @@ import pytest
 
 from kindling.cli import main
 from kindling.data.tables.synth import temps_frame
+from kindling_testing import train_run
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "temps-mlp.yaml"
 
@@ -79,24 +80,7 @@ def test_classification_run_predicts_class_probabilities(tmp_path):
     from kindling.predict import Predictor
 
     run = tmp_path / "runs" / "wine"
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                "wine",
-                "--model",
-                "linear",
-                "--epochs",
-                "2",
-                "--threads",
-                "1",
-                "--run-dir",
-                str(run),
-            ]
-        )
-        == 0
-    )
+    train_run(run, "--data", "wine", "--model", "linear", "--epochs", "2")
     assert not (run / "plots" / "residuals.png").exists()  # regression plots only
     frame = load_wine(as_frame=True).frame.drop(columns="target").head(6)
     out = predict_frame(Predictor.load(run), frame)

@@ -120,10 +120,9 @@ def digit_png(run: Path, label: int = 7, size: int = 64) -> tuple[bytes, int]:
 
 
 def train(run_dir: Path, *args: str) -> Path:
-    from kindling.cli import main
+    from kindling_testing import train_run
 
-    assert main(["train", "--run-dir", str(run_dir), "--threads", "1", *args]) == 0
-    return run_dir
+    return train_run(run_dir, *args)
 
 
 def sentiment_tsv(path: Path, n: int = 200, seed: int = 0) -> Path:
