@@ -2,6 +2,6 @@
 
 import sys
 
-from kindling.cli import main
+from kindling.cli import entry
 
-sys.exit(main())
+sys.exit(entry())
