@@ -89,6 +89,15 @@ def train(
     cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print, callbacks=()
 ) -> Path:
     """Train `cfg` (or resume the run at `resume`) and return the run directory."""
+    prepared = _prepare_providers(cfg)  # before torch loads: the report sidecar imports meanwhile
+    try:
+        return _train(cfg, resume, overwrite, echo, callbacks, prepared)
+    finally:
+        for thing in prepared.values():
+            thing.close()
+
+
+def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: dict) -> Path:
     from kindling import data as data_mod
     from kindling import models
     from kindling.envinfo import collect
@@ -113,7 +122,11 @@ def train(
         atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
         atomic_write_json(run_dir / "env.json", collect(seed=cfg.train.seed))
     history = resume_state.get("history", []) if resume_state else []
-    callbacks = [JsonlLog(run_dir / "metrics.jsonl", history), *_extra_callbacks(cfg, run_dir), *callbacks]
+    callbacks = [
+        JsonlLog(run_dir / "metrics.jsonl", history),
+        *_extra_callbacks(cfg, run_dir, prepared),
+        *callbacks,
+    ]
     trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo)
     try:
         summary = trainer.fit(model, data)
@@ -142,13 +155,28 @@ CALLBACK_PROVIDERS = [
 ]
 
 
-def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:
-    """Callbacks from optional modules (loggers, plots, fine-tuning stages): each has callbacks_for(cfg, run_dir)."""
+def _prepare_providers(cfg: RunConfig) -> dict:
+    """What providers start ahead of the run (a `prepare(cfg)` returning something with close()), by name."""
+    from kindling.optional import import_optional
+
+    prepared = {}
+    for name in CALLBACK_PROVIDERS:
+        module = import_optional(name)
+        if module is not None and hasattr(module, "prepare"):
+            thing = module.prepare(cfg)
+            if thing is not None:
+                prepared[name] = thing
+    return prepared
+
+
+def _extra_callbacks(cfg: RunConfig, run_dir: Path, prepared: dict) -> list:
+    """Callbacks from optional modules (loggers, plots, fine-tuning stages): each has
+    callbacks_for(cfg, run_dir), given what its prepare(cfg) started, if anything, as a third argument."""
     from kindling.optional import import_optional
 
     found = []
     for name in CALLBACK_PROVIDERS:
         module = import_optional(name)
         if module is not None:
-            found.extend(module.callbacks_for(cfg, run_dir))
+            found.extend(module.callbacks_for(cfg, run_dir, *([prepared[name]] if name in prepared else [])))
     return found

@@ -114,7 +114,14 @@ def test_kindling_tensorboard_serves_the_runs_side_by_side(digits_run, tmp_path)
         proc.wait(timeout=30)
 
 
-def test_prediction_grid_frames_right_green_and_wrong_red():
+def _events(tb_dir):
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+
+    (path,) = list(tb_dir.glob("events.out.tfevents.*"))
+    return list(LegacyEventFileLoader(str(path)).Load())
+
+
+def test_prediction_grid_frames_right_green_and_wrong_red(tmp_path):
     import io
 
     import numpy as np
@@ -123,6 +130,7 @@ def test_prediction_grid_frames_right_green_and_wrong_red():
 
     from kindling.data.memory import Split
     from kindling.report import tb
+    from kindling.report.events import GRID_RIGHT, GRID_WRONG, EventLog, grid_image
 
     gen = torch.Generator().manual_seed(0)
     split = Split(
@@ -134,11 +142,16 @@ def test_prediction_grid_frames_right_green_and_wrong_red():
             return torch.tensor([5.0, 0.0, 0.0]).expand(len(x), 3)
 
     grid = tb.PredictionGrid(split)
-    summary = grid.summary(AlwaysZero(), lambda x: x.float(), "val/predictions")
-    png = summary.value[0].image.encoded_image_string
+    right = grid.right(AlwaysZero(), lambda x: x.float())
+    assert right.tolist() == (grid.y == 0).tolist()
+    log = EventLog(tmp_path / "tb")
+    log.image("val/predictions", 3, grid_image(grid.layout, right))
+    log.close()
+    (event,) = [e for e in _events(tmp_path / "tb") if e.HasField("summary")]
+    png = event.summary.value[0].image.encoded_image_string
     image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-    assert summary.value[0].image.width == image.shape[1] and image.shape[0] > 32
-    right = (grid.y == 0).numpy()
-    expected = np.where(right[grid.cell_of, None], tb.GREEN.numpy(), tb.RED.numpy())
-    assert (image[grid.frame] == expected).all()
+    assert event.step == 3 and event.summary.value[0].image.width == image.shape[1] and image.shape[0] > 32
+    frame, cell_of = grid.layout["frame"], grid.layout["cell_of"]
+    expected = np.where(right[cell_of, None], GRID_RIGHT, GRID_WRONG)
+    assert (image[frame] == expected).all()
     assert 0 < right.sum() < len(right)  # both colours are checked

@@ -4,12 +4,16 @@
 `train.logger`: auto (TensorBoard when installed, else CSV), tensorboard, csv or none; `none` also skips
 the end-of-training plots (the cheapest run; `kindling report` draws them later). metrics.jsonl is
 written by the runner whatever the logger. Only rank 0 logs.
+
+The callbacks only gather numbers and arrays (torch work: the prediction grid's forward pass, the graph,
+the final evaluation); the event files and the plots are made by a ReportSink, in the report sidecar
+process that `prepare` starts before torch loads (kindling.report.sidecar), else in this process.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import threading
+import os
 import time
 from pathlib import Path
 
@@ -33,12 +37,47 @@ def resolve_logger(name: str) -> str:
     return name
 
 
-def callbacks_for(cfg, run_dir: Path) -> list:
+def prepare(cfg):
+    """Called by runner.train before anything loads torch: start the report sidecar when this process
+    will log (rank 0, a logger, not a dry run). None when there is nothing to start or it cannot start."""
+    if resolve_logger(cfg.train.logger) == "none" or cfg.train.dry_run or os.environ.get("RANK", "0") != "0":
+        return None
+    from kindling.report.sidecar import Sidecar
+
+    return Sidecar.start()
+
+
+def callbacks_for(cfg, run_dir: Path, prepared=None) -> list:
+    """The logger and the plots; both feed `prepared` (the sidecar) when there is one."""
     choice = resolve_logger(cfg.train.logger)
     if choice == "none":
         return []
-    logger = TensorBoardLogger(run_dir) if choice == "tensorboard" else CsvLogger(run_dir)
-    return [logger, PlotsAtEnd(run_dir)]
+    sink = prepared if prepared is not None else LocalSink()
+    logger = TensorBoardLogger(run_dir, sink) if choice == "tensorboard" else CsvLogger(run_dir)
+    return [logger, PlotsAtEnd(run_dir, sink)]
+
+
+class LocalSink:
+    """A ReportSink in this process with the sidecar's call / flush / request interface."""
+
+    dead = None
+
+    def __init__(self):
+        from kindling.report.sink import ReportSink
+
+        self.sink = ReportSink(parallel=False)
+
+    def call(self, method: str, **kwargs) -> None:
+        getattr(self.sink, method)(**kwargs)
+
+    def flush(self) -> None:
+        self.sink.flush()
+
+    def request(self, method: str, **kwargs) -> dict:
+        return getattr(self.sink, method)(**kwargs) or {}
+
+    def close(self) -> None:
+        self.sink.close()
 
 
 def log_every(trainer) -> int:
@@ -51,8 +90,9 @@ def log_every(trainer) -> int:
 class _Base:
     """No-op events, the rank-0 switch and a per-step window (loss and throughput since the last point)."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, sink=None):
         self.run_dir = Path(run_dir)
+        self.sink = sink
         self.active = False
 
     def on_fit_start(self, trainer) -> None:
@@ -126,43 +166,43 @@ class TensorBoardLogger(_Base):
         super().on_fit_start(trainer)
         if not self.active:
             return
-        from torch.utils.tensorboard import SummaryWriter
-
         from kindling.report import tb
 
         resumed = trainer.progress.step > 0
-        self.writer = SummaryWriter(
-            str(self.run_dir / "tb"), purge_step=trainer.progress.step if resumed else None
+        self.sink.call(
+            "open_events",
+            logdir=str(self.run_dir / "tb"),
+            purge_step=trainer.progress.step if resumed else None,
         )
-        self.image_task = trainer.sig.input_kind == "image" and trainer.sig.task == "classification"
         x, lengths = tb.training_batch(trainer)
-        tb.write_graph(self.writer, trainer.model, x, lengths)
+        nodes = tb.graph_nodes(trainer.model, x, lengths)
+        if nodes:
+            self.sink.call("graph", nodes=nodes)
         if trainer.sig.input_kind == "image":
             grid = tb.batch_grid(tb.denormalise(x, trainer.sig)).permute(1, 2, 0).contiguous().numpy()
-            summary = tb.image_summary("train/augmented_batch", grid)
-            self.writer.file_writer.add_summary(summary, trainer.progress.step)
+            self.sink.call("image", tag="train/augmented_batch", step=trainer.progress.step, image=grid)
         self.grid = None
-        if self.image_task and trainer.val_split is not None and len(trainer.val_split):
+        image_task = trainer.sig.input_kind == "image" and trainer.sig.task == "classification"
+        if image_task and trainer.val_split is not None and len(trainer.val_split):
             self.grid = tb.PredictionGrid(trainer.val_split)
+            self.sink.call("grid_layout", **self.grid.layout)
+        self.sink.flush()
 
     def log_step(self, step: int, values: dict) -> None:
-        from kindling.report import tb
-
-        summary = tb.scalars_summary({f"step/{key}": value for key, value in values.items()})
-        self.writer.file_writer.add_summary(summary, step)
+        values = {f"step/{key}": value for key, value in values.items()}
+        self.sink.call("scalars", step=step, values=values, wall_time=time.time())
 
     def on_validation_end(self, trainer, metrics: dict) -> None:
         if not self.active or self.grid is None:
             return
         model = trainer.ema.module if getattr(trainer, "ema", None) is not None else trainer.model
-        summary = self.grid.summary(model, trainer.preprocess, "val/predictions")
-        self.writer.file_writer.add_summary(summary, trainer.progress.step)
+        right = self.grid.right(model, trainer.preprocess)
+        step = trainer.progress.step
+        self.sink.call("grid", tag="val/predictions", step=step, right=right, wall_time=time.time())
 
     def on_epoch_end(self, trainer, record: dict) -> None:
         if not self.active:
             return
-        from kindling.report import tb
-
         values = {}
         for key, value in record.items():
             if key in ("epoch", "step") or key.endswith("_n") or not isinstance(value, (int, float)):
@@ -171,80 +211,79 @@ class TensorBoardLogger(_Base):
             values[f"{name}/{phase}" if phase in ("train", "val") else f"epoch/{key}"] = value
         if record.get("seconds"):
             values["epoch/samples_per_s"] = (record.get("train_n") or 0) / record["seconds"]
-        self.writer.file_writer.add_summary(tb.scalars_summary(values), record["epoch"])
-        self.writer.flush()  # an interrupted run keeps its curves
+        self.sink.call("scalars", step=record["epoch"], values=values, wall_time=time.time())
+        self.sink.flush()  # an interrupted run keeps its curves
 
     def on_fit_end(self, trainer) -> None:
         if not self.active:
             return
         from kindling.report import tb
 
-        tb.write_hparams(self.writer, trainer.cfg, trainer.history, trainer.progress)
-        self.writer.close()
-
-
-def _import_matplotlib() -> None:
-    try:
-        from matplotlib import figure, ticker  # noqa: F401
-        from matplotlib.backends import backend_agg  # noqa: F401
-    except Exception:  # a broken install is reported where the plots are drawn, not on this thread
-        pass
+        hp, metrics = tb.hparams_record(trainer.cfg, trainer.history, trainer.progress)
+        self.sink.call("hparams", hparams=hp, metrics=metrics, step=trainer.progress.step)
+        self.sink.call("close_events")
+        self.sink.flush()
 
 
 class PlotsAtEnd(_Base):
     """At the end of training: the best model on the test (else val) split, run once, gives both the
     evaluation and the pictures -> run_dir/plots/*.png, and plots/report.json with everything else
-    report.html shows, so that `kindling report` needs neither torch nor matplotlib afterwards."""
+    report.html shows, so that `kindling report` needs neither torch nor matplotlib afterwards.
+
+    With the sidecar, the plots are drawn side by side there while the data summary is made here."""
 
     def on_step_end(self, trainer) -> None: ...
-
-    def on_fit_start(self, trainer) -> None:
-        """Import matplotlib now, on a side thread, while training runs: the import is ~0.25 s of
-        file reads and module set-up that would otherwise sit on the command's critical path at the end.
-        torch's ops release the GIL while they compute, so the two overlap on a multi-core machine."""
-        super().on_fit_start(trainer)
-        self._warm = None
-        if trainer.dist.is_main and not trainer.tc.dry_run:
-            self._warm = threading.Thread(
-                target=_import_matplotlib, name="kindling-plots-import", daemon=True
-            )
-            self._warm.start()
 
     def on_fit_end(self, trainer) -> None:
         if not trainer.dist.is_main:
             return
-        if getattr(self, "_warm", None) is not None:
-            self._warm.join()
         from kindling.report import saved
-        from kindling.report.evidence import collect_and_evaluate, plot_split
+        from kindling.report.evidence import collect_and_evaluate, history_specs, plot_split, prediction_specs
 
+        folder = str(self.run_dir / "plots")
+        specs, notes = history_specs(trainer.history)
         has_best = (self.run_dir / "best" / "model.safetensors").is_file()
         split_name, split = plot_split(trainer.data)
-        preds = evaluation = None
-        if has_best and split is not None:
+        evaluation = None
+        table = trainer.sig.task == "regression" and trainer.sig.input_kind == "tabular"
+        if has_best and split is not None:  # first: drawing beside it would take a core from torch's threads
             from kindling.bundle import load_bundle
 
             bundle = load_bundle(self.run_dir / "best", str(trainer.device))
             preds, evaluation = collect_and_evaluate(
                 bundle.model, bundle.signature, split, split_name, trainer.device
             )
-        plots, notes = self._draw_here(trainer, preds)
+            if not table:  # the tables callback draws a table's regression plots at fit end; not twice
+                specs += prediction_specs(preds, trainer.sig)
+        self._send(folder, specs)
+        doctor, data_notes = saved.data_summary(trainer.data) if has_best else (None, [])
+        entries, errors = self._collect(folder, specs)
+        write_index(folder, entries)
         if has_best:  # the rest of the page, last: `kindling report` then reads files only
-            doctor, data_notes = saved.data_summary(trainer.data)
-            table = trainer.sig.task == "regression" and trainer.sig.input_kind == "tabular"
-            notes = data_notes + notes + saved.plot_notes(plots)
+            notes = data_notes + notes + errors + saved.plot_notes(entries)
             saved.save(self.run_dir, evaluation, doctor, notes, trainer.mode, table_plots=table)
         trainer.echo(f"plots in {self.run_dir / 'plots'}")
 
-    def _draw_here(self, trainer, preds) -> tuple[list, list[str]]:
-        from kindling.report.evidence import draw_all, tables_regression_plots
-        from kindling.report.plots import save_plots
+    def _send(self, folder: str, specs: list) -> None:
+        for spec in specs:
+            self.sink.call("draw", folder=folder, spec=spec)
+        self.sink.flush()
 
-        regression = None
-        if trainer.sig.task == "regression" and trainer.sig.input_kind == "tabular":
-            preds = None  # the tables callback draws a table's regression plots at fit end; not twice
-        elif trainer.sig.task == "regression":
-            regression = tables_regression_plots(self.run_dir)
-        plots, notes = draw_all(trainer.history, preds, trainer.sig, regression)
-        save_plots(self.run_dir / "plots", plots)
-        return plots, notes
+    def _collect(self, folder: str, specs: list) -> tuple[list[dict], list[str]]:
+        """The drawn plots' index entries, and a note per failure. A sidecar that died is replaced by
+        drawing here."""
+        done = self.sink.request("finish")
+        if "error" not in done:
+            return done["entries"], done["errors"]
+        local = LocalSink()
+        for spec in specs:
+            local.call("draw", folder=folder, spec=spec)
+        drawn = local.request("finish")
+        note = f"{done['error']}: the plots were drawn by the training process; the TensorBoard logs may end early"
+        return drawn["entries"], [note, *drawn["errors"]]
+
+
+def write_index(folder: str, entries: list[dict]) -> None:
+    from kindling.report.plots import write_index as write
+
+    write(Path(folder), entries)

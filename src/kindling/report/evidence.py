@@ -92,79 +92,105 @@ def grid_indices(n: int, count: int = GRID_SAMPLES, seed: int = 0) -> np.ndarray
     return np.sort(np.random.default_rng(seed).permutation(n)[: min(n, count)])
 
 
-def plan(history: list[dict], preds: Predictions | None, sig) -> tuple[list, list[str]]:
-    """The classification / history plots that apply, as (name, draw-function) pairs, not yet drawn; and
-    notes on what cannot be drawn."""
-    from kindling.report import panels
-    from kindling.report import plots as P
+# A plot to draw, as data only: (file stem, drawing function's name in DRAWERS, its keyword arguments:
+# JSON values and numpy arrays). Specs cross to the report sidecar process (kindling.report.sidecar),
+# so they hold no callables: "text_of": "line_at" stands for line_at below.
+Spec = tuple[str, str, dict]
 
-    todo: list = []
-    notes: list[str] = []
-    if history:
-        todo.append(("learning_curves", lambda: P.learning_curves(history)))
-    else:
-        notes.append("no epoch has finished yet, so there are no learning curves")
-    if preds is None or len(preds.y) == 0 or sig.task == "regression":
-        return todo, notes
-    split, names = preds.split, list(sig.class_names)
+DRAWERS = {
+    "learning_curves": "plots",
+    "confusion_plot": "plots",
+    "per_class_plot": "plots",
+    "text_confusions": "plots",
+    "regression_plot": "plots",
+    "prediction_grid": "panels",
+    "top_losses": "panels",
+}
+
+
+def draw(spec: Spec) -> Plot:
+    """Draw one spec in this process."""
+    import importlib
+
+    _, fn, kwargs = spec
+    if fn not in DRAWERS:
+        raise ValueError(f"no drawing function {fn!r}")
+    function = getattr(importlib.import_module(f"kindling.report.{DRAWERS[fn]}"), fn)
+    if kwargs.get("text_of") == "line_at":
+        kwargs = {**kwargs, "text_of": line_at}
+    return function(**kwargs)
+
+
+def history_specs(history: list[dict]) -> tuple[list[Spec], list[str]]:
+    if not history:
+        return [], ["no epoch has finished yet, so there are no learning curves"]
+    return [("learning_curves", "learning_curves", {"history": history})], []
+
+
+def prediction_specs(preds: Predictions | None, sig) -> list[Spec]:
+    """The views of the best model's predictions that apply to this task."""
+    if preds is None or len(preds.y) == 0:
+        return []
+    split = preds.split
+    if sig.task == "regression":
+        return [("regression", "regression_plot", {"y_true": preds.y, "y_pred": preds.pred, "split": split})]
+    names = list(sig.class_names)
     cm = preds.confusion(len(names))
-    todo.append(("confusion_matrix", lambda: P.confusion_plot(cm, names, split)))
-    todo.append(("per_class_accuracy", lambda: P.per_class_plot(_per_class_accuracy(cm, names), split)))
+    text_of = "line_at" if sig.input_kind == "text" else None
+    specs: list[Spec] = [
+        ("confusion_matrix", "confusion_plot", {"cm": cm, "class_names": names, "split": split}),
+        (
+            "per_class_accuracy",
+            "per_class_plot",
+            {"per_class_accuracy": _per_class_accuracy(cm, names), "split": split},
+        ),
+    ]
     if preds.images is not None:
         pick = grid_indices(len(preds.y))
-        todo.append(
-            (
-                "prediction_grid",
-                lambda: panels.prediction_grid(
-                    preds.images_at(pick), preds.y[pick], preds.pred[pick], names, split
-                ),
-            )
-        )
-    images = preds.images_at if preds.images is not None else None
-    todo.append(
-        (
-            "top_losses",
-            lambda: panels.top_losses(
-                preds.loss,
-                preds.y,
-                preds.pred,
-                preds.probs,
-                names,
-                preds.names,
-                images,
-                split,
-                TOP_LOSSES,
-                line_at if sig.input_kind == "text" else None,
-            ),
-        )
-    )
+        grid = {"y_true": preds.y[pick], "y_pred": preds.pred[pick], "class_names": names, "split": split}
+        specs.append(("prediction_grid", "prediction_grid", {"images": preds.images_at(pick), **grid}))
+    order = np.argsort(-preds.loss, kind="stable")[:TOP_LOSSES]  # only the rows drawn travel
+    top = {
+        "losses": preds.loss[order],
+        "y_true": preds.y[order],
+        "y_pred": preds.pred[order],
+        "probs": preds.probs[order] if preds.probs is not None else None,
+        "class_names": names,
+        "names": [preds.names[i] if i < len(preds.names) else str(i) for i in order.tolist()],
+        "images": preds.images_at(order) if preds.images is not None else None,
+        "split": split,
+        "k": TOP_LOSSES,
+        "text_of": text_of,
+        "indices": order,
+    }
+    specs.append(("top_losses", "top_losses", top))
     if sig.input_kind == "text":
-        todo.append(
+        pairs = {"cm": cm, "class_names": names, "y_true": preds.y, "y_pred": preds.pred}
+        specs.append(
             (
                 "confused_pairs",
-                lambda: P.text_confusions(cm, names, preds.y, preds.pred, preds.names, split, line_at),
+                "text_confusions",
+                {**pairs, "names": list(preds.names), "split": split, "text_of": text_of},
             )
         )
-    return todo, notes
+    return specs
 
 
 def draw_all(
     history: list[dict], preds: Predictions | None, sig, extra_regression=None
 ) -> tuple[list[Plot], list[str]]:
-    """Every plot that the run's history and predictions allow -> (plots, notes on what could not be drawn)."""
-    from kindling.report import plots as P
-
-    todo, notes = plan(history, preds, sig)
-    drawn = [draw() for _, draw in todo]
-    if sig.task == "regression" and preds is not None and len(preds.y):
-        extra = []
-        if extra_regression is not None:
-            try:
-                extra = extra_regression()
-            except Exception as exc:  # the tables plots are optional; fall back to the plain scatter
-                notes.append(f"the table's date-aware regression plots failed ({type(exc).__name__}: {exc})")
-        drawn.extend(extra or [P.regression_plot(preds.y, preds.pred, preds.split)])
-    return drawn, notes
+    """Every plot that the run's history and predictions allow, drawn here -> (plots, notes on what could
+    not be drawn). `extra_regression`: the tables' date-aware regression plots, used instead of the
+    plain scatter when they draw."""
+    specs, notes = history_specs(history)
+    extra = []
+    if sig.task == "regression" and extra_regression is not None and preds is not None and len(preds.y):
+        try:
+            extra = extra_regression() or []
+        except Exception as exc:  # the tables plots are optional; fall back to the plain scatter
+            notes.append(f"the table's date-aware regression plots failed ({type(exc).__name__}: {exc})")
+    specs += [s for s in prediction_specs(preds, sig) if not (extra and s[0] == "regression")]
+    return [draw(spec) for spec in specs] + extra, notes
 
 
 def line_at(name: str, limit: int = 160) -> str:

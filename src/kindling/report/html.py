@@ -115,7 +115,7 @@ def _load_model_and_data(view: RunView):
 def _draw(view: RunView, preds) -> None:
     from kindling.report import saved
     from kindling.report.evidence import draw_all, tables_regression_plots
-    from kindling.report.plots import save_plots
+    from kindling.report.plots import index_entry, save_plots
 
     sig = view.bundle.signature if view.bundle is not None else (view.data.signature if view.data else None)
     if sig is None:
@@ -128,7 +128,7 @@ def _draw(view: RunView, preds) -> None:
         view.notes.extend(plot_notes)
     if view.plots:
         save_plots(view.run_dir / "plots", view.plots)
-    view.notes.extend(saved.plot_notes(view.plots))
+    view.notes.extend(saved.plot_notes([index_entry(p) for p in view.plots]))
 
 
 def _logger_note(view: RunView) -> None:

@@ -90,9 +90,11 @@ def top_losses(
     split: str = "test",
     k: int = 9,
     text_of=None,
+    indices=None,
 ) -> Plot:
     """The k samples the model is most wrong about (fastai's plot_top_losses): highest loss first.
-    `images`: uint8 N,C,H,W, or a function from sample indices to their images (None: a text table)."""
+    `images`: uint8 N,C,H,W (None: a text table). `indices`: each sample's index in the split, when the
+    arrays given are already a selection of it (else their own positions)."""
     losses = np.asarray(losses, dtype=float)
     order = np.argsort(-losses, kind="stable")[:k]
     rows = []
@@ -100,7 +102,7 @@ def top_losses(
         t, p = int(y_true[i]), int(y_pred[i])
         rows.append(
             {
-                "index": i,
+                "index": int(indices[i]) if indices is not None else i,
                 "name": (text_of or str)(names[i]) if i < len(names) else str(i),
                 "true": class_names[t],
                 "predicted": class_names[p],
@@ -115,7 +117,7 @@ def top_losses(
         ]
         colors = [GREEN if r["true"] == r["predicted"] else RED for r in rows]
         fig = _image_panel(
-            images(order) if callable(images) else images[order],
+            images[order],
             titles,
             colors,
             min(len(rows), 5) or 1,

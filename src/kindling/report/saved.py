@@ -44,9 +44,10 @@ def data_summary(dm) -> tuple[dict, list[str]]:
     return doctor, notes
 
 
-def plot_notes(plots: list) -> list[str]:
-    """Notes a reader needs about the plots themselves (a matrix replaced by the most confused pairs)."""
-    return [p.caption for p in plots if p.data.get("mode") == "pairs"]
+def plot_notes(entries: list[dict]) -> list[str]:
+    """Notes a reader needs about the plots themselves (a matrix replaced by the most confused pairs),
+    from their plots/index.json entries."""
+    return [e["caption"] for e in entries if e.get("data", {}).get("mode") == "pairs"]
 
 
 def save(

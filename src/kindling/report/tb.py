@@ -1,7 +1,8 @@
-"""TensorBoard pieces that must stay cheap inside the training loop: image grids drawn with tensor ops
-(no matplotlib, no torchvision), the model graph from one hooked forward pass (no jit trace: tracing
-the digits CNN costs over a second, a hooked forward a few milliseconds), and hparams in the run's own
-event file (torch's add_hparams would start a second writer in a timestamped sub-folder).
+"""The torch side of the TensorBoard logs, cheap enough for the training loop: image grids drawn with
+tensor ops (no matplotlib, no torchvision), the model graph from one hooked forward pass (no jit trace:
+tracing the digits CNN costs over a second, a hooked forward a few milliseconds), the prediction grid's
+right/wrong per validation, and the hparams record. They produce plain numbers and arrays; the event
+file itself is written by kindling.report.events, in the report sidecar process when one runs.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ def grid_pick(n: int, count: int = GRID_SAMPLES) -> torch.Tensor:
 
 class PredictionGrid:
     """The fixed validation samples framed green (right) or red (wrong) by the current model. The images
-    never change, so the grid is laid out once; each validation runs the model on these few samples,
-    recolours the frames and encodes a small PNG (about a millisecond, against ~5 with a fresh layout and
-    torch's add_image each time)."""
+    never change, so the grid is laid out once (`layout`: the picture with blank frames, which pixels
+    are frames, and whose); each validation runs the model on these few samples (`right`) and the writer
+    recolours the frames (events.grid_image)."""
 
     def __init__(self, split, count: int = GRID_SAMPLES):
         import numpy as np
@@ -77,59 +78,29 @@ class PredictionGrid:
         n = len(pick)
         cells = torch.arange(n, dtype=torch.uint8).view(n, 1, 1).expand(n, 3, 1)
         index = batch_grid(torch.zeros_like(self.x.cpu()), [c for c in cells + 1])[0].numpy()
-        self.frame = (index > 0) & (index <= n)  # H, W: frame pixels (255: the unused background)
-        self.cell_of = index[self.frame].astype(np.int64) - 1
-        self.base = batch_grid(self.x.cpu()).permute(1, 2, 0).contiguous().numpy()  # H, W, 3
-        self.base[self.frame] = 255
+        frame = (index > 0) & (index <= n)  # H, W: frame pixels (255: the unused background)
+        base = batch_grid(self.x.cpu()).permute(1, 2, 0).contiguous().numpy()  # H, W, 3
+        base[frame] = 255
+        self.layout = {"base": base, "frame": frame, "cell_of": index[frame].astype(np.int64) - 1}
 
     @torch.no_grad()
-    def summary(self, model, preprocess, tag: str):
-        """A TensorBoard Summary holding the grid as the model now predicts."""
-        import numpy as np
-
+    def right(self, model, preprocess):
+        """bool per sample: does the model now predict it right?"""
         was_training = model.training
         model.eval()
         out = model(preprocess(self.x))
         model.train(was_training)
-        right = (out.argmax(1) == self.y.to(out.device)).cpu().numpy()  # y may live on the GPU
-        colours = np.where(right[:, None], GREEN.numpy(), RED.numpy())
-        image = self.base.copy()
-        image[self.frame] = colours[self.cell_of]
-        return image_summary(tag, image)
+        return (out.argmax(1) == self.y.to(out.device)).cpu().numpy()  # y may live on the GPU
 
 
-def image_summary(tag: str, image):
-    """uint8 H, W, 3 (numpy) -> a TensorBoard image Summary, PNG at a low compression level (fast)."""
-    import io
-
-    from PIL import Image
-    from tensorboard.compat.proto.summary_pb2 import Summary
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
-    height, width = image.shape[:2]
-    encoded = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=buf.getvalue())
-    return Summary(value=[Summary.Value(tag=tag, image=encoded)])
-
-
-def scalars_summary(values: dict[str, float]):
-    """Several scalars in ONE Summary (one event, one write) instead of an add_scalar call per value."""
-    from tensorboard.compat.proto.summary_pb2 import Summary
-
-    return Summary(value=[Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()])
-
-
-def write_graph(writer, model: torch.nn.Module, x: torch.Tensor, lengths=None) -> bool:
-    """One forward pass with hooks on the leaf modules -> a GraphDef (module-level dataflow with shapes)."""
-    from tensorboard.compat.proto import event_pb2, graph_pb2
-    from torch.utils.tensorboard._proto_graph import node_proto
-
+def graph_nodes(model: torch.nn.Module, x: torch.Tensor, lengths=None) -> list | None:
+    """One forward pass with hooks on the leaf modules -> [name, op, input names, output shape] per node
+    (module-level dataflow with shapes), or None for a model the hooks cannot follow."""
     nodes: list = []
     producer: dict[int, str] = {}  # id(output tensor) -> node name
     root = type(model).__name__
     input_name = f"{root}/input"
-    nodes.append(node_proto(input_name, op="Input", outputsize=list(x.shape)))
-    producer[id(x)] = input_name
+    nodes.append([input_name, "Input", [], list(x.shape)])
     last = [input_name]
 
     def hook(module, args, output, name):
@@ -137,7 +108,7 @@ def write_graph(writer, model: torch.nn.Module, x: torch.Tensor, lengths=None) -
             last[0]
         ]
         shape = list(output.shape) if isinstance(output, torch.Tensor) else None
-        nodes.append(node_proto(name, op=type(module).__name__, input=inputs, outputsize=shape))
+        nodes.append([name, type(module).__name__, inputs, shape])
         if isinstance(output, torch.Tensor):
             producer[id(output)] = name
         last[0] = name
@@ -157,20 +128,16 @@ def write_graph(writer, model: torch.nn.Module, x: torch.Tensor, lengths=None) -
                 model, "takes_lengths", False
             ) and lengths is not None else model(x_in)
     except Exception:  # a model the hooks cannot follow: TensorBoard simply shows no graph
-        return False
+        return None
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
-    graph = graph_pb2.GraphDef(node=nodes)
-    writer.file_writer.add_event(event_pb2.Event(graph_def=graph.SerializeToString()))
-    return True
+    return nodes
 
 
-def write_hparams(writer, cfg, history: list[dict], progress) -> None:
-    """Hyperparameters and the final / best metrics, in the HParams dashboard, in this run's event file."""
-    from torch.utils.tensorboard.summary import hparams
-
+def hparams_record(cfg, history: list[dict], progress) -> tuple[dict, dict]:
+    """Hyperparameters, and the final / best metrics under hparam/ (the HParams dashboard's columns)."""
     hp = {
         "model": cfg.model.name,
         "data": cfg.data.name,
@@ -191,8 +158,4 @@ def write_hparams(writer, cfg, history: list[dict], progress) -> None:
     }
     if progress.best is not None:
         metrics["hparam/best_monitor"] = float(progress.best)
-    exp, ssi, sei = hparams(hp, metrics)
-    for summary in (exp, ssi, sei):
-        writer.file_writer.add_summary(summary, progress.step)
-    for key, value in metrics.items():
-        writer.add_scalar(key, value, progress.step)
+    return hp, metrics
