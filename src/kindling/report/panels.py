@@ -1,11 +1,16 @@
 """Image panels: the prediction grid (green titles right, red wrong, as seed 003 draws it) and the top
-losses (fastai's plot_top_losses). Same conventions as plots.py: Agg canvas, numpy in, Plot out."""
+losses (fastai's plot_top_losses). numpy in, Plot out, like plots.py; but a panel is pixels and titles
+only, no axes, so it is composed with PIL (matplotlib's DejaVu fonts) rather than a matplotlib figure:
+about 5 ms against 55-75 ms, the same picture."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 import numpy as np
 
-from kindling.report.plots import GREEN, RED, Plot, new_figure, text_rows, to_png
+from kindling.report.plots import GREEN, RED, Plot, text_rows, to_png
 
 
 def _to_rgb_cell(image: np.ndarray, cell: int) -> np.ndarray:
@@ -23,9 +28,24 @@ def _to_rgb_cell(image: np.ndarray, cell: int) -> np.ndarray:
     return out
 
 
-def _image_panel(images, titles, colors, ncols: int, title: str, cell: int = 120):
-    """Images in a grid with a coloured title over each: ONE axes holding one mosaic image and text
-    (a subplot per image costs ~30 ms each in layout; this costs a few ms in all)."""
+@lru_cache(maxsize=8)
+def _font(size: int, bold: bool = False):
+    """DejaVu Sans (matplotlib's own default font) at `size` pixels; PIL's built-in font without matplotlib."""
+    from PIL import ImageFont
+
+    try:
+        import matplotlib
+
+        name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+        return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name), size)
+    except (ImportError, OSError):
+        return ImageFont.load_default(size)
+
+
+def _image_panel(images, titles, colors, ncols: int, title: str, cell: int = 120) -> bytes:
+    """Images in a grid with a coloured title over each, and a title over all -> PNG bytes."""
+    from PIL import Image, ImageDraw
+
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = max(1, -(-n // ncols))
@@ -33,31 +53,34 @@ def _image_panel(images, titles, colors, ncols: int, title: str, cell: int = 120
     band = 14 * max((t.count("\n") + 1 for t in titles), default=1) + 4
     width, height = ncols * (cell + gap) + gap, head + nrows * (band + cell + gap)
     canvas = np.full((height, width, 3), 255, dtype=np.uint8)
-    fig = new_figure(width / 100, height / 100)
-    ax = fig.add_axes((0, 0, 1, 1))  # axes in pixel units, for the titles only
-    ax.axis("off")
-    for i, (image, text, color) in enumerate(zip(images, titles, colors)):
+    for i, image in enumerate(images):
         r, c = divmod(i, ncols)
         left, top = gap + c * (cell + gap), head + r * (band + cell + gap) + band
         canvas[top : top + cell, left : left + cell] = _to_rgb_cell(image, cell)
-        ax.text(
-            left + cell / 2,
-            top - 3,
+    picture = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(picture)
+    draw.text((width / 2, 10), title, fill="black", font=_font(14), anchor="ma")
+    for i, (text, color) in enumerate(zip(titles, colors)):
+        r, c = divmod(i, ncols)
+        left, top = gap + c * (cell + gap), head + r * (band + cell + gap) + band
+        draw.multiline_text(
+            (left + cell / 2, top - 3),
             text,
-            ha="center",
-            va="bottom",
-            color=color,
-            fontsize=8,
-            fontweight="bold",
-            linespacing=1.1,
+            fill=color,
+            font=_font(11, bold=True),
+            anchor="md",
+            align="center",
+            spacing=2,
         )
-    fig.figimage(
-        canvas, origin="upper", zorder=-1
-    )  # pixels as they are: no resampling through an axes (~20 ms less)
-    ax.set_xlim(0, width)
-    ax.set_ylim(height, 0)
-    ax.text(width / 2, 10, title, ha="center", va="top", fontsize=10)
-    return fig
+    return _png(picture)
+
+
+def _png(picture) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    picture.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def prediction_grid(images: np.ndarray, y_true, y_pred, class_names: list[str], split: str = "test") -> Plot:
@@ -68,12 +91,12 @@ def prediction_grid(images: np.ndarray, y_true, y_pred, class_names: list[str], 
     titles = [f"{r['predicted']} ({r['true']})" for r in rows]
     colors = [GREEN if r["correct"] else RED for r in rows]
     n = len(rows)
-    fig = _image_panel(images, titles, colors, 8, f"Predictions on {split}: predicted (true)")
+    png = _image_panel(images, titles, colors, 8, f"Predictions on {split}: predicted (true)")
     right = sum(r["correct"] for r in rows)
     return Plot(
         "prediction_grid",
         "Prediction grid",
-        to_png(fig),
+        png,
         {"samples": rows},
         f"{right} of {n} right; green: right, red: wrong.",
     )
@@ -116,7 +139,7 @@ def top_losses(
             for r in rows
         ]
         colors = [GREEN if r["true"] == r["predicted"] else RED for r in rows]
-        fig = _image_panel(
+        png = _image_panel(
             images[order],
             titles,
             colors,
@@ -125,14 +148,16 @@ def top_losses(
             cell=140,
         )
     else:
-        fig = text_rows(
-            [f"{r['predicted']} / {r['true']}   loss {r['loss']:.2f}   {r['name'][:70]}" for r in rows],
-            f"Top losses on {split}: predicted / true, loss, sample",
+        png = to_png(
+            text_rows(
+                [f"{r['predicted']} / {r['true']}   loss {r['loss']:.2f}   {r['name'][:70]}" for r in rows],
+                f"Top losses on {split}: predicted / true, loss, sample",
+            )
         )
     return Plot(
         "top_losses",
         "Top losses",
-        to_png(fig),
+        png,
         {"rows": rows},
         "The samples the model is most wrong about; check their labels first.",
     )

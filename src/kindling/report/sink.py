@@ -111,7 +111,7 @@ class ReportSink:
 
 
 # rough relative drawing times, to deal the plots evenly between processes
-WEIGHTS = {"learning_curves": 3.0, "confusion_plot": 2.0, "top_losses": 2.0, "prediction_grid": 1.5}
+WEIGHTS = {"learning_curves": 3.0, "confusion_plot": 2.0, "top_losses": 1.0, "prediction_grid": 0.3}
 
 
 def _cores() -> int:
