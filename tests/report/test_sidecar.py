@@ -173,3 +173,20 @@ print("threads:" + ",".join(map(str, sorted(seen))))
     index = json.loads((run / "plots" / "index.json").read_text())
     assert {e["name"] for e in index} >= {"learning_curves", "confusion_matrix", "prediction_grid"}
     assert list((run / "tb").glob("events.out.tfevents.*"))
+
+
+def test_flush_never_waits_for_a_busy_sidecar():
+    """A sidecar still warming up (here: a process that reads nothing) must not hold training up: what
+    the pipe cannot take now stays queued for the next flush."""
+    process = subprocess.Popen(["sleep", "30"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    car = Sidecar(process)
+    try:
+        car.call("image", tag="x", step=0, image=np.zeros((1024, 1024, 3), dtype=np.uint8))
+        car.flush()  # returns at once, though 3 MB cannot fit in the pipe
+        assert car.dead is None and len(car.unsent) > 1_000_000
+    finally:
+        process.kill()
+        process.wait()
+    car.flush()  # the reader is gone: counted dead, no exception
+    assert car.dead
+    car.close()

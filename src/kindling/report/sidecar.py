@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import struct
 import subprocess
 import sys
@@ -95,12 +96,17 @@ class Sidecar:
 
     def __init__(self, process: subprocess.Popen):
         self.process = process
+        self.fd = process.stdin.fileno()
+        os.set_blocking(self.fd, False)  # training never waits on the sidecar: what does not fit stays queued
         self.queue: list[bytes] = []
+        self.unsent = b""
         self.dead: str | None = None
 
     @classmethod
     def start(cls) -> Sidecar | None:
-        """Start the sidecar (None if it cannot be started: the caller draws in-process instead)."""
+        """Start the sidecar (None if it cannot be started, or off POSIX: the caller draws in-process)."""
+        if os.name != "posix":  # non-blocking pipes, select on pipes and fork are POSIX
+            return None
         env = dict(os.environ)
         env.update(
             {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
@@ -126,22 +132,32 @@ class Sidecar:
         self.call("flush")
         self._send()
 
-    def _send(self) -> None:
-        if self.dead is not None or not self.queue:
+    def _send(self, wait: bool = False) -> None:
+        """Write what is queued; without `wait`, only what the pipe takes now (the rest goes next time)."""
+        if self.dead is not None:
             self.queue.clear()
             return
-        data, self.queue = b"".join(self.queue), []
+        self.unsent += b"".join(self.queue)
+        self.queue = []
         try:
-            self.process.stdin.write(data)
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
+            while self.unsent:
+                if wait:
+                    select.select([], [self.fd], [])
+                try:
+                    written = os.write(self.fd, self.unsent)
+                except BlockingIOError:
+                    if not wait:
+                        return
+                    continue
+                self.unsent = self.unsent[written:]
+        except OSError:  # BrokenPipeError included: the sidecar is gone
             self._died()
 
     def request(self, method: str, timeout: float = 600, **kwargs) -> dict:
         """Send everything queued and this request, and wait for the answer (a sidecar silent for
         `timeout` seconds is killed and counted dead)."""
         self.call(method, **kwargs)
-        self._send()
+        self._send(wait=True)
         if self.dead is None:
             line = self._answer(timeout)
             if line:
@@ -153,8 +169,6 @@ class Sidecar:
         return {"error": self.dead}
 
     def _answer(self, timeout: float) -> bytes:
-        import select
-
         if os.name == "posix" and not select.select([self.process.stdout], [], [], timeout)[0]:
             self.process.kill()
             return b""
@@ -208,6 +222,7 @@ def serve(inp, out) -> None:
 
 
 def main() -> None:
+    os.nice(10)  # while warming up beside the trainer's start, yield to it; alone at the end, no matter
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # stray prints (a library's warning) must not land in the answers
     from kindling.report.sink import warm_up

@@ -15,6 +15,8 @@ import json
 import os
 from pathlib import Path
 
+from kindling.envinfo import usable_cores
+
 # what the sidecar accepts from the training process; the two requests answer
 METHODS = {
     "open_events",
@@ -90,7 +92,7 @@ class ReportSink:
         every child copies the pages its drawing touches.)"""
         items = list(enumerate(self.pending))  # (position, (folder, spec)): entries keep the order sent
         self.pending = []
-        groups = _deal(items, _cores() if self.parallel else 1)
+        groups = _deal(items, usable_cores() if self.parallel else 1)
         children = [_fork(group) for group in groups[1:]]
         drawn = _draw_group(groups[0]) if groups else {}
         for (pid, read_end), group in zip(children, groups[1:]):
@@ -112,13 +114,6 @@ class ReportSink:
 
 # rough relative drawing times, to deal the plots evenly between processes
 WEIGHTS = {"learning_curves": 3.0, "confusion_plot": 2.0, "top_losses": 1.0, "prediction_grid": 0.3}
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def _deal(items: list, n: int) -> list[list]:
