@@ -110,14 +110,16 @@ def _children_cpu() -> float:
 
 class ChildCpu:
     """A callback noting the CPU seconds this process's children (the report sidecar) used from the start
-    of training to the end of its last epoch: what the sidecar took from the cores while torch trained."""
+    of training to the end of its last epoch: what the sidecar took from the cores while torch trained.
+    At the start it waits for the sidecar to finish warming up, as it has by then in the command (whose
+    start-up, torch's import, takes seconds; here torch is already loaded)."""
 
     def __init__(self):
         self.start = self.last = 0.0
 
     def __getattr__(self, name):
         if name == "on_fit_start":
-            return lambda *a: setattr(self, "start", _live_children_cpu())
+            return lambda *a: setattr(self, "start", _idle_children_cpu())
         if name == "on_epoch_end":
             return lambda *a: setattr(self, "last", _live_children_cpu())
         if name.startswith("on_"):
@@ -127,6 +129,18 @@ class ChildCpu:
     @property
     def seconds(self) -> float:
         return self.last - self.start
+
+
+def _idle_children_cpu(limit: float = 10.0) -> float:
+    """_live_children_cpu() once it stops growing (the children went idle), or after `limit` seconds."""
+    before, t0 = _live_children_cpu(), time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        time.sleep(0.2)
+        now = _live_children_cpu()
+        if now == before:
+            return now
+        before = now
+    return before
 
 
 def _live_children_cpu() -> float:

@@ -155,3 +155,36 @@ def test_prediction_grid_frames_right_green_and_wrong_red(tmp_path):
     expected = np.where(right[cell_of, None], GRID_RIGHT, GRID_WRONG)
     assert (image[frame] == expected).all()
     assert 0 < right.sum() < len(right)  # both colours are checked
+
+
+def test_validation_pass_gives_the_grid_its_predictions(tmp_path):
+    """The prediction grid takes its samples' classes from the validation pass (no second forward):
+    they equal the model's own argmax on those samples."""
+    import torch
+
+    from kindling.config import load_config
+    from kindling.runner import train
+
+    checked = []
+
+    class Check:
+        def __getattr__(self, name):
+            if name != "on_validation_end":
+                return lambda *a: None
+
+            def check(trainer, metrics):
+                pick = trainer.watch_val
+                model = trainer.model.eval()
+                with torch.no_grad():
+                    own = model(trainer.preprocess(trainer.val_split.x[pick])).argmax(1)
+                model.train()
+                assert trainer.watched_val.tolist() == own.tolist()
+                checked.append(len(pick))
+
+            return check
+
+    cfg = load_config(
+        None, {"data.name": "digits", "train.epochs": 2, "train.threads": 1, "run_dir": str(tmp_path / "r")}
+    )
+    train(cfg, echo=lambda *a, **k: None, callbacks=[Check()])
+    assert checked == [16, 16]

@@ -185,6 +185,7 @@ class TensorBoardLogger(_Base):
         image_task = trainer.sig.input_kind == "image" and trainer.sig.task == "classification"
         if image_task and trainer.val_split is not None and len(trainer.val_split):
             self.grid = tb.PredictionGrid(trainer.val_split)
+            trainer.watch_val = self.grid.pick  # the validation pass reports their predictions
             self.sink.call("grid_layout", **self.grid.layout)
         self.sink.flush()
 
@@ -196,7 +197,7 @@ class TensorBoardLogger(_Base):
         if not self.active or self.grid is None:
             return
         model = trainer.ema.module if getattr(trainer, "ema", None) is not None else trainer.model
-        right = self.grid.right(model, trainer.preprocess)
+        right = self.grid.right(model, trainer.preprocess, trainer.watched_val)
         step = trainer.progress.step
         self.sink.call("grid", tag="val/predictions", step=step, right=right, wall_time=time.time())
 

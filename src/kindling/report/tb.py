@@ -74,6 +74,7 @@ class PredictionGrid:
         import numpy as np
 
         pick = grid_pick(len(split), count)
+        self.pick = pick
         self.x, self.y = split.x[pick], split.y[pick]
         n = len(pick)
         cells = torch.arange(n, dtype=torch.uint8).view(n, 1, 1).expand(n, 3, 1)
@@ -84,8 +85,11 @@ class PredictionGrid:
         self.layout = {"base": base, "frame": frame, "cell_of": index[frame].astype(np.int64) - 1}
 
     @torch.no_grad()
-    def right(self, model, preprocess):
-        """bool per sample: does the model now predict it right?"""
+    def right(self, model, preprocess, predicted=None):
+        """bool per sample: does the model now predict it right? `predicted`: the classes the validation
+        pass itself gave these samples (trainer.watched_val), which saves a forward pass."""
+        if predicted is not None and len(predicted) == len(self.y):
+            return (predicted == self.y.cpu()).numpy()
         was_training = model.training
         model.eval()
         out = model(preprocess(self.x))
