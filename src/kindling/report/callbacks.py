@@ -231,9 +231,24 @@ class PlotsAtEnd(_Base):
     evaluation and the pictures -> run_dir/plots/*.png, and plots/report.json with everything else
     report.html shows, so that `kindling report` needs neither torch nor matplotlib afterwards.
 
-    With the sidecar, the plots are drawn side by side there while the data summary is made here."""
+    The learning curves are sent at the last epoch's end: the sidecar draws them while the best model
+    is evaluated here; the other plots are drawn side by side there while the data summary is made."""
 
     def on_step_end(self, trainer) -> None: ...
+
+    def on_fit_start(self, trainer) -> None:
+        super().on_fit_start(trainer)
+        self._curves_sent = -1  # the history length the learning curves were sent with
+
+    def on_epoch_end(self, trainer, record: dict) -> None:
+        if not self.active or trainer.progress.epoch < trainer.epochs or isinstance(self.sink, LocalSink):
+            return
+        from kindling.report.evidence import history_specs
+
+        for spec in history_specs(trainer.history)[0]:
+            self.sink.call("draw", folder=str(self.run_dir / "plots"), spec=spec, now=True)
+        self.sink.flush()
+        self._curves_sent = len(trainer.history)
 
     def on_fit_end(self, trainer) -> None:
         if not trainer.dist.is_main:
@@ -243,11 +258,13 @@ class PlotsAtEnd(_Base):
 
         folder = str(self.run_dir / "plots")
         specs, notes = history_specs(trainer.history)
+        if getattr(self, "_curves_sent", -1) != len(trainer.history):  # early stop, or no sidecar
+            self._send(folder, specs)
         has_best = (self.run_dir / "best" / "model.safetensors").is_file()
         split_name, split = plot_split(trainer.data)
         evaluation = None
         table = trainer.sig.task == "regression" and trainer.sig.input_kind == "tabular"
-        if has_best and split is not None:  # first: drawing beside it would take a core from torch's threads
+        if has_best and split is not None:
             from kindling.bundle import load_bundle
 
             bundle = load_bundle(self.run_dir / "best", str(trainer.device))
@@ -255,8 +272,9 @@ class PlotsAtEnd(_Base):
                 bundle.model, bundle.signature, split, split_name, trainer.device
             )
             if not table:  # the tables callback draws a table's regression plots at fit end; not twice
-                specs += prediction_specs(preds, trainer.sig)
-        self._send(folder, specs)
+                later = prediction_specs(preds, trainer.sig)
+                self._send(folder, later)
+                specs += later
         doctor, data_notes = saved.data_summary(trainer.data) if has_best else (None, [])
         entries, errors = self._collect(folder, specs)
         write_index(folder, entries)

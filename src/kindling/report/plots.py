@@ -150,66 +150,105 @@ def confusion_plot(cm, class_names: list[str], split: str = "test") -> Plot:
         caption = f"{k} classes is too many for a readable matrix: the {len(pairs)} most frequent mistakes."
         return Plot("confusion_matrix", "Confusion (most confused pairs)", to_png(fig), data, caption)
     norm = normalise_rows(cm)
-    side = min(9.0, 1.8 + 0.42 * k)
-    fig = new_figure(side + (1.0 if k > 15 else 0.3), side)
-    ax = fig.add_subplot()
-    image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(
-        range(k), class_names, rotation=45 if max(map(len, class_names), default=1) > 3 else 0, ha="right"
-    )
-    ax.set_yticks(range(k), class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if k <= 15:
-        for i in range(k):
-            for j in range(k):
-                if cm[i, j]:
-                    color = "white" if norm[i, j] > 0.5 else "black"
-                    ax.text(
-                        j,
-                        i,
-                        f"{norm[i, j]:.2f}\n{cm[i, j]}",
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color=color,
-                    )
-    else:  # no numbers in the cells: a colour bar reads the fractions (with them it is one axes too many)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03, label="fraction of the true class")
-    set_title(ax, f"Confusion matrix ({split}, rows normalised)")
-    _margins(fig, class_names, class_names, right=0.95 if k > 15 else 0.3)
+    png, layout = _matrix_picture(cm, norm, class_names, f"Confusion matrix ({split}, rows normalised)")
     data = {"mode": "matrix", "matrix": cm.tolist(), "normalised": norm.tolist(), "class_names": class_names}
+    data["layout"] = layout  # where the cells are in the picture (left, top, cell size in pixels)
     return Plot(
         "confusion_matrix",
         "Confusion matrix",
-        to_png(fig),
+        png,
         data,
-        "Each cell: fraction of the true class, count below.",
+        "Each cell: fraction of the true class, count below." if len(class_names) <= 15 else "",
     )
+
+
+def _matrix_picture(cm: np.ndarray, norm: np.ndarray, names: list[str], title: str) -> tuple[bytes, dict]:
+    """Cells coloured by the row fraction (Blues), fraction and count in each non-empty cell up to 15
+    classes, a colour bar instead above; class names on both axes (slanted when long)."""
+    from kindling.report.raster import Page, blues, font
+
+    k = len(names)
+    numbers = k <= 15
+    cell = 48 if k <= 10 else (36 if k <= 15 else max(14, 420 // k))
+    slant = max(map(len, names), default=1) > 3
+    widest = max((font(11).getlength(n) for n in names), default=10)
+    left, top, grid = int(widest) + 40, 44, k * cell
+    bottom = (int(widest * 0.72) if slant else 16) + 40
+    width, height = left + grid + (90 if not numbers else 24), top + grid + bottom
+    page = Page(max(width, int(font(14).getlength(title)) + 20), height)
+    colours = np.repeat(np.repeat(blues(norm), cell, 0), cell, 1)
+    page.paste(colours, (left, top))
+    page.rect((left, top, left + grid, top + grid), outline="#444444")
+    if numbers:
+        for i in range(k):
+            for j in range(k):
+                if cm[i, j]:
+                    ink = "white" if norm[i, j] > 0.5 else "black"
+                    centre = (left + j * cell + cell / 2, top + i * cell + cell / 2)
+                    page.text(centre, f"{norm[i, j]:.2f}\n{cm[i, j]}", size=10, fill=ink, anchor="mm")
+    for i, name in enumerate(names):
+        middle = i * cell + cell / 2
+        page.text((left - 6, top + middle), name, anchor="rm")
+        if slant:
+            page.text((left + middle + 4, top + grid + 4), name, anchor="rt", rotate=45)
+        else:
+            page.text((left + middle, top + grid + 5), name, anchor="ma")
+    page.text((left + grid / 2, height - 22), "predicted", size=12, anchor="ma")
+    page.text((10, top + grid / 2), "true", size=12, anchor="lm", rotate=90)
+    page.text((page.image.width / 2, 12), title, size=14, anchor="ma")
+    if not numbers:  # a colour bar reads the fractions
+        x = left + grid + 16
+        bar = np.repeat(blues(np.linspace(1, 0, grid))[:, None], 14, 1)
+        page.paste(bar, (x, top))
+        page.rect((x, top, x + 14, top + grid), outline="#444444")
+        for value in (0.0, 0.5, 1.0):
+            page.text((x + 18, top + grid * (1 - value)), f"{value:.1f}", size=10, anchor="lm")
+        page.text((x + 50, top + grid / 2), "fraction of the true class", size=10, anchor="mm", rotate=90)
+    return page.png(), {"left": left, "top": top, "cell": cell}
 
 
 def per_class_plot(per_class_accuracy: dict[str, float], split: str = "test", limit: int = 40) -> Plot:
     """Per-class accuracy bars (seed 004's 'Accuracy of ...' lines as a picture); the worst `limit` when many."""
+    from kindling.report.raster import Page, font
+
     items = list(per_class_accuracy.items())
     if len(items) > limit:
         items = sorted(items, key=lambda kv: kv[1])[:limit]
     names = [n for n, _ in items]
     values = [v for _, v in items]
-    longest = max(map(len, names), default=1)
-    fig = new_figure(max(5.0, 0.35 * len(items) + 1.5), 3.0 + (0.05 * longest if longest > 3 else 0))
-    ax = fig.add_subplot()
-    colors = [GREEN if v >= 0.9 else ("#bf8700" if v >= 0.7 else RED) for v in values]
-    ax.bar(range(len(items)), values, color=colors)
-    ax.set_xticks(
-        range(len(items)), names, rotation=45 if max(map(len, names), default=1) > 3 else 0, ha="right"
-    )
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("accuracy")
-    ax.axhline(float(np.mean(values)) if values else 0, color=LR_COLOR, ls="--", lw=1)
     shown = "" if len(items) == len(per_class_accuracy) else f", the {limit} worst"
-    set_title(ax, f"Per-class accuracy ({split}{shown}; dashed: mean)")
-    _margins(fig, names, ["1.00"])
-    return Plot("per_class_accuracy", "Per-class accuracy", to_png(fig), {"per_class_accuracy": dict(items)})
+    title = f"Per-class accuracy ({split}{shown}; dashed: mean)"
+    slot = max(24, min(56, 560 // max(1, len(items))))
+    slant = max(map(len, names), default=1) > 3
+    widest = max((font(11).getlength(n) for n in names), default=10)
+    left, top, plot_h = 64, 40, 200
+    bottom = (int(widest * 0.72) if slant else 16) + 16
+    width = max(left + slot * len(items) + 24, int(font(14).getlength(title)) + 20)
+    page = Page(width, top + plot_h + bottom)
+    scale = plot_h / 1.05
+    base = top + plot_h
+    for tick in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0):
+        y = base - tick * scale
+        page.line(((left, y), (left + slot * len(items), y)), fill="#e6e6e6")
+        page.text((left - 6, y), f"{tick:.1f}", size=10, anchor="rm")
+    for i, (name, value) in enumerate(items):
+        colour = GREEN if value >= 0.9 else ("#bf8700" if value >= 0.7 else RED)
+        x0 = left + i * slot + slot * 0.1
+        page.rect((x0, base - value * scale, x0 + slot * 0.8, base), fill=colour)
+        middle = left + i * slot + slot / 2
+        if slant:
+            page.text((middle + 4, base + 4), name, anchor="rt", rotate=45)
+        else:
+            page.text((middle, base + 5), name, anchor="ma")
+    mean = float(np.mean(values)) if values else 0.0
+    page.line(
+        ((left, base - mean * scale), (left + slot * len(items), base - mean * scale)), fill=LR_COLOR, dash=5
+    )
+    page.line(((left, top), (left, base)), fill="#444444")
+    page.line(((left, base), (left + slot * len(items), base)), fill="#444444")
+    page.text((14, top + plot_h / 2), "accuracy", size=12, anchor="lm", rotate=90)
+    page.text((width / 2, 10), title, size=14, anchor="ma")
+    return Plot("per_class_accuracy", "Per-class accuracy", page.png(), {"per_class_accuracy": dict(items)})
 
 
 # ---------------------------------------------------------------- image views

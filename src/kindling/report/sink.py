@@ -40,7 +40,10 @@ class ReportSink:
         self.parallel = parallel and hasattr(os, "fork")
         self.events = None
         self.layout: dict | None = None
-        self.pending: list = []  # (folder, spec) to draw at finish()
+        self.pending: list = []  # (position, (folder, spec)) to draw at finish()
+        self.early: list = []  # the same, drawn already: their entries are in `drawn`
+        self.drawn: dict[int, dict] = {}  # position -> index entry, or {"error": ...}
+        self.sent = 0  # plots asked for so far: the order of the entries
         self.errors: list[str] = []
 
     # ---------------------------------------------------------------- TensorBoard
@@ -81,22 +84,29 @@ class ReportSink:
 
     # ---------------------------------------------------------------- plots
 
-    def draw(self, folder: str, spec) -> None:
-        """Queue `spec` (evidence.Spec) to be drawn into folder/NAME.png by finish()."""
-        self.pending.append((Path(folder), spec))
+    def draw(self, folder: str, spec, now: bool = False) -> None:
+        """Queue `spec` (evidence.Spec) to be drawn into folder/NAME.png by finish(); `now`: draw it at
+        once (the learning curves at the last epoch's end, while the trainer evaluates the best model)."""
+        item = (self.sent, (Path(folder), spec))
+        self.sent += 1
+        if now:
+            self.drawn.update(_draw_group([item]))
+            self.early.append(item)
+        else:
+            self.pending.append(item)
 
     def finish(self) -> dict:
         """Draw every queued plot -> {"entries": [...], "errors": [...]} (errors: a line per failure).
         When parallel, the plots are dealt into one group per core, heaviest first; a forked child
         draws each group but the first, which is drawn here. (A child per plot was slower on 2 cores:
         every child copies the pages its drawing touches.)"""
-        items = list(enumerate(self.pending))  # (position, (folder, spec)): entries keep the order sent
-        self.pending = []
-        groups = _deal(items, usable_cores() if self.parallel else 1)
+        items = sorted(self.early + self.pending, key=lambda item: item[0])  # entries keep the order sent
+        groups = _deal(self.pending, usable_cores() if self.parallel else 1)
         children = [_fork(group) for group in groups[1:]]
-        drawn = _draw_group(groups[0]) if groups else {}
+        drawn = {**self.drawn, **(_draw_group(groups[0]) if groups else {})}
         for (pid, read_end), group in zip(children, groups[1:]):
             drawn.update(_reap(pid, read_end, group))
+        self.pending, self.early, self.drawn = [], [], {}
         entries = []
         for position, (_, spec) in items:
             item = drawn[position]
@@ -113,7 +123,7 @@ class ReportSink:
 
 
 # rough relative drawing times, to deal the plots evenly between processes
-WEIGHTS = {"learning_curves": 3.0, "confusion_plot": 2.0, "top_losses": 1.0, "prediction_grid": 0.3}
+WEIGHTS = {"learning_curves": 3.0}  # the rest are drawn with PIL in milliseconds
 
 
 def _deal(items: list, n: int) -> list[list]:
@@ -129,7 +139,7 @@ def _deal(items: list, n: int) -> list[list]:
 
 def _weight(item) -> float:
     _, (_, spec) = item
-    return WEIGHTS.get(spec[1], 1.5)
+    return WEIGHTS.get(spec[1], 0.3)
 
 
 def _draw_group(group: list) -> dict[int, dict]:
