@@ -64,8 +64,9 @@ def _metric_keys(history: list[dict]) -> list[str]:
 
 
 def learning_curves(history: list[dict]) -> Plot:
-    """Train/val loss (lr on a second axis) and the task metric against epoch."""
-    from matplotlib.ticker import MaxNLocator
+    """Train/val loss (lr on a second axis) and the task metric against epoch. Drawn with PIL at twice
+    the size and scaled down (antialiased): ~15 ms, against ~100 ms for the matplotlib figure."""
+    from kindling.report.raster import Page, Panel, nice_ticks, shrink
 
     epochs = [r["epoch"] for r in history]
     metric = (_metric_keys(history) or ["loss"])[0]
@@ -73,30 +74,34 @@ def learning_curves(history: list[dict]) -> Plot:
         k: [r.get(k) for r in history]
         for k in ("train_loss", "val_loss", f"train_{metric}", f"val_{metric}", "lr")
     }
-    fig = new_figure(10, 3.6)
-    ax_loss, ax_metric = fig.subplots(1, 2)
-    for ax, key, label in ((ax_loss, "loss", "loss"), (ax_metric, metric, metric)):
-        for phase, color in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
-            values = series.get(f"{phase}_{key}")
-            if values and any(v is not None for v in values):
-                ax.plot(
-                    epochs, [np.nan if v is None else v for v in values], "o-", ms=3, color=color, label=phase
-                )
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    # one legend (each costs ~25 ms): the colours are the same in both panels; away from where curves end
-    ax_metric.legend(loc="lower right" if metric in ("acc", "r2") else "upper right", fontsize=8)
-    ax_lr = ax_loss.twinx()
-    ax_lr.plot(epochs, series["lr"], "--", color=LR_COLOR, lw=1)
-    ax_lr.set_ylabel("learning rate", color=LR_COLOR)
-    ax_lr.tick_params(axis="y", labelcolor=LR_COLOR, labelsize=7)
-    set_title(ax_loss, "loss (dashed: learning rate)")
-    set_title(ax_metric, metric)
-    fig.subplots_adjust(left=0.07, right=0.92, bottom=0.14, top=0.9, wspace=0.5)  # tight_layout: 5x slower
+    s = 2
+    page = Page(1000 * s, 360 * s)
+    x_range = (min(epochs), max(epochs)) if epochs else (0, 1)
+    legend = []
+    for n, (key, title) in enumerate((("loss", "loss (dashed: learning rate)"), (metric, metric))):
+        drawn = {
+            phase: values
+            for phase in ("train", "val")
+            if (values := series.get(f"{phase}_{key}")) and any(v is not None for v in values)
+        }
+        found = [v for values in drawn.values() for v in values if v is not None and np.isfinite(v)]
+        box = tuple(v * s for v in (80 + 500 * n, 40, 440 + 500 * n, 300))
+        panel = Panel(page, box, x_range, (min(found), max(found)) if found else (0, 1), s)
+        panel.frame("epoch", key, title, integer_x=True)
+        for phase, values in drawn.items():
+            colour = TRAIN_COLOR if phase == "train" else VAL_COLOR
+            panel.series(epochs, values, colour)
+            if n == 1:
+                legend.append((phase, colour))
+        rates = [v for v in series["lr"] if v is not None]
+        if n == 0 and rates:
+            ticks = nice_ticks(min(rates), max(rates), 5)
+            panel.series(epochs, series["lr"], LR_COLOR, dash=4, marker=False, y_lim=(ticks[0], ticks[-1]))
+            panel.right_axis(ticks, "learning rate", LR_COLOR)
+        if n == 1 and legend:
+            panel.legend(legend, "lower right" if metric in ("acc", "r2") else "upper right")
     data = {"epoch": epochs, **series, "metric": metric}
-    return Plot("learning_curves", "Learning curves", to_png(fig), data)
+    return Plot("learning_curves", "Learning curves", shrink(page, s).png(), data)
 
 
 # ---------------------------------------------------------------- classification

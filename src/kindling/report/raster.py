@@ -79,8 +79,8 @@ class Page:
 
         self.image.paste(Image.fromarray(np.ascontiguousarray(pixels)), (round(xy[0]), round(xy[1])))
 
-    def rect(self, box, fill=None, outline=None) -> None:
-        self.draw.rectangle([round(v) for v in box], fill=fill, outline=outline)
+    def rect(self, box, fill=None, outline=None, width: int = 1) -> None:
+        self.draw.rectangle([round(v) for v in box], fill=fill, outline=outline, width=width)
 
     def line(self, points, fill="black", width: int = 1, dash: int = 0) -> None:
         (x0, y0), (x1, y1) = points
@@ -100,3 +100,129 @@ class Page:
         buf = io.BytesIO()
         self.image.save(buf, format="PNG", compress_level=1)
         return buf.getvalue()
+
+
+def nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
+    """Round tick values covering [lo, hi]: steps of 1, 2, 2.5 or 5 times a power of ten."""
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        return [0.0, 1.0]
+    if hi - lo < 1e-12:
+        pad = abs(lo) * 0.05 or 0.5
+        lo, hi = lo - pad, hi + pad
+    raw = (hi - lo) / max(1, count - 1)
+    power = 10 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = np.floor(lo / step + 1e-9) * step
+    ticks = [first + i * step for i in range(int(np.ceil((hi - first) / step - 1e-9)) + 1)]
+    return [float(np.round(t, 12)) for t in ticks]
+
+
+def tick_label(value: float, ticks: list[float]) -> str:
+    """As few decimals as the ticks need to differ; scientific for small magnitudes (learning rates)."""
+    span = max(abs(t) for t in ticks) if ticks else 0
+    if value == 0:
+        return "0"
+    if 0 < span < 1e-2:
+        return f"{value:.0e}".replace("e-0", "e-")
+    step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else 1
+    decimals = max(0, int(-np.floor(np.log10(step) + 1e-9))) if step < 1 else 0
+    return f"{value:.{decimals}f}"
+
+
+class Panel:
+    """One chart inside a Page: a box with data limits, ticks, grid, lines with markers and a legend."""
+
+    def __init__(self, page: Page, box, x_range, y_range, scale: int = 1):
+        self.page, self.box, self.s = page, box, scale
+        self.x_ticks = nice_ticks(*x_range)
+        self.y_ticks = nice_ticks(*y_range)
+        self.x_lim = (min(self.x_ticks[0], x_range[0]), max(self.x_ticks[-1], x_range[1]))
+        self.y_lim = (self.y_ticks[0], self.y_ticks[-1])
+
+    def xy(self, x: float, y: float, y_lim=None) -> tuple[float, float]:
+        left, top, right, bottom = self.box
+        (x0, x1), (y0, y1) = self.x_lim, y_lim or self.y_lim
+        return left + (x - x0) / ((x1 - x0) or 1) * (right - left), bottom - (y - y0) / ((y1 - y0) or 1) * (
+            bottom - top
+        )
+
+    def frame(self, x_label: str, y_label: str, title: str, integer_x: bool = False) -> None:
+        left, top, right, bottom = self.box
+        s, page = self.s, self.page
+        x_ticks = [t for t in self.x_ticks if not integer_x or float(t).is_integer()]
+        for t in x_ticks:
+            x, _ = self.xy(t, self.y_lim[0])
+            page.line(((x, top), (x, bottom)), fill="#ebebeb", width=s)
+            page.line(((x, bottom), (x, bottom + 4 * s)), fill="#444444", width=s)
+            page.text((x, bottom + 6 * s), tick_label(t, x_ticks), size=10 * s, anchor="ma")
+        for t in self.y_ticks:
+            _, y = self.xy(self.x_lim[0], t)
+            page.line(((left, y), (right, y)), fill="#ebebeb", width=s)
+            page.line(((left - 4 * s, y), (left, y)), fill="#444444", width=s)
+            page.text((left - 6 * s, y), tick_label(t, self.y_ticks), size=10 * s, anchor="rm")
+        page.rect((left, top, right, bottom), outline="#444444", width=s)
+        page.text(((left + right) / 2, bottom + 22 * s), x_label, size=11 * s, anchor="ma")
+        widest = max(
+            page.draw.textlength(tick_label(t, self.y_ticks), font=font(10 * s)) for t in self.y_ticks
+        )
+        page.text((left - 12 * s - widest, (top + bottom) / 2), y_label, size=11 * s, anchor="rm", rotate=90)
+        page.text(((left + right) / 2, top - 8 * s), title, size=13 * s, anchor="md")
+
+    def series(self, xs, ys, colour, dash: int = 0, marker: bool = True, y_lim=None) -> None:
+        """A polyline (broken where y is None or NaN), with round markers."""
+        s, draw = self.s, self.page.draw
+        run: list = []
+        for x, y in list(zip(xs, ys)) + [(None, None)]:
+            if y is None or x is None or not np.isfinite(y):
+                if len(run) > 1:
+                    if dash:
+                        for a, b in zip(run, run[1:]):
+                            self.page.line((a, b), fill=colour, width=s, dash=dash * s)
+                    else:
+                        draw.line(run, fill=colour, width=2 * s, joint="curve")
+                run = []
+                continue
+            point = self.xy(x, y, y_lim)
+            run.append(point)
+            if marker:
+                r = 2.5 * s
+                draw.ellipse((point[0] - r, point[1] - r, point[0] + r, point[1] + r), fill=colour)
+
+    def right_axis(self, y_ticks: list[float], label: str, colour) -> None:
+        left, top, right, bottom = self.box
+        s = self.s
+        for t in y_ticks:
+            _, y = self.xy(self.x_lim[0], t, (y_ticks[0], y_ticks[-1]))
+            self.page.line(((right, y), (right + 4 * s, y)), fill=colour, width=s)
+            self.page.text((right + 6 * s, y), tick_label(t, y_ticks), size=9 * s, fill=colour, anchor="lm")
+        widest = max(self.page.draw.textlength(tick_label(t, y_ticks), font=font(9 * s)) for t in y_ticks)
+        self.page.text(
+            (right + 12 * s + widest, (top + bottom) / 2),
+            label,
+            size=11 * s,
+            fill=colour,
+            anchor="lm",
+            rotate=90,
+        )
+
+    def legend(self, entries: list[tuple[str, str]], corner: str = "lower right") -> None:
+        left, top, right, bottom = self.box
+        s = self.s
+        width = 22 * s + max(self.page.draw.textlength(n, font=font(10 * s)) for n, _ in entries) + 10 * s
+        height = 16 * s * len(entries) + 8 * s
+        x = right - width - 8 * s
+        y = bottom - height - 8 * s if corner.startswith("lower") else top + 8 * s
+        self.page.rect((x, y, x + width, y + height), fill="white", outline="#cccccc", width=s)
+        for i, (name, colour) in enumerate(entries):
+            cy = y + 4 * s + 16 * s * i + 8 * s
+            self.page.draw.line([(x + 6 * s, cy), (x + 20 * s, cy)], fill=colour, width=2 * s)
+            self.page.text((x + 24 * s, cy), name, size=10 * s, anchor="lm")
+
+
+def shrink(page: Page, factor: int) -> Page:
+    """A page drawn `factor` times larger, scaled down: antialiased lines and markers."""
+    from PIL import Image
+
+    small = Page(page.image.width // factor, page.image.height // factor)
+    small.image = page.image.resize(small.image.size, Image.Resampling.LANCZOS)
+    return small
