@@ -183,7 +183,7 @@ class Sidecar:
     def close(self) -> None:
         """Close the event file and end the process (waits a few seconds, then kills it)."""
         if self.dead is None:
-            self.request("close")
+            self.request("close", timeout=10)
         for stream in (self.process.stdin, self.process.stdout):
             try:
                 stream.close()
