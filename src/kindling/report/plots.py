@@ -1,5 +1,7 @@
 """The run's pictures: learning curves, confusion matrix, per-class accuracy, prediction grid, top losses,
-regression and text views. matplotlib's Agg canvas only (no pyplot, no display), numpy in, PNG bytes out.
+regression and text views; numpy in, PNG bytes out. The learning curves, confusion matrix and per-class
+bars are drawn with PIL (kindling.report.raster: milliseconds each); the regression, text and many-class
+views with matplotlib's Agg canvas (no pyplot, no display).
 
 Each function returns a `Plot` that carries the numbers it drew (`data`), so a test (or the HTML report)
 can check the picture's content against `evaluate`, not only that a file exists:
