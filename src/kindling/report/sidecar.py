@@ -111,6 +111,8 @@ class Sidecar:
         env.update(
             {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
         )
+        # the same imports as this process, however its sys.path was set (a notebook, a source checkout)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "kindling.report.sidecar"],
