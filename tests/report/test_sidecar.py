@@ -190,3 +190,27 @@ def test_flush_never_waits_for_a_busy_sidecar():
     car.flush()  # the reader is gone: counted dead, no exception
     assert car.dead
     car.close()
+
+
+def test_a_run_that_fails_before_training_leaves_no_sidecar_behind(tmp_path):
+    from pathlib import Path
+
+    from kindling.config import load_config
+    from kindling.errors import UserError
+    from kindling.runner import train
+
+    def children() -> list[str]:
+        return [
+            pid
+            for task in Path("/proc/self/task").glob("*")
+            for pid in (task / "children").read_text().split()
+        ]
+
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("needs Linux /proc")
+    before = children()
+    cfg = load_config(None, {"data.name": f"folder:{tmp_path / 'missing'}", "run_dir": str(tmp_path / "run")})
+    with pytest.raises(UserError, match="does not exist"):
+        train(cfg, echo=lambda *a, **k: None)
+    assert children() == before
+    assert not (tmp_path / "run").exists()

@@ -101,6 +101,7 @@ class Sidecar:
         self.queue: list[bytes] = []
         self.unsent = b""
         self.dead: str | None = None
+        self.used = False  # sent anything: closing it then means letting it finish its files
 
     @classmethod
     def start(cls) -> Sidecar | None:
@@ -127,6 +128,7 @@ class Sidecar:
 
     def call(self, method: str, **kwargs) -> None:
         """Queue a message (sent by the next flush or request)."""
+        self.used = True
         if self.dead is None:
             self.queue.append(encode(method, kwargs))
 
@@ -183,8 +185,12 @@ class Sidecar:
         )
 
     def close(self) -> None:
-        """Close the event file and end the process (waits a few seconds, then kills it)."""
-        if self.dead is None:
+        """Close the event file and end the process (waits a few seconds, then kills it). Never used (the
+        run failed before training: a mistake in the data, say), it is killed: the error is not held up
+        by its warm-up."""
+        if not self.used:
+            self.process.kill()
+        elif self.dead is None:
             self.request("close", timeout=10)
         for stream in (self.process.stdin, self.process.stdout):
             try:
