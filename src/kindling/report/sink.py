@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from kindling.envinfo import usable_cores
@@ -37,7 +38,8 @@ REQUESTS = {"finish", "close"}
 
 class ReportSink:
     def __init__(self, parallel: bool = False):
-        self.parallel = parallel and hasattr(os, "fork")
+        # forked children draw in parallel on Linux only: macOS frameworks are not fork-safe
+        self.parallel = parallel and sys.platform.startswith("linux")
         self.events = None
         self.layout: dict | None = None
         self.pending: list = []  # (position, (folder, spec)) to draw at finish()
