@@ -97,6 +97,14 @@ def resolve(spec: str) -> Callable:
     return _BUILDERS[key]
 
 
+def source_module(spec: str) -> str | None:
+    """The module that builds `spec`'s data (kindling.data.images..., .text, .tables...), without
+    importing it; None for an unknown spec."""
+    key = spec.split(":", 1)[0] + ":" if ":" in spec else spec
+    found = (KINDS if key.endswith(":") else NAMED).get(key)
+    return found[0] if found else None
+
+
 def _to_stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 

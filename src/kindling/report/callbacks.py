@@ -42,9 +42,12 @@ def prepare(cfg):
     will log (rank 0, a logger, not a dry run). None when there is nothing to start or it cannot start."""
     if resolve_logger(cfg.train.logger) == "none" or cfg.train.dry_run or os.environ.get("RANK", "0") != "0":
         return None
+    from kindling.data import source_module
     from kindling.report.sidecar import Sidecar
 
-    return Sidecar.start()
+    module = source_module(cfg.data.name) or ""
+    images = module == "kindling.data.embedded" or module.startswith("kindling.data.images")
+    return Sidecar.start(matplotlib=not images)  # an image run's plots are all drawn with PIL
 
 
 def callbacks_for(cfg, run_dir: Path, prepared=None) -> list:

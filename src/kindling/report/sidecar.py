@@ -104,8 +104,9 @@ class Sidecar:
         self.used = False  # sent anything: closing it then means letting it finish its files
 
     @classmethod
-    def start(cls) -> Sidecar | None:
-        """Start the sidecar (None if it cannot be started, or off POSIX: the caller draws in-process)."""
+    def start(cls, matplotlib: bool = True) -> Sidecar | None:
+        """Start the sidecar (None if it cannot be started, or off POSIX: the caller draws in-process).
+        `matplotlib`: import it while warming up (runs whose plots include matplotlib's)."""
         if os.name != "posix":  # non-blocking pipes, select on pipes and fork are POSIX
             return None
         env = dict(os.environ)
@@ -116,7 +117,7 @@ class Sidecar:
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "kindling.report.sidecar"],
+                [sys.executable, "-m", "kindling.report.sidecar", *(["--matplotlib"] if matplotlib else [])],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -236,7 +237,7 @@ def main() -> None:
     from kindling.report.sink import warm_up
 
     try:
-        warm_up()
+        warm_up(matplotlib="--matplotlib" in sys.argv[1:])
     except Exception:  # missing matplotlib: each plot reports it when asked for
         pass
     import gc
