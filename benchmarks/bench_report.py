@@ -101,6 +101,34 @@ def train_cli(run_dir: Path, logger: str, epochs: int | None) -> tuple[float, fl
     return wall, _children_cpu() - c0, phases
 
 
+def startup_cli(run_dir: Path, logger: str) -> float:
+    """Seconds from the demo command's start to its "training ..." line; the command is then stopped (a
+    cheap extra sample of the start-up phase, whose run-to-run noise is the largest of the three)."""
+    command = [
+        sys.executable,
+        "-m",
+        "kindling",
+        "train",
+        str(RECIPE),
+        "--run-dir",
+        str(run_dir),
+        "--overwrite",
+    ]
+    t0 = time.perf_counter()
+    with subprocess.Popen(
+        [*command, "--set", f"train.logger={logger}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
+        for line in proc.stdout:
+            if line.startswith("training "):
+                seconds = time.perf_counter() - t0
+                proc.kill()
+                break
+    return seconds
+
+
 def _children_cpu() -> float:
     import resource
 
@@ -215,9 +243,9 @@ def report_imports(run_dir: Path) -> list[str]:
     return [m for m in line[len("heavy:") :].split(",") if m]
 
 
-def main(quick: bool = False, repeats: int = 7) -> str:
+def main(quick: bool = False, repeats: int = 7, startup_pairs: int = 13) -> str:
     epochs = 3 if quick else None
-    repeats = 1 if quick else repeats
+    repeats, startup_pairs = (1, 1) if quick else (repeats, startup_pairs)
     walls: dict[str, list[tuple[float, float, dict]]] = {"none": [], "tensorboard": []}
     with tempfile.TemporaryDirectory(prefix="bench_report_") as tmp:
         tmp = Path(tmp)
@@ -225,6 +253,11 @@ def main(quick: bool = False, repeats: int = 7) -> str:
         for i in range(repeats):
             for logger in ("none", "tensorboard") if i % 2 == 0 else ("tensorboard", "none"):
                 walls[logger].append(train_cli(tmp / logger, logger, epochs))
+        starts = [t[2]["start-up"] - n[2]["start-up"] for n, t in zip(walls["none"], walls["tensorboard"])]
+        for i in range(startup_pairs):
+            order = ("none", "tensorboard") if i % 2 else ("tensorboard", "none")
+            pair = {lg: startup_cli(tmp / f"start_{lg}", lg) for lg in order}
+            starts.append(pair["tensorboard"] - pair["none"])
         timed = [train_timed(tmp / f"timed{i}", epochs) for i in range(min(repeats, 3))]
         run = tmp / "tensorboard"
         cli = [report_cli(run)[0] for _ in range(3)]
@@ -237,10 +270,17 @@ def main(quick: bool = False, repeats: int = 7) -> str:
         name: statistics.median(t[2][name] - n[2][name] for n, t in zip(walls["none"], walls["tensorboard"]))
         for name in ("start-up", "training", "end")
     }
+    phase["start-up"] = statistics.median(starts)  # whole commands and the extra start-up-only pairs
     phase_rows = [
         f"| phase: {name}, logger none / TensorBoard (medians) | "
         f"{statistics.median(w[2][name] for w in walls['none']):.2f} / "
-        f"{statistics.median(w[2][name] for w in walls['tensorboard']):.2f} | {phase[name]:+.2f} s paired |"
+        f"{statistics.median(w[2][name] for w in walls['tensorboard']):.2f} | {phase[name]:+.2f} s paired"
+        + (
+            f" ({len(starts)} pairs, {len(starts) - repeats} of them stopped there)"
+            if name == "start-up"
+            else ""
+        )
+        + " |"
         for name in ("start-up", "training", "end")
     ]
     cpu_pairs = [100 * (t[1] - n[1]) / n[1] for n, t in zip(walls["none"], walls["tensorboard"])]
@@ -256,10 +296,12 @@ def main(quick: bool = False, repeats: int = 7) -> str:
         "vs tensorboard (TensorBoard + end-of-training evaluation, plots and plots/report.json), "
         f"{repeats} back-to-back pair(s), alternating which runs first; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs. "
-        "TensorBoard's events and the plots are made by the report sidecar process, which imports matplotlib "
-        "and TensorBoard while the trainer loads torch and sleeps until it is sent something. "
-        "The cost is measured where it lies, each part with little noise: the paired difference of the "
-        "start-up phase (to the command's first line) and of the end phase (from the last epoch's line to "
+        "TensorBoard's events and the plots are made by the report sidecar process, which imports TensorBoard "
+        "(and matplotlib for runs that need it; this image run's plots are all PIL) while the trainer loads "
+        "torch, and sleeps until it is sent something. "
+        "The cost is measured where it lies, each part with as little noise as it allows: the paired "
+        "difference of the start-up phase (to the command's first line; extra pairs stopped there, as it "
+        "is the noisiest) and of the end phase (from the last epoch's line to "
         "the exit: evaluation, drawing, report.json), and in between the time inside the report callbacks "
         "(in-process runs, every event timed) plus the CPU the sidecar used while torch trained. The "
         "difference of whole commands is shown too, but this VM's speed drifts by ±10% from one run to the "
