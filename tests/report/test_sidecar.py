@@ -214,3 +214,19 @@ def test_a_run_that_fails_before_training_leaves_no_sidecar_behind(tmp_path):
         train(cfg, echo=lambda *a, **k: None)
     assert children() == before
     assert not (tmp_path / "run").exists()
+
+
+def test_the_sidecar_starts_before_torch_loads():
+    """prepare() runs first in runner.train: the sidecar warms up while the trainer imports torch, not
+    beside the thread measurement that comes later."""
+    script = (
+        "import sys\n"
+        "from kindling.config import load_config\n"
+        "from kindling.report.callbacks import prepare\n"
+        "car = prepare(load_config(None, {'data.name': 'digits'}))\n"
+        "print('torch loaded:', 'torch' in sys.modules, 'started:', car is not None)\n"
+        "car.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "torch loaded: False started: True" in done.stdout

@@ -42,7 +42,7 @@ def prepare(cfg):
     will log (rank 0, a logger, not a dry run). None when there is nothing to start or it cannot start."""
     if resolve_logger(cfg.train.logger) == "none" or cfg.train.dry_run or os.environ.get("RANK", "0") != "0":
         return None
-    from kindling.data import source_module
+    from kindling.data.sources import source_module
     from kindling.report.sidecar import Sidecar
 
     module = source_module(cfg.data.name) or ""
