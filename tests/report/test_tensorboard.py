@@ -188,3 +188,24 @@ def test_validation_pass_gives_the_grid_its_predictions(tmp_path):
     )
     train(cfg, echo=lambda *a, **k: None, callbacks=[Check()])
     assert checked == [16, 16]
+
+
+def test_event_records_carry_tensorboards_checksums(tmp_path):
+    """Each record's masked CRC-32C (written with the C package when installed) equals TensorBoard's own."""
+    import struct
+
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    from kindling.report.events import EventLog
+
+    log = EventLog(tmp_path / "tb", purge_step=5)
+    log.scalars(7, {"loss/train": 0.25})
+    log.close()
+    data, records = log.path.read_bytes(), 0
+    while data:
+        (length,) = struct.unpack("<Q", data[:8])
+        assert struct.unpack("<I", data[8:12])[0] == masked_crc32c(data[:8])
+        body = data[12 : 12 + length]
+        assert struct.unpack("<I", data[12 + length : 16 + length])[0] == masked_crc32c(body)
+        data, records = data[16 + length :], records + 1
+    assert records == 4  # file version, purge step (version + session start), the scalars

@@ -16,20 +16,38 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import time
+from functools import lru_cache
 from pathlib import Path
+
+
+def masked_crc(data: bytes) -> int:
+    """TFRecord's masked CRC-32C."""
+    crc = _crc32c()(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+@lru_cache(maxsize=1)
+def _crc32c():
+    """The `crc32c` package's C code (0.01 ms for 20 KB), else TensorBoard's pure-Python table (4 ms:
+    it was most of the sidecar's work while torch trains)."""
+    try:
+        from crc32c import crc32c
+    except ImportError:
+        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import crc32c
+    return crc32c
 
 
 class EventLog:
     def __init__(self, logdir: Path, purge_step: int | None = None):
         from tensorboard.compat.proto.event_pb2 import Event, SessionLog
-        from tensorboard.summary.writer.record_writer import RecordWriter
 
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
         name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.0"
         self.path = self.logdir / name
-        self._records = RecordWriter(open(self.path, "wb"))  # noqa: SIM115 (closed by close())
+        self._file = open(self.path, "wb")  # noqa: SIM115 (closed by close())
         self._event = Event
         self._write(Event(wall_time=time.time(), file_version="brain.Event:2"))
         if purge_step is not None:  # a resumed run: TensorBoard drops the events logged after this step
@@ -38,7 +56,12 @@ class EventLog:
             self._write(Event(wall_time=time.time(), step=purge_step, session_log=start))
 
     def _write(self, event) -> None:
-        self._records.write(event.SerializeToString())
+        """One TFRecord: length, its masked CRC, the serialized event, its masked CRC."""
+        data = event.SerializeToString()
+        head = struct.pack("<Q", len(data))
+        self._file.write(
+            head + struct.pack("<I", masked_crc(head)) + data + struct.pack("<I", masked_crc(data))
+        )
 
     def summary(self, summary, step: int, wall_time: float | None = None) -> None:
         self._write(self._event(wall_time=wall_time or time.time(), step=int(step), summary=summary))
@@ -127,11 +150,11 @@ class EventLog:
             self.scalars(step, metrics)
 
     def flush(self) -> None:
-        self._records.flush()
+        self._file.flush()
 
     def close(self) -> None:
-        if not self._records.closed:
-            self._records.close()
+        if not self._file.closed:
+            self._file.close()
 
 
 GRID_RIGHT, GRID_WRONG = (26, 127, 55), (207, 34, 46)

@@ -222,8 +222,9 @@ def warm_up(matplotlib: bool = True) -> None:
         to_png(figure)
     try:
         from tensorboard.compat.proto import event_pb2, summary_pb2  # noqa: F401
-        from tensorboard.summary.writer import record_writer  # noqa: F401
 
-        from kindling.report import events  # noqa: F401
+        from kindling.report import events
+
+        events.masked_crc(b"warm")
     except ImportError:  # no TensorBoard: the CSV logger needs none of it
         pass
