@@ -20,6 +20,7 @@ from pathlib import Path
 from kindling.errors import UserError, unknown
 
 LOGGERS = ["auto", "tensorboard", "csv", "none"]
+FLUSH_SECONDS = 10.0  # TensorBoard events reach the event file at least this often (torch's default: 120)
 
 
 def resolve_logger(name: str) -> str:
@@ -172,6 +173,7 @@ class TensorBoardLogger(_Base):
         from kindling.report import tb
 
         resumed = trainer.progress.step > 0
+        self._flushed = time.perf_counter()
         self.sink.call(
             "open_events",
             logdir=str(self.run_dir / "tb"),
@@ -216,7 +218,12 @@ class TensorBoardLogger(_Base):
         if record.get("seconds"):
             values["epoch/samples_per_s"] = (record.get("train_n") or 0) / record["seconds"]
         self.sink.call("scalars", step=record["epoch"], values=values, wall_time=time.time())
-        self.sink.flush()  # an interrupted run keeps its curves
+        # sent every FLUSH_SECONDS, not every epoch: each wake-up of the sidecar takes a core from torch's
+        # threads. Ctrl-C loses nothing (closing sends the rest); only a killed run loses the last seconds.
+        now = time.perf_counter()
+        if now - self._flushed >= FLUSH_SECONDS or trainer.progress.epoch >= trainer.epochs:
+            self.sink.flush()
+            self._flushed = now
 
     def on_fit_end(self, trainer) -> None:
         if not self.active:
