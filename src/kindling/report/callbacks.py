@@ -20,7 +20,7 @@ from pathlib import Path
 from kindling.errors import UserError, unknown
 
 LOGGERS = ["auto", "tensorboard", "csv", "none"]
-FLUSH_SECONDS = 10.0  # TensorBoard events reach the event file at least this often (torch's default: 120)
+FLUSH_SECONDS = 2.0  # TensorBoard events reach the event file at least this often (torch's default: 120)
 
 
 def resolve_logger(name: str) -> str:
