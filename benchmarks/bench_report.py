@@ -66,10 +66,8 @@ def _config(run_dir: Path, logger: str, epochs: int | None):
     return load_config(RECIPE, {"run_dir": str(run_dir)}, sets)
 
 
-def train_cli(run_dir: Path, logger: str, epochs: int | None) -> tuple[float, float, dict]:
-    """(wall, CPU, phases) seconds of `kindling train recipes/digits.yaml` (the demo command, start-up
-    included); phases: start-up (to the "training ..." line), training (to the last epoch's line), end
-    (from there to the exit)."""
+def demo_command(run_dir: Path, logger: str, epochs: int | None = None) -> list[str]:
+    """`kindling train recipes/digits.yaml` into run_dir with the given logger (and epochs)."""
     command = [
         sys.executable,
         "-m",
@@ -79,11 +77,15 @@ def train_cli(run_dir: Path, logger: str, epochs: int | None) -> tuple[float, fl
         "--run-dir",
         str(run_dir),
         "--overwrite",
-        "--set",
-        f"train.logger={logger}",
     ]
-    if epochs:
-        command += ["--epochs", str(epochs)]
+    return command + ["--set", f"train.logger={logger}"] + (["--epochs", str(epochs)] if epochs else [])
+
+
+def train_cli(run_dir: Path, logger: str, epochs: int | None) -> tuple[float, float, dict]:
+    """(wall, CPU, phases) seconds of `kindling train recipes/digits.yaml` (the demo command, start-up
+    included); phases: start-up (to the "training ..." line), training (to the last epoch's line), end
+    (from there to the exit)."""
+    command = demo_command(run_dir, logger, epochs)
     t0, c0 = time.perf_counter(), _children_cpu()
     marks = {}
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
@@ -104,23 +106,9 @@ def train_cli(run_dir: Path, logger: str, epochs: int | None) -> tuple[float, fl
 def startup_cli(run_dir: Path, logger: str) -> float:
     """Seconds from the demo command's start to its "training ..." line; the command is then stopped (a
     cheap extra sample of the start-up phase, whose run-to-run noise is the largest of the three)."""
-    command = [
-        sys.executable,
-        "-m",
-        "kindling",
-        "train",
-        str(RECIPE),
-        "--run-dir",
-        str(run_dir),
-        "--overwrite",
-    ]
     t0 = time.perf_counter()
-    with subprocess.Popen(
-        [*command, "--set", f"train.logger={logger}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as proc:
+    command = demo_command(run_dir, logger)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
         for line in proc.stdout:
             if line.startswith("training "):
                 seconds = time.perf_counter() - t0
