@@ -155,28 +155,26 @@ CALLBACK_PROVIDERS = [
 ]
 
 
-def _prepare_providers(cfg: RunConfig) -> dict:
-    """What providers start ahead of the run (a `prepare(cfg)` returning something with close()), by name."""
+def _providers() -> dict:
+    """The callback providers that are installed, by name."""
     from kindling.optional import import_optional
 
-    prepared = {}
-    for name in CALLBACK_PROVIDERS:
-        module = import_optional(name)
-        if module is not None and hasattr(module, "prepare"):
-            thing = module.prepare(cfg)
-            if thing is not None:
-                prepared[name] = thing
-    return prepared
+    modules = {name: import_optional(name) for name in CALLBACK_PROVIDERS}
+    return {name: module for name, module in modules.items() if module is not None}
+
+
+def _prepare_providers(cfg: RunConfig) -> dict:
+    """What providers start ahead of the run (a `prepare(cfg)` returning something with close()), by name."""
+    started = {
+        name: module.prepare(cfg) for name, module in _providers().items() if hasattr(module, "prepare")
+    }
+    return {name: thing for name, thing in started.items() if thing is not None}
 
 
 def _extra_callbacks(cfg: RunConfig, run_dir: Path, prepared: dict) -> list:
     """Callbacks from optional modules (loggers, plots, fine-tuning stages): each has
     callbacks_for(cfg, run_dir), given what its prepare(cfg) started, if anything, as a third argument."""
-    from kindling.optional import import_optional
-
     found = []
-    for name in CALLBACK_PROVIDERS:
-        module = import_optional(name)
-        if module is not None:
-            found.extend(module.callbacks_for(cfg, run_dir, *([prepared[name]] if name in prepared else [])))
+    for name, module in _providers().items():
+        found.extend(module.callbacks_for(cfg, run_dir, *([prepared[name]] if name in prepared else [])))
     return found

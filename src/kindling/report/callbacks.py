@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from kindling.errors import UserError, unknown
+from kindling.report.sink import ReportSink
 
 LOGGERS = ["auto", "tensorboard", "csv", "none"]
 FLUSH_SECONDS = 2.0  # TensorBoard events reach the event file at least this often (torch's default: 120)
@@ -56,32 +57,9 @@ def callbacks_for(cfg, run_dir: Path, prepared=None) -> list:
     choice = resolve_logger(cfg.train.logger)
     if choice == "none":
         return []
-    sink = prepared if prepared is not None else LocalSink()
+    sink = prepared if prepared is not None else ReportSink()
     logger = TensorBoardLogger(run_dir, sink) if choice == "tensorboard" else CsvLogger(run_dir)
     return [logger, PlotsAtEnd(run_dir, sink)]
-
-
-class LocalSink:
-    """A ReportSink in this process with the sidecar's call / flush / request interface."""
-
-    dead = None
-
-    def __init__(self):
-        from kindling.report.sink import ReportSink
-
-        self.sink = ReportSink(parallel=False)
-
-    def call(self, method: str, **kwargs) -> None:
-        getattr(self.sink, method)(**kwargs)
-
-    def flush(self) -> None:
-        self.sink.flush()
-
-    def request(self, method: str, **kwargs) -> dict:
-        return getattr(self.sink, method)(**kwargs) or {}
-
-    def close(self) -> None:
-        self.sink.close()
 
 
 def log_every(trainer) -> int:
@@ -251,7 +229,7 @@ class PlotsAtEnd(_Base):
         self._curves_sent = -1  # the history length the learning curves were sent with
 
     def on_epoch_end(self, trainer, record: dict) -> None:
-        if not self.active or trainer.progress.epoch < trainer.epochs or isinstance(self.sink, LocalSink):
+        if not self.active or trainer.progress.epoch < trainer.epochs or isinstance(self.sink, ReportSink):
             return
         from kindling.report.evidence import history_specs
 
@@ -265,10 +243,11 @@ class PlotsAtEnd(_Base):
             return
         from kindling.report import saved
         from kindling.report.evidence import collect_and_evaluate, history_specs, plot_split, prediction_specs
+        from kindling.report.plots import write_index
 
         folder = str(self.run_dir / "plots")
         specs, notes = history_specs(trainer.history)
-        if getattr(self, "_curves_sent", -1) != len(trainer.history):  # early stop, or no sidecar
+        if self._curves_sent != len(trainer.history):  # early stop, or no sidecar
             self._send(folder, specs)
         has_best = (self.run_dir / "best" / "model.safetensors").is_file()
         split_name, split = plot_split(trainer.data)
@@ -287,7 +266,7 @@ class PlotsAtEnd(_Base):
                 specs += later
         doctor, data_notes = saved.data_summary(trainer.data) if has_best else (None, [])
         entries, errors = self._collect(folder, specs)
-        write_index(folder, entries)
+        write_index(folder, entries)  # plots/index.json
         if has_best:  # the rest of the page, last: `kindling report` then reads files only
             notes = data_notes + notes + errors + saved.plot_notes(entries)
             saved.save(self.run_dir, evaluation, doctor, notes, trainer.mode, table_plots=table)
@@ -304,15 +283,9 @@ class PlotsAtEnd(_Base):
         done = self.sink.request("finish")
         if "error" not in done:
             return done["entries"], done["errors"]
-        local = LocalSink()
+        local = ReportSink()
         for spec in specs:
             local.call("draw", folder=folder, spec=spec)
         drawn = local.request("finish")
         note = f"{done['error']}: the plots were drawn by the training process; the TensorBoard logs may end early"
         return drawn["entries"], [note, *drawn["errors"]]
-
-
-def write_index(folder: str, entries: list[dict]) -> None:
-    from kindling.report.plots import write_index as write
-
-    write(Path(folder), entries)

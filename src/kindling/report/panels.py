@@ -26,7 +26,7 @@ def _to_rgb_cell(image: np.ndarray, cell: int) -> np.ndarray:
 
 def _image_panel(images, titles, colors, ncols: int, title: str, cell: int = 120) -> bytes:
     """Images in a grid with a coloured title over each, and a title over all -> PNG bytes."""
-    from kindling.report.raster import Page, font
+    from kindling.report.raster import Page
 
     n = len(images)
     ncols = max(1, min(ncols, n))
@@ -34,27 +34,15 @@ def _image_panel(images, titles, colors, ncols: int, title: str, cell: int = 120
     gap, head = 12, 34
     band = 14 * max((t.count("\n") + 1 for t in titles), default=1) + 4
     width, height = ncols * (cell + gap) + gap, head + nrows * (band + cell + gap)
-    canvas = np.full((height, width, 3), 255, dtype=np.uint8)
-    for i, image in enumerate(images):
-        r, c = divmod(i, ncols)
-        left, top = gap + c * (cell + gap), head + r * (band + cell + gap) + band
-        canvas[top : top + cell, left : left + cell] = _to_rgb_cell(image, cell)
+    spots = [
+        (gap + c * (cell + gap), head + r * (band + cell + gap) + band)
+        for r, c in map(lambda i: divmod(i, ncols), range(n))
+    ]
     page = Page(width, height)
-    page.paste(canvas, (0, 0))
-    draw = page.draw
-    draw.text((width / 2, 10), title, fill="black", font=font(14), anchor="ma")
-    for i, (text, color) in enumerate(zip(titles, colors)):
-        r, c = divmod(i, ncols)
-        left, top = gap + c * (cell + gap), head + r * (band + cell + gap) + band
-        draw.multiline_text(
-            (left + cell / 2, top - 3),
-            text,
-            fill=color,
-            font=font(11, bold=True),
-            anchor="md",
-            align="center",
-            spacing=2,
-        )
+    page.text((width / 2, 10), title, size=14, anchor="ma")
+    for image, text, color, (left, top) in zip(images, titles, colors, spots):
+        page.paste(_to_rgb_cell(image, cell), (left, top))
+        page.text((left + cell / 2, top - 3), text, size=11, fill=color, anchor="md", bold=True, spacing=2)
     return page.png()
 
 

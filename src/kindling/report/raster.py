@@ -54,11 +54,11 @@ class Page:
         self.draw = ImageDraw.Draw(self.image)
 
     def text(
-        self, xy, text: str, size: int = 11, fill="black", anchor: str = "la", bold=False, rotate=0
+        self, xy, text: str, size: int = 11, fill="black", anchor: str = "la", bold=False, rotate=0, spacing=1
     ) -> None:
         if not rotate:
             self.draw.multiline_text(
-                xy, text, fill=fill, font=font(size, bold), anchor=anchor, align="center", spacing=1
+                xy, text, fill=fill, font=font(size, bold), anchor=anchor, align="center", spacing=spacing
             )
             return
         from PIL import Image, ImageDraw

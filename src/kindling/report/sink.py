@@ -37,16 +37,25 @@ REQUESTS = {"finish", "close"}
 
 
 class ReportSink:
+    """Also usable in the training process as it is: `call`, `flush` and `request` are the sidecar's
+    interface (kindling.report.sidecar.Sidecar), carried out here at once."""
+
+    dead = None  # a sink in this process does not die
+
     def __init__(self, parallel: bool = False):
         # forked children draw in parallel on Linux only: macOS frameworks are not fork-safe
         self.parallel = parallel and sys.platform.startswith("linux")
         self.events = None
         self.layout: dict | None = None
-        self.pending: list = []  # (position, (folder, spec)) to draw at finish()
-        self.early: list = []  # the same, drawn already: their entries are in `drawn`
+        self.asked: list = []  # (position, (folder, spec)) of every plot asked for since the last finish()
         self.drawn: dict[int, dict] = {}  # position -> index entry, or {"error": ...}
-        self.sent = 0  # plots asked for so far: the order of the entries
         self.errors: list[str] = []
+
+    def call(self, method: str, **kwargs) -> None:
+        getattr(self, method)(**kwargs)
+
+    def request(self, method: str, **kwargs) -> dict:
+        return getattr(self, method)(**kwargs) or {}
 
     # ---------------------------------------------------------------- TensorBoard
 
@@ -89,28 +98,25 @@ class ReportSink:
     def draw(self, folder: str, spec, now: bool = False) -> None:
         """Queue `spec` (evidence.Spec) to be drawn into folder/NAME.png by finish(); `now`: draw it at
         once (the learning curves at the last epoch's end, while the trainer evaluates the best model)."""
-        item = (self.sent, (Path(folder), spec))
-        self.sent += 1
+        item = (len(self.asked), (Path(folder), spec))
+        self.asked.append(item)
         if now:
             self.drawn.update(_draw_group([item]))
-            self.early.append(item)
-        else:
-            self.pending.append(item)
 
     def finish(self) -> dict:
         """Draw every queued plot -> {"entries": [...], "errors": [...]} (errors: a line per failure).
         When parallel, the plots are dealt into one group per core, heaviest first; a forked child
         draws each group but the first, which is drawn here. (A child per plot was slower on 2 cores:
         every child copies the pages its drawing touches.)"""
-        items = sorted(self.early + self.pending, key=lambda item: item[0])  # entries keep the order sent
-        groups = _deal(self.pending, usable_cores() if self.parallel else 1)
+        pending = [item for item in self.asked if item[0] not in self.drawn]
+        groups = _deal(pending, usable_cores() if self.parallel else 1)
         children = [_fork(group) for group in groups[1:]]
         drawn = {**self.drawn, **(_draw_group(groups[0]) if groups else {})}
         for (pid, read_end), group in zip(children, groups[1:]):
             drawn.update(_reap(pid, read_end, group))
-        self.pending, self.early, self.drawn = [], [], {}
+        items, self.asked, self.drawn = self.asked, [], {}
         entries = []
-        for position, (_, spec) in items:
+        for position, (_, spec) in items:  # entries keep the order the plots were asked for
             item = drawn[position]
             if "error" in item:
                 self.errors.append(f"the {spec[0].replace('_', ' ')} plot failed ({item['error']})")

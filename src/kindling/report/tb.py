@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import torch
 
-GREEN = torch.tensor([26, 127, 55], dtype=torch.uint8)
-RED = torch.tensor([207, 34, 46], dtype=torch.uint8)
 GRID_SAMPLES = 16
 
 
