@@ -192,6 +192,22 @@ def test_flush_never_waits_for_a_busy_sidecar():
     car.close()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are set on Linux only")
+def test_a_training_batch_grid_goes_in_one_flush():
+    """The pipe is widened to 1 MB: a frame of a few hundred KB (an augmented batch's grid, sent at the
+    start) is taken whole by one flush, so the messages behind it do not wait for the next one."""
+    process = subprocess.Popen(["sleep", "30"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    car = Sidecar(process)
+    try:
+        car.call("image", tag="x", step=0, image=np.zeros((300, 300, 3), dtype=np.uint8))
+        car.flush()
+        assert car.unsent == b"" and car.dead is None
+    finally:
+        process.kill()
+        process.wait()
+        car.close()
+
+
 def test_a_run_that_fails_before_training_leaves_no_sidecar_behind(tmp_path):
     from pathlib import Path
 

@@ -21,6 +21,10 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+# the HParams plugin's names in the file (tensorboard.plugins.hparams.metadata): spelled out, as importing
+# that module pulls in TensorBoard's tensor utilities (fsspec, asyncio: 50 ms warm, 0.2 s cold)
+HPARAMS_TAG, HPARAMS_VERSION = "_hparams_/", 0
+
 
 def masked_crc(data: bytes) -> int:
     """TFRecord's masked CRC-32C."""
@@ -106,7 +110,6 @@ class EventLog:
         """The HParams dashboard's three summaries (experiment, session start, session end) and the metrics
         as scalars: what torch's add_hparams writes, in this event file rather than a sub-folder."""
         from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
-        from tensorboard.plugins.hparams import metadata
         from tensorboard.plugins.hparams.api_pb2 import (
             DataType,
             Experiment,
@@ -122,9 +125,9 @@ class EventLog:
         )
 
         def summary(tag: str, **content) -> Summary:
-            data = HParamsPluginData(version=metadata.PLUGIN_DATA_VERSION, **content).SerializeToString()
+            data = HParamsPluginData(version=HPARAMS_VERSION, **content).SerializeToString()
             meta = SummaryMetadata(
-                plugin_data=SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME, content=data)
+                plugin_data=SummaryMetadata.PluginData(plugin_name="hparams", content=data)
             )
             return Summary(value=[Summary.Value(tag=tag, metadata=meta)])
 
@@ -142,10 +145,10 @@ class EventLog:
         experiment = Experiment(
             hparam_infos=infos, metric_infos=[MetricInfo(name=MetricName(tag=k)) for k in metrics]
         )
-        self.summary(summary(metadata.EXPERIMENT_TAG, experiment=experiment), step)
-        self.summary(summary(metadata.SESSION_START_INFO_TAG, session_start_info=start), step)
+        self.summary(summary(f"{HPARAMS_TAG}experiment", experiment=experiment), step)
+        self.summary(summary(f"{HPARAMS_TAG}session_start_info", session_start_info=start), step)
         end = SessionEndInfo(status=Status.Value("STATUS_SUCCESS"))
-        self.summary(summary(metadata.SESSION_END_INFO_TAG, session_end_info=end), step)
+        self.summary(summary(f"{HPARAMS_TAG}session_end_info", session_end_info=end), step)
         if metrics:
             self.scalars(step, metrics)
 

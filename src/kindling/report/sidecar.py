@@ -98,6 +98,7 @@ class Sidecar:
         self.process = process
         self.fd = process.stdin.fileno()
         os.set_blocking(self.fd, False)  # training never waits on the sidecar: what does not fit stays queued
+        _widen(self.fd)
         self.queue: list[bytes] = []
         self.unsent = b""
         self.dead: str | None = None
@@ -203,6 +204,24 @@ class Sidecar:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+PIPE_BYTES = 1 << 20
+
+
+def _widen(fd: int) -> None:
+    """Grow the pipe from 64 KB to 1 MB where the OS allows it (Linux). A frame larger than the pipe is
+    written in parts, one per flush: a training batch's image grid sent at the start would wait for the
+    next flush, and with it everything queued behind it, so the sidecar sat idle at the last epoch while
+    its whole backlog waited for the final request."""
+    import fcntl
+
+    if not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:  # not Linux, or above /proc/sys/fs/pipe-max-size: the frames still go, in parts
+        pass
 
 
 def serve(inp, out) -> None:
