@@ -33,6 +33,11 @@ def test_tick_labels_use_the_decimals_the_step_needs():
     assert [tick_label(t, [0.0, 0.5, 1.0]) for t in (0.0, 0.5, 1.0)] == ["0", "0.5", "1.0"]
     assert tick_label(20, [0, 10, 20, 30]) == "20"
     assert tick_label(0.002, [0.0, 0.001, 0.002, 0.003]) == "2e-3"
+    quarters = nice_ticks(-0.2, 1.0)
+    assert quarters == pytest.approx([-0.25, 0.0, 0.25, 0.5, 0.75, 1.0])
+    assert [tick_label(t, quarters) for t in quarters] == ["-0.25", "0", "0.25", "0.50", "0.75", "1.00"]
+    small = [0.0, 2.5e-4, 5e-4, 7.5e-4]
+    assert [tick_label(t, small) for t in small] == ["0", "2.5e-4", "5.0e-4", "7.5e-4"]
 
 
 def test_blues_is_matplotlibs_colour_map():
