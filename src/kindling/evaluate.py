@@ -43,34 +43,53 @@ def evaluate_model(model, sig, part, split: str, device="cpu", each_batch=None) 
     from the same pass and the same numbers."""
     import torch
 
-    from kindling.data.transforms import make_preprocess, target_scale
-    from kindling.metrics import Metrics
+    from kindling.data.transforms import make_preprocess
     from kindling.models.common import forward
 
     preprocess = make_preprocess(sig, device)
-    t_mean, t_std = target_scale(sig)
-    metrics = Metrics(sig.task, len(sig.class_names), device, (t_mean, t_std))
-    nll = getattr(model, "outputs_log_probs", False)
+    evaluation = Evaluation(model, sig, device)
     was_training = model.training
     model.eval()
     with torch.no_grad():
         for x, y, lengths in part.batches(512):
             out = forward(model, preprocess(x), lengths)
-            y = y.to(out.device)
-            if sig.task == "regression":
-                loss = torch.nn.functional.mse_loss(out.view(-1), (y.float() - t_mean) / t_std)
-            else:
-                loss = (torch.nn.functional.nll_loss if nll else torch.nn.functional.cross_entropy)(out, y)
-            metrics.update(loss, out, y)
+            evaluation.update(out, y)
             if each_batch is not None:
                 each_batch(out, y)
     model.train(was_training)
-    result = metrics.compute()
-    result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
-    if sig.task == "classification":
-        result.update(per_class(result["confusion_matrix"], sig.class_names))
-    result["split"] = split
-    return result
+    return evaluation.result(split)
+
+
+class Evaluation:
+    """evaluate's metrics added up from a model's raw outputs, batch by batch: from evaluate's own pass,
+    or from the trainer's validation pass (the report's numbers for the best epoch, without a second pass)."""
+
+    def __init__(self, model, sig, device="cpu"):
+        from kindling.data.transforms import target_scale
+        from kindling.metrics import Metrics
+
+        self.sig = sig
+        self.t_mean, self.t_std = target_scale(sig)
+        self.metrics = Metrics(sig.task, len(sig.class_names), device, (self.t_mean, self.t_std))
+        self.nll = getattr(model, "outputs_log_probs", False)
+
+    def update(self, out, y) -> None:
+        import torch.nn.functional as F
+
+        y = y.to(out.device)
+        if self.sig.task == "regression":
+            loss = F.mse_loss(out.view(-1), (y.float() - self.t_mean) / self.t_std)
+        else:
+            loss = (F.nll_loss if self.nll else F.cross_entropy)(out, y)
+        self.metrics.update(loss, out, y)
+
+    def result(self, split: str) -> dict:
+        result = self.metrics.compute()
+        result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
+        if self.sig.task == "classification":
+            result.update(per_class(result["confusion_matrix"], self.sig.class_names))
+        result["split"] = split
+        return result
 
 
 def format_table(result: dict, class_names: list[str]) -> str:

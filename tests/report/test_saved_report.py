@@ -98,3 +98,31 @@ def test_changed_run_is_evaluated_again(run, capsys):
     assert main(["report", str(run), "--refresh"]) == 0
     assert (run / "plots" / "report.json").stat().st_mtime_ns > after
     assert "report written to" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("min_delta", [0.0, 10.0])  # 10: only the first epoch counts as an improvement
+def test_without_a_test_split_the_best_epochs_validation_pass_is_the_evaluation(
+    tmp_path, monkeypatch, min_delta
+):
+    """No test split: the plots and the saved evaluation come from the best epoch's own validation pass
+    (no second pass over val at the end), and equal what evaluate gives for the best model on val."""
+    from kindling.evaluate import evaluate
+    from kindling.report.callbacks import PlotsAtEnd
+    from kindling_testing import train_run
+
+    def second_pass(*args):
+        raise AssertionError("the best model ran over val again")
+
+    monkeypatch.setattr(PlotsAtEnd, "_run_best", second_pass)
+    sets = ["--set", "data.test_fraction=0", "--set", f"train.min_delta={min_delta}"]
+    run = train_run(tmp_path / "r", "--data", "digits", "--epochs", "3", *sets)
+    if min_delta:  # the best model is epoch 1's, not the last pass's
+        assert json.loads((run / "best" / "bundle.json").read_text())["metrics"]["epoch"] == 1
+    saved = json.loads((run / "plots" / "report.json").read_text())["evaluation"]
+    result = evaluate(run, "val")
+    assert saved["split"] == result["split"] == "val"
+    assert saved["confusion_matrix"] == result["confusion_matrix"]
+    assert saved["accuracy"] == result["accuracy"] and saved["n"] == result["n"] == 179
+    assert saved["loss"] == pytest.approx(result["loss"], rel=1e-5)
+    index = json.loads((run / "plots" / "index.json").read_text())
+    assert {entry["name"] for entry in index} == NAMES

@@ -186,13 +186,13 @@ def test_validation_pass_gives_the_grid_its_predictions(tmp_path):
                 return lambda *a: None
 
             def check(trainer, metrics):
-                pick = trainer.watch_val
+                (grid,) = [w.__self__ for w in trainer.val_watchers if hasattr(w.__self__, "pick")]
                 model = trainer.model.eval()
                 with torch.no_grad():
-                    own = model(trainer.preprocess(trainer.val_split.x[pick])).argmax(1)
+                    own = model(trainer.preprocess(trainer.val_split.x[grid.pick])).argmax(1)
                 model.train()
-                assert trainer.watched_val.tolist() == own.tolist()
-                checked.append(len(pick))
+                assert torch.cat(grid.predicted).tolist() == own.tolist()
+                checked.append(len(grid.pick))
 
             return check
 

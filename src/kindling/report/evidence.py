@@ -50,41 +50,69 @@ def collect(model, sig, split, split_name: str, device="cpu") -> Predictions:
 def collect_and_evaluate(model, sig, split, split_name: str, device="cpu") -> tuple[Predictions, dict]:
     """One pass of the model over `split`: the per-sample Predictions the plots draw and the metrics that
     `kindling evaluate` gives (the same function computes them), so the model runs once for both."""
-    import torch
-    import torch.nn.functional as F
-
-    from kindling.data.transforms import target_scale
     from kindling.evaluate import evaluate_model
 
-    t_mean, t_std = target_scale(sig)
-    log_probs = getattr(model, "outputs_log_probs", False)
-    ys, preds, losses, probs = [], [], [], []
+    collected = Collected(model, sig, split, split_name, device, evaluate=False)
+    evaluation = evaluate_model(model, sig, split, split_name, device, collected)
+    return collected.predictions(), evaluation
 
-    def keep(out, y) -> None:
+
+class Collected:
+    """Per-sample results of one pass of a model over `split`, fed its raw outputs batch by batch (in
+    the split's order): by evaluate's pass (collect_and_evaluate), or by the trainer's validation pass
+    (trainer.val_watchers), which then also adds up evaluate's metrics (`evaluate=True`)."""
+
+    def __init__(self, model, sig, split, split_name: str, device="cpu", evaluate: bool = True):
+        from kindling.data.transforms import target_scale
+        from kindling.evaluate import Evaluation
+
+        self.sig, self.split, self.split_name = sig, split, split_name
+        self.t_mean, self.t_std = target_scale(sig)
+        self.log_probs = getattr(model, "outputs_log_probs", False)
+        self.evaluation = Evaluation(model, sig, device) if evaluate else None
+        self.ys, self.preds, self.losses, self.probs = [], [], [], []
+        self.n = 0
+
+    def __call__(self, out, y) -> None:
+        import torch.nn.functional as F
+
+        if self.evaluation is not None:
+            self.evaluation.update(out, y)
         out, y = out.float().cpu(), y.cpu()
-        if sig.task == "regression":
-            value = out.view(len(y), -1)[:, 0] * t_std + t_mean
-            preds.append(value)
-            losses.append((value - y.float()) ** 2)
+        if self.sig.task == "regression":
+            value = out.view(len(y), -1)[:, 0] * self.t_std + self.t_mean
+            self.preds.append(value)
+            self.losses.append((value - y.float()) ** 2)
         else:
-            logp = out if log_probs else F.log_softmax(out, dim=1)
-            preds.append(logp.argmax(1))
-            losses.append(F.nll_loss(logp, y, reduction="none"))
-            probs.append(logp.exp())
-        ys.append(y)
+            logp = out if self.log_probs else F.log_softmax(out, dim=1)
+            self.preds.append(logp.argmax(1))
+            self.losses.append(F.nll_loss(logp, y, reduction="none"))
+            self.probs.append(logp.exp())
+        self.ys.append(y)
+        self.n += len(y)
 
-    evaluation = evaluate_model(model, sig, split, split_name, device, keep)
-    images = split.x.numpy() if sig.input_kind == "image" and split.x.dtype == torch.uint8 else None
-    predictions = Predictions(
-        split_name,
-        torch.cat(ys).numpy(),
-        torch.cat(preds).numpy(),
-        torch.cat(losses).numpy(),
-        torch.cat(probs).numpy() if probs else None,
-        list(split.names),
-        images,
-    )
-    return predictions, evaluation
+    @property
+    def complete(self) -> bool:
+        return self.n == len(self.split)
+
+    def predictions(self) -> Predictions:
+        import torch
+
+        split = self.split
+        images = split.x.numpy() if self.sig.input_kind == "image" and split.x.dtype == torch.uint8 else None
+        return Predictions(
+            self.split_name,
+            torch.cat(self.ys).numpy(),
+            torch.cat(self.preds).numpy(),
+            torch.cat(self.losses).numpy(),
+            torch.cat(self.probs).numpy() if self.probs else None,
+            list(split.names),
+            images,
+        )
+
+    def result(self) -> tuple[Predictions, dict]:
+        """(Predictions, evaluate's metrics) of a pass fed with `evaluate=True`."""
+        return self.predictions(), self.evaluation.result(self.split_name)
 
 
 def grid_indices(n: int, count: int = GRID_SAMPLES, seed: int = 0) -> np.ndarray:

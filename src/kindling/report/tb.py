@@ -74,6 +74,7 @@ class PredictionGrid:
         pick = grid_pick(len(split), count)
         self.pick = pick
         self.x, self.y = split.x[pick], split.y[pick]
+        self.predicted: list[torch.Tensor] = []
         n = len(pick)
         cells = torch.arange(n, dtype=torch.uint8).view(n, 1, 1).expand(n, 3, 1)
         index = batch_grid(torch.zeros_like(self.x.cpu()), [c for c in cells + 1])[0].numpy()
@@ -82,10 +83,19 @@ class PredictionGrid:
         base[frame] = 255
         self.layout = {"base": base, "frame": frame, "cell_of": index[frame].astype(np.int64) - 1}
 
+    def watch(self, out, y, offset: int) -> None:
+        """A trainer.val_watchers entry: keeps the classes the validation pass gives these samples, which
+        saves a forward pass of its own."""
+        if offset == 0:
+            self.predicted = []
+        rows = self.pick[(self.pick >= offset) & (self.pick < offset + len(y))] - offset
+        self.predicted.append(out[rows.to(out.device)].argmax(1).cpu())
+
     @torch.no_grad()
-    def right(self, model, preprocess, predicted=None):
-        """bool per sample: does the model now predict it right? `predicted`: the classes the validation
-        pass itself gave these samples (trainer.watched_val), which saves a forward pass."""
+    def right(self, model, preprocess):
+        """bool per sample: does the model now predict it right? From the last validation pass when it
+        covered them all, else from a forward pass here."""
+        predicted = torch.cat(self.predicted) if self.predicted else None
         if predicted is not None and len(predicted) == len(self.y):
             return (predicted == self.y.cpu()).numpy()
         was_training = model.training

@@ -45,10 +45,10 @@ class Trainer:
         self.history: list[dict] = []
         self.signals = SignalFlag()
         self.env: dict | None = None  # provenance for the Bundle, collected at the first save
-        # validation samples whose predicted classes a callback wants (the TensorBoard prediction grid):
-        # set `watch_val` to their sorted indices; each validation leaves their argmax in `watched_val`
-        self.watch_val: torch.Tensor | None = None
-        self.watched_val: torch.Tensor | None = None
+        # callbacks that want the validation pass's raw outputs (the TensorBoard prediction grid, the
+        # report's plots of the best epoch) add `watch(out, y, offset)`: called for every batch of a whole
+        # pass over the validation split in order (not a distributed one), offset = its first sample's index
+        self.val_watchers: list = []
 
     # ------------------------------------------------------------------ public
 
@@ -295,22 +295,19 @@ class Trainer:
         order = torch.arange(len(split))[self.dist.rank :: self.dist.world] if self.dist.enabled else None
         total = -(-len(split if order is None else order) // self.cfg.data.eval_batch_size)
         bar = PhaseBar("validate", total, 0, self.dist.is_main and total > 1)
-        watch = self.watch_val if split is self.val_split and order is None else None
-        picked, start = [], 0
+        watchers = self.val_watchers if split is self.val_split and order is None else ()
+        offset = 0
         for i, (x, y, lengths) in enumerate(split.batches(self.cfg.data.eval_batch_size, order)):
             bar.update()
             y = y.to(self.device, non_blocking=True)
             with self.autocast():
                 out = self._forward(model, self.preprocess(x), lengths)
             metrics.update(self.loss_fn(out.float(), self._target(y)), out, y)
-            if watch is not None:
-                rows = watch[(watch >= start) & (watch < start + len(y))] - start
-                picked.append(out[rows.to(out.device)].argmax(1))
-                start += len(y)
+            for watch in watchers:
+                watch(out, y, offset)
+            offset += len(y)
             if self.tc.dry_run and i == 0:
                 break
-        if watch is not None:
-            self.watched_val = torch.cat(picked).cpu() if picked else None
         bar.close()
         metrics.all_reduce()
         model.train(was_training)
