@@ -220,9 +220,10 @@ class PlotsAtEnd(_Base):
     report.html shows, so that `kindling report` needs neither torch nor matplotlib afterwards.
 
     Without a test split those predictions are the best epoch's own validation pass (watched as it ran,
-    with evaluate's metrics added up from the same outputs): no second pass at the end, and every plot goes
-    to the sidecar at the last epoch's end. Otherwise the best model is loaded and run over the test split,
-    while the sidecar draws the learning curves."""
+    with evaluate's metrics added up from the same outputs): no second pass at the end. Otherwise the best
+    model is loaded and run over the test split. The sidecar then draws every plot, one group per core.
+    (Drawing the learning curves there while the best model ran was slower: the sidecar, niced, got
+    little of the cores torch's two threads were using, and it stalled them.)"""
 
     MAX_KEPT = 1 << 24  # probabilities kept per validation pass (64 MB): above, the best model runs again
 
@@ -230,8 +231,7 @@ class PlotsAtEnd(_Base):
 
     def on_fit_start(self, trainer) -> None:
         super().on_fit_start(trainer)
-        self._sent: set[str] = set()  # names of the plots the sink was asked for
-        self._pass = self._best = self._predicted = None
+        self._pass = self._best = None
         if self.active and _val_pass_is_evaluation(trainer, self.MAX_KEPT):
             trainer.val_watchers.append(lambda out, y, offset: self._watch(trainer, out, y, offset))
 
@@ -259,23 +259,6 @@ class PlotsAtEnd(_Base):
             self._best = self._pass
         self._pass = None
 
-    def on_epoch_end(self, trainer, record: dict) -> None:
-        if not self.active or trainer.progress.epoch < trainer.epochs or isinstance(self.sink, ReportSink):
-            return
-        from kindling.report.evidence import history_specs
-
-        specs = history_specs(trainer.history)[0]
-        self._predicted = self._from_validation(trainer)
-        if self._predicted is None:  # drawn now, while the best model is evaluated at the end
-            for spec in specs:
-                self.sink.call("draw", folder=str(self.run_dir / "plots"), spec=spec, now=True)
-                self._sent.add(spec[0])
-        else:  # all drawn side by side when finish is asked for
-            self._send(
-                str(self.run_dir / "plots"), specs + self._prediction_specs(trainer, self._predicted[0])
-            )
-        self.sink.flush()
-
     def on_fit_end(self, trainer) -> None:
         if not trainer.dist.is_main:
             return
@@ -289,13 +272,9 @@ class PlotsAtEnd(_Base):
         split_name, split = plot_split(trainer.data)
         evaluation = None
         if has_best and split is not None:
-            preds, evaluation = (
-                self._predicted
-                or self._from_validation(trainer)
-                or self._run_best(trainer, split_name, split)
-            )
+            preds, evaluation = self._from_validation(trainer) or self._run_best(trainer, split_name, split)
             specs += self._prediction_specs(trainer, preds)
-        self._send(folder, [spec for spec in specs if spec[0] not in self._sent])
+        self._send(folder, specs)
         doctor, data_notes = saved.data_summary(trainer.data) if has_best else (None, [])
         entries, errors = self._collect(folder, specs)
         write_index(folder, entries)  # plots/index.json
@@ -327,7 +306,6 @@ class PlotsAtEnd(_Base):
     def _send(self, folder: str, specs: list) -> None:
         for spec in specs:
             self.sink.call("draw", folder=folder, spec=spec)
-            self._sent.add(spec[0])
         self.sink.flush()
 
     def _collect(self, folder: str, specs: list) -> tuple[list[dict], list[str]]:

@@ -5,7 +5,7 @@ Why a process: on a 2-core machine torch trains on both cores, and any third bus
 OpenMP workers at every barrier (importing matplotlib on a side thread made the digits demo's first
 epoch 0.5 s slower). The sidecar starts before torch loads (runner.train calls `prepare`), imports and
 warms up while the training process is still single-threaded, then sleeps on its pipe until the end of
-training, when it draws the plots side by side (a group per core) while the trainer evaluates.
+training, when it draws the plots side by side (a group per core).
 
     car = Sidecar.start()                  # python -m kindling.report.sidecar
     car.call("scalars", step=3, values={...})   # queued; sent by the next flush()

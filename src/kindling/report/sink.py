@@ -48,7 +48,6 @@ class ReportSink:
         self.events = None
         self.layout: dict | None = None
         self.asked: list = []  # (position, (folder, spec)) of every plot asked for since the last finish()
-        self.drawn: dict[int, dict] = {}  # position -> index entry, or {"error": ...}
         self.errors: list[str] = []
 
     def call(self, method: str, **kwargs) -> None:
@@ -95,26 +94,21 @@ class ReportSink:
 
     # ---------------------------------------------------------------- plots
 
-    def draw(self, folder: str, spec, now: bool = False) -> None:
-        """Queue `spec` (evidence.Spec) to be drawn into folder/NAME.png by finish(); `now`: draw it at
-        once (the learning curves at the last epoch's end, while the trainer evaluates the best model)."""
-        item = (len(self.asked), (Path(folder), spec))
-        self.asked.append(item)
-        if now:
-            self.drawn.update(_draw_group([item]))
+    def draw(self, folder: str, spec) -> None:
+        """Queue `spec` (evidence.Spec) to be drawn into folder/NAME.png by finish()."""
+        self.asked.append((len(self.asked), (Path(folder), spec)))
 
     def finish(self) -> dict:
         """Draw every queued plot -> {"entries": [...], "errors": [...]} (errors: a line per failure).
         When parallel, the plots are dealt into one group per core, heaviest first; a forked child
         draws each group but the first, which is drawn here. (A child per plot was slower on 2 cores:
         every child copies the pages its drawing touches.)"""
-        pending = [item for item in self.asked if item[0] not in self.drawn]
-        groups = _deal(pending, usable_cores() if self.parallel else 1)
+        groups = _deal(self.asked, usable_cores() if self.parallel else 1)
         children = [_fork(group) for group in groups[1:]]
-        drawn = {**self.drawn, **(_draw_group(groups[0]) if groups else {})}
+        drawn = _draw_group(groups[0]) if groups else {}  # position -> index entry, or {"error": ...}
         for (pid, read_end), group in zip(children, groups[1:]):
             drawn.update(_reap(pid, read_end, group))
-        items, self.asked, self.drawn = self.asked, [], {}
+        items, self.asked = self.asked, []
         entries = []
         for position, (_, spec) in items:  # entries keep the order the plots were asked for
             item = drawn[position]
@@ -130,8 +124,16 @@ class ReportSink:
         self.close_events()
 
 
-# rough relative drawing times, to deal the plots evenly between processes
-WEIGHTS = {"learning_curves": 1.0}  # PIL: ~35 ms; the other image-task plots ~10 ms
+# rough relative drawing times (PIL, PNG included, measured in the sidecar), to deal the plots evenly
+# between processes: the learning curves ~28 ms, the confusion matrix ~17, top losses ~16, others ~8;
+# the views still drawn with matplotlib ~60-100 ms
+WEIGHTS = {
+    "learning_curves": 1.0,
+    "confusion_plot": 0.6,
+    "top_losses": 0.55,
+    "text_confusions": 3.0,
+    "regression_plot": 2.5,
+}
 
 
 def _deal(items: list, n: int) -> list[list]:
