@@ -94,6 +94,25 @@ def test_run_without_validation_and_without_logger(tmp_path):
     assert "confusion_matrix" in page  # the report draws what training skipped
 
 
+def test_without_tensorboard_installed_the_run_logs_csv_and_the_report_says_so(tmp_path, monkeypatch):
+    import sys
+
+    from kindling.errors import UserError
+    from kindling.report.callbacks import resolve_logger
+    from kindling.report.html import write_report
+    from kindling_testing import train_run
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # importlib finds no such package
+    assert resolve_logger("auto") == "csv"
+    with pytest.raises(UserError, match="pip install tensorboard"):
+        resolve_logger("tensorboard")
+    run = train_run(tmp_path / "notb", "--data", "digits", "--epochs", "1")
+    assert not (run / "tb").exists() and (run / "steps.csv").is_file()
+    page = write_report(run).read_text()
+    assert "no TensorBoard logs: the tensorboard package is not installed" in page
+    assert 'id="plot-confusion_matrix"' in page
+
+
 def test_report_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "not a kindling run directory" in capsys.readouterr().err
