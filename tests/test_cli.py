@@ -125,6 +125,26 @@ def test_subprocess_error_has_no_traceback(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_the_command_ends_after_its_atexit_handlers_with_its_output_whole(digits_run):
+    """entry() ends the process without the interpreter's teardown: atexit handlers still run, piped
+    output is flushed whole, and the exit code is main's."""
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        f"sys.argv = ['kindling', 'evaluate', {str(digits_run)!r}, '--json']\n"
+        "from kindling.cli import entry\n"
+        "sys.exit(entry())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result, after = done.stdout.rsplit("\n", 2)[0], done.stdout.rsplit("\n", 2)[1]
+    assert json.loads(result)["n"] == 450 and after == "atexit ran"
+    refused = subprocess.run(
+        [*KINDLING, "evaluate", str(digits_run / "nope")], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and refused.stderr.startswith("kindling: ")
+
+
 def test_print_config_round_trips(tmp_path, capsys):
     assert main(["train", "recipes/digits.yaml", "--lr", "0.02", "--print-config"]) == 0
     text = capsys.readouterr().out
