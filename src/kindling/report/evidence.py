@@ -78,7 +78,7 @@ class Collected:
 
         if self.evaluation is not None:
             self.evaluation.update(out, y)
-        out, y = out.float().cpu(), y.cpu()
+        out, y = out.float(), y.to(out.device)  # kept where they are: no GPU sync per batch
         if self.sig.task == "regression":
             value = out.view(len(y), -1)[:, 0] * self.t_std + self.t_mean
             self.preds.append(value)
@@ -100,12 +100,16 @@ class Collected:
 
         split = self.split
         images = split.x.numpy() if self.sig.input_kind == "image" and split.x.dtype == torch.uint8 else None
+
+        def joined(parts):
+            return torch.cat(parts).cpu().numpy()
+
         return Predictions(
             self.split_name,
-            torch.cat(self.ys).numpy(),
-            torch.cat(self.preds).numpy(),
-            torch.cat(self.losses).numpy(),
-            torch.cat(self.probs).numpy() if self.probs else None,
+            joined(self.ys),
+            joined(self.preds),
+            joined(self.losses),
+            joined(self.probs) if self.probs else None,
             list(split.names),
             images,
         )
