@@ -45,6 +45,8 @@ def test_report_is_one_self_contained_page(run_copy, capsys):
         history[-1]["val_acc"]
     )
     assert "training time" in page and f"{sum(r['seconds'] for r in history):.1f} s" in page
+    env = dict(re.findall(r'<tr><td class="">([^<]+)</td><td class="">([^<]*)</td></tr>', page))
+    assert env["device"] == "cpu" and env["threads"] == "1"  # what training chose (best/bundle.json)
 
 
 def test_report_shows_evaluate_per_class_numbers(run_copy):

@@ -59,6 +59,9 @@ def gather(run: str | Path, refresh: bool = False) -> RunView:
     view = RunView(run_dir, load_saved_config(run_dir))
     if (run_dir / "env.json").is_file():
         view.env = read_json(run_dir / "env.json", "env.json")
+    if (run_dir / "best" / "bundle.json").is_file():  # what training chose later: device, threads
+        chosen = read_json(run_dir / "best" / "bundle.json", "best/bundle.json").get("env") or {}
+        view.env.update({k: v for k, v in chosen.items() if v is not None})
     view.history = read_history(run_dir)
     found = None if refresh else saved.load(run_dir)
     if found is not None:
