@@ -118,6 +118,27 @@ def test_user_mistakes_exit_2_with_one_line(tmp_path, capsys, digits_run):
     assert not (tmp_path / "x").exists()  # nothing written for a refused run
 
 
+@pytest.mark.parametrize(
+    "argv, told",
+    [
+        (
+            ["train", "--bogus"],
+            "kindling train: unrecognized arguments: --bogus (see `kindling train --help`)",
+        ),
+        (["train", "--epochs", "x"], "kindling train: argument --epochs: invalid int value: 'x'"),
+        (["trian"], "kindling: argument COMMAND: invalid choice: 'trian'; did you mean train?"),
+        (["report", "--refesh", "r"], "unrecognized arguments: --refesh; did you mean --refresh?"),
+        (["evaluate"], "kindling evaluate: the following arguments are required: run"),
+    ],
+)
+def test_command_line_mistakes_are_one_line_with_the_near_miss_named(capsys, argv, told):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and "usage:" not in err, err
+    assert told in err, err
+
+
 def test_subprocess_error_has_no_traceback(tmp_path):
     out = run_cli("train", "--data", "no-such-data-set", cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr

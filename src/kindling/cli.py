@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 
 from kindling import __version__
-from kindling.cli_args import SubParser, add_core_commands
+from kindling.cli_args import OneLineParser, SubParser, add_core_commands
 from kindling.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="kindling", description="From data to a served PyTorch prediction, one command per step."
     )
     parser.add_argument("--version", action="version", version=f"kindling {__version__}")
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_extra = None
     if add_extra:
         add_extra(sub)
+    parser.commands = sub.choices  # the subcommand parsers, to tell a leftover flag's mistake in theirs
     return parser
 
 
@@ -186,7 +187,9 @@ def entry() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, leftover = parser.parse_known_args(argv)
+    if leftover:  # argparse tells these at the top level; the mistake is in the subcommand's flags
+        parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(leftover)}")
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what torchrun re-runs for --devices N
     if not args.command:
         parser.print_help()

@@ -144,7 +144,35 @@ def _add_train(sub) -> None:
     )
 
 
-class SubParser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """A mistake on the command line is one line and exit code 2, as every user mistake (the CLI
+    contract): what is wrong, a near miss named (`--epoch`: did you mean --epochs?), and where the flags
+    are listed. Plain argparse prints the whole usage first: 20 lines for `kindling train`."""
+
+    def error(self, message: str):
+        message, hint = self._near_miss(message)
+        self.exit(2, f"{self.prog}: {message}{hint} (see `{self.prog} --help`)\n")
+
+    def _near_miss(self, message: str) -> tuple[str, str]:
+        """(the message, "; did you mean X?" or ""); a named near miss replaces argparse's list of choices."""
+        import difflib
+        import re
+
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            wrong, known = choice.group(1), re.findall(r"'([^']*)'", choice.group(2))
+        else:
+            flags = [w.split("=")[0] for w in message.partition(": ")[2].split() if w.startswith("--")]
+            wrong, known = (flags or [""])[0], list(self._option_string_actions)
+        close = difflib.get_close_matches(wrong, known, n=1, cutoff=0.7) if wrong else []
+        if not close:
+            return message, ""
+        if choice:
+            message = message[: choice.end(1) + 1]
+        return message, f"; did you mean {close[0]}?"
+
+
+class SubParser(OneLineParser):
     """A subcommand parser that can let options sit between positionals (`predict RUN --output p.csv photos/`):
     plain argparse matches a nargs='*' positional once, at its first chunk, and rejects inputs after an option."""
 
