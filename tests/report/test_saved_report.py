@@ -107,7 +107,7 @@ def test_without_a_test_split_the_best_epochs_validation_pass_is_the_evaluation(
     """No test split: the plots and the saved evaluation come from the best epoch's own validation pass
     (no second pass over val at the end), and equal what evaluate gives for the best model on val."""
     from kindling.evaluate import evaluate
-    from kindling.report.callbacks import PlotsAtEnd
+    from kindling.report.at_end import PlotsAtEnd
     from kindling_testing import train_run
 
     def second_pass(*args):

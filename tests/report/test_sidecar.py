@@ -123,7 +123,7 @@ def test_sidecar_process_writes_events_and_draws(tmp_path):
 
 
 def test_a_dead_sidecar_is_replaced_by_drawing_here(tmp_path):
-    from kindling.report.callbacks import PlotsAtEnd
+    from kindling.report.at_end import PlotsAtEnd
 
     car = Sidecar.start()
     car.process.kill()
