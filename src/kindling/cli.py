@@ -172,9 +172,9 @@ def entry() -> int:
     import threading
 
     code = main()
-    gc.freeze()  # the usual way then skips the collection over torch's objects
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
     if run_exit_handlers is None or threading.active_count() > 1:
+        gc.freeze()  # the usual way then skips the collection over torch's objects
         return code
     run_exit_handlers()
     for stream in (sys.stdout, sys.stderr):

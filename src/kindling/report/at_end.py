@@ -79,8 +79,7 @@ class PlotsAtEnd(_Base):
 
     def _from_validation(self, trainer):
         """(Predictions, evaluation) of the best epoch's validation pass, when this process watched it."""
-        if self.active:
-            self._settle(trainer)
+        self._settle(trainer)
         return self._best.result() if self._best is not None else None
 
     def _run_best(self, trainer, split_name: str, split):
