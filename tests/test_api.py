@@ -63,3 +63,29 @@ def test_load_gives_a_predictor_with_classes(digits_run):
 def test_run_refuses_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(kindling.UserError, match="not a kindling run directory"):
         kindling.Run(tmp_path)
+
+
+def test_ctrl_c_in_fit_writes_a_checkpoint_then_raises_keyboard_interrupt(tmp_path):
+    import signal
+    import time
+
+    from kindling.train import checkpoint
+
+    run = tmp_path / "run"
+    code = (
+        "import kindling\n"
+        "try:\n"
+        f"    kindling.fit(data='digits', model='mlp', epochs=400, threads=1, run_dir={str(run)!r})\n"
+        "except KeyboardInterrupt as exc:\n"
+        "    print('INTERRUPTED', exc, flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-u", "-c", code], stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    for line in proc.stdout:
+        if line.startswith("epoch 2/"):
+            break
+        assert time.time() < deadline
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert "INTERRUPTED" in out and f"kindling.fit(resume={str(run)!r})" in out
+    assert checkpoint.load(run / "checkpoints" / "last.pt")["progress"]["epoch"] >= 2
