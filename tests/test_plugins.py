@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib.metadata import EntryPoint
@@ -31,15 +32,17 @@ def kindling(*args: str, path: list[Path], code: str | None = None) -> subproces
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """tests/plugin_pkg installed by pip into a folder of its own, as a user would install a plug-in."""
+    source = tmp_path_factory.mktemp("source") / "plugin_pkg"
+    # setuptools writes build/ and egg-info/ next to the source: keep them out of the repository
+    shutil.copytree(
+        PLUGIN_SOURCE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     target = tmp_path_factory.mktemp("site")
-    build = tmp_path_factory.mktemp("build")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index"]
-        + ["--target", str(target), str(PLUGIN_SOURCE)],
+        + ["--target", str(target), str(source)],
         check=True,
         capture_output=True,
-        env={**os.environ, "TMPDIR": str(build)},
-        cwd=build,
     )
     return target
 
