@@ -80,7 +80,7 @@ def found(group: str) -> dict[str, Plugin]:
         taken = plugins.get(entry.name)
         if taken is None:
             plugins[entry.name] = plugin
-        elif taken.package != plugin.package:
+        else:
             warn(
                 f"plugin '{plugin.name}' from package '{plugin.package}' clashes with the one from '{taken.package}'"
             )
@@ -120,21 +120,26 @@ def load_each(group: str) -> Iterator[tuple[Plugin, object]]:
 
 
 def listed(group: str) -> list[tuple[Plugin, str]]:
-    """(plugin, description) sorted by name, without importing them. An entry whose module is not there
-    is warned about and left out; anything else wrong with an entry shows when it is loaded."""
+    """(plugin, description) sorted by name, without importing them. Another package's entry whose module
+    is not there is warned about and left out; anything else wrong with an entry shows when it is loaded."""
     rows = []
-    for name in sorted(found(group)):
-        plugin = found(group)[name]
-        try:
-            there = importlib.util.find_spec(plugin.module) is not None
-            error: Exception = ModuleNotFoundError(f"No module named '{plugin.module}'")
-        except Exception as exc:  # a parent package missing or failing to import
-            there, error = False, exc
-        if not there and not plugin.builtin:
-            warn(plugin.failure(error))
+    for plugin in sorted(found(group).values(), key=lambda p: p.name):
+        missing = _missing(plugin)
+        if missing is not None and not plugin.builtin:
+            warn(plugin.failure(missing))
             continue
         rows.append((plugin, plugin.describe()))
     return rows
+
+
+def _missing(plugin: Plugin) -> Exception | None:
+    """Why the entry's module cannot be imported, as far as finding it (not running it) tells."""
+    try:
+        if importlib.util.find_spec(plugin.module) is None:
+            return ModuleNotFoundError(f"No module named '{plugin.module}'")
+    except Exception as exc:  # a parent package missing, or failing as it is imported
+        return exc
+    return None
 
 
 @cache
