@@ -129,6 +129,8 @@ def auto_workers(run) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from kindling.serve.metrics import multiprocess_dir
+
     _check(args)
     workers = args.workers or auto_workers(args.run)
     token = args.token or os.environ.get("KINDLING_TOKEN") or None
@@ -153,13 +155,14 @@ def cmd_serve(args) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        "kindling.serve.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=workers,
-        log_level=args.log_level,
-        access_log=args.log_level in ("info", "debug", "trace"),
-    )
+    with multiprocess_dir():  # before the workers start: /metrics adds up every worker's counts
+        uvicorn.run(
+            "kindling.serve.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            log_level=args.log_level,
+            access_log=args.log_level in ("info", "debug", "trace"),
+        )
     return 0
