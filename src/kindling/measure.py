@@ -49,8 +49,8 @@ def core_share(parts: int = 1) -> int:
 def thread_candidates(share: int, event_loop: bool = False) -> list[int]:
     """The thread counts worth timing on `share` cores: one, and all of them (less one for an event loop).
 
-    On 2 cores a server's 2 intra-op threads won the isolated timing of LeNet yet lost under many
-    clients (the event loop decoding requests needs a core too), so they are not offered there.
+    On a small machine a server's extra intra-op thread can win a batch timed alone yet lose under many
+    clients (the event loop decoding requests needs a core too), so it is not offered there.
     """
     top = share - 1 if event_loop else share
     return sorted({1, max(1, top)})

@@ -117,7 +117,7 @@ def _check(args) -> None:
 def auto_workers(run) -> int:
     """Two processes on a multi-core machine for a small model: with one, its event loop (HTTP, multipart,
     decoding, all under one GIL) is the bottleneck long before the model is; a second doubles that for one
-    more model copy (~0.6 GB with a CUDA build of torch). A big model keeps one process and gets the
+    more model copy (hundreds of MB with a CUDA build of torch). A big model keeps one process and gets the
     cores as intra-op threads instead. More workers only when asked for."""
     from kindling.bundle import bundle_dir
     from kindling.envinfo import usable_cores
