@@ -31,6 +31,8 @@ MARGIN = 0.97  # an alternative must take under 97% of the default's time to rep
 WINDOW = 50  # training steps per timing window
 SLOWER = 1.5  # a window this much slower than the reference one triggers a new measurement
 RECHECK = 20  # windows between measurements while running on fewer threads than the machine has
+SLOW_STEP_S = 0.25  # a training step this slow: a big model, which takes all cores without timing more
+SLOW_BATCH_S = 1.0  # a serving batch this slow: likewise, and the default layout
 
 
 class TooSlow(Exception):
@@ -66,9 +68,9 @@ def time_alternatives(
     """Seconds per call of each alternative: the minimum over interleaved rounds.
 
     Each callable runs the work once; `setup(key)`, untimed, puts in place what it measures (threads,
-    a layout) before each of its calls. With `too_slow`,
-    a timed call that takes longer raises TooSlow; each alternative is warmed up just before its first
-    timed call, so a model too big to time stops the measurement before the next alternative runs.
+    a layout) before each of its calls. With `too_slow`, a timed call that takes longer raises TooSlow;
+    each alternative is warmed up just before its first timed call, so a model too big to time stops the
+    measurement before the next alternative runs.
     """
     times: dict[Hashable, float] = {}
     for round_ in range(rounds):
@@ -99,8 +101,9 @@ def choose_threads(
 
     requested > 0 is honoured. --deterministic takes one thread (a measured choice could differ between
     runs, and so would the float sums); several ranks on one CPU share its cores; a GPU or a single core
-    leaves nothing to measure. Otherwise the candidates are timed on real steps; a step over 0.25 s is a
-    big model, which takes all cores. `how` starts with "measured" only when a measurement decided.
+    leaves nothing to measure. Otherwise the candidates are timed on real steps; a step slower than
+    SLOW_STEP_S is a big model, which takes all cores. `how` starts with "measured" only when a
+    measurement decided (the trainer then watches the pace: Pace, train/threadwatch.py).
     """
     import torch
 
@@ -119,7 +122,7 @@ def choose_threads(
         )  # all cores first: a big model stops early
         try:
             times = time_alternatives(
-                dict.fromkeys(candidates, step), too_slow=0.25, setup=torch.set_num_threads
+                dict.fromkeys(candidates, step), too_slow=SLOW_STEP_S, setup=torch.set_num_threads
             )
         except TooSlow as slow:
             chosen, how = cores, f"all cores (a step takes {slow.seconds:.2f}s)"

@@ -13,9 +13,14 @@ default layout's (to 1e-4) on a random batch.
 
 from __future__ import annotations
 
-from kindling.measure import TooSlow, core_share, fastest, thread_candidates, time_alternatives
-
-SLOW_BATCH_S = 1.0  # a batch this slow: a big model; all cores, default layout, no more timing
+from kindling.measure import (
+    SLOW_BATCH_S,
+    TooSlow,
+    core_share,
+    fastest,
+    thread_candidates,
+    time_alternatives,
+)
 
 
 def tune(predictor, requested: int, max_batch: int, workers: int = 1) -> tuple[int, str]:
