@@ -188,8 +188,8 @@ COMMANDS = {
 
 def entry() -> int:
     """The `kindling` command: main(), then the end of the process without the interpreter's teardown.
-    After `kindling train`, freeing torch's modules and objects one by one took ~0.2 s, and the last
-    garbage collection walked every object torch created (about a second). Nothing is lost: the atexit
+    After `kindling train`, freeing torch's modules and objects one by one is slow, and the last garbage
+    collection walks every object torch created, adding a noticeable pause. Nothing is lost: the atexit
     handlers run first and the output is flushed; every file was written and closed (atomically) before
     main returned. With another thread still running, the process ends the usual way, which joins it."""
     import atexit

@@ -150,7 +150,7 @@ def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: d
 
 CALLBACK_PROVIDERS = [
     "kindling.report.callbacks",
-    "kindling.models.finetune",
+    "kindling.train.finetune",
     "kindling.data.tables.callbacks",
 ]
 
