@@ -111,7 +111,7 @@ def test_regression_and_text_views():
 def test_lr_find_suggests_a_rate_and_draws_it(tmp_path):
     from kindling.config import load_config
     from kindling.errors import UserError
-    from kindling.report.lrfind import lr_find
+    from kindling.train.lrfind import lr_find
 
     cfg = load_config(None, {"data.name": "digits", "train.device": "cpu"})
     result = lr_find(cfg, steps=40, start_lr=1e-5, end_lr=1.0, output=tmp_path / "lr.png")

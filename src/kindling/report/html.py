@@ -66,8 +66,12 @@ def gather(run: str | Path, refresh: bool = False) -> RunView:
     found = None if refresh else saved.load(run_dir)
     if found is not None:
         view.evaluation, view.doctor = found["evaluation"], found["doctor"]
-        view.notes, view.plots = list(found["notes"]), found["plots"]
-        view.monitor_mode = found["monitor_mode"]
+        view.notes, view.monitor_mode = list(found["notes"]), found["monitor_mode"]
+        view.plots = found["plots"]
+        if view.plots is None:  # the pictures are gone but their evidence is current: drawn again
+            from kindling.report.render import render_run
+
+            view.plots, _ = render_run(run_dir)
     else:
         _evaluate_and_draw(view)
     _logger_note(view)
@@ -75,24 +79,34 @@ def gather(run: str | Path, refresh: bool = False) -> RunView:
 
 
 def _evaluate_and_draw(view: RunView) -> None:
-    """The slow path: the Bundle and the data rebuilt, the model run once, every plot drawn; the results
-    saved (plots/report.json) so that the next report of this run reads them."""
+    """The slow path: the Bundle and the data rebuilt, the model run once, its evidence written and every
+    plot drawn from the folder (as at the end of training); the results saved (plots/report.json) so that
+    the next report of this run reads them."""
     from kindling.metrics import MONITOR_MODES
-    from kindling.report import saved
+    from kindling.report import evidence, saved
+    from kindling.report.render import render_run
 
     view.monitor_mode = MONITOR_MODES.get(view.cfg.train.monitor, "max")
-    preds = _load_model_and_data(view)
-    _draw(view, preds)
+    folder = view.run_dir / "plots"
+    found = _load_model_and_data(view)
+    for stale in ("evidence.json", "evidence.npz"):
+        (folder / stale).unlink(missing_ok=True)
+    if found is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        evidence.save(folder, found)
+    view.plots, notes = render_run(view.run_dir)
+    view.notes.extend(notes + saved.plot_notes(view.plots))
     if view.bundle is not None and view.data is not None:
         saved.save(view.run_dir, view.evaluation, view.doctor, view.notes, view.monitor_mode)
 
 
 def _load_model_and_data(view: RunView):
-    """Bundle, data, data doctor and the evaluation; returns the per-sample predictions for the plots."""
+    """Bundle, data, data doctor and the evaluation; returns the evidence for the plots."""
     from kindling import data as data_mod
     from kindling.bundle import load_bundle
     from kindling.report import saved
     from kindling.report.evidence import collect_and_evaluate, plot_split
+    from kindling.report.tables import has_table_rows, table_rows
 
     try:
         view.bundle = load_bundle(view.run_dir)
@@ -111,27 +125,11 @@ def _load_model_and_data(view: RunView):
     split_name, split = plot_split(view.data)
     if view.bundle is None or split is None:
         return None
-    preds, view.evaluation = collect_and_evaluate(view.bundle.model, view.bundle.signature, split, split_name)
-    return preds
-
-
-def _draw(view: RunView, preds) -> None:
-    from kindling.report import saved
-    from kindling.report.evidence import draw_all, tables_regression_plots
-    from kindling.report.plots import index_entry, save_plots
-
-    sig = view.bundle.signature if view.bundle is not None else (view.data.signature if view.data else None)
-    if sig is None:
-        from kindling.report.plots import learning_curves
-
-        view.plots = [learning_curves(view.history)] if view.history else []
-    else:
-        regression = tables_regression_plots(view.run_dir) if sig.task == "regression" else None
-        view.plots, plot_notes = draw_all(view.history, preds, sig, regression)
-        view.notes.extend(plot_notes)
-    if view.plots:
-        save_plots(view.run_dir / "plots", view.plots)
-    view.notes.extend(saved.plot_notes([index_entry(p) for p in view.plots]))
+    sig = view.bundle.signature
+    found, view.evaluation = collect_and_evaluate(view.bundle.model, sig, split, split_name)
+    if has_table_rows(sig):
+        found.table = table_rows(view.bundle)
+    return found
 
 
 def _logger_note(view: RunView) -> None:
