@@ -107,13 +107,13 @@ def test_without_a_test_split_the_best_epochs_validation_pass_is_the_evaluation(
     """No test split: the plots and the saved evaluation come from the best epoch's own validation pass
     (no second pass over val at the end), and equal what evaluate gives for the best model on val."""
     from kindling.evaluate import evaluate
-    from kindling.report.at_end import PlotsAtEnd
+    from kindling.report.record import EvidenceAtEnd
     from kindling_testing import train_run
 
     def second_pass(*args):
         raise AssertionError("the best model ran over val again")
 
-    monkeypatch.setattr(PlotsAtEnd, "_run_best", second_pass)
+    monkeypatch.setattr(EvidenceAtEnd, "_run_best", second_pass)
     sets = ["--set", "data.test_fraction=0", "--set", f"train.min_delta={min_delta}"]
     run = train_run(tmp_path / "r", "--data", "digits", "--epochs", "3", *sets)
     if min_delta:  # the best model is epoch 1's, not the last pass's

@@ -62,7 +62,7 @@ def _metric_keys(history: list[dict]) -> list[str]:
     return [k for k in ("acc", "mae", "rmse", "r2") if k in keys][:1]
 
 
-def _lr_axis(ax, epochs: list, rates: list) -> None:
+def lr_axis(ax, epochs: list, rates: list):
     """The learning rate, dashed, on a log axis at the right: a schedule spans decades, and a constant
     rate gets one labelled tick instead of a linear axis's repeated, rounded labels."""
     from matplotlib.ticker import LogLocator, NullFormatter
@@ -79,6 +79,7 @@ def _lr_axis(ax, epochs: list, rates: list) -> None:
         lr_ax.yaxis.set_minor_formatter(NullFormatter())  # powers of ten only: no crowded labels
     lr_ax.set_ylabel("learning rate", color=LR_COLOR)
     lr_ax.tick_params(axis="y", colors=LR_COLOR, labelsize=8)
+    return lr_ax
 
 
 def learning_curves(history: list[dict]) -> Plot:
@@ -103,7 +104,7 @@ def learning_curves(history: list[dict]) -> Plot:
         ax.grid(alpha=0.3)
         set_title(ax, title)
     if any(v is not None for v in series["lr"]):
-        _lr_axis(ax_loss, epochs, series["lr"])
+        lr_axis(ax_loss, epochs, series["lr"])
     if ax_metric.lines:
         ax_metric.legend(loc="lower right" if metric in ("acc", "r2") else "upper right", fontsize=8)
     fig.subplots_adjust(left=0.07, right=0.97, bottom=0.14, top=0.9, wspace=0.4)

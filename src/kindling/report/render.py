@@ -35,7 +35,10 @@ def draw_all(history: list[dict], ev: Evidence | None) -> tuple[list, list[str]]
     todo = [("learning curves", lambda: [P.learning_curves(history)])] if history else []
     notes = [] if history else ["no epoch has finished yet, so there are no learning curves"]
     if ev is not None and len(ev.y):
-        todo += _evidence_views(ev)
+        try:
+            todo += _evidence_views(ev)
+        except Exception as exc:  # noqa: BLE001 - evidence that cannot be read costs its views only
+            notes.append(f"the prediction plots failed ({type(exc).__name__}: {exc})")
     drawn = []
     for what, draw in todo:
         try:
@@ -57,11 +60,13 @@ def _evidence_views(ev: Evidence) -> list:
 
             return [("regression", lambda: table_plots(ev.table))]
         return [("regression", lambda: [P.regression_plot(ev.y, ev.pred, split)])]
-    cm = ev.confusion()
     text = ev.input_kind == "text"
     views = [
-        ("confusion matrix", lambda: [P.confusion_plot(cm, names, split)]),
-        ("per-class accuracy", lambda: [P.per_class_plot(P.per_class_accuracy(cm, names), split)]),
+        ("confusion matrix", lambda: [P.confusion_plot(ev.confusion(), names, split)]),
+        (
+            "per-class accuracy",
+            lambda: [P.per_class_plot(P.per_class_accuracy(ev.confusion(), names), split)],
+        ),
     ]
     if ev.sample_images is not None:
         pick = grid_indices(len(ev.y))
@@ -69,8 +74,8 @@ def _evidence_views(ev: Evidence) -> list:
         views.append(("prediction grid", lambda: [panels.prediction_grid(*grid)]))
     views.append(("top losses", lambda: [_top_losses(ev, text)]))
     if text:  # each sample is named FILE:LINE: line_at reads the few examples shown
-        pairs = (cm, names, ev.y, ev.pred, ev.names, split, line_at)
-        views.append(("confused pairs", lambda: [P.text_confusions(*pairs)]))
+        pairs = (names, ev.y, ev.pred, ev.names, split, line_at)
+        views.append(("confused pairs", lambda: [P.text_confusions(ev.confusion(), *pairs)]))
     return views
 
 

@@ -110,7 +110,9 @@ def _residuals(rows: dict) -> Plot:
     ax = fig.add_subplot()
     held = rows["split"] == rows["eval"]
     residual = rows["predicted"][held] - rows["actual"][held]
-    ax.hist(residual, bins=min(50, max(5, len(residual) // 5)), color="steelblue", edgecolor="white")
+    spread = len(residual) > 1 and np.ptp(residual) > 1e-9 * (1 + np.abs(residual).max())  # else one bar
+    bins = min(50, max(5, len(residual) // 5)) if spread else 1
+    ax.hist(residual, bins=bins, color="steelblue", edgecolor="white")
     ax.axvline(0.0, color="k", linewidth=1)
     ax.set_xlabel("predicted - actual")
     ax.set_ylabel("rows")
