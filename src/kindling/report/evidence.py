@@ -75,30 +75,19 @@ def interpret(out, y, sig, log_probs: bool, t_mean: float, t_std: float):
 
 class Collected:
     """Per-sample results of one pass of a model over `split`, fed its raw outputs batch by batch in the
-    split's order: by evaluate's pass (collect_and_evaluate), or by the trainer's validation pass
-    (trainer.val_watchers), which then also adds up evaluate's metrics (`evaluate=True`)."""
+    split's order (by evaluate's pass: collect_and_evaluate)."""
 
-    def __init__(self, model, sig, split, split_name: str, device="cpu", evaluate: bool = True):
+    def __init__(self, model, sig, split, split_name: str):
         from kindling.data.transforms import target_scale
-        from kindling.evaluate import Evaluation
 
         self.sig, self.split, self.split_name = sig, split, split_name
         self.scale = target_scale(sig)
         self.log_probs = getattr(model, "outputs_log_probs", False)
-        self.evaluation = Evaluation(model, sig, device) if evaluate else None
         self.parts: list[tuple] = []
-        self.n = 0
 
     def __call__(self, out, y) -> None:
-        if self.evaluation is not None:
-            self.evaluation.update(out, y)
         out, y = out.float(), y.to(out.device)  # kept where they are: no GPU sync per batch
         self.parts.append((y, *interpret(out, y, self.sig, self.log_probs, *self.scale)))
-        self.n += len(y)
-
-    @property
-    def complete(self) -> bool:
-        return self.n == len(self.split)
 
     def evidence(self) -> Evidence:
         import torch
@@ -117,17 +106,13 @@ class Collected:
             ev.sample_images = split.x[torch.from_numpy(ev.sample_index)].cpu().numpy()
         return ev
 
-    def result(self) -> tuple[Evidence, dict]:
-        """(Evidence, evaluate's metrics) of a pass fed with `evaluate=True`."""
-        return self.evidence(), self.evaluation.result(self.split_name)
-
 
 def collect_and_evaluate(model, sig, split, split_name: str, device="cpu") -> tuple[Evidence, dict]:
     """One pass of the model over `split`: the evidence the plots draw and the metrics `kindling evaluate`
     gives (the same function computes them), so the model runs once for both."""
     from kindling.evaluate import evaluate_model
 
-    collected = Collected(model, sig, split, split_name, device, evaluate=False)
+    collected = Collected(model, sig, split, split_name)
     evaluation = evaluate_model(model, sig, split, split_name, device, collected)
     return collected.evidence(), evaluation
 

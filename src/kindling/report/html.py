@@ -83,19 +83,12 @@ def _evaluate_and_draw(view: RunView) -> None:
     plot drawn from the folder (as at the end of training); the results saved (plots/report.json) so that
     the next report of this run reads them."""
     from kindling.metrics import MONITOR_MODES
-    from kindling.report import evidence, saved
-    from kindling.report.render import render_run
+    from kindling.report import saved
+    from kindling.report.render import write_and_render
 
     view.monitor_mode = MONITOR_MODES.get(view.cfg.train.monitor, "max")
-    folder = view.run_dir / "plots"
-    found = _load_model_and_data(view)
-    for stale in ("evidence.json", "evidence.npz"):
-        (folder / stale).unlink(missing_ok=True)
-    if found is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        evidence.save(folder, found)
-    view.plots, notes = render_run(view.run_dir)
-    view.notes.extend(notes + saved.plot_notes(view.plots))
+    view.plots, notes = write_and_render(view.run_dir, _load_model_and_data(view))
+    view.notes.extend(notes)
     if view.bundle is not None and view.data is not None:
         saved.save(view.run_dir, view.evaluation, view.doctor, view.notes, view.monitor_mode)
 

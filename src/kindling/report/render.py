@@ -28,6 +28,21 @@ def render_run(run_dir: Path) -> tuple[list, list[str]]:
     return plots, notes
 
 
+def write_and_render(run_dir: Path, ev: Evidence | None) -> tuple[list, list[str]]:
+    """Replace the run's evidence files with `ev` (None: remove them, they would be stale), then draw
+    -> (plots, notes for the page)."""
+    from kindling.report import evidence
+
+    folder = Path(run_dir) / "plots"
+    for stale in ("evidence.json", "evidence.npz"):
+        (folder / stale).unlink(missing_ok=True)
+    if ev is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        evidence.save(folder, ev)
+    plots, notes = render_run(run_dir)
+    return plots, notes + [p.caption for p in plots if p.data.get("mode") == "pairs"]  # matrix replaced
+
+
 def draw_all(history: list[dict], ev: Evidence | None) -> tuple[list, list[str]]:
     """Every plot that the history and evidence allow; a plot that fails to draw becomes a note."""
     from kindling.report import plots as P

@@ -3,9 +3,9 @@ the evaluation of the best model, the data summary, the notes and the monitor's 
 
 With it `kindling report RUN` builds the page from files alone: no torch, no data rebuilt, no model run,
 no matplotlib (the plots are the PNGs already in plots/, else drawn from plots/evidence.*). It is used
-only while it is up to date: it
-records the size and modification time of metrics.jsonl and best/, and any change to them (a resumed
-run, a run cut off before its end, a replaced model) sends the report back to evaluating and drawing.
+only while it is up to date: it records the size and modification time of metrics.jsonl and best/, and
+any change to them (a resumed run, a run cut off before its end, a replaced model) sends the report back
+to evaluating and drawing.
 
     save(run_dir, evaluation, doctor, notes, "min")   # last, after the PNGs and index.json
     found = load(run_dir)                              # None when missing or stale
@@ -41,11 +41,6 @@ def data_summary(dm) -> tuple[dict, list[str]]:
             "and the curves show training only"
         )
     return doctor, notes
-
-
-def plot_notes(plots: list) -> list[str]:
-    """Notes a reader needs about the plots themselves (a matrix replaced by the most confused pairs)."""
-    return [p.caption for p in plots if p.data.get("mode") == "pairs"]
 
 
 def save(
@@ -100,13 +95,6 @@ def _read_plots(folder: Path, entries: list[dict]) -> list | None:
         png = folder / entry.get("file", "")
         if not png.is_file():
             return None
-        plots.append(
-            Plot(
-                entry["name"],
-                entry["title"],
-                png.read_bytes(),
-                entry.get("data", {}),
-                entry.get("caption", ""),
-            )
-        )
+        data, caption = entry.get("data", {}), entry.get("caption", "")
+        plots.append(Plot(entry["name"], entry["title"], png.read_bytes(), data, caption))
     return plots
