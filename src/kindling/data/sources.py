@@ -1,5 +1,5 @@
 """Which module builds which data spec, without importing any of them (nor torch): `kindling list
-datasets`, and the report sidecar's start, which must happen before torch loads."""
+datasets` answers at once."""
 
 from __future__ import annotations
 
