@@ -60,6 +60,23 @@ def test_finished_run_reports_from_files_without_torch(run):
     assert "Per class" in html and "Data (data doctor)" in html
 
 
+def test_lost_pictures_are_drawn_again_from_the_evidence_without_torch(run):
+    pngs = {p.name: p.read_bytes() for p in (run / "plots").glob("*.png")}
+    for name in pngs:
+        (run / "plots" / name).unlink()
+    script = (
+        "import sys\n"
+        "from kindling.report.html import write_report\n"
+        f"write_report({str(run)!r})\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"  # drawn from plots/evidence.* and metrics.jsonl alone
+    assert set(_figures((run / "report.html").read_text())) == NAMES
+    assert {p.name for p in (run / "plots").glob("*.png")} == set(pngs)
+
+
 def test_saved_evaluation_equals_evaluate(run):
     from kindling.evaluate import evaluate
 
