@@ -22,7 +22,7 @@ def render_run(run_dir: Path) -> tuple[list, list[str]]:
 
     folder = Path(run_dir) / "plots"
     plots, notes = draw_all(read_history(run_dir), evidence.load(folder))
-    if plots:
+    if plots or (folder / "index.json").exists():  # an old index must not list pictures not drawn now
         folder.mkdir(parents=True, exist_ok=True)
         save_plots(folder, plots)
     return plots, notes
