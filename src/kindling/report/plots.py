@@ -156,7 +156,7 @@ def confusion_plot(cm, class_names: list[str], split: str = "test") -> Plot:
         return _pairs_plot(cm, class_names, split)
     norm = normalise_rows(cm)
     side = min(9.0, 2.2 + 0.38 * k)
-    fig = new_figure(side + (1.4 if k > 15 else 0.4), side)
+    fig = new_figure(max(5.2, side + (1.4 if k > 15 else 0.4)), side)
     ax = fig.add_subplot()
     image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     if k <= 15:
@@ -206,12 +206,15 @@ def per_class_plot(per_class: dict[str, float], split: str = "test", limit: int 
 
 
 def text_rows(lines: list[str], title: str):
+    from matplotlib import rcParams
+
+    family = ["DejaVu Sans Mono", *rcParams["font.family"]]  # with the CJK fallback, when render set one
     fig = new_figure(9, 0.3 * max(1, len(lines)) + 0.8)
     ax = fig.add_subplot()
     ax.axis("off")
     for i, line in enumerate(lines):
         y = 1 - (i + 0.5) / max(1, len(lines))
-        ax.text(0, y, line, family="monospace", fontsize=8, va="center", transform=ax.transAxes)
+        ax.text(0, y, line, family=family, fontsize=8, va="center", transform=ax.transAxes)
     set_title(ax, title, fontsize=10)
     return fig
 

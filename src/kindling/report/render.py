@@ -13,6 +13,10 @@ from pathlib import Path
 
 from kindling.report.evidence import Evidence, grid_indices, line_at, top_indices
 
+# matplotlib's DejaVu Sans has no Chinese glyphs (THUCNews' class names): one of these fills in when installed
+CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+             "Microsoft YaHei", "SimHei", "PingFang SC", "Droid Sans Fallback")  # fmt: skip
+
 
 def render_run(run_dir: Path) -> tuple[list, list[str]]:
     """Draw the run's plots from its files into run_dir/plots -> (plots, notes on what was not drawn)."""
@@ -55,12 +59,24 @@ def draw_all(history: list[dict], ev: Evidence | None) -> tuple[list, list[str]]
         except Exception as exc:  # noqa: BLE001 - evidence that cannot be read costs its views only
             notes.append(f"the prediction plots failed ({type(exc).__name__}: {exc})")
     drawn = []
-    for what, draw in todo:
-        try:
-            drawn.extend(draw())
-        except Exception as exc:  # noqa: BLE001 - one picture must not cost the others, or the run
-            notes.append(f"the {what} plot failed ({type(exc).__name__}: {exc})")
+    with _fonts():
+        for what, draw in todo:
+            try:
+                drawn.extend(draw())
+            except Exception as exc:  # noqa: BLE001 - one picture must not cost the others, or the run
+                notes.append(f"the {what} plot failed ({type(exc).__name__}: {exc})")
     return drawn, notes
+
+
+def _fonts():
+    """matplotlib's settings while drawing: its own font first, then an installed CJK font for the glyphs
+    that one lacks (matplotlib falls back glyph by glyph)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    families = ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
+    return matplotlib.rc_context({"font.family": families})
 
 
 def _evidence_views(ev: Evidence) -> list:
