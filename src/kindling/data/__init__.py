@@ -16,7 +16,7 @@ from kindling.data import sources
 from kindling.data.signature import Signature
 from kindling.errors import unknown
 
-if TYPE_CHECKING:  # the package itself stays torch-free: the report sidecar starts before torch loads
+if TYPE_CHECKING:  # the package itself stays torch-free: `kindling --help` and `list` must not load torch
     from kindling.data.memory import Split
 
 
