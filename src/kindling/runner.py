@@ -142,7 +142,7 @@ def train(
 def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:
     """The recorder (logger, evidence and pictures at the end: what the report reads from the run folder)
     and the fine-tuning stages the model config asks for."""
-    from kindling.train.finetune import callbacks_for as finetune_callbacks
     from kindling.report.record import callbacks_for as report_callbacks
+    from kindling.train.finetune import callbacks_for as finetune_callbacks
 
     return [*report_callbacks(cfg, run_dir), *finetune_callbacks(cfg, run_dir)]
