@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
-from kindling.config import RunConfig, config_from_yaml
+from kindling import defaults
+from kindling.config import RunConfig, config_from_yaml, default_name
 from kindling.errors import UserError
 from kindling.fileio import atomic_write_json, atomic_write_text
 
@@ -99,14 +101,21 @@ def train(
     if resume is not None:
         run_dir = Path(resume)
         cfg.run_dir = str(run_dir)
-        check_resume_config(load_saved_config(run_dir), cfg)
+        saved = load_saved_config(run_dir)
+        defaults.adopt(cfg, saved)  # what the run chose when it started
+        cfg.name = cfg.name or saved.name
+        check_resume_config(saved, cfg)
         resume_state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
         for stale in (run_dir / "checkpoints").glob(".*.tmp"):  # left by a write that a SIGKILL cut short
             stale.unlink(missing_ok=True)
+    cfg.name = cfg.name or default_name(cfg)  # named before kindling chooses a model: runs/digits
     data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
+    chose = defaults.choose(cfg, data.signature, len(data.train)) if resume is None else None
+    if chose and int(os.environ.get("RANK", "0")) == 0:
+        echo(chose)
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
-    rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
+    rank0 = int(os.environ.get("RANK", "0")) == 0
     if resume is None:
         run_dir = prepare_run_dir(cfg, overwrite) if rank0 else cfg.resolved_run_dir()
     if rank0:
