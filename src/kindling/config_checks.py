@@ -176,7 +176,9 @@ def check_value(dotted: str, value: Any) -> None:
         else:
             ok, why = rule.allows(item), "is not a valid choice" + did_you_mean(item, rule.names)
         if not ok:
-            raise UserError(f"{dotted} = {_shown(value)} {why}: it must be {rule.describe()}{_flag_of(dotted)}")
+            raise UserError(
+                f"{dotted} = {_shown(value)} {why}: it must be {rule.describe()}{_flag_of(dotted)}"
+            )
 
 
 def validate(cfg, paths: bool = True) -> None:

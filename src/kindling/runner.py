@@ -64,9 +64,19 @@ def check_resume_config(saved: RunConfig, new: RunConfig) -> None:
         )
 
 
-def prepare_run_dir(cfg: RunConfig, overwrite: bool) -> Path:
+def has_checkpoint(run_dir: Path) -> bool:
+    return (Path(run_dir) / "checkpoints" / "last.pt").is_file()
+
+
+def prepare_run_dir(cfg: RunConfig, overwrite: bool, echo=print) -> Path:
+    """The empty run directory of a new run. A run that stopped before its first checkpoint (killed in its
+    first seconds) can be neither resumed nor kept, so it is started again, and the user told so."""
     run_dir = cfg.resolved_run_dir()
     if run_dir.exists() and any(run_dir.iterdir()):
+        if (run_dir / "config.yaml").is_file() and not has_checkpoint(run_dir):
+            echo(f"{run_dir} holds a run that stopped before its first checkpoint; starting it again")
+            shutil.rmtree(run_dir)
+            return run_dir
         if not overwrite:
             raise UserError(
                 f"{run_dir} already holds a run; continue it with `kindling train --resume {run_dir}`, "
@@ -109,6 +119,11 @@ def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: d
         run_dir = Path(resume)
         cfg.run_dir = str(run_dir)
         check_resume_config(load_saved_config(run_dir), cfg)
+        if not has_checkpoint(run_dir):
+            raise UserError(
+                f"{run_dir} has no checkpoint to resume (it stopped before the first one); drop --resume "
+                f"to start it again: kindling train {run_dir / 'config.yaml'} --run-dir {run_dir}"
+            )
         resume_state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
         for stale in (run_dir / "checkpoints").glob(".*.tmp"):  # left by a write that a SIGKILL cut short
             stale.unlink(missing_ok=True)
@@ -117,7 +132,7 @@ def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: d
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
     rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
     if resume is None:
-        run_dir = prepare_run_dir(cfg, overwrite) if rank0 else cfg.resolved_run_dir()
+        run_dir = prepare_run_dir(cfg, overwrite, echo) if rank0 else cfg.resolved_run_dir()
     if rank0:
         atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
         atomic_write_json(run_dir / "env.json", collect(seed=cfg.train.seed))
