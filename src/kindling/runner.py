@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from kindling.config import RunConfig, config_from_yaml
+from kindling.config_checks import check_against_data
 from kindling.errors import UserError
 from kindling.fileio import atomic_write_json, atomic_write_text
 
@@ -100,14 +101,28 @@ def train(
 ) -> Path:
     """Train `cfg` (or resume the run at `resume`) and return the run directory."""
     prepared = _prepare_providers(cfg)  # before torch loads: the report sidecar imports meanwhile
+    made: list[Path] = []  # the run directory this call made, once it exists
     try:
-        return _train(cfg, resume, overwrite, echo, callbacks, prepared)
+        return _train(cfg, resume, overwrite, echo, callbacks, prepared, made)
+    except UserError:
+        # a mistake found while setting up (bf16 refused, bad pretrained file ...): leave no half-made run.
+        # The providers close first, for the report sidecar may still write its event file there.
+        _close(prepared)
+        prepared = {}
+        for run_dir in made:
+            if not has_checkpoint(run_dir):
+                shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     finally:
-        for thing in prepared.values():
-            thing.close()
+        _close(prepared)
 
 
-def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: dict) -> Path:
+def _close(prepared: dict) -> None:
+    for thing in prepared.values():
+        thing.close()
+
+
+def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: dict, made: list) -> Path:
     from kindling import data as data_mod
     from kindling import models
     from kindling.envinfo import collect
@@ -127,12 +142,17 @@ def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: d
         resume_state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
         for stale in (run_dir / "checkpoints").glob(".*.tmp"):  # left by a write that a SIGKILL cut short
             stale.unlink(missing_ok=True)
-    data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
+    with data_mod.held_notes() as notes:  # shown once the model fits the data: a refusal comes alone
+        data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
+    check_against_data(cfg, data.signature)
+    for text in notes:
+        data_mod.note(text)
     rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
     if resume is None:
         run_dir = prepare_run_dir(cfg, overwrite, echo) if rank0 else cfg.resolved_run_dir()
+        made.extend([run_dir] if rank0 else [])
     if rank0:
         atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
         atomic_write_json(run_dir / "env.json", collect(seed=cfg.train.seed))
@@ -145,11 +165,6 @@ def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: d
     trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo)
     try:
         summary = trainer.fit(model, data)
-    except UserError:
-        # a mistake found while setting up (bf16 refused, bad pretrained file ...): leave no half-made run
-        if resume is None and rank0 and not (run_dir / "checkpoints" / "last.pt").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
     finally:
         distributed.shutdown(getattr(trainer, "dist", distributed.DistInfo()))
     if rank0:
