@@ -54,7 +54,7 @@ class Choice:
     names: tuple[str, ...]
 
     def allows(self, value: Any) -> bool:
-        return value in self.names
+        return not isinstance(value, bool) and str(value) in self.names
 
     def describe(self) -> str:
         return "one of " + " | ".join(self.names)
@@ -89,7 +89,7 @@ RULES: dict[str, Number | Choice | Exists] = {
     "data.val_fraction": FRACTION,
     "data.test_fraction": FRACTION,
     "data.image_size": AT_LEAST_1,
-    "data.channels": Number(1, 3, integer=True),
+    "data.channels": Choice(("1", "3")),
     "data.memory_budget_mb": AT_LEAST_0,
     "data.task": Choice(("auto", "classification", "regression")),
     "data.categorical": Choice(("onehot", "embed")),
@@ -174,7 +174,7 @@ def check_value(dotted: str, value: Any) -> None:
         elif isinstance(rule, Exists):
             ok, why = rule.allows(item), "does not exist"
         else:
-            ok, why = rule.allows(item), "is not a valid choice" + did_you_mean(item, rule.names)
+            ok, why = rule.allows(item), "is not a valid choice" + did_you_mean(str(item), rule.names)
         if not ok:
             raise UserError(
                 f"{dotted} = {_shown(value)} {why}: it must be {rule.describe()}{_flag_of(dotted)}"
