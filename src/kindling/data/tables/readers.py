@@ -53,7 +53,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
             f"{path}: reading Parquet needs pyarrow; `pip install pyarrow` or save the table as CSV"
         ) from exc
     except Exception as exc:  # pyarrow raises its own error types for a damaged file
-        first = (str(exc).strip().splitlines() or ["unreadable"])[0][:160]
+        first = (str(exc).replace(f"'{path}'", "it").strip().splitlines() or ["unreadable"])[0][:120]
         raise UserError(
             f"{path} is not a readable Parquet file ({first}); re-export it or save it as CSV"
         ) from exc

@@ -129,7 +129,8 @@ def infer_task(y: pd.Series, task: str, target: str) -> str:
             raise UserError(f"target '{target}' has infinite values; fix or remove those rows")
     elif values.nunique() < 2:
         raise UserError(
-            f"target '{target}' has a single class ({values.iloc[0]!r}); classification needs at least two"
+            f"target '{target}' has a single class ({values.dropna().tolist()[:1] or ['none']}); "
+            "classification needs at least two"
         )
     return task
 
