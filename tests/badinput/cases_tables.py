@@ -41,7 +41,7 @@ TABLES = [
     ),
     ("ragged-rows", "t.csv", "a,b,y\n1,2,0\n1,2,3,4,5\n" + "1,2,1\n" * 30, ["--target", "y"], "t.csv"),
     ("random-bytes", "t.csv", bytes(range(256)) * 8, ["--target", "y"], "t.csv"),
-    ("not-utf8", "t.csv", "a,y\n".encode() + b"\xff\xfe\xfa,1\n" * 40, ["--target", "y"], "t.csv"),
+    ("not-utf8", "t.csv", b"a,y\n" + b"\xff\xfe\xfa,1\n" * 40, ["--target", "y"], "t.csv"),
     ("bad-encoding-name", "t.csv", GOOD, ["--target", "y", "--encoding", "no-such-codec"], "no-such-codec"),
     ("drop-unknown", "t.csv", GOOD, ["--target", "y", "--drop", "nosuch"], "nosuch"),
     ("drop-the-target", "t.csv", GOOD, ["--target", "y", "--drop", "y"], "y"),
