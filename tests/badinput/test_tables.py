@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from badinput.cases_tables import CASES
-from badinput.harness import MAX_LINE, Case, refuse
+from badinput.harness import MAX_LINE, refuse
 from badinput.trainargs import train, write
 
 
@@ -21,20 +21,17 @@ def test_bad_table_is_refused_in_one_line(case, tmp_path, capsys):
     refuse(case, tmp_path, capsys, allowed_new=lambda p: p.endswith((".csv", ".parquet")))
 
 
-def accepted_or_refused(content: bytes, capsys) -> None:
-    """Train a dry run on `content` as t.csv: exit 0, or exit 2 with one line and nothing left behind."""
+def accepted_or_refused(
+    content: bytes, capsys, file: str = "t.csv", spec: str = "csv:{}", *args: str
+) -> None:
+    """Train a dry run on `content` as FILE: exit 0, or exit 2 with one line and nothing left behind."""
     from kindling.cli import main
 
+    args = args or ("--target", "y", "--model", "mlp")
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        case = Case(
-            "random",
-            lambda f: train(
-                f, "--data", f"csv:{write(f / 't.csv', content)}", "--target", "y", "--model", "mlp"
-            ),
-        )
         capsys.readouterr()
-        rc = main(case.build(folder))
+        rc = main(train(folder, "--data", spec.format(write(folder / file, content)), *args))
         err = capsys.readouterr().err
         if rc == 0:
             shutil.rmtree(folder / "run")
