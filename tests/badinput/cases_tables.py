@@ -14,7 +14,7 @@ WIDE = (
     + ",y\n"
     + "".join(",".join(str((r * 7 + i) % 10) for i in range(1000)) + f",{r % 2}\n" for r in range(30))
 )
-MISSING = "a,b,y\n" + "".join(f"{'' if i % 5 == 0 else i},{i},{i % 2}\n" for i in range(40))
+MISSING = "a,b,y\n" + "".join(f"{'' if i % 5 == 0 else i},{i * 0.5},{'pn'[i % 2]}\n" for i in range(40))
 
 # (name, file name, content, extra args, fragment)
 TABLES = [
@@ -35,7 +35,7 @@ TABLES = [
     (
         "regression-on-words",
         "t.csv",
-        "a,y\n" + "".join(f"{i},w{i % 3}\n" for i in range(40)),
+        "a,y\n" + "".join(f"{i % 7},w{i % 3}\n" for i in range(40)),
         ["--target", "y", "--task", "regression"],
         "not numeric",
     ),
