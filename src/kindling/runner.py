@@ -74,17 +74,19 @@ def prepare_run_dir(cfg: RunConfig, overwrite: bool, echo=print) -> Path:
     first seconds) can be neither resumed nor kept, so it is started again, and the user told so."""
     run_dir = cfg.resolved_run_dir()
     if run_dir.exists() and any(run_dir.iterdir()):
-        if (run_dir / "config.yaml").is_file() and not has_checkpoint(run_dir):
+        # a run of ours: its config.yaml, or only the temp file of that first write (killed during it)
+        temps = all(p.name.startswith(".") and p.name.endswith(".tmp") for p in run_dir.iterdir())
+        if not (run_dir / "config.yaml").is_file() and not temps:
+            raise UserError(
+                f"{run_dir} holds other files, not a kindling run (no config.yaml); choose another --run-dir"
+            )
+        if not has_checkpoint(run_dir):
             echo(f"{run_dir} holds a run that stopped before its first checkpoint; starting it again")
-            shutil.rmtree(run_dir)
-            return run_dir
-        if not overwrite:
+        elif not overwrite:
             raise UserError(
                 f"{run_dir} already holds a run; continue it with `kindling train --resume {run_dir}`, "
                 "replace it with --overwrite, or choose another --run-dir"
             )
-        if not (run_dir / "config.yaml").is_file():
-            raise UserError(f"{run_dir} is not a kindling run directory; refusing to overwrite it")
         shutil.rmtree(run_dir)
     return run_dir
 

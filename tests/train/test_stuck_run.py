@@ -54,3 +54,22 @@ def test_a_run_with_a_checkpoint_is_still_refused_and_its_advice_works(tmp_path,
     assert main(["train", "--run-dir", str(run), *ARGS, "--overwrite"]) == 0
     advice = shlex.split(line.split("continue it with `", 1)[1].split("`", 1)[0])
     assert main([*advice[1:], "--epochs", "2"]) == 0  # resuming a finished run with more epochs goes on
+
+
+def test_a_run_killed_while_writing_its_config_starts_again(tmp_path, capsys):
+    """Only the temp file of config.yaml's atomic write is there: ours, and it goes."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".config.yaml.abc123.tmp").write_text("name: half")
+    assert main(["train", "--run-dir", str(run), *ARGS]) == 0
+    assert "starting it again" in capsys.readouterr().out
+    assert not (run / ".config.yaml.abc123.tmp").exists()
+
+
+def test_a_folder_of_other_files_is_not_taken_for_a_run(tmp_path, capsys):
+    run = tmp_path / "mine"
+    run.mkdir()
+    (run / "notes.txt").write_text("keep me")
+    assert main(["train", "--run-dir", str(run), *ARGS]) == 2
+    assert "holds other files, not a kindling run" in capsys.readouterr().err
+    assert (run / "notes.txt").read_text() == "keep me"
