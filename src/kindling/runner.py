@@ -103,28 +103,14 @@ def train(
 ) -> Path:
     """Train `cfg` (or resume the run at `resume`) and return the run directory."""
     prepared = _prepare_providers(cfg)  # before torch loads: the report sidecar imports meanwhile
-    made: list[Path] = []  # the run directory this call made, once it exists
     try:
-        return _train(cfg, resume, overwrite, echo, callbacks, prepared, made)
-    except UserError:
-        # a mistake found while setting up (bf16 refused, bad pretrained file ...): leave no half-made run.
-        # The providers close first, for the report sidecar may still write its event file there.
-        _close(prepared)
-        prepared = {}
-        for run_dir in made:
-            if not has_checkpoint(run_dir):
-                shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+        return _train(cfg, resume, overwrite, echo, callbacks, prepared)
     finally:
-        _close(prepared)
+        for thing in prepared.values():
+            thing.close()
 
 
-def _close(prepared: dict) -> None:
-    for thing in prepared.values():
-        thing.close()
-
-
-def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: dict, made: list) -> Path:
+def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: dict) -> Path:
     from kindling import data as data_mod
     from kindling import models
     from kindling.envinfo import collect
@@ -154,7 +140,6 @@ def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: d
     rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
     if resume is None:
         run_dir = prepare_run_dir(cfg, overwrite, echo) if rank0 else cfg.resolved_run_dir()
-        made.extend([run_dir] if rank0 else [])
     if rank0:
         atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
         atomic_write_json(run_dir / "env.json", collect(seed=cfg.train.seed))
@@ -167,6 +152,11 @@ def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: d
     trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo)
     try:
         summary = trainer.fit(model, data)
+    except UserError:
+        # a mistake found while setting up (bf16 refused, bad pretrained file ...): leave no half-made run
+        if resume is None and rank0 and not (run_dir / "checkpoints" / "last.pt").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     finally:
         distributed.shutdown(getattr(trainer, "dist", distributed.DistInfo()))
     if rank0:
