@@ -434,8 +434,17 @@ def load_config(
             set_dotted(tree, dotted, value)
     for item in sets:
         set_dotted(tree, *parse_set(item))
-    return from_dict(RunConfig, _deep_merge({}, tree))
+    return checked(from_dict(RunConfig, _deep_merge({}, tree)))
 
 
 def config_from_yaml(text: str) -> RunConfig:
-    return from_dict(RunConfig, yaml.safe_load(text) or {})
+    """A saved run's config; its paths are not checked (the run may be read on another machine)."""
+    return checked(from_dict(RunConfig, yaml.safe_load(text) or {}), paths=False)
+
+
+def checked(cfg: RunConfig, paths: bool = True) -> RunConfig:
+    """`cfg` once every value is in range (kindling.config_checks): the one gate every RunConfig passes."""
+    from kindling.config_checks import validate
+
+    validate(cfg, paths=paths)
+    return cfg

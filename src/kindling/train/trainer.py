@@ -282,9 +282,16 @@ class Trainer:
             self._unchecked = 0
 
     def _non_finite(self, where: str, value: float) -> None:
+        last = self.run_dir / "checkpoints" / "last.pt"
+        # without a checkpoint the runner removes the half-made run, so only a real one is mentioned
+        kept = (
+            f", the last good checkpoint is kept in {last.parent}"
+            if last.is_file()
+            else ", nothing was saved"
+        )
         raise NonFiniteLossError(
-            f"the training loss became {value} {where}; stopped, the last good checkpoint is kept in "
-            f"{self.run_dir / 'checkpoints'}; lower the learning rate (--lr) or clip gradients (--clip-grad 1.0)"
+            f"the training loss became {value} {where}; stopped{kept}; "
+            "lower the learning rate (--lr) or clip gradients (--clip-grad 1.0)"
         )
 
     # ------------------------------------------------------------------ validation and bookkeeping
