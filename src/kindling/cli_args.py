@@ -34,7 +34,8 @@ TRAIN_FLAGS = [
         "--monitor",
         "train.monitor",
         str,
-        "metric that picks the best model: val_acc | val_loss | val_mae | val_rmse | val_r2",
+        "metric that picks the best model: auto (val_acc for classification, val_loss for regression) | "
+        "val_acc | val_loss | val_mae | val_rmse | val_r2",
     ),
     ("--patience", "train.patience", int, "early stopping: validation rounds without improvement"),
     ("--min-delta", "train.min_delta", float, "early stopping: smallest change that counts as improvement"),

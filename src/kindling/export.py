@@ -266,7 +266,9 @@ def _latencies(eager, exported, args: tuple) -> dict:
 
 def describe(bundle, fmt: str, file_name: str, with_lengths: bool, check: dict) -> dict:
     """The preprocessing description written beside the model: enough to use it without kindling."""
-    sig, model = bundle.signature, bundle.model
+    from kindling.task import task_of_bundle
+
+    sig = bundle.signature
     inputs = [
         {
             "name": "input",
@@ -305,19 +307,7 @@ def describe(bundle, fmt: str, file_name: str, with_lengths: bool, check: dict) 
                 else "input = (x - mean) / std",
             }
         )
-    if sig.task == "regression":
-        post = {
-            "kind": "value",
-            "formula": "value = output * target_std + target_mean",
-            "target_mean": sig.extras.get("target_mean", 0.0),
-            "target_std": sig.extras.get("target_std", 1.0),
-        }
-    else:
-        post = {
-            "kind": "log_probs" if getattr(model, "outputs_log_probs", False) else "logits",
-            "to_probabilities": "exp" if getattr(model, "outputs_log_probs", False) else "softmax over dim 1",
-            "class_names": sig.class_names,
-        }
+    post = task_of_bundle(bundle).describe_outputs()
     return {
         "format": fmt,
         "model_file": file_name,

@@ -70,11 +70,12 @@ def load_image(
 
 class Predictor:
     def __init__(self, bundle: Bundle, device: str = "cpu"):
-        from kindling.data.transforms import make_preprocess, target_scale
+        from kindling.data.transforms import make_preprocess
+        from kindling.task import task_of_bundle
 
         self.bundle, self.sig, self.device = bundle, bundle.signature, device
         self.preprocess = make_preprocess(self.sig, device)
-        self.t_mean, self.t_std = target_scale(self.sig)
+        self.task = task_of_bundle(bundle)
 
     @classmethod
     def load(cls, run: str | Path, device: str = "cpu") -> Predictor:
@@ -188,25 +189,8 @@ class Predictor:
         if lengths is not None and not isinstance(lengths, torch.Tensor):
             lengths = torch.as_tensor(np.asarray(lengths), dtype=torch.int64)
         with torch.no_grad():
-            model = self.bundle.model
-            out = forward(model, self.preprocess(x), lengths)
-        if self.sig.task == "regression":
-            values = (out.float().view(len(x), -1)[:, 0] * self.t_std + self.t_mean).tolist()
-            return [{"value": v} for v in values]
-        if getattr(model, "outputs_log_probs", False):
-            probs = out.float().exp()
-        else:
-            probs = torch.softmax(out.float(), dim=1)
-        k = max(1, min(top_k, probs.shape[1]))
-        top_p, top_i = probs.topk(k, dim=1)
-        names = self.sig.class_names
-        results = []
-        for p_row, i_row in zip(top_p.tolist(), top_i.tolist()):
-            tops = [{"label": i, "label_name": names[i], "probability": p} for p, i in zip(p_row, i_row)]
-            results.append(
-                {"label": i_row[0], "label_name": names[i_row[0]], "probability": p_row[0], "top_k": tops}
-            )
-        return results
+            out = forward(self.bundle.model, self.preprocess(x), lengths)
+        return self.task.results(out, top_k)
 
     def predict_files(
         self, paths: list[str | Path], top_k: int = 3, batch_size: int = 256, progress: bool = False

@@ -33,7 +33,8 @@ def make_preprocess(
 
 
 def target_scale(sig: Signature) -> tuple[float, float]:
-    """(mean, std) used to standardise a regression target; (0, 1) for anything else."""
-    if sig.task != "regression":
-        return 0.0, 1.0
-    return float(sig.extras.get("target_mean", 0.0)), float(sig.extras.get("target_std", 1.0)) or 1.0
+    """(mean, std) used to standardise a regression target; (0, 1) for anything else. The Task's
+    (`kindling.task`), kept here for the callers that only need the numbers."""
+    from kindling.task import task_for
+
+    return getattr(task_for(sig), "target_scale", (0.0, 1.0))
