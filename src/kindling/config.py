@@ -94,9 +94,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     threads: int = 0  # intra-op threads; 0 = measure and pick the fastest
     memory_format: str = "auto"  # auto (measure conv nets on a CPU) | contiguous | channels_last
-    monitor: str = (
-        "auto"  # auto (val_acc or val_loss, by task) | val_acc | val_loss | val_mae | val_rmse | val_r2
-    )
+    monitor: str = "auto"  # auto (by task) | val_acc | val_loss | val_mae | val_rmse | val_r2
     deterministic: bool = False
     precision: str = "32"  # 32 | bf16 | fp16
     accumulate: int = 1
