@@ -70,12 +70,11 @@ def load_image(
 
 class Predictor:
     def __init__(self, bundle: Bundle, device: str = "cpu"):
-        from kindling.data.transforms import make_preprocess
         from kindling.task import task_of_bundle
 
         self.bundle, self.sig, self.device = bundle, bundle.signature, device
-        self.preprocess = make_preprocess(self.sig, device)
-        self.task = task_of_bundle(bundle)
+        self.task = task_of_bundle(bundle)  # what the outputs mean, and the input kind's hooks
+        self.preprocess = self.task.inputs.preprocess(device)
 
     @classmethod
     def load(cls, run: str | Path, device: str = "cpu") -> Predictor:
@@ -172,12 +171,8 @@ class Predictor:
 
     def predict_samples(self, samples: list, top_k: int = 3) -> list[dict]:
         """Any list of samples of this model's kind -> one result dict each, in one forward pass."""
-        if self.sig.input_kind == "text":
-            from kindling.data.text import encode_texts
-
-            tokens, lengths = encode_texts(self.sig, list(samples))
-            return self.predict_batch(tokens, top_k, lengths)
-        return self.predict_batch(np.stack(samples), top_k)
+        raw, lengths = self.task.inputs.collate(samples)
+        return self.predict_batch(raw, top_k, lengths)
 
     def predict_batch(self, raw, top_k: int = 3, lengths=None) -> list[dict]:
         """raw: (N, *input_shape) -> one dict per sample: label, label_name, probability, top_k (or value)."""

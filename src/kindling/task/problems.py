@@ -1,18 +1,7 @@
-"""The Task: the one place that knows what a model's outputs mean.
+"""The kinds of problem: what a model's outputs mean for classification, regression and multi-label.
 
-    task = task_for(data.signature, model)
-    loss = task.loss(out, y)               # scaled targets, the right loss for the kind of problem
-    task.predictions(out)                  # class indices, values in the target's units, or 0/1 labels
-    task.monitor_for("auto"), task.mode("val_acc")
-
-Classification, regression and multi-label differ in the loss, in how raw outputs become probabilities
-or values, in the metrics and in which of them picks the best model. The trainer, evaluate, predict,
-export and the LR finder ask the Task; none of them branches on `sig.task`. The Task also knows the
-model's output convention: logits, or log-probabilities (a `log_softmax` head trained with NLL, as seed 002
-does), marked by a model's `outputs_log_probs` attribute or detected from one real batch
-(`detect_convention`), and it refuses a wrong output shape before training starts (`check_outputs`).
-
-torch is imported inside the methods: `import kindling` stays light.
+Each kind knows its loss, how raw outputs become probabilities, predictions or values, its target
+scaling, its metrics and which of them can pick the best model. torch is imported inside the methods.
 """
 
 from __future__ import annotations
@@ -34,7 +23,10 @@ class Task:
     conventions: tuple[str, ...] = ()  # how the model's outputs read, the first one the default
 
     def __init__(self, sig, label_smoothing: float = 0.0, convention: str | None = None):
+        from kindling.task.inputs import inputs_for
+
         self.sig = sig
+        self.inputs = inputs_for(sig)  # the input kind's hooks: preprocessing, example batches, export
         self.label_smoothing = label_smoothing
         self.convention = convention or self.conventions[0]
         if self.convention not in self.conventions:
@@ -348,24 +340,3 @@ class MultiLabel(Task):
             "threshold": self.threshold,
             "class_names": self.sig.class_names,
         }
-
-
-TASKS: dict[str, type[Task]] = {t.name: t for t in (Classification, Regression, MultiLabel)}
-MONITOR_MODES = {m: mode for t in TASKS.values() for m, mode in t.monitors.items()}
-
-
-def task_for(sig, model=None, *, label_smoothing: float = 0.0, convention: str | None = None) -> Task:
-    """The Task of a Signature. The output convention comes from `convention` (what training detected,
-    kept in the Bundle), else from the model's `outputs_log_probs` attribute, else the task's default."""
-    if sig.task not in TASKS:
-        raise UserError(f"task '{sig.task}' is not one of {', '.join(TASKS)}")
-    cls = TASKS[sig.task]
-    if convention is None and getattr(model, "outputs_log_probs", False) and "log_probs" in cls.conventions:
-        convention = "log_probs"
-    return cls(sig, label_smoothing, convention)
-
-
-def task_of_bundle(bundle) -> Task:
-    """The Task a Bundle was trained with (its recorded output convention, else its model's attribute)."""
-    recorded = (bundle.meta.get("metrics") or {}).get("outputs")
-    return task_for(bundle.signature, bundle.model, convention=recorded)
