@@ -208,3 +208,44 @@ def test_regression_trains_on_the_default_monitor(tmp_path):
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["train"]["monitor"] == "val_loss"
     assert json.loads((run / "best" / "bundle.json").read_text())["metrics"]["monitor"] == "val_loss"
+
+
+# ------------------------------------------------------------------ the input kinds
+
+
+def test_image_inputs_scale_and_normalise_per_channel():
+    import numpy as np
+
+    from kindling.task import inputs_for
+
+    sig = Signature("classification", "image", [2, 2, 2], ["a", "b"], mean=[0.5, 0.25], std=[0.5, 0.25])
+    x = torch.randint(0, 256, (3, 2, 2, 2), dtype=torch.uint8)
+    got = inputs_for(sig).preprocess()(x)
+    mean, std = torch.tensor([0.5, 0.25]).view(1, -1, 1, 1), torch.tensor([0.5, 0.25]).view(1, -1, 1, 1)
+    assert torch.allclose(got, (x.float() / 255 - mean) / std, atol=1e-6)
+    described = task_for(sig).inputs.describe()
+    assert described["layout"] == "NCHW" and described["formula"] == "input = (x * scale - mean) / std"
+    raw, lengths = inputs_for(sig).random_batch(4, torch.Generator().manual_seed(0))
+    assert raw.dtype == torch.uint8 and list(raw.shape) == [4, 2, 2, 2] and lengths is None
+    stacked, _ = inputs_for(sig).collate([np.zeros((2, 2, 2), np.uint8)] * 3)
+    assert stacked.shape == (3, 2, 2, 2)
+
+
+def test_vector_and_text_inputs():
+    from kindling.task import inputs_for
+
+    sig = Signature("regression", "vector", [2], mean=[1.0, 2.0], std=[2.0, 4.0])
+    x = torch.tensor([[3.0, 6.0]])
+    assert inputs_for(sig).preprocess()(x).tolist() == [[1.0, 1.0]]
+    assert inputs_for(sig).describe()["formula"] == "input = (x - mean) / std"
+    text = Signature("classification", "text", [5], ["neg", "pos"], extras={"vocab": ["<pad>", "a", "b"]})
+    tokens = torch.tensor([[1, 2, 0, 0, 0]])
+    assert torch.equal(inputs_for(text).preprocess()(tokens), tokens)
+    assert inputs_for(text).dtype == "int64" and inputs_for(text).describe() == {"kind": "text"}
+    raw, lengths = inputs_for(text).random_batch(3, torch.Generator().manual_seed(0))
+    assert raw.dtype == torch.int64 and int(raw.max()) < 3 and lengths.tolist() == [5, 5, 5]
+
+
+def test_one_class_outputs_are_never_read_as_log_probabilities():
+    one = Signature("classification", "vector", [4], ["only"])
+    assert task_for(one).detect_convention(torch.zeros(4, 1)) == "logits"

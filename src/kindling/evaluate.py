@@ -35,13 +35,10 @@ def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None,
     part = dm.split(split)
     if part is None or len(part) == 0:
         raise UserError(f"the data has no {split} split; use --split val or give data.{split}")
-    convention = task_of_bundle(bundle).convention
-    return evaluate_model(bundle.model, bundle.signature, part, split, device, convention=convention)
+    return evaluate_model(bundle.model, bundle.signature, part, split, device, task=task_of_bundle(bundle))
 
 
-def evaluate_model(
-    model, sig, part, split: str, device="cpu", each_batch=None, convention: str | None = None
-) -> dict:
+def evaluate_model(model, sig, part, split: str, device="cpu", each_batch=None, task=None) -> dict:
     """`model` (eval mode, no grad) over one split -> evaluate's metrics. `each_batch(out, y)` sees every
     batch's raw outputs, so a caller that also needs per-sample results (the report's plots) gets them
     from the same pass and the same numbers."""
@@ -51,7 +48,7 @@ def evaluate_model(
     from kindling.models.common import forward
 
     preprocess = make_preprocess(sig, device)
-    evaluation = Evaluation(model, sig, device, convention)
+    evaluation = Evaluation(model, sig, device, task)
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -68,11 +65,13 @@ class Evaluation:
     """evaluate's metrics added up from a model's raw outputs, batch by batch: from evaluate's own pass,
     or from the trainer's validation pass (the report's numbers for the best epoch, without a second pass)."""
 
-    def __init__(self, model, sig, device="cpu", convention: str | None = None):
+    def __init__(self, model, sig, device="cpu", task=None):
+        """`task`: the run's Task (the trainer's, or a Bundle's) for its output convention; evaluate's
+        loss is never label-smoothed, whatever training used."""
         from kindling.task import task_for
 
         self.sig = sig
-        self.task = task_for(sig, model, convention=convention)
+        self.task = task_for(sig, model, convention=task.convention if task is not None else None)
         self.metrics = self.task.metrics(device)
 
     def update(self, out, y) -> None:

@@ -132,9 +132,12 @@ class Classification(Task):
     conventions = ("logits", "log_probs")
 
     def detect_convention(self, out) -> str:
-        """Log-probabilities when every row's exp sums to 1 (a log_softmax head), logits otherwise."""
+        """Log-probabilities when every row's exp sums to 1 (a log_softmax head), logits otherwise.
+        One class says nothing (a zero logit is also a log-probability of 1): logits."""
         import torch
 
+        if self.num_outputs < 2:
+            return "logits"
         with torch.no_grad():
             sums = out.detach().float().exp().sum(1)
         return "log_probs" if bool(((sums - 1).abs() < LOG_PROB_TOLERANCE).all()) else "logits"
