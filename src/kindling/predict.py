@@ -93,21 +93,13 @@ class Predictor:
             except ValueError as exc:
                 raise UserError(f"{path} is not a plain .npy array ({exc})") from exc
             return self._from_array(arr, str(path))
-        if self.sig.input_kind != "image":
-            raise UserError(
-                f"{path}: this model takes {self.sig.input_kind} input, not an image file; pass a .npy array"
-            )
-        return load_image(path, self.sig.input_shape, str(path))
+        return self.task.inputs.read_file(path)
 
     def load_image_bytes(
         self, data: bytes, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS
     ) -> np.ndarray:
         """Uploaded bytes -> one image sample; UserError (or ImageTooLarge) for anything else."""
-        if self.sig.input_kind != "image":
-            raise UserError(f"this model takes {self.sig.input_kind} input, not an image")
-        if not data:
-            raise UserError(f"{name} is empty (0 bytes); send a PNG or JPEG file")
-        return load_image(data, self.sig.input_shape, name, max_pixels)
+        return self.task.inputs.read_image(data, name, max_pixels)
 
     def _from_array(self, arr: np.ndarray, name: str) -> np.ndarray:
         shape = list(self.sig.input_shape)
@@ -134,7 +126,7 @@ class Predictor:
         their columns in order. A missing column, or one the model never had (a typo, usually), is a
         UserError naming it; the target and columns dropped in training are allowed and ignored.
         """
-        if self.sig.input_kind not in ("tabular", "vector"):
+        if not self.task.inputs.table_rows:
             raise UserError(f"this model takes {self.sig.input_kind} input, not table rows")
         columns = self.columns() or [str(i) for i in range(self.sig.input_shape[0])]
         extras = self.sig.extras
@@ -150,22 +142,7 @@ class Predictor:
                 raise UserError(
                     f"row {i}: {'; '.join(p for p in parts if p)}; the model's columns are {columns}"
                 )
-        if self.sig.input_kind == "tabular":
-            import pandas as pd
-
-            from kindling.data.tables import encode_records
-
-            encoded = encode_records(self.sig, pd.DataFrame.from_records(records))
-            return list(np.asarray(encoded, dtype=np.float32))
-        out = []
-        for i, row in enumerate(records):
-            try:
-                out.append(np.array([float(row[c]) for c in columns], dtype=np.float32))
-            except (TypeError, ValueError) as exc:
-                raise UserError(f"row {i}: every column must be a number ({exc})") from exc
-            if not np.isfinite(out[-1]).all():
-                raise UserError(f"row {i}: values must be finite numbers")
-        return out
+        return self.task.inputs.encode_rows(records, columns)
 
     # ------------------------------------------------------------------ forward
 

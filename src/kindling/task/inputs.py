@@ -13,6 +13,9 @@ where the rest of kindling asks what it means. torch is imported inside the meth
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+
+from kindling.errors import UserError
 
 
 class Inputs:
@@ -22,9 +25,42 @@ class Inputs:
     dtype = "float32"  # what the model's (exported) input holds
     view = (1, -1)  # how per-feature mean / std broadcast over a batch
     random_name = "random inputs"
+    file_suffixes: frozenset[str] = frozenset({".npy"})  # the files predict reads, one sample each
+    table_rows = True  # rows of a table (CSV, JSON rows) are samples
+    text_lines = False  # lines of text are samples
 
     def __init__(self, sig):
         self.sig = sig
+
+    # ------------------------------------------------------------------ raw inputs -> samples
+
+    def read_file(self, path: Path):
+        """A file other than .npy -> one raw sample; only images have such files."""
+        raise UserError(
+            f"{path}: this model takes {self.sig.input_kind} input, not an image file; pass a .npy array"
+        )
+
+    def read_image(self, data: bytes, name: str, max_pixels: int | None):
+        """Uploaded image bytes -> one raw sample; only image models take them."""
+        raise UserError(f"this model takes {self.sig.input_kind} input, not an image")
+
+    def encode_rows(self, records: list[dict], columns: list[str]) -> list:
+        """Checked table rows -> one float vector each: the columns in order."""
+        import numpy as np
+
+        if not self.table_rows:
+            raise UserError(f"this model takes {self.sig.input_kind} input, not table rows")
+        out = []
+        for i, row in enumerate(records):
+            try:
+                out.append(np.array([float(row[c]) for c in columns], dtype=np.float32))
+            except (TypeError, ValueError) as exc:
+                raise UserError(f"row {i}: every column must be a number ({exc})") from exc
+            if not np.isfinite(out[-1]).all():
+                raise UserError(f"row {i}: values must be finite numbers")
+        return out
+
+    # ------------------------------------------------------------------ samples -> the model's input
 
     def preprocess(self, device="cpu") -> Callable:
         """x (uint8 images or float features, on any device) -> model input on `device`."""
@@ -73,12 +109,40 @@ class Tabular(Inputs):
 
     kind = "tabular"
 
+    def encode_rows(self, records: list[dict], columns: list[str]) -> list:
+        import numpy as np
+        import pandas as pd
+
+        from kindling.data.tables import encode_records
+
+        encoded = encode_records(self.sig, pd.DataFrame.from_records(records))
+        return list(np.asarray(encoded, dtype=np.float32))
+
 
 class Image(Inputs):
     """uint8 images (C, H, W), scaled to [0, 1] and normalised per channel."""
 
     kind = "image"
     view = (1, -1, 1, 1)
+    table_rows = False
+
+    @property
+    def file_suffixes(self) -> frozenset[str]:
+        from kindling.predict import IMAGE_SUFFIXES
+
+        return frozenset(IMAGE_SUFFIXES | {".npy"})
+
+    def read_file(self, path: Path):
+        from kindling.predict import load_image
+
+        return load_image(path, self.sig.input_shape, str(path))
+
+    def read_image(self, data: bytes, name: str, max_pixels: int | None):
+        from kindling.predict import load_image
+
+        if not data:
+            raise UserError(f"{name} is empty (0 bytes); send a PNG or JPEG file")
+        return load_image(data, self.sig.input_shape, name, max_pixels)
 
     def random_batch(self, n: int, generator) -> tuple:
         import torch
@@ -109,6 +173,8 @@ class Text(Inputs):
     kind = "text"
     dtype = "int64"
     random_name = "random tokens"
+    table_rows = False
+    text_lines = True
 
     def preprocess(self, device="cpu") -> Callable:
         return lambda x: x.to(device, non_blocking=True)
