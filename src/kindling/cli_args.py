@@ -145,6 +145,12 @@ def _add_train(sub) -> None:
     )
 
 
+def flag_keys() -> dict[str, str]:
+    """`train`'s flags as Python keywords -> their config keys (`batch_size` -> data.batch_size):
+    what `kindling.fit(**keywords)` accepts beside the field names."""
+    return {flag[2:].replace("-", "_"): key for flag, key, _tp, _text in TRAIN_FLAGS}
+
+
 class OneLineParser(argparse.ArgumentParser):
     """A mistake on the command line is one line and exit code 2, as every user mistake (the CLI
     contract): what is wrong, a near miss named (`--epoch`: did you mean --epochs?), and where the flags
