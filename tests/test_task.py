@@ -249,3 +249,8 @@ def test_vector_and_text_inputs():
 def test_one_class_outputs_are_never_read_as_log_probabilities():
     one = Signature("classification", "vector", [4], ["only"])
     assert task_for(one).detect_convention(torch.zeros(4, 1)) == "logits"
+
+
+def test_a_model_that_does_not_fit_the_input_is_one_line_before_training(tmp_path):
+    with pytest.raises(UserError, match=r"model mine fails on a batch of the data \(input shape \[13\]\)"):
+        _fit(tmp_path, nn.Linear(7, 3))

@@ -222,7 +222,7 @@ class Predictor:
         items = list(inputs)
         if items and all(isinstance(i, dict) for i in items):
             return self.predict_samples(self.encode_rows(items), top_k)
-        if self.sig.input_kind == "text" and all(isinstance(i, str) for i in items):
+        if self.task.inputs.text_lines and all(isinstance(i, str) for i in items):
             if not any(Path(i).is_file() for i in items if len(i) < 4096):
                 return self.predict_texts(items, top_k)
         return self.predict_files(items, top_k)

@@ -53,8 +53,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ public
 
-    def fit(self, model: torch.nn.Module, data) -> dict:
-        self._setup(model, data)
+    def fit(self, model: torch.nn.Module, data, task: Task | None = None) -> dict:
+        """Train `model` on `data`; `task` (default: the data's, `kindling.task.task_for`) says what
+        its outputs mean. Either way it is checked against the model's outputs before the first step."""
+        self._setup(model, data, task)
         self.fire("fit_start")
         with self.signals:
             try:
@@ -87,7 +89,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
 
-    def _setup(self, model, data) -> None:
+    def _setup(self, model, data, task: Task | None = None) -> None:
         tc = self.tc
         self.data, self.sig = data, data.signature
         self.device = pick_device(tc.device)
@@ -116,7 +118,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.preprocess = make_preprocess(self.sig, self.device)
         self.augment = augment.build(self.cfg.data.augment, self.sig)
-        self.task = self._task(model)
+        self.task = self._task(model, task)
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
         self.threads, threads_how = calibrate.pick_threads(self)
         self.memory_format, format_how = calibrate.pick_memory_format(self)
@@ -153,21 +155,31 @@ class Trainer:
     def _sched_steps(self) -> int:
         return max(1, math.ceil(self.steps_per_epoch / self.tc.accumulate))
 
-    def _task(self, model) -> Task:
+    def _task(self, model, given: Task | None) -> Task:
         """The Task, checked against the model's outputs on one real batch before any step: a wrong
-        shape is one line naming both shapes, and a model without an `outputs_log_probs` mark has its
-        convention (logits or log-probabilities) detected. Eval mode, no grad, no random stream moved."""
-        task = task_for(self.sig, model, label_smoothing=self.tc.label_smoothing)
+        shape is one line naming both shapes, and unless the caller gave the Task or the model carries
+        an `outputs_log_probs` mark, its convention (logits or log-probabilities) is detected.
+        Eval mode, no grad, no random stream moved."""
+        task = given or task_for(self.sig, model, label_smoothing=self.tc.label_smoothing)
+        name = self.cfg.model.name if self.cfg.model.name not in ("", "auto") else type(model).__name__
         x, _, lengths = next(self.train_split.batches(min(self.batch_size, 16)))
         was_training = model.training
         model.eval()
         try:
             with rng.kept(), torch.no_grad():
                 out = self._forward(model, self.preprocess(x), lengths)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except RuntimeError as exc:  # a layer that does not fit the data's shape, usually
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise UserError(
+                f"model {name} fails on a batch of the data (input shape {list(x.shape[1:])}): {first}; "
+                "make its first layers fit inputs of that shape"
+            ) from exc
         finally:
             model.train(was_training)
-        task.check_outputs(self.cfg.model.name, out, len(x))
-        if getattr(model, "outputs_log_probs", None) is None:
+        task.check_outputs(name, out, len(x))
+        if given is None and getattr(model, "outputs_log_probs", None) is None:
             task = task_for(
                 self.sig, label_smoothing=self.tc.label_smoothing, convention=task.detect_convention(out)
             )
