@@ -254,3 +254,11 @@ def test_one_class_outputs_are_never_read_as_log_probabilities():
 def test_a_model_that_does_not_fit_the_input_is_one_line_before_training(tmp_path):
     with pytest.raises(UserError, match=r"model mine fails on a batch of the data \(input shape \[13\]\)"):
         _fit(tmp_path, nn.Linear(7, 3))
+
+
+def test_the_mark_wins_over_what_a_batch_looks_like():
+    logp = torch.log_softmax(torch.randn(4, 3), 1)
+    marked = nn.Linear(4, 3)
+    marked.outputs_log_probs = False
+    assert task_for(CLASSES, marked).settled(marked, logp).convention == "logits"
+    assert task_for(CLASSES).settled(nn.Linear(4, 3), logp).convention == "log_probs"

@@ -63,6 +63,13 @@ class Task:
         """How a batch of raw outputs reads; only classification has a choice to detect."""
         return self.conventions[0]
 
+    def settled(self, model, out) -> Task:
+        """This Task with the convention `out` (a checked batch of `model`'s outputs) shows, unless the
+        model carries an `outputs_log_probs` mark: the mark wins over what one batch looks like."""
+        if getattr(model, "outputs_log_probs", None) is not None:
+            return self
+        return type(self)(self.sig, self.label_smoothing, self.detect_convention(out))
+
     def check_outputs(self, model_name: str, out, batch: int) -> None:
         """One clear line when `out` (a model's outputs for `batch` samples) cannot mean this task."""
         shape = list(getattr(out, "shape", []))

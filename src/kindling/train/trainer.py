@@ -179,11 +179,7 @@ class Trainer:
         finally:
             model.train(was_training)
         task.check_outputs(name, out, len(x))
-        if given is None and getattr(model, "outputs_log_probs", None) is None:
-            task = task_for(
-                self.sig, label_smoothing=self.tc.label_smoothing, convention=task.detect_convention(out)
-            )
-        return task
+        return task if given is not None else task.settled(model, out)
 
     def _make_ema(self, model):
         if not self.tc.ema:
