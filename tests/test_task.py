@@ -42,6 +42,8 @@ def test_classification_of_log_probabilities_is_nll_and_exp():
     task = task_for(CLASSES, convention="log_probs")
     assert torch.equal(task.loss(logp, y), F.nll_loss(logp, y))
     assert torch.allclose(task.probabilities(logp), logp.exp())
+    assert torch.equal(task.log_probabilities(logp), logp)
+    assert torch.allclose(task_for(CLASSES).log_probabilities(logp * 2), torch.log_softmax(logp * 2, 1))
     assert task.describe_outputs()["to_probabilities"] == "exp"
 
 

@@ -180,6 +180,12 @@ class Classification(Task):
 
         return out.float().exp() if self.convention == "log_probs" else torch.softmax(out.float(), dim=1)
 
+    def log_probabilities(self, out):
+        """Per-class log-probabilities (a sample's loss is minus the true class's), computed stably."""
+        import torch
+
+        return out.float() if self.convention == "log_probs" else torch.log_softmax(out.float(), dim=1)
+
     def predictions(self, out):
         return out.argmax(1)
 
