@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from kindling import defaults
 from kindling.data import augment
 from kindling.data.memory import epoch_order, num_batches
 from kindling.data.transforms import make_preprocess
@@ -92,6 +93,7 @@ class Trainer:
     def _setup(self, model, data, task: Task | None = None) -> None:
         tc = self.tc
         self.data, self.sig = data, data.signature
+        defaults.choose(self.cfg, self.sig, len(data.train), model_given=True)  # when no runner did
         self.device = pick_device(tc.device)
         self.dist = distributed.init_from_env(self.device)
         if tc.deterministic:
