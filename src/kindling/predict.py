@@ -26,11 +26,16 @@ class ImageTooLarge(UserError):
 
 
 def load_image(
-    source, shape: list[int], name: str = "image", max_pixels: int | None = DEFAULT_MAX_PIXELS
+    source,
+    shape: list[int],
+    name: str = "image",
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    steps: list[dict] | None = None,
 ) -> np.ndarray:
     """Any image (path or bytes; L, RGB, RGBA, P, CMYK, 16-bit) -> uint8 array of `shape` (C, H, W).
 
-    Converted and resized as training did (bilinear), as seed 000's predict script does. The size in
+    Converted and resized as training did (bilinear), as seed 000's predict script does; `steps` are a
+    user transform's recorded Resize / CenterCrop (kindling.data.images.replay), applied first. The size in
     the header is checked against `max_pixels` before any pixel is decoded, so a 20000x20000 PNG of
     a few kilobytes is refused without allocating 400 MB.
     """
@@ -62,6 +67,10 @@ def load_image(
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img)
     img = img.convert("L" if channels == 1 else "RGB")
+    if steps:
+        from kindling.data.images.replay import apply_steps
+
+        img = apply_steps(img, steps)
     if img.size != (width, height):
         img = img.resize((width, height), Image.BILINEAR)
     arr = np.asarray(img, dtype=np.uint8)
@@ -97,7 +106,7 @@ class Predictor:
             raise UserError(
                 f"{path}: this model takes {self.sig.input_kind} input, not an image file; pass a .npy array"
             )
-        return load_image(path, self.sig.input_shape, str(path))
+        return load_image(path, self.sig.input_shape, str(path), steps=self.sig.extras.get("image_steps"))
 
     def load_image_bytes(
         self, data: bytes, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS
@@ -107,7 +116,7 @@ class Predictor:
             raise UserError(f"this model takes {self.sig.input_kind} input, not an image")
         if not data:
             raise UserError(f"{name} is empty (0 bytes); send a PNG or JPEG file")
-        return load_image(data, self.sig.input_shape, name, max_pixels)
+        return load_image(data, self.sig.input_shape, name, max_pixels, self.sig.extras.get("image_steps"))
 
     def _from_array(self, arr: np.ndarray, name: str) -> np.ndarray:
         shape = list(self.sig.input_shape)

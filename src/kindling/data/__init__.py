@@ -48,6 +48,9 @@ def register(name: str) -> Callable:
 
 def resolve(spec: str) -> Callable:
     key = spec.split(":", 1)[0] + ":" if ":" in spec else spec
+    if key in ("py:", "objects:"):  # the user's own Dataset / arrays / DataFrame (kindling.data.objects)
+        importlib.import_module("kindling.data.objects")
+        return _BUILDERS[key]
     table = KINDS if key.endswith(":") else NAMED
     if key not in table:
         hint = (
