@@ -13,7 +13,8 @@ TRAIN_FLAGS = [
         "--data",
         "data.name",
         str,
-        "data set or source: digits, wine, diabetes, mnist, cifar10, folder:DIR, csv:FILE, text:PATH",
+        "data set or source: digits, wine, diabetes, mnist, cifar10, folder:DIR, csv:FILE, text:PATH, "
+        "py:FILE.py:FUNCTION (your own Dataset)",
     ),
     ("--model", "model.name", str, "model name (see `kindling list models`)"),
     ("--epochs", "train.epochs", int, "number of epochs"),

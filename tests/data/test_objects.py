@@ -270,3 +270,18 @@ def test_bad_input_is_found_when_streamed_too():
 def test_objects_from_another_process_are_named():
     with pytest.raises(UserError, match="another process"):
         build("objects:999")
+
+
+def test_a_large_dataset_is_read_by_workers_and_a_bad_sample_still_names_its_index():
+    from kindling.data.samples import PARALLEL_FROM, workers
+
+    big = MyDataset(n=PARALLEL_FROM + 30, shape=(1, 4, 4))
+    if workers(len(big)) == 0:
+        pytest.skip("DataLoader workers are only forked on Linux")
+    dm = build(register_objects(big))
+    assert dm.train.x.dtype == torch.uint8 and len(dm.train) + len(dm.val) + len(dm.test) == len(big)
+    big.bad = {PARALLEL_FROM + 7: _raise}
+    with pytest.raises(
+        UserError, match=rf"__getitem__\({PARALLEL_FROM + 7}\) raised ValueError: corrupt record"
+    ):
+        build(register_objects(big))

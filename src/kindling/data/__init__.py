@@ -54,7 +54,8 @@ def resolve(spec: str) -> Callable:
     table = KINDS if key.endswith(":") else NAMED
     if key not in table:
         hint = (
-            "see `kindling list datasets`; file sources are folder:DIR, annotations:FILE, csv:FILE, text:PATH"
+            "see `kindling list datasets`; file sources are folder:DIR, annotations:FILE, csv:FILE, text:PATH; "
+            "your own Dataset is py:FILE.py:FUNCTION"
         )
         raise unknown("data set", spec, list(NAMED) + list(KINDS), hint)
     importlib.import_module(table[key][0])
