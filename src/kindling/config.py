@@ -20,9 +20,7 @@ from kindling.errors import UserError, did_you_mean
 
 @dataclass
 class DataConfig:
-    name: str = (
-        "digits"  # data set or source spec: digits, mnist, folder:DIR, csv:FILE, text:DIR, py:FILE.py:FN ...
-    )
+    name: str = "digits"  # data spec: digits, mnist, folder:DIR, csv:FILE, text:DIR, py:FILE.py:FN ...
     batch_size: int = 64
     eval_batch_size: int = 512
     val_fraction: float = 0.1  # of what is left after the test split, when no val split is given
