@@ -237,7 +237,7 @@ def _raise():
 BAD = {
     "shape": (
         MyDataset(bad={37: lambda: (torch.zeros(3, 12, 12), 0)}),
-        "sample 37 has shape (3, 12, 12), expected (1, 12, 12)",
+        "sample 37 has shape (3, 12, 12), expected (1, 12, 12) as the training samples have",
     ),
     "type": (MyDataset(bad={4: lambda: ("not an image", 0)}), "sample 4 has an input of type str"),
     "label": (

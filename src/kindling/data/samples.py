@@ -104,7 +104,7 @@ class Layout:
             x = x.unsqueeze(0)
         if tuple(x.shape) != self.shape:
             raise UserError(
-                f"{what}: sample {i} has shape {tuple(x.shape)}, expected {self.shape} like sample 0; "
+                f"{what}: sample {i} has shape {tuple(x.shape)}, expected {self.shape} as the training samples have; "
                 "make every sample the same shape (e.g. a Resize in the transform)"
             )
         if x.dtype == torch.uint8:
