@@ -22,21 +22,16 @@ random transform (augmentation that must run each epoch), streams through a Data
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from kindling.data import DataModule, note, register
 from kindling.data.images.replay import Recipe, read_transform
 from kindling.data.memory import Split
-from kindling.data.samples import Layout, fetch, label_value, materialise, one_line, quantize, stored_dtype
+from kindling.data.samples import Layout, fetch, label_value, materialise, quantize, stored_dtype
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
-from kindling.errors import UserError, did_you_mean
+from kindling.errors import UserError
 
 PARTS = ("train", "val", "test")
 _OBJECTS: dict[str, dict] = {}
@@ -66,53 +61,9 @@ def objects_source(cfg, fitted: Signature | None = None) -> DataModule:
 
 @register("py:")
 def py_source(cfg, fitted: Signature | None = None) -> DataModule:
-    return from_objects(cfg, fitted=fitted, **load_py(cfg.name))
+    from kindling.data.pyfile import load_py
 
-
-def load_py(spec: str) -> dict:
-    """`py:FILE.py:FUNCTION` -> {"train", "val", "test", "target"} from what FUNCTION() returns."""
-    path, _, name = spec[len("py:") :].rpartition(":")
-    if not path or not name:
-        raise UserError(f"--data {spec}: expected py:FILE.py:FUNCTION, e.g. py:my_data.py:make_datasets")
-    module = _import_file(Path(path).expanduser())
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        found = [k for k, v in vars(module).items() if callable(v) and not k.startswith("_")]
-        raise UserError(f"{path} has no function '{name}'{did_you_mean(name, found)}; --data {spec}")
-    try:
-        result = fn()
-    except UserError:
-        raise
-    except Exception as exc:  # the user's code: any type
-        raise UserError(f"{path}: {name}() raised {one_line(exc)}; fix it and run again") from exc
-    if isinstance(result, dict):
-        unknown = sorted(set(result) - {*PARTS, "target"})
-        if unknown or "train" not in result:
-            raise UserError(
-                f"{path}: {name}() returned a dict with keys {sorted(result)}; "
-                "expected 'train' and optionally 'val', 'test' (and 'target' for a DataFrame)"
-            )
-        return {k: result.get(k) for k in (*PARTS, "target")}
-    return {"train": result, "val": None, "test": None, "target": None}
-
-
-def _import_file(path: Path):
-    """Import the one file the user named (nothing else is put on sys.path)."""
-    if not path.is_file() or path.suffix != ".py":
-        raise UserError(f"{path} is not a Python file; --data py:FILE.py:FUNCTION names one")
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    module_name = f"kindling_user_data_{digest}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # pickling (DataLoader workers) and dataclasses look it up here
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # the user's code: any type
-        del sys.modules[module_name]
-        raise UserError(f"{path}: importing it raised {one_line(exc)}") from exc
-    return module
+    return from_objects(cfg, fitted=fitted, **load_py(cfg.name, PARTS))
 
 
 # ---------------------------------------------------------------------------------------- dispatch
@@ -264,43 +215,51 @@ def _task(labels: list, cfg) -> str:
     return "classification" if whole else "regression"
 
 
+def _key(label):
+    """A label as a class key: whole numbers as ints (7.0 and 7 are one class), others as they are."""
+    return int(label) if not isinstance(label, str) and float(label).is_integer() else label
+
+
 def _encode(stored: dict, cfg, classes: list[str] | None) -> tuple[str, list[str], dict]:
     """(task, class names, {split: y tensor}); labels outside the classes name their index."""
     every = [v for part in stored.values() if part is not None for v in part[1]]
     task = _task(every, cfg)
     if task == "regression":
-        for name, part in stored.items():
-            for i, v in enumerate(part[1] if part else []):
-                if isinstance(v, str):
-                    raise UserError(f"the {name} data: label {v!r} at index {i} is not a number (regression)")
-        ys = {k: torch.tensor(p[1], dtype=torch.float32) if p else None for k, p in stored.items()}
-        return task, [], ys
+        _check_labels(stored, lambda v: not isinstance(v, str), "is not a number (regression)")
+        return (
+            task,
+            [],
+            {k: torch.tensor(p[1], dtype=torch.float32) if p else None for k, p in stored.items()},
+        )
     if classes is not None:
-        for name, part in stored.items():
-            for i, v in enumerate(part[1] if part else []):
-                if isinstance(v, str) or not 0 <= v < len(classes) or not float(v).is_integer():
-                    raise UserError(
-                        f"the {name} data: label {v!r} at index {i} is out of range for {len(classes)} classes "
-                        f"({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''}); labels are 0..{len(classes) - 1}"
-                    )
+        shown = f"{', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''}"
+        _check_labels(
+            stored,
+            lambda v: not isinstance(v, str) and float(v).is_integer() and 0 <= v < len(classes),
+            f"is out of range for {len(classes)} classes ({shown}); labels are 0..{len(classes) - 1}",
+        )
         lookup = {i: i for i in range(len(classes))}
     else:
-        distinct = sorted(
-            {int(v) if not isinstance(v, str) else v for v in every}, key=lambda v: (isinstance(v, str), v)
-        )
+        distinct = sorted({_key(v) for v in every}, key=lambda v: (isinstance(v, str), v))
         classes = [str(v) for v in distinct]
         lookup = {v: i for i, v in enumerate(distinct)}
     if len(classes) < 2:
         raise UserError(
-            f"the labels hold {len(classes)} class ({', '.join(classes)}); a classifier needs at least 2"
+            f"the labels hold {len(classes)} class ({', '.join(classes)}); a classifier needs 2 or more"
         )
     ys = {
-        k: torch.tensor([lookup[v if isinstance(v, str) else int(v)] for v in p[1]], dtype=torch.long)
-        if p
-        else None
+        k: torch.tensor([lookup[_key(v)] for v in p[1]], dtype=torch.long) if p else None
         for k, p in stored.items()
     }
     return task, classes, ys
+
+
+def _check_labels(stored: dict, valid, problem: str) -> None:
+    """The first label for which `valid` fails, as one line naming its split and index."""
+    for name, part in stored.items():
+        for i, v in enumerate(part[1] if part else []):
+            if not valid(v):
+                raise UserError(f"the {name} data: label {v!r} at index {i} {problem}")
 
 
 def _make_split(part: tuple, y: torch.Tensor, what: str):
