@@ -23,6 +23,7 @@ import torch
 from kindling.errors import UserError
 
 PARALLEL_FROM = 4096  # fewer samples than this are fetched in the main process: workers cost a start
+LOUD_FROM = 20_000  # from this many samples the one read is announced (and shown as a bar on a terminal)
 
 
 def one_line(exc: BaseException) -> str:
@@ -199,7 +200,7 @@ def iterate(dataset, what: str):
 
 
 def _progress(total: int, what: str):
-    if total < 20_000 or not sys.stderr.isatty():
+    if total < LOUD_FROM or not sys.stderr.isatty():
         return None
     from tqdm import tqdm
 
@@ -214,6 +215,11 @@ def materialise(dataset, what: str, layout: Layout, keep_inputs: bool = True):
     n = len(dataset)
     buf, labels = None, []
     bar = _progress(n, what)
+    if n >= LOUD_FROM:
+        from kindling.data import note
+
+        kept = "once, then held in memory" if keep_inputs else "once to check them and collect the labels"
+        note(f"reading the {n:,} samples of the {what} {kept}")
     for i, x, label in iterate(dataset, what):
         x = layout.stored(x, i, what)
         labels.append(label)
