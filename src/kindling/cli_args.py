@@ -145,6 +145,12 @@ def _add_train(sub) -> None:
     )
 
 
+def flag_keys() -> dict[str, str]:
+    """`train`'s flags as Python keywords -> their config keys (`batch_size` -> data.batch_size):
+    what `kindling.fit(**keywords)` accepts beside the field names."""
+    return {flag[2:].replace("-", "_"): key for flag, key, _tp, _text in TRAIN_FLAGS}
+
+
 class OneLineParser(argparse.ArgumentParser):
     """A mistake on the command line is one line and exit code 2, as every user mistake (the CLI
     contract): what is wrong, a near miss named (`--epoch`: did you mean --epochs?), and where the flags
@@ -241,8 +247,8 @@ def add_core_commands(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
     _add_predict(sub)
-    p = sub.add_parser("list", help="list data sets, models or recipes")
-    p.add_argument("what", choices=["datasets", "models", "recipes"], help="what to list")
+    p = sub.add_parser("list", help="list data sets, models, commands or recipes")
+    p.add_argument("what", choices=["datasets", "models", "commands", "recipes"], help="what to list")
     p = sub.add_parser("inspect", help="each layer's output shape and parameter count")
     p.add_argument("model", help="model name")
     p.add_argument("--input-shape", default="3x32x32", help="C x H x W of one sample (default: 3x32x32)")

@@ -157,10 +157,9 @@ CALLBACK_PROVIDERS = [
 
 def _providers() -> dict:
     """The callback providers that are installed, by name."""
-    from kindling.optional import import_optional
+    import importlib
 
-    modules = {name: import_optional(name) for name in CALLBACK_PROVIDERS}
-    return {name: module for name, module in modules.items() if module is not None}
+    return {name: importlib.import_module(name) for name in CALLBACK_PROVIDERS}
 
 
 def _prepare_providers(cfg: RunConfig) -> dict:

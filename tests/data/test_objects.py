@@ -285,3 +285,20 @@ def test_a_large_dataset_is_read_by_workers_and_a_bad_sample_still_names_its_ind
         UserError, match=rf"__getitem__\({PARALLEL_FROM + 7}\) raised ValueError: corrupt record"
     ):
         build(register_objects(big))
+
+
+def test_kindling_fit_takes_the_objects_themselves(tmp_path):
+    import kindling
+
+    run = kindling.fit(
+        data=MyDataset(),
+        val=MyDataset(30, seed=1),
+        model="mlp",
+        epochs=1,
+        threads=1,
+        logger="none",
+        run_dir=str(tmp_path / "run"),
+    )
+    assert run.evaluate("val")["n"] == 30
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "objects:" in config and "val: null" in config  # the val Dataset is no split file

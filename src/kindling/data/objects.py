@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kindling.data import DataModule, note, register
+from kindling.data import DataModule, note
 from kindling.data.images.replay import Recipe, read_transform
 from kindling.data.memory import Split
 from kindling.data.samples import Layout, fetch, label_value, materialise, quantize, stored_dtype
@@ -48,8 +48,8 @@ def register_objects(train, val=None, test=None, target: str | None = None) -> s
     return spec
 
 
-@register("objects:")
 def objects_source(cfg, fitted: Signature | None = None) -> DataModule:
+    """your own Python objects, handed over in this process: kindling.fit(data=...)"""
     parts = _OBJECTS.get(cfg.name)
     if parts is None:
         raise UserError(
@@ -59,8 +59,8 @@ def objects_source(cfg, fitted: Signature | None = None) -> DataModule:
     return from_objects(cfg, fitted=fitted, **parts)
 
 
-@register("py:")
 def py_source(cfg, fitted: Signature | None = None) -> DataModule:
+    """your own data: py:FILE.py:FUNCTION returning a Dataset, {"train": ..., "val": ...}, (X, y) or a DataFrame"""
     from kindling.data.pyfile import load_py
 
     return from_objects(cfg, fitted=fitted, **load_py(cfg.name, PARTS))
