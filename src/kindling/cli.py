@@ -188,8 +188,8 @@ COMMANDS = {
 
 def entry() -> int:
     """The `kindling` command: main(), then the end of the process without the interpreter's teardown.
-    After `kindling train`, freeing torch's modules and objects one by one took ~0.2 s, and the last
-    garbage collection walked every object torch created (about a second). Nothing is lost: the atexit
+    After `kindling train`, freeing torch's modules and objects one by one is slow, and the last garbage
+    collection walks every object torch created, adding a noticeable pause. Nothing is lost: the atexit
     handlers run first and the output is flushed; every file was written and closed (atomically) before
     main returned. With another thread still running, the process ends the usual way, which joins it."""
     import atexit
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except UserError as exc:
-        print(f"kindling: {exc}", file=sys.stderr)
+        print(f"kindling: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kindling: interrupted", file=sys.stderr)
@@ -241,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 130
         raise
+
+
+def one_line(message: str) -> str:
+    """A refusal is one line even when it quotes the user's data: a column name with a line break in it
+    (a quoted CSV header) is shown escaped, as `\n`, instead of splitting the message."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
 
 
 def _resume_target(args, fallback: str) -> str:

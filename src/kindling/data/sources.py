@@ -1,5 +1,5 @@
 """Which source builds a data spec, from the `kindling.data` entry points, without importing any source
-(nor torch): `kindling list datasets`, and the report sidecar's start, which must happen before torch loads.
+(nor torch): `kindling list datasets` answers at once.
 
 A spec is a name (`digits`, `mnist`) or `kind:argument` (`folder:photos`, `csv:temps.csv`); a kind's
 entry is named with its colon (`"folder:" = "kindling.data.images.folder:folder"`).
