@@ -139,7 +139,8 @@ class RunConfig:
 
 def default_name(cfg: RunConfig) -> str:
     data = cfg.data.name.split(":", 1)[-1].rstrip("/").replace("\\", "/").split("/")[-1] or "data"
-    return f"{Path(data).stem}-{cfg.model.name}"
+    model = cfg.model.name.rpartition(":")[2]  # the user's own model (path/net.py:Net): its name
+    return f"{Path(data).stem}-{model}"
 
 
 # ---------------------------------------------------------------- building from dicts, strictly

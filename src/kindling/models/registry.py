@@ -63,6 +63,10 @@ def get(name: str) -> Callable:
 
 def build(name: str, sig, options: dict | None = None):
     """Build model `name` for the signature's input shape and output count."""
+    if ":" in name:  # the user's own code: file.py:Name or package.module:Name
+        from kindling.models import usercode
+
+        return usercode.build(name, sig, options)
     ctor = get(name)
     options = dict(options or {})
     params = inspect.signature(ctor).parameters

@@ -68,9 +68,20 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
 
     model = trainer.ema.module if trainer.ema is not None else trainer.model
     spec = {"name": trainer.cfg.model.name, "options": trainer.cfg.model.options}
+    _record_code(trainer.run_dir / "best", spec)
     clean = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     if trainer.env is None:  # once per run: it runs `git rev-parse` and reads versions
         trainer.env = collect(trainer.device, trainer.threads, trainer.tc.seed)
     env = trainer.env
     meta = {"val": clean, "epoch": epoch, "monitor": trainer.monitor_key}
     write(trainer.run_dir / "best", model, spec, trainer.sig, meta, env, asdict(trainer.cfg.data))
+
+
+def _record_code(folder, spec: dict) -> None:
+    """The user's own model (`file.py:Name`): where its code came from, its sha256, and a copy of it."""
+    from kindling.bundle import save_code_copy
+    from kindling.models import usercode
+
+    if usercode.is_reference(spec["name"]):
+        spec["code"], source = usercode.provenance(spec["name"], spec["options"])
+        save_code_copy(folder, spec["code"], source)

@@ -1,0 +1,378 @@
+"""The user's own model, named `path/to/file.py:Name` or `package.module:Name`.
+
+`Name` is an `nn.Module` subclass or a function returning one. Its constructor's parameters named after
+a fact of the data (`num_classes`, `in_channels`, `input_shape`, `vocab_size` ...) are filled from the
+Signature unless the user set them, so the seeds' `class LeNet(nn.Module)` with `num_classes=10` fits
+a 3-class folder unchanged. Every mistake is one line naming the file and the fix.
+
+The code is read once, hashed, and executed from those same bytes, so the sha256 that the Bundle records
+is the code that ran; `provenance()` gives that record and the bytes, for the Bundle's copy
+(`kindling.models.rebuild` imports it back only from where it was recorded, or from that copy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kindling.errors import UserError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Reference:
+    kind: str  # file | module
+    target: str  # the file's absolute path, or the dotted module name
+    name: str  # the class or function inside it
+    text: str  # as the user wrote it
+
+    @property
+    def where(self) -> str:
+        return self.target if self.kind == "file" else f"module {self.target}"
+
+
+@dataclass
+class Loaded:
+    obj: object  # the class, function or instance named
+    file: Path  # the source file that was executed
+    source: bytes
+    sha256: str
+
+
+_LOADED: dict[tuple[str, str], Loaded] = {}  # (kind, target) -> what this process imported
+
+
+def is_reference(name: str) -> bool:
+    """`file.py:Name` or `pkg.module:Name` (a registered model name has no colon)."""
+    head, sep, tail = str(name).rpartition(":")
+    return bool(sep and head and tail.isidentifier())
+
+
+def parse(text: str) -> Reference:
+    head, _, name = str(text).rpartition(":")
+    if not is_reference(text):
+        raise UserError(f"model '{text}' is not FILE.py:Name or package.module:Name")
+    looks_like_file = head.endswith(".py") or "/" in head or "\\" in head
+    if looks_like_file:
+        return Reference("file", str(Path(head).expanduser().resolve()), name, str(text))
+    if not all(part.isidentifier() for part in head.split(".")):
+        raise UserError(f"model '{text}': '{head}' is neither a .py file nor a dotted module name")
+    return Reference("module", head, name, str(text))
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------- importing
+
+
+def import_file(path: Path, label: str) -> tuple[object, bytes]:
+    """Execute the .py file at `path` as a module of its own (unique name per content); -> (module, bytes).
+
+    Its folder is on sys.path only while it runs, so `from layers import Block` next to it works and
+    nothing stays behind."""
+    if not path.is_file():
+        raise UserError(f"{path} does not exist; check the path in --model {label}")
+    source = path.read_bytes()
+    digest = sha256_of(source)
+    module_name = f"kindling_user_{path.stem}_{digest[:16]}"
+    if module_name in sys.modules:
+        return sys.modules[module_name], source
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise UserError(f"{path}:{exc.lineno}: syntax error ({exc.msg}); fix the file and run again") from exc
+    sys.modules[module_name] = module  # dataclasses and typing look themselves up here while it runs
+    added = str(path.parent) not in sys.path
+    if added:
+        sys.path.insert(0, str(path.parent))
+    try:
+        exec(code, module.__dict__)  # the file the user named, from the bytes that were hashed
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise UserError(f"importing {path} failed: {type(exc).__name__}: {exc}; fix the file") from exc
+    finally:
+        if added:
+            sys.path.remove(str(path.parent))
+    return module, source
+
+
+def import_module(ref: Reference) -> tuple[object, Path]:
+    """Import `pkg.module` as Python would; the current folder counts, as it does for `python -m`."""
+    added = "" not in sys.path and str(Path.cwd()) not in sys.path
+    if added:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(ref.target)
+    except ModuleNotFoundError as exc:
+        raise UserError(
+            f"module '{ref.target}' not found ({exc}); install it, run from its folder, or name the file "
+            f"(--model path/to/file.py:{ref.name})"
+        ) from exc
+    except SyntaxError as exc:
+        raise UserError(f"{exc.filename}:{exc.lineno}: syntax error ({exc.msg}); fix the file") from exc
+    except Exception as exc:
+        raise UserError(f"importing module '{ref.target}' failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if added:
+            sys.path.remove(str(Path.cwd()))
+    file = getattr(module, "__file__", None)
+    if not file:
+        raise UserError(f"module '{ref.target}' has no source file; name a .py file instead")
+    return module, Path(file).resolve()
+
+
+def load(ref: Reference) -> Loaded:
+    """The object `ref` names, with the bytes and hash of the file it came from; remembered per process
+    for `provenance` (a file is read again on each call: an unchanged one is not executed twice)."""
+    if ref.kind == "file":
+        module, source = import_file(Path(ref.target), ref.text)
+        file = Path(ref.target)
+    else:
+        module, file = import_module(ref)
+        source = file.read_bytes()
+    loaded = Loaded(module, file, source, sha256_of(source))
+    _LOADED[(ref.kind, ref.target)] = loaded
+    return Loaded(_member(module, ref), file, source, loaded.sha256)
+
+
+def _member(module, ref: Reference):
+    if hasattr(module, ref.name):
+        return getattr(module, ref.name)
+    import torch.nn as nn
+
+    defined = [
+        k
+        for k, v in vars(module).items()
+        if not k.startswith("_")
+        and (inspect.isfunction(v) or (inspect.isclass(v) and issubclass(v, nn.Module)))
+        and getattr(v, "__module__", None) == module.__name__
+    ]
+    raise UserError(
+        f"{ref.where} has no '{ref.name}'{did_you_mean(ref.name, defined)}; "
+        f"it defines: {', '.join(sorted(defined)) or 'no nn.Module class or function'}"
+    )
+
+
+# ---------------------------------------------------------------- building
+
+
+def _image(sig) -> bool:
+    return sig.input_kind == "image" and len(sig.input_shape) == 3
+
+
+SIGNATURE_FACTS = {
+    "num_classes": lambda sig: sig.num_outputs,
+    "num_outputs": lambda sig: sig.num_outputs,
+    "num_targets": lambda sig: sig.num_outputs,
+    "out_features": lambda sig: sig.num_outputs,
+    "in_channels": lambda sig: sig.input_shape[0] if _image(sig) else None,
+    "image_size": lambda sig: sig.input_shape[-1] if _image(sig) else None,
+    "input_shape": lambda sig: tuple(sig.input_shape),
+    "in_features": lambda sig: sig.input_shape[0] if len(sig.input_shape) == 1 else None,
+    "num_features": lambda sig: sig.input_shape[0] if len(sig.input_shape) == 1 else None,
+    "input_size": lambda sig: sig.input_shape[0] if len(sig.input_shape) == 1 else None,
+    "vocab_size": lambda sig: len(sig.extras["vocab"]) if "vocab" in sig.extras else None,
+    "pad_size": lambda sig: sig.input_shape[0] if sig.input_kind == "text" else None,
+    "class_names": lambda sig: list(sig.class_names),
+}
+
+
+def construct(obj, sig, options: dict, label: str):
+    """A class or factory called with `options` plus the data's facts; an instance is returned as is."""
+    import torch.nn as nn
+
+    if isinstance(obj, nn.Module):
+        if options:
+            raise UserError(f"{label} is a model instance; it takes no options (got {', '.join(options)})")
+        return obj
+    if inspect.isclass(obj) and not issubclass(obj, nn.Module):
+        raise UserError(f"{label} is the class {obj.__name__}, not an nn.Module subclass")
+    if not callable(obj):
+        raise UserError(
+            f"{label} is a {type(obj).__name__}, not an nn.Module subclass or a function returning one"
+        )
+    kwargs = _arguments(obj, sig, dict(options), label)
+    try:
+        model = obj(**kwargs)
+    except Exception as exc:
+        shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise UserError(f"{label}({shown}) raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(model, nn.Module):
+        raise UserError(f"{label}(...) returned a {type(model).__name__}, not an nn.Module")
+    return model
+
+
+def _arguments(obj, sig, options: dict, label: str) -> dict:
+    """Options checked against the signature (did-you-mean on a typo), plus the facts it asks for."""
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):
+        return options
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    named = [
+        n
+        for n, p in params.items()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    for key in options:
+        if key not in named and not accepts_any:
+            raise UserError(
+                f"{label} has no parameter '{key}'{did_you_mean(key, named)}; "
+                f"its parameters: {', '.join(named) or 'none'}"
+            )
+    for name in named:
+        if name not in options and name in SIGNATURE_FACTS:
+            value = SIGNATURE_FACTS[name](sig)
+            if value is not None:
+                options[name] = value
+    missing = [n for n in named if n not in options and params[n].default is inspect.Parameter.empty]
+    if missing:
+        raise UserError(
+            f"{label} needs {', '.join(missing)}, which the data does not give; "
+            f"set it with --set model.options.{missing[0]}=VALUE"
+        )
+    return options
+
+
+def build(name: str, sig, options: dict | None = None):
+    """`--model file.py:Name`: import, construct for the data, check its outputs against the data."""
+    ref = parse(name)
+    loaded = load(ref)
+    model = construct(loaded.obj, sig, dict(options or {}), f"'{ref.name}' in {ref.where}")
+    check_user_model_outputs(model, sig, ref.text)
+    return model
+
+
+def provenance(name: str, options: dict | None = None) -> tuple[dict, bytes]:
+    """The Bundle's record of where the code came from, and the source bytes for its copy.
+
+    The bytes are those this process executed (the import is cached), not the file as it is now."""
+    ref = parse(name)
+    loaded = _LOADED.get((ref.kind, ref.target)) or load(ref)
+    record = {
+        "kind": ref.kind,
+        ref.kind if ref.kind == "module" else "path": ref.target,
+        "file": str(loaded.file),
+        "name": ref.name,
+        "reference": ref.text,
+        "options": dict(options or {}),
+        "sha256": loaded.sha256,
+        "copy": f"code/{loaded.file.name}",
+    }
+    return record, loaded.source
+
+
+# ---------------------------------------------------------------- the outputs  (integrator: fold into Task)
+
+
+def check_user_model_outputs(model, sig, name: str) -> None:
+    """One no-grad forward on a small batch of the data's shape: refuse a wrong output shape before
+    training starts, and mark a model that returns log-probabilities (log_softmax, as seed 002's MNIST
+    Net does) so the trainer uses NLL instead of cross-entropy on top of it.
+    # integrator: fold into Task (detect_convention / check_outputs)"""
+    import torch
+
+    x = _probe_batch(sig)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(*x)
+    except Exception as exc:
+        raise UserError(
+            f"model '{name}' fails on one batch of this data's shape (B, {', '.join(map(str, sig.input_shape))}): "
+            f"{type(exc).__name__}: {str(exc)[:300]}"
+        ) from exc
+    finally:
+        model.train(was_training)
+    want = sig.num_outputs
+    if not isinstance(out, torch.Tensor):
+        raise UserError(f"model '{name}' returns a {type(out).__name__}; return one tensor of shape (B, {want})")
+    if tuple(out.shape) != (x[0].shape[0], want):
+        what = f"{want} classes" if sig.task == "classification" else f"{want} target value(s)"
+        got = "(" + ", ".join(["B", *map(str, out.shape[1:])]) + ")"
+        raise UserError(
+            f"model '{name}' gives outputs of shape {got} but the data has {what}, which needs (B, {want}); "
+            "change its last layer or give its constructor a num_classes parameter"
+        )
+    if sig.task == "classification" and want >= 2:
+        _mark_convention(model, out.float(), name)
+
+
+def _mark_convention(model, out, name: str) -> None:
+    """logits (anything), log-probabilities (each row's logsumexp is 0) or probabilities (refused)."""
+    import torch
+
+    if bool((out <= 0).all()) and bool((torch.logsumexp(out, 1).abs() < 1e-4).all()):
+        model.outputs_log_probs = True  # read by the trainer, evaluate, predict and export
+    elif bool((out >= 0).all()) and bool(((out.sum(1) - 1).abs() < 1e-4).all()):
+        raise UserError(
+            f"model '{name}' returns probabilities (softmax); return logits, or log_softmax for NLL, "
+            "so the loss is computed stably"
+        )
+
+
+def _probe_batch(sig) -> tuple:
+    """Two samples of the data's shape, drawn from a private generator (the global seed stays untouched)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    if sig.input_kind == "text":
+        vocab = max(2, len(sig.extras.get("vocab", [])))
+        return (torch.randint(1, vocab, (2, *sig.input_shape), generator=gen),)
+    return (torch.randn(2, *sig.input_shape, generator=gen),)
+
+
+# ---------------------------------------------------------------- rebuilding from a Bundle
+
+
+def recorded_source(record: dict, folder: Path, trust_code: bool = False) -> Path:
+    """The file a Bundle's model is imported from, once it is shown to be the code that trained it:
+    the recorded file (or module) unchanged, or with `trust_code` the Bundle's own copy."""
+    copy = Path(folder) / record["copy"]
+    if trust_code:
+        if not copy.is_file():
+            raise UserError(f"{folder} has no copy of the model's code ({record['copy']}); the bundle is damaged")
+        if sha256_of(copy.read_bytes()) != record["sha256"]:
+            raise UserError(f"{copy} does not match the sha256 in {folder}/bundle.json; the bundle is damaged")
+        return copy
+    file = Path(record["file"])
+    if record["kind"] == "module":
+        spec = importlib.util.find_spec(record["module"]) if _module_findable(record["module"]) else None
+        file = Path(spec.origin) if spec is not None and spec.origin else file
+    hint = f"restore it, or pass --trust-code to use the copy in {copy}"
+    if not file.is_file():
+        raise UserError(f"{file} (the code of model '{record['name']}') is missing; {hint}")
+    if sha256_of(file.read_bytes()) != record["sha256"]:
+        raise UserError(f"{file} changed since training (sha256 differs); {hint}")
+    return file
+
+
+def _module_findable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def rebuild(record: dict, folder: Path, sig, trust_code: bool = False):
+    """The model of a Bundle whose code is the user's: imported only from where `record` says (after the
+    sha256 check), or from the Bundle's copy with `trust_code`; built with the recorded options."""
+    file = recorded_source(record, folder, trust_code)
+    if record["kind"] == "file" or trust_code:
+        ref = Reference("file", str(file), record["name"], record["reference"])
+        module, _ = import_file(file, record["reference"])
+    else:
+        ref = Reference("module", record["module"], record["name"], record["reference"])
+        module, _ = import_module(ref)
+    model = construct(_member(module, ref), sig, dict(record.get("options") or {}), f"'{ref.name}' in {ref.where}")
+    check_user_model_outputs(model, sig, ref.text)
+    return model
