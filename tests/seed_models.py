@@ -1,3 +1,4 @@
+# ruff: noqa: UP008  (the seeds write super(Net, self).__init__(), and so do these copies)
 """The seeds' model classes, as the seeds write them (architecture and style), for `--model tests/seed_models.py:X`.
 
 The only change: each takes `num_classes=10` (the seeds hard-code 10), which kindling fills from the data.

@@ -77,8 +77,8 @@ class Predictor:
         self.t_mean, self.t_std = target_scale(self.sig)
 
     @classmethod
-    def load(cls, run: str | Path, device: str = "cpu") -> Predictor:
-        return cls(load_bundle(run, device), device)
+    def load(cls, run: str | Path, device: str = "cpu", trust_code: bool = False) -> Predictor:
+        return cls(load_bundle(run, device, trust_code), device)
 
     # ------------------------------------------------------------------ inputs -> samples
 

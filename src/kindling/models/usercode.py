@@ -295,7 +295,9 @@ def check_user_model_outputs(model, sig, name: str) -> None:
         model.train(was_training)
     want = sig.num_outputs
     if not isinstance(out, torch.Tensor):
-        raise UserError(f"model '{name}' returns a {type(out).__name__}; return one tensor of shape (B, {want})")
+        raise UserError(
+            f"model '{name}' returns a {type(out).__name__}; return one tensor of shape (B, {want})"
+        )
     if tuple(out.shape) != (x[0].shape[0], want):
         what = f"{want} classes" if sig.task == "classification" else f"{want} target value(s)"
         got = "(" + ", ".join(["B", *map(str, out.shape[1:])]) + ")"
@@ -340,9 +342,13 @@ def recorded_source(record: dict, folder: Path, trust_code: bool = False) -> Pat
     copy = Path(folder) / record["copy"]
     if trust_code:
         if not copy.is_file():
-            raise UserError(f"{folder} has no copy of the model's code ({record['copy']}); the bundle is damaged")
+            raise UserError(
+                f"{folder} has no copy of the model's code ({record['copy']}); the bundle is damaged"
+            )
         if sha256_of(copy.read_bytes()) != record["sha256"]:
-            raise UserError(f"{copy} does not match the sha256 in {folder}/bundle.json; the bundle is damaged")
+            raise UserError(
+                f"{copy} does not match the sha256 in {folder}/bundle.json; the bundle is damaged"
+            )
         return copy
     file = Path(record["file"])
     if record["kind"] == "module":
@@ -373,6 +379,8 @@ def rebuild(record: dict, folder: Path, sig, trust_code: bool = False):
     else:
         ref = Reference("module", record["module"], record["name"], record["reference"])
         module, _ = import_module(ref)
-    model = construct(_member(module, ref), sig, dict(record.get("options") or {}), f"'{ref.name}' in {ref.where}")
+    model = construct(
+        _member(module, ref), sig, dict(record.get("options") or {}), f"'{ref.name}' in {ref.where}"
+    )
     check_user_model_outputs(model, sig, ref.text)
     return model
