@@ -212,15 +212,23 @@ def test_a_tampered_copy_is_refused(own_run, capsys):
         copy.write_bytes(original)
 
 
-def test_resume_rebuilds_the_own_model(own_run, tmp_path, capsys):
+def test_resume_rebuilds_the_own_model_and_refuses_changed_code(own_run, tmp_path, capsys):
     import shutil
 
-    run, _ = own_run
+    run, file = own_run
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
+    original = file.read_bytes()
+    file.write_bytes(original + b"\n# edited between the start and the resume\n")
+    try:
+        line = one_line_error(capsys, "train", "--resume", copy, "--epochs", "2", "--threads", "1")
+        assert f"{file} changed since this run started (sha256 differs)" in line
+    finally:
+        file.write_bytes(original)
     rc, _, err = run_cli(capsys, "train", "--resume", copy, "--epochs", "2", "--threads", "1")
     assert rc == 0, err
-    assert json.loads((copy / "best" / "bundle.json").read_text())["model"]["code"]["name"] == "CifarNet"
+    last = json.loads((copy / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["epoch"] == 2
 
 
 # ---------------------------------------------------------------- mistakes are one line, before training
@@ -310,6 +318,33 @@ def test_factory_in_a_package_module_on_tables_regression(tmp_path, monkeypatch,
     rc, out, err = run_cli(capsys, "evaluate", run, "--json")
     assert rc == 0, err
     assert "mae" in out or "rmse" in out
+
+
+def test_text_model_gets_vocab_size_and_lengths(tmp_path, capsys):
+    from kindling_testing import write_sentiment_tsv
+
+    net = write(
+        tmp_path / "textnet.py",
+        "import torch\nimport torch.nn as nn\n\n\nclass Bag(nn.Module):\n"
+        "    def __init__(self, vocab_size, num_classes, dim=8):\n        super().__init__()\n"
+        "        self.emb = nn.EmbeddingBag(vocab_size, dim, mode='sum')\n        self.fc = nn.Linear(dim, num_classes)\n\n"
+        "    def forward(self, x, lengths):\n"
+        "        mask = torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None]\n"
+        "        return self.fc(self.emb(x, per_sample_weights=mask.float()))\n",
+    )
+    data = write_sentiment_tsv(tmp_path / "reviews.tsv")
+    run = train_run(tmp_path / "run", "--data", f"text:{data}", "--epochs", "2", "--model", f"{net}:Bag")
+    rc, out, err = run_cli(capsys, "predict", run, "--text", "good great film", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["predictions"][0]["label_name"] in ("pos", "neg")
+
+
+def test_default_run_name_uses_the_class_name():
+    from kindling.config import RunConfig, default_name
+
+    cfg = RunConfig()
+    cfg.data.name, cfg.model.name = "folder:data/ants", "tests/seed_models.py:LeNet"
+    assert default_name(cfg) == "ants-LeNet"
 
 
 def test_parse_and_is_reference():

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kindling.errors import UserError, did_you_mean
+from kindling.models.outputs import check_user_model_outputs
 
 
 @dataclass(frozen=True)
@@ -246,9 +247,25 @@ def build(name: str, sig, options: dict | None = None):
     """`--model file.py:Name`: import, construct for the data, check its outputs against the data."""
     ref = parse(name)
     loaded = load(ref)
-    model = construct(loaded.obj, sig, dict(options or {}), f"'{ref.name}' in {ref.where}")
+    return _ready(loaded.obj, sig, options, ref)
+
+
+def _ready(obj, sig, options: dict | None, ref: Reference):
+    """Constructed for the data, told whether it takes lengths, and its outputs checked."""
+    model = construct(obj, sig, dict(options or {}), f"'{ref.name}' in {ref.where}")
+    _mark_lengths(model)
     check_user_model_outputs(model, sig, ref.text)
     return model
+
+
+def _mark_lengths(model) -> None:
+    """A text model whose forward takes `lengths` gets the true lengths, as kindling's own text models do."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return
+    if "lengths" in params:
+        model.takes_lengths = True  # read by kindling.models.common.forward
 
 
 def provenance(name: str, options: dict | None = None) -> tuple[dict, bytes]:
@@ -270,67 +287,14 @@ def provenance(name: str, options: dict | None = None) -> tuple[dict, bytes]:
     return record, loaded.source
 
 
-# ---------------------------------------------------------------- the outputs  (integrator: fold into Task)
-
-
-def check_user_model_outputs(model, sig, name: str) -> None:
-    """One no-grad forward on a small batch of the data's shape: refuse a wrong output shape before
-    training starts, and mark a model that returns log-probabilities (log_softmax, as seed 002's MNIST
-    Net does) so the trainer uses NLL instead of cross-entropy on top of it.
-    # integrator: fold into Task (detect_convention / check_outputs)"""
-    import torch
-
-    x = _probe_batch(sig)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(*x)
-    except Exception as exc:
+def check_resumed(name: str, saved: dict) -> None:
+    """A resumed run continues with the code it started with (the checkpoint recorded its sha256)."""
+    record, _ = provenance(name)
+    if record["sha256"] != saved.get("sha256"):
         raise UserError(
-            f"model '{name}' fails on one batch of this data's shape (B, {', '.join(map(str, sig.input_shape))}): "
-            f"{type(exc).__name__}: {str(exc)[:300]}"
-        ) from exc
-    finally:
-        model.train(was_training)
-    want = sig.num_outputs
-    if not isinstance(out, torch.Tensor):
-        raise UserError(
-            f"model '{name}' returns a {type(out).__name__}; return one tensor of shape (B, {want})"
+            f"{record['file']} changed since this run started (sha256 differs); restore it to resume, "
+            "or start a new run"
         )
-    if tuple(out.shape) != (x[0].shape[0], want):
-        what = f"{want} classes" if sig.task == "classification" else f"{want} target value(s)"
-        got = "(" + ", ".join(["B", *map(str, out.shape[1:])]) + ")"
-        raise UserError(
-            f"model '{name}' gives outputs of shape {got} but the data has {what}, which needs (B, {want}); "
-            "change its last layer or give its constructor a num_classes parameter"
-        )
-    if sig.task == "classification" and want >= 2:
-        _mark_convention(model, out.float(), name)
-
-
-def _mark_convention(model, out, name: str) -> None:
-    """logits (anything), log-probabilities (each row's logsumexp is 0) or probabilities (refused)."""
-    import torch
-
-    if bool((out <= 0).all()) and bool((torch.logsumexp(out, 1).abs() < 1e-4).all()):
-        model.outputs_log_probs = True  # read by the trainer, evaluate, predict and export
-    elif bool((out >= 0).all()) and bool(((out.sum(1) - 1).abs() < 1e-4).all()):
-        raise UserError(
-            f"model '{name}' returns probabilities (softmax); return logits, or log_softmax for NLL, "
-            "so the loss is computed stably"
-        )
-
-
-def _probe_batch(sig) -> tuple:
-    """Two samples of the data's shape, drawn from a private generator (the global seed stays untouched)."""
-    import torch
-
-    gen = torch.Generator().manual_seed(0)
-    if sig.input_kind == "text":
-        vocab = max(2, len(sig.extras.get("vocab", [])))
-        return (torch.randint(1, vocab, (2, *sig.input_shape), generator=gen),)
-    return (torch.randn(2, *sig.input_shape, generator=gen),)
 
 
 # ---------------------------------------------------------------- rebuilding from a Bundle
@@ -350,23 +314,13 @@ def recorded_source(record: dict, folder: Path, trust_code: bool = False) -> Pat
                 f"{copy} does not match the sha256 in {folder}/bundle.json; the bundle is damaged"
             )
         return copy
-    file = Path(record["file"])
-    if record["kind"] == "module":
-        spec = importlib.util.find_spec(record["module"]) if _module_findable(record["module"]) else None
-        file = Path(spec.origin) if spec is not None and spec.origin else file
+    file = Path(record["file"])  # checked before anything is imported
     hint = f"restore it, or pass --trust-code to use the copy in {copy}"
     if not file.is_file():
         raise UserError(f"{file} (the code of model '{record['name']}') is missing; {hint}")
     if sha256_of(file.read_bytes()) != record["sha256"]:
         raise UserError(f"{file} changed since training (sha256 differs); {hint}")
     return file
-
-
-def _module_findable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def rebuild(record: dict, folder: Path, sig, trust_code: bool = False):
@@ -378,9 +332,10 @@ def rebuild(record: dict, folder: Path, sig, trust_code: bool = False):
         module, _ = import_file(file, record["reference"])
     else:
         ref = Reference("module", record["module"], record["name"], record["reference"])
-        module, _ = import_module(ref)
-    model = construct(
-        _member(module, ref), sig, dict(record.get("options") or {}), f"'{ref.name}' in {ref.where}"
-    )
-    check_user_model_outputs(model, sig, ref.text)
-    return model
+        module, imported = import_module(ref)
+        if imported != file:
+            raise UserError(
+                f"module {ref.target} now imports from {imported}, not from {file} as in training; "
+                f"restore that install, or pass --trust-code to use the copy in {Path(folder) / record['copy']}"
+            )
+    return _ready(_member(module, ref), sig, record.get("options"), ref)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from kindling.models import usercode
 from kindling.train import checkpoint, distributed, rng
 
 
@@ -24,6 +25,9 @@ def state_dict(trainer) -> dict:
         part = getattr(trainer, name)
         if part is not None:
             state[name] = part.state_dict()
+    if usercode.is_reference(trainer.cfg.model.name):  # a resume must run the same code
+        record, _ = usercode.provenance(trainer.cfg.model.name)
+        state["code"] = {"file": record["file"], "sha256": record["sha256"]}
     return state
 
 
@@ -38,6 +42,8 @@ def load_state(trainer, state: dict) -> None:
     from kindling.metrics import Metrics
     from kindling.train.events import Progress
 
+    if state.get("code"):
+        usercode.check_resumed(trainer.cfg.model.name, state["code"])
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     for name in ("scheduler", "scaler", "ema"):
@@ -80,7 +86,6 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
 def _record_code(folder, spec: dict) -> None:
     """The user's own model (`file.py:Name`): where its code came from, its sha256, and a copy of it."""
     from kindling.bundle import save_code_copy
-    from kindling.models import usercode
 
     if usercode.is_reference(spec["name"]):
         spec["code"], source = usercode.provenance(spec["name"], spec["options"])
