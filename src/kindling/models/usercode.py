@@ -6,8 +6,9 @@ Signature unless the user set them, so the seeds' `class LeNet(nn.Module)` with 
 a 3-class folder unchanged. Every mistake is one line naming the file and the fix.
 
 The code is read once, hashed, and executed from those same bytes, so the sha256 that the Bundle records
-is the code that ran; `provenance()` gives that record and the bytes, for the Bundle's copy
-(`kindling.models.rebuild` imports it back only from where it was recorded, or from that copy).
+is the code that ran; `provenance()` gives that record and the bytes, for the Bundle's copy, and `rebuild()`
+imports it back only from where it was recorded, unchanged, or from that copy (`--trust-code`). Only the
+named file is hashed and copied: modules it imports in turn are the user's environment, as its torch is.
 """
 
 from __future__ import annotations
@@ -169,17 +170,22 @@ def _image(sig) -> bool:
     return sig.input_kind == "image" and len(sig.input_shape) == 3
 
 
-SIGNATURE_FACTS = {
+def _vector(sig) -> bool:
+    return sig.input_kind != "text" and len(sig.input_shape) == 1
+
+
+SIGNATURE_FACTS = {  # constructor parameter -> its value for this data (None: not this kind of data)
     "num_classes": lambda sig: sig.num_outputs,
     "num_outputs": lambda sig: sig.num_outputs,
     "num_targets": lambda sig: sig.num_outputs,
+    "output_size": lambda sig: sig.num_outputs,  # seed 004's Model(input_size, output_size)
     "out_features": lambda sig: sig.num_outputs,
     "in_channels": lambda sig: sig.input_shape[0] if _image(sig) else None,
     "image_size": lambda sig: sig.input_shape[-1] if _image(sig) else None,
     "input_shape": lambda sig: tuple(sig.input_shape),
-    "in_features": lambda sig: sig.input_shape[0] if len(sig.input_shape) == 1 else None,
-    "num_features": lambda sig: sig.input_shape[0] if len(sig.input_shape) == 1 else None,
-    "input_size": lambda sig: sig.input_shape[0] if len(sig.input_shape) == 1 else None,
+    "in_features": lambda sig: sig.input_shape[0] if _vector(sig) else None,
+    "num_features": lambda sig: sig.input_shape[0] if _vector(sig) else None,
+    "input_size": lambda sig: sig.input_shape[0] if _vector(sig) else None,
     "vocab_size": lambda sig: len(sig.extras["vocab"]) if "vocab" in sig.extras else None,
     "pad_size": lambda sig: sig.input_shape[0] if sig.input_kind == "text" else None,
     "class_names": lambda sig: list(sig.class_names),
