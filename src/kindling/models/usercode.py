@@ -256,6 +256,17 @@ def build(name: str, sig, options: dict | None = None):
     return _ready(loaded.obj, sig, options, ref)
 
 
+def constructor(name: str):
+    """The registry's constructor for `file.py:Name`: imported now, so a missing file or name fails at
+    lookup; `ctor(sig, **options)` builds as `build` does (options checked against the user's signature)."""
+    load(parse(name))
+
+    def build_users_model(sig, **options):
+        return build(name, sig, options)
+
+    return build_users_model
+
+
 def _ready(obj, sig, options: dict | None, ref: Reference):
     """Constructed for the data, told whether it takes lengths, and its outputs checked."""
     model = construct(obj, sig, dict(options or {}), f"'{ref.name}' in {ref.where}")

@@ -1,0 +1,61 @@
+"""The bad-input corpus: what every refusal must look like, checked one way for every input surface.
+
+A case is a name and a function that, given a fresh folder, writes the bad input there (files, a run
+directory, a damaged Bundle ...) and returns the `kindling` arguments that use it. `refuse(case, ...)`
+runs the real CLI in-process and checks the contract: exit 2, exactly one stderr line of at most
+~300 characters starting with `kindling`, no traceback, and no file left behind that was not there
+before. Each kind of input has one parametrised test (`test_<kind>.py`) over its `CASES`, so a new input
+surface adds its cases in one place. `make_corpus.py` lists every case (and writes them out for a look).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_LINE = 300
+
+
+@dataclass(frozen=True)
+class Case:
+    """`build(folder) -> argv`; `expect` is a fragment the line must contain (case-insensitive)."""
+
+    name: str
+    build: Callable[[Path], list[str]]
+    expect: str = ""
+
+    def __str__(self) -> str:  # the pytest id
+        return self.name
+
+
+def snapshot(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def refuse(case: Case, folder: Path, capsys, allowed_new: Callable[[str], bool] = lambda p: False) -> str:
+    """Run `kindling <argv>` for `case` in `folder`; assert a clean one-line refusal; return the line."""
+    from kindling.cli import main
+
+    argv = case.build(folder)
+    before = snapshot(folder)
+    capsys.readouterr()
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        rc = main([str(a) for a in argv])
+    finally:
+        os.chdir(cwd)
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert rc == 2, f"{case}: exit {rc}, stderr: {err[-2000:]}"
+    assert "Traceback" not in err, f"{case}: traceback: {err[-2000:]}"
+    assert len(lines) == 1, f"{case}: {len(lines)} stderr lines: {err[-2000:]}"
+    line = lines[0]
+    assert line.startswith("kindling"), f"{case}: {line}"
+    assert len(line) <= MAX_LINE, f"{case}: {len(line)} characters: {line}"
+    assert case.expect.lower() in line.lower(), f"{case}: expected {case.expect!r} in: {line}"
+    left = sorted(p for p in snapshot(folder) - before if not allowed_new(p))
+    assert not left, f"{case}: files left behind: {left[:10]}"
+    return line
