@@ -355,3 +355,44 @@ def test_parse_and_is_reference():
     ref = usercode.parse("sub/nets.py:Net")
     assert ref.kind == "file" and Path(ref.target).is_absolute() and ref.name == "Net"
     assert usercode.parse("pkg.mod:make").kind == "module"
+
+
+# ---------------------------------------------------------------- kindling.fit(model=...)
+
+
+def test_fit_takes_a_class_or_an_instance_from_a_file(seed_run, folders, tmp_path, capsys):
+    import torch
+
+    import kindling
+
+    sys.path.insert(0, str(TESTS))
+    try:
+        import seed_models
+    finally:
+        sys.path.remove(str(TESTS))
+    data = f"folder:{folders[3]}"
+    run = kindling.fit(
+        data=data, model=seed_models.CifarNet, epochs=1, threads=1, run_dir=str(tmp_path / "cls")
+    )
+    code = json.loads((run.dir / "best" / "bundle.json").read_text())["model"]["code"]
+    assert code["path"] == str(TESTS / "seed_models.py") and code["name"] == "CifarNet"
+    assert run.evaluate()["n"] > 0
+
+    instance = seed_models.LeNet(num_classes=3)
+    with torch.no_grad():
+        instance.fc3.bias.fill_(0.5)  # the user's own starting weights
+    run = kindling.fit(data=data, model=instance, epochs=1, threads=1, lr=0.0, run_dir=str(tmp_path / "inst"))
+    assert torch.allclose(kindling.load(run.dir).bundle.model.fc3.bias, torch.full((3,), 0.5))
+    rc, _, err = run_cli(capsys, "predict", run.dir, next((folders[3] / "ant").glob("*.png")))
+    assert rc == 0, err
+
+    with pytest.raises(kindling.UserError, match=r"the LeNet instance differs from what LeNet\(...\) builds"):
+        kindling.fit(
+            data=data, model=seed_models.LeNet(num_classes=10), epochs=1, run_dir=str(tmp_path / "x")
+        )
+
+    def local_net(num_classes):
+        return torch.nn.Linear(3, num_classes)
+
+    with pytest.raises(kindling.UserError, match="not defined at the top of a .py file"):
+        kindling.fit(data=data, model=local_net, epochs=1, run_dir=str(tmp_path / "y"))

@@ -46,6 +46,7 @@ class Loaded:
 
 
 _LOADED: dict[tuple[str, str], Loaded] = {}  # (kind, target) -> what this process imported
+_INSTANCES: dict[str, object] = {}  # spec -> the instance `kindling.fit(model=...)` handed over, used once
 
 
 def is_reference(name: str) -> bool:
@@ -253,7 +254,48 @@ def build(name: str, sig, options: dict | None = None):
     """`--model file.py:Name`: import, construct for the data, check its outputs against the data."""
     ref = parse(name)
     loaded = load(ref)
+    instance = _INSTANCES.pop(name, None)
+    if instance is not None:
+        return _instance_ready(instance, loaded.obj, sig, options, ref)
     return _ready(loaded.obj, sig, options, ref)
+
+
+def reference_for(obj) -> str:
+    """`kindling.fit(model=...)`: the `file.py:Name` spec of a class or factory defined at the top of a
+    .py file, so the run records its code as `--model file.py:Name` does. An instance stands for its
+    class and is trained as it is (its weights are the start), once its layers are shown to be what
+    the class builds for the data, so that evaluate, predict, serve and export can rebuild it."""
+    import torch.nn as nn
+
+    target = type(obj) if isinstance(obj, nn.Module) else obj
+    name = getattr(target, "__qualname__", "")
+    module = sys.modules.get(getattr(target, "__module__", None) or "")
+    file = getattr(module, "__file__", None) or ""
+    if not (name.isidentifier() and file.endswith(".py") and getattr(module, name, None) is target):
+        raise UserError(
+            f"model {name or obj!r} is not defined at the top of a .py file (a notebook cell or a function "
+            "has no file to import it back from); move it into a file and import it from there"
+        )
+    spec = f"{Path(file).resolve()}:{name}"
+    if isinstance(obj, nn.Module):
+        _INSTANCES[spec] = obj
+    return spec
+
+
+def _instance_ready(instance, cls, sig, options: dict | None, ref: Reference):
+    """The instance handed to fit, if `cls` built for the data has the same parameters and buffers."""
+    fresh = _ready(cls, sig, options, ref)
+    mine = {k: tuple(v.shape) for k, v in instance.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in fresh.state_dict().items()}
+    if mine != theirs:
+        differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        raise UserError(
+            f"the {ref.name} instance differs from what {ref.name}(...) builds for this data (in {differ[0]}: "
+            f"{mine.get(differ[0])} vs {theirs.get(differ[0])}), so it could not be rebuilt later; pass the "
+            f"class (model={ref.name}) with its arguments in set={{'model.options.NAME': value}}"
+        )
+    check_user_model_outputs(instance, sig, ref.text)
+    return instance
 
 
 def constructor(name: str):
