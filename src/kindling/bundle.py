@@ -117,10 +117,10 @@ def build_recorded(spec: dict, sig: Signature, folder: Path, trust_code: bool = 
     """A Bundle's model. A registered one is built by name; the user's own code is imported only from
     where the Bundle recorded it, unchanged (sha256), or from the Bundle's copy with `trust_code`:
     loading a Bundle never runs code the user did not point at."""
-    from kindling.models import build, usercode
+    from kindling.models import build, recorded, usercode
 
     if "code" in spec:
-        return usercode.rebuild(spec["code"], folder, sig, trust_code)
+        return recorded.rebuild(spec["code"], folder, sig, trust_code)
     if usercode.is_reference(spec["name"]):
         raise UserError(
             f"{folder} names the model '{spec['name']}' without a record of its code; retrain it with this kindling"

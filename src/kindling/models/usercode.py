@@ -6,9 +6,10 @@ Signature unless the user set them, so the seeds' `class LeNet(nn.Module)` with 
 a 3-class folder unchanged. Every mistake is one line naming the file and the fix.
 
 The code is read once, hashed, and executed from those same bytes, so the sha256 that the Bundle records
-is the code that ran; `provenance()` gives that record and the bytes, for the Bundle's copy, and `rebuild()`
-imports it back only from where it was recorded, unchanged, or from that copy (`--trust-code`). Only the
-named file is hashed and copied: modules it imports in turn are the user's environment, as its torch is.
+is the code that ran; `provenance()` gives that record and the bytes for the Bundle's copy, and
+`kindling.models.recorded` imports it back only from where it was recorded, unchanged, or from that copy
+(`--trust-code`). Only the named file is hashed and copied: modules it imports in turn are the user's
+environment, as its torch is.
 """
 
 from __future__ import annotations
@@ -143,10 +144,10 @@ def load(ref: Reference) -> Loaded:
         source = file.read_bytes()
     loaded = Loaded(module, file, source, sha256_of(source))
     _LOADED[(ref.kind, ref.target)] = loaded
-    return Loaded(_member(module, ref), file, source, loaded.sha256)
+    return Loaded(member_of(module, ref), file, source, loaded.sha256)
 
 
-def _member(module, ref: Reference):
+def member_of(module, ref: Reference):
     if hasattr(module, ref.name):
         return getattr(module, ref.name)
     import torch.nn as nn
@@ -257,7 +258,7 @@ def build(name: str, sig, options: dict | None = None):
     instance = _INSTANCES.pop(name, None)
     if instance is not None:
         return _instance_ready(instance, loaded.obj, sig, options, ref)
-    return _ready(loaded.obj, sig, options, ref)
+    return ready(loaded.obj, sig, options, ref)
 
 
 def reference_for(obj) -> str:
@@ -284,7 +285,7 @@ def reference_for(obj) -> str:
 
 def _instance_ready(instance, cls, sig, options: dict | None, ref: Reference):
     """The instance handed to fit, if `cls` built for the data has the same parameters and buffers."""
-    fresh = _ready(cls, sig, options, ref)
+    fresh = ready(cls, sig, options, ref)
     mine = {k: tuple(v.shape) for k, v in instance.state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in fresh.state_dict().items()}
     if mine != theirs:
@@ -309,7 +310,7 @@ def constructor(name: str):
     return build_users_model
 
 
-def _ready(obj, sig, options: dict | None, ref: Reference):
+def ready(obj, sig, options: dict | None, ref: Reference):
     """Constructed for the data, told whether it takes lengths, and its outputs checked."""
     model = construct(obj, sig, dict(options or {}), f"'{ref.name}' in {ref.where}")
     _mark_lengths(model)
@@ -354,47 +355,3 @@ def check_resumed(name: str, saved: dict) -> None:
             f"{record['file']} changed since this run started (sha256 differs); restore it to resume, "
             "or start a new run"
         )
-
-
-# ---------------------------------------------------------------- rebuilding from a Bundle
-
-
-def recorded_source(record: dict, folder: Path, trust_code: bool = False) -> Path:
-    """The file a Bundle's model is imported from, once it is shown to be the code that trained it:
-    the recorded file (or module) unchanged, or with `trust_code` the Bundle's own copy."""
-    copy = Path(folder) / record["copy"]
-    if trust_code:
-        if not copy.is_file():
-            raise UserError(
-                f"{folder} has no copy of the model's code ({record['copy']}); the bundle is damaged"
-            )
-        if sha256_of(copy.read_bytes()) != record["sha256"]:
-            raise UserError(
-                f"{copy} does not match the sha256 in {folder}/bundle.json; the bundle is damaged"
-            )
-        return copy
-    file = Path(record["file"])  # checked before anything is imported
-    hint = f"restore it, or pass --trust-code to use the copy in {copy}"
-    if not file.is_file():
-        raise UserError(f"{file} (the code of model '{record['name']}') is missing; {hint}")
-    if sha256_of(file.read_bytes()) != record["sha256"]:
-        raise UserError(f"{file} changed since training (sha256 differs); {hint}")
-    return file
-
-
-def rebuild(record: dict, folder: Path, sig, trust_code: bool = False):
-    """The model of a Bundle whose code is the user's: imported only from where `record` says (after the
-    sha256 check), or from the Bundle's copy with `trust_code`; built with the recorded options."""
-    file = recorded_source(record, folder, trust_code)
-    if record["kind"] == "file" or trust_code:
-        ref = Reference("file", str(file), record["name"], record["reference"])
-        module, _ = import_file(file, record["reference"])
-    else:
-        ref = Reference("module", record["module"], record["name"], record["reference"])
-        module, imported = import_module(ref)
-        if imported != file:
-            raise UserError(
-                f"module {ref.target} now imports from {imported}, not from {file} as in training; "
-                f"restore that install, or pass --trust-code to use the copy in {Path(folder) / record['copy']}"
-            )
-    return _ready(_member(module, ref), sig, record.get("options"), ref)

@@ -91,7 +91,7 @@ def _check(args) -> None:
     folder = bundle_dir(args.run)
     meta = read_meta(folder)  # a missing or damaged run fails here, before the port opens
     if "code" in meta["model"]:  # the user's own model: its code unchanged (or --trust-code), checked now
-        from kindling.models.usercode import recorded_source
+        from kindling.models.recorded import recorded_source
 
         recorded_source(meta["model"]["code"], folder, args.trust_code)
     checks = [
