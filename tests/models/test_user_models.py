@@ -394,5 +394,39 @@ def test_fit_takes_a_class_or_an_instance_from_a_file(seed_run, folders, tmp_pat
     def local_net(num_classes):
         return torch.nn.Linear(3, num_classes)
 
-    with pytest.raises(kindling.UserError, match="not defined at the top of a .py file"):
+    with pytest.raises(kindling.UserError, match="inside a function cannot be found again"):
         kindling.fit(data=data, model=local_net, epochs=1, run_dir=str(tmp_path / "y"))
+
+
+def test_fit_takes_a_class_defined_in_the_session(folders, tmp_path, monkeypatch):
+    """A notebook's `class Net` lives in `__main__`: trained and loaded in that session; another process
+    (the CLI) refuses in one line rather than re-running a script to find it."""
+    import subprocess
+
+    import torch
+
+    import kindling
+
+    class SessionNet(torch.nn.Module):
+        def __init__(self, num_classes=10):
+            super().__init__()
+            self.fc = torch.nn.Linear(3 * 32 * 32, num_classes)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(x, 1))
+
+    SessionNet.__module__, SessionNet.__qualname__ = "__main__", "SessionNet"  # as a notebook cell makes it
+    monkeypatch.setattr(sys.modules["__main__"], "SessionNet", SessionNet, raising=False)
+    data = f"folder:{folders[3]}"
+    run = kindling.fit(
+        data=data, model=SessionNet(num_classes=3), epochs=1, threads=1, run_dir=str(tmp_path / "s")
+    )
+    code = json.loads((run.dir / "best" / "bundle.json").read_text())["model"]["code"]
+    assert code["kind"] == "session" and code["name"] == "SessionNet"
+    assert run.evaluate()["n"] > 0
+    assert run.predict(next((folders[3] / "ant").glob("*.png")))[0]["label_name"] in CLASSES
+    done = subprocess.run(
+        [sys.executable, "-m", "kindling", "evaluate", str(run.dir)], capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    assert "model 'SessionNet' was defined in the Python session that trained it" in done.stderr

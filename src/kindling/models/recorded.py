@@ -7,6 +7,7 @@ only when its sha256 is the one training recorded, and `--trust-code` imports th
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from kindling.errors import UserError
@@ -16,6 +17,11 @@ from kindling.models.usercode import Reference, import_file, import_module, memb
 def recorded_source(record: dict, folder: Path, trust_code: bool = False) -> Path:
     """The file a Bundle's model is imported from, once it is shown to be the code that trained it:
     the recorded file (or module) unchanged, or with `trust_code` the Bundle's own copy."""
+    if record["kind"] == "session":
+        raise UserError(
+            f"model '{record['name']}' was defined in the Python session that trained it (a notebook or a "
+            "script), not in a module; load it in that session, or move it to a .py file and train again"
+        )
     copy = Path(folder) / record["copy"]
     if trust_code:
         if not copy.is_file():
@@ -38,7 +44,15 @@ def recorded_source(record: dict, folder: Path, trust_code: bool = False) -> Pat
 
 def rebuild(record: dict, folder: Path, sig, trust_code: bool = False):
     """The model of a Bundle whose code is the user's: imported only from where `record` says (after the
-    sha256 check), or from the Bundle's copy with `trust_code`; built with the recorded options."""
+    sha256 check), or from the Bundle's copy with `trust_code`; built with the recorded options.
+    A model defined in a notebook or a script's `__main__` is found again only in that same session: a
+    script is never re-run to rebuild it."""
+    if record["kind"] == "session":
+        ref = Reference("module", "__main__", record["name"], record["reference"])
+        obj = getattr(sys.modules.get("__main__"), record["name"], None)
+        if obj is None:
+            recorded_source(record, folder, trust_code)  # raises the one line
+        return ready(obj, sig, record.get("options"), ref)
     file = recorded_source(record, folder, trust_code)
     if record["kind"] == "file" or trust_code:
         ref = Reference("file", str(file), record["name"], record["reference"])

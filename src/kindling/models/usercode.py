@@ -139,10 +139,16 @@ def load(ref: Reference) -> Loaded:
     if ref.kind == "file":
         module, source = import_file(Path(ref.target), ref.text)
         file = Path(ref.target)
+    elif ref.target == "__main__":  # kindling.fit(model=Net) from a notebook or a script: this session's
+        module = sys.modules["__main__"]
+        file = (
+            Path(module.__file__).resolve() if str(getattr(module, "__file__", "")).endswith(".py") else None
+        )
+        source = file.read_bytes() if file else b""
     else:
         module, file = import_module(ref)
         source = file.read_bytes()
-    loaded = Loaded(module, file, source, sha256_of(source))
+    loaded = Loaded(module, file, source, sha256_of(source) if file else None)
     _LOADED[(ref.kind, ref.target)] = loaded
     return Loaded(member_of(module, ref), file, source, loaded.sha256)
 
@@ -272,12 +278,15 @@ def reference_for(obj) -> str:
     name = getattr(target, "__qualname__", "")
     module = sys.modules.get(getattr(target, "__module__", None) or "")
     file = getattr(module, "__file__", None) or ""
-    if not (name.isidentifier() and file.endswith(".py") and getattr(module, name, None) is target):
+    in_session = module is not None and module.__name__ == "__main__"
+    if not (
+        name.isidentifier() and (file.endswith(".py") or in_session) and getattr(module, name, None) is target
+    ):
         raise UserError(
-            f"model {name or obj!r} is not defined at the top of a .py file (a notebook cell or a function "
-            "has no file to import it back from); move it into a file and import it from there"
+            f"model {name or obj!r} is not defined at the top of a module, a notebook or a script (one "
+            "defined inside a function cannot be found again); define it at the top level"
         )
-    spec = f"{Path(file).resolve()}:{name}"
+    spec = f"__main__:{name}" if in_session else f"{Path(file).resolve()}:{name}"
     if isinstance(obj, nn.Module):
         _INSTANCES[spec] = obj
     return spec
@@ -334,15 +343,16 @@ def provenance(name: str, options: dict | None = None) -> tuple[dict, bytes]:
     The bytes are those this process executed (the import is cached), not the file as it is now."""
     ref = parse(name)
     loaded = _LOADED.get((ref.kind, ref.target)) or load(ref)
+    kind = "session" if ref.target == "__main__" else ref.kind  # rebuilt only in the session that has it
     record = {
-        "kind": ref.kind,
-        ref.kind if ref.kind == "module" else "path": ref.target,
-        "file": str(loaded.file),
+        "kind": kind,
+        "path" if kind == "file" else "module": ref.target,
+        "file": str(loaded.file) if loaded.file else None,
         "name": ref.name,
         "reference": ref.text,
         "options": dict(options or {}),
         "sha256": loaded.sha256,
-        "copy": f"code/{loaded.file.name}",
+        "copy": f"code/{loaded.file.name}" if loaded.file else None,
     }
     return record, loaded.source
 

@@ -89,4 +89,5 @@ def _record_code(folder, spec: dict) -> None:
 
     if usercode.is_reference(spec["name"]):
         spec["code"], source = usercode.provenance(spec["name"], spec["options"])
-        save_code_copy(folder, spec["code"], source)
+        if spec["code"]["copy"]:
+            save_code_copy(folder, spec["code"], source)
