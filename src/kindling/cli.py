@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except UserError as exc:
-        print(f"kindling: {exc}", file=sys.stderr)
+        print(f"kindling: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kindling: interrupted", file=sys.stderr)
@@ -241,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 130
         raise
+
+
+def one_line(message: str) -> str:
+    """A refusal is one line even when it quotes the user's data: a column name with a line break in it
+    (a quoted CSV header) is shown escaped, as `\n`, instead of splitting the message."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
 
 
 def _resume_target(args, fallback: str) -> str:
