@@ -45,6 +45,10 @@ def check_user_model_outputs(model, sig, name: str) -> None:
             f"model '{name}' gives outputs of shape {got} but the data has {what}, which needs (B, {want}); "
             "change its last layer or give its constructor a num_classes parameter"
         )
+    if not bool(torch.isfinite(out).all()):
+        raise UserError(
+            f"model '{name}' gives NaN or infinite outputs on one batch of ordinary inputs; check its forward"
+        )
     if sig.task == "classification" and want >= 2:
         _mark_convention(model, out.float(), name)
 
