@@ -122,18 +122,16 @@ def test_onnx_export_runs_without_the_code(seed_run, tmp_path, capsys):
 
 def test_log_softmax_model_is_trained_with_nll(seed_run):
     """Seed 002's Net returns log_softmax: detected from its outputs, so NLL is the loss (as the seed's
-    F.nll_loss); a logits model keeps cross-entropy."""
+    F.nll_loss) and the Bundle keeps the convention; a logits model keeps cross-entropy."""
     import torch
 
     from kindling.bundle import load_bundle
+    from kindling.task import task_of_bundle
 
-    assert getattr(load_bundle(seed_run("MnistNet")).model, "outputs_log_probs", False) is True
-    assert getattr(load_bundle(seed_run("CNN")).model, "outputs_log_probs", False) is False
-    from kindling.train.trainer import Trainer
-
-    trainer = Trainer.__new__(Trainer)  # only _loss_fn's choice is asked here
-    trainer.sig = load_bundle(seed_run("MnistNet")).signature
-    assert isinstance(trainer._loss_fn(load_bundle(seed_run("MnistNet")).model), torch.nn.NLLLoss)
+    log_probs = task_of_bundle(load_bundle(seed_run("MnistNet")))
+    logits = task_of_bundle(load_bundle(seed_run("CNN")))
+    assert log_probs.convention == "log_probs" and isinstance(log_probs.loss_fn, torch.nn.NLLLoss)
+    assert logits.convention == "logits" and isinstance(logits.loss_fn, torch.nn.CrossEntropyLoss)
 
 
 def test_serve_a_seed_model(seed_run, folders):
