@@ -87,8 +87,10 @@ def fit(
         data = _hand_over(data, keywords)
     if data is not None:
         keywords["data"] = data
-    if model is not None:
-        keywords["model"] = model
+    if model is not None:  # a name, a spec, or the user's class / factory / instance
+        from kindling.models.usercode import reference_for
+
+        keywords["model"] = model if isinstance(model, str) else reference_for(model)
     if resume is not None and recipe is None:
         from kindling.config import from_dict
 

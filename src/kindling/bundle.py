@@ -87,17 +87,16 @@ def read_meta(folder: Path) -> dict:
     return meta
 
 
-def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
-    """Rebuild the model from its registered name and options, then load the safetensors weights."""
+def load_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False) -> Bundle:
+    """Rebuild the model from its registered name and options (or the user's recorded code, see
+    `build_recorded`), then load the safetensors weights."""
     from safetensors.torch import load_file
-
-    from kindling.models import build
 
     folder = bundle_dir(path)
     meta = read_meta(folder)
     sig = Signature.from_dict(meta["signature"])
     spec = meta["model"]
-    model = build(spec["name"], sig, spec.get("options", {}))
+    model = build_recorded(spec, sig, folder, trust_code)
     try:
         state = load_file(str(folder / "model.safetensors"), device=str(device))
         model.load_state_dict(state, strict=True)
@@ -107,3 +106,23 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
         ) from exc
     model.to(device).eval()
     return Bundle(model, sig, meta, folder)
+
+
+def save_code_copy(folder: Path, record: dict, source: bytes) -> None:
+    """The user's model source, kept in the Bundle (`best/code/FILE.py`) for `--trust-code`."""
+    atomic_write_bytes(Path(folder) / record["copy"], source)
+
+
+def build_recorded(spec: dict, sig: Signature, folder: Path, trust_code: bool = False):
+    """A Bundle's model. A registered one is built by name; the user's own code is imported only from
+    where the Bundle recorded it, unchanged (sha256), or from the Bundle's copy with `trust_code`:
+    loading a Bundle never runs code the user did not point at."""
+    from kindling.models import build, recorded, usercode
+
+    if "code" in spec:
+        return recorded.rebuild(spec["code"], folder, sig, trust_code)
+    if usercode.is_reference(spec["name"]):
+        raise UserError(
+            f"{folder} names the model '{spec['name']}' without a record of its code; retrain it with this kindling"
+        )
+    return build(spec["name"], sig, spec.get("options", {}))

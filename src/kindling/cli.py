@@ -78,7 +78,7 @@ def cmd_evaluate(args) -> int:
     from kindling.evaluate import evaluate, format_table
     from kindling.fileio import atomic_write_json
 
-    result = evaluate(args.run, args.split, args.data)
+    result = evaluate(args.run, args.split, args.data, trust_code=args.trust_code)
     folder = bundle_dir(args.run)
     run_dir = folder.parent if folder.name == "best" else None
     if run_dir is not None:
@@ -106,7 +106,7 @@ def cmd_predict(args) -> int:
         args.min_confidence,
         progress=not args.json,
     )
-    predictor = Predictor.load(args.run)
+    predictor = Predictor.load(args.run, trust_code=args.trust_code)
     check_job(job, predictor)
     results, frame = run_job(job, predictor)
     if job.output is not None:

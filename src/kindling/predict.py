@@ -86,8 +86,8 @@ class Predictor:
         self.preprocess = self.task.inputs.preprocess(device)
 
     @classmethod
-    def load(cls, run: str | Path, device: str = "cpu") -> Predictor:
-        return cls(load_bundle(run, device), device)
+    def load(cls, run: str | Path, device: str = "cpu", trust_code: bool = False) -> Predictor:
+        return cls(load_bundle(run, device, trust_code), device)
 
     # ------------------------------------------------------------------ inputs -> samples
 

@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 
+from kindling.cli_args import add_trust_code
 from kindling.errors import UserError
 
 AUTO_WORKERS_MAX_MB = 100
@@ -80,13 +81,19 @@ def add_commands(sub) -> None:
         default="warning",
         help="uvicorn log level: critical | error | warning | info | debug (default: warning)",
     )
+    add_trust_code(p)
     p.set_defaults(handler=cmd_serve)
 
 
 def _check(args) -> None:
     from kindling.bundle import bundle_dir, read_meta
 
-    read_meta(bundle_dir(args.run))  # a missing or damaged run fails here, before the port opens
+    folder = bundle_dir(args.run)
+    meta = read_meta(folder)  # a missing or damaged run fails here, before the port opens
+    if "code" in meta["model"]:  # the user's own model: its code unchanged (or --trust-code), checked now
+        from kindling.models.recorded import recorded_source
+
+        recorded_source(meta["model"]["code"], folder, args.trust_code)
     checks = [
         (1 <= args.port <= 65535, f"--port {args.port} must be between 1 and 65535"),
         (args.workers >= 0, f"--workers {args.workers} must be 0 (pick) or more"),
@@ -144,6 +151,7 @@ def cmd_serve(args) -> int:
         "max_items": args.max_items,
         "threads": args.threads,
         "workers": workers,
+        "trust_code": args.trust_code,
     }
     os.environ["KINDLING_SERVE"] = json.dumps(settings)  # read by every worker's app factory
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
