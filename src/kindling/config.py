@@ -207,6 +207,12 @@ class TrainConfig:
         "auto", flag="--logger", help="auto (TensorBoard when installed, else csv) | tensorboard | csv | none"
     )
     devices: int = setting(1, flag="--devices", help="processes on this machine (launches torchrun when > 1)")
+    baseline: str = setting(
+        "auto",
+        flag="--baseline",
+        help="auto (fit a classical scikit-learn model on the same splits after training, shown beside "
+        "the network) | none",
+    )
 
 
 @dataclass

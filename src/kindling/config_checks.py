@@ -135,6 +135,7 @@ RULES: dict[str, Number | Choice | Exists] = {
     "train.log_interval": AT_LEAST_0,
     "train.logger": Choice(("auto", "tensorboard", "csv", "none")),
     "train.devices": AT_LEAST_1,
+    "train.baseline": Choice(("auto", "none")),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 from kindling import defaults
@@ -22,6 +23,7 @@ RESUMABLE_CHANGES = (
     "train.save_every_steps",
     "train.log_interval",
     "train.logger",
+    "train.baseline",
     "train.devices",
     "run_dir",
     "runs_dir",
@@ -155,6 +157,7 @@ def train(
         *callbacks,
     ]
     trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo)
+    started = time.perf_counter()
     try:
         summary = trainer.fit(model, data)
     except UserError:
@@ -172,7 +175,22 @@ def train(
         )
         if summary["skipped_steps"]:
             echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
+        _baseline(cfg, data, run_dir, time.perf_counter() - started, echo)
     return run_dir
+
+
+def _baseline(cfg: RunConfig, data, run_dir: Path, train_seconds: float, echo) -> None:
+    """The classical model beside the network, last (its line ends the run's output); not for a dry run
+    or a run without a best model."""
+    if (
+        cfg.train.baseline == "none"
+        or cfg.train.dry_run
+        or not (run_dir / "best" / "model.safetensors").is_file()
+    ):
+        return
+    from kindling.baseline_run import after_training
+
+    after_training(data, run_dir, train_seconds, cfg.data.memory_budget_mb, echo)
 
 
 def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:
