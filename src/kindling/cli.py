@@ -83,13 +83,25 @@ def cmd_evaluate(args) -> int:
     run_dir = folder.parent if folder.name == "best" else None
     if run_dir is not None:
         atomic_write_json(run_dir / f"metrics_{args.split}.json", result)
+    baseline = _saved_baseline(run_dir, result["split"]) if run_dir is not None and not args.data else None
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({**result, "baseline": baseline} if baseline else result))
     else:
         from kindling.bundle import read_meta
 
         print(format_table(result, read_meta(folder)["signature"].get("class_names", [])))
+        if baseline:
+            from kindling.baseline import compare_line
+
+            print(compare_line(result, baseline))
     return 0
+
+
+def _saved_baseline(run_dir: Path, split: str) -> dict | None:
+    """RUN/baseline.json when it was scored on the split evaluated (the run's own data only)."""
+    from kindling.baseline_run import load
+
+    return load(run_dir, split)
 
 
 def cmd_predict(args) -> int:

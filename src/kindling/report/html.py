@@ -33,6 +33,7 @@ class RunView:
     plots: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     monitor_mode: str | None = None  # "min" or "max": which epoch is the best
+    baseline: dict | None = None  # RUN/baseline.json, scored on the evaluation's split
 
 
 def resolve_run_dir(run: str | Path) -> Path:
@@ -75,6 +76,10 @@ def gather(run: str | Path, refresh: bool = False) -> RunView:
     else:
         _evaluate_and_draw(view)
     _logger_note(view)
+    if view.evaluation is not None:
+        from kindling.baseline_run import load as load_baseline
+
+        view.baseline = load_baseline(run_dir, view.evaluation.get("split"))
     return view
 
 
@@ -175,6 +180,8 @@ def _cards(view: RunView) -> list[tuple[str, str]]:
     if view.evaluation is not None:
         name = "accuracy" if "accuracy" in view.evaluation else "rmse"
         cards.append((f"{view.evaluation['split']} {name}", H.fmt(view.evaluation[name])))
+        if view.baseline is not None and name in view.baseline:
+            cards.append((f"baseline {name}", H.fmt(view.baseline[name])))
     return cards
 
 
@@ -207,6 +214,9 @@ def render(view: RunView) -> str:
         metric_rows=rows,
         ev=ev,
         ev_keys=[k for k in ("accuracy", "macro_f1", "loss", "mae", "rmse", "r2", "n") if k in (ev or {})],
+        ev_model=cfg.model.name,
+        baseline=view.baseline,
+        baseline_line=_baseline_line(ev, view.baseline),
         plots=view.plots,
         doc=view.doctor,
         data_name=cfg.data.name,
@@ -215,6 +225,15 @@ def render(view: RunView) -> str:
         tb=tb if tb.is_dir() else None,
         run_dir=view.run_dir,
     )
+
+
+def _baseline_line(evaluation: dict | None, baseline: dict | None) -> str | None:
+    """The compare line (with its advice when the baseline wins), as the run printed it."""
+    if evaluation is None or baseline is None:
+        return None
+    from kindling.baseline import compare_line
+
+    return compare_line(evaluation, baseline)
 
 
 def write_report(run: str | Path, output: str | Path | None = None, refresh: bool = False) -> Path:
