@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import shutil
+
 import pytest
 import torch
 
 from kindling import data
 from kindling.baseline import BaselineSkipped, compare_line, fit_baseline
+from kindling.baseline_run import budget_for
 from kindling.config import DataConfig
 from kindling.data import DataModule
 from kindling.data.memory import Split
@@ -53,3 +59,118 @@ def test_the_compare_line_says_when_the_baseline_wins():
     assert "wins" not in compare_line({"accuracy": 0.95}, base)
     reg = {"model": "ridge regression", "split": "test", "mae": 4.0}
     assert "the baseline wins" in compare_line({"mae": 5.0}, reg)
+
+
+# ---------------------------------------------------------------- wired into a run
+
+
+def _train(run_dir, *args: str) -> tuple[int, list[str]]:
+    """The real CLI in-process; -> (exit code, the lines it printed on stdout)."""
+    from kindling.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(["train", "--run-dir", str(run_dir), "--threads", "1", "--epochs", "1", *args])
+    return rc, [line for line in out.getvalue().splitlines() if line.strip()]
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    from kindling.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(list(args))
+    return rc, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def wine_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("baseline") / "wine"
+    rc, lines = _train(run, "--data", "wine")
+    assert rc == 0
+    return run, lines
+
+
+def test_a_run_ends_with_the_baseline_beside_the_network(wine_run):
+    run, lines = wine_run
+    saved = json.loads((run / "baseline.json").read_text())
+    assert saved["split"] == "test" and saved["model"] in ("gradient boosting", "logistic regression")
+    network = json.loads((run / "plots" / "report.json").read_text())["evaluation"]
+    assert lines[-1] == compare_line(network, saved)  # the run's last line, against the same evaluation
+    assert lines[-1].startswith(f"baseline ({saved['model']}) accuracy {saved['accuracy']:.4f} vs")
+
+
+def test_evaluate_shows_the_baseline_in_its_table_and_json(wine_run):
+    run, _ = wine_run
+    saved = json.loads((run / "baseline.json").read_text())
+    rc, out = _cli("evaluate", str(run), "--json")
+    result = json.loads(out)
+    assert rc == 0 and result["baseline"] == saved
+    rc, out = _cli("evaluate", str(run))
+    assert rc == 0 and out.splitlines()[-1] == compare_line(result, saved)
+    rc, out = _cli("evaluate", str(run), "--split", "val", "--json")  # scored on test: not shown for val
+    assert rc == 0 and "baseline" not in json.loads(out)
+
+
+def test_the_baseline_command_fits_it_for_an_existing_run(wine_run, tmp_path):
+    run = tmp_path / "wine"
+    shutil.copytree(wine_run[0], run)
+    (run / "baseline.json").unlink()
+    rc, out = _cli("baseline", str(run), "--json")
+    found = json.loads(out)
+    assert rc == 0 and found["baseline"] == json.loads((run / "baseline.json").read_text())
+    assert found["network"]["split"] == "test" and found["line"].startswith("baseline (")
+    rc, out = _cli("baseline", str(run), "--budget", "0")
+    assert rc == 2
+
+
+def test_the_report_shows_the_network_and_the_baseline_side_by_side(wine_run, tmp_path):
+    from kindling.report.html import write_report
+
+    run = tmp_path / "wine"
+    shutil.copytree(wine_run[0], run)
+    saved = json.loads((run / "baseline.json").read_text())
+    html = write_report(run).read_text()
+    row = html.split('data-row="baseline"')[1].split("</tr>")[0]
+    assert saved["model"] in row and f'data-key="baseline_accuracy" data-value="{saved["accuracy"]!r}"' in row
+    assert 'data-row="network"' in html and "vs the network" in html
+
+
+def test_baseline_none_skips_it(tmp_path):
+    rc, lines = _train(tmp_path / "run", "--data", "wine", "--baseline", "none")
+    assert rc == 0 and not (tmp_path / "run" / "baseline.json").exists()
+    assert not any(line.startswith(("baseline", "note: no baseline")) for line in lines)
+
+
+def test_a_single_class_in_train_is_one_line_and_the_run_goes_on(tmp_path, capsys):
+    import numpy as np
+
+    import kindling
+
+    x = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+    run = kindling.fit(
+        data=(x, np.zeros(40, dtype="int64")),
+        val=(x, np.arange(40) % 2),
+        epochs=1,
+        threads=1,
+        run_dir=str(tmp_path / "one"),
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "note: no baseline: the train split holds a single class"
+    assert (tmp_path / "one" / "best" / "model.safetensors").is_file() and run is not None
+    assert not (tmp_path / "one" / "baseline.json").exists()
+    rc, _ = _cli("baseline", str(tmp_path / "one"))  # objects of another process: cannot be rebuilt
+    assert rc == 2
+    assert "cannot be rebuilt" in capsys.readouterr().err
+
+
+def test_a_text_matrix_over_the_memory_budget_is_skipped(tmp_path):
+    path = write_sentiment_tsv(tmp_path / "s.tsv", rows=80)
+    rc, lines = _train(tmp_path / "run", "--data", f"text:{path}", "--set", "data.memory_budget_mb=0")
+    assert rc == 0 and (tmp_path / "run" / "best" / "model.safetensors").is_file()
+    assert lines[-1].startswith("note: no baseline: its TF-IDF matrix over")
+    assert "data.memory_budget_mb=0" in lines[-1]
+
+
+def test_the_time_budget_follows_the_training_time():
+    assert budget_for(1.0) == 5.0 and budget_for(30.0) == 15.0 and budget_for(3600.0) == 60.0
