@@ -38,6 +38,10 @@ def test_report_in_chromium(report, browser):
     for key, value, text in shown:
         assert float(value) == pytest.approx(final[key], rel=0, abs=0)
         assert float(text.replace(",", "")) == pytest.approx(final[key], rel=1e-3, abs=1e-4)
+    baseline = json.loads((report.parent / "baseline.json").read_text())  # fitted after training
+    row = page.inner_text('#evaluation tr[data-row="baseline"]')
+    assert baseline["model"] in row and f"{baseline['accuracy']:.4f}" in row
+    assert page.is_visible('#evaluation tr[data-row="network"]')
     page.screenshot(path=str(report.parent / "report.png"), full_page=True)
     assert (report.parent / "report.png").stat().st_size > 10_000
     page.close()
