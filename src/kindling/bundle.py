@@ -69,41 +69,78 @@ def bundle_dir(path: str | Path) -> Path:
 
 
 def read_meta(folder: Path) -> dict:
+    """The metadata of the safetensors header, checked (required keys, types, signature consistency)."""
     from safetensors import safe_open
+
+    from kindling.bundle_check import parse_meta
 
     file = folder / "model.safetensors"
     try:
         with safe_open(str(file), framework="pt") as f:
             text = (f.metadata() or {}).get("kindling")
     except Exception as exc:  # safetensors raises its own error types for a damaged header
-        raise UserError(f"{file} is corrupt or truncated ({exc}); retrain or restore the file") from exc
+        raise UserError(
+            f"{file} is corrupt or truncated ({_clip(exc)}); retrain or restore the file"
+        ) from exc
     if not text:
         raise UserError(f"{file} carries no kindling metadata; it was not written by kindling")
-    meta = json.loads(text)
+    meta = parse_meta(text, file)
     if meta.get("format_version") != BUNDLE_FORMAT:
         raise UserError(
-            f"{file} is bundle format {meta.get('format_version')}; this kindling reads format {BUNDLE_FORMAT}"
+            f"{file} is bundle format {_clip(meta.get('format_version'), 40)}; "
+            f"this kindling reads format {BUNDLE_FORMAT}"
         )
     return meta
 
 
-def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
-    """Rebuild the model from its registered name and options, then load the safetensors weights."""
+def read_bundle(path: str | Path, device: str = "cpu") -> Bundle:
+    """The one reader of Bundles: checked metadata, the model rebuilt from its registered name and options,
+    and weights that fit it (names, shapes, finite values). Any inconsistency is one UserError line naming
+    the file and the field; a bundle.json that disagrees with the header is one warning line."""
+    import sys
+
     from safetensors.torch import load_file
 
+    from kindling.bundle_check import check_weights, compare_copy
     from kindling.models import build
 
     folder = bundle_dir(path)
+    file = folder / "model.safetensors"
     meta = read_meta(folder)
     sig = Signature.from_dict(meta["signature"])
     spec = meta["model"]
-    model = build(spec["name"], sig, spec.get("options", {}))
     try:
-        state = load_file(str(folder / "model.safetensors"), device=str(device))
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, OSError) as exc:
+        model = build(spec["name"], sig, spec.get("options", {}))
+    except UserError as exc:
+        raise UserError(f"{file}: {exc}") from exc
+    except Exception as exc:  # metadata a user edited can break a constructor in any way
         raise UserError(
-            f"weights in {folder} do not fit model '{spec['name']}' ({str(exc)[:200]}); the bundle is damaged"
+            f"{file}: model '{_clip(spec['name'], 60)}' cannot be built from its metadata "
+            f"({exc.__class__.__name__}: {_clip(exc)}); the bundle is damaged"
         ) from exc
+    try:
+        state = load_file(str(file), device=str(device))
+    except Exception as exc:  # a truncated body, a bad dtype, an offset past the end
+        raise UserError(
+            f"{file} is corrupt or truncated ({_clip(exc)}); retrain or restore the file"
+        ) from exc
+    check_weights(state, model, spec["name"], file)
+    model.load_state_dict(state, strict=True)
     model.to(device).eval()
+    warning = compare_copy(meta, folder)  # told only for a bundle that loads: an error stays one line
+    if warning:
+        print(f"kindling: warning: {warning}", file=sys.stderr)
     return Bundle(model, sig, meta, folder)
+
+
+def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
+    """`read_bundle` under its older name (every caller goes through the same checks)."""
+    return read_bundle(path, device)
+
+
+def _clip(value, limit: int = 120) -> str:
+    """One short line of an error from a library: the first line, cut at a word boundary."""
+    text = " ".join(str(value).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."

@@ -84,9 +84,11 @@ def add_commands(sub) -> None:
 
 
 def _check(args) -> None:
-    from kindling.bundle import bundle_dir, read_meta
+    from kindling.bundle import read_bundle
 
-    read_meta(bundle_dir(args.run))  # a missing or damaged run fails here, before the port opens
+    # the whole Bundle (metadata, model, weights) is checked once here, before the port opens: a damaged
+    # one is one line and exit 2, not a traceback per worker and 503 forever
+    read_bundle(args.run)
     checks = [
         (1 <= args.port <= 65535, f"--port {args.port} must be between 1 and 65535"),
         (args.workers >= 0, f"--workers {args.workers} must be 0 (pick) or more"),
