@@ -104,9 +104,15 @@ def _field(data: dict, key: str, kind: type, file: Path, label: str | None = Non
     value = data[key]
     if not isinstance(value, kind) or isinstance(value, bool):
         raise UserError(
-            f"{file}: field '{label}' is a {type(value).__name__}, not a {kind.__name__}; {DAMAGED}"
+            f"{file}: field '{label}' is {_json_type(value)}, not {_json_type(kind())}; {DAMAGED}"
         )
     return value
+
+
+def _json_type(value) -> str:
+    """The JSON name of a value's type, as a user who edited the file sees it."""
+    names = {bool: "a boolean", dict: "an object", list: "a list", str: "a string", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
 
 
 def check_weights(state: dict, model, name: str, file: Path) -> None:
