@@ -77,7 +77,15 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from kindling.batch_predict import Job, check_job, format_results, run_job, sort_into, write_output
+    from kindling.batch_predict import (
+        Job,
+        check_job,
+        format_results,
+        json_ready,
+        run_job,
+        sort_into,
+        write_output,
+    )
     from kindling.predict import Predictor
 
     job = Job(
@@ -104,7 +112,7 @@ def cmd_predict(args) -> int:
             file=sys.stderr,
         )
     if args.json:
-        print(json.dumps({"predictions": results}))
+        print(json.dumps({"predictions": json_ready(results)}, allow_nan=False))
     elif job.output is None:
         print(format_results(results))
     return 0

@@ -131,6 +131,8 @@ def auto_workers(run) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from kindling.serve.protocol import protocol
+
     _check(args)
     workers = args.workers or auto_workers(args.run)
     token = args.token or os.environ.get("KINDLING_TOKEN") or None
@@ -161,6 +163,7 @@ def cmd_serve(args) -> int:
         host=args.host,
         port=args.port,
         workers=workers,
+        http=protocol(),  # uvicorn's own parser, answering a malformed request with the API's JSON 400
         log_level=args.log_level,
         access_log=args.log_level in ("info", "debug", "trace"),
     )

@@ -21,6 +21,8 @@ from kindling.predict import ImageTooLarge
 
 log = logging.getLogger("kindling.serve")
 
+MAX_URL_BYTES = 8192  # what nginx and most front servers accept in a request line; a URL of this API is short
+MAX_HEADER_BYTES = 65536  # all request headers together; uvicorn's httptools parser sets no limit
 KNOWN_PATHS = {"/", "/predict", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"}
 
 
@@ -57,11 +59,9 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-                raise BodyTooLarge(self.max_bytes)
+            self._check_head(scope)
             await self.app(scope, self._limited(receive), send_tracked)
-        except BodyTooLarge as exc:
+        except ApiError as exc:  # the body or URL limit, answered before the app saw the request
             if not status["started"]:
                 await _send_json(
                     send_tracked,
@@ -75,6 +75,21 @@ class BodyLimitMiddleware:
             self.metrics.observe_request(
                 scope.get("method", "?"), label, status["code"], time.perf_counter() - start
             )
+
+    def _check_head(self, scope) -> None:
+        """URL, headers and declared body size, checked before the app reads a byte of the body."""
+        url_bytes = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        if url_bytes > MAX_URL_BYTES:
+            raise ApiError(414, f"the URL is {url_bytes} bytes, over the limit of {MAX_URL_BYTES}")
+        headers = scope.get("headers") or []
+        header_bytes = sum(len(name) + len(value) for name, value in headers)
+        if header_bytes > MAX_HEADER_BYTES:
+            raise ApiError(
+                431, f"the request headers are {header_bytes} bytes, over the limit of {MAX_HEADER_BYTES}"
+            )
+        length = dict(headers).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            raise BodyTooLarge(self.max_bytes)
 
     def _limited(self, receive):
         seen = 0
