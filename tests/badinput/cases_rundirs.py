@@ -157,7 +157,7 @@ RESUMES = {
     "checkpoint_random_bytes": (_copy(_write(CKPT, RANDOM)), "last.pt"),
     "checkpoint_pickle_with_code": (
         _copy(lambda run: _write(CKPT, _pickle_with_code())(run)),
-        "never unpickles",
+        "refused to unpickle",
     ),
     "checkpoint_torch_pickle_with_code": (_copy(_checkpoint_object(RunsCode)), "refused to unpickle"),
     "checkpoint_a_list": (_copy(_checkpoint_object(lambda: [1, 2, 3])), "last.pt"),
