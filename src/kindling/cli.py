@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kindling import __version__
 from kindling.cli_args import OneLineParser, SubParser, add_core_commands
-from kindling.errors import UserError
+from kindling.errors import MAX_MESSAGE, UserError, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except UserError as exc:
-        print(f"kindling: {exc}", file=sys.stderr)
+        print(f"kindling: {one_line(str(exc), MAX_MESSAGE - len('kindling: '))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kindling: interrupted", file=sys.stderr)

@@ -15,6 +15,29 @@ class UserError(Exception):
     exit_code = 2
 
 
+MAX_MESSAGE = 300  # characters of the one line the CLI prints for a UserError
+
+
+def summarise(items: Iterable, what: str = "", limit: int = 5) -> str:
+    """A list in a one-line message: all of it when short, else the first few and how many more.
+
+    Example: ``summarise(columns, "columns")`` -> ``['a', 'b', 'c', 'd', 'e', ... and 990 more columns]``
+    """
+    items = [str(item) for item in items]
+    shown = ", ".join(repr(item if len(item) <= 40 else item[:37] + "...") for item in items[:limit])
+    rest = len(items) - limit
+    return f"[{shown}]" if rest <= 0 else f"[{shown}, ... and {rest} more{' ' + what if what else ''}]"
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """Any message as one line of at most `limit` characters, cut at a word boundary: the last guard of
+    the CLI's contract, for a message built from text of unknown length (a library's error, a path)."""
+    text = " ".join(str(message).split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 4].rsplit(" ", 1)[0] + " ..."
+
+
 class NonFiniteLossError(UserError):
     """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
 
