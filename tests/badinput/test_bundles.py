@@ -59,3 +59,27 @@ def test_an_intact_bundle_gives_no_warning(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run), "--json"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_serve_refuses_a_damaged_bundle_before_it_listens(tmp_path):
+    """The user's path (a process): exit 2 and one line, no worker started, no port opened."""
+    import socket
+    import subprocess
+    import sys
+
+    run = runs.copy_run(tmp_path)
+    runs.rewrite(
+        run, state_edit=lambda s: s.update({"features.0.weight": s["features.0.weight"] * float("nan")})
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "kindling", "serve", str(run), "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr[-2000:]
+    assert "'features.0.weight' holds NaN" in lines[0] and "serving" not in done.stderr
