@@ -170,7 +170,13 @@ def _first_difference(a, b, path: str = "") -> str | None:
             if found is not None:
                 return found
         return None
-    if a != b:
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if _first_difference(x, y) is not None:
+                return f"{path.rstrip('.')}[{i}]"
+        return None
+    both_nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    if a != b and not both_nan:  # a NaN metric is written as NaN in both copies
         return path.rstrip(".") or "(top level)"
     return None
 
