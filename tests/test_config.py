@@ -74,3 +74,36 @@ def test_yaml_round_trip(recipe):
 def test_run_dir_default_name():
     cfg = load_config(None, {"data.name": "folder:/data/photos/", "model.name": "resnet18"})
     assert str(cfg.resolved_run_dir()).endswith("runs/photos-resnet18")
+
+
+def test_flags_come_from_the_config_fields_with_their_defaults():
+    from kindling.cli_args import OneLineParser, _add_config_flags
+    from kindling.config import cli_flags
+
+    flags = {f.flag: f for f in cli_flags()}
+    assert flags["--lr"].key == "optim.lr" and flags["--lr"].type is float and flags["--lr"].default == 1e-3
+    assert flags["--drop"].type is str  # a list field takes a comma-separated string
+    assert flags["--image-size"].type is int  # int | None
+    assert flags["--embeddings"].key == "model.options.embeddings"
+    assert len(flags) == len(cli_flags())  # no flag named twice
+    for f in cli_flags():  # every flag sets a key load_config accepts, with its own type
+        value = {bool: True, int: 3, float: 0.5, str: "x"}[f.type]
+        cfg = load_config(None, {f.key: value}, [])
+        node = cfg
+        for part in f.key.split("."):
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        assert node == ([value] if f.key == "data.drop" else value)
+    parser = OneLineParser(prog="t")
+    _add_config_flags(parser)
+    args = parser.parse_args(["--lr", "0.2", "--drop", "a,b", "--dry-run"])
+    assert vars(args)["optim.lr"] == 0.2 and vars(args)["train.dry_run"] is True
+    assert vars(args)["train.epochs"] is None  # a flag left out keeps the recipe's value
+    assert load_config(None, vars(args), []).data.drop == ["a", "b"]
+
+
+def test_augment_help_lists_every_preset():
+    from kindling.config import cli_flags
+    from kindling.data.augment import PRESETS
+
+    text = next(f.help for f in cli_flags() if f.flag == "--augment")
+    assert all(name in text for name in PRESETS)

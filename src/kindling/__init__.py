@@ -1,7 +1,23 @@
 """kindling: from data to a served PyTorch prediction, one fast and reliable command per step.
 
-The package imports nothing heavy at import time: torch is loaded by the modules that need it,
-so `kindling --help` answers at once.
+    import kindling
+    run = kindling.fit(data="digits", epochs=3)
+    run.evaluate("test"), run.predict(["seven.png"]), run.report(), run.export("onnx")
+    model = kindling.load(run.dir)
+
+The package imports nothing heavy at import time: torch is loaded by the functions that need it, so
+`import kindling` and `kindling --help` answer at once.
 """
 
+from kindling.errors import UserError
+
 __version__ = "0.1.0"
+__all__ = ["Run", "UserError", "fit", "load"]
+
+
+def __getattr__(name: str):
+    if name in ("fit", "load", "Run"):
+        from kindling import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'kindling' has no attribute {name!r}")

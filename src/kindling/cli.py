@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from kindling import __version__
+from kindling import __version__, plugins
 from kindling.cli_args import OneLineParser, SubParser, add_core_commands
 from kindling.errors import MAX_MESSAGE, UserError, one_line
 
@@ -24,14 +24,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kindling {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=SubParser)
     add_core_commands(sub)
-    try:
-        from kindling.cli_extra import add_commands as add_extra  # serve, export, report ... when present
-    except ImportError:
-        add_extra = None
-    if add_extra:
-        add_extra(sub)
+    for name, handler in COMMANDS.items():
+        sub.choices[name].set_defaults(handler=handler)
+    parser.origins = add_plugin_commands(sub)
     parser.commands = sub.choices  # the subcommand parsers, to tell a leftover flag's mistake in theirs
+    # argparse keeps a subcommand's one-line help only on its choices' pseudo-actions
+    parser.command_help = {action.dest: action.help or "" for action in sub._choices_actions}
     return parser
+
+
+def add_plugin_commands(sub) -> dict[str, plugins.Plugin]:
+    """Every other command comes from a `kindling.commands` entry point (kindling's serve, export, report,
+    data; another package's): an `add_commands(subparsers)` that adds parsers with `set_defaults(handler=)`.
+    Returns which entry added each command. Another package's entry that fails is one warning line."""
+    origins: dict[str, plugins.Plugin] = {}
+    for plugin, add_commands in plugins.load_each(plugins.COMMANDS):
+        before = set(sub.choices)
+        try:
+            add_commands(sub)
+        except Exception as exc:  # a clash with a command's name, or a bug in the package
+            if plugin.builtin:
+                raise
+            plugins.warn(plugin.failure(exc))
+        origins.update({name: plugin for name in sub.choices if name not in before})
+    return origins
 
 
 def cmd_train(args) -> int:
@@ -120,17 +136,17 @@ def cmd_predict(args) -> int:
 
 def cmd_list(args) -> int:
     if args.what == "datasets":
-        from kindling.data import KINDS, NAMED
-
-        for name, (_, text) in {**NAMED, **KINDS}.items():
-            print(f"{name:<14} {text}")
+        _print_rows((p.name, p.package, text) for p, text in plugins.listed(plugins.DATA))
     elif args.what == "models":
-        from kindling.models import registry
-
-        for name in registry.names():
-            print(f"{name:<14} {registry.describe(name)}")
+        _print_rows((p.name, p.package, text) for p, text in plugins.listed(plugins.MODELS))
         print(
             "...and every torchvision classification model by name (resnet18, vgg16, mobilenet_v3_small, ...)"
+        )
+    elif args.what == "commands":
+        parser = build_parser()
+        _print_rows(
+            (name, parser.origins[name].package if name in parser.origins else "kindling", text)
+            for name, text in parser.command_help.items()
         )
     else:
         for path in sorted(Path("recipes").glob("*.yaml")):
@@ -144,6 +160,15 @@ def cmd_list(args) -> int:
             )
             print(f"{str(path):<36} {first}")
     return 0
+
+
+def _print_rows(rows) -> None:
+    """name, package, description in aligned columns."""
+    rows = list(rows)
+    name_width = max((len(r[0]) for r in rows), default=0) + 2
+    package_width = max((len(r[1]) for r in rows), default=0) + 2
+    for name, package, text in rows:
+        print(f"{name:<{name_width}}{package:<{package_width}}{text}".rstrip())
 
 
 def cmd_inspect(args) -> int:
@@ -171,8 +196,8 @@ COMMANDS = {
 
 def entry() -> int:
     """The `kindling` command: main(), then the end of the process without the interpreter's teardown.
-    After `kindling train`, freeing torch's modules and objects one by one took ~0.2 s, and the last
-    garbage collection walked every object torch created (about a second). Nothing is lost: the atexit
+    After `kindling train`, freeing torch's modules and objects one by one is slow, and the last garbage
+    collection walks every object torch created, adding a noticeable pause. Nothing is lost: the atexit
     handlers run first and the output is flushed; every file was written and closed (atomically) before
     main returned. With another thread still running, the process ends the usual way, which joins it."""
     import atexit
@@ -202,9 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
     try:
-        return handler(args)
+        return args.handler(args)
     except UserError as exc:
         print(f"kindling: {one_line(str(exc), MAX_MESSAGE - len('kindling: '))}", file=sys.stderr)
         return 2

@@ -1,113 +1,18 @@
 """The argument parsers of the core subcommands: every flag with its default shown in --help.
 
-Only argparse and the config dataclasses are imported here, so `kindling --help` stays instant.
+`kindling train`'s config flags are generated from the config dataclasses (kindling.config.setting:
+help, flag and default written once, beside the field). Only argparse and the config dataclasses are
+imported here, so `kindling --help` stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
 
-# (flag, config key, type, help). Defaults come from the config dataclasses and are shown in --help.
-TRAIN_FLAGS = [
-    (
-        "--data",
-        "data.name",
-        str,
-        "data set or source: digits, wine, diabetes, mnist, cifar10, folder:DIR, csv:FILE, text:PATH",
-    ),
-    ("--model", "model.name", str, "model name (see `kindling list models`)"),
-    ("--epochs", "train.epochs", int, "number of epochs"),
-    ("--batch-size", "data.batch_size", int, "global batch size (split across processes under torchrun)"),
-    ("--lr", "optim.lr", float, "learning rate"),
-    ("--optimizer", "optim.name", str, "sgd | adam | adamw"),
-    ("--scheduler", "sched.name", str, "none | step | multistep | cosine | onecycle | plateau"),
-    ("--seed", "train.seed", int, "random seed for weights, shuffling and augmentation"),
-    ("--device", "train.device", str, "auto (cuda > mps > cpu) | cpu | cuda | cuda:N | mps"),
-    (
-        "--threads",
-        "train.threads",
-        int,
-        "intra-op CPU threads; 0 measures 1 vs all cores and picks the faster",
-    ),
-    ("--run-dir", "run_dir", str, "where the run is written (default runs/NAME)"),
-    (
-        "--monitor",
-        "train.monitor",
-        str,
-        "metric that picks the best model: val_acc | val_loss | val_mae | val_rmse | val_r2",
-    ),
-    ("--patience", "train.patience", int, "early stopping: validation rounds without improvement"),
-    ("--min-delta", "train.min_delta", float, "early stopping: smallest change that counts as improvement"),
-    ("--accumulate", "train.accumulate", int, "gradient accumulation: batches per optimizer step"),
-    ("--clip-grad", "train.clip_grad", float, "clip the gradient norm to this value"),
-    ("--ema", "train.ema", float, "keep an exponential moving average of the weights with this decay"),
-    ("--label-smoothing", "train.label_smoothing", float, "label smoothing for the cross-entropy loss"),
-    ("--precision", "train.precision", str, "32 | bf16 | fp16 (refused where it would be slower)"),
-    ("--save-every-steps", "train.save_every_steps", int, "also write checkpoints/last.pt every N batches"),
-    ("--val-every-steps", "train.val_every_steps", int, "also validate every N optimizer steps"),
-    ("--patience-steps", "train.patience_steps", int, "early stopping: optimizer steps without improvement"),
-    (
-        "--overfit-batches",
-        "train.overfit_batches",
-        int,
-        "train and validate on the first N batches (a sanity check)",
-    ),
-    ("--devices", "train.devices", int, "processes on this machine (launches torchrun when > 1)"),
-    ("--image-size", "data.image_size", int, "resize images to N x N"),
-    ("--channels", "data.channels", int, "1 or 3 image channels"),
-    ("--augment", "data.augment", str, "none | light | seed003"),
-    ("--data-dir", "data.data_dir", str, "where built-in data sets are stored"),
-    ("--target", "data.target", str, "tables: the column to predict"),
-    ("--drop", "data.drop", str, "tables: columns to ignore, comma-separated"),
-    (
-        "--split-by",
-        "data.split_by",
-        str,
-        "tables: split by time on this date column (default: a seeded random split)",
-    ),
-    ("--categorical", "data.categorical", str, "tables: onehot | embed for low-cardinality string columns"),
-    ("--task", "data.task", str, "auto (inferred from the target) | classification | regression"),
-    ("--missing", "data.missing", str, "tables: impute (with a flag column) | refuse"),
-    ("--pretrained", "model.pretrained", str, "local weights file for a torchvision backbone"),
-    ("--text-col", "data.text_col", str, "text: the column holding the text"),
-    ("--label-col", "data.label_col", str, "text: the column holding the label"),
-    ("--tokenizer", "data.tokenizer", str, "text: auto (char for mostly CJK, else word) | char | word"),
-    ("--pad-size", "data.pad_size", int, "text: pad or cut to N tokens (default: 95th percentile of train)"),
-    ("--min-freq", "data.min_freq", int, "text: keep tokens seen at least N times in train"),
-    ("--max-size", "data.max_size", int, "text: vocabulary size cap"),
-    ("--encoding", "data.encoding", str, "text and tables: file encoding, e.g. gbk"),
-    ("--embeddings", "model.options.embeddings", str, "text: pretrained vectors (.npz or word2vec text)"),
-    (
-        "--logger",
-        "train.logger",
-        str,
-        "auto (TensorBoard when installed, else csv) | tensorboard | csv | none",
-    ),
-]
-BOOL_FLAGS = [
-    ("--deterministic", "train.deterministic", "deterministic algorithms (bit-identical resume on CPU)"),
-    ("--compile", "train.compile", "torch.compile the model (GPU only)"),
-    ("--dry-run", "train.dry_run", "one batch of each phase: a cheap check that the recipe runs"),
-    (
-        "--skip-bad",
-        "data.skip_bad",
-        "leave out unreadable images and bad annotation lines, with a warning counting them",
-    ),
-]
-
 
 def add_set_argument(p: argparse.ArgumentParser, text: str) -> None:
     """The repeatable `--set section.key=value` override, shared by every command that reads a config."""
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help=text)
-
-
-def _default_of(dotted: str):
-    from kindling.config import RunConfig
-
-    node = RunConfig()
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, dict) else getattr(node, part)  # model.options.X: a dict
-    return node
 
 
 def _add_train(sub) -> None:
@@ -117,17 +22,7 @@ def _add_train(sub) -> None:
         description="Train a model. Precedence: defaults < recipe < flags < --set.",
     )
     p.add_argument("recipe", nargs="?", help="recipe YAML (see `kindling list recipes`)")
-    for flag, key, tp, text in TRAIN_FLAGS:
-        p.add_argument(
-            flag,
-            dest=key,
-            type=tp,
-            default=None,
-            metavar=tp.__name__.upper(),
-            help=f"{text} (default: {_default_of(key)})",
-        )
-    for flag, key, text in BOOL_FLAGS:
-        p.add_argument(flag, dest=key, action="store_true", default=None, help=f"{text} (default: off)")
+    _add_config_flags(p)
     add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable)")
     p.add_argument(
         "--resume",
@@ -142,6 +37,40 @@ def _add_train(sub) -> None:
         action="store_true",
         help="print the resolved config as YAML and exit (default: off)",
     )
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per config field that names one (kindling.config.setting), grouped by config section;
+    the help and the default come from the field. A flag left out keeps the recipe's value (default None)."""
+    from kindling.config import cli_flags
+
+    groups: dict = {}
+    for f in cli_flags():
+        section = f.key.split(".")[0] if "." in f.key else "run"
+        group = groups.get(section) or groups.setdefault(section, p.add_argument_group(section))
+        help_text = f.help if "(default" in f.help else f"{f.help} (default: {_shown(f.default)})"
+        if f.type is bool:
+            group.add_argument(f.flag, dest=f.key, action="store_true", default=None, help=help_text)
+        else:
+            metavar = f.type.__name__.upper()
+            group.add_argument(f.flag, dest=f.key, type=f.type, default=None, metavar=metavar, help=help_text)
+
+
+def _shown(default) -> str:
+    """A default as a user would type it: off/on, a comma-separated list, none."""
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, list):
+        return ",".join(map(str, default)) or "none"
+    return "none" if default is None else str(default)
+
+
+def flag_keys() -> dict[str, str]:
+    """`train`'s flags as Python keywords -> their config keys (`batch_size` -> data.batch_size):
+    what `kindling.fit(**keywords)` accepts beside the field names."""
+    from kindling.config import cli_flags
+
+    return {f.flag[2:].replace("-", "_"): f.key for f in cli_flags()}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -240,8 +169,8 @@ def add_core_commands(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
     _add_predict(sub)
-    p = sub.add_parser("list", help="list data sets, models or recipes")
-    p.add_argument("what", choices=["datasets", "models", "recipes"], help="what to list")
+    p = sub.add_parser("list", help="list data sets, models, commands or recipes")
+    p.add_argument("what", choices=["datasets", "models", "commands", "recipes"], help="what to list")
     p = sub.add_parser("inspect", help="each layer's output shape and parameter count")
     p.add_argument("model", help="model name")
     p.add_argument("--input-shape", default="3x32x32", help="C x H x W of one sample (default: 3x32x32)")

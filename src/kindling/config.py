@@ -18,10 +18,30 @@ import yaml
 from kindling.errors import UserError, did_you_mean
 
 
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,  # noqa: A002 - the word argparse uses
+    flag: str | None = None,
+    factory: Any = dataclasses.MISSING,
+    **extra: Any,
+) -> Any:
+    """A config field with its help text (and its `kindling train` flag, if it has one) written once,
+    beside its default; the command line's flags are generated from these (`cli_flags`)."""
+    metadata = {"help": help, **({"flag": flag} if flag else {}), **extra}
+    return field(default=default, default_factory=factory, metadata=metadata)
+
+
 @dataclass
 class DataConfig:
-    name: str = "digits"  # data set or source spec: digits, wine, mnist, folder:DIR, csv:FILE, text:DIR ...
-    batch_size: int = 64
+    name: str = setting(
+        "digits",
+        flag="--data",
+        help="data set or source: digits, wine, diabetes, mnist, cifar10, folder:DIR, csv:FILE, text:PATH",
+    )
+    batch_size: int = setting(
+        64, flag="--batch-size", help="global batch size (split across processes under torchrun)"
+    )
     eval_batch_size: int = 512
     val_fraction: float = 0.1  # of what is left after the test split, when no val split is given
     test_fraction: float = 0.25
@@ -30,37 +50,69 @@ class DataConfig:
     val: str | None = None
     test: str | None = None
     root: str | None = None  # image root for annotation files
-    data_dir: str = "~/.cache/kindling"  # built-in data sets live here
+    data_dir: str = setting(
+        "~/.cache/kindling", flag="--data-dir", help="where built-in data sets are stored"
+    )
     download: bool = True  # when online, built-in data sets download if missing
-    image_size: int | None = None
-    channels: int | None = None
-    augment: str = "none"
+    image_size: int | None = setting(None, flag="--image-size", help="resize images to N x N")
+    channels: int | None = setting(None, flag="--channels", help="1 or 3 image channels")
+    augment: str = setting(
+        "none",
+        flag="--augment",
+        help="none | shift | flip | light | seed003, or knobs such as hflip,rotate=15,jitter=0.2 "
+        "(see kindling.data.augment)",
+    )
     class_names: str | None = None  # JSON map or one name per line
-    skip_bad: bool = False
+    skip_bad: bool = setting(
+        False,
+        flag="--skip-bad",
+        help="leave out unreadable images and bad annotation lines, with a warning counting them",
+    )
     memory_budget_mb: int = 4096
     # tables
-    target: str | None = None
-    drop: list[str] = field(default_factory=list)
-    task: str = "auto"  # auto | classification | regression
-    split_by: str | None = None
-    categorical: str = "onehot"  # onehot | embed
-    missing: str = "impute"  # impute | refuse
+    target: str | None = setting(None, flag="--target", help="tables: the column to predict")
+    drop: list[str] = setting(flag="--drop", factory=list, help="tables: columns to ignore, comma-separated")
+    task: str = setting(
+        "auto", flag="--task", help="auto (inferred from the target) | classification | regression"
+    )
+    split_by: str | None = setting(
+        None,
+        flag="--split-by",
+        help="tables: split by time on this date column (default: a seeded random split)",
+    )
+    categorical: str = setting(
+        "onehot", flag="--categorical", help="tables: onehot | embed for low-cardinality string columns"
+    )
+    missing: str = setting("impute", flag="--missing", help="tables: impute (with a flag column) | refuse")
     delimiter: str = "auto"  # tables: auto | comma | semicolon | tab | pipe (or the character)
     # text
-    text_col: str = "text"
-    label_col: str = "label"
-    tokenizer: str = "auto"  # auto | char | word
-    min_freq: int = 1
-    max_size: int = 50000
-    pad_size: int | None = None
-    encoding: str = "utf-8"
+    text_col: str = setting("text", flag="--text-col", help="text: the column holding the text")
+    label_col: str = setting("label", flag="--label-col", help="text: the column holding the label")
+    tokenizer: str = setting(
+        "auto", flag="--tokenizer", help="text: auto (char for mostly CJK, else word) | char | word"
+    )
+    min_freq: int = setting(1, flag="--min-freq", help="text: keep tokens seen at least N times in train")
+    max_size: int = setting(50000, flag="--max-size", help="text: vocabulary size cap")
+    pad_size: int | None = setting(
+        None, flag="--pad-size", help="text: pad or cut to N tokens (default: 95th percentile of train)"
+    )
+    encoding: str = setting("utf-8", flag="--encoding", help="text and tables: file encoding, e.g. gbk")
 
 
 @dataclass
 class ModelConfig:
-    name: str = "digits-cnn"
-    options: dict = field(default_factory=dict)  # keyword arguments of the model's constructor
-    pretrained: str | None = None  # local weights file for torchvision backbones
+    name: str = setting("digits-cnn", flag="--model", help="model name (see `kindling list models`)")
+    options: dict = setting(
+        factory=dict,
+        help="keyword arguments of the model's constructor",
+        # model.options is the model's own keyword arguments, not a dataclass: its flags are listed here
+        option_flags={"--embeddings": ("embeddings", "text: pretrained vectors (.npz or word2vec text)")},
+    )
+    pretrained: str | None = setting(
+        None,
+        flag="--pretrained",
+        help="weights for a torchvision backbone: a local .pth/.pt/.safetensors file, or imagenet",
+    )
     freeze: str | None = None  # None | backbone
     unfreeze_epoch: int | None = None  # two-stage fine-tuning: unfreeze everything at this epoch
     unfreeze_lr_factor: float = 0.1
@@ -68,8 +120,8 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = "adamw"  # sgd | adam | adamw
-    lr: float = 1e-3
+    name: str = setting("adamw", flag="--optimizer", help="sgd | adam | adamw")
+    lr: float = setting(1e-3, flag="--lr", help="learning rate")
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 0.0
@@ -78,7 +130,9 @@ class OptimConfig:
 
 @dataclass
 class SchedConfig:
-    name: str = "none"  # none | step | multistep | cosine | onecycle | plateau
+    name: str = setting(
+        "none", flag="--scheduler", help="none | step | multistep | cosine | onecycle | plateau"
+    )
     step_size: int = 10
     gamma: float = 0.1
     milestones: list[int] = field(default_factory=list)
@@ -89,36 +143,70 @@ class SchedConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    threads: int = 0  # intra-op threads; 0 = measure and pick the fastest
+    epochs: int = setting(10, flag="--epochs", help="number of epochs")
+    seed: int = setting(0, flag="--seed", help="random seed for weights, shuffling and augmentation")
+    device: str = setting("auto", flag="--device", help="auto (cuda > mps > cpu) | cpu | cuda | cuda:N | mps")
+    threads: int = setting(
+        0, flag="--threads", help="intra-op CPU threads; 0 measures 1 vs all cores and picks the faster"
+    )
     memory_format: str = "auto"  # auto (measure conv nets on a CPU) | contiguous | channels_last
-    monitor: str = "val_acc"  # val_acc | val_loss | val_mae | val_rmse | val_r2
-    deterministic: bool = False
-    precision: str = "32"  # 32 | bf16 | fp16
-    accumulate: int = 1
-    clip_grad: float | None = None
-    patience: int | None = None  # early stopping, in validation rounds
-    min_delta: float = 0.0
-    val_every_steps: int | None = None
-    patience_steps: int | None = None
-    save_every_steps: int | None = None
-    ema: float | None = None
-    label_smoothing: float = 0.0
-    compile: bool = False
-    overfit_batches: int = 0
-    dry_run: bool = False
+    monitor: str = setting(
+        "val_acc",
+        flag="--monitor",
+        help="metric that picks the best model: val_acc | val_loss | val_mae | val_rmse | val_r2",
+    )
+    deterministic: bool = setting(
+        False, flag="--deterministic", help="deterministic algorithms (bit-identical resume on CPU)"
+    )
+    precision: str = setting(
+        "32", flag="--precision", help="32 | bf16 | fp16 (refused where it would be slower)"
+    )
+    accumulate: int = setting(
+        1, flag="--accumulate", help="gradient accumulation: batches per optimizer step"
+    )
+    clip_grad: float | None = setting(None, flag="--clip-grad", help="clip the gradient norm to this value")
+    patience: int | None = setting(
+        None, flag="--patience", help="early stopping: validation rounds without improvement"
+    )
+    min_delta: float = setting(
+        0.0, flag="--min-delta", help="early stopping: smallest change that counts as improvement"
+    )
+    val_every_steps: int | None = setting(
+        None, flag="--val-every-steps", help="also validate every N optimizer steps"
+    )
+    patience_steps: int | None = setting(
+        None, flag="--patience-steps", help="early stopping: optimizer steps without improvement"
+    )
+    save_every_steps: int | None = setting(
+        None, flag="--save-every-steps", help="also write checkpoints/last.pt every N batches"
+    )
+    ema: float | None = setting(
+        None, flag="--ema", help="keep an exponential moving average of the weights with this decay"
+    )
+    label_smoothing: float = setting(
+        0.0, flag="--label-smoothing", help="label smoothing for the cross-entropy loss"
+    )
+    compile: bool = setting(False, flag="--compile", help="torch.compile the model (GPU only)")
+    overfit_batches: int = setting(
+        0, flag="--overfit-batches", help="train and validate on the first N batches (a sanity check)"
+    )
+    dry_run: bool = setting(
+        False, flag="--dry-run", help="one batch of each phase: a cheap check that the recipe runs"
+    )
     log_interval: int = 0  # 0 = a bar (TTY) or one line per epoch
-    logger: str = "auto"  # auto | tensorboard | csv | none
-    devices: int = 1
+    logger: str = setting(
+        "auto", flag="--logger", help="auto (TensorBoard when installed, else csv) | tensorboard | csv | none"
+    )
+    devices: int = setting(1, flag="--devices", help="processes on this machine (launches torchrun when > 1)")
 
 
 @dataclass
 class RunConfig:
     name: str = ""
     runs_dir: str = "runs"
-    run_dir: str | None = None
+    run_dir: str | None = setting(
+        None, flag="--run-dir", help="where the run is written (default: runs/NAME)"
+    )
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -140,6 +228,44 @@ class RunConfig:
 def default_name(cfg: RunConfig) -> str:
     data = cfg.data.name.split(":", 1)[-1].rstrip("/").replace("\\", "/").split("/")[-1] or "data"
     return f"{Path(data).stem}-{cfg.model.name}"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One `kindling train` flag, generated from a config field's metadata."""
+
+    flag: str
+    key: str  # dotted config key, e.g. optim.lr
+    type: type  # int | float | str; bool is a switch (store_true)
+    help: str
+    default: Any
+
+
+def _flag_type(tp: Any) -> type:
+    """The argparse type of an annotation: `int | None` -> int, a list -> str (comma-separated)."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (Union, types.UnionType) and len(args) == 1:
+        tp = args[0]
+    return str if typing.get_origin(tp) is list else tp
+
+
+def cli_flags(cls: type | None = None, prefix: str = "") -> list[Flag]:
+    """Every field with a `flag` in its metadata, in declaration order, sections included."""
+    cls = cls or RunConfig
+    found: list[Flag] = []
+    hints = typing.get_type_hints(cls)
+    defaults = cls()
+    for f in fields(cls):
+        key = f"{prefix}{f.name}"
+        if _is_dataclass_type(hints[f.name]):
+            found += cli_flags(hints[f.name], f"{key}.")
+            continue
+        if "flag" in f.metadata:
+            tp = _flag_type(hints[f.name])
+            found.append(Flag(f.metadata["flag"], key, tp, f.metadata["help"], getattr(defaults, f.name)))
+        for flag, (option, text) in f.metadata.get("option_flags", {}).items():
+            found.append(Flag(flag, f"{key}.{option}", str, text, getattr(defaults, f.name).get(option)))
+    return found
 
 
 # ---------------------------------------------------------------- building from dicts, strictly

@@ -244,6 +244,34 @@ class Predictor:
             bar.close()
         return results
 
+    # ------------------------------------------------------------------ the Python API's face
+
+    @property
+    def classes(self) -> list[str]:
+        """The class names, in the order of the model's outputs ([] for regression)."""
+        return list(self.sig.class_names)
+
+    @property
+    def signature(self):
+        """What the model takes and gives: input kind and shape, classes, normalisation (the Bundle's)."""
+        return self.sig
+
+    def predict(self, inputs, top_k: int = 3) -> list[dict]:
+        """Predictions for whatever is at hand: file paths (images, .npy), strings (a text model's texts),
+        table rows as dicts, or raw samples as a numpy array / tensor (one sample or a batch)."""
+        if isinstance(inputs, (str, Path)) or not isinstance(inputs, (list, tuple)):
+            inputs = inputs if hasattr(inputs, "shape") else [inputs]
+        if hasattr(inputs, "shape"):  # raw samples: one of the signature's shape, or a batch of them
+            single = tuple(inputs.shape) == tuple(self.sig.input_shape)
+            return self.predict_batch(inputs[None] if single else inputs, top_k)
+        items = list(inputs)
+        if items and all(isinstance(i, dict) for i in items):
+            return self.predict_samples(self.encode_rows(items), top_k)
+        if self.sig.input_kind == "text" and all(isinstance(i, str) for i in items):
+            if not any(Path(i).is_file() for i in items if len(i) < 4096):
+                return self.predict_texts(items, top_k)
+        return self.predict_files(items, top_k)
+
 
 def _progress(total: int, enabled: bool):
     """A tqdm bar on stderr when asked for and stderr is a terminal (never in pipes or logs)."""

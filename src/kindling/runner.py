@@ -108,15 +108,6 @@ def train(
     cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print, callbacks=()
 ) -> Path:
     """Train `cfg` (or resume the run at `resume`) and return the run directory."""
-    prepared = _prepare_providers(cfg)  # before torch loads: the report sidecar imports meanwhile
-    try:
-        return _train(cfg, resume, overwrite, echo, callbacks, prepared)
-    finally:
-        for thing in prepared.values():
-            thing.close()
-
-
-def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: dict) -> Path:
     from kindling import data as data_mod
     from kindling import models
     from kindling.envinfo import collect
@@ -143,7 +134,7 @@ def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: d
     history = resume_state.get("history", []) if resume_state else []
     callbacks = [
         JsonlLog(run_dir / "metrics.jsonl", history),
-        *_extra_callbacks(cfg, run_dir, prepared),
+        *_extra_callbacks(cfg, run_dir),
         *callbacks,
     ]
     trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo)
@@ -167,33 +158,10 @@ def _train(cfg: RunConfig, resume, overwrite: bool, echo, callbacks, prepared: d
     return run_dir
 
 
-CALLBACK_PROVIDERS = [
-    "kindling.report.callbacks",
-    "kindling.models.finetune",
-    "kindling.data.tables.callbacks",
-]
+def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:
+    """The recorder (logger, evidence and pictures at the end: what the report reads from the run folder)
+    and the fine-tuning stages the model config asks for."""
+    from kindling.report.record import callbacks_for as report_callbacks
+    from kindling.train.finetune import callbacks_for as finetune_callbacks
 
-
-def _providers() -> dict:
-    """The callback providers that are installed, by name."""
-    from kindling.optional import import_optional
-
-    modules = {name: import_optional(name) for name in CALLBACK_PROVIDERS}
-    return {name: module for name, module in modules.items() if module is not None}
-
-
-def _prepare_providers(cfg: RunConfig) -> dict:
-    """What providers start ahead of the run (a `prepare(cfg)` returning something with close()), by name."""
-    started = {
-        name: module.prepare(cfg) for name, module in _providers().items() if hasattr(module, "prepare")
-    }
-    return {name: thing for name, thing in started.items() if thing is not None}
-
-
-def _extra_callbacks(cfg: RunConfig, run_dir: Path, prepared: dict) -> list:
-    """Callbacks from optional modules (loggers, plots, fine-tuning stages): each has
-    callbacks_for(cfg, run_dir), given what its prepare(cfg) started, if anything, as a third argument."""
-    found = []
-    for name, module in _providers().items():
-        found.extend(module.callbacks_for(cfg, run_dir, *([prepared[name]] if name in prepared else [])))
-    return found
+    return [*report_callbacks(cfg, run_dir), *finetune_callbacks(cfg, run_dir)]

@@ -100,8 +100,8 @@ def test_without_tensorboard_installed_the_run_logs_csv_and_the_report_says_so(t
     import sys
 
     from kindling.errors import UserError
-    from kindling.report.callbacks import resolve_logger
     from kindling.report.html import write_report
+    from kindling.report.loggers import resolve_logger
     from kindling_testing import train_run
 
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # importlib finds no such package

@@ -60,11 +60,11 @@ def test_grid_and_top_losses_agree_with_the_model(digits_run):
     from kindling.bundle import load_bundle
     from kindling.data import build
     from kindling.evaluate import data_config_for
-    from kindling.report.evidence import collect, grid_indices
+    from kindling.report.evidence import collect_and_evaluate, grid_indices
 
     bundle = load_bundle(digits_run)
     test = build(data_config_for(bundle)).test
-    preds = collect(bundle.model, bundle.signature, test, "test")
+    preds, _ = collect_and_evaluate(bundle.model, bundle.signature, test, "test")
     index = _index(digits_run)
     pick = grid_indices(len(preds.y))
     grid = index["prediction_grid"]["data"]["samples"]
@@ -111,7 +111,7 @@ def test_regression_and_text_views():
 def test_lr_find_suggests_a_rate_and_draws_it(tmp_path):
     from kindling.config import load_config
     from kindling.errors import UserError
-    from kindling.report.lrfind import lr_find
+    from kindling.train.lrfind import lr_find
 
     cfg = load_config(None, {"data.name": "digits", "train.device": "cpu"})
     result = lr_find(cfg, steps=40, start_lr=1e-5, end_lr=1.0, output=tmp_path / "lr.png")

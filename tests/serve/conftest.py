@@ -11,7 +11,7 @@ from serve_helpers import ThreadServer, digit_png, sentiment_tsv, start_server, 
 @pytest.fixture(scope="session")
 def server(digits_run):
     """The digits model behind `kindling serve`, with small limits so the limit tests stay fast. One
-    worker: the tests read its /metrics counters and its memory, which are per process."""
+    worker: the tests read its memory, which is per process (tests/serve/test_metrics.py runs two)."""
     srv = start_server(
         digits_run,
         "--max-upload-mb", "2", "--max-pixels", "1000000", "--max-wait-ms", "10", "--workers", "1",

@@ -50,11 +50,13 @@ def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 
     raise RuntimeError(f"server at {url} not ready after {timeout}s")
 
 
-def start_server(run: Path, *args: str) -> Server:
+def start_server(run: Path, *args: str, env: dict | None = None) -> Server:
     """`python -m kindling serve RUN --port P ...` on a free port; returns once /health says 200."""
     port = free_port()
     cmd = [sys.executable, "-m", "kindling", "serve", str(run), "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
+    )
     server = Server(f"http://127.0.0.1:{port}", proc)
     try:
         wait_ready(server.url, proc)

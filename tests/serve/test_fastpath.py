@@ -175,7 +175,11 @@ def test_workers_default_to_two_on_a_multicore_machine_for_a_small_model(digits_
                 break
             time.sleep(0.2)
         assert r.status_code == 200 and r.json()["success"] is True
-        meta = requests.get(srv.url + "/metadata").json()
+        meta = requests.get(srv.url + "/metadata")
+        while meta.status_code == 503 and time.time() < deadline:  # it reached the worker still loading
+            time.sleep(0.2)
+            meta = requests.get(srv.url + "/metadata")
+        meta = meta.json()
         assert meta["batching"]["workers"] == (2 if usable_cores() >= 2 else 1)
         assert meta["batching"]["threads"] == 1  # one core each: the model does not crowd the event loop
     finally:

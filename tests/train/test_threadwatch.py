@@ -8,9 +8,10 @@ import pytest
 
 from kindling.config import load_config
 from kindling.envinfo import usable_cores
+from kindling.measure import WINDOW
 from kindling.runner import train
 from kindling.train.events import Callback
-from kindling.train.threadwatch import WINDOW, ThreadWatch
+from kindling.train.threadwatch import ThreadWatch
 
 
 class SlowDownAfter(Callback):

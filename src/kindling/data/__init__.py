@@ -1,21 +1,22 @@
-"""Data sources. `build(cfg.data)` -> DataModule; each source kind registers a builder by prefix.
+"""Data sources. `build(cfg.data)` -> DataModule; each source is a `kindling.data` entry point (a builder).
 
 A spec is either a name (`digits`, `mnist`) or `kind:argument` (`folder:photos`, `csv:temps.csv`).
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kindling import plugins
+from kindling.data import sources
 from kindling.data.signature import Signature
 from kindling.errors import unknown
 
-if TYPE_CHECKING:  # the package itself stays torch-free: the report sidecar starts before torch loads
+if TYPE_CHECKING:  # the package itself stays torch-free: `kindling --help` and `list` must not load torch
     from kindling.data.memory import Split
 
 
@@ -31,31 +32,13 @@ class DataModule:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
 
 
-from kindling.data.sources import KINDS, NAMED, source_module  # noqa: E402,F401  (torch-free)
-
-_BUILDERS: dict[str, Callable] = {}
-
-
-def register(name: str) -> Callable:
-    """Decorator: `@register("digits")` or `@register("folder:")` for a prefix kind."""
-
-    def wrap(fn: Callable) -> Callable:
-        _BUILDERS[name] = fn
-        return fn
-
-    return wrap
-
-
 def resolve(spec: str) -> Callable:
-    key = spec.split(":", 1)[0] + ":" if ":" in spec else spec
-    table = KINDS if key.endswith(":") else NAMED
-    if key not in table:
-        hint = (
-            "see `kindling list datasets`; file sources are folder:DIR, annotations:FILE, csv:FILE, text:PATH"
-        )
-        raise unknown("data set", spec, list(NAMED) + list(KINDS), hint)
-    importlib.import_module(table[key][0])
-    return _BUILDERS[key]
+    """The builder for `spec`: a `kindling.data` entry, by name (`digits`) or by kind (`folder:` for
+    `folder:photos`); loaded only now, so the other sources' modules (and torchvision) stay unimported."""
+    plugin = sources.find(spec)
+    if plugin is None:
+        raise unknown("data set", spec, sources.names(), sources.HINT)
+    return plugins.load(plugin)
 
 
 def _to_stderr(text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kindling.data import DataModule, register
+from kindling.data import DataModule
 from kindling.data.memory import Split
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
@@ -20,9 +20,10 @@ def _splits(x: torch.Tensor, y: torch.Tensor, cfg, stratify: bool) -> tuple[Spli
     return tuple(whole.subset(torch.as_tensor(ix, dtype=torch.long)) for ix in (train, val, test))
 
 
-@register("digits")
 def digits(cfg) -> DataModule:
-    """8x8 grey images (values 0..16 scaled to uint8 0..255), 10 classes, normalised with train stats."""
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes)
+
+    8x8 grey images (values 0..16 scaled to uint8 0..255), normalised with train stats."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

@@ -1,5 +1,5 @@
-"""Models: a registry of constructors that adapt to a data Signature."""
+"""Models: constructors that adapt to a data Signature, found through the `kindling.models` entry points."""
 
-from kindling.models.registry import build, names, register
+from kindling.models.registry import build, get, names
 
-__all__ = ["build", "names", "register"]
+__all__ = ["build", "get", "names"]

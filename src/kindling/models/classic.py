@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from kindling.models.common import channels_of, flat_size
-from kindling.models.registry import register
 
 
 class FeaturesHead(nn.Module):
@@ -38,19 +37,16 @@ def _lenet(sig, conv1: int, conv2: int) -> nn.Module:
     )
 
 
-@register("lenet")
 def lenet(sig) -> nn.Module:
     """Seed 000's LeNet: conv 16 -> 32 (5x5), fc 120 -> 84; the flatten size computed from the input."""
     return _lenet(sig, 16, 32)
 
 
-@register("lenet5")
 def lenet5(sig) -> nn.Module:
     """Seeds 002/004's LeNet-5 (the CIFAR-10 tutorial net): conv 6 -> 16 (5x5), fc 120 -> 84."""
     return _lenet(sig, 6, 16)
 
 
-@register("tudui")
 def tudui(sig) -> nn.Module:
     """Seed 001's Sequential CIFAR-10 model: three conv 5x5 + max-pool blocks (32, 32, 64), fc 64."""
     c = channels_of(sig)
@@ -87,13 +83,11 @@ class MnistNet(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-@register("mnist-net")
 def mnist_net(sig) -> nn.Module:
     """Seed 002's pytorch/examples MNIST Net (conv 20/50, fc 500; log-softmax + NLL as written there)."""
     return MnistNet(sig)
 
 
-@register("mnist-cnn")
 def mnist_cnn(sig) -> nn.Module:
     """Seed 003's three-block CNN: conv 16 (5x5) + pool, conv 32 + conv 32 + pool, conv 64, fc."""
     c = channels_of(sig)
@@ -105,7 +99,6 @@ def mnist_cnn(sig) -> nn.Module:
     return FeaturesHead(features, lambda n: nn.Linear(n, sig.num_outputs), sig.input_shape)
 
 
-@register("digits-cnn")
 def digits_cnn(sig, width: int = 48, dropout: float = 0.25) -> nn.Module:
     """The demo's default CNN: two conv-BN-ReLU blocks per stage, small and fast on a CPU."""
     c = channels_of(sig)

@@ -1,5 +1,6 @@
-"""Transfer learning as trainer callbacks: pretrained weights, ImageNet normalisation, frozen backbone,
-and seed 003's two stages in one run.
+"""Transfer learning, the model side: which part is the head, freezing the backbone, ImageNet's
+normalisation, and the checks on the fine-tuning settings. The stages that act during training (load the
+weights at fit start, unfreeze at an epoch) are callbacks in `kindling.train.finetune`.
 
     model:
       name: resnet18
@@ -7,10 +8,6 @@ and seed 003's two stages in one run.
       freeze: backbone            # feature extraction: only the head trains
       unfreeze_epoch: 20          # then everything trains ...
       unfreeze_lr_factor: 0.1     # ... at optim.lr x 0.1 (seed 003: Adam 1e-2, then 1e-3)
-
-The trainer builds its optimizer over all parameters; a frozen parameter gets no gradient, so the
-optimizer skips it until it is unfrozen. Everything here is derived from the trainer's progress, so a
-resumed run lands in the same stage with the same learning rate.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ from pathlib import Path
 from torch import nn
 
 from kindling.errors import UserError
-from kindling.train.events import Callback
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -57,75 +53,6 @@ def set_backbone_frozen(model: nn.Module, frozen: bool) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-class Pretrained(Callback):
-    """Loads pretrained weights at fit start (not on resume: the checkpoint already holds the weights)."""
-
-    def __init__(self, source: str, model_name: str):
-        self.source, self.model_name = source, model_name
-
-    def on_fit_start(self, trainer) -> None:
-        from kindling.models.weights import load_pretrained
-
-        if trainer.resume_state is not None:
-            return
-        summary = load_pretrained(trainer.model, self.model_name, self.source)
-        if trainer.dist.is_main:
-            trainer.echo(summary)
-
-
-class ImagenetNormalisation(Callback):
-    """A pretrained backbone expects ImageNet's normalisation: switch the Signature (saved in the Bundle)."""
-
-    def on_fit_start(self, trainer) -> None:
-        from kindling.data.transforms import make_preprocess
-
-        sig = trainer.sig
-        if sig.input_kind != "image" or len(sig.mean) not in (1, 3):
-            return
-        c = len(sig.mean)
-        sig.mean = IMAGENET_MEAN if c == 3 else [sum(IMAGENET_MEAN) / 3]
-        sig.std = IMAGENET_STD if c == 3 else [sum(IMAGENET_STD) / 3]
-        trainer.preprocess = make_preprocess(sig, trainer.device)
-        if trainer.augment is not None and hasattr(trainer.augment, "mean"):
-            from kindling.data import augment
-
-            trainer.augment = augment.build(trainer.cfg.data.augment, sig)
-
-
-class FreezeBackbone(Callback):
-    """`freeze: backbone`, and with `unfreeze_epoch: N` everything trains from epoch N+1 at lr x factor."""
-
-    def __init__(self, unfreeze_epoch: int | None, lr_factor: float):
-        self.unfreeze_epoch, self.lr_factor = unfreeze_epoch, lr_factor
-
-    def _unfrozen_at(self, epoch: int) -> bool:
-        return self.unfreeze_epoch is not None and epoch >= self.unfreeze_epoch
-
-    def on_fit_start(self, trainer) -> None:
-        p = trainer.progress
-        frozen = not self._unfrozen_at(p.epoch) or (p.epoch == self.unfreeze_epoch and p.batch == 0)
-        trainable = set_backbone_frozen(trainer.model, frozen)
-        if frozen and trainer.dist.is_main:
-            total = sum(q.numel() for q in trainer.model.parameters())
-            until = f" until epoch {self.unfreeze_epoch}" if self.unfreeze_epoch is not None else ""
-            trainer.echo(f"backbone frozen{until}: training {trainable:,} of {total:,} parameters")
-
-    def on_epoch_start(self, trainer) -> None:
-        p = trainer.progress
-        if self.unfreeze_epoch is None or p.epoch != self.unfreeze_epoch or p.batch != 0:
-            return  # a resume mid-epoch already has the new lr in the restored optimizer
-        set_backbone_frozen(trainer.model, False)
-        lr = trainer.cfg.optim.lr * self.lr_factor  # seed 003: a new optimizer at the lower lr
-        for group in trainer.optimizer.param_groups:
-            group["lr"] = lr
-            group.pop("initial_lr", None)
-        scheduler = getattr(trainer, "scheduler", None)
-        if scheduler is not None and hasattr(scheduler, "base_lrs"):
-            scheduler.base_lrs = [lr for _ in scheduler.base_lrs]
-        if trainer.dist.is_main:
-            trainer.echo(f"epoch {p.epoch + 1}: backbone unfrozen, all parameters train at lr {lr:g}")
-
-
 def check(cfg) -> None:
     """Validate the fine-tuning settings (one line on a mistake)."""
     m = cfg.model
@@ -147,14 +74,3 @@ def check(cfg) -> None:
             raise UserError(
                 f"--pretrained {m.pretrained} does not exist; pass a .pth/.pt/.safetensors file or 'imagenet'"
             )
-
-
-def callbacks_for(cfg, run_dir) -> list:
-    """The callbacks the model config asks for (none for a plain run)."""
-    check(cfg)
-    found: list = []
-    if cfg.model.pretrained:
-        found += [Pretrained(cfg.model.pretrained, cfg.model.name), ImagenetNormalisation()]
-    if cfg.model.freeze == "backbone":
-        found.append(FreezeBackbone(cfg.model.unfreeze_epoch, cfg.model.unfreeze_lr_factor))
-    return found

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from kindling.models.common import activation as make_activation
-from kindling.models.registry import register
 
 
 class CategoryEmbedding(nn.Module):
@@ -72,7 +71,6 @@ def _front(sig) -> CategoryEmbedding | None:
     return CategoryEmbedding(math.prod(sig.input_shape), columns) if columns else None
 
 
-@register("mlp")
 def mlp(
     sig,
     hidden: list[int] | None = None,
@@ -87,13 +85,11 @@ def mlp(
     )
 
 
-@register("mnist-mlp")
 def mnist_mlp(sig) -> nn.Module:
     """Seed 003's Mnist_NN: 784 -> 128 -> 256 -> 10 with ReLU (input size taken from the data)."""
     return _mlp(math.prod(sig.input_shape), [128, 256], sig.num_outputs, "relu", 0.0, False)
 
 
-@register("linear")
 def linear(sig) -> nn.Module:
     """A linear baseline (logistic / linear regression on the flattened input)."""
     return _mlp(math.prod(sig.input_shape), [], sig.num_outputs, "relu", 0.0, False, _front(sig))

@@ -1,10 +1,12 @@
-"""The model registry: each model is a small registered constructor, built by name.
+"""The model registry: each model is a small constructor, found through the `kindling.models` entry points
+(kindling's own in its pyproject.toml, another package's in its own) and built by name.
 
-    @register("lenet")
-    def lenet(sig: Signature, **options) -> nn.Module: ...
+    def lenet(sig: Signature, **options) -> nn.Module: ...     # lenet = "kindling.models.classic:lenet"
 
-`build(name, sig, options)` checks the options against the constructor's keyword arguments, so a typo
-is refused with a did-you-mean instead of surfacing as a TypeError deep inside.
+`get(spec)` is the one lookup: a registered name, any torchvision classification model by name, or, for
+a spec with ':' (`file.py:Name`, `package.module:Name`), the user's own code. `build(spec, sig, options)`
+checks the options against the constructor's keyword arguments, so a typo is refused with a did-you-mean
+instead of surfacing as a TypeError deep inside.
 """
 
 from __future__ import annotations
@@ -12,53 +14,37 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
+from kindling import plugins
 from kindling.errors import UserError, did_you_mean, unknown
-from kindling.optional import import_optional
-
-_MODELS: dict[str, Callable] = {}
-_FAMILIES = [
-    "kindling.models.classic",
-    "kindling.models.mlp",
-    "kindling.models.text",
-    "kindling.models.vision",
-]
-
-
-def register(name: str) -> Callable:
-    def wrap(fn: Callable) -> Callable:
-        if name in _MODELS:
-            raise ValueError(f"model '{name}' registered twice")
-        _MODELS[name] = fn
-        return fn
-
-    return wrap
-
-
-def _load_families() -> None:
-    for module in _FAMILIES:
-        import_optional(module)
 
 
 def names() -> list[str]:
-    _load_families()
-    return sorted(_MODELS)
+    """The registered model names (torchvision's are not listed), without importing any model module."""
+    return sorted(plugins.found(plugins.MODELS))
 
 
-def describe(name: str) -> str:
-    doc = inspect.getdoc(_MODELS[name]) or ""
-    return doc.splitlines()[0] if doc else ""
+def user_reference(spec: str) -> Callable:
+    """The constructor for a model in the user's own code, `file.py:Name` or `package.module:Name`: the
+    single place such a spec resolves (the loader that records where the code came from goes here)."""
+    raise UserError(
+        f"model '{spec}': a model from your own code (FILE.py:Name, package.module:Name) is not "
+        "supported by this version; pick one from `kindling list models`"
+    )
 
 
-def get(name: str) -> Callable:
-    _load_families()
-    if name not in _MODELS:
-        from kindling.models import vision
+def get(spec: str) -> Callable:
+    """The constructor `spec` names: a `kindling.models` entry, a torchvision model, or the user's code."""
+    if ":" in spec:
+        return user_reference(spec)
+    plugin = plugins.found(plugins.MODELS).get(spec)
+    if plugin is not None:
+        return plugins.load(plugin)
+    from kindling.models import vision
 
-        ctor = vision.lookup(name)  # every torchvision classification model by name
-        if ctor is not None:
-            return ctor
-        raise unknown("model", name, _MODELS, "see `kindling list models`")
-    return _MODELS[name]
+    ctor = vision.lookup(spec)  # every torchvision classification model by name
+    if ctor is not None:
+        return ctor
+    raise unknown("model", spec, names(), "see `kindling list models`")
 
 
 def build(name: str, sig, options: dict | None = None):

@@ -19,7 +19,6 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from kindling.errors import UserError
-from kindling.models.registry import register
 
 PAD_INDEX = 0
 _HASH_MOD = 2_147_483_647  # n-gram codes stay below 2**31, so code * 1_000_003 never overflows int64
@@ -230,7 +229,6 @@ class BagOfNgrams(nn.Module):
         return self.fc(self.dropout(self.bag(ids, per_sample_weights=weights)))
 
 
-@register("textrnn")
 def textrnn(
     sig,
     embed: int = 300,
@@ -246,7 +244,6 @@ def textrnn(
     return TextRNN(emb, hidden, layers, dropout, bidirectional, sig.num_outputs)
 
 
-@register("textcnn")
 def textcnn(
     sig,
     embed: int = 300,
@@ -261,7 +258,6 @@ def textcnn(
     return TextCNN(emb, list(filter_sizes or [2, 3, 4]), filters, dropout, sig.num_outputs)
 
 
-@register("bow")
 def bow(
     sig,
     embed: int = 64,

@@ -4,7 +4,7 @@ Seed 001 replaces `classifier[6]` of VGG16; seed 003 replaces `fc` of resnet18. 
 layer of whatever head the model has is found and replaced (squeezenet's final 1x1 conv likewise), so
 every family works the same way, and the replaced module's name is kept as `model.kindling_head` for
 `model.freeze: backbone`. Pretrained weights (`--pretrained PATH` or `imagenet`) are loaded by
-`kindling.models.finetune` when training starts, so a Bundle never depends on the weights file.
+`kindling.train.finetune` when training starts, so a Bundle never depends on the weights file.
 torchvision is imported only when such a model is asked for.
 """
 

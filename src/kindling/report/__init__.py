@@ -1,1 +1,2 @@
-"""Seeing the training: TensorBoard / CSV logs, plots, the HTML report, run comparison, the LR finder."""
+"""Seeing the training: what it records in the run folder (TensorBoard / CSV logs, the evidence for the
+plots), the pictures drawn from that folder with matplotlib, the HTML report and run comparison."""

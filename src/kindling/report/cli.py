@@ -117,7 +117,7 @@ def cmd_tensorboard(args) -> int:
 
 def cmd_lr_find(args) -> int:
     from kindling.config import load_config
-    from kindling.report.lrfind import lr_find
+    from kindling.train.lrfind import lr_find
 
     cfg = load_config(args.recipe, None, args.sets)
     result = lr_find(cfg, args.steps, args.start_lr, args.end_lr, Path(args.output))

@@ -2,9 +2,10 @@
 the evaluation of the best model, the data summary, the notes and the monitor's direction.
 
 With it `kindling report RUN` builds the page from files alone: no torch, no data rebuilt, no model run,
-no matplotlib (the plots are the PNGs already in plots/). It is used only while it is up to date: it
-records the size and modification time of metrics.jsonl and best/, and any change to them (a resumed
-run, a run cut off before its end, a replaced model) sends the report back to evaluating and drawing.
+no matplotlib (the plots are the PNGs already in plots/, else drawn from plots/evidence.*). It is used
+only while it is up to date: it records the size and modification time of metrics.jsonl and best/, and
+any change to them (a resumed run, a run cut off before its end, a replaced model) sends the report back
+to evaluating and drawing.
 
     save(run_dir, evaluation, doctor, notes, "min")   # last, after the PNGs and index.json
     found = load(run_dir)                              # None when missing or stale
@@ -14,11 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-VERSION = 1
+VERSION = 2
 NAME = "report.json"
 SOURCES = ("metrics.jsonl", "best/model.safetensors", "best/bundle.json")
-# written by the tables callback (kindling.data.tables.callbacks) after this file: picked up when present
-TABLE_PLOTS = ("actual_vs_predicted", "predicted_vs_actual", "residuals")
 
 
 def _stamps(run_dir: Path) -> dict:
@@ -44,19 +43,12 @@ def data_summary(dm) -> tuple[dict, list[str]]:
     return doctor, notes
 
 
-def plot_notes(entries: list[dict]) -> list[str]:
-    """Notes a reader needs about the plots themselves (a matrix replaced by the most confused pairs),
-    from their plots/index.json entries."""
-    return [e["caption"] for e in entries if e.get("data", {}).get("mode") == "pairs"]
-
-
 def save(
     run_dir: Path,
     evaluation: dict | None,
     doctor: dict | None,
     notes: list[str],
     monitor_mode: str,
-    table_plots: bool = False,
 ) -> Path:
     from kindling.fileio import atomic_write_json
 
@@ -68,37 +60,34 @@ def save(
         "doctor": doctor,
         "notes": notes,
         "monitor_mode": monitor_mode,
-        "table_plots": table_plots,
     }
     return atomic_write_json(run_dir / "plots" / NAME, record)
 
 
 def load(run_dir: Path) -> dict | None:
-    """The saved record with its plots read back (`record["plots"]`), or None when it is missing, from
-    another version, older than metrics.jsonl / best/, or a plot it lists is gone."""
+    """The saved record with its plots read back (`record["plots"]`: None when one is gone), or None when
+    it is missing, from another version, or older than metrics.jsonl / best/."""
     import json
 
     run_dir = Path(run_dir)
     path, index = run_dir / "plots" / NAME, run_dir / "plots" / "index.json"
-    if not path.is_file() or not index.is_file():
-        return None
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        entries = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict) or record.get("version") != VERSION:
         return None
     if record.get("sources") != _stamps(run_dir):
         return None
-    plots = _read_plots(run_dir / "plots", entries, record.get("table_plots", False))
-    if plots is None:
-        return None
-    record["plots"] = plots
+    try:
+        entries = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        entries = None
+    record["plots"] = _read_plots(run_dir / "plots", entries) if isinstance(entries, list) else None
     return record
 
 
-def _read_plots(folder: Path, entries: list[dict], table_plots: bool) -> list | None:
+def _read_plots(folder: Path, entries: list[dict]) -> list | None:
     from kindling.report.plots import Plot
 
     plots = []
@@ -106,18 +95,6 @@ def _read_plots(folder: Path, entries: list[dict], table_plots: bool) -> list | 
         png = folder / entry.get("file", "")
         if not png.is_file():
             return None
-        plots.append(
-            Plot(
-                entry["name"],
-                entry["title"],
-                png.read_bytes(),
-                entry.get("data", {}),
-                entry.get("caption", ""),
-            )
-        )
-    if table_plots:
-        for stem in TABLE_PLOTS:
-            png = folder / f"{stem}.png"
-            if png.is_file() and stem not in {p.name for p in plots}:
-                plots.append(Plot(stem, stem.replace("_", " ").capitalize(), png.read_bytes()))
+        data, caption = entry.get("data", {}), entry.get("caption", "")
+        plots.append(Plot(entry["name"], entry["title"], png.read_bytes(), data, caption))
     return plots

@@ -199,7 +199,8 @@ def create_app(
     async def prometheus(request: Request):
         """Prometheus text format: request counts, latency histogram, batch sizes."""
         authorize(request)
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        body, content_type = metrics.render()
+        return PlainTextResponse(body, media_type=content_type)
 
     @app.get("/", include_in_schema=False)
     async def page():

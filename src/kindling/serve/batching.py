@@ -6,8 +6,9 @@ one model copy is never used by two threads at once), and as soon as the model i
 request that queued up meanwhile, up to `max_batch` samples, as the next batch. Under load the batches
 grow by themselves; a lone request on an idle server runs at once. With `max_wait_ms` > 0 a batch that
 already holds more than one request also waits up to that long for more (worth it only where a forward
-pass costs much more than the requests' own handling, e.g. a big model on a GPU; on the 2-core benchmark
-box 2 ms and 5 ms of waiting lowered req/s at 16 clients). With `max_batch=1` every request runs alone:
+pass costs much more than the requests' own handling, e.g. a big model on a GPU; for a small model on a
+small CPU server, waiting even a few milliseconds lowered the requests per second under many clients).
+With `max_batch=1` every request runs alone:
 the seed's one-forward-pass-per-request design.
 
     batcher = MicroBatcher(lambda samples, k: predictor.predict_samples(samples, k), 32, 0)

@@ -119,7 +119,7 @@ def _check(args) -> None:
 def auto_workers(run) -> int:
     """Two processes on a multi-core machine for a small model: with one, its event loop (HTTP, multipart,
     decoding, all under one GIL) is the bottleneck long before the model is; a second doubles that for one
-    more model copy (~0.6 GB with a CUDA build of torch). A big model keeps one process and gets the
+    more model copy (hundreds of MB with a CUDA build of torch). A big model keeps one process and gets the
     cores as intra-op threads instead. More workers only when asked for."""
     from kindling.bundle import bundle_dir
     from kindling.envinfo import usable_cores
@@ -131,6 +131,7 @@ def auto_workers(run) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from kindling.serve.metrics import multiprocess_dir
     from kindling.serve.protocol import protocol
 
     _check(args)
@@ -157,14 +158,15 @@ def cmd_serve(args) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        "kindling.serve.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=workers,
-        http=protocol(),  # uvicorn's own parser, answering a malformed request with the API's JSON 400
-        log_level=args.log_level,
-        access_log=args.log_level in ("info", "debug", "trace"),
-    )
+    with multiprocess_dir():  # before the workers start: /metrics adds up every worker's counts
+        uvicorn.run(
+            "kindling.serve.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            http=protocol(),  # uvicorn's own parser, answering a malformed request with the API's JSON 400
+            log_level=args.log_level,
+            access_log=args.log_level in ("info", "debug", "trace"),
+        )
     return 0

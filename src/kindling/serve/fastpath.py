@@ -1,8 +1,8 @@
 """The hot path of the server: POST /predict with an image upload, answered without FastAPI's routing.
 
 For a small model, FastAPI's per-request machinery (exception and exit-stack middleware, routing,
-dependency solving of the `top_k` query) took about a third of the event loop's time per prediction
-(cProfile, on the benchmark's 32x32 PNG). This pure ASGI middleware answers the common request itself:
+dependency solving of the `top_k` query) is a large share of the event loop's time per prediction
+(cProfile shows it). This pure ASGI middleware answers the common request itself:
 a multipart body and either no query or a plain `top_k=N` within its bounds. It calls the same
 `answer(request, top_k)` as the FastAPI route, and maps errors through the same `error_response`, so the
 two paths cannot drift apart. Anything else (JSON bodies, any other query, other paths) goes on to the

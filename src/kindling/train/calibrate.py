@@ -2,20 +2,20 @@
 actually helps on this CPU.
 
 Each probe runs real forward+backward steps on a copy of the model and a real batch, and restores
-every RNG afterwards so that calibrating never changes what training computes.
+every RNG afterwards so that calibrating never changes what training computes. How the alternatives are
+timed and which one wins are the rules the server follows too (kindling.measure).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import time
 
 import torch
 
 from kindling.errors import UserError
+from kindling.measure import choose_threads, fastest, time_alternatives
 from kindling.train import rng
-from kindling.train.device import choose_threads
 
 
 def probe_step(trainer, autocast=contextlib.nullcontext, memory_format=None):
@@ -58,10 +58,10 @@ def has_conv2d(model) -> bool:
 def pick_memory_format(trainer) -> tuple[str, str]:
     """(format, how): 'channels_last' when a conv net on image batches measures faster that way on this CPU.
 
-    Measured here: seed 000's LeNet at batch 24 on 2 cores steps ~20% faster in channels_last (max-pool and
-    the convolutions take oneDNN's faster path), but that is not true of every model, so both are timed on
-    real steps, alternately. Fixed (contiguous) under --deterministic and on GPUs (not measured there);
-    a resumed run keeps its first choice, so the floating-point sums stay the same.
+    A small conv net often steps faster in channels_last (max-pool and the convolutions take oneDNN's
+    faster path), but that is not true of every model, so both are timed on real steps, alternately.
+    Fixed (contiguous) under --deterministic and on GPUs (not measured there); a resumed run keeps its
+    first choice, so the floating-point sums stay the same.
     """
     asked = trainer.tc.memory_format
     if asked not in MEMORY_FORMATS:
@@ -80,22 +80,18 @@ def pick_memory_format(trainer) -> tuple[str, str]:
     if trainer.tc.deterministic or trainer.device.type != "cpu":
         return "contiguous", "fixed"
     with rng.kept():
-        steps = {
-            "contiguous": probe_step(trainer),
-            "channels_last": probe_step(trainer, memory_format=torch.channels_last),
-        }
-        times = {name: [] for name in steps}
-        for step in steps.values():
-            step()  # warm-up: oneDNN builds its kernels on the first call
-        for _ in range(3):
-            for name, step in steps.items():
-                times[name].append(_ms_per_step(step, repeats=1, warm=False))
-    best = {name: min(t) for name, t in times.items()}
-    chosen = "channels_last" if best["channels_last"] < 0.97 * best["contiguous"] else "contiguous"
+        times = time_alternatives(
+            {
+                "contiguous": probe_step(trainer),
+                "channels_last": probe_step(trainer, memory_format=torch.channels_last),
+            }
+        )
+    chosen = fastest(times, default="contiguous")
     _apply(trainer, chosen)
+    ms = {name: seconds * 1e3 for name, seconds in times.items()}
     return (
         chosen,
-        f"measured: contiguous {best['contiguous']:.1f} ms/step, channels_last {best['channels_last']:.1f}",
+        f"measured: contiguous {ms['contiguous']:.1f} ms/step, channels_last {ms['channels_last']:.1f}",
     )
 
 
@@ -104,21 +100,17 @@ def _apply(trainer, memory_format: str) -> None:
         trainer.model.to(memory_format=torch.channels_last)  # in place: parameters keep their identity
 
 
-def _ms_per_step(step, repeats: int = 3, warm: bool = True) -> float:
-    if warm:
-        step()
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    return (time.perf_counter() - t0) / repeats * 1e3
-
-
 def check_cpu_bf16(trainer) -> None:
-    """Refuse bf16 on a CPU where it measures slower than fp32 for this model and batch."""
+    """Refuse bf16 on a CPU where it measures clearly slower than fp32 for this model and batch."""
     with rng.kept():
-        fp32 = _ms_per_step(probe_step(trainer))
-        bf16 = _ms_per_step(probe_step(trainer, lambda: torch.autocast("cpu", dtype=torch.bfloat16)))
-    if bf16 > fp32:
+        times = time_alternatives(
+            {
+                "fp32": probe_step(trainer),
+                "bf16": probe_step(trainer, lambda: torch.autocast("cpu", dtype=torch.bfloat16)),
+            }
+        )
+    if fastest(times, default="bf16") != "bf16":
+        fp32, bf16 = times["fp32"] * 1e3, times["bf16"] * 1e3
         raise UserError(
             f"--precision bf16 refused: on this CPU it measured {bf16:.1f} ms/step against {fp32:.1f} ms/step in fp32 "
             "for this model and batch; use --precision 32 (bf16 pays off on GPUs and CPUs with fast bf16 units)"

@@ -34,8 +34,8 @@ def autocast_for(precision: str, device: torch.device):
             )
         if not cpu_has_native_bf16():
             raise UserError(
-                "--precision bf16 refused: this CPU has no native bf16 (no AVX512-BF16/AMX), where it ran 5x slower "
-                "than fp32 in our measurements; use --precision 32"
+                "--precision bf16 refused: this CPU has no native bf16 (no AVX512-BF16/AMX), where it runs several "
+                "times slower than fp32; use --precision 32"
             )
         # with native bf16 the trainer still measures both and refuses bf16 if it is slower (calibrate.py)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16

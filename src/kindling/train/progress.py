@@ -1,4 +1,5 @@
-"""What the user sees while training: a tqdm bar per phase on a TTY, plain lines otherwise."""
+"""What the user sees while training: a tqdm bar per phase on a TTY or in Jupyter (a notebook widget
+bar there, through tqdm.auto), plain lines otherwise."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ class PhaseBar:
     def __init__(self, desc: str, total: int, initial: int = 0, enabled: bool = True):
         self.bar = None
         self.last = 0.0
-        if enabled and sys.stdout.isatty():
+        if enabled and in_notebook():
+            from tqdm.auto import tqdm  # a widget bar
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, leave=False)
+        elif enabled and sys.stdout.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(
@@ -31,6 +36,13 @@ class PhaseBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where stdout is no TTY, but a widget bar can be drawn)."""
+    shell = sys.modules.get("IPython")
+    ip = shell.get_ipython() if shell is not None and hasattr(shell, "get_ipython") else None
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
 
 
 def fmt(value, digits: int = 4) -> str:

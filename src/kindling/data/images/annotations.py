@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kindling.data import DataModule, register
+from kindling.data import DataModule
 from kindling.data.images.common import (
     Listing,
     image_module,
@@ -108,8 +108,8 @@ def build_listing(path: Path, entries, labels: Labels, cfg, bad: list[str]) -> L
     return listing
 
 
-@register("annotations:")
 def annotations(cfg) -> DataModule:
+    """images: annotations:FILE of `filename label` lines (data.root, data.val, data.test)"""
     train_file = Path(cfg.name.split(":", 1)[1]).expanduser()
     files = {"train": train_file, "val": cfg.val, "test": cfg.test}
     entries = {k: read_lines(Path(v).expanduser()) for k, v in files.items() if v}

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kindling.data import DataModule, register
+from kindling.data import DataModule
 from kindling.data.images.common import convert_tensor, image_module, seeded_splits, take
 from kindling.data.memory import Split
 from kindling.errors import UserError
@@ -137,9 +137,21 @@ def builtin(cfg, name: str) -> DataModule:
     return image_module(parts, classes, f"{name} (torchvision, {root})", {"source": name})
 
 
-def _register(name: str) -> None:
-    register(name)(lambda cfg: builtin(cfg, name))
+def mnist(cfg) -> DataModule:
+    """MNIST handwritten digits via torchvision (28x28 grey, 10 classes) in --data-dir"""
+    return builtin(cfg, "mnist")
 
 
-for _name in SPECS:
-    _register(_name)
+def fashion_mnist(cfg) -> DataModule:
+    """Fashion-MNIST via torchvision (28x28 grey, 10 classes) in --data-dir"""
+    return builtin(cfg, "fashion-mnist")
+
+
+def cifar10(cfg) -> DataModule:
+    """CIFAR-10 via torchvision (32x32 colour, 10 classes) in --data-dir"""
+    return builtin(cfg, "cifar10")
+
+
+def cifar100(cfg) -> DataModule:
+    """CIFAR-100 via torchvision (32x32 colour, 100 classes) in --data-dir"""
+    return builtin(cfg, "cifar100")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kindling.data import DataModule, register
+from kindling.data import DataModule
 from kindling.data.images.common import (
     IMAGE_SUFFIXES,
     Listing,
@@ -89,9 +89,10 @@ def list_tree(tree: Path, classes: list[str], skip_bad: bool, split: str) -> tup
     return listing, bad
 
 
-@register("folder:")
 def folder(cfg) -> DataModule:
-    """A folder per class; the decoded tensor is cached, so the second run starts at once."""
+    """images: folder:DIR with a folder per class (train/ and val/ inside, or a seeded split)
+
+    The decoded tensor is cached, so the second run starts at once."""
     root = Path(cfg.name.split(":", 1)[1]).expanduser()
     if not root.is_dir():
         raise UserError(

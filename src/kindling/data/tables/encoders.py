@@ -146,7 +146,7 @@ def _encode_category(enc: dict, values: pd.Series, refuse: bool) -> np.ndarray:
 def _strings(values: pd.Series) -> pd.Series:
     """Categories compare as stripped strings; a float that holds an integer reads as one (3.0 -> '3').
 
-    Vectorised (pandas string methods): a per-cell Python function costs seconds on 100k rows.
+    Vectorised (pandas string methods): a per-cell Python function is far too slow on large tables.
     """
     present = values.notna()
     if pd.api.types.is_float_dtype(values):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kindling.data import DataModule, register
+from kindling.data import DataModule
 from kindling.data.memory import Split
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
@@ -263,9 +263,10 @@ def build_module(cfg, echo=None) -> DataModule:
     )
 
 
-@register("csv:")
 def csv_source(cfg, fitted: Signature | None = None) -> DataModule:
-    """`fitted`: a trained model's Signature; new rows are encoded with its encoders (evaluate on other data)."""
+    """a table: csv:FILE (.csv, .tsv, .parquet) with --target COLUMN
+
+    `fitted`: a trained model's Signature; new rows are encoded with its encoders (evaluate on other data)."""
     if fitted is None:
         return build_module(cfg)
     frames = load_frames(cfg)
@@ -274,15 +275,13 @@ def csv_source(cfg, fitted: Signature | None = None) -> DataModule:
     return DataModule(fitted, encoded["train"], encoded["val"], encoded["test"], f"{frames.where}: table")
 
 
-@register("wine")
 def wine(cfg) -> DataModule:
-    """scikit-learn's wine table (178 rows, 13 numeric columns, 3 classes) through the table pipeline."""
+    """scikit-learn's bundled wine table (178 rows, 13 numeric columns, 3 classes)"""
     return build_module(cfg)
 
 
-@register("diabetes")
 def diabetes(cfg) -> DataModule:
-    """scikit-learn's diabetes table (442 rows, 10 numeric columns, disease progression) as regression."""
+    """scikit-learn's bundled diabetes table (442 rows, 10 numeric columns, regression)"""
     return build_module(cfg)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kindling.data import DataModule, register
+from kindling.data import DataModule
 from kindling.data.signature import Signature
 from kindling.data.text.read import Row, note, read_class_names, read_rows
 from kindling.data.text.tokenize import (
@@ -57,9 +57,10 @@ def encode_texts(sig: Signature, texts: list[str]) -> tuple[np.ndarray, np.ndarr
 # ---------------------------------------------------------------- the source
 
 
-@register("text:")
 def text_source(cfg, fitted: Signature | None = None) -> DataModule:
-    """Read, label, split, tokenise, fit the vocabulary on train, encode. Notes what it chose on stderr.
+    """labelled text: text:DIR (THUCNews train/dev/test.txt + class.txt) or text:FILE (.tsv/.csv/.jsonl)
+
+    Read, label, split, tokenise, fit the vocabulary on train, encode. Notes what it chose on stderr.
 
     `fitted`: a trained model's Signature; its tokeniser, vocabulary, pad size and classes are used
     instead of fitting new ones, so data encoded for evaluation matches what the model learned.

@@ -8,7 +8,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from kindling.data import augment
-from kindling.data.augment_v2 import affine, build_v2, color_jitter, hue_shift, parse_knobs
+from kindling.data.augment import BatchAugment, affine, color_jitter, hue_shift, parse_knobs
 from kindling.data.signature import Signature
 from kindling.errors import UserError
 
@@ -53,13 +53,13 @@ def test_presets_keep_shape_and_draw_per_image(preset):
 
 def test_grey_images_work_with_colour_presets():
     sig = Signature("classification", "image", [1, 12, 12], ["a", "b"], [0.5], [0.25])
-    out = build_v2("seed003", sig)(torch.randn(8, 1, 12, 12))
+    out = augment.build("seed003", sig)(torch.randn(8, 1, 12, 12))
     assert out.shape == (8, 1, 12, 12)
 
 
 def test_unnormalise_roundtrip_without_knobs():
     x = torch.randn(4, 3, 16, 16)
-    assert torch.allclose(build_v2("", SIG)(x), x, atol=1e-5)
+    assert torch.allclose(BatchAugment({}, SIG.mean, SIG.std)(x), x, atol=1e-5)
 
 
 def test_knob_mistakes_are_user_errors():
@@ -70,3 +70,25 @@ def test_knob_mistakes_are_user_errors():
     with pytest.raises(UserError, match="unknown augmentation preset"):
         augment.build("lite", SIG)
     assert augment.build("none", SIG) is None
+
+
+@pytest.mark.parametrize("name", augment.PRESETS)
+def test_every_preset_builds_and_keeps_the_shape(name):
+    fn = augment.build(name, SIG)
+    x = torch.randn(4, 3, 16, 16)
+    assert fn is None if name == "none" else fn(x).shape == x.shape
+
+
+def test_a_single_knob_is_knobs_and_non_image_data_gets_nothing():
+    assert augment.build("hflip", SIG).knobs == {"hflip": 0.5}
+    text = Signature("classification", "text", [20], ["a", "b"], [], [])
+    assert augment.build("seed003", text) is None
+    with pytest.raises(UserError, match="unknown augmentation knob 'rotat'"):
+        augment.build("rotat=10", text)  # a typo is refused whatever the data
+
+
+def test_shift_moves_whole_pixels_and_fills_zeros():
+    torch.manual_seed(0)
+    x = torch.ones(16, 1, 8, 8)
+    out = augment.random_shift(x)
+    assert set(out.unique().tolist()) <= {0.0, 1.0} and (out == 0).any()

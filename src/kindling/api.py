@@ -1,0 +1,210 @@
+"""The Python face of kindling: `fit`, `load` and `Run`, for scripts and notebooks.
+
+    import kindling
+    run = kindling.fit(data="digits", epochs=3)                # the same keys as the flags and recipes
+    run = kindling.fit("recipes/digits.yaml", lr=0.01)         # a recipe plus overrides
+    run.evaluate("test"); run.predict(["seven.png"]); run.report(); run.export("onnx"); run.dir
+    model = kindling.load(run.dir)                             # a Predictor: .predict(inputs), .classes
+
+Everything goes through the same config, runner and run directory as the command line, so a run made
+here is resumed, evaluated, served or exported from the shell and the other way round. Library calls
+never exit the interpreter: a mistake raises `kindling.UserError` with the CLI's one-line message.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from kindling.errors import UserError, did_you_mean
+
+SECTIONS = ("data", "model", "optim", "sched", "train")
+
+
+def keyword_keys() -> dict[str, str]:
+    """keyword -> dotted config key: every flag's name (`batch_size` for --batch-size, `data` for --data)
+    and every field name that is unique across the sections (`weight_decay` -> optim.weight_decay)."""
+    from kindling.cli_args import flag_keys
+    from kindling.config import RunConfig
+
+    seen: dict[str, list[str]] = {}
+    for section in fields(RunConfig):
+        if not is_dataclass(section.type) and section.name not in SECTIONS:
+            continue
+        for f in fields(getattr(RunConfig(), section.name)):
+            seen.setdefault(f.name, []).append(f"{section.name}.{f.name}")
+    keys = {name: dotted[0] for name, dotted in seen.items() if len(dotted) == 1}
+    keys.update(flag_keys())
+    keys.update({"name": "name", "run_dir": "run_dir", "runs_dir": "runs_dir"})
+    return keys
+
+
+def config_from_keywords(recipe: str | Path | None, keywords: dict[str, Any], sets: dict | None = None):
+    """The RunConfig for `fit(recipe, **keywords)`: defaults < recipe < keywords < `set` (dotted keys)."""
+    from kindling.config import load_config
+
+    table = keyword_keys()
+    flags: dict[str, Any] = {}
+    for key, value in keywords.items():
+        if key in SECTIONS and isinstance(value, dict):
+            for inner, inner_value in value.items():
+                flags[f"{key}.{inner}"] = inner_value
+        elif key in table:
+            flags[table[key]] = value
+        else:
+            raise UserError(
+                f"kindling.fit() got an unknown keyword '{key}'{did_you_mean(key, table)}; "
+                "use a flag's name (batch_size, lr, epochs ...) or set={'section.key': value}"
+            )
+    set_items = [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in (sets or {}).items()]
+    return load_config(recipe, flags, set_items)
+
+
+def fit(
+    recipe: str | Path | None = None,
+    *,
+    data: Any = None,
+    model: Any = None,
+    resume: str | Path | None = None,
+    overwrite: bool = False,
+    set: dict | None = None,  # noqa: A002 - reads as the CLI's --set
+    **keywords: Any,
+) -> Run:
+    """Train and return the `Run`. `data` and `model` take what the flags take (`"digits"`,
+    `"folder:photos"`, `"resnet18"`, `"my_net.py:Net"`); every other keyword is a flag's name
+    (`epochs=3`, `lr=1e-3`, `batch_size=64`, `target="price"`) or a section dict (`optim={...}`).
+    `resume="runs/NAME"` continues a run exactly; Ctrl-C writes a resumable checkpoint, then raises
+    KeyboardInterrupt."""
+    from kindling.runner import load_saved_config, train
+    from kindling.train.events import Interrupted
+
+    if data is not None:
+        keywords["data"] = data
+    if model is not None:
+        keywords["model"] = model
+    if resume is not None and recipe is None:
+        from kindling.config import from_dict
+
+        base = load_saved_config(Path(resume)).to_dict()
+        cfg = config_from_keywords(None, keywords, set)
+        cfg = from_dict(type(cfg), _merge_changed(base, cfg.to_dict(), keywords, set))
+    else:
+        cfg = config_from_keywords(recipe, keywords, set)
+    try:
+        run_dir = train(cfg, resume=resume, overwrite=overwrite)
+    except Interrupted as exc:
+        where = resume or cfg.resolved_run_dir()
+        raise KeyboardInterrupt(f"{exc}; resume with kindling.fit(resume={str(where)!r})") from None
+    return Run(run_dir)
+
+
+def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> dict:
+    """A resumed run's saved config with only the keys the caller gave on top."""
+    from kindling.config import set_dotted
+
+    table = keyword_keys()
+    given = [table[k] for k in keywords if k in table] + list(sets or {})
+    flat = _flatten(new)
+    for dotted in given:
+        set_dotted(base, dotted, flat.get(dotted))
+    return base
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and key != "options":
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def load(path: str | Path, device: str = "cpu"):
+    """A Predictor for a run directory or a Bundle folder: `.predict(inputs)`, `.classes`, `.signature`."""
+    from kindling.predict import Predictor
+
+    return Predictor.load(path, device)
+
+
+class Run:
+    """A finished (or interrupted) run: its directory and what the CLI does with one."""
+
+    def __init__(self, run_dir: str | Path):
+        self.dir = Path(run_dir).resolve()
+        if not (self.dir / "config.yaml").is_file():
+            raise UserError(f"{self.dir} is not a kindling run directory (no config.yaml)")
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.dir)!r})"
+
+    @property
+    def history(self) -> list[dict]:
+        """metrics.jsonl: one record per epoch."""
+        path = self.dir / "metrics.jsonl"
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+    def evaluate(self, split: str = "test", data: str | None = None) -> dict:
+        """The dict `kindling evaluate RUN --json` prints (written to metrics_<split>.json, as there)."""
+        from kindling.evaluate import evaluate
+        from kindling.fileio import atomic_write_json
+
+        result = evaluate(self.dir, split, data)
+        atomic_write_json(self.dir / f"metrics_{split}.json", result)
+        return result
+
+    def predict(self, inputs, top_k: int = 3) -> list[dict]:
+        """Predictions as `kindling predict RUN ... --json` gives them: for image files, folders or globs,
+        a table file, or (text models) a list of strings."""
+        from kindling.batch_predict import Job, check_job, run_job
+        from kindling.predict import Predictor
+
+        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        predictor = Predictor.load(self.dir)
+        if predictor.sig.input_kind == "text" and not any(Path(str(i)).is_file() for i in items):
+            job = Job([], texts=[str(i) for i in items], top_k=top_k, progress=False)
+        else:
+            job = Job([str(i) for i in items], top_k=top_k, progress=False)
+        check_job(job, predictor)
+        results, _ = run_job(job, predictor)
+        return results
+
+    def report(self, refresh: bool = False) -> Path:
+        """Write report.html (every plot, the evaluation, the config) and return its path."""
+        from kindling.report.html import write_report
+
+        return Path(write_report(self.dir, None, refresh))
+
+    def export(self, fmt: str = "onnx", output: str | Path | None = None) -> dict:
+        """Export to ONNX or TorchScript, checked against PyTorch; -> the export report."""
+        from kindling.export import export_run
+
+        return export_run(self.dir, fmt, output)
+
+    def load(self, device: str = "cpu"):
+        return load(self.dir, device)
+
+    def _repr_html_(self) -> str:
+        """In Jupyter, the last expression of a cell shows the learning curves and the last metrics."""
+        rows = self.history
+        parts = [f"<b>kindling run</b> <code>{html.escape(str(self.dir))}</code>"]
+        curves = self.dir / "plots" / "learning_curves.png"
+        if curves.is_file():
+            import base64
+
+            data = base64.b64encode(curves.read_bytes()).decode()
+            parts.append(f'<br><img src="data:image/png;base64,{data}" style="max-width:640px">')
+        if rows:
+            last = rows[-1]
+            cells = "".join(
+                f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>"
+                for k, v in last.items()
+                if isinstance(v, (int, float)) and k not in ("epoch", "step")
+            )
+            parts.append(f"<br>epoch {last.get('epoch')}<table>{cells}</table>")
+        return "".join(parts)

@@ -1,0 +1,151 @@
+"""Defaults that fit the data: what `kindling train --data SPEC` chooses when nothing else is said.
+
+The config marks what it leaves to kindling with `auto` (model.name, train.monitor) or null (batch size,
+epochs, learning rate). Once the data is read, `choose(cfg, sig, n_train)` fills those keys for the
+kind of problem and its size, and says in one line what it chose and why. What a recipe, a flag or
+`--set` gave is never touched, and the resolved values are what config.yaml keeps, so a resumed run
+never re-chooses.
+
+The rules, by input kind (n = training samples):
+- tables: an MLP with one hidden layer twice as wide as the features (32..256; two layers from 5,000
+  rows), AdamW 3e-3 with weight decay, batch 32..256 by size, up to 300 epochs stopped early after 20
+  rounds without a better val_loss (small tables train in milliseconds per epoch; early stopping picks
+  the length).
+- text: the fastText-style bag of hashed n-grams (`bow`), the fast strong choice on a CPU; 4-grams of
+  characters or 2-grams of words (as the tokeniser chose), up to 30 epochs, patience 3.
+- images up to 64 pixels a side: kindling's small CNN (`digits-cnn`), wider for more data, with shift
+  augmentation, cosine schedule, up to 40 epochs, patience 8.
+- larger images: resnet18 (fine-tuned in two stages when ImageNet weights are given with --pretrained).
+The monitor is val_loss: on the small validation sets these data sets have, accuracy ties often, and
+the first of a tie is rarely the best model.
+"""
+
+from __future__ import annotations
+
+import math
+
+AUTO = "auto"
+
+
+def _pow2(x: float, lo: int, hi: int) -> int:
+    return int(min(hi, max(lo, 2 ** round(math.log2(max(x, 1))))))
+
+
+def _table(sig, n: int) -> tuple[dict, str]:
+    features = math.prod(sig.input_shape)
+    width = _pow2(2 * features, 32, 256)
+    hidden = [width] if n < 5000 else [width, max(16, width // 2)]
+    chosen = {
+        "model.name": "mlp",
+        "model.options": {"hidden": hidden, "dropout": 0.1 if n >= 1000 else 0.0},
+        "optim.lr": 3e-3,
+        "optim.weight_decay": 1e-2,
+        "data.batch_size": _pow2(n / 30, 32, 256),
+        "train.epochs": 300,
+        "train.patience": 20,
+    }
+    return chosen, f"mlp (hidden {hidden}) for a {features}-feature table of {n:,} rows"
+
+
+def _text(sig, n: int) -> tuple[dict, str]:
+    tokenizer = sig.extras.get("tokenizer", "char")
+    ngrams = 4 if tokenizer == "char" else 2
+    chosen = {
+        "model.name": "bow",
+        "model.options": {"embed": 64, "ngrams": ngrams},
+        "optim.lr": 1e-2,
+        "data.batch_size": 64 if n < 20_000 else 128,
+        "train.epochs": 30,
+        "train.patience": 3,
+    }
+    return chosen, f"bow ({tokenizer} {ngrams}-grams) for {n:,} texts"
+
+
+def _image(sig, n: int) -> tuple[dict, str]:
+    side = max(sig.input_shape[1:])
+    shape = "x".join(str(s) for s in sig.input_shape)
+    if side <= 64:
+        width = 32 if n < 2000 else 48 if n < 20_000 else 64
+        chosen = {
+            "model.name": "digits-cnn",
+            "model.options": {"width": width},
+            "optim.lr": 3e-3,
+            "optim.weight_decay": 1e-4,
+            "sched.name": "cosine",
+            "data.batch_size": 64 if n < 20_000 else 128,
+            "data.augment": "shift",
+            "train.epochs": 40,
+            "train.patience": 8,
+        }
+        return chosen, f"a small CNN (digits-cnn, width {width}) for {n:,} images of {shape}"
+    chosen = {
+        "model.name": "resnet18",
+        "optim.lr": 1e-3,
+        "data.batch_size": 32,
+        "data.augment": "light",
+        "train.epochs": 30,
+        "train.patience": 6,
+    }
+    return chosen, f"resnet18 for {n:,} images of {shape}"
+
+
+RULES = {"tabular": _table, "vector": _table, "text": _text, "image": _image}
+
+
+# keys a config leaves to kindling with `auto` or null
+LEADERS = ("model.name", "data.batch_size", "train.epochs", "optim.lr", "train.monitor")
+# keys with a plain default that are chosen together with their leader, while they hold that default:
+# a user who gives --epochs gets exactly the classic behaviour (no early stopping unless asked)
+COMPANIONS = {
+    "model.options": ("model.name", {}),
+    "data.augment": ("model.name", "none"),
+    "train.patience": ("train.epochs", None),
+    "sched.name": ("train.epochs", "none"),
+    "optim.weight_decay": ("optim.lr", 0.0),
+}
+CLASSIC = {"data.batch_size": 64, "train.epochs": 10, "optim.lr": 1e-3, "train.monitor": "val_loss"}
+
+
+def _get(cfg, dotted: str):
+    section, key = dotted.split(".")
+    return getattr(getattr(cfg, section), key)
+
+
+def _set(cfg, dotted: str, value) -> None:
+    section, key = dotted.split(".")
+    setattr(getattr(cfg, section), key, value)
+
+
+def is_auto(cfg, dotted: str) -> bool:
+    """Whether `dotted` was left to kindling (no recipe, flag, keyword or --set gave it)."""
+    return _get(cfg, dotted) in (None, AUTO)
+
+
+def choose(cfg, sig, n_train: int) -> str | None:
+    """Fill the keys `cfg` left to kindling for data of signature `sig` with `n_train` training samples;
+    -> the line saying what was chosen, or None when everything was given."""
+    rule = RULES.get(sig.input_kind, _table)
+    chosen, what = rule(sig, n_train)
+    chosen["train.monitor"] = "val_loss"
+    auto = {k for k in LEADERS if is_auto(cfg, k)}
+    if "model.name" not in auto:  # the user's model: only the training settings follow the data
+        chosen = {k: v for k, v in chosen.items() if not k.startswith("model.") and k != "data.augment"}
+    auto |= {k for k, (leader, plain) in COMPANIONS.items() if leader in auto and _get(cfg, k) == plain}
+    filled = {k: v for k, v in chosen.items() if k in auto}
+    for dotted, value in filled.items():
+        _set(cfg, dotted, value)
+    for dotted, value in CLASSIC.items():  # what no rule chose keeps the classic default
+        if is_auto(cfg, dotted):
+            _set(cfg, dotted, value)
+    if not filled or set(filled) == {"train.monitor"}:
+        return None
+    parts = [what if "model.name" in filled else f"training settings for {n_train:,} samples"]
+    if "data.batch_size" in filled:
+        parts.append(f"batch {filled['data.batch_size']}")
+    if "train.epochs" in filled:
+        patience = cfg.train.patience
+        stop = f", early stopping after {patience} rounds without a better val_loss" if patience else ""
+        parts.append(f"up to {filled['train.epochs']} epochs{stop}")
+    if "optim.lr" in filled:
+        parts.append(f"lr {filled['optim.lr']:g}")
+    return "kindling chose " + "; ".join(parts) + " (set --model, --epochs, --batch-size or --lr to choose)"

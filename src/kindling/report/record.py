@@ -1,0 +1,72 @@
+"""The recorder: what training leaves in the run folder for the report. The run folder is the only link
+between training and reporting.
+
+    callbacks_for(cfg, run_dir)  ->  [TensorBoardLogger or CsvLogger, EvidenceAtEnd]   (none: [])
+
+During training the logger writes its scalars and images (kindling.report.loggers); at the end
+EvidenceAtEnd writes the best model's evidence (kindling.report.evidence), has the renderer draw every
+picture from the folder (kindling.report.render) and saves plots/report.json, so that `kindling report`
+afterwards reads files only. `train.logger=none` records nothing (`kindling report` draws later).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kindling.report.loggers import CsvLogger, TensorBoardLogger, resolve_logger
+
+
+def callbacks_for(cfg, run_dir: Path) -> list:
+    choice = resolve_logger(cfg.train.logger)
+    if choice == "none":
+        return []
+    logger = TensorBoardLogger(run_dir) if choice == "tensorboard" else CsvLogger(run_dir)
+    return [logger, EvidenceAtEnd(run_dir)]
+
+
+class EvidenceAtEnd:
+    """At the end of training the best model runs once over the test (else val) split: that one pass
+    gives both the evaluation the page shows and the evidence for the pictures, which are then drawn here,
+    in this process."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+
+    def on_fit_start(self, trainer) -> None: ...
+    def on_epoch_start(self, trainer) -> None: ...
+    def on_step_end(self, trainer) -> None: ...
+    def on_validation_end(self, trainer, metrics: dict) -> None: ...
+    def on_epoch_end(self, trainer, record: dict) -> None: ...
+
+    def on_fit_end(self, trainer) -> None:
+        if not trainer.dist.is_main:
+            return
+        try:
+            self._record(trainer)
+        except Exception as exc:  # noqa: BLE001 - the run is complete; a failed plot must not lose it
+            trainer.echo(
+                f"note: the plots failed ({type(exc).__name__}: {exc}); "
+                f"draw them with `kindling report {self.run_dir} --refresh`"
+            )
+
+    def _record(self, trainer) -> None:
+        from kindling.bundle import load_bundle
+        from kindling.report import evidence, saved
+        from kindling.report.render import write_and_render
+        from kindling.report.tables import has_table_rows, table_rows
+
+        has_best = (self.run_dir / "best" / "model.safetensors").is_file()
+        split_name, split = evidence.plot_split(trainer.data)
+        found = evaluation = None
+        if has_best and split is not None:
+            bundle = load_bundle(self.run_dir / "best", str(trainer.device))
+            found, evaluation = evidence.collect_and_evaluate(
+                bundle.model, bundle.signature, split, split_name, trainer.device
+            )
+            if has_table_rows(bundle.signature):
+                found.table = table_rows(bundle)
+        plots, notes = write_and_render(self.run_dir, found)
+        if has_best:  # the rest of the page, last: `kindling report` then reads files only
+            doctor, data_notes = saved.data_summary(trainer.data)
+            saved.save(self.run_dir, evaluation, doctor, data_notes + notes, trainer.mode)
+        trainer.echo(f"plots in {self.run_dir / 'plots'}")

@@ -1,0 +1,122 @@
+"""The renderer: a run folder in, every picture out. It reads metrics.jsonl and the evidence files
+(kindling.report.evidence) and draws with matplotlib alone into plots/*.png and plots/index.json.
+
+The end of `kindling train`, `kindling report` (when the pictures are missing) and `--refresh` all call
+`render_run`, so they draw the same thing. No torch here.
+
+    plots, notes = render_run("runs/digits")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kindling.report.evidence import Evidence, grid_indices, line_at, top_indices
+
+# matplotlib's DejaVu Sans has no Chinese glyphs (THUCNews' class names): one of these fills in when installed
+CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+             "Microsoft YaHei", "SimHei", "PingFang SC", "Droid Sans Fallback")  # fmt: skip
+
+
+def render_run(run_dir: Path) -> tuple[list, list[str]]:
+    """Draw the run's plots from its files into run_dir/plots -> (plots, notes on what was not drawn)."""
+    from kindling.report import evidence
+    from kindling.report.evidence import read_history
+    from kindling.report.plots import save_plots
+
+    folder = Path(run_dir) / "plots"
+    plots, notes = draw_all(read_history(run_dir), evidence.load(folder))
+    if plots or (folder / "index.json").exists():  # an old index must not list pictures not drawn now
+        folder.mkdir(parents=True, exist_ok=True)
+        save_plots(folder, plots)
+    return plots, notes
+
+
+def write_and_render(run_dir: Path, ev: Evidence | None) -> tuple[list, list[str]]:
+    """Replace the run's evidence files with `ev` (None: remove them, they would be stale), then draw
+    -> (plots, notes for the page)."""
+    from kindling.report import evidence
+
+    folder = Path(run_dir) / "plots"
+    for stale in ("evidence.json", "evidence.npz"):
+        (folder / stale).unlink(missing_ok=True)
+    if ev is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        evidence.save(folder, ev)
+    plots, notes = render_run(run_dir)
+    return plots, notes + [p.caption for p in plots if p.data.get("mode") == "pairs"]  # matrix replaced
+
+
+def draw_all(history: list[dict], ev: Evidence | None) -> tuple[list, list[str]]:
+    """Every plot that the history and evidence allow; a plot that fails to draw becomes a note."""
+    from kindling.report import plots as P
+
+    todo = [("learning curves", lambda: [P.learning_curves(history)])] if history else []
+    notes = [] if history else ["no epoch has finished yet, so there are no learning curves"]
+    if ev is not None and len(ev.y):
+        try:
+            todo += _evidence_views(ev)
+        except Exception as exc:  # noqa: BLE001 - evidence that cannot be read costs its views only
+            notes.append(f"the prediction plots failed ({type(exc).__name__}: {exc})")
+    drawn = []
+    with _fonts():
+        for what, draw in todo:
+            try:
+                drawn.extend(draw())
+            except Exception as exc:  # noqa: BLE001 - one picture must not cost the others, or the run
+                notes.append(f"the {what} plot failed ({type(exc).__name__}: {exc})")
+    return drawn, notes
+
+
+def _fonts():
+    """matplotlib's settings while drawing: its own font first, then an installed CJK font for the glyphs
+    that one lacks (matplotlib falls back glyph by glyph)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    families = ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
+    return matplotlib.rc_context({"font.family": families})
+
+
+def _evidence_views(ev: Evidence) -> list:
+    """(what, draw) for the views of the best model's predictions that apply to this task."""
+    from kindling.report import panels
+    from kindling.report import plots as P
+
+    split, names = ev.split, ev.class_names
+    if ev.task == "regression":
+        if ev.table is not None:
+            from kindling.report.tables import table_plots
+
+            return [("regression", lambda: table_plots(ev.table))]
+        return [("regression", lambda: [P.regression_plot(ev.y, ev.pred, split)])]
+    text = ev.input_kind == "text"
+    views = [
+        ("confusion matrix", lambda: [P.confusion_plot(ev.confusion(), names, split)]),
+        (
+            "per-class accuracy",
+            lambda: [P.per_class_plot(P.per_class_accuracy(ev.confusion(), names), split)],
+        ),
+    ]
+    if ev.sample_images is not None:
+        pick = grid_indices(len(ev.y))
+        grid = (ev.images_at(pick), ev.y[pick], ev.pred[pick], names, split)
+        views.append(("prediction grid", lambda: [panels.prediction_grid(*grid)]))
+    views.append(("top losses", lambda: [_top_losses(ev, text)]))
+    if text:  # each sample is named FILE:LINE: line_at reads the few examples shown
+        pairs = (names, ev.y, ev.pred, ev.names, split, line_at)
+        views.append(("confused pairs", lambda: [P.text_confusions(ev.confusion(), *pairs)]))
+    return views
+
+
+def _top_losses(ev: Evidence, text: bool):
+    from kindling.report.panels import top_losses
+
+    order = top_indices(ev.loss)
+    shown = [line_at(ev.names[i]) if text else ev.names[i] for i in order.tolist() if i < len(ev.names)]
+    p_pred = ev.p_pred[order] if ev.p_pred is not None else None
+    images = ev.images_at(order) if ev.sample_images is not None else None
+    return top_losses(
+        ev.loss[order], ev.y[order], ev.pred[order], p_pred, ev.class_names, shown, images, ev.split, order
+    )
