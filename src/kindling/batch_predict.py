@@ -158,20 +158,20 @@ def json_ready(results: list[dict]) -> list[dict]:
     """JSON stays JSON: a result holding a NaN or infinite number gets null there and an `error`."""
     ready = []
     for result in results:
-        clean, bad = _finite(result)
+        clean, bad = finite(result)
         ready.append({**clean, "error": NOT_FINITE} if bad else result)
     return ready
 
 
-def _finite(value) -> tuple[object, bool]:
-    """(value with every non-finite float replaced by None, whether any was)."""
+def finite(value) -> tuple[object, bool]:
+    """(value with every non-finite float replaced by None, whether any was): for strict JSON."""
     if isinstance(value, float):
         return (value, False) if math.isfinite(value) else (None, True)
     if isinstance(value, dict):
-        pairs = {key: _finite(item) for key, item in value.items()}
+        pairs = {key: finite(item) for key, item in value.items()}
         return {key: item for key, (item, _) in pairs.items()}, any(bad for _, bad in pairs.values())
     if isinstance(value, list):
-        items = [_finite(item) for item in value]
+        items = [finite(item) for item in value]
         return [item for item, _ in items], any(bad for _, bad in items)
     return value, False
 

@@ -74,17 +74,21 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from kindling.batch_predict import finite
     from kindling.bundle import bundle_dir
     from kindling.evaluate import evaluate, format_table
     from kindling.fileio import atomic_write_json
 
     result = evaluate(args.run, args.split, args.data)
+    strict, bad = finite(result)  # JSON stays JSON: a NaN metric is null, and says why
+    if bad:
+        strict["error"] = "some metrics are not finite numbers (null here): the model's outputs overflow"
     folder = bundle_dir(args.run)
     run_dir = folder.parent if folder.name == "best" else None
     if run_dir is not None:
-        atomic_write_json(run_dir / f"metrics_{args.split}.json", result)
+        atomic_write_json(run_dir / f"metrics_{args.split}.json", strict)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(strict, allow_nan=False))
     else:
         from kindling.bundle import read_meta
 

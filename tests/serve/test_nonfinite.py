@@ -1,6 +1,6 @@
 """A model whose outputs overflow (finite but huge weights): JSON stays JSON on every path.
 
-`kindling predict --json` and `.jsonl` write null with an `error` for that result, never `NaN`; the
+`kindling predict --json`, `.jsonl` and `kindling evaluate --json` write null with an `error` for that result, never `NaN`; the
 server answers a JSON 422 instead of failing to encode the answer (a 500).
 """
 
@@ -50,6 +50,16 @@ def test_predict_json_reports_null_and_an_error_never_nan(overflowing_run, white
     assert main(["predict", str(overflowing_run), str(white), "--json"]) == 0
     result = strict(capsys.readouterr().out)["predictions"][0]
     assert result["probability"] is None and "not a finite number" in result["error"]
+
+
+def test_evaluate_json_reports_null_and_an_error_never_nan(overflowing_run, capsys):
+    from kindling.cli import main
+
+    capsys.readouterr()
+    assert main(["evaluate", str(overflowing_run), "--json"]) == 0
+    result = strict(capsys.readouterr().out)
+    assert result["loss"] is None and "not finite" in result["error"]
+    assert strict((overflowing_run / "metrics_test.json").read_text())["loss"] is None
 
 
 def test_predict_jsonl_output_is_strict_json(overflowing_run, white, tmp_path):
