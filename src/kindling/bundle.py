@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindling.data.signature import Signature
-from kindling.errors import UserError
+from kindling.errors import UserError, one_line
 from kindling.fileio import atomic_write_bytes, atomic_write_json
 
 BUNDLE_FORMAT = 1
@@ -80,14 +80,14 @@ def read_meta(folder: Path) -> dict:
             text = (f.metadata() or {}).get("kindling")
     except Exception as exc:  # safetensors raises its own error types for a damaged header
         raise UserError(
-            f"{file} is corrupt or truncated ({_clip(exc)}); retrain or restore the file"
+            f"{file} is corrupt or truncated ({one_line(str(exc), 120)}); retrain or restore the file"
         ) from exc
     if not text:
         raise UserError(f"{file} carries no kindling metadata; it was not written by kindling")
     meta = parse_meta(text, file)
     if meta.get("format_version") != BUNDLE_FORMAT:
         raise UserError(
-            f"{file} is bundle format {_clip(meta.get('format_version'), 40)}; "
+            f"{file} is bundle format {one_line(str(meta.get('format_version')), 40)}; "
             f"this kindling reads format {BUNDLE_FORMAT}"
         )
     return meta
@@ -115,14 +115,14 @@ def read_bundle(path: str | Path, device: str = "cpu") -> Bundle:
         raise UserError(f"{file}: {exc}") from exc
     except Exception as exc:  # metadata a user edited can break a constructor in any way
         raise UserError(
-            f"{file}: model '{_clip(spec['name'], 60)}' cannot be built from its metadata "
-            f"({exc.__class__.__name__}: {_clip(exc)}); the bundle is damaged"
+            f"{file}: model '{one_line(spec['name'], 60)}' cannot be built from its metadata "
+            f"({exc.__class__.__name__}: {one_line(str(exc), 120)}); the bundle is damaged"
         ) from exc
     try:
         state = load_file(str(file), device=str(device))
     except Exception as exc:  # a truncated body, a bad dtype, an offset past the end
         raise UserError(
-            f"{file} is corrupt or truncated ({_clip(exc)}); retrain or restore the file"
+            f"{file} is corrupt or truncated ({one_line(str(exc), 120)}); retrain or restore the file"
         ) from exc
     check_weights(state, model, spec["name"], file)
     model.load_state_dict(state, strict=True)
@@ -136,11 +136,3 @@ def read_bundle(path: str | Path, device: str = "cpu") -> Bundle:
 def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     """`read_bundle` under its older name (every caller goes through the same checks)."""
     return read_bundle(path, device)
-
-
-def _clip(value, limit: int = 120) -> str:
-    """One short line of an error from a library: the first line, cut at a word boundary."""
-    text = " ".join(str(value).split())
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0] + " ..."
