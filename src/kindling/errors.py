@@ -30,12 +30,17 @@ def summarise(items: Iterable, what: str = "", limit: int = 5) -> str:
 
 
 def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
-    """Any message as one line of at most `limit` characters, cut at a word boundary: the last guard of
-    the CLI's contract, for a message built from text of unknown length (a library's error, a path)."""
+    """Any message as one line of at most `limit` characters: the last guard of the CLI's contract, for a
+    message built from text of unknown length (a library's error, a long path). A long one loses its
+    middle, cut at word boundaries: the start says what is wrong and where, the end what to do."""
     text = " ".join(str(message).split())
     if len(text) <= limit:
         return text
-    return text[: limit - 4].rsplit(" ", 1)[0] + " ..."
+    keep = limit - 5  # " ... "
+    head = text[: keep * 3 // 5].rsplit(" ", 1)[0]
+    tail = text[len(text) - (keep - len(head)) :]
+    tail = tail.split(" ", 1)[1] if " " in tail else tail
+    return f"{head} ... {tail}"
 
 
 class NonFiniteLossError(UserError):
