@@ -31,7 +31,7 @@ def test_every_train_flag_shows_its_default(capsys):
         main(["train", "--help"])
     text = capsys.readouterr().out
     assert text.count("(default:") >= 30
-    assert "--batch-size" in text and "(default: 64)" in text
+    assert "--batch-size" in text and "(default: chosen for the data" in text and "(default: 0)" in text
 
 
 def test_round_trip_train_evaluate_predict(tmp_path):

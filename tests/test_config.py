@@ -81,7 +81,8 @@ def test_flags_come_from_the_config_fields_with_their_defaults():
     from kindling.config import cli_flags
 
     flags = {f.flag: f for f in cli_flags()}
-    assert flags["--lr"].key == "optim.lr" and flags["--lr"].type is float and flags["--lr"].default == 1e-3
+    assert flags["--lr"].key == "optim.lr" and flags["--lr"].type is float and flags["--lr"].default is None
+    assert flags["--seed"].key == "train.seed" and flags["--seed"].default == 0
     assert flags["--drop"].type is str  # a list field takes a comma-separated string
     assert flags["--image-size"].type is int  # int | None
     assert flags["--embeddings"].key == "model.options.embeddings"

@@ -16,7 +16,7 @@ def test_a_long_list_is_summarised_with_how_many_more():
 def test_any_message_becomes_one_line_keeping_its_start_and_its_advice():
     text = one_line("first line\nsecond " + "word " * 200 + "; pass --skip-bad")
     assert "\n" not in text and len(text) <= MAX_MESSAGE
-    assert text.startswith("first line second word") and text.endswith("word ; pass --skip-bad")
+    assert text.startswith("first line\\nsecond word") and text.endswith("word ; pass --skip-bad")
     assert " ... " in text and " wor " not in text and " ord " not in text
 
 

@@ -39,8 +39,10 @@ class DataConfig:
         flag="--data",
         help="data set or source: digits, wine, diabetes, mnist, cifar10, folder:DIR, csv:FILE, text:PATH",
     )
-    batch_size: int = setting(
-        64, flag="--batch-size", help="global batch size (split across processes under torchrun)"
+    batch_size: int | None = setting(
+        None,
+        flag="--batch-size",
+        help="global batch size, split across processes under torchrun (default: chosen for the data)",
     )
     eval_batch_size: int = 512
     val_fraction: float = 0.1  # of what is left after the test split, when no val split is given
@@ -101,7 +103,11 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = setting("digits-cnn", flag="--model", help="model name (see `kindling list models`)")
+    name: str = setting(
+        "auto",
+        flag="--model",
+        help="auto (chosen for the data), a name from `kindling list models`, or your own: file.py:Name",
+    )
     options: dict = setting(
         factory=dict,
         help="keyword arguments of the model's constructor",
@@ -121,7 +127,7 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     name: str = setting("adamw", flag="--optimizer", help="sgd | adam | adamw")
-    lr: float = setting(1e-3, flag="--lr", help="learning rate")
+    lr: float | None = setting(None, flag="--lr", help="learning rate (default: chosen for the data)")
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 0.0
@@ -143,7 +149,9 @@ class SchedConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = setting(10, flag="--epochs", help="number of epochs")
+    epochs: int | None = setting(
+        None, flag="--epochs", help="number of epochs (default: chosen for the data, with early stopping)"
+    )
     seed: int = setting(0, flag="--seed", help="random seed for weights, shuffling and augmentation")
     device: str = setting("auto", flag="--device", help="auto (cuda > mps > cpu) | cpu | cuda | cuda:N | mps")
     threads: int = setting(
@@ -151,9 +159,9 @@ class TrainConfig:
     )
     memory_format: str = "auto"  # auto (measure conv nets on a CPU) | contiguous | channels_last
     monitor: str = setting(
-        "val_acc",
+        "auto",
         flag="--monitor",
-        help="metric that picks the best model: val_acc | val_loss | val_mae | val_rmse | val_r2",
+        help="metric that picks the best model: auto | val_acc | val_loss | val_mae | val_rmse | val_r2",
     )
     deterministic: bool = setting(
         False, flag="--deterministic", help="deterministic algorithms (bit-identical resume on CPU)"
@@ -227,7 +235,8 @@ class RunConfig:
 
 def default_name(cfg: RunConfig) -> str:
     data = cfg.data.name.split(":", 1)[-1].rstrip("/").replace("\\", "/").split("/")[-1] or "data"
-    return f"{Path(data).stem}-{cfg.model.name}"
+    model = cfg.model.name.rsplit(":", 1)[-1]  # the user's own file.py:Name -> Name
+    return Path(data).stem if model == "auto" else f"{Path(data).stem}-{model}"
 
 
 @dataclass(frozen=True)
@@ -425,8 +434,17 @@ def load_config(
             set_dotted(tree, dotted, value)
     for item in sets:
         set_dotted(tree, *parse_set(item))
-    return from_dict(RunConfig, _deep_merge({}, tree))
+    return checked(from_dict(RunConfig, _deep_merge({}, tree)))
 
 
 def config_from_yaml(text: str) -> RunConfig:
-    return from_dict(RunConfig, yaml.safe_load(text) or {})
+    """A saved run's config; its paths are not checked (the run may be read on another machine)."""
+    return checked(from_dict(RunConfig, yaml.safe_load(text) or {}), paths=False)
+
+
+def checked(cfg: RunConfig, paths: bool = True) -> RunConfig:
+    """`cfg` once every value is in range (kindling.config_checks): the one gate every RunConfig passes."""
+    from kindling.config_checks import validate
+
+    validate(cfg, paths=paths)
+    return cfg

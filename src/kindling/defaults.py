@@ -1,7 +1,7 @@
 """Defaults that fit the data: what `kindling train --data SPEC` chooses when nothing else is said.
 
 The config marks what it leaves to kindling with `auto` (model.name, train.monitor) or null (batch size,
-epochs, learning rate). Once the data is read, `choose(cfg, sig, n_train)` fills those keys for the
+epochs, learning rate): these are the defaults. Once the data is read, `choose(cfg, sig, n_train)` fills those keys for the
 kind of problem and its size, and says in one line what it chose and why. What a recipe, a flag or
 `--set` gave is never touched, and the resolved values are what config.yaml keeps, so a resumed run
 never re-chooses.
@@ -16,8 +16,10 @@ The rules, by input kind (n = training samples):
 - images up to 64 pixels a side: kindling's small CNN (`digits-cnn`), wider for more data, with shift
   augmentation, cosine schedule, up to 40 epochs, patience 8.
 - larger images: resnet18 (fine-tuned in two stages when ImageNet weights are given with --pretrained).
-The monitor is val_loss: on the small validation sets these data sets have, accuracy ties often, and
-the first of a tie is rarely the best model.
+When the model is chosen too, the monitor is val_loss: on small validation sets accuracy ties often,
+and the first of a tie is rarely the best model; a recipe's or a flag's model keeps the Task's default.
+Schedules, augmentation and early stopping come with the epochs: a user who gives --epochs gets exactly
+that many, unaugmented, as before.
 """
 
 from __future__ import annotations
@@ -93,17 +95,18 @@ RULES = {"tabular": _table, "vector": _table, "text": _text, "image": _image}
 
 
 # keys a config leaves to kindling with `auto` or null
-LEADERS = ("model.name", "data.batch_size", "train.epochs", "optim.lr", "train.monitor")
+LEADERS = ("model.name", "data.batch_size", "train.epochs", "optim.lr")
 # keys with a plain default that are chosen together with their leader, while they hold that default:
 # a user who gives --epochs gets exactly the classic behaviour (no early stopping unless asked)
 COMPANIONS = {
     "model.options": ("model.name", {}),
-    "data.augment": ("model.name", "none"),
+    "data.augment": ("train.epochs", "none"),  # augmentation pays off over a long run
     "train.patience": ("train.epochs", None),
     "sched.name": ("train.epochs", "none"),
     "optim.weight_decay": ("optim.lr", 0.0),
+    "train.monitor": ("model.name", AUTO),  # a recipe's or flag's model keeps the Task's default monitor
 }
-CLASSIC = {"data.batch_size": 64, "train.epochs": 10, "optim.lr": 1e-3, "train.monitor": "val_loss"}
+CLASSIC = {"data.batch_size": 64, "train.epochs": 10, "optim.lr": 1e-3}
 
 
 def _get(cfg, dotted: str):
@@ -121,6 +124,14 @@ def is_auto(cfg, dotted: str) -> bool:
     return _get(cfg, dotted) in (None, AUTO)
 
 
+def adopt(cfg, saved) -> None:
+    """On resume: what the run chose when it started, for every key this config leaves to kindling."""
+    auto = {k for k in LEADERS if is_auto(cfg, k)}
+    auto |= {k for k, (leader, plain) in COMPANIONS.items() if leader in auto and _get(cfg, k) == plain}
+    for dotted in auto:
+        _set(cfg, dotted, _get(saved, dotted))
+
+
 def choose(cfg, sig, n_train: int) -> str | None:
     """Fill the keys `cfg` left to kindling for data of signature `sig` with `n_train` training samples;
     -> the line saying what was chosen, or None when everything was given."""
@@ -129,7 +140,7 @@ def choose(cfg, sig, n_train: int) -> str | None:
     chosen["train.monitor"] = "val_loss"
     auto = {k for k in LEADERS if is_auto(cfg, k)}
     if "model.name" not in auto:  # the user's model: only the training settings follow the data
-        chosen = {k: v for k, v in chosen.items() if not k.startswith("model.") and k != "data.augment"}
+        chosen = {k: v for k, v in chosen.items() if not k.startswith("model.")}
     auto |= {k for k, (leader, plain) in COMPANIONS.items() if leader in auto and _get(cfg, k) == plain}
     filled = {k: v for k, v in chosen.items() if k in auto}
     for dotted, value in filled.items():

@@ -32,8 +32,9 @@ def summarise(items: Iterable, what: str = "", limit: int = 5) -> str:
 def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
     """Any message as one line of at most `limit` characters: the last guard of the CLI's contract, for a
     message built from text of unknown length (a library's error, a long path). A long one loses its
-    middle, cut at word boundaries: the start says what is wrong and where, the end what to do."""
-    text = " ".join(str(message).split())
+    middle, cut at word boundaries: the start says what is wrong and where, the end what to do. A
+    character that is not printable (a line break inside a quoted CSV header) is shown escaped, as `\n`."""
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(message))
     if len(text) <= limit:
         return text
     keep = limit - 5  # " ... "

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
-from kindling.config import RunConfig, config_from_yaml
+from kindling import defaults
+from kindling.config import RunConfig, config_from_yaml, default_name
+from kindling.config_checks import check_against_data
 from kindling.errors import UserError
 from kindling.fileio import atomic_write_json, atomic_write_text
 
@@ -64,16 +67,28 @@ def check_resume_config(saved: RunConfig, new: RunConfig) -> None:
         )
 
 
-def prepare_run_dir(cfg: RunConfig, overwrite: bool) -> Path:
+def has_checkpoint(run_dir: Path) -> bool:
+    return (Path(run_dir) / "checkpoints" / "last.pt").is_file()
+
+
+def prepare_run_dir(cfg: RunConfig, overwrite: bool, echo=print) -> Path:
+    """The empty run directory of a new run. A run that stopped before its first checkpoint (killed in its
+    first seconds) can be neither resumed nor kept, so it is started again, and the user told so."""
     run_dir = cfg.resolved_run_dir()
     if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
+        # a run of ours: its config.yaml, or only the temp file of that first write (killed during it)
+        temps = all(p.name.startswith(".") and p.name.endswith(".tmp") for p in run_dir.iterdir())
+        if not (run_dir / "config.yaml").is_file() and not temps:
+            raise UserError(
+                f"{run_dir} holds other files, not a kindling run (no config.yaml); choose another --run-dir"
+            )
+        if not has_checkpoint(run_dir):
+            echo(f"{run_dir} holds a run that stopped before its first checkpoint; starting it again")
+        elif not overwrite:
             raise UserError(
                 f"{run_dir} already holds a run; continue it with `kindling train --resume {run_dir}`, "
                 "replace it with --overwrite, or choose another --run-dir"
             )
-        if not (run_dir / "config.yaml").is_file():
-            raise UserError(f"{run_dir} is not a kindling run directory; refusing to overwrite it")
         shutil.rmtree(run_dir)
     return run_dir
 
@@ -118,16 +133,32 @@ def train(
     if resume is not None:
         run_dir = Path(resume)
         cfg.run_dir = str(run_dir)
-        check_resume_config(load_saved_config(run_dir), cfg)
+        saved = load_saved_config(run_dir)
+        defaults.adopt(cfg, saved)  # what the run chose when it started
+        cfg.name = cfg.name or saved.name
+        check_resume_config(saved, cfg)
+        if not has_checkpoint(run_dir):
+            raise UserError(
+                f"{run_dir} has no checkpoint to resume (it stopped before the first one); drop --resume "
+                f"to start it again: kindling train {run_dir / 'config.yaml'} --run-dir {run_dir}"
+            )
         resume_state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
         for stale in (run_dir / "checkpoints").glob(".*.tmp"):  # left by a write that a SIGKILL cut short
             stale.unlink(missing_ok=True)
-    data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
+    cfg.name = cfg.name or default_name(cfg)  # named before kindling chooses a model: runs/digits
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    with data_mod.held_notes() as notes:  # shown once the model fits the data: a refusal comes alone
+        data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
+    chose = defaults.choose(cfg, data.signature, len(data.train)) if resume is None else None
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
-    rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
+    check_against_data(cfg, data.signature)
+    for text in notes:
+        data_mod.note(text)
+    if chose and rank0:
+        echo(chose)
     if resume is None:
-        run_dir = prepare_run_dir(cfg, overwrite) if rank0 else cfg.resolved_run_dir()
+        run_dir = prepare_run_dir(cfg, overwrite, echo) if rank0 else cfg.resolved_run_dir()
     if rank0:
         atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
         atomic_write_json(run_dir / "env.json", collect(seed=cfg.train.seed))

@@ -45,6 +45,8 @@ def refuse(case: Case, folder: Path, capsys, allowed_new: Callable[[str], bool] 
     os.chdir(folder)
     try:
         rc = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse refuses a command line by ending the process, exit code 2
+        rc = exc.code
     finally:
         os.chdir(cwd)
     out, err = capsys.readouterr()

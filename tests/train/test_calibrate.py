@@ -56,7 +56,9 @@ def test_auto_measures_conv_nets_and_skips_others(tmp_path):
 
 
 def test_unknown_memory_format_is_refused(tmp_path):
-    with pytest.raises(UserError, match="train.memory_format 'nhwc' is not one of auto, contiguous"):
+    with pytest.raises(
+        UserError, match="train.memory_format = 'nhwc' is not a valid choice: it must be one of auto"
+    ):
         run(tmp_path, "bad", "train.memory_format=nhwc")
     assert not (tmp_path / "bad").exists()
 

@@ -46,8 +46,9 @@ def test_accumulated_batches_equal_one_big_batch(tmp_path):
 
 
 def test_early_stopping_counts_validation_rounds_and_says_so(tmp_path):
+    """lr 1e-30 leaves float32 weights as they are (a learning rate of 0 is refused)."""
     run_dir, lines = run(
-        tmp_path, "es", "optim.lr=0", "train.epochs=10", "train.patience=2", "train.monitor=val_loss"
+        tmp_path, "es", "optim.lr=1e-30", "train.epochs=10", "train.patience=2", "train.monitor=val_loss"
     )
     assert any("early stopping: after 2 validation rounds" in line for line in lines)
     assert any(line.startswith("early stop:") for line in lines)

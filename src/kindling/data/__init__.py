@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -52,6 +53,18 @@ def note(text: str) -> None:
     """What a source chose or skipped (column typing, tokeniser, skipped rows): on stderr, so stdout
     stays clean for `--json`; silent inside `build(cfg, quiet=True)`."""
     _NOTES.get()(text)
+
+
+@contextmanager
+def held_notes():
+    """Hold the sources' notes (column typing ...) and give them back as a list: a run prints them only
+    once the model fits the data, so a refusal is the only line and never comes after a schema table."""
+    held: list[str] = []
+    token = _NOTES.set(held.append)
+    try:
+        yield held
+    finally:
+        _NOTES.reset(token)
 
 
 def build(cfg, quiet: bool = False, fitted: Signature | None = None) -> DataModule:

@@ -11,6 +11,7 @@ import math
 import torch
 from torch import nn
 
+from kindling.errors import UserError
 from kindling.models.common import activation as make_activation
 
 
@@ -66,6 +67,17 @@ def _mlp(
     return nn.Sequential(*layers)
 
 
+def flat_size(sig) -> int:
+    """The input size of a flattened sample; text (token ids, not measurements) is refused: a perceptron
+    multiplying ids crashed with a dtype error deep in the first step."""
+    if sig.input_kind == "text":
+        raise UserError(
+            "this model takes numbers (images or tables); text data gives token ids: use a text model "
+            "(textcnn, textrnn; see `kindling list models`)"
+        )
+    return math.prod(sig.input_shape)
+
+
 def _front(sig) -> CategoryEmbedding | None:
     columns = sig.extras.get("embed") if sig.input_kind == "tabular" else None
     return CategoryEmbedding(math.prod(sig.input_shape), columns) if columns else None
@@ -80,16 +92,14 @@ def mlp(
 ):
     """A multi-layer perceptron: hidden sizes, activation (relu, sigmoid, tanh, gelu), dropout, batch norm."""
     hidden = [128, 64] if hidden is None else list(hidden)
-    return _mlp(
-        math.prod(sig.input_shape), hidden, sig.num_outputs, activation, dropout, batch_norm, _front(sig)
-    )
+    return _mlp(flat_size(sig), hidden, sig.num_outputs, activation, dropout, batch_norm, _front(sig))
 
 
 def mnist_mlp(sig) -> nn.Module:
     """Seed 003's Mnist_NN: 784 -> 128 -> 256 -> 10 with ReLU (input size taken from the data)."""
-    return _mlp(math.prod(sig.input_shape), [128, 256], sig.num_outputs, "relu", 0.0, False)
+    return _mlp(flat_size(sig), [128, 256], sig.num_outputs, "relu", 0.0, False)
 
 
 def linear(sig) -> nn.Module:
     """A linear baseline (logistic / linear regression on the flattened input)."""
-    return _mlp(math.prod(sig.input_shape), [], sig.num_outputs, "relu", 0.0, False, _front(sig))
+    return _mlp(flat_size(sig), [], sig.num_outputs, "relu", 0.0, False, _front(sig))

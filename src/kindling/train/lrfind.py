@@ -49,7 +49,7 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
     import torch
 
     from kindling import data as data_mod
-    from kindling import models
+    from kindling import defaults, models
     from kindling.data import augment
     from kindling.data.memory import epoch_order
     from kindling.data.transforms import make_preprocess, target_scale
@@ -59,6 +59,7 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
     from kindling.train.optim import build_optimizer
 
     data = data_mod.build(cfg.data)
+    defaults.choose(cfg, data.signature, len(data.train))  # the model and batch a bare --data would train
     rng.seed_everything(cfg.train.seed)
     sig = data.signature
     device = pick_device(cfg.train.device)

@@ -134,10 +134,13 @@ class Trainer:
         self.train_model = maybe_compile(
             distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device
         )
-        self.monitor_key = tc.monitor if self.val_split is not None else tc.monitor.replace("val_", "train_")
-        if tc.monitor not in MONITOR_MODES:
-            raise UserError(f"--monitor '{tc.monitor}' is not one of {', '.join(MONITOR_MODES)}")
-        self.mode = MONITOR_MODES[tc.monitor]
+        monitor = tc.monitor
+        if monitor == "auto":
+            monitor = "val_loss" if self.sig.task == "regression" else "val_acc"
+        self.monitor_key = monitor if self.val_split is not None else monitor.replace("val_", "train_")
+        if monitor not in MONITOR_MODES:
+            raise UserError(f"--monitor '{tc.monitor}' is not one of auto, {', '.join(MONITOR_MODES)}")
+        self.mode = MONITOR_MODES[monitor]
         self._epoch_metrics: Metrics | None = None
         self._unchecked = 0  # batches since the GPU's deferred NaN check
         if self.resume_state is not None:
@@ -279,9 +282,16 @@ class Trainer:
             self._unchecked = 0
 
     def _non_finite(self, where: str, value: float) -> None:
+        last = self.run_dir / "checkpoints" / "last.pt"
+        # without a checkpoint the runner removes the half-made run, so only a real one is mentioned
+        kept = (
+            f", the last good checkpoint is kept in {last.parent}"
+            if last.is_file()
+            else ", nothing was saved"
+        )
         raise NonFiniteLossError(
-            f"the training loss became {value} {where}; stopped, the last good checkpoint is kept in "
-            f"{self.run_dir / 'checkpoints'}; lower the learning rate (--lr) or clip gradients (--clip-grad 1.0)"
+            f"the training loss became {value} {where}; stopped{kept}; "
+            "lower the learning rate (--lr) or clip gradients (--clip-grad 1.0)"
         )
 
     # ------------------------------------------------------------------ validation and bookkeeping

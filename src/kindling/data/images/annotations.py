@@ -91,6 +91,15 @@ def build_listing(path: Path, entries, labels: Labels, cfg, bad: list[str]) -> L
     """Resolve each entry to an existing image file and a class index; problems go to `bad`."""
     listing = Listing()
     roots = roots_for(path, cfg.root)
+    # the folders named relative to the annotation file when beside it: a long path said twice drowned the line
+    shown = " or ".join(
+        "its folder"
+        if r == path.parent
+        else f"{r.relative_to(path.parent)}/"
+        if r.is_relative_to(path.parent)
+        else str(r)
+        for r in roots
+    )
     for filename, field, origin in entries:
         if not filename:
             bad.append(f"{origin}: malformed line (expected `filename label`)")
@@ -102,7 +111,7 @@ def build_listing(path: Path, entries, labels: Labels, cfg, bad: list[str]) -> L
             continue
         found = next((r / filename for r in roots if (r / filename).is_file()), None)
         if found is None:
-            bad.append(f"{origin}: image {filename} not found in {' or '.join(str(r) for r in roots)}")
+            bad.append(f"{origin}: image {filename} not found in {shown}")
             continue
         listing.add(found, label, f"{origin} ({filename})")
     return listing
@@ -114,6 +123,11 @@ def annotations(cfg) -> DataModule:
     files = {"train": train_file, "val": cfg.val, "test": cfg.test}
     entries = {k: read_lines(Path(v).expanduser()) for k, v in files.items() if v}
     labels = Labels([f for _, f, _ in entries["train"]])
+    seen = sorted({f for _, f, _ in entries["train"] if f})
+    if len(seen) == 1:  # trained, it scored a perfect accuracy and learned nothing
+        raise UserError(
+            f"{train_file}: every line has label {seen[0]!r}; a classifier needs at least 2 classes"
+        )
     bad: list[str] = []
     whole, which = Listing(), []
     for split, items in entries.items():

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def _workers() -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    """The cause in one line, without the path PIL quotes again (the message names the file already)."""
+    text = re.sub(r" ?'(?:/|[A-Za-z]:\\)[^']*'", "", " ".join(str(exc).split()))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

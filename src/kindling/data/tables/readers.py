@@ -39,7 +39,7 @@ def read_table(path: str | Path, encoding: str = "auto", delimiter: str = "auto"
             raise UserError(f"{path} is empty; a table needs a header line and at least one row")
         text, used = _decode(raw, path, encoding)
         sep = _delimiter(text, path, delimiter)
-        frame = _parse(text, sep, path)
+        frame = _parse(text, sep, path, chosen=delimiter not in (None, "auto"))
         frame.attrs.update(encoding=used, delimiter=DELIMITER_NAMES.get(sep, sep))
     _check_shape(frame, path)
     return frame
@@ -53,7 +53,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
             f"{path}: reading Parquet needs pyarrow; `pip install pyarrow` or save the table as CSV"
         ) from exc
     except Exception as exc:  # pyarrow raises its own error types for a damaged file
-        first = (str(exc).strip().splitlines() or ["unreadable"])[0][:160]
+        first = (str(exc).replace(f"'{path}'", "it").strip().splitlines() or ["unreadable"])[0][:120]
         raise UserError(
             f"{path} is not a readable Parquet file ({first}); re-export it or save it as CSV"
         ) from exc
@@ -126,7 +126,8 @@ def _delimiter(text: str, path: Path, delimiter: str) -> str:
     )
 
 
-def _parse(text: str, sep: str, path: Path) -> pd.DataFrame:
+def _parse(text: str, sep: str, path: Path, chosen: bool = False) -> pd.DataFrame:
+    """`chosen`: the user named the delimiter, so the advice to name it is not given again."""
     try:
         return pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, low_memory=False)
     except pd.errors.EmptyDataError as exc:
@@ -135,8 +136,8 @@ def _parse(text: str, sep: str, path: Path) -> pd.DataFrame:
         first = str(exc).strip().splitlines()[0][:160]
         sep_name = DELIMITER_NAMES.get(sep, repr(sep))
         raise UserError(
-            f"{path} is not a consistent {sep_name}-separated table ({first}); fix the rows or pass "
-            "--set data.delimiter=comma|semicolon|tab|pipe"
+            f"{path} is not a consistent {sep_name}-separated table ({first}); fix the rows"
+            + ("" if chosen else " or pass --set data.delimiter=comma|semicolon|tab|pipe")
         ) from exc
 
 

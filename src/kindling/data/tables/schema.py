@@ -129,7 +129,8 @@ def infer_task(y: pd.Series, task: str, target: str) -> str:
             raise UserError(f"target '{target}' has infinite values; fix or remove those rows")
     elif values.nunique() < 2:
         raise UserError(
-            f"target '{target}' has a single class ({values.iloc[0]!r}); classification needs at least two"
+            f"target '{target}' has a single class ({values.dropna().tolist()[:1] or ['none']}); "
+            "classification needs at least two"
         )
     return task
 
@@ -272,10 +273,15 @@ def _describe_dropped(plan: Plan) -> str:
     return "; ".join(dropped[:6]) or "no other columns"
 
 
-def format_plan(plan: Plan, where: str) -> str:
-    """The typing table shown before training: column, inferred type, handling, missing count."""
+MAX_PLAN_ROWS = 40  # a wider table is summarised: 1,000 columns would drown the run's own lines
+
+
+def format_plan(plan: Plan, where: str, spec: str = "") -> str:
+    """The typing table shown before training: column, inferred type, handling, missing count.
+    Past MAX_PLAN_ROWS columns the rest is counted, and `kindling data SPEC --json` lists them all."""
     rows = [("column", "type", "handling", "missing")]
-    for c in plan.columns:
+    shown = plan.columns if len(plan.columns) <= MAX_PLAN_ROWS else plan.columns[: MAX_PLAN_ROWS - 1]
+    for c in shown:
         kind = {"ymd": "date (y/m/d)", "embed": "category"}.get(c.kind, c.kind)
         if c.kind == "dropped":
             kind = "-"
@@ -284,5 +290,8 @@ def format_plan(plan: Plan, where: str) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"columns of {where} ({plan.task}, target '{plan.target}'):"]
     lines += [f"  {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>7}" for r in rows]
+    if len(shown) < len(plan.columns):
+        more = len(plan.columns) - len(shown)
+        lines.append(f"  … and {more} more columns; see `kindling data {spec or where} --json`")
     lines += [f"  note: {n}" for n in plan.notes]
     return "\n".join(lines)

@@ -253,7 +253,7 @@ def build_module(cfg, echo=None) -> DataModule:
         )
         splits[name] = split
     (echo or data_note)(
-        format_plan(plan, frames.where)
+        format_plan(plan, frames.where, getattr(cfg, "name", ""))
         + f"\n  -> {len(extras['feature_names'])} features; "
         + ", ".join(f"{k} {len(v) if v is not None else 0}" for k, v in splits.items())
         + " rows"

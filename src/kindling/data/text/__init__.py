@@ -173,11 +173,24 @@ def _class_names(cfg, class_file: Path | None, rows: dict[str, list[Row]]) -> li
         names = read_class_names(class_file, cfg.encoding)
         if not names:
             raise UserError(f"{class_file} names no classes; give one class name per line")
-        return names
+        return _two_or_more(names, str(class_file))
     seen = {r.label for part in rows.values() for r in part}
     if all(s.lstrip("-").isdigit() for s in seen):
-        return [str(v) for v in sorted({int(s) for s in seen})]
-    return sorted(seen)
+        return _two_or_more([str(v) for v in sorted({int(s) for s in seen})], cfg.name)
+    return _two_or_more(sorted(seen), cfg.name)
+
+
+def _two_or_more(names: list[str], where: str) -> list[str]:
+    """A classifier of one class learns nothing (it scored "acc 1.0000"); tables and folders refuse it too."""
+    if not names:
+        raise UserError(
+            f"{where}: no labelled rows; give `label<TAB>text` lines or a CSV with a label column"
+        )
+    if len(names) < 2:
+        raise UserError(
+            f"{where}: the labels hold a single class ({names[0][:40]!r}); classification needs at least two"
+        )
+    return names
 
 
 def _label_ids(rows: list[Row], class_names: list[str], class_file: Path | None) -> list[int]:

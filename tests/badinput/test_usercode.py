@@ -1,0 +1,15 @@
+"""Broken model files are refused in one line; active once `--model file.py:Name` exists."""
+
+from __future__ import annotations
+
+import pytest
+
+from badinput.cases_usercode import CASES
+from badinput.harness import refuse
+
+pytest.importorskip("kindling.models.usercode")
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_broken_model_file_is_refused_in_one_line(case, tmp_path, capsys):
+    refuse(case, tmp_path, capsys, allowed_new=lambda p: p == "net.py" or p.startswith("__pycache__"))
