@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kindling.errors import MAX_MESSAGE, UserError, one_line, summarise
+from kindling.errors import GUARD, MAX_MESSAGE, one_line, summarise
 
 
 def test_a_long_list_is_summarised_with_how_many_more():
@@ -20,15 +20,13 @@ def test_any_message_becomes_one_line_keeping_its_start_and_its_advice():
     assert " ... " in text and " wor " not in text and " ord " not in text
 
 
-def test_the_cli_prints_a_huge_user_error_as_one_short_line(capsys, monkeypatch):
-    from kindling import cli
+def test_the_cli_cuts_a_runaway_message_to_one_bounded_line(tmp_path, capsys):
+    """A message made long by what the user typed (here a 2,000-character path) stays one bounded line
+    that still starts with the path and ends with the advice."""
+    from kindling.cli import main
 
-    def huge(args):
-        raise UserError("columns are " + ", ".join(f"c{i}" for i in range(3000)) + "\nand more")
-
-    monkeypatch.setitem(cli.COMMANDS, "list", huge)
-    assert cli.main(["list", "models"]) == 2
+    run = tmp_path.joinpath(*["d" * 200] * 10)
+    assert main(["evaluate", str(run)]) == 2
     lines = capsys.readouterr().err.splitlines()
-    assert (
-        len(lines) == 1 and len(lines[0]) <= MAX_MESSAGE and lines[0].startswith("kindling: columns are c0")
-    )
+    assert len(lines) == 1 and len(lines[0]) <= GUARD + len("kindling: ")
+    assert lines[0].startswith(f"kindling: {tmp_path}/ddd") and lines[0].endswith("its best/ bundle folder")

@@ -53,6 +53,13 @@ def save_bundle(
 def bundle_dir(path: str | Path) -> Path:
     """A run directory or a bundle folder -> the bundle folder."""
     path = Path(path)
+    try:
+        return _find_bundle(path)
+    except OSError as exc:  # a name too long, a folder without permission
+        raise UserError(f"{path} cannot be read ({exc.strerror}); pass runs/NAME or runs/NAME/best") from exc
+
+
+def _find_bundle(path: Path) -> Path:
     if (path / "model.safetensors").is_file():
         return path
     if (path / "best" / "model.safetensors").is_file():

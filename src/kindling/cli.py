@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kindling import __version__, plugins
 from kindling.cli_args import OneLineParser, SubParser, add_core_commands
-from kindling.errors import MAX_MESSAGE, UserError, one_line
+from kindling.errors import GUARD, UserError, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except UserError as exc:
-        print(f"kindling: {one_line(str(exc), MAX_MESSAGE - len('kindling: '))}", file=sys.stderr)
+        print(f"kindling: {one_line(str(exc), GUARD)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kindling: interrupted", file=sys.stderr)

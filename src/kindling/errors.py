@@ -15,7 +15,8 @@ class UserError(Exception):
     exit_code = 2
 
 
-MAX_MESSAGE = 300  # characters of the one line the CLI prints for a UserError
+MAX_MESSAGE = 300  # characters a one-line message aims at (the bad-input corpus holds every refusal to it)
+GUARD = 2 * MAX_MESSAGE  # where the CLI cuts a runaway message; long paths alone may take one past 300
 
 
 def summarise(items: Iterable, what: str = "", limit: int = 5) -> str:

@@ -151,7 +151,7 @@ RESUMES = {
         _copy(_edit("config.yaml", lambda b: b.replace(b"epochs: 2", b"epochs: many"))),
         "epochs",
     ),
-    "checkpoint_missing": (_copy(_remove(CKPT)), "last.pt"),
+    "checkpoint_missing": (_copy(_remove(CKPT)), "no checkpoint to resume"),
     "checkpoint_empty": (_copy(_write(CKPT, b"")), "last.pt"),
     "checkpoint_truncated": (_copy(_edit(CKPT, lambda b: b[: len(b) // 2])), "last.pt"),
     "checkpoint_random_bytes": (_copy(_write(CKPT, RANDOM)), "last.pt"),
@@ -162,7 +162,7 @@ RESUMES = {
     "checkpoint_torch_pickle_with_code": (_copy(_checkpoint_object(RunsCode)), "refused to unpickle"),
     "checkpoint_a_list": (_copy(_checkpoint_object(lambda: [1, 2, 3])), "last.pt"),
     "checkpoint_wrong_keys": (_copy(_checkpoint_object(lambda: {"foo": 1})), "last.pt"),
-    "checkpoint_is_a_folder": (_copy(_replace_with_dir(CKPT)), "last.pt"),
+    "checkpoint_is_a_folder": (_copy(_replace_with_dir(CKPT)), "no checkpoint to resume"),
     "checkpoint_no_model": (_copy(_checkpoint_edit(lambda c: c.pop("model"))), "last.pt"),
     "checkpoint_model_shape_edited": (_copy(_checkpoint_edit(_zeros_like_bias)), "last.pt"),
     "checkpoint_model_key_missing": (
@@ -201,8 +201,8 @@ def _zeros(folder: Path) -> Path:
 
 
 def _case(command: str, name: str, build_run, expect: str) -> Case:
-    def build(folder: Path) -> list:
-        return COMMANDS[command](build_run(folder), folder)
+    def build(folder: Path) -> list:  # the run named from inside `folder`, as a user types runs/NAME
+        return COMMANDS[command](build_run(folder).relative_to(folder), folder)
 
     return Case(f"{command}-{name}", build, expect)
 
