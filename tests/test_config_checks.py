@@ -66,7 +66,8 @@ def test_a_saved_config_is_read_without_its_training_files():
 def test_the_monitor_must_fit_the_task():
     regression = Signature("regression", "tabular", [3], [])
     with pytest.raises(UserError, match=r"train.monitor = 'val_acc' does not apply to a regression task"):
-        check_against_data(RunConfig(), regression)
+        check_against_data(load_config(None, {"train.monitor": "val_acc"}), regression)
+    check_against_data(RunConfig(), regression)  # auto: the Task picks val_loss
     cfg = load_config(None, {"train.monitor": "val_mae"})
     check_against_data(cfg, regression)
     with pytest.raises(UserError, match="(--monitor val_acc)"):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kindling.errors import UserError
 from kindling.fileio import atomic_write_bytes, atomic_write_text
-from kindling.predict import IMAGE_SUFFIXES, Predictor
+from kindling.predict import Predictor
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".json", ".jsonl", ".xlsx"}
 OUTPUT_SUFFIXES = {".csv", ".jsonl"}
@@ -50,7 +50,7 @@ def check_job(job: Job, predictor: Predictor) -> None:
         raise UserError(f"--output {job.output}: use a .csv or .jsonl file name")
     if job.sort_into is not None and (sig.input_kind != "image" or sig.task != "classification"):
         raise UserError("--sort-into works for image classification models only")
-    if job.texts and sig.input_kind != "text":
+    if job.texts and not predictor.task.inputs.text_lines:
         raise UserError(f"--text given, but this model takes {sig.input_kind} input")
     if not job.inputs and not job.texts:
         raise UserError(
@@ -103,16 +103,15 @@ def read_text_lines(paths: list[Path], encoding: str = "utf-8") -> list[str]:
 def run_job(job: Job, predictor: Predictor) -> tuple[list[dict], object]:
     """-> (results, frame): frame is the input table with prediction columns (tables), else None."""
     check_job(job, predictor)
-    kind = predictor.sig.input_kind
-    if kind == "text":
+    inputs = predictor.task.inputs
+    if inputs.text_lines:
         texts = list(job.texts) + read_text_lines(expand_paths(job.inputs, None) if job.inputs else [])
         if not texts:
             raise UserError("no text to classify: the text files are empty")
         return predictor.predict_texts(texts, job.top_k, job.batch_size, job.progress), None
-    if kind in ("tabular", "vector") and any(Path(p).suffix.lower() in TABLE_SUFFIXES for p in job.inputs):
+    if inputs.table_rows and any(Path(p).suffix.lower() in TABLE_SUFFIXES for p in job.inputs):
         return _predict_tables(job, predictor)
-    suffixes = IMAGE_SUFFIXES | {".npy"} if kind == "image" else {".npy"}
-    paths = expand_paths(job.inputs, suffixes)
+    paths = expand_paths(job.inputs, set(inputs.file_suffixes))
     return predictor.predict_files(paths, job.top_k, job.batch_size, job.progress), None
 
 
@@ -121,7 +120,9 @@ def _predict_tables(job: Job, predictor: Predictor) -> tuple[list[dict], object]
     import pandas as pd
 
     paths = expand_paths(job.inputs, TABLE_SUFFIXES)
-    if predictor.sig.input_kind == "tabular":
+    from kindling.data.tables import is_tabular
+
+    if is_tabular(predictor.sig):  # the tables source's rows: its own reader, encoders and output frame
         from kindling.data.tables import encode_records, prediction_frame, read_table
 
         frame = pd.concat([read_table(p) for p in paths], ignore_index=True)

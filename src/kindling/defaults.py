@@ -132,13 +132,14 @@ def adopt(cfg, saved) -> None:
         _set(cfg, dotted, _get(saved, dotted))
 
 
-def choose(cfg, sig, n_train: int) -> str | None:
+def choose(cfg, sig, n_train: int, model_given: bool = False) -> str | None:
     """Fill the keys `cfg` left to kindling for data of signature `sig` with `n_train` training samples;
-    -> the line saying what was chosen, or None when everything was given."""
+    -> the line saying what was chosen, or None when everything was given. `model_given`: the model is
+    already built (a Trainer handed a module), so only the training settings are chosen."""
     rule = RULES.get(sig.input_kind, _table)
     chosen, what = rule(sig, n_train)
     chosen["train.monitor"] = "val_loss"
-    auto = {k for k in LEADERS if is_auto(cfg, k)}
+    auto = {k for k in LEADERS if is_auto(cfg, k) and not (model_given and k == "model.name")}
     if "model.name" not in auto:  # the user's model: only the training settings follow the data
         chosen = {k: v for k, v in chosen.items() if not k.startswith("model.")}
     auto |= {k for k, (leader, plain) in COMPANIONS.items() if leader in auto and _get(cfg, k) == plain}

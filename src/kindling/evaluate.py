@@ -24,6 +24,7 @@ def data_config_for(bundle: Bundle, data_spec: str | None = None) -> DataConfig:
 def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None, device: str = "cpu") -> dict:
     """Metrics of the run's best model on `split` (test or val) of its data."""
     from kindling import data as data_mod
+    from kindling.task import task_of_bundle
 
     if split not in ("test", "val", "train"):
         raise UserError(f"--split '{split}' is not one of test, val, train")
@@ -34,10 +35,10 @@ def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None,
     part = dm.split(split)
     if part is None or len(part) == 0:
         raise UserError(f"the data has no {split} split; use --split val or give data.{split}")
-    return evaluate_model(bundle.model, bundle.signature, part, split, device)
+    return evaluate_model(bundle.model, bundle.signature, part, split, device, task=task_of_bundle(bundle))
 
 
-def evaluate_model(model, sig, part, split: str, device="cpu", each_batch=None) -> dict:
+def evaluate_model(model, sig, part, split: str, device="cpu", each_batch=None, task=None) -> dict:
     """`model` (eval mode, no grad) over one split -> evaluate's metrics. `each_batch(out, y)` sees every
     batch's raw outputs, so a caller that also needs per-sample results (the report's plots) gets them
     from the same pass and the same numbers."""
@@ -47,7 +48,7 @@ def evaluate_model(model, sig, part, split: str, device="cpu", each_batch=None) 
     from kindling.models.common import forward
 
     preprocess = make_preprocess(sig, device)
-    evaluation = Evaluation(model, sig, device)
+    evaluation = Evaluation(model, sig, device, task)
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -64,29 +65,23 @@ class Evaluation:
     """evaluate's metrics added up from a model's raw outputs, batch by batch: from evaluate's own pass,
     or from the trainer's validation pass (the report's numbers for the best epoch, without a second pass)."""
 
-    def __init__(self, model, sig, device="cpu"):
-        from kindling.data.transforms import target_scale
-        from kindling.metrics import Metrics
+    def __init__(self, model, sig, device="cpu", task=None):
+        """`task`: the run's Task (the trainer's, or a Bundle's) for its output convention; evaluate's
+        loss is never label-smoothed, whatever training used."""
+        from kindling.task import task_for
 
         self.sig = sig
-        self.t_mean, self.t_std = target_scale(sig)
-        self.metrics = Metrics(sig.task, len(sig.class_names), device, (self.t_mean, self.t_std))
-        self.nll = getattr(model, "outputs_log_probs", False)
+        self.task = task_for(sig, model, convention=task.convention if task is not None else None)
+        self.metrics = self.task.metrics(device)
 
     def update(self, out, y) -> None:
-        import torch.nn.functional as F
-
         y = y.to(out.device)
-        if self.sig.task == "regression":
-            loss = F.mse_loss(out.view(-1), (y.float() - self.t_mean) / self.t_std)
-        else:
-            loss = (F.nll_loss if self.nll else F.cross_entropy)(out, y)
-        self.metrics.update(loss, out, y)
+        self.metrics.update(self.task.loss(out, y), out, y)
 
     def result(self, split: str) -> dict:
         result = self.metrics.compute()
         result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
-        if self.sig.task == "classification":
+        if "confusion_matrix" in result:
             result.update(per_class(result["confusion_matrix"], self.sig.class_names))
         result["split"] = split
         return result

@@ -154,21 +154,11 @@ def real_inputs(bundle, n: int):
         return x, lengths, f"the run's {name} split ({len(x)} samples)"
     except Exception as exc:  # any failure to rebuild the data falls back to random inputs, reported
         why = str(exc).splitlines()[0][:120] if str(exc) else exc.__class__.__name__
-    sig = bundle.signature
-    gen = torch.Generator().manual_seed(0)
-    if sig.input_kind == "image":
-        x = torch.randint(0, 256, (n, *sig.input_shape), dtype=torch.uint8, generator=gen)
-    elif sig.input_kind == "text":
-        vocab = max(2, len(sig.extras.get("vocab", [])) or 2)
-        x = torch.randint(1, vocab, (n, *sig.input_shape), dtype=torch.int64, generator=gen)
-        return (
-            x,
-            torch.full((n,), sig.input_shape[0], dtype=torch.int64),
-            f"random tokens (the run's data: {why})",
-        )
-    else:
-        x = torch.randn((n, *sig.input_shape), generator=gen)
-    return x, None, f"random inputs (the run's data is not available: {why})"
+    from kindling.task import inputs_for
+
+    inputs = inputs_for(bundle.signature)
+    x, lengths = inputs.random_batch(n, torch.Generator().manual_seed(0))
+    return x, lengths, f"{inputs.random_name} (the run's data is not available: {why})"
 
 
 def _export_onnx(model, args: tuple, opset: int) -> bytes:
@@ -266,12 +256,14 @@ def _latencies(eager, exported, args: tuple) -> dict:
 
 def describe(bundle, fmt: str, file_name: str, with_lengths: bool, check: dict) -> dict:
     """The preprocessing description written beside the model: enough to use it without kindling."""
-    sig, model = bundle.signature, bundle.model
+    from kindling.task import task_of_bundle
+
+    sig, task = bundle.signature, task_of_bundle(bundle)
     inputs = [
         {
             "name": "input",
             "shape": ["batch", *sig.input_shape],
-            "dtype": "int64" if sig.input_kind == "text" else "float32",
+            "dtype": task.inputs.dtype,
         }
     ]
     if with_lengths:
@@ -283,48 +275,15 @@ def describe(bundle, fmt: str, file_name: str, with_lengths: bool, check: dict) 
                 "meaning": "true token count of each row",
             }
         )
-    pre: dict = {"kind": sig.input_kind}
-    if sig.input_kind == "image":
-        channels = sig.input_shape[0]
-        pre.update(
-            {
-                "decode": "RGB" if channels == 3 else "L (greyscale)",
-                "alpha": "composited on white",
-                "resize": {"height": sig.input_shape[1], "width": sig.input_shape[2], "filter": "bilinear"},
-                "layout": "NCHW",
-                "scale": 1 / 255,
-            }
-        )
-    if sig.mean and sig.input_kind != "text":
-        pre.update(
-            {
-                "mean": sig.mean,
-                "std": sig.std,
-                "formula": "input = (x * scale - mean) / std"
-                if sig.input_kind == "image"
-                else "input = (x - mean) / std",
-            }
-        )
-    if sig.task == "regression":
-        post = {
-            "kind": "value",
-            "formula": "value = output * target_std + target_mean",
-            "target_mean": sig.extras.get("target_mean", 0.0),
-            "target_std": sig.extras.get("target_std", 1.0),
-        }
-    else:
-        post = {
-            "kind": "log_probs" if getattr(model, "outputs_log_probs", False) else "logits",
-            "to_probabilities": "exp" if getattr(model, "outputs_log_probs", False) else "softmax over dim 1",
-            "class_names": sig.class_names,
-        }
+    pre = task.inputs.describe()
+    post = task.describe_outputs()
     return {
         "format": fmt,
         "model_file": file_name,
         "model": bundle.meta.get("model", {}),
         "task": sig.task,
         "inputs": inputs,
-        "outputs": [{"name": "output", "shape": ["batch", sig.num_outputs]}],
+        "outputs": [{"name": "output", "shape": ["batch", task.num_outputs]}],
         "preprocess": pre,
         "postprocess": post,
         "signature_extras": sig.extras,

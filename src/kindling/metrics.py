@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from kindling.task import MONITOR_MODES as _MODES
 
 
 class Metrics:
-    """Running sums for one phase. `update` per batch; `compute()` -> {'loss', 'acc', ...}."""
+    """Running sums for one phase. `update` per batch; `compute()` -> {'loss', 'acc', ...}.
 
-    def __init__(self, task: str, num_classes: int, device, target_scale: tuple[float, float] = (0.0, 1.0)):
-        self.task, self.num_classes = task, num_classes
-        self.t_mean, self.t_std = target_scale
-        width = num_classes * num_classes if task == "classification" else 4
-        self.sums = torch.zeros(2 + width, dtype=torch.float64, device=device)  # loss_sum, n, then task sums
+    What the sums after (loss_sum, n) hold, and what they become, is the Task's (`kindling.task`)."""
+
+    def __init__(self, task, device):
+        self.task = task
+        self.sums = torch.zeros(2 + task.metric_width, dtype=torch.float64, device=device)
         self.n = 0
         self._ones_cache: torch.Tensor | None = None
 
@@ -24,15 +24,7 @@ class Metrics:
         self.n += n  # counted on the host
         with torch.no_grad():
             self.sums[0].add_(loss.detach(), alpha=n)
-            if self.task == "classification":
-                # index_add_ instead of bincount: bincount syncs the host on CUDA to size its output
-                cell = outputs.detach().argmax(1).add_(y, alpha=self.num_classes)
-                self.sums[2:].index_add_(0, cell, self._ones(n))
-            else:
-                p = outputs.detach().double().reshape(y.shape) * self.t_std + self.t_mean
-                t = y.double()  # targets arrive in their own units
-                err = p - t
-                self.sums[2:] += torch.stack([err.abs().sum(), (err * err).sum(), t.sum(), (t * t).sum()])
+            self.task.add_metrics(self.sums[2:], outputs, y, self._ones)
 
     def _ones(self, n: int) -> torch.Tensor:
         if self._ones_cache is None or self._ones_cache.shape[0] < n:
@@ -59,18 +51,13 @@ class Metrics:
         self.sums[1] = self.n
         s = self.sums.cpu()
         n = max(1.0, float(self.n))
-        out = {"loss": float(s[0]) / n, "n": int(s[1])}
-        if self.task == "classification":
-            cm = s[2:].view(self.num_classes, self.num_classes).long()
-            out["acc"] = float(cm.diag().sum()) / n
-            out["confusion_matrix"] = cm.tolist()
-        else:
-            abs_sum, sq_sum, t_sum, t2_sum = (float(v) for v in s[2:])
-            var = t2_sum - t_sum * t_sum / n
-            out["mae"] = abs_sum / n
-            out["rmse"] = math.sqrt(sq_sum / n)
-            out["r2"] = 1.0 - sq_sum / var if var > 0 else 0.0
-        return out
+        return {"loss": float(s[0]) / n, "n": int(s[1]), **self.task.compute_metrics(s[2:], n)}
+
+    def live_text(self) -> str:
+        """The progress bar's running numbers (reads the device once)."""
+        sums = self.sums.tolist()
+        n = max(1, self.n)
+        return f"loss {sums[0] / n:.4f}" + self.task.live_text(sums, n)
 
 
 def per_class(confusion: list[list[int]], class_names: list[str]) -> dict:
@@ -102,4 +89,5 @@ def per_class(confusion: list[list[int]], class_names: list[str]) -> dict:
     }
 
 
-MONITOR_MODES = {"val_acc": "max", "val_loss": "min", "val_mae": "min", "val_rmse": "min", "val_r2": "max"}
+# every monitor any task knows -> its direction (a run's own Task says which apply to it)
+MONITOR_MODES = dict(_MODES)

@@ -70,11 +70,11 @@ def load_image(
 
 class Predictor:
     def __init__(self, bundle: Bundle, device: str = "cpu"):
-        from kindling.data.transforms import make_preprocess, target_scale
+        from kindling.task import task_of_bundle
 
         self.bundle, self.sig, self.device = bundle, bundle.signature, device
-        self.preprocess = make_preprocess(self.sig, device)
-        self.t_mean, self.t_std = target_scale(self.sig)
+        self.task = task_of_bundle(bundle)  # what the outputs mean, and the input kind's hooks
+        self.preprocess = self.task.inputs.preprocess(device)
 
     @classmethod
     def load(cls, run: str | Path, device: str = "cpu") -> Predictor:
@@ -93,21 +93,13 @@ class Predictor:
             except ValueError as exc:
                 raise UserError(f"{path} is not a plain .npy array ({exc})") from exc
             return self._from_array(arr, str(path))
-        if self.sig.input_kind != "image":
-            raise UserError(
-                f"{path}: this model takes {self.sig.input_kind} input, not an image file; pass a .npy array"
-            )
-        return load_image(path, self.sig.input_shape, str(path))
+        return self.task.inputs.read_file(path)
 
     def load_image_bytes(
         self, data: bytes, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS
     ) -> np.ndarray:
         """Uploaded bytes -> one image sample; UserError (or ImageTooLarge) for anything else."""
-        if self.sig.input_kind != "image":
-            raise UserError(f"this model takes {self.sig.input_kind} input, not an image")
-        if not data:
-            raise UserError(f"{name} is empty (0 bytes); send a PNG or JPEG file")
-        return load_image(data, self.sig.input_shape, name, max_pixels)
+        return self.task.inputs.read_image(data, name, max_pixels)
 
     def _from_array(self, arr: np.ndarray, name: str) -> np.ndarray:
         shape = list(self.sig.input_shape)
@@ -134,7 +126,7 @@ class Predictor:
         their columns in order. A missing column, or one the model never had (a typo, usually), is a
         UserError naming it; the target and columns dropped in training are allowed and ignored.
         """
-        if self.sig.input_kind not in ("tabular", "vector"):
+        if not self.task.inputs.table_rows:
             raise UserError(f"this model takes {self.sig.input_kind} input, not table rows")
         columns = self.columns() or [str(i) for i in range(self.sig.input_shape[0])]
         extras = self.sig.extras
@@ -151,33 +143,14 @@ class Predictor:
                     f"row {i}: {'; '.join(p for p in parts if p)}; the model's columns are "
                     f"{summarise(columns, 'columns')} (all of them: GET /metadata or the run's bundle.json)"
                 )
-        if self.sig.input_kind == "tabular":
-            import pandas as pd
-
-            from kindling.data.tables import encode_records
-
-            encoded = encode_records(self.sig, pd.DataFrame.from_records(records))
-            return list(np.asarray(encoded, dtype=np.float32))
-        out = []
-        for i, row in enumerate(records):
-            try:
-                out.append(np.array([float(row[c]) for c in columns], dtype=np.float32))
-            except (TypeError, ValueError) as exc:
-                raise UserError(f"row {i}: every column must be a number ({exc})") from exc
-            if not np.isfinite(out[-1]).all():
-                raise UserError(f"row {i}: values must be finite numbers")
-        return out
+        return self.task.inputs.encode_rows(records, columns)
 
     # ------------------------------------------------------------------ forward
 
     def predict_samples(self, samples: list, top_k: int = 3) -> list[dict]:
         """Any list of samples of this model's kind -> one result dict each, in one forward pass."""
-        if self.sig.input_kind == "text":
-            from kindling.data.text import encode_texts
-
-            tokens, lengths = encode_texts(self.sig, list(samples))
-            return self.predict_batch(tokens, top_k, lengths)
-        return self.predict_batch(np.stack(samples), top_k)
+        raw, lengths = self.task.inputs.collate(samples)
+        return self.predict_batch(raw, top_k, lengths)
 
     def predict_batch(self, raw, top_k: int = 3, lengths=None) -> list[dict]:
         """raw: (N, *input_shape) -> one dict per sample: label, label_name, probability, top_k (or value)."""
@@ -189,25 +162,8 @@ class Predictor:
         if lengths is not None and not isinstance(lengths, torch.Tensor):
             lengths = torch.as_tensor(np.asarray(lengths), dtype=torch.int64)
         with torch.no_grad():
-            model = self.bundle.model
-            out = forward(model, self.preprocess(x), lengths)
-        if self.sig.task == "regression":
-            values = (out.float().view(len(x), -1)[:, 0] * self.t_std + self.t_mean).tolist()
-            return [{"value": v} for v in values]
-        if getattr(model, "outputs_log_probs", False):
-            probs = out.float().exp()
-        else:
-            probs = torch.softmax(out.float(), dim=1)
-        k = max(1, min(top_k, probs.shape[1]))
-        top_p, top_i = probs.topk(k, dim=1)
-        names = self.sig.class_names
-        results = []
-        for p_row, i_row in zip(top_p.tolist(), top_i.tolist()):
-            tops = [{"label": i, "label_name": names[i], "probability": p} for p, i in zip(p_row, i_row)]
-            results.append(
-                {"label": i_row[0], "label_name": names[i_row[0]], "probability": p_row[0], "top_k": tops}
-            )
-        return results
+            out = forward(self.bundle.model, self.preprocess(x), lengths)
+        return self.task.results(out, top_k)
 
     def predict_files(
         self, paths: list[str | Path], top_k: int = 3, batch_size: int = 256, progress: bool = False
@@ -267,7 +223,7 @@ class Predictor:
         items = list(inputs)
         if items and all(isinstance(i, dict) for i in items):
             return self.predict_samples(self.encode_rows(items), top_k)
-        if self.sig.input_kind == "text" and all(isinstance(i, str) for i in items):
+        if self.task.inputs.text_lines and all(isinstance(i, str) for i in items):
             if not any(Path(i).is_file() for i in items if len(i) < 4096):
                 return self.predict_texts(items, top_k)
         return self.predict_files(items, top_k)

@@ -59,6 +59,8 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 def check_resume_config(saved: RunConfig, new: RunConfig) -> None:
     a, b = _flatten(saved.to_dict()), _flatten(new.to_dict())
+    if b.get("train.monitor") == "auto":  # the saved config holds what `auto` resolved to for this data
+        b["train.monitor"] = a.get("train.monitor")
     differing = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES]
     if differing:
         shown = ", ".join(f"{k} ({a.get(k)!r} -> {b.get(k)!r})" for k in differing[:6])
@@ -126,6 +128,7 @@ def train(
     from kindling import data as data_mod
     from kindling import models
     from kindling.envinfo import collect
+    from kindling.task import task_for
     from kindling.train import checkpoint, distributed, rng
     from kindling.train.trainer import Trainer
 
@@ -153,6 +156,8 @@ def train(
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
     check_against_data(cfg, data.signature)
+    # the saved config names the metric that picks the best model: the report reads it from there
+    cfg.train.monitor = task_for(data.signature, model).monitor_for(cfg.train.monitor)
     for text in notes:
         data_mod.note(text)
     if chose and rank0:

@@ -44,7 +44,7 @@ TABLES = [
     ("not-utf8", "t.csv", b"a,y\n" + b"\xff\xfe\xfa,1\n" * 40, ["--target", "y"], "t.csv"),
     ("bad-encoding-name", "t.csv", GOOD, ["--target", "y", "--encoding", "no-such-codec"], "no-such-codec"),
     ("drop-unknown", "t.csv", GOOD, ["--target", "y", "--drop", "nosuch"], "nosuch"),
-    ("drop-the-target", "t.csv", GOOD, ["--target", "y", "--drop", "y"], "y"),
+    ("drop-the-target", "t.csv", GOOD, ["--target", "y", "--drop", "y"], "names the target 'y'"),
     ("drop-everything", "t.csv", GOOD, ["--target", "y", "--drop", "a,b,city"], "t.csv"),
     ("split-by-unknown", "t.csv", GOOD, ["--target", "y", "--split-by", "when"], "when"),
     ("split-by-not-a-date", "t.csv", GOOD, ["--target", "y", "--split-by", "city"], "city"),
@@ -55,7 +55,7 @@ TABLES = [
         "monitor-acc-on-regression",
         "t.csv",
         DATES,
-        ["--target", "t", "--task", "regression"],
+        ["--target", "t", "--task", "regression", "--monitor", "val_acc"],
         "train.monitor = 'val_acc'",
     ),
     (

@@ -28,7 +28,7 @@ def probe_step(trainer, autocast=contextlib.nullcontext, memory_format=None):
     def step() -> None:
         with autocast():
             out = trainer._forward(probe, trainer.preprocess(x), lengths)
-            loss = trainer.loss_fn(out.float(), trainer._target(y.to(trainer.device)))
+            loss = trainer.task.loss(out, y.to(trainer.device))
         loss.backward()
         probe.zero_grad(set_to_none=True)
 

@@ -46,14 +46,14 @@ def suggest(lrs: list[float], losses: list[float]) -> float | None:
 
 def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[float], list[float]]:
     """Train `cfg`'s model for up to `steps` steps with an exponentially growing LR -> (lrs, smoothed losses)."""
-    import torch
 
     from kindling import data as data_mod
     from kindling import defaults, models
     from kindling.data import augment
     from kindling.data.memory import epoch_order
-    from kindling.data.transforms import make_preprocess, target_scale
+    from kindling.data.transforms import make_preprocess
     from kindling.models.common import forward
+    from kindling.task import task_for
     from kindling.train import rng
     from kindling.train.device import pick_device
     from kindling.train.optim import build_optimizer
@@ -65,13 +65,7 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
     device = pick_device(cfg.train.device)
     model = models.build(cfg.model.name, sig, cfg.model.options).to(device).train()
     preprocess, aug = make_preprocess(sig, device), augment.build(cfg.data.augment, sig)
-    t_mean, t_std = target_scale(sig)
-    if sig.task == "regression":
-        loss_fn = torch.nn.MSELoss()
-    else:
-        loss_fn = (
-            torch.nn.NLLLoss() if getattr(model, "outputs_log_probs", False) else torch.nn.CrossEntropyLoss()
-        )
+    task = task_for(sig, model)
     optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg.optim)
     factor = (end_lr / start_lr) ** (1 / (steps - 1))
     lrs, losses, avg, best = [], [], 0.0, math.inf
@@ -91,8 +85,7 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
         if aug is not None:
             x = aug(x)
         out = forward(model, x, lengths)
-        target = ((y.float() - t_mean) / t_std).view(-1, 1) if sig.task == "regression" else y
-        loss = loss_fn(out.float(), target)
+        loss = task.loss(out, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -51,7 +51,6 @@ def load_state(trainer, state: dict) -> None:
 
 def _restore(trainer, state: dict) -> None:
     """Restore everything `state_dict` saved; RNG last, so nothing after it consumes randomness."""
-    from kindling.metrics import Metrics
     from kindling.train.events import Progress
 
     trainer.model.load_state_dict(state["model"])
@@ -67,9 +66,7 @@ def _restore(trainer, state: dict) -> None:
         # another world size shards differently: keep the position in samples, not in batches
         trainer.progress.batch = trainer.progress.batch * saved_world // trainer.dist.world
     if state.get("epoch_metrics") is not None and trainer.progress.batch:
-        trainer._epoch_metrics = Metrics(
-            trainer.sig.task, len(trainer.sig.class_names), trainer.device, (trainer.t_mean, trainer.t_std)
-        )
+        trainer._epoch_metrics = trainer.task.metrics(trainer.device)
         trainer._epoch_metrics.load(state["epoch_metrics"])
     if saved_world == trainer.dist.world:
         rng.restore(state["rng"])
@@ -88,5 +85,5 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
     if trainer.env is None:  # once per run: it runs `git rev-parse` and reads versions
         trainer.env = collect(trainer.device, trainer.threads, trainer.tc.seed)
     env = trainer.env
-    meta = {"val": clean, "epoch": epoch, "monitor": trainer.monitor_key}
+    meta = {"val": clean, "epoch": epoch, "monitor": trainer.monitor_key, "outputs": trainer.task.convention}
     write(trainer.run_dir / "best", model, spec, trainer.sig, meta, env, asdict(trainer.cfg.data))

@@ -64,11 +64,5 @@ def epoch_line(rec: dict, epochs: int, best: bool) -> str:
 
 
 def live_postfix(metrics) -> str:
-    """The bar's postfix: running loss, and accuracy for classification (reads the device once)."""
-    sums = metrics.sums.tolist()
-    n = max(1, metrics.n)
-    text = f"loss {sums[0] / n:.4f}"
-    if metrics.task == "classification":
-        k = metrics.num_classes
-        text += f" acc {sum(sums[2 + i * (k + 1)] for i in range(k)) / n:.4f}"
-    return text
+    """The bar's postfix: running loss, and what the task adds (accuracy for classification)."""
+    return metrics.live_text()

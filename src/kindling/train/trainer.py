@@ -16,13 +16,15 @@ from pathlib import Path
 
 import torch
 
+from kindling import defaults
 from kindling.data import augment
 from kindling.data.memory import epoch_order, num_batches
-from kindling.data.transforms import make_preprocess, target_scale
+from kindling.data.transforms import make_preprocess
 from kindling.envinfo import usable_cores
 from kindling.errors import NonFiniteLossError, UserError
-from kindling.metrics import MONITOR_MODES, Metrics
+from kindling.metrics import Metrics
 from kindling.models.common import forward
+from kindling.task import Task, task_for
 from kindling.train import calibrate, distributed, persist, rng
 from kindling.train.device import pick_device
 from kindling.train.events import Callback, Interrupted, Progress, StopTraining
@@ -52,8 +54,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ public
 
-    def fit(self, model: torch.nn.Module, data) -> dict:
-        self._setup(model, data)
+    def fit(self, model: torch.nn.Module, data, task: Task | None = None) -> dict:
+        """Train `model` on `data`; `task` (default: the data's, `kindling.task.task_for`) says what
+        its outputs mean. Either way it is checked against the model's outputs before the first step."""
+        self._setup(model, data, task)
         self.fire("fit_start")
         with self.signals:
             try:
@@ -86,9 +90,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
 
-    def _setup(self, model, data) -> None:
+    def _setup(self, model, data, task: Task | None = None) -> None:
         tc = self.tc
         self.data, self.sig = data, data.signature
+        defaults.choose(self.cfg, self.sig, len(data.train), model_given=True)  # when no runner did
         self.device = pick_device(tc.device)
         self.dist = distributed.init_from_env(self.device)
         if tc.deterministic:
@@ -115,8 +120,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.preprocess = make_preprocess(self.sig, self.device)
         self.augment = augment.build(self.cfg.data.augment, self.sig)
-        self.t_mean, self.t_std = target_scale(self.sig)
-        self.loss_fn = self._loss_fn(model)
+        self.task = self._task(model, task)
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
         self.threads, threads_how = calibrate.pick_threads(self)
         self.memory_format, format_how = calibrate.pick_memory_format(self)
@@ -134,13 +138,11 @@ class Trainer:
         self.train_model = maybe_compile(
             distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device
         )
-        monitor = tc.monitor
-        if monitor == "auto":
-            monitor = "val_loss" if self.sig.task == "regression" else "val_acc"
-        self.monitor_key = monitor if self.val_split is not None else monitor.replace("val_", "train_")
-        if monitor not in MONITOR_MODES:
-            raise UserError(f"--monitor '{tc.monitor}' is not one of auto, {', '.join(MONITOR_MODES)}")
-        self.mode = MONITOR_MODES[monitor]
+        self.monitor = self.task.monitor_for(tc.monitor)  # `auto`: val_acc or val_loss, by the task
+        self.monitor_key = (
+            self.monitor if self.val_split is not None else self.monitor.replace("val_", "train_")
+        )
+        self.mode = self.task.mode(self.monitor)
         self._epoch_metrics: Metrics | None = None
         self._unchecked = 0  # batches since the GPU's deferred NaN check
         if self.resume_state is not None:
@@ -155,12 +157,31 @@ class Trainer:
     def _sched_steps(self) -> int:
         return max(1, math.ceil(self.steps_per_epoch / self.tc.accumulate))
 
-    def _loss_fn(self, model):
-        if self.sig.task == "regression":
-            return torch.nn.MSELoss()
-        if getattr(model, "outputs_log_probs", False):
-            return torch.nn.NLLLoss()
-        return torch.nn.CrossEntropyLoss(label_smoothing=self.tc.label_smoothing)
+    def _task(self, model, given: Task | None) -> Task:
+        """The Task, checked against the model's outputs on one real batch before any step: a wrong
+        shape is one line naming both shapes, and unless the caller gave the Task or the model carries
+        an `outputs_log_probs` mark, its convention (logits or log-probabilities) is detected.
+        Eval mode, no grad, no random stream moved."""
+        task = given or task_for(self.sig, model, label_smoothing=self.tc.label_smoothing)
+        name = self.cfg.model.name if self.cfg.model.name not in ("", "auto") else type(model).__name__
+        x, _, lengths = next(self.train_split.batches(min(self.batch_size, 16)))
+        was_training = model.training
+        model.eval()
+        try:
+            with rng.kept(), torch.no_grad():
+                out = self._forward(model, self.preprocess(x), lengths)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except RuntimeError as exc:  # a layer that does not fit the data's shape, usually
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise UserError(
+                f"model {name} fails on a batch of the data (input shape {list(x.shape[1:])}): {first}; "
+                "make its first layers fit inputs of that shape"
+            ) from exc
+        finally:
+            model.train(was_training)
+        task.check_outputs(name, out, len(x))
+        return task if given is not None else task.settled(model, out)
 
     def _make_ema(self, model):
         if not self.tc.ema:
@@ -191,9 +212,7 @@ class Trainer:
         p = self.progress
         order = epoch_order(len(self.train_split), self.tc.seed, p.epoch, self.dist.rank, self.dist.world)
         if self._epoch_metrics is None:
-            self._epoch_metrics = Metrics(
-                self.sig.task, len(self.sig.class_names), self.device, (self.t_mean, self.t_std)
-            )
+            self._epoch_metrics = self.task.metrics(self.device)
         metrics = self._epoch_metrics
         self.train_model.train()
         bar = PhaseBar(f"epoch {p.epoch + 1}/{self.epochs}", self.steps_per_epoch, p.batch, self.dist.is_main)
@@ -228,7 +247,7 @@ class Trainer:
             x = self.augment(x)
         with self.autocast():
             out = self._forward(self.train_model, x, lengths)
-            loss = self.loss_fn(out.float(), self._target(y))
+            loss = self.task.loss(out, y)
         metrics.update(loss, out, y)
         self._check_finite(loss, metrics)
         scaled = loss / self.tc.accumulate if self.tc.accumulate > 1 else loss
@@ -260,11 +279,6 @@ class Trainer:
         return forward(
             model, x, lengths, getattr(self.model, "takes_lengths", False)
         )  # self.model: unwrapped
-
-    def _target(self, y: torch.Tensor) -> torch.Tensor:
-        if self.sig.task == "regression":
-            return ((y.float() - self.t_mean) / self.t_std).view(-1, 1)
-        return y
 
     def _check_finite(self, loss: torch.Tensor | None, metrics: Metrics, force: bool = False) -> None:
         """Stop at a NaN/inf loss. On a GPU a host sync per step would stall it, so the running loss sum
@@ -301,7 +315,7 @@ class Trainer:
         model = model or (self.ema.module if self.ema is not None else self.model)
         was_training = model.training
         model.eval()
-        metrics = Metrics(self.sig.task, len(self.sig.class_names), self.device, (self.t_mean, self.t_std))
+        metrics = self.task.metrics(self.device)
         order = torch.arange(len(split))[self.dist.rank :: self.dist.world] if self.dist.enabled else None
         total = -(-len(split if order is None else order) // self.cfg.data.eval_batch_size)
         bar = PhaseBar("validate", total, 0, self.dist.is_main and total > 1)
@@ -312,7 +326,7 @@ class Trainer:
             y = y.to(self.device, non_blocking=True)
             with self.autocast():
                 out = self._forward(model, self.preprocess(x), lengths)
-            metrics.update(self.loss_fn(out.float(), self._target(y)), out, y)
+            metrics.update(self.task.loss(out, y), out, y)
             for watch in watchers:
                 watch(out, y, offset)
             offset += len(y)
@@ -343,9 +357,7 @@ class Trainer:
         """Update the best monitored value; save the Bundle when it improved."""
         value = metrics.get(self.monitor_key.split("_", 1)[1])
         if value is None:
-            raise UserError(
-                f"--monitor {self.tc.monitor} does not apply to a {self.sig.task} task; use val_loss"
-            )
+            raise UserError(f"--monitor {self.monitor}: the {self.task.name} metrics have no such value")
         p = self.progress
         better = p.best is None or (
             value > p.best + self.tc.min_delta if self.mode == "max" else value < p.best - self.tc.min_delta

@@ -63,11 +63,14 @@ def infer_plan(
             raise UserError(
                 f"data.drop names '{name}', which is not a column of {where}{did_you_mean(name, names)}; columns: {_listed(names)}"
             )
+    if target in drop:
+        raise UserError(
+            f"data.drop names the target '{target}' of {where}; drop only feature columns, or predict "
+            "another column with --target"
+        )
     task = infer_task(frame[target], task, target)
     columns = [Column(target, "target", f"target ({task})", int(frame[target].isna().sum()))]
-    columns += [
-        Column(n, "dropped", "dropped (data.drop)", int(frame[n].isna().sum())) for n in drop if n != target
-    ]
+    columns += [Column(n, "dropped", "dropped (data.drop)", int(frame[n].isna().sum())) for n in drop]
     rest = [n for n in names if n != target and n not in drop]
     triple = _ymd_triple(frame, rest)
     if triple:

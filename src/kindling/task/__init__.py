@@ -1,0 +1,58 @@
+"""The Task: the one place that knows what a model's inputs and outputs mean.
+
+    task = task_for(data.signature, model)
+    loss = task.loss(out, y)               # scaled targets, the right loss for the kind of problem
+    task.predictions(out)                  # class indices, values in the target's units, or 0/1 labels
+    task.monitor_for("auto"), task.mode("val_acc")
+    task.inputs.preprocess(device)         # the input kind's hooks (kindling.task.inputs)
+
+Classification, regression and multi-label differ in the loss, in how raw outputs become probabilities
+or values, in the metrics and in which of them picks the best model (`kindling.task.problems`). The
+trainer, evaluate, predict, export and the LR finder ask the Task; none of them branches on `sig.task`
+or, for the maths, on `sig.input_kind`. The Task also knows the model's output convention: logits, or
+log-probabilities (a `log_softmax` head trained with NLL, as seed 002 does), marked by a model's
+`outputs_log_probs` attribute or detected from one real batch (`detect_convention`), and it refuses a
+wrong output shape before training starts (`check_outputs`).
+
+Nothing here imports torch at import time: `import kindling` stays light.
+"""
+
+from __future__ import annotations
+
+from kindling.errors import UserError
+from kindling.task.inputs import Inputs, inputs_for
+from kindling.task.problems import LOG_PROB_TOLERANCE, Classification, MultiLabel, Regression, Task
+
+__all__ = [
+    "LOG_PROB_TOLERANCE",
+    "MONITOR_MODES",
+    "Classification",
+    "Inputs",
+    "MultiLabel",
+    "Regression",
+    "TASKS",
+    "Task",
+    "inputs_for",
+    "task_for",
+    "task_of_bundle",
+]
+
+TASKS: dict[str, type[Task]] = {t.name: t for t in (Classification, Regression, MultiLabel)}
+MONITOR_MODES = {m: mode for t in TASKS.values() for m, mode in t.monitors.items()}
+
+
+def task_for(sig, model=None, *, label_smoothing: float = 0.0, convention: str | None = None) -> Task:
+    """The Task of a Signature. The output convention comes from `convention` (what training detected,
+    kept in the Bundle), else from the model's `outputs_log_probs` attribute, else the task's default."""
+    if sig.task not in TASKS:
+        raise UserError(f"task '{sig.task}' is not one of {', '.join(TASKS)}")
+    cls = TASKS[sig.task]
+    if convention is None and getattr(model, "outputs_log_probs", False) and "log_probs" in cls.conventions:
+        convention = "log_probs"
+    return cls(sig, label_smoothing, convention)
+
+
+def task_of_bundle(bundle) -> Task:
+    """The Task a Bundle was trained with (its recorded output convention, else its model's attribute)."""
+    recorded = (bundle.meta.get("metrics") or {}).get("outputs")
+    return task_for(bundle.signature, bundle.model, convention=recorded)

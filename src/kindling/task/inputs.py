@@ -1,0 +1,204 @@
+"""The input kinds: how a batch of raw inputs becomes what the model takes, per kind of input.
+
+    inputs = inputs_for(sig)               # or task.inputs
+    preprocess = inputs.preprocess(device) # uint8 images / float features / int64 tokens -> model input
+    x, lengths = inputs.collate(samples)   # predict's samples -> one batch
+    inputs.describe()                      # export's "preprocess" section
+
+The same preprocessing at training and prediction time: the trainer, evaluate, predict, export and
+the LR finder all build it here. Data sources still know their own kind (they make it); this module is
+where the rest of kindling asks what it means. torch is imported inside the methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kindling.errors import UserError
+
+
+class Inputs:
+    """Float feature vectors (`vector`), normalised by the Signature's per-feature mean and std."""
+
+    kind = "vector"
+    dtype = "float32"  # what the model's (exported) input holds
+    view = (1, -1)  # how per-feature mean / std broadcast over a batch
+    random_name = "random inputs"
+    file_suffixes: frozenset[str] = frozenset({".npy"})  # the files predict reads, one sample each
+    table_rows = True  # rows of a table (CSV, JSON rows) are samples
+    text_lines = False  # lines of text are samples
+
+    def __init__(self, sig):
+        self.sig = sig
+
+    # ------------------------------------------------------------------ raw inputs -> samples
+
+    def read_file(self, path: Path):
+        """A file other than .npy -> one raw sample; only images have such files."""
+        raise UserError(
+            f"{path}: this model takes {self.sig.input_kind} input, not an image file; pass a .npy array"
+        )
+
+    def read_image(self, data: bytes, name: str, max_pixels: int | None):
+        """Uploaded image bytes -> one raw sample; only image models take them."""
+        raise UserError(f"this model takes {self.sig.input_kind} input, not an image")
+
+    def encode_rows(self, records: list[dict], columns: list[str]) -> list:
+        """Checked table rows -> one float vector each: the columns in order."""
+        import numpy as np
+
+        if not self.table_rows:
+            raise UserError(f"this model takes {self.sig.input_kind} input, not table rows")
+        out = []
+        for i, row in enumerate(records):
+            try:
+                out.append(np.array([float(row[c]) for c in columns], dtype=np.float32))
+            except (TypeError, ValueError) as exc:
+                raise UserError(f"row {i}: every column must be a number ({exc})") from exc
+            if not np.isfinite(out[-1]).all():
+                raise UserError(f"row {i}: values must be finite numbers")
+        return out
+
+    # ------------------------------------------------------------------ samples -> the model's input
+
+    def preprocess(self, device="cpu") -> Callable:
+        """x (uint8 images or float features, on any device) -> model input on `device`."""
+        import torch
+
+        sig = self.sig
+        if not sig.mean:
+            return lambda x: x.to(device, non_blocking=True)
+        std = torch.tensor(sig.std, dtype=torch.float32, device=device).view(self.view)
+        mean = torch.tensor(sig.mean, dtype=torch.float32, device=device).view(self.view)
+        # (x / 255 - mean) / std folded into one multiply and one subtract, in place
+        scale_u8, scale_f = 1.0 / (255.0 * std), 1.0 / std
+        shift = mean / std
+        device = torch.device(device)
+
+        def preprocess(x: torch.Tensor) -> torch.Tensor:
+            if x.device != device:
+                x = x.to(device, non_blocking=True)
+            scale = scale_u8 if x.dtype == torch.uint8 else scale_f
+            return x.float().mul_(scale).sub_(shift) if x.dtype != torch.float32 else x.mul(scale).sub_(shift)
+
+        return preprocess
+
+    def collate(self, samples: list) -> tuple:
+        """Predict's samples (arrays of the input shape) -> (raw batch, lengths or None)."""
+        import numpy as np
+
+        return np.stack(samples), None
+
+    def random_batch(self, n: int, generator) -> tuple:
+        """n random raw inputs of the right shape and kind -> (x, lengths or None): export's stand-in."""
+        import torch
+
+        return torch.randn((n, *self.sig.input_shape), generator=generator), None
+
+    def describe(self) -> dict:
+        """How to get from a raw input to the model's input, for a reader without kindling."""
+        pre: dict = {"kind": self.sig.input_kind}
+        if self.sig.mean:
+            pre.update({"mean": self.sig.mean, "std": self.sig.std, "formula": "input = (x - mean) / std"})
+        return pre
+
+
+class Tabular(Inputs):
+    """Table rows encoded by the tables source's fitted encoders: float vectors from there on."""
+
+    kind = "tabular"
+
+    def encode_rows(self, records: list[dict], columns: list[str]) -> list:
+        import numpy as np
+        import pandas as pd
+
+        from kindling.data.tables import encode_records
+
+        encoded = encode_records(self.sig, pd.DataFrame.from_records(records))
+        return list(np.asarray(encoded, dtype=np.float32))
+
+
+class Image(Inputs):
+    """uint8 images (C, H, W), scaled to [0, 1] and normalised per channel."""
+
+    kind = "image"
+    view = (1, -1, 1, 1)
+    table_rows = False
+
+    @property
+    def file_suffixes(self) -> frozenset[str]:
+        from kindling.predict import IMAGE_SUFFIXES
+
+        return frozenset(IMAGE_SUFFIXES | {".npy"})
+
+    def read_file(self, path: Path):
+        from kindling.predict import load_image
+
+        return load_image(path, self.sig.input_shape, str(path))
+
+    def read_image(self, data: bytes, name: str, max_pixels: int | None):
+        from kindling.predict import load_image
+
+        if not data:
+            raise UserError(f"{name} is empty (0 bytes); send a PNG or JPEG file")
+        return load_image(data, self.sig.input_shape, name, max_pixels)
+
+    def random_batch(self, n: int, generator) -> tuple:
+        import torch
+
+        shape = (n, *self.sig.input_shape)
+        return torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator), None
+
+    def describe(self) -> dict:
+        channels, height, width = self.sig.input_shape
+        pre = {
+            "kind": self.kind,
+            "decode": "RGB" if channels == 3 else "L (greyscale)",
+            "alpha": "composited on white",
+            "resize": {"height": height, "width": width, "filter": "bilinear"},
+            "layout": "NCHW",
+            "scale": 1 / 255,
+        }
+        if self.sig.mean:
+            pre.update(
+                {"mean": self.sig.mean, "std": self.sig.std, "formula": "input = (x * scale - mean) / std"}
+            )
+        return pre
+
+
+class Text(Inputs):
+    """int64 token ids from the fitted vocabulary, padded, with each row's true length."""
+
+    kind = "text"
+    dtype = "int64"
+    random_name = "random tokens"
+    table_rows = False
+    text_lines = True
+
+    def preprocess(self, device="cpu") -> Callable:
+        return lambda x: x.to(device, non_blocking=True)
+
+    def collate(self, samples: list) -> tuple:
+        from kindling.data.text import encode_texts
+
+        return encode_texts(self.sig, list(samples))
+
+    def random_batch(self, n: int, generator) -> tuple:
+        import torch
+
+        vocab = max(2, len(self.sig.extras.get("vocab", [])) or 2)
+        shape = (n, *self.sig.input_shape)
+        x = torch.randint(1, vocab, shape, dtype=torch.int64, generator=generator)
+        return x, torch.full((n,), self.sig.input_shape[0], dtype=torch.int64)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind}
+
+
+INPUT_KINDS: dict[str, type[Inputs]] = {k.kind: k for k in (Inputs, Tabular, Image, Text)}
+
+
+def inputs_for(sig) -> Inputs:
+    """The input kind of a Signature; an unknown kind reads as plain float vectors."""
+    return INPUT_KINDS.get(sig.input_kind, Inputs)(sig)

@@ -1,0 +1,358 @@
+"""The kinds of problem: what a model's outputs mean for classification, regression and multi-label.
+
+Each kind knows its loss, how raw outputs become probabilities, predictions or values, its target
+scaling, its metrics and which of them can pick the best model. torch is imported inside the methods.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+from kindling.errors import UserError
+
+LOG_PROB_TOLERANCE = 1e-3  # a row of log-probabilities: |sum(exp(row)) - 1| under this for every row
+
+
+class Task:
+    """What the outputs of a model for `sig` mean. Subclasses fill in one kind of problem."""
+
+    name = ""
+    monitors: dict[str, str] = {}  # the metrics that can pick the best model -> "max" | "min"
+    default_monitor = "val_loss"
+    conventions: tuple[str, ...] = ()  # how the model's outputs read, the first one the default
+
+    def __init__(self, sig, label_smoothing: float = 0.0, convention: str | None = None):
+        from kindling.task.inputs import inputs_for
+
+        self.sig = sig
+        self.inputs = inputs_for(sig)  # the input kind's hooks: preprocessing, example batches, export
+        self.label_smoothing = label_smoothing
+        self.convention = convention or self.conventions[0]
+        if self.convention not in self.conventions:
+            raise ValueError(f"{self.name} outputs are {' or '.join(self.conventions)}, not {convention}")
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self.sig.class_names)
+
+    # ------------------------------------------------------------------ monitor
+
+    def monitor_for(self, monitor: str) -> str:
+        """`auto` -> this task's default; a metric this task does not compute is the user's mistake."""
+        if monitor == "auto":
+            return self.default_monitor
+        if monitor not in self.monitors:
+            raise UserError(
+                f"--monitor {monitor} does not apply to a {self.name} task; "
+                f"use auto or one of {', '.join(self.monitors)}"
+            )
+        return monitor
+
+    def mode(self, monitor: str) -> str:
+        """'max' or 'min': which way the monitored metric improves."""
+        return self.monitors[self.monitor_for(monitor)]
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [m.removeprefix("val_") for m in self.monitors]
+
+    # ------------------------------------------------------------------ the model's outputs
+
+    def detect_convention(self, out) -> str:
+        """How a batch of raw outputs reads; only classification has a choice to detect."""
+        return self.conventions[0]
+
+    def settled(self, model, out) -> Task:
+        """This Task with the convention `out` (a checked batch of `model`'s outputs) shows, unless the
+        model carries an `outputs_log_probs` mark: the mark wins over what one batch looks like."""
+        if getattr(model, "outputs_log_probs", None) is not None:
+            return self
+        return type(self)(self.sig, self.label_smoothing, self.detect_convention(out))
+
+    def check_outputs(self, model_name: str, out, batch: int) -> None:
+        """One clear line when `out` (a model's outputs for `batch` samples) cannot mean this task."""
+        shape = list(getattr(out, "shape", []))
+        if not hasattr(out, "shape") or not self._fits(shape, batch):
+            got = f"shape {shape}" if hasattr(out, "shape") else f"a {type(out).__name__}"
+            raise UserError(
+                f"model {model_name} returns {got} for a batch of {batch}, but {self._wants(batch)}; "
+                "change the model's last layer"
+            )
+
+    def _fits(self, shape: list[int], batch: int) -> bool:
+        return shape == [batch, self.num_outputs]
+
+    def _wants(self, batch: int) -> str:
+        return f"the data has {self.num_outputs} classes: outputs must be shape {[batch, self.num_outputs]}"
+
+    # ------------------------------------------------------------------ training
+
+    def target(self, y):
+        """Targets as the loss wants them (scaled for regression)."""
+        return y
+
+    def loss(self, out, y):
+        """The batch's mean loss from raw outputs and targets in their own units."""
+        return self.loss_fn(out.float(), self.target(y))
+
+    @cached_property
+    def loss_fn(self):
+        raise NotImplementedError
+
+    def metrics(self, device):
+        """Running sums for one phase (train epoch, validation pass, evaluate)."""
+        from kindling.metrics import Metrics
+
+        return Metrics(self, device)
+
+    metric_width = 0  # task sums kept on the device after (loss_sum, n)
+
+    def add_metrics(self, sums, out, y, ones) -> None:
+        raise NotImplementedError
+
+    def compute_metrics(self, sums: list[float], n: float) -> dict:
+        raise NotImplementedError
+
+    def live_text(self, sums: list[float], n: float) -> str:
+        """What the progress bar shows besides the loss."""
+        return ""
+
+    # ------------------------------------------------------------------ prediction
+
+    def predictions(self, out):
+        raise NotImplementedError
+
+    def results(self, out, top_k: int = 3) -> list[dict]:
+        """One JSON-ready dict per sample: what predict, serve and batch predict return."""
+        raise NotImplementedError
+
+    def describe_outputs(self) -> dict:
+        """The postprocessing an exported model needs, for a reader without kindling."""
+        raise NotImplementedError
+
+
+class Classification(Task):
+    name = "classification"
+    monitors = {"val_acc": "max", "val_loss": "min"}
+    default_monitor = "val_acc"
+    conventions = ("logits", "log_probs")
+
+    def detect_convention(self, out) -> str:
+        """Log-probabilities when every row's exp sums to 1 (a log_softmax head), logits otherwise.
+        One class says nothing (a zero logit is also a log-probability of 1): logits."""
+        import torch
+
+        if self.num_outputs < 2:
+            return "logits"
+        with torch.no_grad():
+            sums = out.detach().float().exp().sum(1)
+        return "log_probs" if bool(((sums - 1).abs() < LOG_PROB_TOLERANCE).all()) else "logits"
+
+    @cached_property
+    def loss_fn(self):
+        import torch
+
+        if self.convention == "log_probs":
+            return torch.nn.NLLLoss()
+        return torch.nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
+
+    @property
+    def metric_width(self) -> int:
+        return self.num_outputs * self.num_outputs  # the confusion matrix
+
+    def add_metrics(self, sums, out, y, ones) -> None:
+        # index_add_ instead of bincount: bincount syncs the host on CUDA to size its output
+        cell = out.detach().argmax(1).add_(y, alpha=self.num_outputs)
+        sums.index_add_(0, cell, ones(y.shape[0]))
+
+    def compute_metrics(self, sums, n: float) -> dict:
+        k = self.num_outputs
+        cm = sums.view(k, k).long()
+        return {"acc": float(cm.diag().sum()) / n, "confusion_matrix": cm.tolist()}
+
+    def live_text(self, sums: list[float], n: float) -> str:
+        k = self.num_outputs
+        return f" acc {sum(sums[2 + i * (k + 1)] for i in range(k)) / n:.4f}"
+
+    def probabilities(self, out):
+        import torch
+
+        return out.float().exp() if self.convention == "log_probs" else torch.softmax(out.float(), dim=1)
+
+    def log_probabilities(self, out):
+        """Per-class log-probabilities (a sample's loss is minus the true class's), computed stably."""
+        import torch
+
+        return out.float() if self.convention == "log_probs" else torch.log_softmax(out.float(), dim=1)
+
+    def predictions(self, out):
+        return out.argmax(1)
+
+    def results(self, out, top_k: int = 3) -> list[dict]:
+        probs = self.probabilities(out)
+        k = max(1, min(top_k, probs.shape[1]))
+        top_p, top_i = probs.topk(k, dim=1)
+        names = self.sig.class_names
+        results = []
+        for p_row, i_row in zip(top_p.tolist(), top_i.tolist()):
+            tops = [{"label": i, "label_name": names[i], "probability": p} for p, i in zip(p_row, i_row)]
+            results.append(
+                {"label": i_row[0], "label_name": names[i_row[0]], "probability": p_row[0], "top_k": tops}
+            )
+        return results
+
+    def describe_outputs(self) -> dict:
+        log_probs = self.convention == "log_probs"
+        return {
+            "kind": self.convention,
+            "to_probabilities": "exp" if log_probs else "softmax over dim 1",
+            "class_names": self.sig.class_names,
+        }
+
+
+class Regression(Task):
+    """One standardised value per sample: the model learns (y - mean) / std, predictions are unscaled."""
+
+    name = "regression"
+    monitors = {"val_loss": "min", "val_mae": "min", "val_rmse": "min", "val_r2": "max"}
+    default_monitor = "val_loss"
+    conventions = ("value",)
+    metric_width = 4  # sum |err|, sum err^2, sum t, sum t^2
+
+    @property
+    def num_outputs(self) -> int:
+        return int(self.sig.extras.get("num_targets", 1))
+
+    @property
+    def target_scale(self) -> tuple[float, float]:
+        """(mean, std) of the training targets: the model's outputs are in these units."""
+        extras = self.sig.extras
+        return float(extras.get("target_mean", 0.0)), float(extras.get("target_std", 1.0)) or 1.0
+
+    def _fits(self, shape: list[int], batch: int) -> bool:
+        return shape == [batch, self.num_outputs] or (self.num_outputs == 1 and shape == [batch])
+
+    def _wants(self, batch: int) -> str:
+        return f"regression needs one value per sample: outputs must be shape {[batch, self.num_outputs]}"
+
+    def target(self, y):
+        mean, std = self.target_scale
+        return ((y.float() - mean) / std).view(-1, 1)
+
+    def loss(self, out, y):
+        return self.loss_fn(out.float().view(y.shape[0], -1), self.target(y))
+
+    @cached_property
+    def loss_fn(self):
+        import torch
+
+        return torch.nn.MSELoss()
+
+    def add_metrics(self, sums, out, y, ones) -> None:
+        import torch
+
+        mean, std = self.target_scale
+        p = out.detach().double().reshape(y.shape) * std + mean
+        t = y.double()  # targets arrive in their own units
+        err = p - t
+        sums += torch.stack([err.abs().sum(), (err * err).sum(), t.sum(), (t * t).sum()])
+
+    def compute_metrics(self, sums, n: float) -> dict:
+        abs_sum, sq_sum, t_sum, t2_sum = (float(v) for v in sums)
+        var = t2_sum - t_sum * t_sum / n
+        return {
+            "mae": abs_sum / n,
+            "rmse": math.sqrt(sq_sum / n),
+            "r2": 1.0 - sq_sum / var if var > 0 else 0.0,
+        }
+
+    def values(self, out):
+        """Outputs -> predicted values in the target's own units, one per sample."""
+        mean, std = self.target_scale
+        return out.float().view(out.shape[0], -1)[:, 0] * std + mean
+
+    predictions = values
+
+    def results(self, out, top_k: int = 3) -> list[dict]:
+        return [{"value": v} for v in self.values(out).tolist()]
+
+    def describe_outputs(self) -> dict:
+        return {
+            "kind": "value",
+            "formula": "value = output * target_std + target_mean",
+            "target_mean": self.sig.extras.get("target_mean", 0.0),
+            "target_std": self.sig.extras.get("target_std", 1.0),
+        }
+
+
+class MultiLabel(Task):
+    """Any number of the classes per sample: one logit each, sigmoid, a label where it is over 0.5.
+
+    Targets are (N, C) 0/1. No data source produces this kind yet; the Task is ready for one that does.
+    """
+
+    name = "multilabel"
+    monitors = {"val_f1": "max", "val_loss": "min", "val_acc": "max"}
+    default_monitor = "val_f1"
+    conventions = ("logits",)
+    threshold = 0.5
+
+    def _wants(self, batch: int) -> str:
+        return f"the data has {self.num_outputs} labels: outputs must be shape {[batch, self.num_outputs]}"
+
+    def target(self, y):
+        return y.float()
+
+    @cached_property
+    def loss_fn(self):
+        import torch
+
+        return torch.nn.BCEWithLogitsLoss()
+
+    @property
+    def metric_width(self) -> int:
+        return 3 * self.num_outputs + 1  # true positives, false positives, false negatives per label; exact
+
+    def add_metrics(self, sums, out, y, ones) -> None:
+        import torch
+
+        k = self.num_outputs
+        pred, truth = self.predictions(out.detach()).double(), y.double()
+        tp, fp, fn = (pred * truth).sum(0), (pred * (1 - truth)).sum(0), ((1 - pred) * truth).sum(0)
+        exact = (pred == truth).all(1).double().sum().view(1)
+        sums += torch.cat([tp, fp, fn, exact]).view(3 * k + 1)
+
+    def compute_metrics(self, sums, n: float) -> dict:
+        k = self.num_outputs
+        tp, fp, fn = (sums[i * k : (i + 1) * k].double() for i in range(3))
+        f1 = 2 * tp / (2 * tp + fp + fn).clamp_min(1e-12)
+        micro = 2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum()).clamp_min(1e-12)
+        return {"acc": float(sums[3 * k]) / n, "f1": float(micro), "macro_f1": float(f1.mean()) if k else 0.0}
+
+    def probabilities(self, out):
+        return out.float().sigmoid()
+
+    def predictions(self, out):
+        return (self.probabilities(out) > self.threshold).long()
+
+    def results(self, out, top_k: int = 3) -> list[dict]:
+        names = self.sig.class_names
+        results = []
+        for row in self.probabilities(out).tolist():
+            labels = [{"label": i, "label_name": names[i], "probability": p} for i, p in enumerate(row)]
+            results.append(
+                {
+                    "labels": [d["label_name"] for d in labels if d["probability"] > self.threshold],
+                    "probabilities": labels,
+                }
+            )
+        return results
+
+    def describe_outputs(self) -> dict:
+        return {
+            "kind": "logits",
+            "to_probabilities": "sigmoid",
+            "threshold": self.threshold,
+            "class_names": self.sig.class_names,
+        }
