@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE))
 ORDER = [
     "bench_spine",
     "bench_trainer",
+    "bench_dataset",
     "bench_images",
     "bench_tables",
     "bench_text",

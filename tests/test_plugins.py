@@ -141,7 +141,9 @@ def test_a_model_from_a_plugin_that_fails_is_one_line_naming_the_package():
 
 
 def test_a_spec_with_a_colon_is_the_users_own_code_and_an_unknown_name_a_did_you_mean():
-    with pytest.raises(UserError, match="your own code"):
+    with pytest.raises(
+        UserError, match=r"models\.py does not exist; check the path in --model models\.py:Net"
+    ):
         registry.get("models.py:Net")
     with pytest.raises(UserError, match="did you mean 'lenet'"):
         registry.get("lenett")

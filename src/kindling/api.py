@@ -74,17 +74,23 @@ def fit(
     **keywords: Any,
 ) -> Run:
     """Train and return the `Run`. `data` and `model` take what the flags take (`"digits"`,
-    `"folder:photos"`, `"resnet18"`, `"my_net.py:Net"`); every other keyword is a flag's name
+    `"folder:photos"`, `"resnet18"`, `"my_net.py:Net"`), and `data` your own objects too: a map-style
+    Dataset of (input, label), a pair (X, y) or a DataFrame with `target=`, with `val=` / `test=` of the
+    same kind (kindling.data.objects); every other keyword is a flag's name
     (`epochs=3`, `lr=1e-3`, `batch_size=64`, `target="price"`) or a section dict (`optim={...}`).
     `resume="runs/NAME"` continues a run exactly; Ctrl-C writes a resumable checkpoint, then raises
     KeyboardInterrupt."""
     from kindling.runner import load_saved_config, train
     from kindling.train.events import Interrupted
 
+    if data is not None and not isinstance(data, (str, Path)):  # a Dataset, (X, y) or a DataFrame
+        data = _hand_over(data, keywords)
     if data is not None:
         keywords["data"] = data
-    if model is not None:
-        keywords["model"] = model
+    if model is not None:  # a name, a spec, or the user's class / factory / instance
+        from kindling.models.usercode import reference_for
+
+        keywords["model"] = model if isinstance(model, str) else reference_for(model)
     if resume is not None and recipe is None:
         from kindling.config import from_dict
 
@@ -99,6 +105,15 @@ def fit(
         where = resume or cfg.resolved_run_dir()
         raise KeyboardInterrupt(f"{exc}; resume with kindling.fit(resume={str(where)!r})") from None
     return Run(run_dir)
+
+
+def _hand_over(data: Any, keywords: dict) -> str:
+    """Python objects as `data` (and `val=` / `test=` that are objects, not split files) -> the data
+    spec that names them in this process (kindling.data.objects)."""
+    from kindling.data.objects import register_objects
+
+    parts = {k: keywords.pop(k) for k in ("val", "test") if not isinstance(keywords.get(k, ""), (str, Path))}
+    return register_objects(data, parts.get("val"), parts.get("test"), keywords.get("target"))
 
 
 def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> dict:

@@ -100,16 +100,16 @@ def read_meta(folder: Path) -> dict:
     return meta
 
 
-def read_bundle(path: str | Path, device: str = "cpu") -> Bundle:
-    """The one reader of Bundles: checked metadata, the model rebuilt from its registered name and options,
-    and weights that fit it (names, shapes, finite values). Any inconsistency is one UserError line naming
-    the file and the field; a bundle.json that disagrees with the header is one warning line."""
+def read_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False) -> Bundle:
+    """The one reader of Bundles: checked metadata, the model rebuilt from its registered name and options
+    (or the user's recorded code, see `build_recorded`), and weights that fit it (names, shapes, finite
+    values). Any inconsistency is one UserError line naming the file and the field; a bundle.json that
+    disagrees with the header is one warning line."""
     import sys
 
     from safetensors.torch import load_file
 
     from kindling.bundle_check import check_weights, compare_copy
-    from kindling.models import build
 
     folder = bundle_dir(path)
     file = folder / "model.safetensors"
@@ -117,7 +117,7 @@ def read_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     sig = Signature.from_dict(meta["signature"])
     spec = meta["model"]
     try:
-        model = build(spec["name"], sig, spec.get("options", {}))
+        model = build_recorded(spec, sig, folder, trust_code)
     except UserError as exc:
         raise UserError(f"{file}: {exc}") from exc
     except Exception as exc:  # metadata a user edited can break a constructor in any way
@@ -140,6 +140,26 @@ def read_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     return Bundle(model, sig, meta, folder)
 
 
-def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
+def load_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False) -> Bundle:
     """`read_bundle` under its older name (every caller goes through the same checks)."""
-    return read_bundle(path, device)
+    return read_bundle(path, device, trust_code)
+
+
+def save_code_copy(folder: Path, record: dict, source: bytes) -> None:
+    """The user's model source, kept in the Bundle (`best/code/FILE.py`) for `--trust-code`."""
+    atomic_write_bytes(Path(folder) / record["copy"], source)
+
+
+def build_recorded(spec: dict, sig: Signature, folder: Path, trust_code: bool = False):
+    """A Bundle's model. A registered one is built by name; the user's own code is imported only from
+    where the Bundle recorded it, unchanged (sha256), or from the Bundle's copy with `trust_code`:
+    loading a Bundle never runs code the user did not point at."""
+    from kindling.models import build, recorded, usercode
+
+    if "code" in spec:
+        return recorded.rebuild(spec["code"], folder, sig, trust_code)
+    if usercode.is_reference(spec["name"]):
+        raise UserError(
+            f"{folder} names the model '{spec['name']}' without a record of its code; retrain it with this kindling"
+        )
+    return build(spec["name"], sig, spec.get("options", {}))

@@ -79,7 +79,7 @@ def cmd_evaluate(args) -> int:
     from kindling.evaluate import evaluate, format_table
     from kindling.fileio import atomic_write_json
 
-    result = evaluate(args.run, args.split, args.data)
+    result = evaluate(args.run, args.split, args.data, trust_code=args.trust_code)
     strict, bad = finite(result)  # JSON stays JSON: a NaN metric is null, and says why
     if bad:
         strict["error"] = "some metrics are not finite numbers (null here): the model's outputs overflow"
@@ -118,7 +118,7 @@ def cmd_predict(args) -> int:
         args.min_confidence,
         progress=not args.json,
     )
-    predictor = Predictor.load(args.run)
+    predictor = Predictor.load(args.run, trust_code=args.trust_code)
     check_job(job, predictor)
     results, frame = run_job(job, predictor)
     if job.output is not None:

@@ -155,6 +155,17 @@ def _add_predict(sub) -> None:
         help="below this probability --sort-into uses uncertain/ (default: 0.5)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
+    add_trust_code(p)
+
+
+def add_trust_code(p) -> None:
+    """--trust-code: for a model from the user's own file, import the Bundle's copy of it."""
+    p.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="your own model (--model file.py:Name): import its code from the bundle's copy (best/code/) "
+        "instead of the file training used (default: off)",
+    )
 
 
 def add_core_commands(sub) -> None:
@@ -168,6 +179,7 @@ def add_core_commands(sub) -> None:
         help="evaluate on another data spec of the same kind (default: the run's data)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
+    add_trust_code(p)
     _add_predict(sub)
     p = sub.add_parser("list", help="list data sets, models, commands or recipes")
     p.add_argument("what", choices=["datasets", "models", "commands", "recipes"], help="what to list")

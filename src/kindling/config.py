@@ -37,7 +37,8 @@ class DataConfig:
     name: str = setting(
         "digits",
         flag="--data",
-        help="data set or source: digits, wine, diabetes, mnist, cifar10, folder:DIR, csv:FILE, text:PATH",
+        help="data set or source: digits, wine, diabetes, mnist, cifar10, folder:DIR, csv:FILE, text:PATH, "
+        "py:FILE.py:FUNCTION (your own Dataset)",
     )
     batch_size: int | None = setting(
         None,

@@ -150,7 +150,9 @@ def _sample_hashes(part) -> list[str]:
 
 def duplicate_samples(splits: dict) -> dict:
     """Exact duplicate inputs within each split and across splits (as the model sees them, after decoding)."""
-    hashes = {name: _sample_hashes(part) for name, part in splits.items()}
+    # streamed splits (inputs not held in memory) are left out: hashing them would read every sample again
+    held = {name: part for name, part in splits.items() if hasattr(part.x, "contiguous")}
+    hashes = {name: _sample_hashes(part) for name, part in held.items()}
     within = {name: len(h) - len(set(h)) for name, h in hashes.items()}
     across = {}
     names = list(hashes)

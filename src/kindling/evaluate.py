@@ -21,14 +21,20 @@ def data_config_for(bundle: Bundle, data_spec: str | None = None) -> DataConfig:
     return cfg
 
 
-def evaluate(run: str | Path, split: str = "test", data_spec: str | None = None, device: str = "cpu") -> dict:
+def evaluate(
+    run: str | Path,
+    split: str = "test",
+    data_spec: str | None = None,
+    device: str = "cpu",
+    trust_code: bool = False,
+) -> dict:
     """Metrics of the run's best model on `split` (test or val) of its data."""
     from kindling import data as data_mod
     from kindling.task import task_of_bundle
 
     if split not in ("test", "val", "train"):
         raise UserError(f"--split '{split}' is not one of test, val, train")
-    bundle = load_bundle(run, device)
+    bundle = load_bundle(run, device, trust_code)
     # other data than the run's: encode it with the model's own fitted vocabulary / encoders
     fitted = bundle.signature if data_spec else None
     dm = data_mod.build(data_config_for(bundle, data_spec), quiet=True, fitted=fitted)

@@ -18,6 +18,7 @@ import time
 import warnings
 from pathlib import Path
 
+from kindling.cli_args import add_trust_code
 from kindling.errors import UserError
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -55,11 +56,14 @@ def add_commands(sub) -> None:
     p.add_argument(
         "--json", action="store_true", help="print the report as one JSON object (default: a table)"
     )
+    add_trust_code(p)
     p.set_defaults(handler=cmd_export)
 
 
 def cmd_export(args) -> int:
-    report = export_run(args.run, args.format, args.output, args.opset, args.samples, args.threads)
+    report = export_run(
+        args.run, args.format, args.output, args.opset, args.samples, args.threads, args.trust_code
+    )
     print(json.dumps(report) if args.json else format_report(report))
     return 0
 
@@ -76,6 +80,7 @@ def export_run(
     opset: int = 17,
     samples: int = 64,
     threads: int = 1,
+    trust_code: bool = False,
 ) -> dict:
     """Export, check, time and write; -> the report (paths, max_abs_diff, sizes, latencies).
 
@@ -94,7 +99,7 @@ def export_run(
     if threads < 1:
         raise UserError(f"--threads {threads} must be at least 1")
     torch.set_num_threads(threads)
-    bundle = load_bundle(run)
+    bundle = load_bundle(run, trust_code=trust_code)
     out_path = Path(output) if output else default_output(bundle.path, fmt)
     if out_path.suffix.lower() != FORMATS[fmt]:
         raise UserError(f"--output {out_path}: name the {fmt} file *{FORMATS[fmt]}")

@@ -26,11 +26,16 @@ class ImageTooLarge(UserError):
 
 
 def load_image(
-    source, shape: list[int], name: str = "image", max_pixels: int | None = DEFAULT_MAX_PIXELS
+    source,
+    shape: list[int],
+    name: str = "image",
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    steps: list[dict] | None = None,
 ) -> np.ndarray:
     """Any image (path or bytes; L, RGB, RGBA, P, CMYK, 16-bit) -> uint8 array of `shape` (C, H, W).
 
-    Converted and resized as training did (bilinear), as seed 000's predict script does. The size in
+    Converted and resized as training did (bilinear), as seed 000's predict script does; `steps` are a
+    user transform's recorded Resize / CenterCrop (kindling.data.images.replay), applied first. The size in
     the header is checked against `max_pixels` before any pixel is decoded, so a 20000x20000 PNG of
     a few kilobytes is refused without allocating 400 MB.
     """
@@ -62,6 +67,10 @@ def load_image(
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img)
     img = img.convert("L" if channels == 1 else "RGB")
+    if steps:
+        from kindling.data.images.replay import apply_steps
+
+        img = apply_steps(img, steps)
     if img.size != (width, height):
         img = img.resize((width, height), Image.BILINEAR)
     arr = np.asarray(img, dtype=np.uint8)
@@ -77,8 +86,8 @@ class Predictor:
         self.preprocess = self.task.inputs.preprocess(device)
 
     @classmethod
-    def load(cls, run: str | Path, device: str = "cpu") -> Predictor:
-        return cls(load_bundle(run, device), device)
+    def load(cls, run: str | Path, device: str = "cpu", trust_code: bool = False) -> Predictor:
+        return cls(load_bundle(run, device, trust_code), device)
 
     # ------------------------------------------------------------------ inputs -> samples
 

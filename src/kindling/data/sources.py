@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from kindling import plugins
 
-HINT = "see `kindling list datasets`; file sources are folder:DIR, annotations:FILE, csv:FILE, text:PATH"
+HINT = (
+    "see `kindling list datasets`; file sources are folder:DIR, annotations:FILE, csv:FILE, text:PATH; "
+    "your own Dataset is py:FILE.py:FUNCTION"
+)
 
 
 def key_of(spec: str) -> str:

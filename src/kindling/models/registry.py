@@ -25,11 +25,10 @@ def names() -> list[str]:
 
 def user_reference(spec: str) -> Callable:
     """The constructor for a model in the user's own code, `file.py:Name` or `package.module:Name`: the
-    single place such a spec resolves (the loader that records where the code came from goes here)."""
-    raise UserError(
-        f"model '{spec}': a model from your own code (FILE.py:Name, package.module:Name) is not "
-        "supported by this version; pick one from `kindling list models`"
-    )
+    single place such a spec resolves (kindling.models.usercode imports it and records where it came from)."""
+    from kindling.models import usercode
+
+    return usercode.constructor(spec)
 
 
 def get(spec: str) -> Callable:

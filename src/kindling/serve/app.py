@@ -85,13 +85,16 @@ def create_app(
     threads: int = 0,
     workers: int = 1,
     loader=None,
+    trust_code: bool = False,
 ) -> FastAPI:
     """Build the app for one run. `loader` (tests) replaces `Predictor.load(run)`; `workers` is how many
     processes serve it (each picks its threads from its share of the cores)."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check, lowered to our cap, on every decode
-    state = ModelState(loader or (lambda: Predictor.load(run)), threads, max_batch, workers)
+    state = ModelState(
+        loader or (lambda: Predictor.load(run, trust_code=trust_code)), threads, max_batch, workers
+    )
     metrics = ServeMetrics()
     batcher = MicroBatcher(
         lambda samples, k: state.predictor.predict_samples(samples, k),

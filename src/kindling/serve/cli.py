@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 
+from kindling.cli_args import add_trust_code
 from kindling.errors import UserError
 
 AUTO_WORKERS_MAX_MB = 100
@@ -80,15 +81,17 @@ def add_commands(sub) -> None:
         default="warning",
         help="uvicorn log level: critical | error | warning | info | debug (default: warning)",
     )
+    add_trust_code(p)
     p.set_defaults(handler=cmd_serve)
 
 
 def _check(args) -> None:
     from kindling.bundle import read_bundle
 
-    # the whole Bundle (metadata, model, weights) is checked once here, before the port opens: a damaged
-    # one is one line and exit 2, not a traceback per worker and 503 forever
-    read_bundle(args.run)
+    # the whole Bundle (metadata, the user's recorded code unchanged or --trust-code, model, weights) is
+    # checked once here, before the port opens: a damaged one is one line and exit 2, not a traceback per
+    # worker and 503 forever
+    read_bundle(args.run, trust_code=args.trust_code)
     checks = [
         (1 <= args.port <= 65535, f"--port {args.port} must be between 1 and 65535"),
         (args.workers >= 0, f"--workers {args.workers} must be 0 (pick) or more"),
@@ -147,6 +150,7 @@ def cmd_serve(args) -> int:
         "max_items": args.max_items,
         "threads": args.threads,
         "workers": workers,
+        "trust_code": args.trust_code,
     }
     os.environ["KINDLING_SERVE"] = json.dumps(settings)  # read by every worker's app factory
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:

@@ -135,14 +135,14 @@ class Image(Inputs):
     def read_file(self, path: Path):
         from kindling.predict import load_image
 
-        return load_image(path, self.sig.input_shape, str(path))
+        return load_image(path, self.sig.input_shape, str(path), steps=self.sig.extras.get("image_steps"))
 
     def read_image(self, data: bytes, name: str, max_pixels: int | None):
         from kindling.predict import load_image
 
         if not data:
             raise UserError(f"{name} is empty (0 bytes); send a PNG or JPEG file")
-        return load_image(data, self.sig.input_shape, name, max_pixels)
+        return load_image(data, self.sig.input_shape, name, max_pixels, self.sig.extras.get("image_steps"))
 
     def random_batch(self, n: int, generator) -> tuple:
         import torch

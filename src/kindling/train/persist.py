@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 
+from kindling.models import usercode
 from kindling.train import checkpoint, distributed, rng
 
 
@@ -25,6 +26,9 @@ def state_dict(trainer) -> dict:
         part = getattr(trainer, name)
         if part is not None:
             state[name] = part.state_dict()
+    if usercode.is_reference(trainer.cfg.model.name):  # a resume must run the same code
+        record, _ = usercode.provenance(trainer.cfg.model.name)
+        state["code"] = {"file": record["file"], "sha256": record["sha256"]}
     return state
 
 
@@ -53,6 +57,8 @@ def _restore(trainer, state: dict) -> None:
     """Restore everything `state_dict` saved; RNG last, so nothing after it consumes randomness."""
     from kindling.train.events import Progress
 
+    if state.get("code"):
+        usercode.check_resumed(trainer.cfg.model.name, state["code"])
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     for name in ("scheduler", "scaler", "ema"):
@@ -81,9 +87,20 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
 
     model = trainer.ema.module if trainer.ema is not None else trainer.model
     spec = {"name": trainer.cfg.model.name, "options": trainer.cfg.model.options}
+    _record_code(trainer.run_dir / "best", spec)
     clean = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     if trainer.env is None:  # once per run: it runs `git rev-parse` and reads versions
         trainer.env = collect(trainer.device, trainer.threads, trainer.tc.seed)
     env = trainer.env
     meta = {"val": clean, "epoch": epoch, "monitor": trainer.monitor_key, "outputs": trainer.task.convention}
     write(trainer.run_dir / "best", model, spec, trainer.sig, meta, env, asdict(trainer.cfg.data))
+
+
+def _record_code(folder, spec: dict) -> None:
+    """The user's own model (`file.py:Name`): where its code came from, its sha256, and a copy of it."""
+    from kindling.bundle import save_code_copy
+
+    if usercode.is_reference(spec["name"]):
+        spec["code"], source = usercode.provenance(spec["name"], spec["options"])
+        if spec["code"]["copy"]:
+            save_code_copy(folder, spec["code"], source)

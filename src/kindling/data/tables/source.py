@@ -83,15 +83,26 @@ def source_frame(cfg) -> tuple[pd.DataFrame, str, str | None]:
 # ---------------------------------------------------------------- frames and splits
 
 
-def load_frames(cfg) -> Frames:
-    """Read, type and split the table of `cfg`; deterministic, so plots and evaluate see the same rows."""
-    base, where, target = source_frame(cfg)
+def load_frames(cfg, frames: dict | None = None) -> Frames:
+    """Read, type and split the table of `cfg`; deterministic, so plots and evaluate see the same rows.
+
+    `frames`: DataFrames handed over in Python ({"train": df, "val": df or None, "test": ...}) instead
+    of the files `cfg` names; they go through the same typing, split and checks."""
+    if frames is None:
+        base, where, target = source_frame(cfg)
+    else:
+        base, where, target = frames["train"], "the DataFrame", cfg.target
+        if not target:
+            raise UserError("a DataFrame needs its target column: target='COLUMN' (--target COLUMN)")
     plan = infer_plan(base, target, list(cfg.drop), cfg.task, cfg.categorical, cfg.missing, where)
     if base.attrs.get("encoding", "utf-8") not in ("utf-8", cfg.encoding):
         plan.notes.append(
             f"{where} is not UTF-8: read as {base.attrs['encoding']}; set data.encoding to override"
         )
-    given = {k: _explicit(getattr(cfg, k), cfg, plan) for k in ("val", "test")}
+    if frames is None:
+        given = {k: _explicit(getattr(cfg, k), cfg, plan) for k in ("val", "test")}
+    else:
+        given = {k: _matching(frames.get(k), plan, f"the {k} DataFrame") for k in ("val", "test")}
     base = _drop_unlabelled(base, plan, where)
     carved = _carve(base, plan, cfg, val=given["val"] is None, test=given["test"] is None)
     parts = {k: given[k] if given[k] is not None else carved[k] for k in ("val", "test")}
@@ -106,15 +117,21 @@ def load_frames(cfg) -> Frames:
 def _explicit(path: str | None, cfg, plan: Plan) -> pd.DataFrame | None:
     if not path:
         return None
-    frame = read_table(path, **_reader_options(cfg))
+    return _matching(read_table(path, **_reader_options(cfg)), plan, str(path))
+
+
+def _matching(frame: pd.DataFrame | None, plan: Plan, where: str) -> pd.DataFrame | None:
+    """A val / test table checked for the training table's columns, unlabelled rows left out."""
+    if frame is None:
+        return None
     needed = [plan.target] + [s for c in plan.features for s in (c.sources or [c.name])]
     absent = [c for c in needed if c not in frame.columns]
     if absent:
         raise UserError(
-            f"{path} lacks column(s) {', '.join(absent)} that the training table has; "
-            "split files must share the training file's columns"
+            f"{where} lacks column(s) {', '.join(absent)} that the training table has; "
+            "every split must share the training table's columns"
         )
-    return _drop_unlabelled(frame, plan, str(path))
+    return _drop_unlabelled(frame, plan, where)
 
 
 def _drop_unlabelled(frame: pd.DataFrame, plan: Plan, where: str) -> pd.DataFrame:
@@ -227,11 +244,12 @@ def encode_split(sig: Signature, frame: pd.DataFrame, where: str = "the table") 
     return Split(x, encode_target(sig, frame[target], where), names)
 
 
-def build_module(cfg, echo=None) -> DataModule:
-    """The DataModule of a table source; notes the column typing (kindling.data.note: stderr)."""
+def build_module(cfg, echo=None, given: dict | None = None) -> DataModule:
+    """The DataModule of a table source (or of `given` DataFrames, see load_frames); notes the column
+    typing (kindling.data.note: stderr)."""
     from kindling.data import note as data_note
 
-    frames = load_frames(cfg)
+    frames = load_frames(cfg, given)
     plan = frames.plan
     extras = encoders.fit(plan, frames.train, cfg.categorical, cfg.missing)
     class_names = class_names_of(frames) if plan.task == "classification" else []
@@ -267,9 +285,14 @@ def csv_source(cfg, fitted: Signature | None = None) -> DataModule:
     """a table: csv:FILE (.csv, .tsv, .parquet) with --target COLUMN
 
     `fitted`: a trained model's Signature; new rows are encoded with its encoders (evaluate on other data)."""
+    return table_module(cfg, fitted)
+
+
+def table_module(cfg, fitted: Signature | None = None, given: dict | None = None) -> DataModule:
+    """csv: files, or DataFrames handed over in Python (`given`); `fitted` as for csv_source."""
     if fitted is None:
-        return build_module(cfg)
-    frames = load_frames(cfg)
+        return build_module(cfg, given=given)
+    frames = load_frames(cfg, given)
     splits = {name: frames.part(name) for name in PARTS}
     encoded = {k: encode_split(fitted, f, frames.where) if f is not None else None for k, f in splits.items()}
     return DataModule(fitted, encoded["train"], encoded["val"], encoded["test"], f"{frames.where}: table")

@@ -1,0 +1,361 @@
+"""The user's own data: a map-style torch Dataset, a pair (X, y) of arrays / tensors, or a DataFrame.
+
+    spec = register_objects(train_ds, val=val_ds)     # -> "objects:1", a data spec for cfg.data.name
+    kindling train --data py:my_data.py:make_data     # make_data() returns a Dataset or {"train": ...}
+
+What is inferred, and the rules:
+- A Dataset yields `(input, label)`: inputs are image tensors (C,H,W; H,W is one channel), PIL images
+  or feature vectors (F,). Class names come from `dataset.classes` / `class_to_idx` when present (the
+  labels are then indices into them), else from the sorted distinct labels ("0".."9" for digits).
+- Regression when a label is a float that is not a whole number (or data.task=regression); the
+  target is standardised on train, as for tables.
+- (X, y): X of shape (N, F) is feature vectors, (N, H, W) or (N, C, H, W) images.
+- A DataFrame goes through the csv: pipeline (column typing, encoders fitted on train) with `target`.
+- Without val / test, the seeded stratified split of data.val_fraction / data.test_fraction, as for files.
+- Normalisation is fitted on train and saved in the Signature; a torchvision transform made of known
+  steps is recorded so predict / serve replay it on raw image files (kindling.data.images.replay).
+
+Small data sets are held in memory (kindling.data.samples); data over data.memory_budget_mb, or with a
+random transform (augmentation that must run each epoch), streams through a DataLoader
+(kindling.data.streamed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from kindling.data import DataModule, note
+from kindling.data.images.replay import Recipe, read_transform
+from kindling.data.memory import Split
+from kindling.data.samples import Layout, fetch, label_value, materialise, quantize, stored_dtype
+from kindling.data.signature import Signature
+from kindling.data.split import train_val_test
+from kindling.errors import UserError
+
+PARTS = ("train", "val", "test")
+_OBJECTS: dict[str, dict] = {}
+
+
+def register_objects(train, val=None, test=None, target: str | None = None) -> str:
+    """Hand Python objects to kindling for this process -> the data spec naming them ("objects:N").
+
+    `kindling.fit(data=...)` calls this and puts the spec in cfg.data.name; the objects stay here (a
+    run's config.yaml cannot hold them), so evaluating that run later needs them handed over again.
+    """
+    spec = f"objects:{len(_OBJECTS) + 1}"
+    _OBJECTS[spec] = {"train": train, "val": val, "test": test, "target": target}
+    return spec
+
+
+def objects_source(cfg, fitted: Signature | None = None) -> DataModule:
+    """your own Python objects, handed over in this process: kindling.fit(data=...)"""
+    parts = _OBJECTS.get(cfg.name)
+    if parts is None:
+        raise UserError(
+            f"data {cfg.name} named Python objects handed to kindling in another process; hand the data "
+            "over again (kindling.fit(data=...)) or use a file source (--data py:FILE.py:FUNCTION)"
+        )
+    return from_objects(cfg, fitted=fitted, **parts)
+
+
+def py_source(cfg, fitted: Signature | None = None) -> DataModule:
+    """your own data: py:FILE.py:FUNCTION returning a Dataset, {"train": ..., "val": ...}, (X, y) or a DataFrame"""
+    from kindling.data.pyfile import load_py
+
+    return from_objects(cfg, fitted=fitted, **load_py(cfg.name, PARTS))
+
+
+# ---------------------------------------------------------------------------------------- dispatch
+
+
+def _kind(obj, where: str) -> str:
+    if type(obj).__module__.split(".")[0] == "pandas" and hasattr(obj, "columns"):
+        return "frame"
+    if isinstance(obj, (tuple, list)) and len(obj) == 2 and all(hasattr(a, "shape") for a in obj):
+        return "arrays"
+    if hasattr(obj, "__getitem__") and hasattr(obj, "__len__"):
+        return "dataset"
+    raise UserError(
+        f"{where} is a {type(obj).__name__}; kindling takes a map-style Dataset (__len__ and __getitem__ "
+        "returning (input, label)), a pair (X, y) of arrays or tensors, or a pandas DataFrame with target="
+    )
+
+
+def from_objects(cfg, train, val=None, test=None, target=None, fitted: Signature | None = None) -> DataModule:
+    """The DataModule of Python objects, as built-in sources make it (see the module's docstring)."""
+    parts = {"train": train, "val": val, "test": test}
+    kind = _kind(train, "the training data")
+    for name in ("val", "test"):
+        if parts[name] is not None and _kind(parts[name], f"the {name} data") != kind:
+            raise UserError(
+                f"the {name} data is a {type(parts[name]).__name__}; it must be of the training data's kind"
+            )
+    if kind == "frame":
+        from kindling.data.tables.source import table_module
+
+        if target and not cfg.target:
+            cfg.target = target
+        return table_module(cfg, fitted, given=parts)
+    if kind == "arrays":
+        stored = {
+            k: (*_from_arrays(v, f"the {k} arrays"), None) if v is not None else None
+            for k, v in parts.items()
+        }
+        return _assemble(cfg, stored, Recipe(), "arrays (X, y)")
+    return _from_datasets(cfg, parts)
+
+
+# ---------------------------------------------------------------------------------------- (X, y)
+
+
+def _from_arrays(pair, what: str) -> tuple[torch.Tensor, list, Layout]:
+    X, y = (a.detach().cpu() if isinstance(a, torch.Tensor) else np.asarray(a) for a in pair)
+    X = X if isinstance(X, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(X))
+    if len(X) != len(y):
+        raise UserError(f"{what}: X has {len(X)} rows but y has {len(y)} labels; they must match")
+    if len(X) == 0:
+        raise UserError(f"{what} are empty; pass at least one sample")
+    if y.ndim != 1:
+        raise UserError(f"{what}: y has shape {tuple(y.shape)}, expected one label per row (N,)")
+    if X.ndim == 3:
+        X = X.unsqueeze(1)
+    layout = Layout.of(X[0], what)
+    if layout.kind == "image":
+        q = quantize(X) if X.dtype != torch.uint8 else X
+        X = q if q is not None else X.float()
+    else:
+        X = X.float()
+        bad = (~torch.isfinite(X)).any(1).nonzero()
+        if len(bad):
+            raise UserError(f"{what}: row {int(bad[0])} of X has a NaN or infinite value; fill or drop it")
+    labels = [label_value(v, i, what) for i, v in enumerate(y.tolist())]
+    return X.contiguous(), labels, layout
+
+
+# ---------------------------------------------------------------------------------------- Datasets
+
+
+def _root(dataset):
+    """Under torch's Subset / ConcatDataset wrappers, the Dataset that holds transform and classes."""
+    while hasattr(dataset, "dataset") and not hasattr(dataset, "transform"):
+        dataset = dataset.dataset
+    return dataset
+
+
+def _classes(dataset) -> list[str] | None:
+    root = _root(dataset)
+    mapping = getattr(root, "class_to_idx", None)
+    if isinstance(mapping, dict) and mapping:
+        return [str(k) for k, _ in sorted(mapping.items(), key=lambda kv: kv[1])]
+    classes = getattr(root, "classes", None)
+    return [str(c) for c in classes] if isinstance(classes, (list, tuple)) and classes else None
+
+
+def _from_datasets(cfg, parts: dict) -> DataModule:
+    train = parts["train"]
+    recipes = {
+        k: read_transform(getattr(_root(v), "transform", None)) for k, v in parts.items() if v is not None
+    }
+    for name, ds in parts.items():
+        if ds is not None and len(ds) == 0:
+            raise UserError(f"the {name} dataset is empty (len 0); it needs at least one sample")
+    first, _ = fetch(train, 0, "train dataset")
+    layouts = {k: _layout_for(first, recipes[k], f"{k} dataset") for k in recipes}
+    stored_first = layouts["train"].stored(first, 0, "train dataset")
+    per_sample = int(np.prod(layouts["train"].shape)) * (
+        1 if stored_dtype(layouts["train"], stored_first) == torch.uint8 else 4
+    )
+    total = sum(len(v) for v in parts.values() if v is not None) * per_sample
+    randomised = recipes["train"].random
+    stream = total > int(cfg.memory_budget_mb) * 2**20 or bool(randomised)
+    if randomised:
+        note(
+            f"the train transform is random ({', '.join(randomised)}): samples stream through a DataLoader "
+            "each epoch so the augmentation stays (predict/serve skip it); drop it and use --augment for "
+            "the faster in-memory path"
+        )
+    elif stream:
+        note(
+            f"{total / 2**20:,.0f} MB of samples exceed data.memory_budget_mb={cfg.memory_budget_mb}: "
+            "streaming through a DataLoader (slower; raise the budget to hold them in memory)"
+        )
+    stored = {
+        k: _read_dataset(v, layouts[k], f"{k} dataset", stream) if v is not None else None
+        for k, v in parts.items()
+    }
+    recipe = recipes.get("val") or recipes["train"]  # the eval transform is what raw files should get
+    return _assemble(cfg, stored, recipe, f"{type(_root(train)).__name__} (a Dataset)", _classes(train))
+
+
+def _layout_for(first: torch.Tensor, recipe: Recipe, what: str) -> Layout:
+    return Layout.of(first, what, recipe.normalize if recipe.replayable else None)
+
+
+def _read_dataset(dataset, layout: Layout, what: str, stream: bool) -> tuple:
+    """(inputs tensor, or None when streamed; labels; layout; the dataset when streamed)."""
+    if not stream:
+        x, labels = materialise(dataset, what, layout)
+        return x, labels, layout, None
+    targets = getattr(_root(dataset), "targets", None) if _root(dataset) is dataset else None
+    if targets is not None and len(targets) == len(dataset):  # torchvision's sets: no pass needed
+        labels = [label_value(v, i, what) for i, v in enumerate(np.asarray(targets).tolist())]
+    else:
+        _, labels = materialise(dataset, what, layout, keep_inputs=False)
+    return None, labels, layout, dataset
+
+
+# ---------------------------------------------------------------------------------------- assembly
+
+
+def _task(labels: list, cfg) -> str:
+    if cfg.task in ("classification", "regression"):
+        return cfg.task
+    whole = all(isinstance(v, (int, str)) or float(v).is_integer() for v in labels)
+    return "classification" if whole else "regression"
+
+
+def _key(label):
+    """A label as a class key: whole numbers as ints (7.0 and 7 are one class), others as they are."""
+    return int(label) if not isinstance(label, str) and float(label).is_integer() else label
+
+
+def _encode(stored: dict, cfg, classes: list[str] | None) -> tuple[str, list[str], dict]:
+    """(task, class names, {split: y tensor}); labels outside the classes name their index."""
+    every = [v for part in stored.values() if part is not None for v in part[1]]
+    task = _task(every, cfg)
+    if task == "regression":
+        _check_labels(stored, lambda v: not isinstance(v, str), "is not a number (regression)")
+        return (
+            task,
+            [],
+            {k: torch.tensor(p[1], dtype=torch.float32) if p else None for k, p in stored.items()},
+        )
+    if classes is not None:
+        shown = f"{', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''}"
+        _check_labels(
+            stored,
+            lambda v: not isinstance(v, str) and float(v).is_integer() and 0 <= v < len(classes),
+            f"is out of range for {len(classes)} classes ({shown}); labels are 0..{len(classes) - 1}",
+        )
+        lookup = {i: i for i in range(len(classes))}
+    else:
+        distinct = sorted({_key(v) for v in every}, key=lambda v: (isinstance(v, str), v))
+        classes = [str(v) for v in distinct]
+        lookup = {v: i for i, v in enumerate(distinct)}
+    if len(classes) < 2:
+        raise UserError(
+            f"the labels hold {len(classes)} class ({', '.join(classes)}); a classifier needs 2 or more"
+        )
+    ys = {
+        k: torch.tensor([lookup[_key(v)] for v in p[1]], dtype=torch.long) if p else None
+        for k, p in stored.items()
+    }
+    return task, classes, ys
+
+
+def _check_labels(stored: dict, valid, problem: str) -> None:
+    """The first label for which `valid` fails, as one line naming its split and index."""
+    for name, part in stored.items():
+        for i, v in enumerate(part[1] if part else []):
+            if not valid(v):
+                raise UserError(f"the {name} data: label {v!r} at index {i} {problem}")
+
+
+def _make_split(part: tuple, y: torch.Tensor, what: str):
+    x, _, layout, dataset = part
+    if dataset is None:
+        return Split(x, y, [f"{what} #{i}" for i in range(len(y))])
+    from kindling.data.samples import workers
+    from kindling.data.streamed import stream_split
+
+    return stream_split(dataset, layout, what, y, workers(len(y), parallel_from=0))
+
+
+def _assemble(
+    cfg, stored: dict, recipe: Recipe, description: str, classes: list[str] | None = None
+) -> DataModule:
+    """Splits (seeded and stratified where val / test are missing), normalisation fitted on train, Signature."""
+    task, class_names, ys = _encode(stored, cfg, classes)
+    splits = {k: _make_split(p, ys[k], k) if p is not None else None for k, p in stored.items()}
+    if splits["val"] is None:
+        with_test = splits["test"] is None
+        labels = ys["train"].numpy() if task == "classification" else np.zeros(len(ys["train"]))
+        tr, va, te = train_val_test(
+            labels,
+            cfg.val_fraction,
+            cfg.test_fraction if with_test else 0.0,
+            cfg.split_seed,
+            task == "classification",
+        )
+        whole = splits["train"]
+        splits["train"], splits["val"] = _take(whole, tr), _take(whole, va)
+        if with_test:
+            splits["test"] = _take(whole, te)
+    if splits["train"] is None:
+        raise UserError(
+            "no training samples are left after the split; lower data.val_fraction / data.test_fraction"
+        )
+    layout = stored["train"][2]
+    mean, std = _stats(splits["train"], layout.kind)
+    extras = {"source": description}
+    if layout.kind == "image":
+        extras.update(_replay_extras(recipe, layout, _pixel_range(splits["train"])))
+    sig = Signature(task, layout.kind, list(layout.shape), class_names, mean, std, extras)
+    if task == "regression":
+        y = splits["train"].y.double()
+        sig.extras["target_mean"], sig.extras["target_std"] = (
+            float(y.mean()),
+            float(y.std(unbiased=False)) or 1.0,
+        )
+    sizes = ", ".join(f"{k} {len(v) if v is not None else 0}" for k, v in splits.items())
+    note(f"{description}: {layout.kind} {list(layout.shape)}, {task}, {sizes} samples")
+    return DataModule(sig, splits["train"], splits["val"], splits["test"], description)
+
+
+def _take(split, index) -> Split | None:
+    return split.subset(torch.as_tensor(np.asarray(index), dtype=torch.long)) if len(index) else None
+
+
+def _stats(train, kind: str) -> tuple[list[float], list[float]]:
+    """Per-channel (images, in [0, 1]) or per-feature mean and std of the training inputs, in chunks."""
+    if not isinstance(train.x, torch.Tensor):
+        from kindling.data.streamed import sample_stats
+
+        return sample_stats(train, kind)
+    dims = (0, 2, 3) if kind == "image" else (0,)
+    total = sq = 0.0
+    count = 0
+    for lo in range(0, len(train.x), 4096):
+        part = train.x[lo : lo + 4096].double()
+        part = part.div_(255.0) if train.x.dtype == torch.uint8 else part
+        total, sq = total + part.sum(dims), sq + (part * part).sum(dims)
+        count += part.numel() // part.shape[1]
+    mean = total / count
+    std = (sq / count - mean * mean).clamp_min(1e-12).sqrt().clamp_min(1e-3)
+    return [round(float(v), 6) for v in mean], [round(float(v), 6) for v in std]
+
+
+def _pixel_range(train) -> bool:
+    """Whether the stored training images are pixels (uint8, or floats in [0, 1]) as raw files give."""
+    x = train.x
+    if not isinstance(x, torch.Tensor) or x.dtype == torch.uint8:
+        return True
+    return bool(x.numel() == 0 or (x.min() >= 0 and x.max() <= 1))
+
+
+def _replay_extras(recipe: Recipe, layout: Layout, pixels: bool) -> dict:
+    """What predict / serve need to preprocess raw image files as the Dataset's transform did."""
+    C, H, W = layout.shape  # channels, height, width
+    if recipe.replayable and pixels:
+        return {"image_steps": recipe.steps}
+    why = (
+        f"your transform is not a standard torchvision one ({', '.join(recipe.unknown)})"
+        if not recipe.replayable
+        else "your images are not pixels in [0, 1] (as ToTensor makes) nor uint8"
+    )
+    note(
+        f"{why}; predict/serve will resize raw images to {H}x{W} and scale to [0, 1]; pass tensors to "
+        "kindling.load(...).predict to use your own preprocessing"
+    )
+    return {"image_steps": recipe.steps if recipe.replayable else [], "transform_replayed": False}

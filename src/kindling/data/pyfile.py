@@ -1,0 +1,61 @@
+"""`--data py:FILE.py:FUNCTION`: import the one file the user named and call FUNCTION().
+
+The user's own code runs here, so it is the user's choice (a file they pointed at), and nothing else
+is imported from its folder. kindling.models.usercode loads model files the same way; the two can share
+one loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from kindling.data.samples import one_line
+from kindling.errors import UserError, did_you_mean
+
+
+def load_py(spec: str, parts: tuple[str, ...] = ("train", "val", "test")) -> dict:
+    """`py:FILE.py:FUNCTION` -> {"train", "val", "test", "target"} from what FUNCTION() returns."""
+    path, _, name = spec[len("py:") :].rpartition(":")
+    if not path or not name:
+        raise UserError(f"--data {spec}: expected py:FILE.py:FUNCTION, e.g. py:my_data.py:make_datasets")
+    module = _import_file(Path(path).expanduser())
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        found = [k for k, v in vars(module).items() if callable(v) and not k.startswith("_")]
+        raise UserError(f"{path} has no function '{name}'{did_you_mean(name, found)}; --data {spec}")
+    try:
+        result = fn()
+    except UserError:
+        raise
+    except Exception as exc:  # the user's code: any type
+        raise UserError(f"{path}: {name}() raised {one_line(exc)}; fix it and run again") from exc
+    if isinstance(result, dict):
+        unknown = sorted(set(result) - {*parts, "target"})
+        if unknown or "train" not in result:
+            raise UserError(
+                f"{path}: {name}() returned a dict with keys {sorted(result)}; "
+                "expected 'train' and optionally 'val', 'test' (and 'target' for a DataFrame)"
+            )
+        return {k: result.get(k) for k in (*parts, "target")}
+    return {"train": result, "val": None, "test": None, "target": None}
+
+
+def _import_file(path: Path):
+    """Import the one file the user named (nothing else is put on sys.path), afresh each time: an edited
+    file is read again in a notebook too."""
+    if not path.is_file() or path.suffix != ".py":
+        raise UserError(f"{path} is not a Python file; --data py:FILE.py:FUNCTION names one")
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    module_name = f"kindling_user_data_{digest}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # pickling (DataLoader workers) and dataclasses look it up here
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: any type
+        del sys.modules[module_name]
+        raise UserError(f"{path}: importing it raised {one_line(exc)}") from exc
+    return module
