@@ -41,9 +41,11 @@ class _RefusingUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("it holds a persistent id")
 
 
-def _refusal(op: pickletools.OpcodeInfo, arg: Any) -> str:
+def _refusal(op: pickletools.OpcodeInfo, arg: Any, last: list[str]) -> str:
     if op.name in ("GLOBAL", "INST"):
         return f"it names the Python object {str(arg).replace(' ', '.')}"
+    if op.name == "STACK_GLOBAL" and len(last) == 2:  # module and name were the two strings just pushed
+        return f"it names the Python object {last[0]}.{last[1]}"
     if op.name in ("STACK_GLOBAL", "REDUCE", "BUILD", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4"):
         return f"it builds a Python object ({op.name})"
     if op.name in ("PERSID", "BINPERSID"):
@@ -53,10 +55,16 @@ def _refusal(op: pickletools.OpcodeInfo, arg: Any) -> str:
 
 def loads(data: bytes, where: str) -> Any:
     """The plain data in `data`; UserError (one line naming `where`) for anything else, before it is built."""
+    last: list[str] = []  # the strings pushed last, for naming what a STACK_GLOBAL would look up
     try:
         for op, arg, _pos in pickletools.genops(io.BytesIO(data)):
             if op.name not in PLAIN_OPCODES:
-                raise UserError(f"{where}: refused to unpickle: {_refusal(op, arg)}; only {PLAIN} is read")
+                why = _refusal(op, arg, last)
+                raise UserError(f"{where}: refused to unpickle: {why}; only {PLAIN} is read")
+            if isinstance(arg, str) and "UNICODE" in op.name:
+                last = [*last[-1:], arg]
+            elif op.name not in ("MEMOIZE", "FRAME", "PUT", "BINPUT", "LONG_BINPUT"):
+                last = []
     except UserError:
         raise
     except Exception as exc:  # pickletools raises ValueError and friends on a damaged stream

@@ -45,8 +45,9 @@ def _lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
 # ---------------------------------------------------------------- embeddings
 
 
-def _read_vectors(path: Path, vocab: list[str], vocab_file: dict | None) -> np.ndarray:
-    """(V, D) float32 rows in vocabulary order; words missing from a word2vec file keep a small random row.
+def _read_vectors(path: Path, vocab: list[str], vocab_file: dict | None) -> tuple[np.ndarray, str]:
+    """(V, D) float32 rows in vocabulary order, and a line counting the vocabulary entries the file lacks
+    (those keep a small random row).
 
     A .npz holds rows in the order of its vocabulary: kindling's own, or your `data.vocab` (the seed's
     vocab.pkl beside its embedding_*.npz), whose rows are then taken in kindling's re-indexed order.
@@ -57,6 +58,11 @@ def _read_vectors(path: Path, vocab: list[str], vocab_file: dict | None) -> np.n
         )
     if path.suffix != ".npz":
         return _read_word2vec(path, vocab)
+    if vocab_file is None and _vocab_beside(path):  # the seed's pair: same size or not, rows would misalign
+        raise UserError(
+            f"{path} has a vocab.pkl beside it: its rows follow that vocabulary, not one fitted here; "
+            f"give it: --set data.vocab={path.parent / 'vocab.pkl'}"
+        )
     vectors = _load_npz(path)
     rows = len(vocab) if vocab_file is None else int(vocab_file["size"])
     if vectors.ndim != 2 or vectors.shape[0] != rows:
@@ -65,24 +71,24 @@ def _read_vectors(path: Path, vocab: list[str], vocab_file: dict | None) -> np.n
                 f"{path}: 'embeddings' has shape {list(vectors.shape)} but {Path(vocab_file['file']).name} "
                 f"(data.vocab) holds {rows} tokens; give the vectors written with that vocabulary"
             )
-        beside = " (give its vocabulary: --set data.vocab=...)" if _vocab_beside(path) else ""
         raise UserError(
             f"{path}: 'embeddings' has shape {list(vectors.shape)}; it must be [vocabulary size {rows}, dim] "
-            f"in vocabulary order{beside}, or give a word2vec text file, mapped by word"
+            "in vocabulary order (or give its vocab.pkl as data.vocab, or a word2vec text file)"
         )
     if vocab_file is None:
-        return vectors
+        return (
+            vectors,
+            f"embeddings: {rows:,} rows in vocabulary order from {path.name} ({vectors.shape[1]} dims)",
+        )
     order = np.asarray(rows_of(vocab_file), dtype=np.int64)
     missing = int((order < 0).sum())
     out = vectors[np.maximum(order, 0)]
     if missing:  # the dict lacked <PAD>/<UNK>: their rows start random, at the scale of the others
         out[order < 0] = np.random.default_rng(0).normal(0.0, float(vectors.std()), (missing, out.shape[1]))
-    print(
+    return out, (
         f"embeddings: {len(vocab) - missing:,} of {len(vocab):,} vocabulary entries found in {path.name} "
-        f"({out.shape[1]} dims, rows mapped through {Path(vocab_file['file']).name}); {missing} missing",
-        file=sys.stderr,
+        f"({out.shape[1]} dims, rows mapped through {Path(vocab_file['file']).name}); {missing} missing"
     )
-    return out
 
 
 def _load_npz(path: Path) -> np.ndarray:
@@ -107,7 +113,7 @@ def _vocab_beside(path: Path) -> bool:
     return (path.parent / "vocab.pkl").is_file()
 
 
-def _read_word2vec(path: Path, vocab: list[str]) -> np.ndarray:
+def _read_word2vec(path: Path, vocab: list[str]) -> tuple[np.ndarray, str]:
     stoi = {w: i for i, w in enumerate(vocab)}
     rows: dict[int, np.ndarray] = {}
     dim = None
@@ -136,11 +142,11 @@ def _read_word2vec(path: Path, vocab: list[str]) -> np.ndarray:
     vectors = np.random.default_rng(0).normal(0.0, scale, (len(vocab), dim)).astype(np.float32)
     for i, row in rows.items():
         vectors[i] = row
-    print(
-        f"embeddings: {len(rows):,} of {len(vocab):,} vocabulary entries found in {path.name} ({dim} dims)",
-        file=sys.stderr,
+    missing = len(vocab) - len(rows)
+    return vectors, (
+        f"embeddings: {len(rows):,} of {len(vocab):,} vocabulary entries found in {path.name} "
+        f"({dim} dims); {missing:,} missing"
     )
-    return vectors
 
 
 def _embedding(
@@ -162,12 +168,13 @@ def _embedding(
         layer = nn.Embedding(vocab_size, int(record["dim"]), padding_idx=PAD_INDEX)
     else:
         path = Path(embeddings).expanduser()
-        array = _read_vectors(path, sig.extras["vocab"], sig.extras.get("vocab_file"))
+        array, said = _read_vectors(path, sig.extras["vocab"], sig.extras.get("vocab_file"))
         if embed is not None and embed != array.shape[1]:
             raise UserError(
                 f"model.options.embed = {embed} but {path.name} holds {array.shape[1]}-dimensional vectors; "
                 f"drop embed (the vectors set it) or set it to {array.shape[1]}"
             )
+        print(said, file=sys.stderr)
         vectors = torch.from_numpy(np.ascontiguousarray(array))
         vectors[PAD_INDEX] = 0.0
         layer = nn.Embedding.from_pretrained(vectors, freeze=False, padding_idx=PAD_INDEX)
