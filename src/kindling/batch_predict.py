@@ -11,6 +11,7 @@ import csv
 import glob
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,10 +149,39 @@ def _batched(predictor: Predictor, samples: list, job: Job) -> list[dict]:
     return results
 
 
+NOT_FINITE = (
+    "the model's output for this input is not a finite number (NaN or infinite); its weights may be "
+    "damaged or the input far outside what it was trained on"
+)
+
+
+def json_ready(results: list[dict]) -> list[dict]:
+    """JSON stays JSON: a result holding a NaN or infinite number gets null there and an `error`."""
+    ready = []
+    for result in results:
+        clean, bad = finite(result)
+        ready.append({**clean, "error": NOT_FINITE} if bad else result)
+    return ready
+
+
+def finite(value) -> tuple[object, bool]:
+    """(value with every non-finite float replaced by None, whether any was): for strict JSON."""
+    if isinstance(value, float):
+        return (value, False) if math.isfinite(value) else (None, True)
+    if isinstance(value, dict):
+        pairs = {key: finite(item) for key, item in value.items()}
+        return {key: item for key, (item, _) in pairs.items()}, any(bad for _, bad in pairs.values())
+    if isinstance(value, list):
+        items = [finite(item) for item in value]
+        return [item for item, _ in items], any(bad for _, bad in items)
+    return value, False
+
+
 def write_output(path: Path, results: list[dict], frame=None) -> None:
     """preds.csv (one row per input, top-k as `name:p` pairs) or preds.jsonl (one JSON object a line)."""
     if path.suffix.lower() == ".jsonl":
-        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results))
+        lines = (json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in json_ready(results))
+        atomic_write_text(path, "".join(lines))
         return
     if frame is not None:
         atomic_write_text(path, frame.to_csv(index=False))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindling.data.signature import Signature
-from kindling.errors import UserError
+from kindling.errors import UserError, one_line
 from kindling.fileio import atomic_write_bytes, atomic_write_json
 
 BUNDLE_FORMAT = 1
@@ -53,6 +53,13 @@ def save_bundle(
 def bundle_dir(path: str | Path) -> Path:
     """A run directory or a bundle folder -> the bundle folder."""
     path = Path(path)
+    try:
+        return _find_bundle(path)
+    except OSError as exc:  # a name too long, a folder without permission
+        raise UserError(f"{path} cannot be read ({exc.strerror}); pass runs/NAME or runs/NAME/best") from exc
+
+
+def _find_bundle(path: Path) -> Path:
     if (path / "model.safetensors").is_file():
         return path
     if (path / "best" / "model.safetensors").is_file():
@@ -69,43 +76,73 @@ def bundle_dir(path: str | Path) -> Path:
 
 
 def read_meta(folder: Path) -> dict:
+    """The metadata of the safetensors header, checked (required keys, types, signature consistency)."""
     from safetensors import safe_open
+
+    from kindling.bundle_check import parse_meta
 
     file = folder / "model.safetensors"
     try:
         with safe_open(str(file), framework="pt") as f:
             text = (f.metadata() or {}).get("kindling")
     except Exception as exc:  # safetensors raises its own error types for a damaged header
-        raise UserError(f"{file} is corrupt or truncated ({exc}); retrain or restore the file") from exc
+        raise UserError(
+            f"{file} is corrupt or truncated ({one_line(str(exc), 120)}); retrain or restore the file"
+        ) from exc
     if not text:
         raise UserError(f"{file} carries no kindling metadata; it was not written by kindling")
-    meta = json.loads(text)
+    meta = parse_meta(text, file)
     if meta.get("format_version") != BUNDLE_FORMAT:
         raise UserError(
-            f"{file} is bundle format {meta.get('format_version')}; this kindling reads format {BUNDLE_FORMAT}"
+            f"{file} is bundle format {one_line(str(meta.get('format_version')), 40)}; "
+            f"this kindling reads format {BUNDLE_FORMAT}"
         )
     return meta
 
 
-def load_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False) -> Bundle:
-    """Rebuild the model from its registered name and options (or the user's recorded code, see
-    `build_recorded`), then load the safetensors weights."""
+def read_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False) -> Bundle:
+    """The one reader of Bundles: checked metadata, the model rebuilt from its registered name and options
+    (or the user's recorded code, see `build_recorded`), and weights that fit it (names, shapes, finite
+    values). Any inconsistency is one UserError line naming the file and the field; a bundle.json that
+    disagrees with the header is one warning line."""
+    import sys
+
     from safetensors.torch import load_file
 
+    from kindling.bundle_check import check_weights, compare_copy
+
     folder = bundle_dir(path)
+    file = folder / "model.safetensors"
     meta = read_meta(folder)
     sig = Signature.from_dict(meta["signature"])
     spec = meta["model"]
-    model = build_recorded(spec, sig, folder, trust_code)
     try:
-        state = load_file(str(folder / "model.safetensors"), device=str(device))
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, OSError) as exc:
+        model = build_recorded(spec, sig, folder, trust_code)
+    except UserError as exc:
+        raise UserError(f"{file}: {exc}") from exc
+    except Exception as exc:  # metadata a user edited can break a constructor in any way
         raise UserError(
-            f"weights in {folder} do not fit model '{spec['name']}' ({str(exc)[:200]}); the bundle is damaged"
+            f"{file}: model '{one_line(spec['name'], 60)}' cannot be built from its metadata "
+            f"({exc.__class__.__name__}: {one_line(str(exc), 120)}); the bundle is damaged"
         ) from exc
+    try:
+        state = load_file(str(file), device=str(device))
+    except Exception as exc:  # a truncated body, a bad dtype, an offset past the end
+        raise UserError(
+            f"{file} is corrupt or truncated ({one_line(str(exc), 120)}); retrain or restore the file"
+        ) from exc
+    check_weights(state, model, spec["name"], file)
+    model.load_state_dict(state, strict=True)
     model.to(device).eval()
+    warning = compare_copy(meta, folder)  # told only for a bundle that loads: an error stays one line
+    if warning:
+        print(f"kindling: warning: {warning}", file=sys.stderr)
     return Bundle(model, sig, meta, folder)
+
+
+def load_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False) -> Bundle:
+    """`read_bundle` under its older name (every caller goes through the same checks)."""
+    return read_bundle(path, device, trust_code)
 
 
 def save_code_copy(folder: Path, record: dict, source: bytes) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kindling import __version__, plugins
 from kindling.cli_args import OneLineParser, SubParser, add_core_commands
-from kindling.errors import UserError
+from kindling.errors import GUARD, UserError, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,18 +74,23 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from kindling.batch_predict import finite
     from kindling.bundle import bundle_dir
     from kindling.evaluate import evaluate, format_table
     from kindling.fileio import atomic_write_json
 
     result = evaluate(args.run, args.split, args.data, trust_code=args.trust_code)
+    strict, bad = finite(result)  # JSON stays JSON: a NaN metric is null, and says why
+    if bad:
+        strict["error"] = "some metrics are not finite numbers (null here): the model's outputs overflow"
     folder = bundle_dir(args.run)
     run_dir = folder.parent if folder.name == "best" else None
     if run_dir is not None:
-        atomic_write_json(run_dir / f"metrics_{args.split}.json", result)
+        atomic_write_json(run_dir / f"metrics_{args.split}.json", strict)
     baseline = _saved_baseline(run_dir, result["split"]) if run_dir is not None and not args.data else None
     if args.json:
-        print(json.dumps({**result, "baseline": baseline} if baseline else result))
+        shown = {**strict, "baseline": finite(baseline)[0]} if baseline else strict
+        print(json.dumps(shown, allow_nan=False))
     else:
         from kindling.bundle import read_meta
 
@@ -105,7 +110,15 @@ def _saved_baseline(run_dir: Path, split: str) -> dict | None:
 
 
 def cmd_predict(args) -> int:
-    from kindling.batch_predict import Job, check_job, format_results, run_job, sort_into, write_output
+    from kindling.batch_predict import (
+        Job,
+        check_job,
+        format_results,
+        json_ready,
+        run_job,
+        sort_into,
+        write_output,
+    )
     from kindling.predict import Predictor
 
     job = Job(
@@ -132,7 +145,7 @@ def cmd_predict(args) -> int:
             file=sys.stderr,
         )
     if args.json:
-        print(json.dumps({"predictions": results}))
+        print(json.dumps({"predictions": json_ready(results)}, allow_nan=False))
     elif job.output is None:
         print(format_results(results))
     return 0
@@ -234,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except UserError as exc:
-        print(f"kindling: {one_line(str(exc))}", file=sys.stderr)
+        print(f"kindling: {one_line(str(exc), GUARD)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kindling: interrupted", file=sys.stderr)
@@ -253,12 +266,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 130
         raise
-
-
-def one_line(message: str) -> str:
-    """A refusal is one line even when it quotes the user's data: a column name with a line break in it
-    (a quoted CSV header) is shown escaped, as `\n`, instead of splitting the message."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
 
 
 def _resume_target(args, fallback: str) -> str:

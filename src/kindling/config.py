@@ -100,6 +100,11 @@ class DataConfig:
         None, flag="--pad-size", help="text: pad or cut to N tokens (default: 95th percentile of train)"
     )
     encoding: str = setting("utf-8", flag="--encoding", help="text and tables: file encoding, e.g. gbk")
+    vocab: str | None = setting(
+        None,
+        flag="--vocab",
+        help="text: your vocabulary, a pickled dict token -> id (vocab.pkl), used instead of fitting one",
+    )
 
 
 @dataclass

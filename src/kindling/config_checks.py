@@ -102,6 +102,7 @@ RULES: dict[str, Number | Choice | Exists] = {
     "data.val": Exists(),
     "data.test": Exists(),
     "data.root": Exists(),
+    "data.vocab": Exists(),
     "model.freeze": Choice(("none", "backbone")),  # model.pretrained: checked by models.finetune (names)
     "model.unfreeze_epoch": AT_LEAST_1,
     "model.unfreeze_lr_factor": POSITIVE,

@@ -15,6 +15,36 @@ class UserError(Exception):
     exit_code = 2
 
 
+MAX_MESSAGE = 300  # characters a one-line message aims at (the bad-input corpus holds every refusal to it)
+GUARD = 2 * MAX_MESSAGE  # where the CLI cuts a runaway message; long paths alone may take one past 300
+
+
+def summarise(items: Iterable, what: str = "", limit: int = 5) -> str:
+    """A list in a one-line message: all of it when short, else the first few and how many more.
+
+    Example: ``summarise(columns, "columns")`` -> ``['a', 'b', 'c', 'd', 'e', ... and 990 more columns]``
+    """
+    items = [str(item) for item in items]
+    shown = ", ".join(repr(item if len(item) <= 40 else item[:37] + "...") for item in items[:limit])
+    rest = len(items) - limit
+    return f"[{shown}]" if rest <= 0 else f"[{shown}, ... and {rest} more{' ' + what if what else ''}]"
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """Any message as one line of at most `limit` characters: the last guard of the CLI's contract, for a
+    message built from text of unknown length (a library's error, a long path). A long one loses its
+    middle, cut at word boundaries: the start says what is wrong and where, the end what to do. A
+    character that is not printable (a line break inside a quoted CSV header) is shown escaped, as `\n`."""
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(message))
+    if len(text) <= limit:
+        return text
+    keep = limit - 5  # " ... "
+    head = text[: keep * 3 // 5].rsplit(" ", 1)[0]
+    tail = text[len(text) - (keep - len(head)) :]
+    tail = tail.split(" ", 1)[1] if " " in tail else tail
+    return f"{head} ... {tail}"
+
+
 class NonFiniteLossError(UserError):
     """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
 

@@ -77,14 +77,14 @@ def load_checkpoint(path: str | Path) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about odd pickle protocols in damaged files
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0][:160]
+    except pickle.UnpicklingError as exc:  # torch's message is a page of advice on weights_only=False
         raise UserError(
-            f"{path} is not a safe kindling checkpoint (refused to unpickle it: {first}); "
-            "use a checkpoint written by kindling"
+            f"{path} is not a safe kindling checkpoint (refused to unpickle it: it holds more than plain "
+            "tensors and numbers); use a checkpoint written by kindling"
         ) from exc
     except Exception as exc:  # the weights-only unpickler raises many types on damaged bytes
-        first = (str(exc).strip().splitlines() or ["unreadable"])[0][:160]
+        first = (str(exc).strip().splitlines() or ["unreadable"])[0]
+        first = first if len(first) <= 120 else first[:120].rsplit(" ", 1)[0] + " ..."
         raise UserError(
             f"checkpoint {path} is truncated or corrupt ({first}); resume from another run or retrain"
         ) from exc

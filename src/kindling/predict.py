@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from kindling.bundle import Bundle, load_bundle
-from kindling.errors import UserError
+from kindling.errors import UserError, summarise
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: larger than any photo a phone takes, far below a decompression bomb
@@ -145,11 +145,12 @@ class Predictor:
             extra = [c for c in row if c not in allowed]
             if missing or extra:
                 parts = [
-                    f"missing column(s) {missing}" if missing else "",
-                    f"unknown column(s) {extra}" if extra else "",
+                    f"missing column(s) {summarise(missing, 'columns')}" if missing else "",
+                    f"unknown column(s) {summarise(extra, 'columns')}" if extra else "",
                 ]
                 raise UserError(
-                    f"row {i}: {'; '.join(p for p in parts if p)}; the model's columns are {columns}"
+                    f"row {i}: {'; '.join(p for p in parts if p)}; the model's columns are "
+                    f"{summarise(columns, 'columns')} (all of them: GET /metadata or the run's bundle.json)"
                 )
         return self.task.inputs.encode_rows(records, columns)
 

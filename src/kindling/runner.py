@@ -99,9 +99,28 @@ def prepare_run_dir(cfg: RunConfig, overwrite: bool, echo=print) -> Path:
 
 def load_saved_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / "config.yaml"
+    if not Path(run_dir).exists():
+        raise UserError(f"{run_dir} does not exist; pass a run directory (runs/NAME)")
     if not path.is_file():
         raise UserError(f"{run_dir} is not a kindling run directory (no config.yaml); pass runs/NAME")
-    return config_from_yaml(path.read_text(encoding="utf-8"))
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{path} is not UTF-8 text (byte {exc.start}); restore the run's config.yaml"
+        ) from exc
+    if not text.strip():
+        raise UserError(f"{path} is empty; restore the run's config.yaml or start a new run")
+    try:
+        return config_from_yaml(text)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1} column {where.column + 1}" if where else ""
+        raise UserError(f"{path} is not valid YAML{at}; restore the run's config.yaml") from exc
 
 
 def train(

@@ -67,3 +67,31 @@ def write_jsonl(path: Path, n: int = 120, seed: int = 0) -> Path:
     rows = [{"text": text, "label": label} for text, label in en_rows(n, seed)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def write_seed_vocab_and_vectors(
+    train_file: Path, folder: Path, dim: int = 8, leave_out: str = "", extra: str = "", seed: int = 0
+) -> tuple[Path, Path]:
+    """The seed TextRNN lesson's pair, in its exact formats: `vocab.pkl` (pkl.dump of a dict token -> id,
+    tokens by falling frequency, then `<UNK>` and `<PAD>`) and `embedding_<name>.npz`
+    (np.savez_compressed(f, embeddings=...), one row per id). Characters in `leave_out` are not in the
+    vocabulary (they read as <UNK>); `extra` adds characters the data never uses."""
+    import pickle
+    from collections import Counter
+
+    import numpy as np
+
+    counts = Counter(
+        ch for line in train_file.read_text(encoding="utf-8").splitlines() for ch in line.split("\t")[0]
+    )
+    tokens = [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if t not in leave_out]
+    vocab_dic = {tok: idx for idx, tok in enumerate(tokens + list(extra))}
+    vocab_dic.update({"<UNK>": len(vocab_dic), "<PAD>": len(vocab_dic) + 1})
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = folder / "vocab.pkl"
+    with open(vocab, "wb") as f:
+        pickle.dump(vocab_dic, f)
+    embeddings = np.random.default_rng(seed).random((len(vocab_dic), dim))
+    vectors = folder / "embedding_Test.npz"
+    np.savez_compressed(vectors, embeddings=embeddings)
+    return vocab, vectors

@@ -431,3 +431,22 @@ def test_fit_takes_a_class_defined_in_the_session(folders, tmp_path, monkeypatch
     )
     assert done.returncode == 2, done.stderr
     assert "model 'SessionNet' was defined in the Python session that trained it" in done.stderr
+
+
+@pytest.mark.parametrize("name", sorted(SEED_MODELS))
+def test_every_seed_model_through_kindling_fit(name, folders, tmp_path):
+    """kindling.fit(model=TheClass): trained on data of its shape, then evaluated, predicted, exported."""
+    import kindling
+
+    sys.path.insert(0, str(TESTS))
+    try:
+        import seed_models
+    finally:
+        sys.path.remove(str(TESTS))
+    folder = folders[SEED_MODELS[name]]
+    run = kindling.fit(
+        data=f"folder:{folder}", model=getattr(seed_models, name), epochs=1, threads=1, run_dir=str(tmp_path)
+    )
+    assert run.evaluate("val")["n"] > 0
+    assert run.predict(next((folder / "bee").glob("*.png")))[0]["label_name"] in CLASSES
+    assert run.export("onnx")["check"]["max_abs_diff"] < 1e-3

@@ -5,7 +5,9 @@ Each takes `(x, lengths)`: x int64 (B, L) right-padded with <PAD> = 0, lengths i
 from the Signature (`sig.extras["vocab"]`), so a Bundle rebuilds the same shapes without the data.
 
 Pretrained vectors: `embeddings: FILE` (a .npz with key `embeddings`, rows in vocabulary order, or a
-word2vec text file mapped through the vocabulary), `freeze_embeddings: true` to keep them fixed.
+word2vec text file mapped through the vocabulary), `freeze_embeddings: true` to keep them fixed. The
+seed lesson's pair is `--set data.vocab=vocab.pkl --set model.options.embeddings=embedding_X.npz`: the
+npz rows follow that vocab.pkl. `embed` (default 300, bow 64) is taken from the vectors when not given.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from kindling.data.text.vocabfile import rows_of
 from kindling.errors import UserError
 
 PAD_INDEX = 0
@@ -42,27 +45,75 @@ def _lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
 # ---------------------------------------------------------------- embeddings
 
 
-def _read_vectors(path: Path, vocab: list[str]) -> np.ndarray:
-    """(V, D) float32 rows in vocabulary order; words missing from a word2vec file keep a small random row."""
+def _read_vectors(path: Path, vocab: list[str], vocab_file: dict | None) -> tuple[np.ndarray, str]:
+    """(V, D) float32 rows in vocabulary order, and a line counting the vocabulary entries the file lacks
+    (those keep a small random row).
+
+    A .npz holds rows in the order of its vocabulary: kindling's own, or your `data.vocab` (the seed's
+    vocab.pkl beside its embedding_*.npz), whose rows are then taken in kindling's re-indexed order.
+    """
     if not path.is_file():
         raise UserError(
             f"embeddings file {path} does not exist; give a .npz (key 'embeddings') or a word2vec text file"
         )
-    if path.suffix == ".npz":
+    if path.suffix != ".npz":
+        return _read_word2vec(path, vocab)
+    if vocab_file is None and _vocab_beside(path):  # the seed's pair: same size or not, rows would misalign
+        raise UserError(
+            f"{path} has a vocab.pkl beside it: its rows follow that vocabulary, not one fitted here; "
+            f"give it: --set data.vocab={path.parent / 'vocab.pkl'}"
+        )
+    vectors = _load_npz(path)
+    rows = len(vocab) if vocab_file is None else int(vocab_file["size"])
+    if vectors.ndim != 2 or vectors.shape[0] != rows:
+        if vocab_file is not None:
+            raise UserError(
+                f"{path}: 'embeddings' has shape {list(vectors.shape)} but {Path(vocab_file['file']).name} "
+                f"(data.vocab) holds {rows} tokens; give the vectors written with that vocabulary"
+            )
+        raise UserError(
+            f"{path}: 'embeddings' has shape {list(vectors.shape)}; it must be [vocabulary size {rows}, dim] "
+            "in vocabulary order (or give its vocab.pkl as data.vocab, or a word2vec text file)"
+        )
+    if vocab_file is None:
+        return (
+            vectors,
+            f"embeddings: {rows:,} rows in vocabulary order from {path.name} ({vectors.shape[1]} dims)",
+        )
+    order = np.asarray(rows_of(vocab_file), dtype=np.int64)
+    missing = int((order < 0).sum())
+    out = vectors[np.maximum(order, 0)]
+    if missing:  # the dict lacked <PAD>/<UNK>: their rows start random, at the scale of the others
+        out[order < 0] = np.random.default_rng(0).normal(0.0, float(vectors.std()), (missing, out.shape[1]))
+    return out, (
+        f"embeddings: {len(vocab) - missing:,} of {len(vocab):,} vocabulary entries found in {path.name} "
+        f"({out.shape[1]} dims, rows mapped through {Path(vocab_file['file']).name}); {missing} missing"
+    )
+
+
+def _load_npz(path: Path) -> np.ndarray:
+    """The 'embeddings' array of a .npz (never unpickled: object arrays are refused)."""
+    try:
         with np.load(path, allow_pickle=False) as npz:
             if "embeddings" not in npz.files:
-                raise UserError(f"{path} has no array 'embeddings' (it has: {', '.join(npz.files)})")
-            vectors = np.asarray(npz["embeddings"], dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[0] != len(vocab):
-            raise UserError(
-                f"{path}: 'embeddings' has shape {list(vectors.shape)}; it must be [vocabulary size {len(vocab)}, dim] "
-                "in vocabulary order (or give a word2vec text file, mapped by word)"
-            )
-        return vectors
-    return _read_word2vec(path, vocab)
+                raise UserError(
+                    f"{path} has no array 'embeddings' (it has: {', '.join(npz.files) or 'nothing'})"
+                )
+            return np.asarray(npz["embeddings"], dtype=np.float32)
+    except UserError:
+        raise
+    except Exception as exc:  # not a zip, a damaged member, an object array, text in the array ...
+        raise UserError(
+            f"{path} is not a readable .npz of numbers ({str(exc)[:80]}); "
+            "write it with np.savez_compressed(f, embeddings=array)"
+        ) from exc
 
 
-def _read_word2vec(path: Path, vocab: list[str]) -> np.ndarray:
+def _vocab_beside(path: Path) -> bool:
+    return (path.parent / "vocab.pkl").is_file()
+
+
+def _read_word2vec(path: Path, vocab: list[str]) -> tuple[np.ndarray, str]:
     stoi = {w: i for i, w in enumerate(vocab)}
     rows: dict[int, np.ndarray] = {}
     dim = None
@@ -91,28 +142,40 @@ def _read_word2vec(path: Path, vocab: list[str]) -> np.ndarray:
     vectors = np.random.default_rng(0).normal(0.0, scale, (len(vocab), dim)).astype(np.float32)
     for i, row in rows.items():
         vectors[i] = row
-    print(
-        f"embeddings: {len(rows):,} of {len(vocab):,} vocabulary entries found in {path.name} ({dim} dims)",
-        file=sys.stderr,
+    missing = len(vocab) - len(rows)
+    return vectors, (
+        f"embeddings: {len(rows):,} of {len(vocab):,} vocabulary entries found in {path.name} "
+        f"({dim} dims); {missing:,} missing"
     )
-    return vectors
 
 
-def _embedding(sig, embed: int, embeddings: str | None, freeze: bool) -> nn.Embedding:
+def _embedding(
+    sig, embed: int | None, embeddings: str | None, freeze: bool, default: int = 300
+) -> nn.Embedding:
     """An nn.Embedding for the vocabulary, from pretrained vectors when `embeddings` names a file.
 
-    The vectors' size is recorded in sig.extras["pretrained_embeddings"]: the trainer saves that
-    Signature in the Bundle, so loading the Bundle later rebuilds the right shape from the record and
-    takes the weights from the Bundle, without needing the (often large) vectors file again.
+    Its size is `embed`, or the vectors' dimension when a file is given and `embed` is not (a given
+    `embed` that differs from the vectors is refused), else `default`. The vectors' size is recorded in
+    sig.extras["pretrained_embeddings"]: the trainer saves that Signature in the Bundle, so loading the
+    Bundle later rebuilds the right shape from the record and takes the weights from the Bundle, without
+    needing the (often large) vectors file again.
     """
     vocab_size = _vocab_size(sig)
     if not embeddings:
-        return nn.Embedding(vocab_size, embed, padding_idx=PAD_INDEX)
+        return nn.Embedding(vocab_size, embed or default, padding_idx=PAD_INDEX)
     record = sig.extras.get("pretrained_embeddings")
     if record and record.get("file") == str(embeddings):
         layer = nn.Embedding(vocab_size, int(record["dim"]), padding_idx=PAD_INDEX)
     else:
-        vectors = torch.from_numpy(_read_vectors(Path(embeddings).expanduser(), sig.extras["vocab"]))
+        path = Path(embeddings).expanduser()
+        array, said = _read_vectors(path, sig.extras["vocab"], sig.extras.get("vocab_file"))
+        if embed is not None and embed != array.shape[1]:
+            raise UserError(
+                f"model.options.embed = {embed} but {path.name} holds {array.shape[1]}-dimensional vectors; "
+                f"drop embed (the vectors set it) or set it to {array.shape[1]}"
+            )
+        print(said, file=sys.stderr)
+        vectors = torch.from_numpy(np.ascontiguousarray(array))
         vectors[PAD_INDEX] = 0.0
         layer = nn.Embedding.from_pretrained(vectors, freeze=False, padding_idx=PAD_INDEX)
         sig.extras["pretrained_embeddings"] = {"file": str(embeddings), "dim": int(vectors.shape[1])}
@@ -231,7 +294,7 @@ class BagOfNgrams(nn.Module):
 
 def textrnn(
     sig,
-    embed: int = 300,
+    embed: int | None = None,
     hidden: int = 128,
     layers: int = 2,
     dropout: float = 0.5,
@@ -240,13 +303,13 @@ def textrnn(
     freeze_embeddings: bool = False,
 ) -> nn.Module:
     """TextRNN (THUCNews): embedding 300, bidirectional LSTM 128 x 2 layers, dropout 0.5, packed sequences."""
-    emb = _embedding(sig, embed, embeddings, freeze_embeddings)
+    emb = _embedding(sig, embed, embeddings, freeze_embeddings, default=300)
     return TextRNN(emb, hidden, layers, dropout, bidirectional, sig.num_outputs)
 
 
 def textcnn(
     sig,
-    embed: int = 300,
+    embed: int | None = None,
     filter_sizes: list[int] | None = None,
     filters: int = 256,
     dropout: float = 0.5,
@@ -254,13 +317,13 @@ def textcnn(
     freeze_embeddings: bool = False,
 ) -> nn.Module:
     """TextCNN (Kim 2014): embedding 300, filter sizes 2/3/4 with 256 filters each, max over time."""
-    emb = _embedding(sig, embed, embeddings, freeze_embeddings)
+    emb = _embedding(sig, embed, embeddings, freeze_embeddings, default=300)
     return TextCNN(emb, list(filter_sizes or [2, 3, 4]), filters, dropout, sig.num_outputs)
 
 
 def bow(
     sig,
-    embed: int = 64,
+    embed: int | None = None,
     buckets: int = 100_000,
     ngrams: int = 2,
     dropout: float = 0.0,
@@ -272,5 +335,5 @@ def bow(
         raise UserError(
             f"bow: buckets must be >= 0 and ngrams >= 1 (1 = unigrams only), got {buckets}, {ngrams}"
         )
-    emb = _embedding(sig, embed, embeddings, freeze_embeddings)
+    emb = _embedding(sig, embed, embeddings, freeze_embeddings, default=64)
     return BagOfNgrams(emb, buckets, ngrams, dropout, sig.num_outputs)

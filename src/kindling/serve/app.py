@@ -25,6 +25,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from kindling.batch_predict import NOT_FINITE, json_ready
 from kindling.errors import UserError
 from kindling.predict import DEFAULT_MAX_PIXELS, ImageTooLarge, Predictor
 from kindling.serve.batching import MicroBatcher
@@ -146,6 +147,8 @@ def create_app(
                 "'image' field, or application/json with 'rows' or 'texts'",
             )
         results = await batcher.submit(samples, top_k)
+        if any("error" in r for r in json_ready(results)):  # NaN is not JSON: a clear 422, never a 500
+            raise ApiError(422, NOT_FINITE)
         extra = {
             "top_k": top_k,
             "model": predictor.bundle.name,

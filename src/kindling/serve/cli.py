@@ -86,14 +86,12 @@ def add_commands(sub) -> None:
 
 
 def _check(args) -> None:
-    from kindling.bundle import bundle_dir, read_meta
+    from kindling.bundle import read_bundle
 
-    folder = bundle_dir(args.run)
-    meta = read_meta(folder)  # a missing or damaged run fails here, before the port opens
-    if "code" in meta["model"]:  # the user's own model: its code unchanged (or --trust-code), checked now
-        from kindling.models.recorded import recorded_source
-
-        recorded_source(meta["model"]["code"], folder, args.trust_code)
+    # the whole Bundle (metadata, the user's recorded code unchanged or --trust-code, model, weights) is
+    # checked once here, before the port opens: a damaged one is one line and exit 2, not a traceback per
+    # worker and 503 forever
+    read_bundle(args.run, trust_code=args.trust_code)
     checks = [
         (1 <= args.port <= 65535, f"--port {args.port} must be between 1 and 65535"),
         (args.workers >= 0, f"--workers {args.workers} must be 0 (pick) or more"),
@@ -137,6 +135,7 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from kindling.serve.metrics import multiprocess_dir
+    from kindling.serve.protocol import protocol
 
     _check(args)
     workers = args.workers or auto_workers(args.run)
@@ -170,6 +169,7 @@ def cmd_serve(args) -> int:
             host=args.host,
             port=args.port,
             workers=workers,
+            http=protocol(),  # uvicorn's own parser, answering a malformed request with the API's JSON 400
             log_level=args.log_level,
             access_log=args.log_level in ("info", "debug", "trace"),
         )

@@ -15,12 +15,16 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from kindling.errors import UserError
 from kindling.predict import ImageTooLarge
 
 log = logging.getLogger("kindling.serve")
 
+NO_ANSWER = 499
+MAX_URL_BYTES = 8192  # what nginx and most front servers accept in a request line; a URL of this API is short
+MAX_HEADER_BYTES = 65536  # all request headers together; uvicorn's httptools parser sets no limit
 KNOWN_PATHS = {"/", "/predict", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"}
 
 
@@ -49,7 +53,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         start = time.perf_counter()
-        status = {"code": 500, "started": False}
+        # 499 (nginx's "client closed request"): the app ended without an answer, as when the client left or
+        # uvicorn refused a malformed body mid-request and answered the 400 itself
+        status = {"code": NO_ANSWER, "started": False}
 
         async def send_tracked(message):
             if message["type"] == "http.response.start":
@@ -57,11 +63,9 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-                raise BodyTooLarge(self.max_bytes)
+            self._check_head(scope)
             await self.app(scope, self._limited(receive), send_tracked)
-        except BodyTooLarge as exc:
+        except ApiError as exc:  # the body or URL limit, answered before the app saw the request
             if not status["started"]:
                 await _send_json(
                     send_tracked,
@@ -69,12 +73,31 @@ class BodyLimitMiddleware:
                     {"success": False, "error": exc.message, "status": exc.status},
                     close=True,
                 )
+        except Exception:
+            if not status["started"]:
+                status["code"] = 500  # uvicorn answers an exception that escaped the app with a 500
+            raise
         finally:
             path = scope.get("path", "")
             label = path if path in KNOWN_PATHS else "/static" if path.startswith("/static/") else "other"
             self.metrics.observe_request(
                 scope.get("method", "?"), label, status["code"], time.perf_counter() - start
             )
+
+    def _check_head(self, scope) -> None:
+        """URL, headers and declared body size, checked before the app reads a byte of the body."""
+        url_bytes = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        if url_bytes > MAX_URL_BYTES:
+            raise ApiError(414, f"the URL is {url_bytes} bytes, over the limit of {MAX_URL_BYTES}")
+        headers = scope.get("headers") or []
+        header_bytes = sum(len(name) + len(value) for name, value in headers)
+        if header_bytes > MAX_HEADER_BYTES:
+            raise ApiError(
+                431, f"the request headers are {header_bytes} bytes, over the limit of {MAX_HEADER_BYTES}"
+            )
+        length = dict(headers).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            raise BodyTooLarge(self.max_bytes)
 
     def _limited(self, receive):
         seen = 0
@@ -156,12 +179,17 @@ def error_response(request, exc: Exception) -> JSONResponse:
         return reply(422, "invalid request: " + "; ".join(parts))
     if isinstance(exc, UserError):
         return reply(413 if isinstance(exc, ImageTooLarge) else 400, str(exc))
+    if isinstance(exc, ClientDisconnect):  # the body ended early: no one to answer, and no fault here
+        return reply(NO_ANSWER, "the connection closed before the request body ended")
     log.error("unhandled error on %s", request.url.path, exc_info=exc)
     return reply(500, f"internal error ({exc.__class__.__name__}); see the server log")
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    for kind in (ApiError, HTTPException, RequestValidationError, UserError, Exception):
+    """Every exception -> its JSON answer. A class named here is answered by Starlette's exception
+    middleware; only the catch-all `Exception` goes to its server-error middleware, which answers and
+    then re-raises (a logged traceback) - so a client that left mid-body (ClientDisconnect) is named."""
+    for kind in (ApiError, HTTPException, RequestValidationError, UserError, ClientDisconnect, Exception):
         app.add_exception_handler(kind, _handler)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 from kindling.models import usercode
@@ -38,6 +39,21 @@ def save_last(trainer) -> None:
 
 
 def load_state(trainer, state: dict) -> None:
+    """Restore everything `state_dict` saved; a state that does not fit this run is one line (exit 2)."""
+    from kindling.errors import UserError
+
+    try:
+        _restore(trainer, state)
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        first = re.sub(r"^Error\(s\) in loading state_dict for \w+: ", "", " ".join(str(exc).split()))
+        first = first if len(first) <= 100 else first[:100].rsplit(" ", 1)[0] + " ..."
+        raise UserError(
+            f"{trainer.run_dir / 'checkpoints' / 'last.pt'} does not fit this run's model ({first}); "
+            "resume with the run's own config, or retrain"
+        ) from exc
+
+
+def _restore(trainer, state: dict) -> None:
     """Restore everything `state_dict` saved; RNG last, so nothing after it consumes randomness."""
     from kindling.train.events import Progress
 

@@ -4,7 +4,8 @@
     kindling train --data text:sms.tsv --model bow                 # headerless label<TAB>text is detected
 
 Everything fitted (tokeniser, vocabulary, pad size) comes from the train split only and is stored in
-`Signature.extras` (keys `tokenizer`, `vocab`, `pad_size`), so `encode_texts(sig, texts)` turns raw
+`Signature.extras` (keys `tokenizer`, `vocab`, `pad_size`; with `data.vocab=vocab.pkl` your own
+vocabulary is used instead of fitting one, see `vocabfile`), so `encode_texts(sig, texts)` turns raw
 strings into model input at prediction time without the training data.
 """
 
@@ -27,6 +28,7 @@ from kindling.data.text.tokenize import (
     stoi_for,
     tokenize,
 )
+from kindling.data.text.vocabfile import read_vocab
 from kindling.errors import UserError
 
 __all__ = ["encode_texts", "text_source"]
@@ -76,7 +78,7 @@ def text_source(cfg, fitted: Signature | None = None) -> DataModule:
     labels = {part: _label_ids(part_rows, class_names, class_file) for part, part_rows in rows.items()}
     rows, labels = _fill_splits(rows, labels, cfg)
 
-    tok_name, vocab, pad, how = _fit(cfg, [r.text for r in rows["train"]], fitted)
+    tok_name, vocab, pad, how, vocab_file = _fit(cfg, [r.text for r in rows["train"]], fitted)
     stoi = stoi_for(vocab)
     splits = {}
     for part, part_rows in rows.items():
@@ -93,12 +95,17 @@ def text_source(cfg, fitted: Signature | None = None) -> DataModule:
         "pad_index": PAD_INDEX,
         "unk_index": UNK_INDEX,
     }
+    if vocab_file is not None:  # your data.vocab: the text models map embedding rows through it
+        extras["vocab_file"] = vocab_file
     sig = Signature("classification", "text", [pad], class_names, extras=extras)
     return DataModule(sig, splits["train"], splits.get("val"), splits.get("test"), f"text: {spec}")
 
 
-def _fit(cfg, train_texts: list[str], fitted: Signature | None) -> tuple[str, list[str], int, str]:
-    """(tokenizer, vocabulary, pad size, a line saying what was chosen) from train, or from `fitted`."""
+def _fit(
+    cfg, train_texts: list[str], fitted: Signature | None
+) -> tuple[str, list[str], int, str, dict | None]:
+    """(tokenizer, vocabulary, pad size, a line saying what was chosen, the data.vocab record or None)
+    from train (or your data.vocab), or from `fitted`."""
     if fitted is not None:
         if fitted.input_kind != "text":
             raise UserError(f"this model takes {fitted.input_kind} input; text data does not fit it")
@@ -108,22 +115,34 @@ def _fit(cfg, train_texts: list[str], fitted: Signature | None) -> tuple[str, li
             ex["vocab"],
             int(ex["pad_size"]),
             f"tokenizer {ex['tokenizer']} and vocabulary from the model",
+            ex.get("vocab_file"),
         )
     tok_name, why = choose_tokenizer(cfg.tokenizer, train_texts)
     train_tokens = [tokenize(tok_name, t) for t in train_texts]
-    vocab = build_vocab(train_tokens, cfg.min_freq, cfg.max_size)
+    if getattr(cfg, "vocab", None):
+        vocab, record = read_vocab(cfg.vocab)
+        said = _unknown_share(train_tokens, vocab, record)
+    else:
+        vocab, record = build_vocab(train_tokens, cfg.min_freq, cfg.max_size), None
+        said = (
+            f"vocabulary {len(vocab):,} tokens from train (min_freq {cfg.min_freq}, max_size {cfg.max_size})"
+        )
     pad = cfg.pad_size if cfg.pad_size is not None else auto_pad_size(train_tokens)
     if pad < 1:
         raise UserError(f"data.pad_size must be at least 1, got {pad}")
     how = "" if cfg.pad_size is not None else " (95th percentile of train lengths)"
+    return tok_name, vocab, pad, f"tokenizer {tok_name} ({why}), {said}, pad_size {pad}{how}", record
+
+
+def _unknown_share(train_tokens: list[list[str]], vocab: list[str], record: dict) -> str:
+    """Your vocabulary in the note: its size and the train tokens it lacks (they read as <UNK>)."""
+    known = set(vocab)
+    total = sum(len(toks) for toks in train_tokens)
+    missing = [tok for toks in train_tokens for tok in toks if tok not in known]
+    share = len(missing) / total if total else 0.0
     return (
-        tok_name,
-        vocab,
-        pad,
-        (
-            f"tokenizer {tok_name} ({why}), vocabulary {len(vocab):,} tokens from train "
-            f"(min_freq {cfg.min_freq}, max_size {cfg.max_size}), pad_size {pad}{how}"
-        ),
+        f"vocabulary {len(vocab):,} tokens from {Path(record['file']).name} (data.vocab; "
+        f"{len(missing):,} train tokens, {share:.1%}, {len(set(missing)):,} distinct, are not in it: <UNK>)"
     )
 
 
