@@ -28,6 +28,7 @@ class Inputs:
     file_suffixes: frozenset[str] = frozenset({".npy"})  # the files predict reads, one sample each
     table_rows = True  # rows of a table (CSV, JSON rows) are samples
     text_lines = False  # lines of text are samples
+    pictures = False  # samples are pictures: the report and TensorBoard show them
 
     def __init__(self, sig):
         self.sig = sig
@@ -125,6 +126,7 @@ class Image(Inputs):
     kind = "image"
     view = (1, -1, 1, 1)
     table_rows = False
+    pictures = True
 
     @property
     def file_suffixes(self) -> frozenset[str]:

@@ -123,6 +123,13 @@ class Task:
     def predictions(self, out):
         raise NotImplementedError
 
+    def per_sample(self, out, y) -> tuple:
+        """(prediction, loss, probability of the prediction or None) for each sample of a batch of raw
+        outputs and targets in their own units: what the report's pictures are drawn from."""
+        raise NotImplementedError
+
+    report_views: tuple[str, ...] = ()  # the report's views of the best model's predictions (report.render)
+
     def results(self, out, top_k: int = 3) -> list[dict]:
         """One JSON-ready dict per sample: what predict, serve and batch predict return."""
         raise NotImplementedError
@@ -188,6 +195,22 @@ class Classification(Task):
 
     def predictions(self, out):
         return out.argmax(1)
+
+    def per_sample(self, out, y) -> tuple:
+        """The class predicted, its cross-entropy (NLL of the log-probabilities) and its probability."""
+        import torch.nn.functional as F
+
+        log_p = self.log_probabilities(out)
+        pred = log_p.argmax(1)
+        return pred, F.nll_loss(log_p, y, reduction="none"), log_p.gather(1, pred[:, None])[:, 0].exp()
+
+    report_views = (
+        "confusion matrix",
+        "per-class accuracy",
+        "prediction grid",
+        "top losses",
+        "confused pairs",
+    )
 
     def results(self, out, top_k: int = 3) -> list[dict]:
         probs = self.probabilities(out)
@@ -268,11 +291,22 @@ class Regression(Task):
         }
 
     def values(self, out):
-        """Outputs -> predicted values in the target's own units, one per sample."""
+        """Outputs -> predicted values in the target's own units, one per sample (in float64 when the
+        outputs are: the report's table rows are)."""
+        import torch
+
         mean, std = self.target_scale
-        return out.float().view(out.shape[0], -1)[:, 0] * std + mean
+        first = out.view(out.shape[0], -1)[:, 0]
+        return (first if first.dtype == torch.float64 else first.float()) * std + mean
 
     predictions = values
+
+    def per_sample(self, out, y) -> tuple:
+        """The value predicted and its squared error, both in the target's units."""
+        value = self.values(out)
+        return value, (value - y.float()) ** 2, None
+
+    report_views = ("regression",)
 
     def results(self, out, top_k: int = 3) -> list[dict]:
         return [{"value": v} for v in self.values(out).tolist()]
@@ -335,6 +369,13 @@ class MultiLabel(Task):
 
     def predictions(self, out):
         return (self.probabilities(out) > self.threshold).long()
+
+    def per_sample(self, out, y) -> tuple:
+        """The 0/1 labels predicted and the binary cross-entropy averaged over the labels."""
+        import torch.nn.functional as F
+
+        loss = F.binary_cross_entropy_with_logits(out.float(), y.float(), reduction="none").mean(1)
+        return self.predictions(out), loss, None
 
     def results(self, out, top_k: int = 3) -> list[dict]:
         names = self.sig.class_names
