@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kindling.errors import UserError, did_you_mean
-from kindling.models.outputs import check_user_model_outputs
 
 
 @dataclass(frozen=True)
@@ -304,7 +303,7 @@ def _instance_ready(instance, cls, sig, options: dict | None, ref: Reference):
             f"{mine.get(differ[0])} vs {theirs.get(differ[0])}), so it could not be rebuilt later; pass the "
             f"class (model={ref.name}) with its arguments in set={{'model.options.NAME': value}}"
         )
-    check_user_model_outputs(instance, sig, ref.text)
+    _check_outputs(instance, sig, ref)
     return instance
 
 
@@ -323,8 +322,18 @@ def ready(obj, sig, options: dict | None, ref: Reference):
     """Constructed for the data, told whether it takes lengths, and its outputs checked."""
     model = construct(obj, sig, dict(options or {}), f"'{ref.name}' in {ref.where}")
     _mark_lengths(model)
-    check_user_model_outputs(model, sig, ref.text)
+    _check_outputs(model, sig, ref)
     return model
+
+
+def _check_outputs(model, sig, ref: Reference) -> None:
+    """The data's Task refuses outputs it cannot train on, before training starts, and marks a model
+    that returns log-probabilities (`kindling.task.probe`)."""
+    from kindling.models.common import forward
+    from kindling.task import task_for
+    from kindling.task.probe import check_user_model
+
+    check_user_model(task_for(sig), model, f"'{ref.text}'", forward)
 
 
 def _mark_lengths(model) -> None:
