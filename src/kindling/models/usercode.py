@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kindling.errors import UserError, did_you_mean
+from kindling.task import inputs_for
 
 
 @dataclass(frozen=True)
@@ -174,11 +175,11 @@ def member_of(module, ref: Reference):
 
 
 def _image(sig) -> bool:
-    return sig.input_kind == "image" and len(sig.input_shape) == 3
+    return inputs_for(sig).pictures and len(sig.input_shape) == 3
 
 
 def _vector(sig) -> bool:
-    return sig.input_kind != "text" and len(sig.input_shape) == 1
+    return not inputs_for(sig).text_lines and len(sig.input_shape) == 1
 
 
 SIGNATURE_FACTS = {  # constructor parameter -> its value for this data (None: not this kind of data)
@@ -194,7 +195,7 @@ SIGNATURE_FACTS = {  # constructor parameter -> its value for this data (None: n
     "num_features": lambda sig: sig.input_shape[0] if _vector(sig) else None,
     "input_size": lambda sig: sig.input_shape[0] if _vector(sig) else None,
     "vocab_size": lambda sig: len(sig.extras["vocab"]) if "vocab" in sig.extras else None,
-    "pad_size": lambda sig: sig.input_shape[0] if sig.input_kind == "text" else None,
+    "pad_size": lambda sig: sig.input_shape[0] if inputs_for(sig).text_lines else None,
     "class_names": lambda sig: list(sig.class_names),
 }
 
