@@ -90,7 +90,10 @@ def test_a_wrong_output_shape_names_the_model_and_both_shapes():
         task.check_outputs("mine", torch.zeros(4, 10), 4)
     message = str(info.value)
     assert "\n" not in message
-    assert "model mine" in message and "[4, 10]" in message and "3 classes" in message and "[4, 3]" in message
+    assert message == (
+        "model mine gives outputs of shape (B, 10) but the data has 3 classes, which needs (B, 3); "
+        "change its last layer"
+    )
     with pytest.raises(UserError, match="returns a tuple"):
         task.check_outputs("mine", (torch.zeros(4, 3),), 4)
 
@@ -120,7 +123,10 @@ def test_regression_monitor_metrics_and_shapes():
     assert result["mae"] == pytest.approx(1.5) and result["rmse"] == pytest.approx((5 / 2) ** 0.5)
     task.check_outputs("net", torch.zeros(2, 1), 2)
     task.check_outputs("net", torch.zeros(2), 2)
-    with pytest.raises(UserError, match=r"model net returns shape \[2, 3\].*\[2, 1\]"):
+    with pytest.raises(
+        UserError,
+        match=r"model net gives outputs of shape \(B, 3\) but regression needs 1 value\(s\) per sample, \(B, 1\)",
+    ):
         task.check_outputs("net", torch.zeros(2, 3), 2)
 
 
@@ -181,7 +187,9 @@ def _fit(tmp_path, model):
 
 
 def test_the_trainer_refuses_a_wrong_output_shape_before_training(tmp_path):
-    with pytest.raises(UserError, match=r"model mine returns shape \[16, 10\].*3 classes"):
+    with pytest.raises(
+        UserError, match=r"model mine gives outputs of shape \(B, 10\) but the data has 3 classes"
+    ):
         _fit(tmp_path, nn.Linear(13, 10))
     assert not (tmp_path / "run" / "checkpoints").exists()
 
@@ -254,7 +262,9 @@ def test_one_class_outputs_are_never_read_as_log_probabilities():
 
 
 def test_a_model_that_does_not_fit_the_input_is_one_line_before_training(tmp_path):
-    with pytest.raises(UserError, match=r"model mine fails on a batch of the data \(input shape \[13\]\)"):
+    with pytest.raises(
+        UserError, match=r"model mine fails on a batch of this data's shape \(B, 13\): RuntimeError"
+    ):
         _fit(tmp_path, nn.Linear(7, 3))
 
 
@@ -264,3 +274,97 @@ def test_the_mark_wins_over_what_a_batch_looks_like():
     marked.outputs_log_probs = False
     assert task_for(CLASSES, marked).settled(marked, logp).convention == "logits"
     assert task_for(CLASSES).settled(nn.Linear(4, 3), logp).convention == "log_probs"
+
+
+# ------------------------------------------------------------------ what the report draws from
+
+
+def test_per_sample_results_of_classification_are_cross_entropy_and_the_chosen_probability():
+    out, y = torch.tensor([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0]]), torch.tensor([0, 2])
+    pred, loss, p_pred = task_for(CLASSES).per_sample(out, y)
+    assert pred.tolist() == [0, 1]
+    assert torch.allclose(loss, F.cross_entropy(out, y, reduction="none"))
+    assert torch.allclose(p_pred, torch.softmax(out, 1).max(1).values)
+    logp = torch.log_softmax(out, 1)  # a log_softmax head gives the same numbers
+    same = task_for(CLASSES, convention="log_probs").per_sample(logp, y)
+    assert all(torch.allclose(a, b) for a, b in zip(same, (pred, loss, p_pred)))
+
+
+def test_per_sample_results_of_regression_and_multilabel():
+    value, loss, p_pred = task_for(VALUES).per_sample(
+        torch.tensor([[0.5], [-1.0]]), torch.tensor([10.0, 9.0])
+    )
+    assert value.tolist() == [11.0, 8.0] and loss.tolist() == [1.0, 1.0] and p_pred is None
+    out, y = torch.tensor([[2.0, -2.0, 0.5]]), torch.tensor([[1, 0, 0]])
+    pred, loss, p_pred = task_for(LABELS).per_sample(out, y)
+    assert pred.tolist() == [[1, 0, 1]] and p_pred is None
+    assert loss.tolist() == pytest.approx([float(F.binary_cross_entropy_with_logits(out, y.float()))])
+
+
+def test_regression_values_stay_float64_when_the_outputs_are():
+    """The report's table rows predict in float64, as their actual values are."""
+    out = torch.tensor([[0.1], [0.2]], dtype=torch.float64)
+    values = task_for(VALUES).values(out)
+    assert values.dtype == torch.float64 and values.tolist() == [0.1 * 2.0 + 10.0, 0.2 * 2.0 + 10.0]
+    assert task_for(VALUES).values(out.half()).dtype == torch.float32
+
+
+def test_each_task_names_the_report_views_and_whether_targets_are_classes():
+    assert task_for(CLASSES).report_views[:2] == ("confusion matrix", "per-class accuracy")
+    assert task_for(VALUES).report_views == ("regression",) and task_for(LABELS).report_views == ()
+    assert task_for(CLASSES).class_targets and not task_for(VALUES).class_targets
+    assert not task_for(LABELS).class_targets
+
+
+def test_each_input_kind_says_how_its_samples_arrive():
+    from kindling.task import inputs_for
+
+    image = inputs_for(Signature("classification", "image", [1, 2, 2], ["a", "b"]))
+    text = inputs_for(Signature("classification", "text", [5], ["a", "b"]))
+    rows = inputs_for(CLASSES)
+    assert (image.pictures, image.json_field) == (True, None)
+    assert (text.text_lines, text.json_field, rows.json_field) == (True, "texts", "rows")
+    x, lengths = image.blank_batch(3)
+    assert x.shape == (3, 1, 2, 2) and str(x.dtype) == "uint8" and lengths is None
+    x, lengths = text.blank_batch(2)
+    assert x.shape == (2, 5) and str(x.dtype) == "int64" and lengths.tolist() == [5, 5]
+    assert str(rows.blank_batch(1)[0].dtype) == "float32"
+
+
+# ------------------------------------------------------------------ a user's model, checked when built
+
+
+def _check(model, sig=CLASSES):
+    from kindling.models.common import forward
+    from kindling.task.probe import check_user_model
+
+    check_user_model(task_for(sig), model, "'mine.py:Net'", forward)
+    return model
+
+
+def test_a_user_model_with_log_softmax_outputs_is_marked_and_one_with_logits_is_not():
+    marked = _check(nn.Sequential(nn.Linear(4, 3), nn.LogSoftmax(1)))
+    assert marked.outputs_log_probs and task_for(CLASSES, marked).convention == "log_probs"
+    assert "outputs_log_probs" not in vars(_check(nn.Linear(4, 3)))
+    assert "outputs_log_probs" not in vars(_check(nn.Linear(4, 1), VALUES))
+
+
+def test_a_user_model_with_probabilities_nan_or_a_wrong_shape_is_refused():
+    with pytest.raises(UserError, match="'mine.py:Net' returns probabilities"):
+        _check(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)))
+    nan = nn.Linear(4, 3)
+    nn.init.constant_(nan.bias, float("nan"))
+    with pytest.raises(UserError, match="gives NaN or infinite outputs"):
+        _check(nan)
+    with pytest.raises(UserError, match=r"gives outputs of shape \(B, 2\) but the data has 3 classes"):
+        _check(nn.Linear(4, 2))
+    with pytest.raises(UserError, match=r"fails on a batch of this data's shape \(B, 4\): RuntimeError"):
+        _check(nn.Linear(7, 3))
+
+
+def test_the_probe_leaves_the_model_in_training_mode_and_the_random_stream_alone():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5))
+    torch.manual_seed(1)
+    before = torch.random.get_rng_state()
+    _check(model)
+    assert model.training and torch.equal(torch.random.get_rng_state(), before)

@@ -181,7 +181,7 @@ class Run:
 
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         predictor = Predictor.load(self.dir)
-        if predictor.sig.input_kind == "text" and not any(Path(str(i)).is_file() for i in items):
+        if predictor.task.inputs.text_lines and not any(Path(str(i)).is_file() for i in items):
             job = Job([], texts=[str(i) for i in items], top_k=top_k, progress=False)
         else:
             job = Job([str(i) for i in items], top_k=top_k, progress=False)

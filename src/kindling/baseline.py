@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kindling.errors import UserError
+from kindling.task import inputs_for, task_for
 
 
 class BaselineSkipped(Exception):
@@ -43,36 +44,37 @@ def fit_baseline(data, budget_s: float = 60.0, max_features: int = 2_000_000) ->
     t0 = time.perf_counter()
     sig = data.signature
     arrays = _arrays(data, sig, max_features)
-    if sig.task == "classification" and len(np.unique(arrays.y_train)) < 2:
+    task = task_for(sig)
+    if task.class_targets and len(np.unique(arrays.y_train)) < 2:
         raise BaselineSkipped("the train split holds a single class")
-    candidates = CANDIDATES[(sig.input_kind if sig.input_kind in ("text", "image") else "table", sig.task)]
+    candidates = CANDIDATES[(_features_kind(task.inputs), task.name)]
     best = None
     for name, make in candidates:
         if best is not None and time.perf_counter() - t0 > budget_s:
             break
         model = make()
         model.fit(arrays.x_train, arrays.y_train)
-        score = _score(sig.task, model, arrays.x_val, arrays.y_val)
+        score = _score(task, model, arrays.x_val, arrays.y_val)
         if best is None or score > best[0]:
             best = (score, name, model)
     _, name, model = best
     result = {"model": name, "split": arrays.eval_split, "chosen_on": "val"}
-    result.update(_metrics(sig.task, model, arrays.x_eval, arrays.y_eval))
+    result.update(_metrics(task, model, arrays.x_eval, arrays.y_eval))
     result["seconds"] = round(time.perf_counter() - t0, 3)
     return result
 
 
-def _score(task: str, model, x, y) -> float:
+def _score(task, model, x, y) -> float:
     """Higher is better: accuracy, or minus the mean absolute error."""
     pred = model.predict(x)
-    if task == "classification":
+    if task.class_targets:
         return float((pred == y).mean())
     return -float(np.abs(pred - y).mean())
 
 
-def _metrics(task: str, model, x, y) -> dict:
+def _metrics(task, model, x, y) -> dict:
     pred = model.predict(x)
-    if task == "classification":
+    if task.class_targets:
         return {"accuracy": float((pred == y).mean())}
     err = pred - y
     ss_tot = float(((y - y.mean()) ** 2).sum()) or 1.0
@@ -96,16 +98,22 @@ def _arrays(data, sig, max_features: int) -> Arrays:
         raise BaselineSkipped("there is no validation or test split to score it on")
     val = val if val is not None else data.train  # no val split: choose on train (the network does too)
     parts = [data.train, val, evaluation]
-    if sig.input_kind == "text":
+    kind = _features_kind(inputs_for(sig))
+    if kind == "text":
         xs = _text_features(parts, sig, max_features)
-    elif sig.input_kind == "image":
+    elif kind == "image":
         xs = [_pixels(p.x) for p in parts]
     else:
         xs = [p.x.float().reshape(len(p), -1).numpy() for p in parts]
     ys = [p.y.numpy() for p in parts]
-    if sig.task == "regression":
+    if not task_for(sig).class_targets:  # values: one float per sample
         ys = [y.astype(np.float64).reshape(len(y), -1)[:, 0] for y in ys]
     return Arrays(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], eval_name)
+
+
+def _features_kind(inputs) -> str:
+    """The input kind's baseline features: TF-IDF on text, pixels of images, a table's columns."""
+    return "text" if inputs.text_lines else "image" if inputs.pictures else "table"
 
 
 def _pixels(x) -> np.ndarray:

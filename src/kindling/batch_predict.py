@@ -48,7 +48,7 @@ def check_job(job: Job, predictor: Predictor) -> None:
         raise UserError(f"--min-confidence {job.min_confidence} must be between 0 and 1")
     if job.output is not None and job.output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UserError(f"--output {job.output}: use a .csv or .jsonl file name")
-    if job.sort_into is not None and (sig.input_kind != "image" or sig.task != "classification"):
+    if job.sort_into is not None and not (predictor.task.inputs.pictures and predictor.task.class_targets):
         raise UserError("--sort-into works for image classification models only")
     if job.texts and not predictor.task.inputs.text_lines:
         raise UserError(f"--text given, but this model takes {sig.input_kind} input")

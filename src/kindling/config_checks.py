@@ -195,16 +195,12 @@ def validate(cfg, paths: bool = True) -> None:
         raise UserError(f"optim.betas = {betas} must be two numbers in [0, 1), e.g. [0.9, 0.999]")
 
 
-MONITORS_BY_TASK = {
-    "classification": ("val_acc", "val_loss"),
-    "regression": ("val_loss", "val_mae", "val_rmse", "val_r2"),
-}
-
-
 def check_against_data(cfg, signature) -> None:
     """The rules that need the data: a monitor the task measures, found before training starts (it was
     found at the first validation, after an epoch and a page of output)."""
-    allowed = MONITORS_BY_TASK.get(signature.task)
+    from kindling.task import TASKS
+
+    allowed = tuple(TASKS[signature.task].monitors) if signature.task in TASKS else ()
     if allowed and cfg.train.monitor != "auto" and cfg.train.monitor not in allowed:
         raise UserError(
             f"train.monitor = {cfg.train.monitor!r} does not apply to a {signature.task} task: it must be "

@@ -85,7 +85,10 @@ def inspect_module(dm) -> dict:
     """Checks on what the model will see: split sizes, class counts, input shape, duplicate samples."""
     import torch
 
+    from kindling.task import task_for
+
     sig = dm.signature
+    task = task_for(sig)
     splits = {name: dm.split(name) for name in ("train", "val", "test") if dm.split(name) is not None}
     out: dict = {
         "task": sig.task,
@@ -94,7 +97,7 @@ def inspect_module(dm) -> dict:
         "splits": {name: len(part) for name, part in splits.items()},
     }
     warnings: list[str] = []
-    if sig.task == "classification":
+    if task.class_targets:
         names = list(sig.class_names)
         counts = {}
         for name, part in splits.items():
@@ -127,7 +130,7 @@ def inspect_module(dm) -> dict:
             f"{found['count']} samples of {pair.split('-')[1]} are exact copies of {pair.split('-')[0]} samples "
             "(leakage: the score on them measures memory)"
         )
-    if sig.input_kind == "text" and "train" in splits and splits["train"].lengths is not None:
+    if task.inputs.text_lines and "train" in splits and splits["train"].lengths is not None:
         lengths = splits["train"].lengths.float()
         out["text_lengths"] = {
             "mean": float(lengths.mean()),

@@ -257,7 +257,7 @@ def test_wrong_output_shape_names_the_model_and_both_shapes(tmp_path, capsys):
     assert "needs (B, 3)" in line
     assert not run.exists()
     line = one_line_error(capsys, "train", "--data", "digits", "--model", f"{fixed}:Fixed", "--run-dir", run)
-    assert "fails on one batch of this data's shape (B, 1, 8, 8)" in line
+    assert "fails on a batch of this data's shape (B, 1, 8, 8)" in line
 
 
 def test_option_typo_and_missing_name_get_a_did_you_mean(capsys, tmp_path):

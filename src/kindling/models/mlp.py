@@ -13,6 +13,7 @@ from torch import nn
 
 from kindling.errors import UserError
 from kindling.models.common import activation as make_activation
+from kindling.task import inputs_for
 
 
 class CategoryEmbedding(nn.Module):
@@ -70,7 +71,7 @@ def _mlp(
 def flat_size(sig) -> int:
     """The input size of a flattened sample; text (token ids, not measurements) is refused: a perceptron
     multiplying ids crashed with a dtype error deep in the first step."""
-    if sig.input_kind == "text":
+    if inputs_for(sig).text_lines:
         raise UserError(
             "this model takes numbers (images or tables); text data gives token ids: use a text model "
             "(textcnn, textrnn; see `kindling list models`)"

@@ -22,13 +22,14 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from kindling.data.text.vocabfile import rows_of
 from kindling.errors import UserError
+from kindling.task import inputs_for
 
 PAD_INDEX = 0
 _HASH_MOD = 2_147_483_647  # n-gram codes stay below 2**31, so code * 1_000_003 never overflows int64
 
 
 def _vocab_size(sig) -> int:
-    if sig.input_kind != "text" or "vocab" not in sig.extras:
+    if not inputs_for(sig).text_lines or "vocab" not in sig.extras:
         raise UserError(
             f"text models need text data (text:DIR or text:FILE); this data gives {sig.input_kind} input"
         )

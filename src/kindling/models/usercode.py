@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kindling.errors import UserError, did_you_mean
-from kindling.models.outputs import check_user_model_outputs
+from kindling.task import inputs_for
 
 
 @dataclass(frozen=True)
@@ -175,11 +175,11 @@ def member_of(module, ref: Reference):
 
 
 def _image(sig) -> bool:
-    return sig.input_kind == "image" and len(sig.input_shape) == 3
+    return inputs_for(sig).pictures and len(sig.input_shape) == 3
 
 
 def _vector(sig) -> bool:
-    return sig.input_kind != "text" and len(sig.input_shape) == 1
+    return not inputs_for(sig).text_lines and len(sig.input_shape) == 1
 
 
 SIGNATURE_FACTS = {  # constructor parameter -> its value for this data (None: not this kind of data)
@@ -195,7 +195,7 @@ SIGNATURE_FACTS = {  # constructor parameter -> its value for this data (None: n
     "num_features": lambda sig: sig.input_shape[0] if _vector(sig) else None,
     "input_size": lambda sig: sig.input_shape[0] if _vector(sig) else None,
     "vocab_size": lambda sig: len(sig.extras["vocab"]) if "vocab" in sig.extras else None,
-    "pad_size": lambda sig: sig.input_shape[0] if sig.input_kind == "text" else None,
+    "pad_size": lambda sig: sig.input_shape[0] if inputs_for(sig).text_lines else None,
     "class_names": lambda sig: list(sig.class_names),
 }
 
@@ -304,7 +304,7 @@ def _instance_ready(instance, cls, sig, options: dict | None, ref: Reference):
             f"{mine.get(differ[0])} vs {theirs.get(differ[0])}), so it could not be rebuilt later; pass the "
             f"class (model={ref.name}) with its arguments in set={{'model.options.NAME': value}}"
         )
-    check_user_model_outputs(instance, sig, ref.text)
+    _check_outputs(instance, sig, ref)
     return instance
 
 
@@ -323,8 +323,18 @@ def ready(obj, sig, options: dict | None, ref: Reference):
     """Constructed for the data, told whether it takes lengths, and its outputs checked."""
     model = construct(obj, sig, dict(options or {}), f"'{ref.name}' in {ref.where}")
     _mark_lengths(model)
-    check_user_model_outputs(model, sig, ref.text)
+    _check_outputs(model, sig, ref)
     return model
+
+
+def _check_outputs(model, sig, ref: Reference) -> None:
+    """The data's Task refuses outputs it cannot train on, before training starts, and marks a model
+    that returns log-probabilities (`kindling.task.probe`)."""
+    from kindling.models.common import forward
+    from kindling.task import task_for
+    from kindling.task.probe import check_user_model
+
+    check_user_model(task_for(sig), model, f"'{ref.text}'", forward)
 
 
 def _mark_lengths(model) -> None:

@@ -29,7 +29,7 @@ class Evidence:
     """The best model on one split: truth, prediction, per-sample loss (numpy), and what they mean."""
 
     split: str
-    task: str  # "classification" or "regression"
+    task: str  # the Task's name: "classification", "regression" or "multilabel"
     input_kind: str
     class_names: list[str]
     y: np.ndarray  # true class ids, or true values (regression)
@@ -60,34 +60,17 @@ def top_indices(loss: np.ndarray, k: int = TOP_LOSSES) -> np.ndarray:
     return np.argsort(-loss, kind="stable")[:k]
 
 
-def interpret(out, y, sig, log_probs: bool, t_mean: float, t_std: float):
-    """What a batch of raw outputs means: (prediction, per-sample loss, probability of the prediction or
-    None). The one place in the report that asks what kind of task this is (the Task will own it)."""
-    import torch.nn.functional as F
-
-    if sig.task == "regression":
-        value = out.view(len(y), -1)[:, 0] * t_std + t_mean
-        return value, (value - y.float()) ** 2, None
-    logp = out if log_probs else F.log_softmax(out, dim=1)
-    pred = logp.argmax(1)
-    return pred, F.nll_loss(logp, y, reduction="none"), logp.gather(1, pred[:, None])[:, 0].exp()
-
-
 class Collected:
     """Per-sample results of one pass of a model over `split`, fed its raw outputs batch by batch in the
-    split's order (by evaluate's pass: collect_and_evaluate)."""
+    split's order (by evaluate's pass: collect_and_evaluate). The Task says what the outputs mean."""
 
-    def __init__(self, model, sig, split, split_name: str):
-        from kindling.data.transforms import target_scale
-
-        self.sig, self.split, self.split_name = sig, split, split_name
-        self.scale = target_scale(sig)
-        self.log_probs = getattr(model, "outputs_log_probs", False)
+    def __init__(self, task, split, split_name: str):
+        self.task, self.sig, self.split, self.split_name = task, task.sig, split, split_name
         self.parts: list[tuple] = []
 
     def __call__(self, out, y) -> None:
         out, y = out.float(), y.to(out.device)  # kept where they are: no GPU sync per batch
-        self.parts.append((y, *interpret(out, y, self.sig, self.log_probs, *self.scale)))
+        self.parts.append((y, *self.task.per_sample(out, y)))
 
     def evidence(self) -> Evidence:
         import torch
@@ -101,19 +84,24 @@ class Collected:
         sig, split = self.sig, self.split
         ev = Evidence(self.split_name, sig.task, sig.input_kind, list(sig.class_names), y, pred, loss, p_pred)
         ev.names = [str(n) for n in split.names]
-        if sig.input_kind == "image" and split.x.dtype == torch.uint8:
+        if self.task.inputs.pictures and split.x.dtype == torch.uint8:
             ev.sample_index = np.union1d(grid_indices(len(y)), top_indices(loss)).astype(np.int64)
             ev.sample_images = split.x[torch.from_numpy(ev.sample_index)].cpu().numpy()
         return ev
 
 
-def collect_and_evaluate(model, sig, split, split_name: str, device="cpu") -> tuple[Evidence, dict]:
+def collect_and_evaluate(
+    model, sig, split, split_name: str, device="cpu", task=None
+) -> tuple[Evidence, dict]:
     """One pass of the model over `split`: the evidence the plots draw and the metrics `kindling evaluate`
-    gives (the same function computes them), so the model runs once for both."""
+    gives (the same function computes them), so the model runs once for both. `task`: the Bundle's
+    (`kindling.task.task_of_bundle`), else the data's with the model's output convention."""
     from kindling.evaluate import evaluate_model
+    from kindling.task import task_for
 
-    collected = Collected(model, sig, split, split_name)
-    evaluation = evaluate_model(model, sig, split, split_name, device, collected)
+    task = task or task_for(sig, model)
+    collected = Collected(task, split, split_name)
+    evaluation = evaluate_model(model, sig, split, split_name, device, collected, task=task)
     return collected.evidence(), evaluation
 
 

@@ -105,6 +105,7 @@ def _load_model_and_data(view: RunView):
     from kindling.report import saved
     from kindling.report.evidence import collect_and_evaluate, plot_split
     from kindling.report.tables import has_table_rows, table_rows
+    from kindling.task import task_of_bundle
 
     try:
         view.bundle = load_bundle(view.run_dir)
@@ -124,7 +125,8 @@ def _load_model_and_data(view: RunView):
     if view.bundle is None or split is None:
         return None
     sig = view.bundle.signature
-    found, view.evaluation = collect_and_evaluate(view.bundle.model, sig, split, split_name)
+    task = task_of_bundle(view.bundle)
+    found, view.evaluation = collect_and_evaluate(view.bundle.model, sig, split, split_name, task=task)
     if has_table_rows(sig):
         found.table = table_rows(view.bundle)
     return found

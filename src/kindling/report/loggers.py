@@ -120,11 +120,11 @@ class TensorBoardLogger(Logger):
             str(self.run_dir / "tb"), purge_step=step if step > 0 else None, flush_secs=FLUSH_SECONDS
         )
         self.grid = None
-        if trainer.sig.input_kind != "image":
+        if not trainer.task.inputs.pictures:
             return
         x, _ = tb.training_batch(trainer)
         self.writer.add_image("train/augmented_batch", tb.batch_grid(tb.denormalise(x, trainer.sig)), step)
-        if trainer.sig.task == "classification" and trainer.val_split is not None and len(trainer.val_split):
+        if trainer.task.class_targets and trainer.val_split is not None and len(trainer.val_split):
             self.grid = tb.PredictionGrid(trainer.val_split)
             trainer.val_watchers.append(self.grid.watch)  # the validation pass reports its predictions
 

@@ -54,6 +54,7 @@ class EvidenceAtEnd:
         from kindling.report import evidence, saved
         from kindling.report.render import write_and_render
         from kindling.report.tables import has_table_rows, table_rows
+        from kindling.task import task_of_bundle
 
         has_best = (self.run_dir / "best" / "model.safetensors").is_file()
         split_name, split = evidence.plot_split(trainer.data)
@@ -61,7 +62,7 @@ class EvidenceAtEnd:
         if has_best and split is not None:
             bundle = load_bundle(self.run_dir / "best", str(trainer.device))
             found, evaluation = evidence.collect_and_evaluate(
-                bundle.model, bundle.signature, split, split_name, trainer.device
+                bundle.model, bundle.signature, split, split_name, trainer.device, task_of_bundle(bundle)
             )
             if has_table_rows(bundle.signature):
                 found.table = table_rows(bundle)

@@ -80,34 +80,74 @@ def _fonts():
 
 
 def _evidence_views(ev: Evidence) -> list:
-    """(what, draw) for the views of the best model's predictions that apply to this task."""
-    from kindling.report import panels
+    """(what, draw) for the views of the best model's predictions that its Task names (`report_views`)
+    and this evidence can show."""
+    from kindling.task import TASKS
+
+    task = TASKS.get(ev.task)
+    views = (VIEWS[name](ev) for name in (task.report_views if task else ()))
+    return [view for view in views if view is not None]
+
+
+def _regression(ev: Evidence):
     from kindling.report import plots as P
 
-    split, names = ev.split, ev.class_names
-    if ev.task == "regression":
-        if ev.table is not None:
-            from kindling.report.tables import table_plots
+    if ev.table is not None:
+        from kindling.report.tables import table_plots
 
-            return [("regression", lambda: table_plots(ev.table))]
-        return [("regression", lambda: [P.regression_plot(ev.y, ev.pred, split)])]
-    text = ev.input_kind == "text"
-    views = [
-        ("confusion matrix", lambda: [P.confusion_plot(ev.confusion(), names, split)]),
-        (
-            "per-class accuracy",
-            lambda: [P.per_class_plot(P.per_class_accuracy(ev.confusion(), names), split)],
-        ),
+        return "regression", lambda: table_plots(ev.table)
+    return "regression", lambda: [P.regression_plot(ev.y, ev.pred, ev.split)]
+
+
+def _confusion(ev: Evidence):
+    from kindling.report import plots as P
+
+    return "confusion matrix", lambda: [P.confusion_plot(ev.confusion(), ev.class_names, ev.split)]
+
+
+def _per_class(ev: Evidence):
+    from kindling.report import plots as P
+
+    accuracy = P.per_class_accuracy
+    return "per-class accuracy", lambda: [
+        P.per_class_plot(accuracy(ev.confusion(), ev.class_names), ev.split)
     ]
-    if ev.sample_images is not None:
-        pick = grid_indices(len(ev.y))
-        grid = (ev.images_at(pick), ev.y[pick], ev.pred[pick], names, split)
-        views.append(("prediction grid", lambda: [panels.prediction_grid(*grid)]))
-    views.append(("top losses", lambda: [_top_losses(ev, text)]))
-    if text:  # each sample is named FILE:LINE: line_at reads the few examples shown
-        pairs = (names, ev.y, ev.pred, ev.names, split, line_at)
-        views.append(("confused pairs", lambda: [P.text_confusions(ev.confusion(), *pairs)]))
-    return views
+
+
+def _prediction_grid(ev: Evidence):
+    from kindling.report import panels
+
+    if ev.sample_images is None:
+        return None
+    pick = grid_indices(len(ev.y))
+    grid = (ev.images_at(pick), ev.y[pick], ev.pred[pick], ev.class_names, ev.split)
+    return "prediction grid", lambda: [panels.prediction_grid(*grid)]
+
+
+def _confused_pairs(ev: Evidence):
+    from kindling.report import plots as P
+
+    if not _text_lines(ev):  # each sample is named FILE:LINE: line_at reads the few examples shown
+        return None
+    pairs = (ev.class_names, ev.y, ev.pred, ev.names, ev.split, line_at)
+    return "confused pairs", lambda: [P.text_confusions(ev.confusion(), *pairs)]
+
+
+def _text_lines(ev: Evidence) -> bool:
+    """Whether the samples are lines of text (named FILE:LINE), by the input kind's hooks."""
+    from kindling.task.inputs import INPUT_KINDS, Inputs
+
+    return INPUT_KINDS.get(ev.input_kind, Inputs).text_lines
+
+
+VIEWS = {
+    "regression": _regression,
+    "confusion matrix": _confusion,
+    "per-class accuracy": _per_class,
+    "prediction grid": _prediction_grid,
+    "top losses": lambda ev: ("top losses", lambda: [_top_losses(ev, _text_lines(ev))]),
+    "confused pairs": _confused_pairs,
+}
 
 
 def _top_losses(ev: Evidence, text: bool):

@@ -16,7 +16,10 @@ MAX_POINTS = 5000  # a scatter of 100k points says no more than 5k and takes sec
 
 def has_table_rows(sig) -> bool:
     """A regression on a table read with its encoders: its rows can be predicted again, dates and all."""
-    return sig.task == "regression" and sig.input_kind == "tabular" and "encoders" in sig.extras
+    from kindling.data.tables import is_tabular
+    from kindling.task import task_for
+
+    return "regression" in task_for(sig).report_views and is_tabular(sig)
 
 
 def table_rows(bundle) -> dict:
@@ -26,21 +29,20 @@ def table_rows(bundle) -> dict:
 
     from kindling.data.tables.encoders import dates_of, transform
     from kindling.data.tables.source import load_frames
-    from kindling.data.transforms import target_scale
     from kindling.evaluate import data_config_for
+    from kindling.task import task_of_bundle
 
     sig = bundle.signature
     frames = load_frames(data_config_for(bundle))
     parts = [(name, frames.part(name)) for name in ("train", "val", "test") if frames.part(name) is not None]
     frame = pd.concat([f for _, f in parts])
     split = np.concatenate([[name] * len(f) for name, f in parts]).astype(str)
-    t_mean, t_std = target_scale(sig)
     with torch.no_grad():
         out = bundle.model(torch.from_numpy(transform(sig.extras, frame)))
     dates = dates_of(sig.extras, frame)
     rows = {
         "actual": pd.to_numeric(frame[sig.extras["target"]]).to_numpy(dtype=np.float64),
-        "predicted": out.double().view(len(frame), -1)[:, 0].numpy() * t_std + t_mean,
+        "predicted": task_of_bundle(bundle).values(out.double()).numpy(),  # float64, as the actual values
         "split": split,
         "eval": "test" if "test" in split else ("val" if "val" in split else "train"),
         "target": sig.extras["target"],

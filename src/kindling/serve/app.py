@@ -226,11 +226,11 @@ def _shape(result: dict) -> dict:
 
 
 async def _image_samples(request: Request, predictor: Predictor, max_pixels: int) -> list:
-    if predictor.sig.input_kind != "image":
+    if not predictor.task.inputs.pictures:
         raise ApiError(
             415,
             f"this model takes {predictor.sig.input_kind} input: send application/json with "
-            f"{'texts' if predictor.sig.input_kind == 'text' else 'rows'}",
+            f"{predictor.task.inputs.json_field}",
         )
     parts = await read_parts(request)
     upload = next((part for part in parts if part.name in ("image", "file")), None)
@@ -265,8 +265,7 @@ async def _json_samples(request: Request, predictor: Predictor, max_items: int) 
         raise ApiError(
             422, f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
-    kind = predictor.sig.input_kind
-    field = "texts" if kind == "text" else "rows" if kind in ("tabular", "vector") else None
+    field = predictor.task.inputs.json_field
     if field is None:
         raise ApiError(
             415, "this model takes images: send multipart/form-data with the file in a field named 'image'"
@@ -328,7 +327,7 @@ def _metadata(predictor: Predictor, limits: dict, batching: dict, auth: bool) ->
 def _column_spec(predictor: Predictor) -> list[dict]:
     """Table models: one entry per input column (number, category with its choices, or date), for the
     page's generated form. Read from the fitted encoders, so the form offers what training saw."""
-    if predictor.sig.input_kind not in ("tabular", "vector"):
+    if not predictor.task.inputs.table_rows:
         return []
     kinds: dict[str, dict] = {}
     for enc in predictor.sig.extras.get("encoders") or []:

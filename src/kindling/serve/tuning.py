@@ -55,7 +55,7 @@ def _time_all(predictor, threads: list[int], layouts: list[str], max_batch: int)
     """Seconds per full batch of every (threads, layout) pair, timed by kindling.measure's rules."""
     import torch
 
-    dummy, lengths = _dummy(predictor.sig, max_batch)
+    dummy, lengths = predictor.task.inputs.blank_batch(max_batch)
 
     def setup(pair: tuple[int, str]) -> None:
         _set_layout(predictor, pair[1])
@@ -68,22 +68,13 @@ def _time_all(predictor, threads: list[int], layouts: list[str], max_batch: int)
     return time_alternatives(pairs, warm=False, too_slow=SLOW_BATCH_S, setup=setup)
 
 
-def _dummy(sig, max_batch: int):
-    import numpy as np
-
-    if sig.input_kind == "text":
-        return np.ones((max_batch, sig.input_shape[0]), np.int64), np.full(max_batch, sig.input_shape[0])
-    dtype = np.uint8 if sig.input_kind == "image" else np.float32
-    return np.zeros((max_batch, *sig.input_shape), dtype), None
-
-
 def _layouts(predictor) -> list[str]:
     """'default' always; 'channels_last' for image models whose outputs do not change with it."""
     import numpy as np
     import torch
 
     sig = predictor.sig
-    if sig.input_kind != "image" or len(sig.input_shape) != 3:
+    if not predictor.task.inputs.pictures or len(sig.input_shape) != 3:
         return ["default"]
     model = predictor.bundle.model
     if not any(p.dim() == 4 for p in model.parameters()):

@@ -12,7 +12,9 @@ trainer, evaluate, predict, export and the LR finder ask the Task; none of them 
 or, for the maths, on `sig.input_kind`. The Task also knows the model's output convention: logits, or
 log-probabilities (a `log_softmax` head trained with NLL, as seed 002 does), marked by a model's
 `outputs_log_probs` attribute or detected from one real batch (`detect_convention`), and it refuses a
-wrong output shape before training starts (`check_outputs`).
+wrong output shape before training starts (`check_outputs`, run by `kindling.task.probe` in the trainer
+and, for a user's own model, when it is built). `task.per_sample(out, y)` gives the report's per-sample
+predictions and losses, and `task.report_views` the views of them the report draws.
 
 Nothing here imports torch at import time: `import kindling` stays light.
 """

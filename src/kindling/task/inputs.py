@@ -28,6 +28,8 @@ class Inputs:
     file_suffixes: frozenset[str] = frozenset({".npy"})  # the files predict reads, one sample each
     table_rows = True  # rows of a table (CSV, JSON rows) are samples
     text_lines = False  # lines of text are samples
+    pictures = False  # samples are pictures: the report and TensorBoard show them
+    json_field = "rows"  # what a JSON request to the server carries its samples in (None: uploads only)
 
     def __init__(self, sig):
         self.sig = sig
@@ -96,6 +98,13 @@ class Inputs:
 
         return torch.randn((n, *self.sig.input_shape), generator=generator), None
 
+    def blank_batch(self, n: int) -> tuple:
+        """n constant raw inputs as numpy -> (x, lengths or None): what the server's tuning times."""
+        import numpy as np
+
+        dtype = np.uint8 if self.pictures else np.float32
+        return np.zeros((n, *self.sig.input_shape), dtype), None
+
     def describe(self) -> dict:
         """How to get from a raw input to the model's input, for a reader without kindling."""
         pre: dict = {"kind": self.sig.input_kind}
@@ -125,6 +134,8 @@ class Image(Inputs):
     kind = "image"
     view = (1, -1, 1, 1)
     table_rows = False
+    pictures = True
+    json_field = None
 
     @property
     def file_suffixes(self) -> frozenset[str]:
@@ -175,6 +186,7 @@ class Text(Inputs):
     random_name = "random tokens"
     table_rows = False
     text_lines = True
+    json_field = "texts"
 
     def preprocess(self, device="cpu") -> Callable:
         return lambda x: x.to(device, non_blocking=True)
@@ -191,6 +203,12 @@ class Text(Inputs):
         shape = (n, *self.sig.input_shape)
         x = torch.randint(1, vocab, shape, dtype=torch.int64, generator=generator)
         return x, torch.full((n,), self.sig.input_shape[0], dtype=torch.int64)
+
+    def blank_batch(self, n: int) -> tuple:
+        import numpy as np
+
+        length = self.sig.input_shape[0]
+        return np.ones((n, length), np.int64), np.full(n, length)
 
     def describe(self) -> dict:
         return {"kind": self.kind}

@@ -21,6 +21,7 @@ class Task:
     monitors: dict[str, str] = {}  # the metrics that can pick the best model -> "max" | "min"
     default_monitor = "val_loss"
     conventions: tuple[str, ...] = ()  # how the model's outputs read, the first one the default
+    class_targets = False  # one class id per sample: class counts, a prediction grid, sorting into folders
 
     def __init__(self, sig, label_smoothing: float = 0.0, convention: str | None = None):
         from kindling.task.inputs import inputs_for
@@ -72,19 +73,21 @@ class Task:
 
     def check_outputs(self, model_name: str, out, batch: int) -> None:
         """One clear line when `out` (a model's outputs for `batch` samples) cannot mean this task."""
-        shape = list(getattr(out, "shape", []))
-        if not hasattr(out, "shape") or not self._fits(shape, batch):
-            got = f"shape {shape}" if hasattr(out, "shape") else f"a {type(out).__name__}"
+        if not hasattr(out, "shape"):
             raise UserError(
-                f"model {model_name} returns {got} for a batch of {batch}, but {self._wants(batch)}; "
-                "change the model's last layer"
+                f"model {model_name} returns a {type(out).__name__}; return one tensor: {self._wants()}"
+            )
+        if not self._fits(list(out.shape), batch):
+            got = "(" + ", ".join(["B", *map(str, out.shape[1:])]) + ")"
+            raise UserError(
+                f"model {model_name} gives outputs of shape {got} but {self._wants()}; change its last layer"
             )
 
     def _fits(self, shape: list[int], batch: int) -> bool:
         return shape == [batch, self.num_outputs]
 
-    def _wants(self, batch: int) -> str:
-        return f"the data has {self.num_outputs} classes: outputs must be shape {[batch, self.num_outputs]}"
+    def _wants(self) -> str:
+        return f"the data has {self.num_outputs} classes, which needs (B, {self.num_outputs})"
 
     # ------------------------------------------------------------------ training
 
@@ -123,6 +126,13 @@ class Task:
     def predictions(self, out):
         raise NotImplementedError
 
+    def per_sample(self, out, y) -> tuple:
+        """(prediction, loss, probability of the prediction or None) for each sample of a batch of raw
+        outputs and targets in their own units: what the report's pictures are drawn from."""
+        raise NotImplementedError
+
+    report_views: tuple[str, ...] = ()  # the report's views of the best model's predictions (report.render)
+
     def results(self, out, top_k: int = 3) -> list[dict]:
         """One JSON-ready dict per sample: what predict, serve and batch predict return."""
         raise NotImplementedError
@@ -137,6 +147,7 @@ class Classification(Task):
     monitors = {"val_acc": "max", "val_loss": "min"}
     default_monitor = "val_acc"
     conventions = ("logits", "log_probs")
+    class_targets = True
 
     def detect_convention(self, out) -> str:
         """Log-probabilities when every row's exp sums to 1 (a log_softmax head), logits otherwise.
@@ -189,6 +200,22 @@ class Classification(Task):
     def predictions(self, out):
         return out.argmax(1)
 
+    def per_sample(self, out, y) -> tuple:
+        """The class predicted, its cross-entropy (NLL of the log-probabilities) and its probability."""
+        import torch.nn.functional as F
+
+        log_p = self.log_probabilities(out)
+        pred = log_p.argmax(1)
+        return pred, F.nll_loss(log_p, y, reduction="none"), log_p.gather(1, pred[:, None])[:, 0].exp()
+
+    report_views = (
+        "confusion matrix",
+        "per-class accuracy",
+        "prediction grid",
+        "top losses",
+        "confused pairs",
+    )
+
     def results(self, out, top_k: int = 3) -> list[dict]:
         probs = self.probabilities(out)
         k = max(1, min(top_k, probs.shape[1]))
@@ -233,8 +260,8 @@ class Regression(Task):
     def _fits(self, shape: list[int], batch: int) -> bool:
         return shape == [batch, self.num_outputs] or (self.num_outputs == 1 and shape == [batch])
 
-    def _wants(self, batch: int) -> str:
-        return f"regression needs one value per sample: outputs must be shape {[batch, self.num_outputs]}"
+    def _wants(self) -> str:
+        return f"regression needs {self.num_outputs} value(s) per sample, (B, {self.num_outputs})"
 
     def target(self, y):
         mean, std = self.target_scale
@@ -268,11 +295,22 @@ class Regression(Task):
         }
 
     def values(self, out):
-        """Outputs -> predicted values in the target's own units, one per sample."""
+        """Outputs -> predicted values in the target's own units, one per sample (in float64 when the
+        outputs are: the report's table rows are)."""
+        import torch
+
         mean, std = self.target_scale
-        return out.float().view(out.shape[0], -1)[:, 0] * std + mean
+        first = out.view(out.shape[0], -1)[:, 0]
+        return (first if first.dtype == torch.float64 else first.float()) * std + mean
 
     predictions = values
+
+    def per_sample(self, out, y) -> tuple:
+        """The value predicted and its squared error, both in the target's units."""
+        value = self.values(out)
+        return value, (value - y.float()) ** 2, None
+
+    report_views = ("regression",)
 
     def results(self, out, top_k: int = 3) -> list[dict]:
         return [{"value": v} for v in self.values(out).tolist()]
@@ -298,8 +336,8 @@ class MultiLabel(Task):
     conventions = ("logits",)
     threshold = 0.5
 
-    def _wants(self, batch: int) -> str:
-        return f"the data has {self.num_outputs} labels: outputs must be shape {[batch, self.num_outputs]}"
+    def _wants(self) -> str:
+        return f"the data has {self.num_outputs} labels, which needs (B, {self.num_outputs})"
 
     def target(self, y):
         return y.float()
@@ -336,17 +374,19 @@ class MultiLabel(Task):
     def predictions(self, out):
         return (self.probabilities(out) > self.threshold).long()
 
+    def per_sample(self, out, y) -> tuple:
+        """The 0/1 labels predicted and the binary cross-entropy averaged over the labels."""
+        import torch.nn.functional as F
+
+        loss = F.binary_cross_entropy_with_logits(out.float(), y.float(), reduction="none").mean(1)
+        return self.predictions(out), loss, None
+
     def results(self, out, top_k: int = 3) -> list[dict]:
-        names = self.sig.class_names
-        results = []
+        names, results = self.sig.class_names, []
         for row in self.probabilities(out).tolist():
             labels = [{"label": i, "label_name": names[i], "probability": p} for i, p in enumerate(row)]
-            results.append(
-                {
-                    "labels": [d["label_name"] for d in labels if d["probability"] > self.threshold],
-                    "probabilities": labels,
-                }
-            )
+            chosen = [d["label_name"] for d in labels if d["probability"] > self.threshold]
+            results.append({"labels": chosen, "probabilities": labels})
         return results
 
     def describe_outputs(self) -> dict:

@@ -35,7 +35,7 @@ class ImagenetNormalisation(Callback):
         from kindling.data.transforms import make_preprocess
 
         sig = trainer.sig
-        if sig.input_kind != "image" or len(sig.mean) not in (1, 3):
+        if not trainer.task.inputs.pictures or len(sig.mean) not in (1, 3):
             return
         c = len(sig.mean)
         sig.mean = IMAGENET_MEAN if c == 3 else [sum(IMAGENET_MEAN) / 3]

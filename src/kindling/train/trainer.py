@@ -25,6 +25,7 @@ from kindling.errors import NonFiniteLossError, UserError
 from kindling.metrics import Metrics
 from kindling.models.common import forward
 from kindling.task import Task, task_for
+from kindling.task.probe import probe
 from kindling.train import calibrate, distributed, persist, rng
 from kindling.train.device import pick_device
 from kindling.train.events import Callback, Interrupted, Progress, StopTraining
@@ -158,29 +159,14 @@ class Trainer:
         return max(1, math.ceil(self.steps_per_epoch / self.tc.accumulate))
 
     def _task(self, model, given: Task | None) -> Task:
-        """The Task, checked against the model's outputs on one real batch before any step: a wrong
-        shape is one line naming both shapes, and unless the caller gave the Task or the model carries
-        an `outputs_log_probs` mark, its convention (logits or log-probabilities) is detected.
-        Eval mode, no grad, no random stream moved."""
+        """The Task, checked against the model's outputs on one real batch before any step
+        (`kindling.task.probe`), no random stream moved; unless the caller gave the Task or the model
+        carries an `outputs_log_probs` mark, its convention (logits or log-probabilities) is detected."""
         task = given or task_for(self.sig, model, label_smoothing=self.tc.label_smoothing)
         name = self.cfg.model.name if self.cfg.model.name not in ("", "auto") else type(model).__name__
         x, _, lengths = next(self.train_split.batches(min(self.batch_size, 16)))
-        was_training = model.training
-        model.eval()
-        try:
-            with rng.kept(), torch.no_grad():
-                out = self._forward(model, self.preprocess(x), lengths)
-        except torch.cuda.OutOfMemoryError:
-            raise
-        except RuntimeError as exc:  # a layer that does not fit the data's shape, usually
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise UserError(
-                f"model {name} fails on a batch of the data (input shape {list(x.shape[1:])}): {first}; "
-                "make its first layers fit inputs of that shape"
-            ) from exc
-        finally:
-            model.train(was_training)
-        task.check_outputs(name, out, len(x))
+        with rng.kept():
+            out = probe(task, model, name, self._forward, self.preprocess(x), lengths)
         return task if given is not None else task.settled(model, out)
 
     def _make_ema(self, model):
