@@ -19,7 +19,8 @@ The rules, by input kind (n = training samples):
 - text: the fastText-style bag of hashed n-grams (`bow`), the fast strong choice on a CPU; 4-grams of
   characters or 2-grams of words (as the tokeniser chose), up to 30 epochs, patience 3.
 - images up to 64 pixels a side: kindling's small CNN (`digits-cnn`), wider for more data, with shift
-  augmentation, cosine schedule, up to 40 epochs, patience 8.
+  augmentation, cosine schedule, up to 40 epochs, patience 20: a cosine run settles in its late,
+  low-lr epochs, so early stopping only ends one that has not improved for half the schedule.
 - larger images: resnet18 (fine-tuned in two stages when ImageNet weights are given with --pretrained).
 When the model is chosen too, the monitor is val_loss (val_mae for regression tables, above): on small
 validation sets accuracy ties often, and the first of a tie is rarely the best model; a recipe's or a
@@ -86,7 +87,7 @@ def _image(sig, n: int) -> tuple[dict, str]:
             "data.batch_size": 64 if n < 20_000 else 128,
             "data.augment": "shift",
             "train.epochs": 40,
-            "train.patience": 8,
+            "train.patience": 20,
         }
         return chosen, f"a small CNN (digits-cnn, width {width}) for {n:,} images of {shape}"
     chosen = {
