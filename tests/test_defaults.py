@@ -27,10 +27,19 @@ def test_a_table_gets_an_mlp_sized_to_its_features_and_early_stopping():
     cfg = auto_config()
     line = choose(cfg, TABLE, 300)
     assert cfg.model.name == "mlp" and cfg.model.options["hidden"] == [32]
-    assert (cfg.train.monitor, cfg.train.epochs, cfg.train.patience) == ("val_loss", 300, 20)
-    assert cfg.data.batch_size == 32 and cfg.optim.lr == 3e-3
+    assert (cfg.train.monitor, cfg.train.epochs, cfg.train.patience) == ("val_mae", 300, 20)
+    assert cfg.data.batch_size == 32
+    assert (cfg.optim.lr, cfg.optim.weight_decay) == (1e-3, 1.0)  # a small table: slow and shrunk
     assert line.startswith("kindling chose mlp (hidden [32]) for a 13-feature table of 300 rows")
-    assert "early stopping after 20 rounds" in line
+    assert "early stopping after 20 rounds without a better val_mae" in line
+
+
+def test_a_larger_classification_table_keeps_val_loss_and_the_faster_lr():
+    sig = Signature("classification", "tabular", [20], ["a", "b"])
+    cfg = auto_config()
+    choose(cfg, sig, 20_000)
+    assert cfg.model.options["hidden"] == [32, 16] and cfg.model.options["dropout"] == 0.1
+    assert (cfg.train.monitor, cfg.optim.lr, cfg.optim.weight_decay) == ("val_loss", 3e-3, 1e-2)
 
 
 def test_text_small_and_large_images():
