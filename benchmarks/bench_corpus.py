@@ -79,7 +79,7 @@ def _row(kind: str, row: dict[str, int]) -> str:
     return f"| {kind} | " + " | ".join(str(row[c]) for c in COLUMNS) + f" | {share:.0f}% |"
 
 
-def main(argv: list[str] | None = None) -> int:
+def cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write the counts to this file")
     parser.add_argument("-k", default=None, help="pytest -k expression: a subset of the corpus")
@@ -99,5 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if clean and tally.rows else 1
 
 
+def main(quick: bool = False) -> str:
+    """run_all's entry: the table as markdown (`--quick`: a small subset, to check the script runs)."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        cli(["-k", "config"] if quick else [])
+    return "## The bad-input corpus (issue 16)\n\n" + out.getvalue()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -26,6 +26,8 @@ ORDER = [
     "bench_zeroconfig",
     "bench_report",
     "bench_serve",
+    "bench_corpus",
+    "bench_sigkill",
 ]
 
 
