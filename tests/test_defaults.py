@@ -69,8 +69,8 @@ def test_a_few_photos_resized_by_kindling_get_a_small_cnn_from_scratch():
     assert (cfg.data.augment, cfg.sched.name, cfg.train.epochs, cfg.train.patience) == (
         "light",
         "cosine",
-        40,
-        10,
+        60,
+        20,
     )
     assert "photo-cnn, width 16) for 700 photos resized to 64x64" in line
 

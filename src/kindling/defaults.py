@@ -17,7 +17,7 @@ The rules, by input kind (n = training samples):
   augmentation, cosine schedule, up to 40 epochs, patience 8.
 - a few hundred to a few thousand photos larger than 64 pixels, with no --image-size and no --pretrained:
   resized to 64 x 64 (`PHOTO_SIDE`, decoded once and cached) for a small CNN from scratch (`photo-cnn`,
-  a conv-BN-ReLU block per halving), flips and shifts, cosine schedule, up to 40 epochs, patience 10. A
+  a conv-BN-ReLU block per halving), flips and shifts, cosine schedule, up to 60 epochs, patience 20. A
   resnet18 from scratch on a few hundred photos ends near chance on some splits; this learns, in a
   fraction of the time.
 - larger images otherwise: resnet18 (fine-tuned in two stages when ImageNet weights are given with
@@ -91,8 +91,8 @@ def _photos(sig, n: int) -> tuple[dict, str]:
         "sched.name": "cosine",
         "data.batch_size": 32,
         "data.augment": "light",
-        "train.epochs": 40,
-        "train.patience": 10,
+        "train.epochs": 60,  # the whole cosine schedule pays: 40 epochs with patience 10 stopped too soon
+        "train.patience": 20,  # a validation set of a few dozen photos is noisy
     }
     what = f"a small CNN from scratch (photo-cnn, width {width}) for {n:,} photos resized to {side}x{side}"
     return chosen, what + " (--image-size N to keep more pixels, --pretrained PATH for transfer learning)"
