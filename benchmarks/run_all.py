@@ -21,6 +21,7 @@ ORDER = [
     "bench_trainer",
     "bench_dataset",
     "bench_images",
+    "bench_images_default",
     "bench_tables",
     "bench_text",
     "bench_zeroconfig",

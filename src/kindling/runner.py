@@ -152,7 +152,10 @@ def train(
             stale.unlink(missing_ok=True)
     cfg.name = cfg.name or default_name(cfg)  # named before kindling chooses a model: runs/digits
     rank0 = int(os.environ.get("RANK", "0")) == 0
-    with data_mod.held_notes() as notes:  # shown once the model fits the data: a refusal comes alone
+    from kindling.data.images.decode import photos_at
+
+    # shown once the model fits the data: a refusal comes alone
+    with data_mod.held_notes() as notes, photos_at(defaults.photo_side(cfg) if resume is None else None):
         data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
     chose = defaults.choose(cfg, data.signature, len(data.train)) if resume is None else None
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights

@@ -26,7 +26,7 @@ from kindling.data.images.common import (
     take,
     warn,
 )
-from kindling.data.images.decode import decode_listing
+from kindling.data.images.decode import decode_listing, photo_side
 from kindling.data.memory import Split
 from kindling.errors import UserError
 
@@ -122,6 +122,9 @@ def folder(cfg) -> DataModule:
     everything = Split(x, y, names)
     parts = _assemble(everything, kept_split, cfg, trees)
     extras = {"source": "folder", "class_folders": classes}
+    photos = photo_side(len(whole), cfg)
+    if photos and tuple(x.shape[-2:]) == (photos, photos):  # resized for a CNN from scratch: defaults.py
+        extras["photo_side"] = photos
     display = read_class_names(cfg.class_names, classes)
     return image_module(parts, display, f"folder {root}", extras)
 
