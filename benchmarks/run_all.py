@@ -23,6 +23,7 @@ ORDER = [
     "bench_images",
     "bench_tables",
     "bench_text",
+    "bench_text_defaults",
     "bench_report",
     "bench_serve",
 ]
