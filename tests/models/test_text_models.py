@@ -20,11 +20,12 @@ from kindling.errors import UserError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))  # tests/data/text_files.py
 import text_files  # noqa: E402
 
-TEXT_MODELS = ["textrnn", "textcnn", "bow"]
+TEXT_MODELS = ["textrnn", "textcnn", "bow", "linear-ngrams"]
 SMALL = {
     "textrnn": {"embed": 16, "hidden": 8},
     "textcnn": {"embed": 16, "filters": 8},
     "bow": {"embed": 8, "buckets": 64},
+    "linear-ngrams": {"buckets": 64},
 }
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
