@@ -37,7 +37,7 @@ def test_text_small_and_large_images():
     cfg = auto_config()
     line = choose(cfg, TEXT, 4000)
     assert (cfg.model.name, cfg.model.options["ngrams"]) == ("linear-ngrams", 3)
-    assert (cfg.optim.name, cfg.optim.lr, cfg.train.patience) == ("sgd", 1.0, 3)
+    assert (cfg.optim.name, cfg.optim.lr, cfg.train.patience) == ("sgd", 4.0, 3)
     assert line.startswith("kindling chose linear-ngrams (char 1-3-grams) for 4,000 texts")
     words = Signature("classification", "text", [40], ["ham", "spam"], extras={"tokenizer": "word"})
     cfg = auto_config()
@@ -52,7 +52,7 @@ def test_text_small_and_large_images():
 
 
 def test_a_given_optimizer_keeps_the_classic_lr_not_the_rules():
-    """The text rule's lr 1.0 is for SGD; with the user's Adam it would diverge."""
+    """The text rule's lr 4.0 is for SGD; with the user's Adam it would diverge."""
     cfg = auto_config(optim__name="adam")
     choose(cfg, TEXT, 4000)
     assert (cfg.model.name, cfg.optim.name, cfg.optim.lr) == ("linear-ngrams", "adam", 1e-3)

@@ -58,7 +58,7 @@ def _text(sig, n: int) -> tuple[dict, str]:
         "model.name": "linear-ngrams",
         "model.options": {"ngrams": ngrams, "buckets": buckets},
         "optim.name": "sgd",  # plain SGD on a linear model: Adam's per-weight steps overfit rare n-grams
-        "optim.lr": 1.0,
+        "optim.lr": 4.0,
         "data.batch_size": 64 if n < 20_000 else 128,
         "train.epochs": 20,
         "train.patience": 3,
