@@ -24,6 +24,7 @@ ORDER = [
     "bench_images_default",
     "bench_tables",
     "bench_text",
+    "bench_text_defaults",
     "bench_zeroconfig",
     "bench_report",
     "bench_serve",

@@ -44,14 +44,27 @@ def test_a_larger_classification_table_keeps_val_loss_and_the_faster_lr():
 
 def test_text_small_and_large_images():
     cfg = auto_config()
-    choose(cfg, TEXT, 4000)
-    assert (cfg.model.name, cfg.model.options["ngrams"]) == ("bow", 4)
+    line = choose(cfg, TEXT, 4000)
+    assert (cfg.model.name, cfg.model.options["ngrams"]) == ("linear-ngrams", 3)
+    assert (cfg.optim.name, cfg.optim.lr, cfg.train.patience) == ("sgd", 4.0, 3)
+    assert line.startswith("kindling chose linear-ngrams (char 1-3-grams) for 4,000 texts")
+    words = Signature("classification", "text", [40], ["ham", "spam"], extras={"tokenizer": "word"})
+    cfg = auto_config()
+    choose(cfg, words, 4000)
+    assert cfg.model.options["ngrams"] == 2
     cfg = auto_config()
     choose(cfg, SMALL_IMAGES, 1200)
     assert (cfg.model.name, cfg.data.augment, cfg.sched.name) == ("digits-cnn", "shift", "cosine")
     cfg = auto_config()
     choose(cfg, PHOTOS, 800)
     assert cfg.model.name == "resnet18"
+
+
+def test_a_given_optimizer_keeps_the_classic_lr_not_the_rules():
+    """The text rule's lr 4.0 is for SGD; with the user's Adam it would diverge."""
+    cfg = auto_config(optim__name="adam")
+    choose(cfg, TEXT, 4000)
+    assert (cfg.model.name, cfg.optim.name, cfg.optim.lr) == ("linear-ngrams", "adam", 1e-3)
 
 
 def test_what_the_user_gave_is_kept():

@@ -20,11 +20,12 @@ from kindling.errors import UserError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))  # tests/data/text_files.py
 import text_files  # noqa: E402
 
-TEXT_MODELS = ["textrnn", "textcnn", "bow"]
+TEXT_MODELS = ["textrnn", "textcnn", "bow", "linear-ngrams"]
 SMALL = {
     "textrnn": {"embed": 16, "hidden": 8},
     "textcnn": {"embed": 16, "filters": 8},
     "bow": {"embed": 8, "buckets": 64},
+    "linear-ngrams": {"buckets": 64},
 }
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -204,3 +205,24 @@ def test_sms_recipe_trains_on_a_headerless_tsv(tmp_path, monkeypatch):
 
     assert evaluate(run)["accuracy"] >= 0.9
     shutil.rmtree(run)
+
+
+def test_the_default_text_model_trains_predicts_and_exports(tmp_path):
+    """Bare `--data text:FILE`: kindling picks linear-ngrams; its Bundle predicts and exports to ONNX."""
+    from kindling.bundle import load_bundle
+    from kindling.data.text import encode_texts
+    from kindling.export import export_run
+    from kindling_testing import write_sentiment_tsv
+
+    write_sentiment_tsv(tmp_path / "t.tsv", rows=120)
+    said: list[str] = []
+    run = _train(tmp_path, flags={"data.name": f"text:{tmp_path / 't.tsv'}"}, said=said)
+    assert any("kindling chose linear-ngrams" in line for line in said)
+    bundle = load_bundle(run)
+    assert bundle.name == "linear-ngrams"
+    ids, lengths = encode_texts(bundle.signature, ["a very good film", "bad"])
+    with torch.no_grad():
+        out = bundle.model(torch.from_numpy(ids), torch.from_numpy(lengths))
+    assert out.shape == (2, 2) and torch.isfinite(out).all()
+    report = export_run(run, "onnx", samples=8)
+    assert report["check"]["max_abs_diff"] < 1e-4

@@ -338,3 +338,77 @@ def bow(
         )
     emb = _embedding(sig, embed, embeddings, freeze_embeddings, default=64)
     return BagOfNgrams(emb, buckets, ngrams, dropout, sig.num_outputs)
+
+
+# ---------------------------------------------------------------- linear over hashed n-grams
+
+
+class LinearNgrams(nn.Module):
+    """A linear classifier straight over the sample's n-grams (1..ngrams, hashed into `buckets` rows).
+
+    The TF-IDF + linear-SVM recipe as a network: each n-gram occurrence adds its row of class scores,
+    weighted by its inverse document frequency and the text's weights L2-normalised, so a long text and
+    a short one land on the same scale. The document frequencies are counted from the texts seen in
+    training mode (the train split, as BatchNorm counts its statistics) and kept as buffers, so a Bundle
+    scores new texts with the train split's IDF. No hidden layer: with a few thousand texts a hidden
+    layer only adds variance, and the model trains in seconds.
+    """
+
+    takes_lengths = True
+
+    def __init__(self, vocab_size: int, buckets: int, ngrams: int, dropout: float, idf: bool, classes: int):
+        super().__init__()
+        self.vocab_size, self.buckets, self.ngrams = vocab_size, buckets, ngrams
+        self.dropout = dropout
+        self.bag = nn.EmbeddingBag(vocab_size + buckets, classes, mode="sum")
+        nn.init.zeros_(self.bag.weight)
+        self.bias = nn.Parameter(torch.zeros(classes))
+        self.idf = idf
+        # document frequencies counted in training mode, as BatchNorm keeps its running statistics:
+        # buffers, so the Bundle (safetensors) carries them to evaluate, predict, serve and export
+        self.register_buffer("doc_freq", torch.zeros(vocab_size + buckets))
+        self.register_buffer("docs", torch.zeros(()))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        L = x.shape[1]
+        lengths = _lengths(x, lengths)
+        pos = torch.arange(L, device=x.device).unsqueeze(0)
+        ids, masks = [x], [pos < lengths.unsqueeze(1)]
+        code = x
+        for n in range(2, min(self.ngrams, L) + 1 if self.buckets else 0):
+            code = (code[:, :-1] * 1_000_003 + x[:, n - 1 :] + n) % _HASH_MOD
+            ids.append(code % self.buckets + self.vocab_size)
+            masks.append(pos[:, n - 1 :] < lengths.unsqueeze(1))
+        ids, mask = torch.cat(ids, dim=1), torch.cat(masks, dim=1).float()
+        if self.training and self.dropout > 0:  # drop whole n-gram occurrences, not scores
+            mask = mask * (torch.rand_like(mask) >= self.dropout)
+        if self.idf:
+            if self.training:
+                self._count(ids, mask)
+            df = self.doc_freq[ids]
+            seen = (df > 0) | (self.docs == 0)  # n-grams no training text held weigh nothing, as in TF-IDF
+            weights = mask * seen * torch.log((1 + self.docs) / (1 + df)).add(1.0)
+        else:
+            weights = mask
+        weights = weights * weights.square().sum(1, keepdim=True).clamp_min(1e-12).rsqrt()
+        return self.bag(ids, per_sample_weights=weights) + self.bias
+
+    @torch.no_grad()
+    def _count(self, ids: torch.Tensor, mask: torch.Tensor) -> None:
+        """Add the batch's documents to the frequencies: each n-gram once per text that holds it."""
+        rows = torch.arange(ids.shape[0], device=ids.device).unsqueeze(1).expand_as(ids)
+        pairs = torch.unique((rows * self.doc_freq.numel() + ids)[mask > 0])
+        self.doc_freq.index_add_(0, pairs % self.doc_freq.numel(), torch.ones_like(pairs, dtype=torch.float))
+        self.docs += ids.shape[0]
+
+
+def linear_ngrams(
+    sig, buckets: int = 262_144, ngrams: int = 3, dropout: float = 0.0, idf: bool = True
+) -> nn.Module:
+    """Linear over hashed 1..`ngrams`-grams of the tokens (TF-IDF + linear SVM as a network): the text default."""
+    if buckets < 0 or ngrams < 1 or not 0.0 <= dropout < 1.0:
+        raise UserError(
+            "linear-ngrams: buckets must be >= 0, ngrams >= 1 and dropout in [0, 1), "
+            f"got {buckets}, {ngrams}, {dropout}"
+        )
+    return LinearNgrams(_vocab_size(sig), buckets, ngrams, dropout, idf, sig.num_outputs)

@@ -1,0 +1,148 @@
+"""The default text model (bare `--data text:FILE`) against the TF-IDF + linear-SVM baseline (issue 17).
+
+Two real corpora, each one file read with kindling's own text source and split by it (split_seed 0,
+test_fraction 0.25, 10% of the rest for validation), so the baseline (`kindling.baseline.fit_baseline`:
+TF-IDF 1-2-grams over the run's own tokens + LinearSVC, C chosen on val) and the network see the same
+splits and tokens:
+
+- zh_reviews: Chinese product reviews, negative / positive (../shared/data/zh_reviews, written here as
+  one `label<TAB>text` file in a temporary folder), character tokens;
+- sms_spam: the SMS Spam Collection (../shared/data/sms_spam), word tokens.
+
+The network is whatever `kindling.defaults` chooses when only the data is given, trained in-process on
+2 threads, 3 seeds (weights and shuffling; the split stays fixed). Seconds: wall-clock of `train`
+(including kindling's checkpoint and Bundle writes) and the process CPU seconds it used; test accuracy by
+`evaluate`. Medians over the seeds. A corpus that is absent is skipped with a note.
+
+    python benchmarks/bench_text_defaults.py            # full
+    python benchmarks/bench_text_defaults.py --quick    # one seed, to check that it runs
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+ZH = SHARED / "zh_reviews"
+SMS = SHARED / "sms_spam" / "smsspamcollection" / "SMSSpamCollection"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+THREADS = 2
+
+
+@contextlib.contextmanager
+def _quiet():
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _zh_tsv(tmp: Path) -> Path | None:
+    """neg.txt / pos.txt -> one headerless `label<TAB>text` file (empty lines dropped)."""
+    if not (ZH / "neg.txt").is_file() or not (ZH / "pos.txt").is_file():
+        return None
+    rows = []
+    for label in ("neg", "pos"):
+        for line in (ZH / f"{label}.txt").read_text(encoding="utf-8").split("\n"):
+            if line.strip():
+                rows.append(f"{label}\t{line.strip()}\n")
+    out = tmp / "zh_reviews.tsv"
+    out.write_text("".join(rows), encoding="utf-8")
+    return out
+
+
+def _baseline(path: Path) -> tuple[float, float, float, str]:
+    """(test accuracy, wall s, CPU s, the line saying what the text source chose) of the baseline."""
+    from kindling import data as data_mod
+    from kindling.baseline import fit_baseline
+    from kindling.config import DataConfig
+
+    notes = io.StringIO()
+    with contextlib.redirect_stderr(notes), contextlib.redirect_stdout(notes):
+        data = data_mod.build(DataConfig(name=f"text:{path}"))
+    c0, t0 = _cpu(), time.perf_counter()
+    result = fit_baseline(data, budget_s=float("inf"))  # all three C values, however busy the machine
+    took, cpu = time.perf_counter() - t0, _cpu() - c0
+    chose = next((ln for ln in notes.getvalue().splitlines() if "tokenizer" in ln), "")
+    return result["accuracy"], took, cpu, f"{result['model']}; {chose.removeprefix('text: ')}"
+
+
+def _default(path: Path, seed: int, run_dir: Path) -> tuple[float, float, float, str]:
+    """(test accuracy, wall s, CPU s, model name) of the default model trained with this seed."""
+    from kindling.bundle import load_bundle
+    from kindling.config import load_config
+    from kindling.evaluate import evaluate
+    from kindling.runner import train
+
+    cfg = load_config(
+        None,
+        {"data.name": f"text:{path}", "run_dir": str(run_dir), "train.seed": seed, "train.threads": THREADS},
+    )
+    with _quiet():
+        c0, t0 = _cpu(), time.perf_counter()
+        train(cfg, overwrite=True)
+        took, cpu = time.perf_counter() - t0, _cpu() - c0
+        result = evaluate(run_dir)
+    bundle = load_bundle(run_dir)
+    return result["accuracy"], took, cpu, f"{bundle.name} {bundle.meta['model'].get('options', {})}"
+
+
+def main(quick: bool = False) -> str:
+    import torch
+    from common import table
+
+    threads = torch.get_num_threads()
+    seeds = [0] if quick else [0, 1, 2]
+    rows, notes = [], []
+    try:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            for corpus, path in (("zh_reviews", _zh_tsv(tmp)), ("sms_spam", SMS if SMS.is_file() else None)):
+                if path is None:
+                    notes.append(
+                        f"{corpus}: skipped, the data is absent (the benchmark never downloads data)."
+                    )
+                    continue
+                acc, took, cpu, what = _baseline(path)
+                rows.append([corpus, f"baseline: {what}", f"{acc:.4f}", f"{took:.1f}", f"{cpu:.1f}", "-"])
+                runs = [_default(path, seed, tmp / f"{corpus}-{seed}") for seed in seeds]
+                accs = [r[0] for r in runs]
+                rows.append(
+                    [
+                        corpus,
+                        f"default: {runs[0][3]}",
+                        f"{statistics.median(accs):.4f}",
+                        f"{statistics.median(r[1] for r in runs):.1f}",
+                        f"{statistics.median(r[2] for r in runs):.1f}",
+                        " / ".join(f"{a:.4f}" for a in accs),
+                    ]
+                )
+    finally:
+        torch.set_num_threads(threads)
+    section = (
+        "## Text defaults against the TF-IDF + linear-SVM baseline (issue 17)\n\n"
+        f"Each corpus split once by kindling's text source (split_seed 0, 25% test, 10% of the rest for "
+        f"validation); the default model trained on {THREADS} threads with seeds {seeds} (medians; the "
+        "per-seed accuracies in the last column). Seconds: wall-clock and process CPU of training "
+        "(the baseline: its fit, C chosen on val, and scoring).\n\n"
+        + table(["corpus", "model", "test accuracy", "wall s", "CPU s", "per seed"], rows)
+        + ("\n\n" + "\n".join(notes) if notes else "")
+        + "\n"
+    )
+    print(section)
+    return section
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)
