@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from kindling.report.cli import tensorboard_command
 from kindling.report.loggers import resolve_logger
+from kindling.tensorboard_cli import tensorboard_command
 
 pytest.importorskip("tensorboard")
 
