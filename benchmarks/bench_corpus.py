@@ -107,7 +107,8 @@ def main(quick: bool = False) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         cli(["-k", "config"] if quick else [])
-    return "## The bad-input corpus (issue 16)\n\n" + out.getvalue()
+    kept = [line for line in out.getvalue().splitlines() if not line.rstrip().endswith("%]")]  # pytest's dots
+    return "## The bad-input corpus (issue 16)\n\n" + "\n".join(kept).strip() + "\n"
 
 
 if __name__ == "__main__":
