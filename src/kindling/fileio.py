@@ -77,7 +77,7 @@ def load_checkpoint(path: str | Path) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about odd pickle protocols in damaged files
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:  # torch's message is a page of advice on weights_only=False
+    except pickle.UnpicklingError as exc:  # torch's own message is a page of advice on loading unsafely
         raise UserError(
             f"{path} is not a safe kindling checkpoint (refused to unpickle it: it holds more than plain "
             "tensors and numbers); use a checkpoint written by kindling"
