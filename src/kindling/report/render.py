@@ -71,9 +71,13 @@ def draw_all(history: list[dict], ev: Evidence | None) -> tuple[list, list[str]]
 def _fonts():
     """matplotlib's settings while drawing: its own font first, then an installed CJK font for the glyphs
     that one lacks (matplotlib falls back glyph by glyph)."""
+    import logging
+
     import matplotlib
     from matplotlib import font_manager
 
+    # a CJK font without a bold face makes matplotlib warn on every bold title; the fallback is what we want
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     installed = {font.name for font in font_manager.fontManager.ttflist}
     families = ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
     return matplotlib.rc_context({"font.family": families})
