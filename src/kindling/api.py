@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import fields, is_dataclass
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,11 @@ def keyword_keys() -> dict[str, str]:
     from kindling.cli_args import flag_keys
     from kindling.config import RunConfig
 
+    defaults = RunConfig()
     seen: dict[str, list[str]] = {}
-    for section in fields(RunConfig):
-        if not is_dataclass(section.type) and section.name not in SECTIONS:
-            continue
-        for f in fields(getattr(RunConfig(), section.name)):
-            seen.setdefault(f.name, []).append(f"{section.name}.{f.name}")
+    for section in SECTIONS:
+        for f in fields(getattr(defaults, section)):
+            seen.setdefault(f.name, []).append(f"{section}.{f.name}")
     keys = {name: dotted[0] for name, dotted in seen.items() if len(dotted) == 1}
     keys.update(flag_keys())
     keys.update({"name": "name", "run_dir": "run_dir", "runs_dir": "runs_dir"})
@@ -118,24 +117,14 @@ def _hand_over(data: Any, keywords: dict) -> str:
 
 def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> dict:
     """A resumed run's saved config with only the keys the caller gave on top."""
-    from kindling.config import set_dotted
+    from kindling.config import flatten, set_dotted
 
     table = keyword_keys()
     given = [table[k] for k in keywords if k in table] + list(sets or {})
-    flat = _flatten(new)
+    flat = flatten(new)
     for dotted in given:
         set_dotted(base, dotted, flat.get(dotted))
     return base
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and key != "options":
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def load(path: str | Path, device: str = "cpu"):

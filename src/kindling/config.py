@@ -290,6 +290,18 @@ def cli_flags(cls: type | None = None, prefix: str = "") -> list[Flag]:
     return found
 
 
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """A config tree as dotted keys: {"optim": {"lr": 0.1}} -> {"optim.lr": 0.1}; a model's options stay
+    one value (they are the model's own keywords, not config keys)."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and key != "options":
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def set_dotted(tree: dict, dotted: str, value: Any) -> None:
     """`set_dotted(d, "optim.lr", 0.1)` sets d["optim"]["lr"]; the key is checked later by from_dict."""
     *parents, leaf = dotted.split(".")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from kindling import defaults
-from kindling.config import RunConfig, config_from_yaml, default_name
+from kindling.config import RunConfig, config_from_yaml, default_name, flatten
 from kindling.config_checks import check_against_data
 from kindling.errors import UserError
 from kindling.fileio import atomic_write_json, atomic_write_text
@@ -48,19 +48,8 @@ class JsonlLog:
         raise AttributeError(name)
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and key != "options":
-            out.update(_flatten(value, dotted + "."))
-        else:
-            out[dotted] = value
-    return out
-
-
 def check_resume_config(saved: RunConfig, new: RunConfig) -> None:
-    a, b = _flatten(saved.to_dict()), _flatten(new.to_dict())
+    a, b = flatten(saved.to_dict()), flatten(new.to_dict())
     if b.get("train.monitor") == "auto":  # the saved config holds what `auto` resolved to for this data
         b["train.monitor"] = a.get("train.monitor")
     differing = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES]

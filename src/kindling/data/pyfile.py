@@ -1,19 +1,16 @@
 """`--data py:FILE.py:FUNCTION`: import the one file the user named and call FUNCTION().
 
-The user's own code runs here, so it is the user's choice (a file they pointed at), and nothing else
-is imported from its folder. kindling.models.usercode loads model files the same way; the two can share
-one loader.
+The user's own code runs here, so it is the user's choice (a file they pointed at); kindling.userfile
+imports it, as it does model files.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
 from pathlib import Path
 
 from kindling.data.samples import one_line
 from kindling.errors import UserError, did_you_mean
+from kindling.userfile import import_file
 
 
 def load_py(spec: str, parts: tuple[str, ...] = ("train", "val", "test")) -> dict:
@@ -44,18 +41,7 @@ def load_py(spec: str, parts: tuple[str, ...] = ("train", "val", "test")) -> dic
 
 
 def _import_file(path: Path):
-    """Import the one file the user named (nothing else is put on sys.path), afresh each time: an edited
-    file is read again in a notebook too."""
     if not path.is_file() or path.suffix != ".py":
         raise UserError(f"{path} is not a Python file; --data py:FILE.py:FUNCTION names one")
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    module_name = f"kindling_user_data_{digest}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # pickling (DataLoader workers) and dataclasses look it up here
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # the user's code: any type
-        del sys.modules[module_name]
-        raise UserError(f"{path}: importing it raised {one_line(exc)}") from exc
+    module, _ = import_file(path, "--data py:FILE.py:FUNCTION")
     return module

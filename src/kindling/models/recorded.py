@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from kindling.errors import UserError
-from kindling.models.usercode import Reference, import_file, import_module, member_of, ready, sha256_of
+from kindling.models.usercode import Reference, import_module, member_of, ready, sha256_of
+from kindling.userfile import import_file
 
 
 def recorded_source(record: dict, folder: Path, trust_code: bool = False) -> Path:
@@ -56,7 +57,7 @@ def rebuild(record: dict, folder: Path, sig, trust_code: bool = False):
     file = recorded_source(record, folder, trust_code)
     if record["kind"] == "file" or trust_code:
         ref = Reference("file", str(file), record["name"], record["reference"])
-        module, _ = import_file(file, record["reference"])
+        module, _ = import_file(file, f"--model {record['reference']}")
     else:
         ref = Reference("module", record["module"], record["name"], record["reference"])
         module, imported = import_module(ref)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
 import inspect
 import sys
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from kindling.errors import UserError, did_you_mean
 from kindling.task import inputs_for
+from kindling.userfile import import_file
 
 
 @dataclass(frozen=True)
@@ -75,39 +75,6 @@ def sha256_of(data: bytes) -> str:
 # ---------------------------------------------------------------- importing
 
 
-def import_file(path: Path, label: str) -> tuple[object, bytes]:
-    """Execute the .py file at `path` as a module of its own (unique name per content); -> (module, bytes).
-
-    Its folder is on sys.path only while it runs, so `from layers import Block` next to it works and
-    nothing stays behind."""
-    if not path.is_file():
-        raise UserError(f"{path} does not exist; check the path in --model {label}")
-    source = path.read_bytes()
-    digest = sha256_of(source)
-    module_name = f"kindling_user_{path.stem}_{digest[:16]}"
-    if module_name in sys.modules:
-        return sys.modules[module_name], source
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        code = compile(source, str(path), "exec")
-    except SyntaxError as exc:
-        raise UserError(f"{path}:{exc.lineno}: syntax error ({exc.msg}); fix the file and run again") from exc
-    sys.modules[module_name] = module  # dataclasses and typing look themselves up here while it runs
-    added = str(path.parent) not in sys.path
-    if added:
-        sys.path.insert(0, str(path.parent))
-    try:
-        exec(code, module.__dict__)  # the file the user named, from the bytes that were hashed
-    except Exception as exc:
-        del sys.modules[module_name]
-        raise UserError(f"importing {path} failed: {type(exc).__name__}: {exc}; fix the file") from exc
-    finally:
-        if added:
-            sys.path.remove(str(path.parent))
-    return module, source
-
-
 def import_module(ref: Reference) -> tuple[object, Path]:
     """Import `pkg.module` as Python would; the current folder counts, as it does for `python -m`."""
     added = "" not in sys.path and str(Path.cwd()) not in sys.path
@@ -137,7 +104,7 @@ def load(ref: Reference) -> Loaded:
     """The object `ref` names, with the bytes and hash of the file it came from; remembered per process
     for `provenance` (a file is read again on each call: an unchanged one is not executed twice)."""
     if ref.kind == "file":
-        module, source = import_file(Path(ref.target), ref.text)
+        module, source = import_file(Path(ref.target), f"--model {ref.text}")
         file = Path(ref.target)
     elif ref.target == "__main__":  # kindling.fit(model=Net) from a notebook or a script: this session's
         module = sys.modules["__main__"]
