@@ -53,6 +53,9 @@ def test_text_small_and_large_images():
     choose(cfg, words, 4000)
     assert cfg.model.options["ngrams"] == 2
     cfg = auto_config()
+    choose(cfg, TEXT, 30_000)  # zh_reviews' size: the linear model still beats the baseline, in seconds
+    assert cfg.model.name == "linear-ngrams"
+    cfg = auto_config()
     choose(cfg, SMALL_IMAGES, 1200)
     assert (cfg.model.name, cfg.data.augment, cfg.sched.name) == ("digits-cnn", "shift", "cosine")
     cfg = auto_config()

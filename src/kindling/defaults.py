@@ -16,11 +16,10 @@ The rules, by input kind (n = training samples):
   and stop the run before the model has learnt much: the slower lr makes the validation curve smooth.
   Regression monitors val_mae, not val_loss (MSE): on a small validation split the squared error is
   ruled by one or two outlying rows, the absolute error is the robust figure and the one users read.
-- text: up to 20,000 training texts, a linear model over hashed n-grams (`linear-ngrams`: TF-IDF + linear
-  SVM as a network), which matches that baseline where the embedding models trail it; 1-3-grams of
-  characters or 1-2-grams of words (as the tokeniser chose), SGD, up to 20 epochs, patience 3. Above
-  that, where its dense updates over a quarter-million n-gram rows make each epoch slow on a CPU, the
-  fastText-style bag of hashed n-grams (`bow`: 4-grams of characters or 2-grams of words, 30 epochs).
+- text: a linear model over hashed n-grams (`linear-ngrams`: TF-IDF + linear SVM as a network), which
+  matches or beats that baseline where the embedding models (`bow`, `textcnn`, `textrnn`) trail it;
+  1-3-grams of characters or 1-2-grams of words (as the tokeniser chose), SGD, up to 20 epochs,
+  patience 3 (BENCHMARKS.md: zh_reviews and sms_spam).
 - images up to 64 pixels a side: kindling's small CNN (`digits-cnn`), wider for more data, with shift
   augmentation, cosine schedule, up to 40 epochs, patience 20: a cosine run settles in its late,
   low-lr epochs, so early stopping only ends one that has not improved for half the schedule.
@@ -70,17 +69,6 @@ def _table(sig, n: int) -> tuple[dict, str]:
 
 def _text(sig, n: int) -> tuple[dict, str]:
     tokenizer = sig.extras.get("tokenizer", "char")
-    if n > 20_000:  # linear-ngrams' epochs grow slow here; bow's embedding stays fast
-        ngrams = 4 if tokenizer == "char" else 2
-        chosen = {
-            "model.name": "bow",
-            "model.options": {"embed": 64, "ngrams": ngrams},
-            "optim.lr": 1e-2,
-            "data.batch_size": 128,
-            "train.epochs": 30,
-            "train.patience": 3,
-        }
-        return chosen, f"bow ({tokenizer} {ngrams}-grams) for {n:,} texts"
     ngrams = 3 if tokenizer == "char" else 2
     chosen = {
         "model.name": "linear-ngrams",
