@@ -87,17 +87,19 @@ def test_nothing_left_to_choose_says_nothing():
 
 
 def test_a_few_photos_resized_by_kindling_get_a_small_cnn_from_scratch():
-    photos = Signature("classification", "image", [3, 64, 64], ["cat", "dog"], extras={"photo_side": 64})
+    from kindling.defaults import PHOTO_AUGMENT
+
+    photos = Signature("classification", "image", [3, 80, 80], ["cat", "dog"], extras={"photo_side": 80})
     cfg = auto_config()
     line = choose(cfg, photos, 700)
-    assert (cfg.model.name, cfg.model.options, cfg.data.image_size) == ("photo-cnn", {"width": 16}, 64)
+    assert (cfg.model.name, cfg.model.options, cfg.data.image_size) == ("photo-cnn", {"width": 16}, 80)
     assert (cfg.data.augment, cfg.sched.name, cfg.train.epochs, cfg.train.patience) == (
-        "light",
+        PHOTO_AUGMENT,
         "cosine",
         60,
-        20,
+        30,
     )
-    assert "photo-cnn, width 16) for 700 photos resized to 64x64" in line
+    assert "photo-cnn, width 16) for 700 photos resized to 80x80" in line
 
 
 def test_transfer_learning_or_a_given_size_keeps_the_photos_own_size():
@@ -109,8 +111,8 @@ def test_transfer_learning_or_a_given_size_keeps_the_photos_own_size():
     assert photo_side(auto_config(model__name="resnet18")) is None
 
 
-def test_a_bare_folder_of_photos_trains_the_small_cnn_at_64_pixels(tmp_path, capsys):
-    """>64 px photos in class folders, nothing else said: kindling resizes them, says so, trains."""
+def test_a_bare_folder_of_photos_trains_the_small_cnn_at_80_pixels(tmp_path, capsys):
+    """>80 px photos in class folders, nothing else said: kindling resizes them, says so, trains."""
     import json
     import sys
     from pathlib import Path
@@ -122,15 +124,15 @@ def test_a_bare_folder_of_photos_trains_the_small_cnn_at_64_pixels(tmp_path, cap
 
     from kindling_testing import train_run
 
-    root = write_folder(tmp_path / "photos", per_class=10, classes=("cat", "dog"), size=80, splits=())
+    root = write_folder(tmp_path / "photos", per_class=10, classes=("cat", "dog"), size=100, splits=())
     run = train_run(
         tmp_path / "run", "--data", f"folder:{root}", "--data-dir", str(tmp_path), "--epochs", "1"
     )
     out = capsys.readouterr().out
     assert "kindling chose a small CNN from scratch (photo-cnn, width 16)" in out
-    assert "resized to 64x64" in out
+    assert "resized to 80x80" in out
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert saved["model"]["name"] == "photo-cnn" and saved["data"]["image_size"] == 64
+    assert saved["model"]["name"] == "photo-cnn" and saved["data"]["image_size"] == 80
     assert saved["train"]["epochs"] == 1
     bundle = json.loads((run / "best" / "bundle.json").read_text())
-    assert bundle["signature"]["input_shape"] == [3, 64, 64]  # predict resizes to what the model saw
+    assert bundle["signature"]["input_shape"] == [3, 80, 80]  # predict resizes to what the model saw

@@ -88,3 +88,31 @@ def test_mnist_net_outputs_log_probabilities():
     model = registry.build("mnist-net", sig((1, 28, 28))).eval()
     out = model(torch.randn(3, 1, 28, 28))
     assert model.outputs_log_probs and torch.allclose(out.exp().sum(1), torch.ones(3), atol=1e-5)
+
+
+def test_photo_cnn_averages_the_mirror_image_when_evaluating(tmp_path):
+    from kindling.models.classic import FeaturesHead
+
+    sig = Signature("classification", "image", [3, 32, 32], ["cat", "dog"])
+    model = registry.build("photo-cnn", sig, {"width": 4})
+    x = torch.randn(5, 3, 32, 32)
+    model.eval()
+    with torch.no_grad():
+        one, mirror = FeaturesHead.forward(model, x), FeaturesHead.forward(model, x.flip(3))
+        assert torch.allclose(model(x), (one + mirror) / 2, atol=1e-6)
+        assert torch.allclose(model(x), model(x.flip(3)), atol=1e-6)  # a mirrored photo scores the same
+    model.train()
+    torch.manual_seed(0)
+    trained_view = model(x)
+    torch.manual_seed(0)
+    assert torch.allclose(trained_view, FeaturesHead.forward(model, x))  # training sees one view
+    plain = registry.build("photo-cnn", sig, {"width": 4, "flip_average": False})
+    assert type(plain) is FeaturesHead
+
+    ort = pytest.importorskip("onnxruntime")  # the export carries the averaging
+    model.eval()
+    path = tmp_path / "m.onnx"
+    torch.onnx.export(model, (x,), str(path), input_names=["x"], dynamo=False)
+    got = ort.InferenceSession(str(path)).run(None, {"x": x.numpy()})[0]
+    with torch.no_grad():
+        assert torch.allclose(torch.from_numpy(got), model(x), atol=1e-5)

@@ -35,7 +35,7 @@ GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
 # the side a few photos are resized to when kindling also chooses the model (set by the runner, see
-# `kindling.defaults.photo_side`): a CNN from scratch learns more from a few thousand photos at 64 px
+# `kindling.defaults.photo_side`): a CNN from scratch learns more from a few thousand photos at 80 px
 # than at 224, in a fraction of the time; transfer learning (--pretrained) keeps the photos' own size
 _PHOTO_SIDE: ContextVar[int | None] = ContextVar("kindling_photo_side", default=None)
 PHOTO_MAX = 5000  # more photos than this feed a larger model: their own size is kept
