@@ -100,6 +100,7 @@ def test_a_few_photos_resized_by_kindling_get_a_small_cnn_from_scratch():
         30,
     )
     assert "photo-cnn, width 16) for 700 photos resized to 80x80" in line
+    assert f"augmentation {PHOTO_AUGMENT}" in line
 
 
 def test_transfer_learning_or_a_given_size_keeps_the_photos_own_size():

@@ -6,7 +6,9 @@ know. After training (and with `kindling baseline RUN`) kindling fits, on exactl
 - tables: histogram gradient boosting and a linear model (logistic / ridge), the better on validation;
 - text: TF-IDF over the run's own tokens (character 1-2-grams for character tokens, word 1-2-grams
   otherwise, as the run's tokeniser chose) with a linear SVM, C chosen on validation;
-- images: logistic regression on the images shrunk to at most 16x16 pixels,
+- images: logistic regression on the images shrunk to at most 16x16 pixels, and (given the network,
+  when its passes over the splits fit the time left) on the network's own penultimate features: the
+  input of its last linear layer, a linear probe that tells a weak head from weak features,
 
 and scores it on the split `evaluate` reports (test, else val). The time is bounded: candidates are tried
 cheapest first and the search stops once `budget_s` is spent (a fitted candidate is always kept).
@@ -37,29 +39,46 @@ class Arrays:
     x_eval: object
     y_eval: np.ndarray
     eval_split: str
+    parts: list  # the train, val and evaluation splits the arrays came from
+
+    def with_features(self, xs: list) -> Arrays:
+        return Arrays(xs[0], self.y_train, xs[1], self.y_val, xs[2], self.y_eval, self.eval_split, self.parts)
 
 
-def fit_baseline(data, budget_s: float = 60.0, max_features: int = 2_000_000) -> dict:
-    """-> {"model", "split", <metric>, "seconds", "chosen_on"}; raises BaselineSkipped with the reason."""
+NETWORK_FEATURES = "logistic regression on the network's features"
+
+
+def fit_baseline(data, budget_s: float = 60.0, max_features: int = 2_000_000, network=None) -> dict:
+    """-> {"model", "split", <metric>, "seconds", "chosen_on", "tried_on_val": {candidate: its validation
+    score (accuracy, or minus the MAE)}}; raises BaselineSkipped with the reason.
+    `network`: the run's best model (eval mode, CPU), for the linear probe on its features (images)."""
     t0 = time.perf_counter()
     sig = data.signature
     arrays = _arrays(data, sig, max_features)
     task = task_for(sig)
     if task.class_targets and len(np.unique(arrays.y_train)) < 2:
         raise BaselineSkipped("the train split holds a single class")
-    candidates = CANDIDATES[(_features_kind(task.inputs), task.name)]
-    best = None
-    for name, make in candidates:
+    kind = _features_kind(task.inputs)
+    tries = [(name, make, lambda: arrays) for name, make in CANDIDATES[(kind, task.name)]]
+    if network is not None and kind == "image" and task.class_targets:
+        probe = CANDIDATES[("features", task.name)][0][1]
+        tries.append((NETWORK_FEATURES, probe, lambda: _probe_arrays(network, sig, arrays, t0 + budget_s)))
+    best, tried = None, {}
+    for name, make, features in tries:
         if best is not None and time.perf_counter() - t0 > budget_s:
             break
+        xs = features()
+        if xs is None:  # the network's passes would not fit the time left
+            continue
         model = make()
-        model.fit(arrays.x_train, arrays.y_train)
-        score = _score(task, model, arrays.x_val, arrays.y_val)
+        model.fit(xs.x_train, xs.y_train)
+        score = _score(task, model, xs.x_val, xs.y_val)
+        tried[name] = round(score, 4)
         if best is None or score > best[0]:
-            best = (score, name, model)
-    _, name, model = best
-    result = {"model": name, "split": arrays.eval_split, "chosen_on": "val"}
-    result.update(_metrics(task, model, arrays.x_eval, arrays.y_eval))
+            best = (score, name, model, xs)
+    _, name, model, xs = best
+    result = {"model": name, "split": arrays.eval_split, "chosen_on": "val", "tried_on_val": tried}
+    result.update(_metrics(task, model, xs.x_eval, xs.y_eval))
     result["seconds"] = round(time.perf_counter() - t0, 3)
     return result
 
@@ -108,7 +127,7 @@ def _arrays(data, sig, max_features: int) -> Arrays:
     ys = [p.y.numpy() for p in parts]
     if not task_for(sig).class_targets:  # values: one float per sample
         ys = [y.astype(np.float64).reshape(len(y), -1)[:, 0] for y in ys]
-    return Arrays(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], eval_name)
+    return Arrays(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], eval_name, parts)
 
 
 def _features_kind(inputs) -> str:
@@ -124,6 +143,42 @@ def _pixels(x) -> np.ndarray:
     size = (min(16, h), min(16, w))
     small = F.adaptive_avg_pool2d(x.float(), size) / 255.0
     return small.reshape(len(x), -1).numpy()
+
+
+def _probe_arrays(network, sig, arrays: Arrays, deadline: float) -> Arrays | None:
+    """The input of the network's last nn.Linear for every sample of the three splits (averaged over the
+    views one forward makes, e.g. a photo and its mirror image); None when the network has no linear
+    layer or its passes over the splits would not end by `deadline` (perf_counter; projected from the
+    batches done so far)."""
+    import torch
+    from torch import nn
+
+    from kindling.data.transforms import make_preprocess
+    from kindling.models.common import forward
+
+    linear = [m for m in network.modules() if isinstance(m, nn.Linear)]
+    if not linear:
+        return None
+    seen: list = []
+    hook = linear[-1].register_forward_pre_hook(lambda _, args: seen.append(args[0].detach().flatten(1)))
+    preprocess, started, done = make_preprocess(sig, "cpu"), time.perf_counter(), 0
+    total = sum(len(p) for p in arrays.parts)
+    xs = []
+    try:
+        with torch.no_grad():
+            for part in arrays.parts:
+                rows = []
+                for x, _, lengths in part.batches(256):
+                    seen.clear()
+                    forward(network, preprocess(x), lengths)
+                    rows.append(torch.stack(seen).mean(0).float())
+                    done += len(x)
+                    if started + (time.perf_counter() - started) * total / done > deadline:
+                        return None
+                xs.append(torch.cat(rows).numpy())
+    finally:
+        hook.remove()
+    return arrays.with_features(xs)
 
 
 def _text_features(parts, sig, max_features: int) -> list:
@@ -173,6 +228,9 @@ def _candidates():
             ("logistic regression on pixels", scaled(lambda: LogisticRegression(max_iter=300, C=0.1)))
         ],
         ("image", "regression"): [("ridge on pixels", scaled(lambda: Ridge(alpha=10.0)))],
+        ("features", "classification"): [
+            (NETWORK_FEATURES, scaled(lambda: LogisticRegression(max_iter=500, C=0.1)))
+        ],
         ("text", "regression"): [("TF-IDF + ridge", lambda: Ridge(alpha=1.0))],
     }
 
@@ -198,11 +256,17 @@ def headline(result: dict) -> tuple[str, float, bool]:
 
 
 def compare_line(network: dict, baseline: dict) -> str:
-    """One line: the network beside the baseline, and advice when the baseline wins."""
+    """One line: the network beside the baseline, and advice when the baseline wins by more than the
+    evaluation split's noise (one standard error of the network's accuracy, given its sample count):
+    one photo of 450 is not a reason to change the model."""
     metric, net, higher = headline(network)
     _, base, _ = headline(baseline)
     line = f"baseline ({baseline['model']}) {metric} {base:.4f} vs the network's {net:.4f} on {baseline['split']}"
-    wins = base > net if higher else base < net
-    if wins:
+    n = network.get("n")
+    noise = (net * (1 - net) / n) ** 0.5 if metric == "accuracy" and isinstance(n, int) and n > 0 else 0.0
+    wins = base > net + noise if higher else base < net
+    if wins and baseline["model"] == NETWORK_FEATURES:
+        line += "; a linear model on the network's own features does better: its last layer lags, try more epochs (or more weight decay if the val loss rises)"
+    elif wins:
         line += "; the baseline wins: try more epochs, a larger model, or the baseline itself for this data"
     return line

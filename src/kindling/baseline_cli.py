@@ -50,7 +50,7 @@ def baseline_of_run(run: str | Path, budget_s: float | None = None, trust_code: 
     if budget_s is None:
         budget_s = budget_for(sum(r.get("seconds", 0) for r in read_history(run_dir)))
     try:
-        result = fit_and_save(dm, run_dir, budget_s, cfg.data.memory_budget_mb)
+        result = fit_and_save(dm, run_dir, budget_s, cfg.data.memory_budget_mb, trust_code)
     except BaselineSkipped as exc:
         raise UserError(f"no baseline for {run_dir}: {exc}") from exc
     if not (run_dir / "best" / "model.safetensors").is_file():

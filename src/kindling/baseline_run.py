@@ -50,11 +50,14 @@ def check_fits(data, memory_budget_mb: int) -> None:
             )
 
 
-def fit_and_save(data, run_dir: Path, budget_s: float, memory_budget_mb: int) -> dict:
+def fit_and_save(
+    data, run_dir: Path, budget_s: float, memory_budget_mb: int, trust_code: bool = False
+) -> dict:
     """Fit the baseline on `data`'s splits and write RUN/baseline.json; raises BaselineSkipped."""
     check_fits(data, memory_budget_mb)
     try:
-        result = fit_baseline(data, budget_s=budget_s)
+        network = _network(run_dir, data, trust_code)
+        result = fit_baseline(data, budget_s=budget_s, network=network)
     except BaselineSkipped:
         raise
     except Exception as exc:  # noqa: BLE001 - scikit-learn's refusal of odd data is a skip, not a crash
@@ -62,6 +65,21 @@ def fit_and_save(data, run_dir: Path, budget_s: float, memory_budget_mb: int) ->
     result["budget_s"] = round(budget_s, 1)
     atomic_write_json(Path(run_dir) / NAME, result)
     return result
+
+
+def _network(run_dir: Path, data, trust_code: bool):
+    """The run's best model on the CPU for the linear probe on its features (images only), else None."""
+    from kindling.task import inputs_for
+
+    best = Path(run_dir) / "best"
+    if not inputs_for(data.signature).pictures or not (best / "model.safetensors").is_file():
+        return None
+    from kindling.bundle import load_bundle
+
+    try:
+        return load_bundle(best, "cpu", trust_code).model.eval()
+    except Exception:  # noqa: BLE001 - a model that cannot be loaded here costs the probe only
+        return None
 
 
 def load(run_dir: Path, split: str | None = None) -> dict | None:

@@ -219,4 +219,6 @@ def choose(cfg, sig, n_train: int, model_given: bool = False) -> str | None:
         parts.append(f"up to {filled['train.epochs']} epochs{stop}")
     if "optim.lr" in filled:
         parts.append(f"lr {filled['optim.lr']:g}")
+    if filled.get("data.augment") not in (None, "none"):
+        parts.append(f"augmentation {filled['data.augment']}")
     return "kindling chose " + "; ".join(parts) + " (set --model, --epochs, --batch-size or --lr to choose)"
