@@ -52,6 +52,9 @@ def test_text_small_and_large_images():
     cfg = auto_config()
     choose(cfg, words, 4000)
     assert cfg.model.options["ngrams"] == 2
+    cfg = auto_config(model__name="textrnn")  # the user's text model: not linear-ngrams' SGD at lr 4
+    choose(cfg, TEXT, 4000)
+    assert (cfg.optim.name, cfg.optim.lr, cfg.train.epochs) == ("adamw", 1e-3, 20)
     cfg = auto_config()
     choose(cfg, TEXT, 30_000)  # zh_reviews' size: the linear model still beats the baseline, in seconds
     assert cfg.model.name == "linear-ngrams"

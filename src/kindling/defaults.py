@@ -198,6 +198,8 @@ def choose(cfg, sig, n_train: int, model_given: bool = False) -> str | None:
     auto = {k for k in LEADERS if is_auto(cfg, k) and not (model_given and k == "model.name")}
     if "model.name" not in auto:  # the user's model: only the training settings follow the data
         chosen = {k: v for k, v in chosen.items() if not k.startswith("model.")}
+        if "optim.name" in chosen:  # the rule's optimizer and lr suit its own model (linear-ngrams: SGD at 4)
+            chosen = {k: v for k, v in chosen.items() if k not in ("optim.name", "optim.lr")}
     auto |= {k for k, (leader, plain) in COMPANIONS.items() if leader in auto and _get(cfg, k) == plain}
     if "optim.name" in chosen and "optim.name" not in auto:  # the rule's lr is for its own optimizer
         auto.discard("optim.lr")
