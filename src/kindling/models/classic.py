@@ -127,35 +127,27 @@ class FlipAveraged(FeaturesHead):
         return out if self.training else (out + super().forward(x.flip(3))) / 2
 
 
-def photo_cnn(
-    sig, width: int = 16, dropout: float = 0.25, double: int = 0, flip_average: bool = True
-) -> nn.Module:
+def photo_cnn(sig, width: int = 16, dropout: float = 0.25, flip_average: bool = True) -> nn.Module:
     """Photos from scratch: a conv-BN-ReLU block and a 2x2 max-pool per stage, doubling the width, down
-    to 8 pixels, then a global average; the last `double` stages get a second block. A few hundred
-    photos cannot feed a resnet18 from scratch: it ends near chance on some splits, where this small net
-    learns and costs a fraction of the time. `flip_average`: scores averaged with the mirror image's
-    when evaluating (FlipAveraged)."""
+    to 8 pixels, then a global average. A few hundred photos cannot feed a resnet18 from scratch: it ends
+    near chance on some splits, where this small net learns and costs a fraction of the time.
+    `flip_average`: scores averaged with the mirror image's when evaluating (FlipAveraged)."""
     c = channels_of(sig)
     side = min(sig.input_shape[1:])
-    stages, s = 1, side
-    while s > 8:
-        s //= 2
-        stages += 1
-
-    def block(cin: int, cout: int) -> list[nn.Module]:
-        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
     layers, cin, cout = [], c, width
-    for stage in range(stages):
-        layers += block(cin, cout)
-        if stage >= stages - double:
-            layers += block(cout, cout)
-        if stage < stages - 1:
-            layers.append(nn.MaxPool2d(2))
+    while True:
+        layers += [
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        ]
+        if side <= 8:
+            break
+        layers.append(nn.MaxPool2d(2))
+        side //= 2
         cin, cout = cout, min(2 * cout, 16 * width)
     layers += [nn.AdaptiveAvgPool2d(1)]
-    head = FlipAveraged if flip_average else FeaturesHead
-    return head(
+    return (FlipAveraged if flip_average else FeaturesHead)(
         nn.Sequential(*layers),
         lambda n: nn.Sequential(nn.Dropout(dropout), nn.Linear(n, sig.num_outputs)),
         sig.input_shape,
