@@ -95,6 +95,15 @@ def load_checkpoint(path: str | Path) -> dict:
     return obj
 
 
+def read_utf8(path: str | Path, advice: str) -> str:
+    """The text of a file kindling reads as UTF-8; other bytes are one line naming the file, the first bad
+    byte and `advice` (what the file should hold, or how to restore it)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text (byte {exc.start}); {advice}") from exc
+
+
 def read_json(path: str | Path, what: str = "file") -> Any:
     path = Path(path)
     try:

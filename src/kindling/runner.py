@@ -12,7 +12,7 @@ from kindling import defaults
 from kindling.config import RunConfig, config_from_yaml, default_name, flatten
 from kindling.config_checks import check_against_data
 from kindling.errors import UserError
-from kindling.fileio import atomic_write_json, atomic_write_text
+from kindling.fileio import atomic_write_json, atomic_write_text, read_utf8
 
 # keys that may change when a run is resumed; any other difference is refused
 RESUMABLE_CHANGES = (
@@ -94,12 +94,7 @@ def load_saved_config(run_dir: Path) -> RunConfig:
         raise UserError(f"{run_dir} is not a kindling run directory (no config.yaml); pass runs/NAME")
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise UserError(
-            f"{path} is not UTF-8 text (byte {exc.start}); restore the run's config.yaml"
-        ) from exc
+    text = read_utf8(path, "restore the run's config.yaml")
     if not text.strip():
         raise UserError(f"{path} is empty; restore the run's config.yaml or start a new run")
     try:

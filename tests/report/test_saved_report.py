@@ -35,16 +35,21 @@ def _figures(html: str) -> dict[str, bytes]:
     return {name: base64.b64decode(data) for name, data in found}
 
 
-def test_finished_run_reports_from_files_without_torch(run):
+def _report_in_a_fresh_process(run, heavy: tuple[str, ...]) -> list[str]:
+    """write_report(run) in a new interpreter -> which of the `heavy` modules it imported."""
     script = (
-        "import sys\n"
+        "import json, sys\n"
         "from kindling.report.html import write_report\n"
         f"write_report({str(run)!r})\n"
-        "print(sorted(m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules))\n"
+        f"print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"  # nothing heavy was imported
+    return json.loads(done.stdout)  # the one line printed: nothing else on stdout
+
+
+def test_finished_run_reports_from_files_without_torch(run):
+    assert _report_in_a_fresh_process(run, ("torch", "torchvision", "matplotlib")) == []  # nothing heavy
     html = (run / "report.html").read_text()
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     final_row = html.split('data-row="final"')[1].split("</tr>")[0]
@@ -64,15 +69,9 @@ def test_lost_pictures_are_drawn_again_from_the_evidence_without_torch(run):
     pngs = {p.name: p.read_bytes() for p in (run / "plots").glob("*.png")}
     for name in pngs:
         (run / "plots" / name).unlink()
-    script = (
-        "import sys\n"
-        "from kindling.report.html import write_report\n"
-        f"write_report({str(run)!r})\n"
-        "print('torch' in sys.modules)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"  # drawn from plots/evidence.* and metrics.jsonl alone
+    assert (
+        _report_in_a_fresh_process(run, ("torch",)) == []
+    )  # drawn from plots/evidence.* and metrics.jsonl alone
     assert set(_figures((run / "report.html").read_text())) == NAMES
     assert {p.name for p in (run / "plots").glob("*.png")} == set(pngs)
 

@@ -28,6 +28,7 @@ from kindling.data.images.common import (
 from kindling.data.images.decode import decode_listing
 from kindling.data.memory import Split
 from kindling.errors import UserError
+from kindling.fileio import read_utf8
 
 
 def read_lines(path: Path) -> list[tuple[str, str, str]]:
@@ -36,12 +37,7 @@ def read_lines(path: Path) -> list[tuple[str, str, str]]:
         raise UserError(
             f"annotation file {path} does not exist; pass annotations:FILE with `filename label` lines"
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise UserError(
-            f"{path}: not UTF-8 text ({exc}); an annotation file holds `filename label` lines"
-        ) from exc
+    text = read_utf8(path, "an annotation file holds `filename label` lines")
     out = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
