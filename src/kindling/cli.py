@@ -245,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if getattr(args, "code", None):  # --code FILE.py: the user's own file, named for this process
+            from kindling.codetrust import point_at
+
+            point_at(args.code)
         return args.handler(args)
     except UserError as exc:
         print(f"kindling: {one_line(str(exc), GUARD)}", file=sys.stderr)

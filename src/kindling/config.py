@@ -15,6 +15,7 @@ from typing import Any, Union
 
 import yaml
 
+from kindling.codetrust import HOME_DEFAULT
 from kindling.config_types import from_dict, is_dataclass_type
 from kindling.errors import UserError
 
@@ -54,9 +55,7 @@ class DataConfig:
     val: str | None = None
     test: str | None = None
     root: str | None = None  # image root for annotation files
-    data_dir: str = setting(
-        "~/.cache/kindling", flag="--data-dir", help="where built-in data sets are stored"
-    )
+    data_dir: str = setting(HOME_DEFAULT, flag="--data-dir", help="where built-in data sets are stored")
     download: bool = True  # when online, built-in data sets download if missing
     image_size: int | None = setting(None, flag="--image-size", help="resize images to N x N")
     channels: int | None = setting(None, flag="--channels", help="1 or 3 image channels")

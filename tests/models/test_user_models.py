@@ -172,7 +172,7 @@ def test_changed_code_is_refused_and_trust_code_uses_the_copy(own_run, capsys):
         for command in (["evaluate", run], ["predict", run, "x.png"], ["export", run, "--format", "onnx"]):
             line = one_line_error(capsys, *command)
             assert f"{file} changed since training (sha256 differs)" in line
-            assert f"--trust-code to use the copy in {run / 'best' / 'code' / 'my_net.py'}" in line
+            assert "restore it, or use --code FILE.py (your file) or --trust-code (the Bundle's copy)" in line
         line = one_line_error(capsys, "serve", run, "--port", "0")
         assert "changed since training" in line
         assert not marker.exists(), "loading the bundle ran the changed file"
@@ -205,7 +205,10 @@ def test_a_tampered_copy_is_refused(own_run, capsys):
     copy.write_bytes(original + b"\n# edited\n")
     try:
         line = one_line_error(capsys, "evaluate", run, "--trust-code")
-        assert "does not match the sha256" in line
+        assert (
+            "code/my_net.py, the Bundle's copy of the code, does not match the sha256 in the header" in line
+        )
+        assert "bundle.json" not in line  # the header is what is checked (issue 21)
     finally:
         copy.write_bytes(original)
 

@@ -102,6 +102,7 @@ def _load_model_and_data(view: RunView):
     """Bundle, data, data doctor and the evaluation; returns the evidence for the plots."""
     from kindling import data as data_mod
     from kindling.bundle import load_bundle
+    from kindling.codetrust import check_saved_data
     from kindling.report import saved
     from kindling.report.evidence import collect_and_evaluate, plot_split
     from kindling.report.tables import has_table_rows, table_rows
@@ -112,6 +113,7 @@ def _load_model_and_data(view: RunView):
     except UserError as exc:
         view.notes.append(f"no best model: {exc}")
     try:
+        check_saved_data(view.cfg.data.name, view.run_dir, "train a run from it here first")
         view.data = data_mod.build(view.cfg.data, quiet=True)
     except UserError as exc:
         view.notes.append(

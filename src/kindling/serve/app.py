@@ -348,4 +348,9 @@ def app_from_env() -> FastAPI:
     """uvicorn factory (`kindling.serve.app:app_from_env`): settings come from KINDLING_SERVE as JSON,
     so every worker process under `--workers N` builds the same app and loads its own model copy."""
     settings = json.loads(os.environ["KINDLING_SERVE"])
+    code = settings.pop("code", None)
+    if code:
+        from kindling.codetrust import point_at
+
+        point_at(code)
     return create_app(**settings)
