@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,36 @@ def test_a_moved_file_is_named_again_with_code(own, tmp_path, capsys):
         codetrust._POINTED.clear()
         assert kindling.load(run, code=moved).classes[0] == "0"
     finally:
+        moved.rename(file)
+
+
+def test_serve_workers_use_the_file_named_again(own, tmp_path):
+    """`kindling serve --code FILE.py`: each worker process names the file again, and serves."""
+    import requests
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
+    from serve_helpers import Server, digit_png, free_port, stop_server
+
+    run, file = own
+    png, _ = digit_png(run)
+    moved = tmp_path / "net.py"
+    file.rename(moved)
+    port = free_port()
+    argv = ["serve", run, "--port", port, "--workers", "2", "--threads", "1", "--code", moved]
+    proc = subprocess.Popen([sys.executable, "-m", "kindling", *map(str, argv)], stderr=subprocess.PIPE)
+    server = Server(f"http://127.0.0.1:{port}", proc)
+    try:
+        answered = []
+        deadline = time.time() + 180  # two workers loading torch on a busy machine
+        while len(answered) < 6 and time.time() < deadline and proc.poll() is None:
+            try:  # both workers answer in turn once each has loaded the model from the moved file
+                reply = requests.post(server.url + "/predict", files={"image": ("x.png", png)}, timeout=30)
+                answered += [reply.status_code] if reply.status_code != 503 else []
+            except requests.RequestException:
+                time.sleep(0.5)
+        assert answered and set(answered) == {200}, (answered, proc.poll())
+    finally:
+        stop_server(server)
         moved.rename(file)
 
 
