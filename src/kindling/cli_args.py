@@ -175,8 +175,8 @@ def add_code(p) -> None:
         "--code",
         metavar="FILE.py",
         default=None,
-        help="your own model's file, named again: used when its sha256 is the one the bundle recorded, e.g. "
-        "for a bundle trained elsewhere or a file moved since (default: the file this machine trained with)",
+        help="your own model's file, named again: used (and remembered) when its sha256 is the one the bundle "
+        "recorded, e.g. for a bundle trained elsewhere or a file moved since (default: a file you trained with here)",
     )
 
 

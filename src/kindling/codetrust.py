@@ -3,8 +3,9 @@
 A Bundle is a file anyone can send, so what its header names (a model file or module, a `py:` data
 function) is never imported on the header's word alone. kindling imports it only when the user pointed
 at that file: trained with it on this machine (the ledger below), or named it again in this process
-(`--code FILE.py`, `kindling.load(..., code=FILE)`). `--trust-code` (the Bundle's own copy) is decided
-by the caller, `kindling.models.recorded`.
+(`--code FILE.py`, `kindling.load(..., code=FILE)`; a file so named that a Bundle then loads from goes in
+the ledger too). `--trust-code` (the Bundle's own copy) is decided by the caller,
+`kindling.models.recorded`.
 
 The ledger, `$KINDLING_HOME/trusted-code.json` (KINDLING_HOME defaults to ~/.cache/kindling, the same
 folder as `--data-dir`), holds for each file a training imported here its resolved path, the sha256

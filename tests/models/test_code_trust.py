@@ -305,6 +305,11 @@ def test_a_damaged_ledger_is_one_warning_and_counts_as_empty(own, tmp_path, caps
     assert f"{file} is not a file you trained with here; use --code FILE.py" in lines[1]
     rc, _, err = cli(capsys, "evaluate", run, "--json", "--code", file)
     assert rc == 0, err
+    codetrust._POINTED.clear()  # a new process: the file named once is in the (rewritten) ledger now
+    rc, _, err = cli(capsys, "evaluate", run, "--json")
+    assert rc == 0 and err == "", err
+    rc, _, err = cli(capsys, "evaluate", run, "--code", tmp_path / "nothere.py")
+    assert rc == 2 and "--code" in err and "does not exist" in err, err
 
 
 def test_an_unwritable_ledger_costs_a_warning_not_the_run(tmp_path, capsys, monkeypatch):

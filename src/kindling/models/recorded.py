@@ -48,7 +48,9 @@ def rebuild(record: dict, folder: Path, sig, trust_code: bool = False):
         return _from_file(bundle_copy(record, folder), record, sig, any_member=True)
     named = codetrust.pointed(record["sha256"])
     if named is not None:
-        return _from_file(named, record, sig, any_member=False)
+        model = _from_file(named, record, sig, any_member=False)
+        codetrust.remember(named, record["sha256"], record["name"])  # named once: a Bundle of it loads later
+        return model
     try:
         file = recorded_source(record, folder)
     except UserError:
