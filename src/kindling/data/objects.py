@@ -63,8 +63,8 @@ def objects_source(cfg, fitted: Signature | None = None) -> DataModule:
     parts = _OBJECTS.get(cfg.name)
     if parts is None:
         raise UserError(
-            f"the data {cfg.shown} was handed to kindling.fit in another Python process and cannot be read "
-            "again here; hand it over again (kindling.fit(data=...)) or use a file source "
+            f"the data {cfg.shown} was handed to kindling.fit in another process, and a run keeps no copy of "
+            "Python objects; hand it over again (kindling.fit(data=...)) or give it as a file source "
             "(--data py:FILE.py:FUNCTION)"
         )
     return from_objects(cfg, fitted=fitted, **parts)
