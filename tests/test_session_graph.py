@@ -263,3 +263,40 @@ def test_data_dependent_control_flow_gets_one_line(tmp_path):
     done = kindling_cli("predict", str(tmp_path / "run"), str(tmp_path / "digit0.png"), cwd=tmp_path)
     assert done.returncode == 2 and "Net" in done.stderr, done.stderr
     assert os.path.getsize(tmp_path / "session.json") > 0  # the session itself still predicts
+
+
+def test_without_onnxruntime_the_end_of_training_says_how_to_get_the_graph(tmp_path, monkeypatch, capsys):
+    import numpy as np
+    import torch
+
+    import kindling
+
+    class SessionLinear(torch.nn.Module):
+        def __init__(self, in_features, num_classes):
+            super().__init__()
+            self.fc = torch.nn.Linear(in_features, num_classes)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    SessionLinear.__module__, SessionLinear.__qualname__ = (
+        "__main__",
+        "SessionLinear",
+    )  # as a notebook makes it
+    monkeypatch.setattr(sys.modules["__main__"], "SessionLinear", SessionLinear, raising=False)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails, as when not installed
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5)).astype(np.float32)
+    run = kindling.fit(
+        data=(X, (X[:, 0] > 0).astype(int)),
+        model=SessionLinear,
+        epochs=1,
+        threads=1,
+        baseline="none",
+        run_dir=str(tmp_path / "run"),
+    )
+    said = [line for line in capsys.readouterr().out.splitlines() if "kindling[export]" in line]
+    assert len(said) == 1 and said[0].startswith("note: model SessionLinear is defined in this session"), said
+    assert "pip install" in said[0] and len(said[0]) <= 300
+    assert not (run.dir / "best" / "model.onnx").exists()
+    assert kindling.load(run.dir).predict(X[:2])[0]["label_name"] in ("0", "1")  # this session still can

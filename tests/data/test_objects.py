@@ -193,6 +193,23 @@ def test_a_dataframe_with_target_is_the_csv_pipeline(tmp_path):
         build(register_objects(frame))
 
 
+def test_a_dataframe_regression_handed_over_draws_its_plots_and_names_the_frame(tmp_path, capsys):
+    """The table plots predict every row again: from the DataFrame itself, not a file the run never had."""
+    import pandas as pd
+
+    import kindling
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"size": rng.normal(size=80), "noise": rng.normal(size=80)})
+    frame["price"] = 3 * frame["size"] + 0.1 * frame["noise"]
+    run = kindling.fit(
+        data=frame, target="price", epochs=1, threads=1, baseline="none", run_dir=str(tmp_path)
+    )
+    shown = capsys.readouterr()
+    assert "objects:" not in shown.out + shown.err and "DataFrame (80 rows)" in shown.out
+    assert (run.dir / "plots" / "predicted_vs_actual.png").is_file()
+
+
 DATA_FILE = """
 import torch
 from torch.utils.data import Dataset

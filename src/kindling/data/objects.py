@@ -60,6 +60,11 @@ def display_name(train) -> str:
 
 def objects_source(cfg, fitted: Signature | None = None) -> DataModule:
     """your own Python objects, handed over in this process: kindling.fit(data=...)"""
+    return from_objects(cfg, fitted=fitted, **handed_over(cfg))
+
+
+def handed_over(cfg) -> dict:
+    """The objects (train, val, test, target) that kindling.fit handed over in this process for `cfg`."""
     parts = _OBJECTS.get(cfg.name)
     if parts is None:
         raise UserError(
@@ -67,7 +72,7 @@ def objects_source(cfg, fitted: Signature | None = None) -> DataModule:
             "Python objects; hand it over again (kindling.fit(data=...)) or give it as a file source "
             "(--data py:FILE.py:FUNCTION)"
         )
-    return from_objects(cfg, fitted=fitted, **parts)
+    return parts
 
 
 def py_source(cfg, fitted: Signature | None = None) -> DataModule:
