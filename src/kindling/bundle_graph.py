@@ -109,11 +109,22 @@ class GraphModel(torch.nn.Module):
             raise UserError(
                 f"{self.where} is not a readable ONNX graph ({exc}); the bundle is damaged"
             ) from exc
-        tensors = list(model.graph.initializer) + [
-            a.t for node in model.graph.node for a in node.attribute if a.HasField("t")
-        ]
-        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in tensors):
+        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _tensors(model.graph)):
             raise UserError(f"{self.where} refers to external data files; kindling writes none: refused")
+
+
+def _tensors(graph):
+    """Every tensor a graph holds: its initializers and constants, and those of its subgraphs (If, Loop)."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            for sub in [attribute.g] if attribute.HasField("g") else []:
+                yield from _tensors(sub)
+            for sub in attribute.graphs:
+                yield from _tensors(sub)
 
 
 def _session(data: bytes, threads: int, where: str):

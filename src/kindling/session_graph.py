@@ -62,7 +62,7 @@ def after_training(run_dir: Path, data, echo=print) -> None:
         return
     try:
         graph, check = make(folder, data)
-    except NoGraph as exc:
+    except (NoGraph, UserError) as exc:  # UserError: its class cannot be built again here (changed)
         echo(
             one_line(
                 f"note: {name} cannot be saved as a graph ({exc}), so its Bundle loads only in this "
