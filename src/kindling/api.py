@@ -83,7 +83,7 @@ def fit(
     from kindling.train.events import Interrupted
 
     if data is not None and not isinstance(data, (str, Path)):  # a Dataset, (X, y) or a DataFrame
-        data = _hand_over(data, keywords)
+        data = _hand_over(data, keywords)  # {"name": "objects:N", "display_name": "MNIST (a Dataset)"}
     if data is not None:
         keywords["data"] = data
     if model is not None:  # a name, a spec, or the user's class / factory / instance
@@ -106,13 +106,15 @@ def fit(
     return Run(run_dir)
 
 
-def _hand_over(data: Any, keywords: dict) -> str:
+def _hand_over(data: Any, keywords: dict) -> dict:
     """Python objects as `data` (and `val=` / `test=` that are objects, not split files) -> the data
-    spec that names them in this process (kindling.data.objects)."""
-    from kindling.data.objects import register_objects
+    section: the spec that names them in this process (kindling.data.objects), and the name the run
+    shows for them."""
+    from kindling.data.objects import display_name, register_objects
 
     parts = {k: keywords.pop(k) for k in ("val", "test") if not isinstance(keywords.get(k, ""), (str, Path))}
-    return register_objects(data, parts.get("val"), parts.get("test"), keywords.get("target"))
+    spec = register_objects(data, parts.get("val"), parts.get("test"), keywords.get("target"))
+    return {"name": spec, "display_name": display_name(data)}
 
 
 def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> dict:

@@ -42,6 +42,9 @@ class DataConfig:
         help="data set or source: digits, wine, diabetes, mnist, cifar10, folder:DIR, csv:FILE, text:PATH, "
         "py:FILE.py:FUNCTION (your own Dataset)",
     )
+    # how the run's lines, report and `kindling compare` name the data when `name` is an internal handle:
+    # kindling.fit(data=<your object>) sets it ("MNIST (a Dataset)"); see `shown`
+    display_name: str | None = None
     batch_size: int | None = setting(
         None,
         flag="--batch-size",
@@ -105,6 +108,12 @@ class DataConfig:
         flag="--vocab",
         help="text: your vocabulary, a pickled dict token -> id (vocab.pkl), used instead of fitting one",
     )
+
+    @property
+    def shown(self) -> str:
+        """The data as the user knows it: `MNIST (a Dataset)` for objects handed to kindling.fit, else the
+        source as given (`digits`, `csv:houses.csv`)."""
+        return self.display_name or self.name
 
 
 @dataclass
@@ -247,6 +256,8 @@ class RunConfig:
 
 def default_name(cfg: RunConfig) -> str:
     data = cfg.data.name.split(":", 1)[-1].rstrip("/").replace("\\", "/").split("/")[-1] or "data"
+    if cfg.data.display_name:  # Python objects: the type the user knows (MNIST), not the handle's number
+        data = cfg.data.display_name.split(" ", 1)[0]
     model = cfg.model.name.rsplit(":", 1)[-1]  # the user's own file.py:Name -> Name
     return Path(data).stem if model == "auto" else f"{Path(data).stem}-{model}"
 

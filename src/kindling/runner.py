@@ -16,6 +16,7 @@ from kindling.fileio import atomic_write_json, atomic_write_text, read_utf8
 
 # keys that may change when a run is resumed; any other difference is refused
 RESUMABLE_CHANGES = (
+    "data.display_name",  # how the data is shown, not what it is
     "train.epochs",
     "train.device",
     "train.threads",
@@ -206,6 +207,9 @@ def train(
         )
         if summary["skipped_steps"]:
             echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
+        from kindling.session_graph import after_training as add_session_graph
+
+        add_session_graph(run_dir, data, echo)  # a notebook's or a script's model: its graph, for elsewhere
         _baseline(cfg, data, run_dir, time.perf_counter() - started, echo)
     return run_dir
 

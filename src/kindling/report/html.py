@@ -175,7 +175,7 @@ def _cards(view: RunView) -> list[tuple[str, str]]:
     key = _monitor_key(history, cfg.train.monitor)
     cards = [
         ("model", cfg.model.name),
-        ("data", cfg.data.name),
+        ("data", cfg.data.shown),
         ("epochs", f"{len(history)} of {cfg.train.epochs}"),
         (f"best {key}", H.fmt(best[key]) if best else "—"),
         ("best epoch", str(best["epoch"]) if best else "—"),
@@ -209,7 +209,7 @@ def render(view: RunView) -> str:
     return H.render(
         "report.html",
         title=f"kindling report: {view.run_dir.name}",
-        subtitle=f"{cfg.model.name} on {cfg.data.name} — {view.run_dir}",
+        subtitle=f"{cfg.model.name} on {cfg.data.shown} — {view.run_dir}",
         footer=f"written by kindling report, {time.strftime('%Y-%m-%d %H:%M')}",
         nav=nav,
         cards=_cards(view),
@@ -223,7 +223,7 @@ def render(view: RunView) -> str:
         baseline_line=_baseline_line(ev, view.baseline),
         plots=view.plots,
         doc=view.doctor,
-        data_name=cfg.data.name,
+        data_name=cfg.data.shown,
         config_yaml=cfg.to_yaml(),
         env=[(k, "" if v is None else v) for k, v in view.env.items()],
         tb=tb if tb.is_dir() else None,
@@ -273,7 +273,7 @@ def write_compare(runs: list[str | Path], output: str | Path = "compare.html") -
         key = _monitor_key(history, cfg.train.monitor)
         rows.append(
             {
-                **{"label": label, "model": cfg.model.name, "data": cfg.data.name, "lr": cfg.optim.lr},
+                **{"label": label, "model": cfg.model.name, "data": cfg.data.shown, "lr": cfg.optim.lr},
                 **{"epochs": f"{len(history)}/{cfg.train.epochs}", "key": key, "best": best.get(key)},
                 "loss": final.get("val_loss", final.get("train_loss")),
                 "acc": final.get("val_acc", final.get("train_acc")),

@@ -180,7 +180,7 @@ class Trainer:
         n_params = sum(p.numel() for p in self.model.parameters())
         val = len(self.val_split) if self.val_split is not None else 0
         self.echo(
-            f"training {self.cfg.model.name} ({n_params:,} parameters) on {self.cfg.data.name}: "
+            f"training {self.cfg.model.name} ({n_params:,} parameters) on {self.cfg.data.shown}: "
             f"{len(self.train_split)} train / {val} val samples, batch {self.cfg.data.batch_size}, "
             f"{self.epochs} epochs, device {self.device}, threads {self.threads} ({threads_how})"
             + (f", {self.dist.world} processes" if self.dist.enabled else "")
