@@ -123,7 +123,7 @@ CASES = [
         _bad_vectors(lambda v: {"embeddings": np.zeros(_rows(v))}),
         "has shape",
     ),
-    Case("vectors-not-a-zip", _bad_vectors(b"not a zip file"), "not a readable .npz"),
+    Case("vectors-not-a-zip", _bad_vectors(b"not a zip file"), "is text, not an .npz archive"),
     Case(
         "vectors-object-array",
         _bad_vectors(lambda v: {"embeddings": np.array([object()] * _rows(v), dtype=object)}),
