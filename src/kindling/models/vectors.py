@@ -82,7 +82,8 @@ def _load_npz(path: Path, check_shape) -> np.ndarray:
                     "write it with np.savez_compressed(f, embeddings=array)"
                 )
             check_shape(shape)
-            vectors = np.asarray(npz["embeddings"], dtype=np.float32)
+            with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: refused below
+                vectors = np.asarray(npz["embeddings"], dtype=np.float32)
     except UserError:
         raise
     except Exception as exc:  # a damaged member, an object array, text in the array ...
@@ -123,19 +124,22 @@ def _stored_header(npz) -> tuple[tuple, np.dtype]:
     return tuple(shape), dtype
 
 
-def _refuse_non_finite(path: Path, vectors: np.ndarray) -> None:
-    """NaN or inf in a vector reaches the loss at the first step: refused here, by count of rows."""
-    if np.isfinite(vectors).all():
+def _refuse_non_finite(path: Path, vectors: np.ndarray, lines: list[int] | None = None) -> None:
+    """NaN or inf in a vector reaches the loss at the first step: refused here, by count of rows. `lines`:
+    the file's line of each row (a word2vec file), to name where the first bad one is."""
+    finite = np.isfinite(vectors).all(axis=1)
+    if finite.all():
         return
-    nan_rows = int(np.isnan(vectors).any(axis=1).sum())
-    inf_rows = int(np.isinf(vectors).any(axis=1).sum())
-    found = " and ".join(
-        f"{n:,} hold {what}" for n, what in ((nan_rows, "NaN"), (inf_rows, "inf (or beyond float32)")) if n
+    counts = (
+        (int(np.isnan(vectors).any(axis=1).sum()), "NaN"),
+        (int(np.isinf(vectors).any(axis=1).sum()), "inf or a value beyond float32's range"),
     )
-    first = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
+    found = " and ".join(f"{n:,} hold{'s' if n == 1 else ''} {what}" for n, what in counts if n)
+    first = int(np.flatnonzero(~finite)[0])
+    where = f"line {lines[first]}" if lines else f"row {first}"
     raise UserError(
-        f"{path}: {found} of its {len(vectors):,} vectors (the first: row {first}); they would make the "
-        "loss NaN at the first step: replace those rows (e.g. with np.nan_to_num) and save the file again"
+        f"{path}: of its {len(vectors):,} vectors, {found} (the first: {where}); they would make the loss NaN "
+        "at the first step: replace them (e.g. with np.nan_to_num) and save the file again"
     )
 
 
@@ -146,6 +150,7 @@ def _vocab_beside(path: Path) -> bool:
 def _read_word2vec(path: Path, vocab: list[str]) -> tuple[np.ndarray, str]:
     stoi = {w: i for i, w in enumerate(vocab)}
     rows: dict[int, np.ndarray] = {}
+    where: dict[int, int] = {}  # row -> its line in the file
     dim = None
     advice = "a word2vec text file has one `word v1 ... vD` per line"
     for n, line in enumerate(text_lines(path, "utf-8", advice, errors="replace"), 1):
@@ -163,13 +168,14 @@ def _read_word2vec(path: Path, vocab: list[str]) -> tuple[np.ndarray, str]:
         i = stoi.get(parts[0])
         if i is not None and i not in rows:
             try:
-                rows[i] = np.asarray(parts[1:], dtype=np.float32)
+                with np.errstate(over="ignore"):  # beyond float32: inf, refused below
+                    rows[i], where[i] = np.asarray(parts[1:], dtype=np.float32), n
             except ValueError as exc:
                 raise UserError(f"{path}:{n}: not a number in the vector ({exc})") from exc
     if dim is None:
         raise UserError(f"{path} holds no vectors; a word2vec text file has one `word v1 ... vD` per line")
     found = np.stack(list(rows.values())) if rows else np.zeros((0, dim), np.float32)
-    _refuse_non_finite(path, found)
+    _refuse_non_finite(path, found, list(where.values()))
     scale = float(np.std(found)) if rows else 0.1
     vectors = np.random.default_rng(0).normal(0.0, scale, (len(vocab), dim)).astype(np.float32)
     for i, row in rows.items():
