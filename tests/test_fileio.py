@@ -96,7 +96,9 @@ def test_a_file_padded_with_zeros_is_refused_at_the_chunk_where_they_start(tmp_p
         f.truncate(2**31)
     tracemalloc.start()
     try:
-        with pytest.raises(UserError, match=r"t\.csv: line 524289 holds a NUL byte: binary data, not text; x"):
+        with pytest.raises(
+            UserError, match=r"t\.csv: line 524289 holds a NUL byte: binary data, not text; x"
+        ):
             for _chunk in text_chunks(path, advice="x"):
                 pass
         peak = tracemalloc.get_traced_memory()[1]
