@@ -287,7 +287,7 @@ def _user_exit(exc: SystemExit) -> str | None:
     file = frame.f_code.co_filename if frame is not None else "<unknown>"
     paths = sysconfig.get_paths()
     ours = (str(Path(__file__).parent), sys.prefix, sys.base_prefix, paths["stdlib"], paths["purelib"])
-    if file.startswith(("<", *ours)):
+    if file.startswith(("<", *(os.path.join(folder, "") for folder in ours))):
         return None
     return (
         f"{file}:{frame.f_lineno} called sys.exit({exc.code!r}) while kindling ran it; remove the exit "
