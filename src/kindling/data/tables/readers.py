@@ -18,8 +18,6 @@ DELIMITERS = ",;\t|"
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 SAMPLE_BYTES = 64 * 1024
-
-
 MAX_COLUMNS = 10_000  # wider tables are refused before they are parsed (README: Data)
 BINARY_ADVICE = (
     "csv: takes a CSV/TSV text file or a .parquet file (UTF-16 text without a BOM: pass "
@@ -107,7 +105,7 @@ def _scan(path: Path, encoding: str) -> tuple[str, str, bool]:
         try:
             if guess is not None:
                 return _checked(path, guess)
-        except NotDecodable:
+        except (NotDecodable, LookupError):  # a guess that does not hold for the whole file
             pass
         raise UserError(
             f"{path} is not UTF-8 (byte {exc.offset}) and its encoding could not be detected; "
@@ -172,8 +170,8 @@ def _check_width(path: Path, sep: str, encoding: str) -> None:
     lines = text_lines(path, encoding, BINARY_ADVICE)
     try:
         header = next(csv.reader(lines, delimiter=sep), [])
-    except csv.Error:
-        return  # pandas' parser words a malformed header
+    except (csv.Error, TypeError):  # a malformed header, a delimiter of several characters: pandas words it
+        return
     finally:
         lines.close()
     if len(header) > MAX_COLUMNS:
