@@ -1,8 +1,9 @@
 """Files built to exhaust memory are refused in one line, each in a child process under a memory ceiling.
 
 The ceiling is RLIMIT_DATA (the process's private writable memory: heap and anonymous mappings), set in
-the child before it runs `kindling`. Not RLIMIT_AS: a CUDA build of torch reserves far more address space
-than it uses, so an address-space cap of a few GB fails at `import torch`; its data segment is what grows.
+the child before it runs `kindling`. Not RLIMIT_AS: a CUDA build of torch maps far more address space
+than it uses (under 3 GiB of it, `import torch` fails; at 4 GiB it passes, with too little room left to
+tell a 2 GiB read from a healthy run); its data segment is what a reader grows.
 Measured on the CPU machine with torch 2.14 (CUDA build): `kindling train` refusing a file needs about
 0.8 GB of it (768 MiB fails at import, 1 GiB passes), so 2 GiB leaves room for the reader while a reader
 that takes in the whole 2 GiB file (as csv: did before issue 21) ends in MemoryError (exit 1, a traceback):
