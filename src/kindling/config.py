@@ -18,6 +18,7 @@ import yaml
 from kindling.codetrust import HOME_DEFAULT
 from kindling.config_types import from_dict, is_dataclass_type
 from kindling.errors import UserError
+from kindling.fileio import read_utf8
 
 
 def setting(
@@ -344,12 +345,12 @@ def read_recipe(path: str | Path) -> dict:
     if not path.is_file():
         raise UserError(f"recipe {path} does not exist; see `kindling list recipes`")
     try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+        tree = yaml.safe_load(read_utf8(path, "a recipe is a YAML text file; see `kindling list recipes`"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
         raise UserError(f"{path}{line}: invalid YAML ({exc.problem}); fix the recipe file") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except yaml.YAMLError as exc:
         raise UserError(f"{path}: invalid YAML ({exc}); fix the recipe file") from exc
     if tree is None:
         return {}

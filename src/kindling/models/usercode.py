@@ -61,7 +61,7 @@ def parse(text: str) -> Reference:
     head, _, name = str(text).rpartition(":")
     if not is_reference(text):
         raise UserError(f"model '{text}' is not FILE.py:Name or package.module:Name")
-    looks_like_file = head.endswith(".py") or "/" in head or "\\" in head
+    looks_like_file = head.endswith(".py") or "/" in head or "\\" in head or Path(head).expanduser().is_file()
     if looks_like_file:
         return Reference("file", str(Path(head).expanduser().resolve()), name, str(text))
     if not all(part.isidentifier() for part in head.split(".")):
