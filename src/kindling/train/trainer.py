@@ -383,10 +383,13 @@ class Trainer:
     # ------------------------------------------------------------------ interruption
 
     def _interrupt(self, bar: PhaseBar) -> None:
+        from kindling.train.slurm import requeue
+
         bar.close()
         persist.save_last(self)
+        requeued = requeue(self.signals.signum, self.dist.is_main)  # SIGUSR1 inside a Slurm job
         raise Interrupted(
-            f"{self.signals.name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}"
+            f"{self.signals.name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}{requeued}"
         )
 
 
