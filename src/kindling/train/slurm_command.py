@@ -74,14 +74,19 @@ def job_for(args):
     return job
 
 
-def submit(script: str, path: Path | None) -> str:
-    """sbatch the script (the file, else on stdin); return the job id."""
-    if shutil.which("sbatch") is None:
+def sbatch() -> str:
+    found = shutil.which("sbatch")
+    if found is None:
         raise UserError(
             "sbatch is not on PATH: run `kindling slurm ... --submit` on the cluster's login node, or write the "
             "script with --output FILE and submit it there"
         )
-    command = ["sbatch", "--parsable"] + ([str(path)] if path else [])
+    return found
+
+
+def submit(script: str, path: Path | None) -> str:
+    """sbatch the script (the file, else on stdin); return the job id."""
+    command = [sbatch(), "--parsable"] + ([str(path)] if path else [])
     try:
         done = subprocess.run(
             command, input=None if path else script, capture_output=True, text=True, timeout=120, check=False
@@ -100,6 +105,8 @@ def cmd_slurm(args) -> int:
     from kindling.fileio import atomic_write_text
     from kindling.train.sbatch import render
 
+    if args.submit:
+        sbatch()  # before anything is written
     job = job_for(args)
     script = render(job)
     path = Path(args.output) if args.output else None
