@@ -68,10 +68,10 @@ def test_an_srun_task_becomes_a_rank_and_torchrun_wins():
 
 def test_only_sigusr1_inside_a_job_asks_for_a_requeue(monkeypatch):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    assert requeue(signal.SIGUSR1, True) == ""  # not in a Slurm job
+    assert requeue(signal.SIGUSR1, True, "saved") == ""  # not in a Slurm job
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
-    assert requeue(signal.SIGTERM, True) == ""  # Ctrl-C or SIGTERM: no requeue
-    assert requeue(signal.SIGUSR1, False) == ""  # only rank 0 asks
+    assert requeue(signal.SIGTERM, True, "saved") == ""  # Ctrl-C or SIGTERM: no requeue
+    assert requeue(signal.SIGUSR1, False, "saved") == ""  # only rank 0 asks
 
 
 def test_the_sbatch_script_is_valid_bash_with_the_job_it_describes(tmp_path):

@@ -7,8 +7,10 @@ The job asks Slurm for `--signal=USR1@120` and `--requeue`: two minutes before t
 `scancel --signal=USR1 JOBID` preempts it) every training process gets SIGUSR1, writes a resumable
 checkpoint at the next step and rank 0 requeues the job (kindling.train.slurm). The requeued job runs the
 same script, which finds the checkpoint and runs `kindling train --resume RUN`: it continues exactly.
-torchrun passes SIGUSR1 on to its workers (TORCHELASTIC_SIGNALS_TO_HANDLE, torch >= 2.9); it is started
-with SIGUSR1 ignored, so an older torchrun is not ended by it, and the workers still get Slurm's own.
+Slurm signals every process of the job step (proctrack/cgroup and linuxproc), and torchrun >= 2.9 passes
+the signal on as well (`--signals-to-handle`, set through its PET_ variable: an older torchrun ignores the
+variable); torchrun is started with SIGUSR1 ignored, so an older one is not ended by it. A worker told
+twice acts once (kindling.train.signals).
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ else
   TRAIN=(train {" ".join(start)})
 fi
 echo "kindling: job $SLURM_JOB_ID (restart ${{SLURM_RESTART_COUNT:-0}}) on $SLURM_JOB_NODELIST: ${{TRAIN[*]}}"
-export TORCHELASTIC_SIGNALS_TO_HANDLE={HANDLED}  # torchrun passes SIGUSR1 on to kindling
+export PET_SIGNALS_TO_HANDLE={HANDLED}  # torchrun (>= 2.9) passes SIGUSR1 on to kindling,
+export PET_SHUTDOWN_TIMEOUT={SIGNAL_LEAD - 10}  # and gives it the time to write its checkpoint
 export PYTHONUNBUFFERED=1  # the log follows the training live (tail -f)
 srun --ntasks-per-node=1 --kill-on-bad-exit=1 bash -c 'trap "" USR1; exec "$@"' torchrun \\
   {q(job.python)} -m torch.distributed.run \\

@@ -65,12 +65,18 @@ def torchrun_env(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def requeue(signum: int | None, is_main: bool) -> str:
-    """After SIGUSR1's checkpoint inside a Slurm job: rank 0 requeues the job. Returns what to add to
-    the interruption's line ('' when nothing was asked); a failed requeue is a warning line."""
+def requeue(signum: int | None, is_main: bool, saved: str) -> str:
+    """After SIGUSR1's checkpoint inside a Slurm job: rank 0 says so (`saved`: the checkpoint's line) and
+    requeues the job. Said first: Slurm ends the job's processes as soon as it is requeued. Returns what
+    to add to the interruption's line ('' when nothing was asked); a failed requeue is a warning line."""
     job = os.environ.get("SLURM_JOB_ID")
     if signum != getattr(signal, "SIGUSR1", None) or not job or not is_main:
         return ""
+    print(
+        f"kindling: {saved}; requeueing Slurm job {job}: it resumes from this checkpoint",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         done = subprocess.run(
             ["scontrol", "requeue", job], capture_output=True, text=True, timeout=60, check=False

@@ -387,10 +387,9 @@ class Trainer:
 
         bar.close()
         persist.save_last(self)
-        requeued = requeue(self.signals.signum, self.dist.is_main)  # SIGUSR1 inside a Slurm job
-        raise Interrupted(
-            f"{self.signals.name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}{requeued}"
-        )
+        p = self.progress
+        saved = f"{self.signals.name} received: saved a resumable checkpoint at epoch {p.epoch + 1}, batch {p.batch}"
+        raise Interrupted(saved + requeue(self.signals.signum, self.dist.is_main, saved))  # USR1 under Slurm
 
 
 def _resident(split, device, budget_bytes: int):
