@@ -101,7 +101,8 @@ def test_the_sbatch_script_is_valid_bash_with_the_job_it_describes(tmp_path):
         f"#SBATCH --output={tmp_path}/runs/big.slurm-%j.log",
     ):
         assert line in script.splitlines(), line
-    assert "--nproc-per-node=8" in script and '--rdzv-endpoint="$HEAD:29500"' in script
+    assert "--nproc-per-node=8" in script and '--rdzv-endpoint="$HEAD:$PORT"' in script
+    assert "PORT=$((15000 + SLURM_JOB_ID % 20000))" in script  # two jobs on one node do not collide
     assert 'TRAIN=(train --resume "$RUN_DIR")' in script
     assert f"'{tmp_path}/my recipe.yaml' --run-dir \"$RUN_DIR\" --set optim.lr=0.01" in script
     assert "#SBATCH --gpus" not in render(Job(tmp_path / "r.yaml", tmp_path / "r", gpus_per_node=0))

@@ -38,7 +38,7 @@ class Job:
     time: str = "01:00:00"
     partition: str | None = None
     name: str = "kindling"
-    port: int = 29500
+    port: int | None = None  # the rendezvous port; None: 15000 + job id % 20000 (jobs sharing a node differ)
     sets: list[str] = field(default_factory=list)
     workdir: Path = field(default_factory=Path.cwd)
     python: str = sys.executable
@@ -79,7 +79,7 @@ def check(job: Job) -> None:
         )
     if job.partition is not None and not SLURM_WORD.match(job.partition):
         raise UserError(f"--partition {job.partition!r} is not a partition name (letters, digits, . _ , -)")
-    if not 0 < job.port < 65536:
+    if job.port is not None and not 0 < job.port < 65536:
         raise UserError(f"--port {job.port} is not a port number (1-65535)")
 
 
@@ -108,6 +108,7 @@ set -eu
 cd {q(str(job.workdir))}
 RUN_DIR={q(str(job.run_dir))}  # on the shared file system: every node trains the same run folder
 HEAD=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)  # the rendezvous: the first node
+PORT={job.port if job.port is not None else "$((15000 + SLURM_JOB_ID % 20000))"}
 if [ -f "$RUN_DIR/checkpoints/last.pt" ]; then
   TRAIN=(train --resume "$RUN_DIR")  # requeued (or resubmitted): continue exactly
 else
@@ -120,7 +121,7 @@ export PYTHONUNBUFFERED=1  # the log follows the training live (tail -f)
 srun --ntasks-per-node=1 --kill-on-bad-exit=1 bash -c 'trap "" USR1; exec "$@"' torchrun \\
   {q(job.python)} -m torch.distributed.run \\
   --nnodes="$SLURM_JOB_NUM_NODES" --nproc-per-node={job.procs_per_node} \\
-  --rdzv-backend=c10d --rdzv-endpoint="$HEAD:{job.port}" --rdzv-id="$SLURM_JOB_ID" \\
+  --rdzv-backend=c10d --rdzv-endpoint="$HEAD:$PORT" --rdzv-id="$SLURM_JOB_ID" \\
   -m kindling "${{TRAIN[@]}}"
 """
     return "\n".join(head) + "\n" + body

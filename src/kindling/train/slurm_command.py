@@ -44,7 +44,10 @@ def add_commands(sub) -> None:
         help="config overrides, as for train",
     )
     p.add_argument(
-        "--port", type=int, default=29500, help="rendezvous port on the first node (default: 29500)"
+        "--port",
+        type=int,
+        default=None,
+        help="rendezvous port on the first node (default: 15000 + the job id modulo 20000)",
     )
     p.add_argument("--output", default=None, help="write the script to this file (default: print it)")
     p.add_argument(
