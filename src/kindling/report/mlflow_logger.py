@@ -94,9 +94,9 @@ class Tracker:
     def call(self, what: str, fn, *args, **kwargs):
         if not self.alive:
             return None
-        import mlflow  # noqa: F401 - its import sets its loggers' levels: before _brief lowers them
-
         try:
+            import mlflow  # noqa: F401 - its import sets its loggers' levels: before _brief lowers them
+
             with _brief():
                 return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - tracking is a record of the run, never a reason to stop it
