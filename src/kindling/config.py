@@ -218,8 +218,11 @@ class TrainConfig:
         False, flag="--dry-run", help="one batch of each phase: a cheap check that the recipe runs"
     )
     log_interval: int = 0  # 0 = a bar (TTY) or one line per epoch
-    logger: str = setting(
-        "auto", flag="--logger", help="auto (TensorBoard when installed, else csv) | tensorboard | csv | none"
+    logger: str | list[str] = setting(
+        "auto",
+        flag="--logger",
+        help="auto (TensorBoard when installed, else csv) | tensorboard | csv | mlflow | none; several "
+        "comma-separated (tensorboard,mlflow)",
     )
     devices: int = setting(1, flag="--devices", help="processes on this machine (launches torchrun when > 1)")
     baseline: str = setting(
@@ -275,10 +278,11 @@ class Flag:
 
 
 def _flag_type(tp: Any) -> type:
-    """The argparse type of an annotation: `int | None` -> int, a list -> str (comma-separated)."""
+    """The argparse type of an annotation: `int | None` -> int, a list -> str (comma-separated), and
+    `str | list[str]` -> str."""
     args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if typing.get_origin(tp) in (Union, types.UnionType) and len(args) == 1:
-        tp = args[0]
+    if typing.get_origin(tp) in (Union, types.UnionType) and (len(args) == 1 or str in args):
+        tp = str if str in args else args[0]
     return str if typing.get_origin(tp) is list else tp
 
 

@@ -137,10 +137,13 @@ def train(
     from kindling import data as data_mod
     from kindling import models
     from kindling.envinfo import collect
+    from kindling.report.loggers import resolve_loggers
     from kindling.task import task_for
     from kindling.train import checkpoint, distributed, rng
     from kindling.train.trainer import Trainer
 
+    distributed.adopt_slurm_env()  # under srun without torchrun: SLURM's ranks, before rank 0 is asked
+    resolve_loggers(cfg.train.logger)  # a logger's missing package is refused before any file is written
     resume_state = None
     if resume is not None:
         run_dir = Path(resume)
@@ -211,6 +214,8 @@ def train(
 
         add_session_graph(run_dir, data, echo)  # a notebook's or a script's model: its graph, for elsewhere
         _baseline(cfg, data, run_dir, time.perf_counter() - started, echo)
+        for cb in trainer.callbacks:  # the run folder is complete: MLflow sends its artifacts
+            getattr(cb, "on_run_end", lambda: None)()
     return run_dir
 
 

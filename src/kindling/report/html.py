@@ -140,6 +140,7 @@ def _logger_note(view: RunView) -> None:
     import importlib.util
 
     chosen = view.cfg.train.logger
+    chosen = ",".join(chosen) if isinstance(chosen, list) else chosen  # train.logger: [csv, mlflow]
     if importlib.util.find_spec("tensorboard") is None:
         view.notes.append(
             "no TensorBoard logs: the tensorboard package is not installed (`pip install tensorboard`)"

@@ -383,11 +383,13 @@ class Trainer:
     # ------------------------------------------------------------------ interruption
 
     def _interrupt(self, bar: PhaseBar) -> None:
+        from kindling.train.slurm import requeue
+
         bar.close()
         persist.save_last(self)
-        raise Interrupted(
-            f"{self.signals.name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}"
-        )
+        p = self.progress
+        saved = f"{self.signals.name} received: saved a resumable checkpoint at epoch {p.epoch + 1}, batch {p.batch}"
+        raise Interrupted(saved + requeue(self.signals.signum, self.dist.is_main, saved))  # USR1 under Slurm
 
 
 def _resident(split, device, budget_bytes: int):
