@@ -14,8 +14,6 @@ The rules, by input kind (n = training samples):
   dropout 0.1). A few hundred rows are mostly noise to an MLP, so it needs ridge-like shrinkage; and
   the validation split is a few dozen rows, so a fast lr lets one lucky early epoch win the checkpoint
   and stop the run before the model has learnt much: the slower lr makes the validation curve smooth.
-  Regression monitors val_mae, not val_loss (MSE): on a small validation split the squared error is
-  ruled by one or two outlying rows, the absolute error is the robust figure and the one users read.
 - text: a linear model over hashed n-grams (`linear-ngrams`: TF-IDF + linear SVM as a network), which
   matches or beats that baseline where the embedding models (`bow`, `textcnn`, `textrnn`) trail it;
   1-3-grams of characters or 1-2-grams of words (as the tokeniser chose), SGD, up to 20 epochs,
@@ -32,9 +30,11 @@ The rules, by input kind (n = training samples):
   the time for no gain).
 - larger images otherwise: resnet18 (fine-tuned in two stages when ImageNet weights are given with
   --pretrained, at the photos' own size).
-When the model is chosen too, the monitor is val_loss (val_mae for regression tables, above): on small
-validation sets accuracy ties often, and the first of a tie is rarely the best model; a recipe's or a
-flag's model keeps the Task's default.
+The monitor (what picks the best epoch), when nothing set it, follows one rule whoever chose the model
+(kindling, a recipe, a flag or `kindling.fit(model=...)`): on a validation split of fewer than
+`kindling.task.problems.SMALL_VAL` samples the loss (MAE for regression), where accuracy ties and the
+first of a tie is rarely the best model; above it the Task's default (val_acc for classification). The
+runner resolves it before `choose`, which names it in its line.
 Schedules, augmentation and early stopping come with the epochs: a user who gives --epochs gets exactly
 that many, unaugmented, as before.
 """
@@ -64,8 +64,6 @@ def _table(sig, n: int) -> tuple[dict, str]:
         "train.epochs": 300,
         "train.patience": 20,
     }
-    if sig.task == "regression":
-        chosen["train.monitor"] = "val_mae"
     return chosen, f"mlp (hidden {hidden}) for a {features}-feature table of {n:,} rows"
 
 
@@ -159,7 +157,6 @@ COMPANIONS = {
     "sched.name": ("train.epochs", "none"),
     "optim.weight_decay": ("optim.lr", 0.0),
     "optim.name": ("optim.lr", "adamw"),  # a rule's learning rate is meant for its optimizer
-    "train.monitor": ("model.name", AUTO),  # a recipe's or flag's model keeps the Task's default monitor
     "data.image_size": ("model.name", None),  # photos resized for the chosen model: config.yaml keeps it
 }
 CLASSIC = {"data.batch_size": 64, "train.epochs": 10, "optim.lr": 1e-3}
@@ -184,17 +181,22 @@ def adopt(cfg, saved) -> None:
     """On resume: what the run chose when it started, for every key this config leaves to kindling."""
     auto = {k for k in LEADERS if is_auto(cfg, k)}
     auto |= {k for k, (leader, plain) in COMPANIONS.items() if leader in auto and _get(cfg, k) == plain}
+    if is_auto(cfg, "train.monitor"):  # what the monitor rule gave for the run's validation split
+        auto.add("train.monitor")
     for dotted in auto:
         _set(cfg, dotted, _get(saved, dotted))
 
 
-def choose(cfg, sig, n_train: int, model_given: bool = False) -> str | None:
+def choose(
+    cfg, sig, n_train: int, model_given: bool = False, monitor_chosen: bool = False, n_val: int = 0
+) -> str | None:
     """Fill the keys `cfg` left to kindling for data of signature `sig` with `n_train` training samples;
     -> the line saying what was chosen, or None when everything was given. `model_given`: the model is
-    already built (a Trainer handed a module), so only the training settings are chosen."""
+    already built (a Trainer handed a module), so only the training settings are chosen.
+    `monitor_chosen`: cfg.train.monitor was left to kindling and holds what the monitor rule gave for a
+    validation split of `n_val` samples (the runner resolves it), which the line names."""
     rule = RULES.get(sig.input_kind, _table)
     chosen, what = rule(sig, n_train)
-    chosen.setdefault("train.monitor", "val_loss")
     auto = {k for k in LEADERS if is_auto(cfg, k) and not (model_given and k == "model.name")}
     if "model.name" not in auto:  # the user's model: only the training settings follow the data
         chosen = {k: v for k, v in chosen.items() if not k.startswith("model.")}
@@ -209,8 +211,10 @@ def choose(cfg, sig, n_train: int, model_given: bool = False) -> str | None:
     for dotted, value in CLASSIC.items():  # what no rule chose keeps the classic default
         if is_auto(cfg, dotted):
             _set(cfg, dotted, value)
-    if not filled or set(filled) == {"train.monitor"}:
+    if not filled and not monitor_chosen:
         return None
+    if not filled:
+        return f"kindling chose {_monitor_part(cfg, n_val)} (--monitor to choose)"
     parts = [what if "model.name" in filled else f"training settings for {n_train:,} samples"]
     if "data.batch_size" in filled:
         parts.append(f"batch {filled['data.batch_size']}")
@@ -223,4 +227,17 @@ def choose(cfg, sig, n_train: int, model_given: bool = False) -> str | None:
         parts.append(f"lr {filled['optim.lr']:g}")
     if filled.get("data.augment") not in (None, "none"):
         parts.append(f"augmentation {filled['data.augment']}")
-    return "kindling chose " + "; ".join(parts) + " (set --model, --epochs, --batch-size or --lr to choose)"
+    if monitor_chosen:
+        parts.append(_monitor_part(cfg, n_val))
+    flags = (
+        "--model, --epochs, --batch-size, --lr or --monitor"
+        if monitor_chosen
+        else "--model, --epochs, --batch-size or --lr"
+    )
+    return "kindling chose " + "; ".join(parts) + f" (set {flags} to choose)"
+
+
+def _monitor_part(cfg, n_val: int) -> str:
+    """`the best epoch by val_loss (43 validation samples)`: what picks the model, and on how much."""
+    on = f" ({n_val:,} validation samples)" if n_val else ""
+    return f"the best epoch by {cfg.train.monitor}{on}"

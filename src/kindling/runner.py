@@ -68,6 +68,17 @@ def has_checkpoint(run_dir: Path) -> bool:
 def prepare_run_dir(cfg: RunConfig, overwrite: bool, echo=print) -> Path:
     """The empty run directory of a new run. A run that stopped before its first checkpoint (killed in its
     first seconds) can be neither resumed nor kept, so it is started again, and the user told so."""
+    run_dir = check_run_dir(cfg, overwrite)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not has_checkpoint(run_dir):
+            echo(f"{run_dir} holds a run that stopped before its first checkpoint; starting it again")
+        shutil.rmtree(run_dir)
+    return run_dir
+
+
+def check_run_dir(cfg: RunConfig, overwrite: bool) -> Path:
+    """The run directory of a new run, refused (one line) when it holds something to keep: checked before
+    the data is read, so the refusal is the first thing the user sees, not the last under its notes."""
     run_dir = cfg.resolved_run_dir()
     if run_dir.exists() and any(run_dir.iterdir()):
         # a run of ours: its config.yaml, or only the temp file of that first write (killed during it)
@@ -76,14 +87,11 @@ def prepare_run_dir(cfg: RunConfig, overwrite: bool, echo=print) -> Path:
             raise UserError(
                 f"{run_dir} holds other files, not a kindling run (no config.yaml); choose another --run-dir"
             )
-        if not has_checkpoint(run_dir):
-            echo(f"{run_dir} holds a run that stopped before its first checkpoint; starting it again")
-        elif not overwrite:
+        if has_checkpoint(run_dir) and not overwrite:
             raise UserError(
                 f"{run_dir} already holds a run; continue it with `kindling train --resume {run_dir}`, "
                 "replace it with --overwrite, or choose another --run-dir"
             )
-        shutil.rmtree(run_dir)
     return run_dir
 
 
@@ -130,6 +138,29 @@ def check_saved_code(cfg: RunConfig, run_dir: Path, state: dict) -> None:
     check_saved_data(cfg.data.name, run_dir, "start a new run from it (--data py:FILE.py:FUNCTION)")
 
 
+def finished(cfg: RunConfig, run_dir: Path, state: dict) -> str | None:
+    """The line for a run that has nothing left to resume (every epoch done, or stopped early with the
+    same patience), naming how to train it longer; None when there is training left."""
+    p = state.get("progress") or {}
+    epoch, patience, idle = int(p.get("epoch", 0)), cfg.train.patience, int(p.get("bad_rounds", 0))
+    if p.get("batch", 0) or cfg.train.dry_run:
+        return None
+    best = p.get("best")
+    shown = (
+        f" (best {cfg.train.monitor} {best:.4f} at epoch {p.get('best_epoch')})" if best is not None else ""
+    )
+    again = f"to train longer: kindling train --resume {run_dir}"
+    if epoch >= cfg.train.epochs:
+        done = "its 1 epoch is done" if epoch == 1 else f"its {epoch} epochs are done"
+        return f"{run_dir} finished: {done}{shown}; {again} --epochs N (N > {epoch})"
+    if patience and idle >= patience:
+        return (
+            f"{run_dir} finished: early stopping ended it at epoch {epoch} of {cfg.train.epochs}{shown}, "
+            f"after {idle} rounds without a better {cfg.train.monitor}; {again} --patience P (P > {idle})"
+        )
+    return None
+
+
 def train(
     cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print, callbacks=()
 ) -> Path:
@@ -158,25 +189,39 @@ def train(
                 f"to start it again: kindling train {run_dir / 'config.yaml'} --run-dir {run_dir}"
             )
         resume_state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
+        done = finished(cfg, run_dir, resume_state)
+        if done is not None:  # nothing to resume: say so, and how to train longer, and do no work
+            if int(os.environ.get("RANK", "0")) == 0:
+                echo(done)
+            return run_dir
         check_saved_code(cfg, run_dir, resume_state)
         for stale in (run_dir / "checkpoints").glob(".*.tmp"):  # left by a write that a SIGKILL cut short
             stale.unlink(missing_ok=True)
     cfg.name = cfg.name or default_name(cfg)  # named before kindling chooses a model: runs/digits
     rank0 = int(os.environ.get("RANK", "0")) == 0
+    if resume is None and rank0:
+        check_run_dir(cfg, overwrite)  # a refusal before the data's notes (a table's column schema)
     from kindling.data.images.decode import photos_at
 
     # shown once the model fits the data: a refusal comes alone
     with data_mod.held_notes() as notes, photos_at(defaults.photo_side(cfg) if resume is None else None):
         data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
-    chose = defaults.choose(cfg, data.signature, len(data.train)) if resume is None else None
+    check_against_data(cfg, data.signature)
+    # the saved config names the metric that picks the best model (the report reads it from there): the
+    # one rule for a monitor left to kindling, whoever chose the model (kindling.task.problems.SMALL_VAL)
+    n_val = len(data.val) if data.val is not None else 0
+    monitor_chosen = cfg.train.monitor == defaults.AUTO and resume is None
+    cfg.train.monitor = task_for(data.signature).monitor_for(cfg.train.monitor, n_val)
+    chose = None
+    if resume is None:
+        chose = defaults.choose(
+            cfg, data.signature, len(data.train), monitor_chosen=monitor_chosen, n_val=n_val
+        )
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
     if resume is None and rank0:
         remember_code(cfg)
-    check_against_data(cfg, data.signature)
-    # the saved config names the metric that picks the best model: the report reads it from there
-    cfg.train.monitor = task_for(data.signature, model).monitor_for(cfg.train.monitor)
-    for text in notes:
+    for text in notes if resume is None else ():  # once per run: a resumed run said them when it started
         data_mod.note(text)
     if chose and rank0:
         echo(chose)

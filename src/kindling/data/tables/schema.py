@@ -50,14 +50,16 @@ def infer_plan(
     categorical: str,
     missing: str,
     where: str = "the table",
+    spec: str = "",
 ) -> Plan:
-    """Type every column of `frame`; refuse what cannot be used, with the fix in the message."""
+    """Type every column of `frame`; refuse what cannot be used, with the fix in the message. `spec`: the
+    data spec the table came from (`csv:cancer.csv`), named for `kindling data SPEC` in a refusal."""
     names = list(frame.columns)
     if categorical not in ("onehot", "embed"):
         raise UserError(f"data.categorical '{categorical}' is not one of onehot, embed")
     if missing not in ("impute", "refuse"):
         raise UserError(f"data.missing '{missing}' is not one of impute, refuse")
-    target = check_target(names, target, where)
+    target = check_target(names, target, where, spec)
     for name in drop:
         if name not in names:
             raise UserError(
@@ -94,19 +96,29 @@ def infer_plan(
     return plan
 
 
-def check_target(names: list[str], target: str | None, where: str) -> str:
+def check_target(names: list[str], target: str | None, where: str, spec: str = "") -> str:
+    """The target column, or one line under 300 characters: the near miss first, then a few columns and
+    where to see them all (`kindling data SPEC`; a DataFrame's own `.columns`)."""
+    lister = f"`kindling data {spec}`" if spec and not spec.startswith("objects:") else "its .columns"
     if not target:
         raise UserError(
-            f"tables need a target column: pass --target COLUMN; the columns of {where}: {_listed(names)}"
+            f"tables need a target column: pass --target COLUMN; {where} has {len(names)} columns "
+            f"({_listed(names, 4, 120)}); {lister} lists them all"
         )
     if target not in names:
-        hint = (
-            " (the file was read as one column: is it separated by something else?)"
-            if len(names) == 1
-            else ""
-        )
+        if len(names) == 1:
+            raise UserError(
+                f"target column '{target}' is not in {where}, which was read as one column "
+                f"({_listed(names, 1, 60)}): is it separated by something else?"
+            )
+        close = did_you_mean(target, names)
+        if close:
+            raise UserError(
+                f"target column '{target}' is not in {where}{close}; {lister} lists its {len(names)} columns"
+            )
         raise UserError(
-            f"target column '{target}' is not in {where}{did_you_mean(target, names)}; columns: {_listed(names)}{hint}"
+            f"target column '{target}' is not in {where}; its {len(names)} columns begin "
+            f"{_listed(names, 4, 120)}; {lister} lists them all"
         )
     return target
 
@@ -266,9 +278,13 @@ def _first_non_numeric(values: pd.Series):
     return bad.iloc[0] if len(bad) else values.iloc[0]
 
 
-def _listed(names: list[str], limit: int = 30) -> str:
-    shown = ", ".join(map(str, names[:limit]))
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+def _listed(names: list[str], limit: int = 30, chars: int | None = None) -> str:
+    """The first `limit` names (each cut to 40 characters, all of them to about `chars`), and how many."""
+    shown = [n if len(n) <= 40 else n[:37] + "..." for n in map(str, names[:limit])]
+    while chars is not None and len(shown) > 1 and len(", ".join(shown)) > chars:
+        shown.pop()
+    text = ", ".join(shown)
+    return text + (f", ... ({len(names)} in all)" if len(names) > len(shown) else "")
 
 
 def _describe_dropped(plan: Plan) -> str:
@@ -279,9 +295,34 @@ def _describe_dropped(plan: Plan) -> str:
 MAX_PLAN_ROWS = 40  # a wider table is summarised: 1,000 columns would drown the run's own lines
 
 
-def format_plan(plan: Plan, where: str, spec: str = "") -> str:
+def format_plan(plan: Plan, where: str, spec: str = "", width: int | None = None) -> str:
     """The typing table shown before training: column, inferred type, handling, missing count.
-    Past MAX_PLAN_ROWS columns the rest is counted, and `kindling data SPEC --json` lists them all."""
+    Past MAX_PLAN_ROWS columns the rest is counted, and `kindling data SPEC --json` lists them all.
+    A table wider than `width` (a narrow terminal) is shown compactly: the columns grouped by handling."""
+    table = _plan_table(plan, where, spec)
+    if width is None or max(len(line) for line in table.splitlines()) <= width:
+        return table
+    return _compact_plan(plan, where, width)
+
+
+def _compact_plan(plan: Plan, where: str, width: int) -> str:
+    """One wrapped paragraph per handling: `standardised (30): mean radius, mean texture, ...`."""
+    import textwrap
+
+    groups: dict[str, list[str]] = {}
+    for c in plan.columns:
+        if c.kind != "target":
+            name = "+".join(c.sources) if c.sources else c.name
+            groups.setdefault(c.handling, []).append(f"{name} ({c.missing} missing)" if c.missing else name)
+    lines = [f"columns of {where} ({plan.task}, target '{plan.target}'):"]
+    for handling, names in groups.items():
+        text = f"{handling} ({len(names)}): " + ", ".join(names)
+        lines += textwrap.wrap(text, max(20, width - 2), initial_indent="  ", subsequent_indent="    ")
+    lines += [f"  note: {n}" for n in plan.notes]
+    return "\n".join(lines)
+
+
+def _plan_table(plan: Plan, where: str, spec: str) -> str:
     rows = [("column", "type", "handling", "missing")]
     shown = plan.columns if len(plan.columns) <= MAX_PLAN_ROWS else plan.columns[: MAX_PLAN_ROWS - 1]
     for c in shown:

@@ -94,7 +94,8 @@ def load_frames(cfg, frames: dict | None = None) -> Frames:
         base, where, target = frames["train"], "the DataFrame", cfg.target
         if not target:
             raise UserError("a DataFrame needs its target column: target='COLUMN' (--target COLUMN)")
-    plan = infer_plan(base, target, list(cfg.drop), cfg.task, cfg.categorical, cfg.missing, where)
+    spec = getattr(cfg, "name", "")
+    plan = infer_plan(base, target, list(cfg.drop), cfg.task, cfg.categorical, cfg.missing, where, spec)
     if base.attrs.get("encoding", "utf-8") not in ("utf-8", cfg.encoding):
         plan.notes.append(
             f"{where} is not UTF-8: read as {base.attrs['encoding']}; set data.encoding to override"
@@ -270,8 +271,11 @@ def build_module(cfg, echo=None, given: dict | None = None) -> DataModule:
             [f"row {int(i) + 1}" for i in frame.index],
         )
         splits[name] = split
+    import shutil
+
+    columns = shutil.get_terminal_size((200, 24)).columns  # a narrow terminal gets the compact form
     (echo or data_note)(
-        format_plan(plan, frames.where, getattr(cfg, "name", ""))
+        format_plan(plan, frames.where, getattr(cfg, "name", ""), columns)
         + f"\n  -> {len(extras['feature_names'])} features; "
         + ", ".join(f"{k} {len(v) if v is not None else 0}" for k, v in splits.items())
         + " rows"
