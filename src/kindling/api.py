@@ -180,18 +180,20 @@ class Run:
         return result
 
     def predict(self, inputs, top_k: int = 3, code: str | Path | None = None) -> list[dict]:
-        """Predictions as `kindling predict RUN ... --json` gives them: for image files, folders or globs,
-        a table file, or (text models) a list of strings; `code=` as in `kindling.load`."""
+        """Predictions as `kindling predict RUN ... --json` gives them, for what you hold, by the model's
+        input kind: a DataFrame, dicts, an array or tensor, or a CSV path (tables); PIL images, arrays,
+        tensors, image files, folders or globs (images); strings or a text file (text). `code=` as in
+        `kindling.load`."""
         from kindling.batch_predict import Job, check_job, run_job
         from kindling.predict import Predictor
 
         _name_code(code)
-        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         predictor = Predictor.load(self.dir)
-        if predictor.task.inputs.text_lines and not any(Path(str(i)).is_file() for i in items):
-            job = Job([], texts=[str(i) for i in items], top_k=top_k, progress=False)
-        else:
-            job = Job([str(i) for i in items], top_k=top_k, progress=False)
+        items = [inputs] if isinstance(inputs, (str, Path)) else inputs
+        paths = isinstance(items, (list, tuple)) and items and all(isinstance(i, (str, Path)) for i in items)
+        if not paths or predictor.task.inputs.text_lines:  # what a Python user holds (kindling.task.held)
+            return predictor.predict(inputs, top_k)
+        job = Job([str(i) for i in items], top_k=top_k, progress=False)  # files, folders, globs, tables
         check_job(job, predictor)
         results, _ = run_job(job, predictor)
         return results

@@ -109,7 +109,7 @@ def choose_threads(
 
     cores = usable_cores()
     if requested > 0:
-        chosen, how = requested, "set by --threads"
+        chosen, how = requested, "as given: train.threads"  # a flag, a recipe, --set or threads=
     elif deterministic and device.type == "cpu":
         chosen, how = 1, "fixed by --deterministic"
     elif world > 1 and device.type == "cpu":

@@ -16,6 +16,7 @@ import numpy as np
 
 from kindling.bundle import Bundle, load_bundle
 from kindling.errors import UserError, summarise
+from kindling.task.held import read_held
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: larger than any photo a phone takes, far below a decompression bomb
@@ -221,21 +222,18 @@ class Predictor:
         """What the model takes and gives: input kind and shape, classes, normalisation (the Bundle's)."""
         return self.sig
 
-    def predict(self, inputs, top_k: int = 3) -> list[dict]:
-        """Predictions for whatever is at hand: file paths (images, .npy), strings (a text model's texts),
-        table rows as dicts, or raw samples as a numpy array / tensor (one sample or a batch)."""
-        if isinstance(inputs, (str, Path)) or not isinstance(inputs, (list, tuple)):
-            inputs = inputs if hasattr(inputs, "shape") else [inputs]
-        if hasattr(inputs, "shape"):  # raw samples: one of the signature's shape, or a batch of them
-            single = tuple(inputs.shape) == tuple(self.sig.input_shape)
-            return self.predict_batch(inputs[None] if single else inputs, top_k)
-        items = list(inputs)
-        if items and all(isinstance(i, dict) for i in items):
-            return self.predict_samples(self.encode_rows(items), top_k)
-        if self.task.inputs.text_lines and all(isinstance(i, str) for i in items):
-            if not any(Path(i).is_file() for i in items if len(i) < 4096):
-                return self.predict_texts(items, top_k)
-        return self.predict_files(items, top_k)
+    def predict(self, inputs, top_k: int = 3, batch_size: int = 256) -> list[dict]:
+        """Predictions for what a Python user holds, by the model's input kind (kindling.task.held): a
+        DataFrame, dicts, an array or tensor, or a CSV path for tables; PIL images, arrays, tensors or
+        paths for images; strings for text. One dict per input, named in its "input"."""
+        held = read_held(self.task.inputs, inputs, self.columns())
+        if held.files is not None:
+            return self.predict_files(held.files, top_k, batch_size)
+        samples = self.encode_rows(held.rows) if held.rows is not None else held.samples
+        results = []
+        for lo in range(0, len(samples), batch_size):
+            results += self.predict_samples(samples[lo : lo + batch_size], top_k)
+        return [{"input": name, **result} for name, result in zip(held.names, results)]
 
 
 def _progress(total: int, enabled: bool):

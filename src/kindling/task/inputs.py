@@ -37,9 +37,11 @@ class Inputs:
     # ------------------------------------------------------------------ raw inputs -> samples
 
     def read_file(self, path: Path):
-        """A file other than .npy -> one raw sample; only images have such files."""
+        """A file other than .npy -> one raw sample; only images have such files. A table model's rows
+        come in a table file (`kindling predict RUN rows.csv`) or a .npy array of them."""
         raise UserError(
-            f"{path}: this model takes {self.sig.input_kind} input, not an image file; pass a .npy array"
+            f"{path}: this model takes table rows, not {path.suffix or 'this'} files; pass a CSV (or TSV, "
+            "Parquet, JSON lines) file of its columns: kindling predict RUN rows.csv"
         )
 
     def read_image(self, data: bytes, name: str, max_pixels: int | None):

@@ -38,14 +38,17 @@ def probe_step(trainer, autocast=contextlib.nullcontext, memory_format=None):
 def pick_threads(trainer, requested: int | None = None) -> tuple[int, str]:
     """requested: None = as configured (--threads, or the checkpoint's on resume); 0 = measure now."""
     tc = trainer.tc
+    kept = False
     if requested is None:
         requested = tc.threads
         if trainer.resume_state is not None and not requested:
             requested = int(trainer.resume_state.get("threads") or 0)  # same threads: same float results
+            kept = requested > 0
     with rng.kept():
-        return choose_threads(
+        threads, how = choose_threads(
             probe_step(trainer), requested, trainer.device, tc.deterministic, trainer.dist.world
         )
+    return threads, "kept from the run's start" if kept else how
 
 
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")

@@ -33,6 +33,7 @@ from kindling.train.optim import build_optimizer, build_scheduler
 from kindling.train.precision import autocast_for, maybe_compile
 from kindling.train.progress import PhaseBar, epoch_line, live_postfix
 from kindling.train.signals import SignalFlag
+from kindling.train.splits import small_val_warning
 from kindling.train.threadwatch import ThreadWatch
 
 
@@ -180,14 +181,18 @@ class Trainer:
     def _print_start(self, threads_how: str, format_how: str) -> None:
         n_params = sum(p.numel() for p in self.model.parameters())
         val = len(self.val_split) if self.val_split is not None else 0
+        test = f" / {len(self.data.test)} test" if self.data.test is not None else ""
         self.echo(
             f"training {self.cfg.model.name} ({n_params:,} parameters) on {self.cfg.data.shown}: "
-            f"{len(self.train_split)} train / {val} val samples, batch {self.cfg.data.batch_size}, "
+            f"{len(self.train_split)} train / {val} val{test} samples, batch {self.cfg.data.batch_size}, "
             f"{self.epochs} epochs, device {self.device}, threads {self.threads} ({threads_how})"
             + (f", {self.dist.world} processes" if self.dist.enabled else "")
         )
         if self.memory_format == "channels_last":
             self.echo(f"memory format: channels_last ({format_how})")
+        small = small_val_warning(val, self.cfg.data.val_fraction) if self.task.class_targets else None
+        if small and not self.tc.overfit_batches and self.resume_state is None:
+            self.echo(small)
         if self.tc.patience:
             self.echo(
                 f"early stopping: after {self.tc.patience} validation rounds without improvement of {self.monitor_key}"
