@@ -68,11 +68,21 @@ def handed_over(cfg) -> dict:
     parts = _OBJECTS.get(cfg.name)
     if parts is None:
         raise UserError(
-            f"the data {cfg.shown} was handed to kindling.fit in another process, and a run keeps no copy of "
-            "Python objects; hand it over again (kindling.fit(data=...)) or give it as a file source "
-            "(--data py:FILE.py:FUNCTION)"
+            f"the run's data, {cfg.shown}, was handed to kindling.fit in another process, and a run keeps "
+            f"no copy of it; name it again: {_named_again(cfg)}"
         )
     return parts
+
+
+def _named_again(cfg) -> str:
+    """Every data spec that gives a run trained on Python objects its data again, by what was handed over
+    (its display name): a DataFrame's table file, or a function of the user's that returns the objects."""
+    shown = cfg.shown or ""
+    if shown.startswith("DataFrame") or cfg.target:
+        target = f" holding '{cfg.target}'" if cfg.target else ""
+        return f"--data csv:FILE (a CSV, TSV or Parquet file{target}), or --data py:FILE.py:FUNCTION returning the DataFrame"
+    what = "(X, y)" if shown.startswith("arrays") else "the Dataset (or a dict of train / val / test ones)"
+    return f"--data py:FILE.py:FUNCTION, a function returning {what} (data= in Python)"
 
 
 def py_source(cfg, fitted: Signature | None = None) -> DataModule:

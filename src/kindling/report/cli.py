@@ -21,9 +21,19 @@ def add_commands(sub) -> None:
     add_code(p)
     p.set_defaults(handler=cmd_report)
 
-    p = sub.add_parser("compare", help="one page with several runs' curves overlaid and metrics side by side")
-    p.add_argument("runs", nargs="+", help="run directories")
-    p.add_argument("--output", default="compare.html", help="where to write the page (default: compare.html)")
+    p = sub.add_parser(
+        "compare",
+        help="one page with several runs' curves overlaid and metrics side by side",
+        description="Compare runs: print their metrics side by side (the figure that picked each best epoch "
+        "named beside its value, and the test metrics when a run has them) and write one page with their "
+        "learning curves overlaid, next to the first run (runs/compare.html) unless --output says where.",
+    )
+    p.add_argument("runs", nargs="+", help="run directories (runs/NAME ...)")
+    p.add_argument(
+        "--output",
+        default=None,
+        help="where to write the page (default: compare.html next to the first run, e.g. runs/compare.html)",
+    )
     p.set_defaults(handler=cmd_compare)
 
 
@@ -39,7 +49,10 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from kindling.report.compare import format_compare
     from kindling.report.html import write_compare
 
-    print(f"comparison written to {write_compare(args.runs, args.output)}")
+    path, rows = write_compare(args.runs, args.output)
+    print(format_compare(rows))
+    print(f"comparison written to {path}")
     return 0

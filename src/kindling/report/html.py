@@ -166,6 +166,11 @@ def best_record(history: list[dict], monitor: str, mode: str | None = None) -> d
     return (max if mode == "max" else min)(scored, key=lambda r: r[key])
 
 
+def monitor_key(history: list[dict], monitor: str) -> str:
+    """The key the monitor was read by: val_*, or train_* in a run without validation."""
+    return _monitor_key(history, monitor)
+
+
 def _monitor_key(history: list[dict], monitor: str) -> str:
     return monitor if any(monitor in r for r in history) else monitor.replace("val_", "train_")
 
@@ -254,42 +259,30 @@ def write_report(run: str | Path, output: str | Path | None = None, refresh: boo
 # ---------------------------------------------------------------- several runs
 
 
-def write_compare(runs: list[str | Path], output: str | Path = "compare.html") -> Path:
-    """One page: the runs' curves overlaid, their metrics side by side."""
+def write_compare(runs: list[str | Path], output: str | Path | None = None) -> tuple[Path, list[dict]]:
+    """One page: the runs' curves overlaid, their metrics side by side (kindling.report.compare); written
+    to `output`, else next to the first run (runs/compare.html). -> (the page's path, the rows)."""
     from kindling.fileio import atomic_write_text
+    from kindling.report.compare import compare_rows, test_columns
     from kindling.report.curves import compare_curves
-    from kindling.report.evidence import read_history
-    from kindling.runner import load_saved_config
 
     if len(runs) < 1:
         raise UserError("compare needs at least one run directory")
     dirs = [resolve_run_dir(r) for r in runs]
-    names = [d.name for d in dirs]
-    labels = [str(d) if names.count(d.name) > 1 else d.name for d in dirs]
-    histories = {label: read_history(d) for label, d in zip(labels, dirs)}
-    rows = []
-    for label, d in zip(labels, dirs):
-        cfg, history = load_saved_config(d), histories[label]
-        best, final = best_record(history, cfg.train.monitor) or {}, history[-1] if history else {}
-        key = _monitor_key(history, cfg.train.monitor)
-        rows.append(
-            {
-                **{"label": label, "model": cfg.model.name, "data": cfg.data.shown, "lr": cfg.optim.lr},
-                **{"epochs": f"{len(history)}/{cfg.train.epochs}", "key": key, "best": best.get(key)},
-                "loss": final.get("val_loss", final.get("train_loss")),
-                "acc": final.get("val_acc", final.get("train_acc")),
-                "seconds": sum(r.get("seconds", 0) for r in history),
-            }
-        )
+    rows = compare_rows(dirs)
+    histories = {r["label"]: r["history"] for r in rows}
     plots = [compare_curves({k: v for k, v in histories.items() if v})] if any(histories.values()) else []
     nav = [("runs", "Runs"), ("curves", "Curves")]
     page = H.render(
         "compare.html",
         title="kindling compare",
-        subtitle=" vs ".join(labels),
+        subtitle=" vs ".join(r["label"] for r in rows),
         footer="",
         nav=nav,
         runs=rows,
+        tests=test_columns(rows),
+        test_heads=[f"test {k}" for k in test_columns(rows)],
         plots=plots,
     )
-    return atomic_write_text(Path(output), page)
+    path = Path(output) if output else dirs[0].parent / "compare.html"
+    return atomic_write_text(path, page), rows

@@ -1,0 +1,95 @@
+"""`kindling compare RUN RUN...`: the runs side by side, in the terminal and on the page (report.html).
+
+    rows = compare_rows([Path("runs/a"), Path("runs/b")])   # one dict per run, from its folder alone
+    print(format_compare(rows))                              # the terminal's table
+
+Each row names the figure that picked the run's best epoch beside its value (`val_loss 0.0837`: a loss
+is never set beside an accuracy unnamed), and the test metrics when the run has them: what
+`kindling evaluate RUN` wrote (metrics_test.json), else the evaluation training ended with
+(plots/report.json, when it was on the test split). Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TEST_KEYS = ("accuracy", "macro_f1", "mae", "rmse", "r2")  # what a run's test evaluation is shown by
+
+
+def test_metrics(run_dir: Path) -> dict:
+    """The run's test metrics ({} when it has none): `kindling evaluate`'s file, else training's own."""
+    for path, inner in (
+        (run_dir / "metrics_test.json", None),
+        (run_dir / "plots" / "report.json", "evaluation"),
+    ):
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        found = found.get(inner) if inner and isinstance(found, dict) else found
+        if isinstance(found, dict) and found.get("split", "test") == "test":
+            return {k: found[k] for k in TEST_KEYS if isinstance(found.get(k), (int, float))}
+    return {}
+
+
+def compare_rows(dirs: list[Path]) -> list[dict]:
+    """One row per run directory: its label, model, data, epochs, lr, monitor and best value, the final
+    validation loss and accuracy, its test metrics and its training time."""
+    from kindling.report.evidence import read_history
+    from kindling.report.html import best_record, monitor_key
+    from kindling.runner import load_saved_config
+
+    names = [d.name for d in dirs]
+    rows = []
+    for d in dirs:
+        cfg, history = load_saved_config(d), read_history(d)
+        best, final = best_record(history, cfg.train.monitor) or {}, history[-1] if history else {}
+        key = monitor_key(history, cfg.train.monitor)
+        rows.append(
+            {
+                "label": str(d) if names.count(d.name) > 1 else d.name,
+                "dir": d,
+                "model": cfg.model.name,
+                "data": cfg.data.shown,
+                "lr": cfg.optim.lr,
+                "epochs": f"{len(history)}/{cfg.train.epochs}",
+                "key": key,
+                "best": best.get(key),
+                "loss": final.get("val_loss", final.get("train_loss")),
+                "acc": final.get("val_acc", final.get("train_acc")),
+                "test": test_metrics(d),
+                "seconds": sum(r.get("seconds", 0) for r in history),
+                "history": history,
+            }
+        )
+    return rows
+
+
+def test_columns(rows: list[dict]) -> list[str]:
+    """The test metrics any of the runs has, in TEST_KEYS' order."""
+    return [k for k in TEST_KEYS if any(k in r["test"] for r in rows)]
+
+
+def _number(value) -> str:
+    return "—" if value is None else f"{value:.4g}" if abs(value) < 1e-3 and value else f"{value:.4f}"
+
+
+def format_compare(rows: list[dict]) -> str:
+    """The runs as an aligned table for the terminal: the best monitored value named by its metric."""
+    tests = test_columns(rows)
+    header = ["run", "model", "data", "epochs", "best (monitor)", *(f"test {k}" for k in tests), "time"]
+    lines = [header]
+    for r in rows:
+        best = f"{r['key']} {_number(r['best'])}" if r["best"] is not None else "—"
+        cells = [r["label"], r["model"], r["data"], r["epochs"], best]
+        cells += [_number(r["test"].get(k)) for k in tests] + [f"{r['seconds']:.1f} s"]
+        lines.append(cells)
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    numeric = {3, *range(5, len(header))}
+    return "\n".join(
+        "  ".join(
+            f"{c:>{w}}" if i in numeric else f"{c:<{w}}" for i, (c, w) in enumerate(zip(line, widths))
+        ).rstrip()
+        for line in lines
+    )
