@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindling.data.signature import Signature
-from kindling.errors import UserError, one_line
+from kindling.errors import UserError, near_folder, one_line
 from kindling.fileio import atomic_write_bytes, atomic_write_json
 
 BUNDLE_FORMAT = 1
@@ -88,7 +88,9 @@ def _find_bundle(path: Path) -> Path:
     if (path / "best" / "model.safetensors").is_file():
         return path / "best"
     if not path.exists():
-        raise UserError(f"{path} does not exist; pass a run directory (runs/NAME) or its best/ bundle folder")
+        raise UserError(
+            f"{path} does not exist{near_folder(path)}; pass a run directory (runs/NAME) or its best/ bundle folder"
+        )
     if (path / "checkpoints" / "last.pt").is_file():
         raise UserError(
             f"{path} has no best model yet (the run stopped before its first validation); resume it with `kindling train --resume {path}`"

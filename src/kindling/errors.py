@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -53,6 +54,21 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def near_folder(path) -> str:
+    """' (did you mean runs/cats_dogs?)' for a missing folder when a sibling's name is close (`cats-dogs`
+    for `cats_dogs`, a typo), else ''. Reads only the names in the folder's parent."""
+    path = Path(path)
+    parent = path.parent
+    try:
+        siblings = [p.name for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
+    except OSError:
+        return ""
+    wanted = path.name.replace("-", "_").lower()
+    same = [n for n in siblings if n.replace("-", "_").lower() == wanted]
+    close = same or difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.75)
+    return f" (did you mean {parent / close[0]}?)" if close else ""
 
 
 def unknown(kind: str, name: str, choices: Iterable[str], hint: str = "") -> UserError:

@@ -11,7 +11,7 @@ from pathlib import Path
 from kindling import defaults
 from kindling.config import RunConfig, config_from_yaml, default_name, flatten
 from kindling.config_checks import check_against_data
-from kindling.errors import UserError
+from kindling.errors import UserError, near_folder
 from kindling.fileio import atomic_write_json, atomic_write_text, read_utf8
 
 # keys that may change when a run is resumed; any other difference is refused
@@ -98,7 +98,7 @@ def check_run_dir(cfg: RunConfig, overwrite: bool) -> Path:
 def load_saved_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / "config.yaml"
     if not Path(run_dir).exists():
-        raise UserError(f"{run_dir} does not exist; pass a run directory (runs/NAME)")
+        raise UserError(f"{run_dir} does not exist{near_folder(run_dir)}; pass a run directory (runs/NAME)")
     if not path.is_file():
         raise UserError(f"{run_dir} is not a kindling run directory (no config.yaml); pass runs/NAME")
     import yaml

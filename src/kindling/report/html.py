@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kindling.errors import UserError
+from kindling.errors import UserError, near_folder
 from kindling.report import page as H
 
 
@@ -41,7 +41,7 @@ def resolve_run_dir(run: str | Path) -> Path:
     if path.name == "best" and (path.parent / "config.yaml").is_file():
         path = path.parent
     if not path.exists():
-        raise UserError(f"{path} does not exist; pass a run directory (runs/NAME)")
+        raise UserError(f"{path} does not exist{near_folder(path)}; pass a run directory (runs/NAME)")
     if not (path / "config.yaml").is_file():
         raise UserError(f"{path} is not a kindling run directory (no config.yaml); pass runs/NAME")
     return path

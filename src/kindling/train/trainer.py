@@ -141,7 +141,9 @@ class Trainer:
             distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device
         )
         # `auto` (a Trainer used without the runner): the task's rule for a split of this size
-        self.monitor = self.task.monitor_for(tc.monitor, len(self.val_split) if self.val_split is not None else 0)
+        self.monitor = self.task.monitor_for(
+            tc.monitor, len(self.val_split) if self.val_split is not None else 0
+        )
         self.monitor_key = (
             self.monitor if self.val_split is not None else self.monitor.replace("val_", "train_")
         )
