@@ -125,6 +125,30 @@ def read_meta(folder: Path) -> dict:
     return meta
 
 
+def saved_test_metrics(folder: Path | None) -> dict:
+    """The test metrics of the run a Bundle folder (runs/NAME/best) or run folder belongs to, as evaluate
+    names them: what `kindling evaluate` wrote (metrics_test.json), else the evaluation training ended
+    with (plots/report.json, when it was on test). Numbers only; {} when the run has none."""
+    if folder is None:
+        return {}
+    run_dir = Path(folder).parent if Path(folder).name == "best" else Path(folder)
+    for path, inner in (
+        (run_dir / "metrics_test.json", None),
+        (run_dir / "plots" / "report.json", "evaluation"),
+    ):
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        found = found.get(inner) if inner and isinstance(found, dict) else found
+        if isinstance(found, dict) and found.get("split", "test") == "test":
+            numbers = {
+                k: v for k, v in found.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            }
+            return {"split": "test", **numbers}
+    return {}
+
+
 def read_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False) -> Bundle:
     """The one reader of Bundles: checked metadata, the model rebuilt from its registered name and options
     (or the user's recorded code, see `build_recorded`), and weights that fit it (names, shapes, finite

@@ -57,11 +57,37 @@ def tensorboard_command(runs: list[str], port: int, host: str = "127.0.0.1") -> 
 
 
 def cmd_tensorboard(args) -> int:
+    """TensorBoard as a child process that ends with this one: Ctrl-C, SIGTERM (a service manager, `kill`)
+    or SIGHUP (the terminal closed) stop the child too, so its port is never left open."""
+    import signal
     import subprocess
 
     command = tensorboard_command(args.runs, args.port, args.host)
     print(f"TensorBoard on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    child = subprocess.Popen(command)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        return subprocess.call(command)
+        return child.wait()
     except KeyboardInterrupt:
         return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop(child)
+
+
+def _stop(child) -> None:
+    """Terminate the child and wait for it; kill it if it has not ended in 10 seconds."""
+    import subprocess
+
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

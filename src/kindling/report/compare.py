@@ -11,26 +11,17 @@ is never set beside an accuracy unnamed), and the test metrics when the run has 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from kindling.bundle import saved_test_metrics
 
 TEST_KEYS = ("accuracy", "macro_f1", "mae", "rmse", "r2")  # what a run's test evaluation is shown by
 
 
 def test_metrics(run_dir: Path) -> dict:
-    """The run's test metrics ({} when it has none): `kindling evaluate`'s file, else training's own."""
-    for path, inner in (
-        (run_dir / "metrics_test.json", None),
-        (run_dir / "plots" / "report.json", "evaluation"),
-    ):
-        try:
-            found = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        found = found.get(inner) if inner and isinstance(found, dict) else found
-        if isinstance(found, dict) and found.get("split", "test") == "test":
-            return {k: found[k] for k in TEST_KEYS if isinstance(found.get(k), (int, float))}
-    return {}
+    """The run's test metrics shown in the table ({} when it has none; kindling.bundle.saved_test_metrics)."""
+    found = saved_test_metrics(run_dir)
+    return {k: found[k] for k in TEST_KEYS if k in found}
 
 
 def compare_rows(dirs: list[Path]) -> list[dict]:

@@ -30,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from kindling.batch_predict import NOT_FINITE, json_ready
+from kindling.bundle import saved_test_metrics
 from kindling.errors import UserError
 from kindling.predict import DEFAULT_MAX_PIXELS, ImageTooLarge, Predictor
 from kindling.serve.batching import MicroBatcher
@@ -156,8 +157,9 @@ def create_app(
         results = await batcher.submit(samples, top_k)
         if any("error" in r for r in json_ready(results)):  # NaN is not JSON: a clear 422, never a 500
             raise ApiError(422, NOT_FINITE)
+        classes = len(predictor.sig.class_names)
         extra = {
-            "top_k": top_k,
+            "top_k": min(top_k, classes) if classes else top_k,  # what each answer holds
             "model": predictor.bundle.name,
             "latency_ms": round((time.perf_counter() - start) * 1000, 3),
         }
@@ -321,7 +323,7 @@ def _metadata(predictor: Predictor, limits: dict, batching: dict, auth: bool) ->
         "input_shape": sig.input_shape,
         "class_names": sig.class_names,
         "columns": _column_spec(predictor),
-        "metrics": meta.get("metrics", {}),
+        "metrics": _metrics(meta.get("metrics", {}), predictor.bundle.path),
         "versions": {"kindling": _version(), "torch": torch.__version__, "python": platform.python_version()},
         "trained_with": meta.get("env", {}).get("versions", {}),
         "limits": limits,
@@ -329,6 +331,17 @@ def _metadata(predictor: Predictor, limits: dict, batching: dict, auth: bool) ->
         "auth": "bearer" if auth else "none",
         "worker_pid": os.getpid(),
     }
+
+
+def _metrics(recorded: dict, folder) -> dict:
+    """The best epoch's validation metrics and the run's test metrics, named as `kindling evaluate`
+    names them (`accuracy`, not the training log's `acc`)."""
+    named = {key: value for key, value in recorded.items() if key != "val"}
+    named["val"] = {("accuracy" if k == "acc" else k): v for k, v in (recorded.get("val") or {}).items()}
+    test = saved_test_metrics(folder)
+    if test:
+        named["test"] = {k: v for k, v in test.items() if k != "split"}
+    return named
 
 
 def _column_spec(predictor: Predictor) -> list[dict]:
