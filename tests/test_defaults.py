@@ -23,23 +23,40 @@ SMALL_IMAGES = Signature("classification", "image", [1, 8, 8], [str(i) for i in 
 PHOTOS = Signature("classification", "image", [3, 224, 224], ["cat", "dog"])
 
 
+def settled_monitor(cfg: RunConfig, sig: Signature, n_val: int) -> None:
+    """What the runner does before `choose`: the Task's rule for a monitor left to kindling."""
+    from kindling.task import task_for
+
+    cfg.train.monitor = task_for(sig).monitor_for(cfg.train.monitor, n_val)
+
+
 def test_a_table_gets_an_mlp_sized_to_its_features_and_early_stopping():
     cfg = auto_config()
-    line = choose(cfg, TABLE, 300)
+    settled_monitor(cfg, TABLE, 30)
+    line = choose(cfg, TABLE, 300, monitor_chosen=True, n_val=30)
     assert cfg.model.name == "mlp" and cfg.model.options["hidden"] == [32]
     assert (cfg.train.monitor, cfg.train.epochs, cfg.train.patience) == ("val_mae", 300, 20)
     assert cfg.data.batch_size == 32
     assert (cfg.optim.lr, cfg.optim.weight_decay) == (1e-3, 1.0)  # a small table: slow and shrunk
     assert line.startswith("kindling chose mlp (hidden [32]) for a 13-feature table of 300 rows")
     assert "early stopping after 20 rounds without a better val_mae" in line
+    assert "the best epoch by val_mae (30 validation samples)" in line
 
 
-def test_a_larger_classification_table_keeps_val_loss_and_the_faster_lr():
+def test_a_larger_classification_table_gets_the_faster_lr_and_accuracy_on_a_large_split():
     sig = Signature("classification", "tabular", [20], ["a", "b"])
     cfg = auto_config()
-    choose(cfg, sig, 20_000)
+    settled_monitor(cfg, sig, 2_000)
+    choose(cfg, sig, 20_000, monitor_chosen=True, n_val=2_000)
     assert cfg.model.options["hidden"] == [32, 16] and cfg.model.options["dropout"] == 0.1
-    assert (cfg.train.monitor, cfg.optim.lr, cfg.optim.weight_decay) == ("val_loss", 3e-3, 1e-2)
+    assert (cfg.train.monitor, cfg.optim.lr, cfg.optim.weight_decay) == ("val_acc", 3e-3, 1e-2)
+
+
+def test_only_the_monitor_left_to_kindling_is_still_named():
+    cfg = auto_config(model__name="mlp", train__epochs=3, optim__lr=0.1, data__batch_size=8)
+    settled_monitor(cfg, SMALL_IMAGES, 43)
+    line = choose(cfg, SMALL_IMAGES, 300, monitor_chosen=True, n_val=43)
+    assert line == "kindling chose the best epoch by val_loss (43 validation samples) (--monitor to choose)"
 
 
 def test_text_small_and_large_images():

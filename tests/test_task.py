@@ -57,6 +57,22 @@ def test_classification_activation_prediction_and_results():
     assert first["probability"] == pytest.approx(float(torch.softmax(out, 1)[0, 0]))
 
 
+def test_a_monitor_left_to_kindling_is_the_loss_on_a_small_split_whoever_chose_the_model():
+    """Accuracy ties on a small validation split (benchmarks/bench_monitor.py): below SMALL_VAL samples
+    `auto` is the loss (MAE for regression), above it the task's default."""
+    from kindling.task.problems import SMALL_VAL
+
+    classes = task_for(Signature("classification", "tabular", [4], ["a", "b"]))
+    values = task_for(Signature("regression", "tabular", [4]))
+    assert classes.monitor_for("auto", 43) == "val_loss" and values.monitor_for("auto", 43) == "val_mae"
+    assert (
+        classes.monitor_for("auto", SMALL_VAL) == "val_acc"
+        and values.monitor_for("auto", SMALL_VAL) == "val_loss"
+    )
+    assert classes.monitor_for("val_acc", 43) == "val_acc"  # what the user set is kept
+    assert classes.monitor_for("auto") == "val_acc"  # a split of unknown size: the default
+
+
 def test_classification_monitor_and_metrics():
     task = task_for(CLASSES)
     assert task.monitor_for("auto") == "val_acc" and task.mode("auto") == "max"
@@ -197,14 +213,15 @@ def test_the_trainer_refuses_a_wrong_output_shape_before_training(tmp_path):
 def test_the_trainer_detects_log_probabilities_and_the_bundle_keeps_them(tmp_path):
     trainer, summary, data = _fit(tmp_path, LogSoftmaxNet(13, 3))
     assert trainer.task.convention == "log_probs" and isinstance(trainer.task.loss_fn, nn.NLLLoss)
-    assert trainer.monitor == "val_acc" and summary["best"] is not None
+    assert trainer.monitor == "val_loss" and summary["best"] is not None  # wine: a small validation split
     meta = json.loads((tmp_path / "run" / "best" / "bundle.json").read_text())
     assert meta["metrics"]["outputs"] == "log_probs"
     assert "outputs_log_probs" not in vars(trainer.model)  # detected, not marked on the model
 
 
-def test_regression_trains_on_the_default_monitor(tmp_path):
-    """`kindling train --data csv:temps.csv --target actual` picks val_loss, not classification's val_acc."""
+def test_regression_trains_on_the_small_split_monitor(tmp_path):
+    """`kindling train --data csv:temps.csv --target actual` with a model of the user's picks val_mae (a
+    validation split of a few rows), not classification's val_acc."""
     import yaml
 
     from kindling.data.tables.synth import temps_frame
@@ -216,8 +233,8 @@ def test_regression_trains_on_the_default_monitor(tmp_path):
         tmp_path / "run", "--data", f"csv:{csv}", "--target", "actual", "--model", "mlp", "--epochs", "1"
     )
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert saved["train"]["monitor"] == "val_loss"
-    assert json.loads((run / "best" / "bundle.json").read_text())["metrics"]["monitor"] == "val_loss"
+    assert saved["train"]["monitor"] == "val_mae"
+    assert json.loads((run / "best" / "bundle.json").read_text())["metrics"]["monitor"] == "val_mae"
 
 
 # ------------------------------------------------------------------ the input kinds

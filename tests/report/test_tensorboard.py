@@ -180,3 +180,37 @@ def test_validation_pass_gives_the_grid_its_predictions(tmp_path):
     )
     train(cfg, echo=lambda *a, **k: None, callbacks=[Check()])
     assert checked == [16, 16]
+
+
+def test_kindling_tensorboard_stopped_by_sigterm_stops_tensorboard_too(digits_run):
+    """A service manager or `kill` ends `kindling tensorboard` with SIGTERM: its TensorBoard child goes
+    with it, and the port is free again (issue 24 §5)."""
+    import signal
+    import sys
+
+    port = _free_port()
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "kindling", "tensorboard", str(digits_run), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and not _listening(port):
+            time.sleep(0.5)
+        assert _listening(port), "TensorBoard never answered"
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=30) == 130  # interrupted, as Ctrl-C
+        deadline = time.time() + 15
+        while time.time() < deadline and _listening(port):
+            time.sleep(0.2)
+        assert not _listening(port), "the TensorBoard child still holds the port"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from kindling.errors import UserError, near_folder
 from kindling.report import page as H
+from kindling.report.columns import column_rows
 
 
 @dataclass
@@ -202,6 +203,7 @@ def render(view: RunView) -> str:
     rows += [("best", f"best ({cfg.train.monitor})", best)] if best else []
     keys = list(dict.fromkeys(k for r in history for k in r if k != "step" and not k.endswith("_n")))
     present = {"missing": view.notes, "evaluation": ev, "plots": view.plots, "data": view.doctor}
+    present["columns"] = column_rows(view.run_dir)
     labels = [
         ("missing", "Missing"),
         ("metrics", "Metrics"),
@@ -209,7 +211,9 @@ def render(view: RunView) -> str:
         ("plots", "Plots"),
     ]
     nav = [
-        (a, label) for a, label in [*labels, ("data", "Data"), ("setup", "Config")] if present.get(a, True)
+        (a, label)
+        for a, label in [*labels, ("data", "Data"), ("columns", "Columns"), ("setup", "Config")]
+        if present.get(a, True)
     ]
     tb = view.run_dir / "tb"
     return H.render(
@@ -229,6 +233,7 @@ def render(view: RunView) -> str:
         baseline_line=_baseline_line(ev, view.baseline),
         plots=view.plots,
         doc=view.doctor,
+        columns=column_rows(view.run_dir),
         data_name=cfg.data.shown,
         config_yaml=cfg.to_yaml(),
         env=[(k, "" if v is None else v) for k, v in view.env.items()],
