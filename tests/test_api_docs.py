@@ -17,6 +17,8 @@ sys.path.insert(0, str(ROOT / "tests" / "data"))  # image_files.py
 
 from image_files import digits, save_png, write_folder  # noqa: E402
 
+from kindling_testing import write_sentiment_tsv  # noqa: E402
+
 
 def code_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
@@ -30,6 +32,7 @@ def test_every_example_in_the_python_api_page_runs(tmp_path):
     write_folder(tmp_path / "photos", per_class=10, size=16, channels=3, splits=())
     x, y = digits(40, 32, 1, seed=3)
     save_png(tmp_path / "seven.png", x[list(y).index(7)])
+    write_sentiment_tsv(tmp_path / "reviews.tsv")
     namespace: dict = {}
     printed = io.StringIO()
     cwd = os.getcwd()
@@ -51,3 +54,13 @@ def test_every_example_in_the_python_api_page_runs(tmp_path):
     assert namespace["metrics"]["accuracy"] > 0.5
     assert len(namespace["run"].history) == 3
     assert "unknown keyword 'modle' (did you mean 'model'?)" in out
+    # predicting from what a Python user holds: every form gives the same rows' answers
+    table, rows = namespace["table"], namespace["rows"]
+    expected = [r["label_name"] for r in table.predict(rows)]
+    for held in (rows.to_dict("records"), rows.to_numpy(), "new_rows.csv"):
+        os.chdir(tmp_path)
+        try:
+            assert [r["label_name"] for r in table.predict(held)] == expected
+        finally:
+            os.chdir(cwd)
+    assert "this model takes text: a string, a list of strings" in out

@@ -201,18 +201,35 @@ def _images(inputs: Inputs, held) -> Held:
             return Held([f"image {i}" for i in range(len(arr))], samples=list(_pixels(arr)))
         if arr.ndim == 4:  # a batch of pictures of another size or layout
             return _images(inputs, list(arr))
-    names, samples, files = [], [], []
-    for i, item in enumerate(_items(held)):
+    items = _items(held)
+    if items and all(isinstance(i, (str, Path)) for i in items):  # files only: decoded in batches
+        files = [f for item in items for f in _image_files(inputs, Path(item))]
+        return Held([str(f) for f in files], files=files)
+    names, samples = [], []
+    for i, item in enumerate(items):
         if isinstance(item, (str, Path)):
-            files += _image_files(inputs, Path(item))
+            for file in _image_files(inputs, Path(item)):
+                names.append(str(file))
+                samples.append(_image_file(inputs, file))
         elif _is_picture(item) or _is_array(item):
             names.append(f"image {i}")
             samples.append(_one_image(inputs, item, f"image {i}"))
         else:
             raise UserError(f"{_takes_images(inputs)}; got {_type_name(item)}")
-    if files and samples:
-        raise UserError(f"{_takes_images(inputs)}; pass either paths or pictures in one call, not both")
-    return Held([str(f) for f in files], files=files) if files else Held(names, samples=samples)
+    return Held(names, samples=samples)
+
+
+def _image_file(inputs: Inputs, path: Path):
+    """One image file (or .npy array of the model's shape) -> one sample."""
+    if path.suffix.lower() != ".npy":
+        return inputs.read_file(path)
+    import numpy as np  # lazy: numpy only when predicting
+
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise UserError(f"{path} is not a plain .npy array ({exc})") from exc
+    return _one_image(inputs, arr, str(path))
 
 
 def _image_files(inputs: Inputs, path: Path) -> list[Path]:
