@@ -191,9 +191,9 @@ class Run:
         predictor = Predictor.load(self.dir)
         items = [inputs] if isinstance(inputs, (str, Path)) else inputs
         paths = isinstance(items, (list, tuple)) and items and all(isinstance(i, (str, Path)) for i in items)
-        if not paths or predictor.task.inputs.text_lines:  # what a Python user holds (kindling.task.held)
+        if not (paths and predictor.task.inputs.pictures):  # what a Python user holds (kindling.task.held)
             return predictor.predict(inputs, top_k)
-        job = Job([str(i) for i in items], top_k=top_k, progress=False)  # files, folders, globs, tables
+        job = Job([str(i) for i in items], top_k=top_k, progress=False)  # image files, folders, globs
         check_job(job, predictor)
         results, _ = run_job(job, predictor)
         return results
