@@ -22,7 +22,7 @@ TABLES = [
     ("header-only", "t.csv", "a,b,y\n", ["--target", "y"], "t.csv"),
     ("one-row", "t.csv", "a,b,y\n1,2,0\n", ["--target", "y"], "t.csv"),
     ("target-missing", "t.csv", GOOD, ["--target", "z"], "'z'"),
-    ("target-typo", "t.csv", GOOD, ["--target", "Y"], "columns: a, b, city, y"),
+    ("target-typo", "t.csv", GOOD, ["--target", "Y"], "(did you mean 'y'?); `kindling data csv:"),
     ("wide-target-missing", "wide.csv", WIDE, ["--target", "z"], "'z'"),
     (
         "single-class",

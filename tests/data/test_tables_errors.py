@@ -40,9 +40,13 @@ def small_csv(tmp_path, **changes):
     return path
 
 
-def test_target_missing_lists_the_columns(tmp_path, capsys):
+def test_target_missing_names_the_near_miss_first_and_where_the_columns_are_listed(tmp_path, capsys):
+    """One short line (issue 24): the did-you-mean, then `kindling data SPEC` for every column."""
     err = train_fails(tmp_path, capsys, small_csv(tmp_path), "--target", "actuall")
-    assert "'actuall'" in err and "did you mean 'actual'" in err and "temp_1" in err and "friend" in err
+    assert "'actuall'" in err and "did you mean 'actual'" in err and len(err.strip()) < 300
+    assert err.index("did you mean") < err.index("`kindling data csv:")
+    err = train_fails(tmp_path, capsys, small_csv(tmp_path), "--target", "zzz")  # no near miss: a few columns
+    assert "temp_1" in err and "lists them all" in err and len(err.strip()) < 300
 
 
 def test_no_target_given_lists_the_columns(tmp_path, capsys):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from kindling.errors import UserError, did_you_mean
+from kindling.errors import MAX_MESSAGE, UserError, did_you_mean
 
 MAX_ONEHOT = 50  # more distinct strings than this: embeddings (data.categorical=embed) or dropped
 MAX_EMBED = 100_000
@@ -100,10 +100,15 @@ def check_target(names: list[str], target: str | None, where: str, spec: str = "
     """The target column, or one line under 300 characters: the near miss first, then a few columns and
     where to see them all (`kindling data SPEC`; a DataFrame's own `.columns`)."""
     lister = f"`kindling data {spec}`" if spec and not spec.startswith("objects:") else "its .columns"
+    if spec.startswith("csv:") and "/" in where:  # the path is in `kindling data SPEC`: room for columns
+        where = where.rsplit("/", 1)[1]
     if not target:
         raise UserError(
-            f"tables need a target column: pass --target COLUMN; {where} has {len(names)} columns "
-            f"({_listed(names, 4, 120)}); {lister} lists them all"
+            _within(
+                f"tables need a target column: pass --target COLUMN; {where} has {len(names)} columns "
+                f"({{}}); {lister} lists them all",
+                names,
+            )
         )
     if target not in names:
         if len(names) == 1:
@@ -111,14 +116,18 @@ def check_target(names: list[str], target: str | None, where: str, spec: str = "
                 f"target column '{target}' is not in {where}, which was read as one column "
                 f"({_listed(names, 1, 60)}): is it separated by something else?"
             )
-        close = did_you_mean(target, names)
+        same = [n for n in names if str(n).lower() == target.lower()]  # 'Y' for 'y': case alone
+        close = f" (did you mean '{same[0]}'?)" if same else did_you_mean(target, names)
         if close:
             raise UserError(
                 f"target column '{target}' is not in {where}{close}; {lister} lists its {len(names)} columns"
             )
         raise UserError(
-            f"target column '{target}' is not in {where}; its {len(names)} columns begin "
-            f"{_listed(names, 4, 120)}; {lister} lists them all"
+            _within(
+                f"target column '{target}' is not in {where}; its {len(names)} columns begin {{}}; "
+                f"{lister} lists them all",
+                names,
+            )
         )
     return target
 
@@ -276,6 +285,13 @@ def _first_non_numeric(values: pd.Series):
     numbers = pd.to_numeric(values, errors="coerce")
     bad = values[numbers.isna()]
     return bad.iloc[0] if len(bad) else values.iloc[0]
+
+
+def _within(template: str, names: list[str]) -> str:
+    """`template` with the first few `names` in its `{}`, as many as keep the line under MAX_MESSAGE
+    (the CLI's `kindling: ` included): long paths leave room for fewer."""
+    room = MAX_MESSAGE - len("kindling: ") - len(template.format(""))
+    return template.format(_listed(names, 8, max(0, min(140, room - 20))))
 
 
 def _listed(names: list[str], limit: int = 30, chars: int | None = None) -> str:
