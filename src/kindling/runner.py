@@ -145,6 +145,8 @@ def finished(cfg: RunConfig, run_dir: Path, state: dict) -> str | None:
     epoch, patience, idle = int(p.get("epoch", 0)), cfg.train.patience, int(p.get("bad_rounds", 0))
     if p.get("batch", 0) or cfg.train.dry_run:
         return None
+    if cfg.train.logger not in ("none", ["none"]) and not (Path(run_dir) / "plots" / "report.json").is_file():
+        return None  # stopped after its last epoch but before its plots: the resume finishes the run's end
     best = p.get("best")
     shown = (
         f" (best {cfg.train.monitor} {best:.4f} at epoch {p.get('best_epoch')})" if best is not None else ""
