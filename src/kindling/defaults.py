@@ -209,8 +209,9 @@ def choose(cfg, sig, n_train: int, model_given: bool = False) -> str | None:
     for dotted, value in CLASSIC.items():  # what no rule chose keeps the classic default
         if is_auto(cfg, dotted):
             _set(cfg, dotted, value)
+    task = _task_part(sig)
     if not filled or set(filled) == {"train.monitor"}:
-        return None
+        return f"kindling chose {task}" if task else None
     parts = [what if "model.name" in filled else f"training settings for {n_train:,} samples"]
     if "data.batch_size" in filled:
         parts.append(f"batch {filled['data.batch_size']}")
@@ -223,4 +224,15 @@ def choose(cfg, sig, n_train: int, model_given: bool = False) -> str | None:
         parts.append(f"lr {filled['optim.lr']:g}")
     if filled.get("data.augment") not in (None, "none"):
         parts.append(f"augmentation {filled['data.augment']}")
+    parts = [task, *parts] if task else parts
     return "kindling chose " + "; ".join(parts) + " (set --model, --epochs, --batch-size or --lr to choose)"
+
+
+def _task_part(sig) -> str:
+    """'classification, as 'Survived' holds 2 distinct whole numbers (--task regression to change)' when
+    the data source chose the kind of problem from the target (tables), else ''."""
+    reason = (getattr(sig, "extras", None) or {}).get("task_reason")
+    if not reason:
+        return ""
+    other = "regression" if sig.task == "classification" else "classification"
+    return f"{sig.task}, as {reason} (--task {other} to change)"
