@@ -9,7 +9,8 @@ free text (names, comments). Each column gets the first reading below that fits 
   numbers): numbers, those cells read as missing;
 - few distinct values (at most MAX_ONEHOT) that repeat (values seen twice or more fill REPEAT_SHARE of the
   rows): categories, one-hot (or embeddings with data.categorical=embed);
-- free text (a median of TEXT_WORDS words a cell, or TEXT_CHARS characters: names, comments): word
+- free text (a median of TEXT_WORDS words of two letters or more a cell, or TEXT_CHARS characters:
+  names, comments; not codes such as 'C23 C25' or 'PC 17599'): word
   features, one 0/1 column for each of the MAX_WORDS words found in the most rows (in MIN_WORD_ROWS rows
   and 1% of them at least); left out when no word is that common;
 - a distinct value in almost every row (ID_SHARE): an identifier, left out;
@@ -25,6 +26,7 @@ free text as the words of two rows or more; `data.drop` (--drop) leaves out any 
 from __future__ import annotations
 
 import re
+import shlex
 
 import pandas as pd
 
@@ -37,7 +39,9 @@ TEXT_WORDS = 2  # free text: a median of this many words a cell ...
 TEXT_CHARS = 25  # ... or of this many characters (a language written without spaces)
 MAX_WORDS = 30  # word features of a free-text column, at most
 MIN_WORD_ROWS = 5  # a word becomes a feature when it is found in this many rows (and 1% of them)
-WORD = re.compile(r"[^\W\d_]+")  # runs of letters, lower-cased: 'Braund, Mr. Owen' -> braund, mr, owen
+WORD = re.compile(
+    r"[^\W\d_]{2,}"
+)  # two letters or more: 'Braund, Mr. Owen' -> braund, mr, owen; 'PC 17599' -> pc
 
 
 def numbers_in(values: pd.Series) -> tuple[str, int] | None:
@@ -70,7 +74,7 @@ def type_codes(
     distinct, rows = len(counts), len(values)
     repeated = float(counts[counts >= 2].sum()) / rows  # share of rows whose value is seen again
     filled = f"{distinct:,} distinct in {rows:,} rows" + (" with a value" if rows < n_rows else "")
-    keep_it = f"; --keep {name} uses it"
+    keep_it = f"; --keep {shlex.quote(name)} uses it"
     if distinct <= MAX_ONEHOT and repeated >= REPEAT_SHARE:
         return _categories(distinct, categorical)
     if _is_text(values):
@@ -101,8 +105,9 @@ def _categories(distinct: int, categorical: str) -> tuple:
 
 
 def _is_text(values: pd.Series) -> bool:
+    """Words (of two letters or more) in most cells: names, comments; not codes ('C23 C25', 'A/5 2117')."""
     sample = values.iloc[:2000]
-    words = sample.str.split().str.len().median()
+    words = sample.str.count(WORD.pattern).median()
     return bool(words >= TEXT_WORDS or sample.str.len().median() >= TEXT_CHARS)
 
 
@@ -124,6 +129,10 @@ def _words(values: pd.Series, name: str, keep: bool) -> tuple:
     min_rows = 2 if keep else min_word_rows(len(values))
     found = frequent_words(values, min_rows)
     if not found:
-        return "dropped", f"dropped: free text, no word in {min_rows} rows (--keep {name} uses it)", {}
+        return (
+            "dropped",
+            f"dropped: free text, no word in {min_rows} rows (--keep {shlex.quote(name)} uses it)",
+            {},
+        )
     shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
     return "text", f"free text: {len(found)} frequent words ({shown})", {"min_rows": min_rows}

@@ -8,6 +8,7 @@ The plan is printed before training as a short table so a surprise shows up befo
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -207,7 +208,10 @@ def _type_numeric(values: pd.Series, name: str, n_missing: int, keep: bool = Fal
         return Column(name, "dropped", f"dropped: constant ({values.iloc[0]})", n_missing)
     if not keep and _id_like_numbers(values, name):
         return Column(
-            name, "dropped", f"dropped: ID-like (unique integers; --keep {name} uses it)", n_missing
+            name,
+            "dropped",
+            f"dropped: ID-like (unique integers; --keep {shlex.quote(name)} uses it)",
+            n_missing,
         )
     return Column(name, "numeric", "standardised", n_missing)
 
