@@ -6,7 +6,9 @@ kind of problem and its size, and says in one line what it chose and why. What a
 `--set` gave is never touched, and the resolved values are what config.yaml keeps, so a resumed run
 never re-chooses.
 
-The rules, by input kind (n = training samples):
+The rules, by input kind (n = training samples). For a table the data source has already chosen the kind
+of problem from the target's values (`kindling.data.tables.schema.infer_task`, data.task=auto); the line
+names it first, with the flag that overrides it (`Signature.extras["task_reason"]`).
 - tables: an MLP with one hidden layer twice as wide as the features (32..256; two layers from 5,000
   rows), AdamW with weight decay, batch 32..256 by size, up to 300 epochs stopped early after 20
   rounds without a better validation figure (small tables train in milliseconds per epoch; early
