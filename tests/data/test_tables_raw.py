@@ -313,13 +313,23 @@ def test_free_text_becomes_word_features_fitted_on_train(tmp_path, capsys):
 def test_markers_and_stray_words_in_numbers_are_missing_cells(tmp_path, capsys):
     values = [str(v / 10) for v in range(60)]
     values[3], values[7], values[11] = "?", "-", "n/a?"
-    frame = pd.DataFrame({"a": values, "b": ["x", "z", "?"] * 20, "y": np.arange(60) % 7 * 1.5})
+    days = pd.date_range("2024-01-01", periods=60).strftime("%Y-%m-%d").to_numpy(dtype=object)
+    days[::9] = "?"
+    frame = pd.DataFrame({"a": values, "b": ["x", "z", "?"] * 20, "when": days, "y": np.arange(60) % 7 * 1.5})
     sig = _built(tmp_path, frame).signature
     table = roles(capsys.readouterr().err)
     assert table["a"].startswith("numeric | standardised; 1 cell(s) not a number ('n/a?') read as missing")
     assert "'-', '?' read as missing" in table["a"] and table["a"].endswith("| 3")
     assert table["b"].startswith("category | one-hot (2 categories); '?' read as missing")
-    x = encode_records(sig, [{"a": "?", "b": "?"}, {"a": "oops", "b": "x"}])
+    assert table["when"].startswith("date | date features") and table["when"].endswith("| 7")
+    x = encode_records(
+        sig, [{"a": "?", "b": "?", "when": "?"}, {"a": "oops", "b": "x", "when": "2024-05-01"}]
+    )
     names = sig.extras["feature_names"]
     assert x[0, names.index("a.missing")] == 1.0 and x[1, names.index("a.missing")] == 1.0
     assert x[0, names.index("b.missing")] == 1.0 and x[1, names.index("b=x")] == 1.0
+    assert (
+        x[0, names.index("date.missing") if "date.missing" in names else names.index("when.missing")] == 1.0
+    )
+    with pytest.raises(UserError, match="'when' row 1: 'soon' is not a date"):
+        encode_records(sig, [{"a": "1", "b": "x", "when": "soon"}])

@@ -244,7 +244,9 @@ def _dates(frame: pd.DataFrame, kind: str, name: str, sources: list[str], strict
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
     parsed = parse_dates(values.astype(object).where(values.notna(), None))
-    bad = parsed.isna() & values.notna()
+    bad = (
+        parsed.isna() & values.notna() & values.astype(str).str.contains(r"[^\W_]", regex=True)
+    )  # '?': missing
     if strict and bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise UserError(f"column '{name}' row {row + 1}: {values.iloc[row]!r} is not a date")

@@ -10,16 +10,16 @@ free text (names, comments). Each column gets the first reading below that fits 
 - few distinct values (at most MAX_ONEHOT) that repeat (values seen twice or more fill REPEAT_SHARE of the
   rows): categories, one-hot (or embeddings with data.categorical=embed);
 - free text (a median of TEXT_WORDS words of two letters or more a cell, or TEXT_CHARS characters:
-  names, comments; not codes such as 'C23 C25' or 'PC 17599'): word
-  features, one 0/1 column for each of the MAX_WORDS words found in the most rows (in MIN_WORD_ROWS rows
-  and 1% of them at least); left out when no word is that common;
+  names, comments; not codes such as 'C23 C25' or 'PC 17599'): word features, one 0/1 column for each of
+  the MAX_WORDS words found in the most rows (in MIN_WORD_ROWS rows and 1% of them at least); left out
+  when no word is that common;
 - a distinct value in almost every row (ID_SHARE): an identifier, left out;
 - codes that rarely repeat (values seen twice or more fill less than REPEAT_SHARE of the rows): left out;
 - more distinct codes than MAX_ONEHOT that repeat: the MAX_ONEHOT most frequent one-hot, the rest read
   as unknown (every code embedded with data.categorical=embed).
 
 `data.keep` (--keep) uses a column that would be left out: an identifier or rare codes as categories,
-free text as the words of two rows or more; `data.drop` (--drop) leaves out any column. The encoders
+free text as the words of two rows or more (as categories when no word is found twice); `data.drop` (--drop) leaves out any column. The encoders
 (`kindling.data.tables.encoders`) refit the category lists and the words on the training rows.
 """
 
@@ -39,9 +39,8 @@ TEXT_WORDS = 2  # free text: a median of this many words a cell ...
 TEXT_CHARS = 25  # ... or of this many characters (a language written without spaces)
 MAX_WORDS = 30  # word features of a free-text column, at most
 MIN_WORD_ROWS = 5  # a word becomes a feature when it is found in this many rows (and 1% of them)
-WORD = re.compile(
-    r"[^\W\d_]{2,}"
-)  # two letters or more: 'Braund, Mr. Owen' -> braund, mr, owen; 'PC 17599' -> pc
+# a word: two letters or more ('Braund, Mr. Owen' -> braund, mr, owen; 'PC 17599' -> pc; 'C85' -> none)
+WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def numbers_in(values: pd.Series) -> tuple[str, int] | None:
@@ -128,6 +127,14 @@ def frequent_words(values: pd.Series, min_rows: int, limit: int = MAX_WORDS) -> 
 def _words(values: pd.Series, name: str, keep: bool) -> tuple:
     min_rows = 2 if keep else min_word_rows(len(values))
     found = frequent_words(values, min_rows)
+    if not found and keep:  # no word is seen twice: each text as a category, as for codes
+        distinct = values.nunique()
+        top = (
+            f"the {MAX_ONEHOT} most frequent of {distinct:,} texts"
+            if distinct > MAX_ONEHOT
+            else f"{distinct} texts"
+        )
+        return "category", f"one-hot ({top})", {"top": MAX_ONEHOT, "min_count": 1}
     if not found:
         return (
             "dropped",
