@@ -247,11 +247,12 @@ def main(quick: bool = False) -> str:
             with tempfile.TemporaryDirectory() as tmp:
                 try:
                     rows.append(bench_table(name, Path(tmp), seeds))
+                    print(rows[-1], flush=True)
                 except ModuleNotFoundError as exc:
                     notes.append(
                         f"{name}: skipped, its package {exc.name or exc} is not installed (`pip install -e .[bench]`)."
                     )
-                print(rows[-1] if rows else notes[-1], flush=True)
+                    print(notes[-1], flush=True)
     finally:
         torch.set_num_threads(threads)
     header = ["table", "from", "rows", "metric", "kindling default", "linear / logistic", "gradient boosting",
