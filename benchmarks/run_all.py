@@ -23,6 +23,7 @@ ORDER = [
     "bench_images",
     "bench_images_default",
     "bench_tables",
+    "bench_tables_suite",
     "bench_text",
     "bench_text_defaults",
     "bench_zeroconfig",

@@ -79,6 +79,11 @@ class DataConfig:
     # tables
     target: str | None = setting(None, flag="--target", help="tables: the column to predict")
     drop: list[str] = setting(flag="--drop", factory=list, help="tables: columns to ignore, comma-separated")
+    keep: list[str] = setting(
+        flag="--keep",
+        factory=list,
+        help="tables: columns to use that kindling would leave out (IDs, rare codes, free text), comma-separated",
+    )
     task: str = setting(
         "auto", flag="--task", help="auto (inferred from the target) | classification | regression"
     )
