@@ -293,7 +293,14 @@ def whole_commands(n: int, batch_size: int, layout: str, rounds: int) -> list:
         ]
         kindling += ["--lr", "0.01", "--threads", "1", "--baseline", "none", "--set", "train.logger=none"]
         kindling += ["--run-dir", str(Path(tmp) / "run"), "--overwrite"]
-        lightning = [sys.executable, __file__, "--lightning-command", str(data_file), str(batch_size), layout]
+        lightning = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--lightning-command",
+            str(data_file),
+            str(batch_size),
+            layout,
+        ]
 
         def timed(cmd: list[str]):
             def run() -> float:
