@@ -44,7 +44,10 @@ def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 
         try:
             if requests.get(url + "/health", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+        ):  # not listening yet, or too busy loading to answer
             pass
         time.sleep(0.2)
     raise RuntimeError(f"server at {url} not ready after {timeout}s")
