@@ -112,7 +112,7 @@ def run_sweep(recipe, params, trials, pruner, workers, timeout, storage, name, s
     else:
         if recipe is None:
             raise UserError(
-                "kindling sweep needs a RECIPE (or --resume runs/NAME); e.g. kindling sweep recipes/digits.yaml --param optim.lr=loguniform:1e-4:1e-1"
+                "sweep needs a RECIPE (or --resume runs/NAME); e.g. kindling sweep recipes/digits.yaml --param optim.lr=loguniform:1e-4:1e-1"
             )
         from kindling.sweeps.settle import settle
 

@@ -194,7 +194,8 @@ def param_importances(session) -> tuple[dict, str]:
     if len(done) < 2 or len(session.sweep.params) < 1:
         return {}, "parameter importances need at least two complete trials"
     try:
-        return dict(opt.importance.get_param_importances(session.study)), ""
+        evaluator = opt.importance.FanovaImportanceEvaluator(seed=0)
+        return dict(opt.importance.get_param_importances(session.study, evaluator=evaluator)), ""
     except (RuntimeError, ValueError) as exc:  # e.g. every complete trial had the same values
         return {}, f"parameter importances could not be computed: {exc}"
 

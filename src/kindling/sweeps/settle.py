@@ -125,19 +125,24 @@ def _corner_values(space: list[Param], end: int) -> dict:
     return {p.key: p.corners()[0 if end == 0 else -1] for p in space}
 
 
+def _blame(space: list[Param], prefix: str) -> str:
+    return " ".join(p.text for p in space if p.key.startswith(prefix)) or "(the recipe's settings)"
+
+
 def score(sweep: Sweep, space: list[Param]) -> tuple[str, str]:
     """The monitored metric (what the recipe's runs pick their best epoch by) and which way is better,
     from the data; the model is built at both ends of the space, so a model option it refuses is one
     line now, not a failed trial later."""
     from kindling import data as data_mod
     from kindling import defaults, models
+    from kindling.data import augment
     from kindling.data.images.decode import photos_at
     from kindling.task import task_for
 
     cfg = sweep.trial_config(_corner_values(space, 0), 0)
     with data_mod.held_notes(), photos_at(defaults.photo_side(cfg)):
         data = data_mod.build(cfg.data)
-    if data.val is None:
+    if data.val is None or len(data.val) == 0:
         raise UserError(
             f"the recipe has no validation split (data.val_fraction {cfg.data.val_fraction}) to score the "
             "trials on; give it one: --set data.val_fraction=0.2"
@@ -149,8 +154,13 @@ def score(sweep: Sweep, space: list[Param]) -> tuple[str, str]:
         try:
             model = models.build(cfg.model.name, data.signature, cfg.model.options)
         except UserError as exc:
-            keys = [p.text for p in space if p.key.startswith("model.")] or ["(the recipe's model)"]
-            raise UserError(one_line(f"--param {' '.join(keys)}: {exc}")) from None
+            raise UserError(one_line(f"--param {_blame(space, 'model.')}: {exc}")) from None
+        for p in (p for p in space if p.key == "data.augment"):
+            for value in p.corners():
+                try:
+                    augment.build(sweep.trial_config({p.key: value}, 0).data.augment, data.signature)
+                except UserError as exc:
+                    raise UserError(one_line(f"--param {p.text}: {value!r} is refused: {exc}")) from None
     task = task_for(data.signature, model)
     monitor = task.monitor_for(cfg.train.monitor)
     return monitor, "maximize" if task.mode(monitor) == "max" else "minimize"

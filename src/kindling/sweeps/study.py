@@ -56,13 +56,16 @@ def open_storage(url: str):
         connect = {"connect_timeout": 10}
     try:
         return opt.storages.RDBStorage(url, engine_kwargs={"connect_args": connect} if connect else None)
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:  # Optuna's, over the driver's ModuleNotFoundError
+        missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "?"
         raise UserError(
-            f"--storage {shown(url)} needs the database driver '{exc.name}'; run: {PIP_LINE} "
-            "(it brings psycopg2 for postgresql://)"
+            f"--storage {shown(url)} needs the database driver '{missing}', which is not installed; "
+            f"run: pip install {missing} (kindling[sweep] brings psycopg for postgresql://)"
         ) from None
     except Exception as exc:  # sqlalchemy's errors for a bad URL, a refused connection, a missing file
-        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:120]
+        text = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"]
+        reason = " ".join(text[0].split())
+        reason = reason if len(reason) <= 120 else reason[:117].rsplit(" ", 1)[0] + " ..."
         raise UserError(
             f"--storage {shown(url)} cannot be reached ({reason}); check the URL and that the database "
             "server runs and accepts this user"
