@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
 import socket
 import time
 from contextlib import contextmanager
@@ -48,8 +49,10 @@ def shown(url: str) -> str:
         return url
 
 
-def open_storage(url: str):
-    """Optuna's RDBStorage at `url`, connected: a URL that cannot be reached is one line."""
+def open_storage(url: str, tries: int = 5):
+    """Optuna's RDBStorage at `url`, connected: a URL that cannot be reached is one line. Processes that
+    open a new database at the same moment all create its tables, and all but one collide: they try
+    again, and then find the tables made."""
     opt = optuna()
     connect = {"timeout": 60} if url.startswith("sqlite") else {}
     if url.startswith("postgres"):
@@ -63,6 +66,9 @@ def open_storage(url: str):
             f"run: pip install {missing} (kindling[sweep] brings psycopg for postgresql://)"
         ) from None
     except Exception as exc:  # sqlalchemy's errors for a bad URL, a refused connection, a missing file
+        if tries > 1 and type(exc).__name__ == "IntegrityError":  # the tables' collision
+            time.sleep(0.2 + random.random())
+            return open_storage(url, tries - 1)
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"]
         reason = " ".join(text[0].split())
         reason = reason if len(reason) <= 120 else reason[:117].rsplit(" ", 1)[0] + " ..."
