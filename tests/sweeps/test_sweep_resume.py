@@ -144,3 +144,40 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def test_ctrl_c_checkpoints_the_running_trial_and_names_the_resume(tmp_path):
+    """SIGINT: the running trial writes its checkpoint, the sweep exits 130 with the line that continues
+    it, and that line does."""
+    recipe = write_recipe(tmp_path, epochs=30).read_text().replace("hidden: [16]", "hidden: [256, 256]")
+    (tmp_path / "tiny.yaml").write_text(recipe)
+    sweep_dir = tmp_path / "runs" / "c"
+    argv = [
+        sys.executable,
+        "-m",
+        "kindling",
+        "sweep",
+        "tiny.yaml",
+        "--param",
+        "optim.lr=loguniform:1e-3:1e-2",
+    ]
+    argv += ["--trials", "1", "--pruner", "none", "--name", "c"]
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 600
+    while len(_records(sweep_dir / "trial-0000")) < 1:
+        assert proc.poll() is None and time.time() < deadline, "the trial did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=300)[1]
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "continue it with: kindling sweep --resume runs/c"
+    assert [t.state.name for t in study_of(sweep_dir).get_trials()] == ["RUNNING"]
+    assert (sweep_dir / "trial-0000" / "checkpoints" / "last.pt").is_file()
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["sweep", "--resume", "runs/c"]) == 0
+    finally:
+        os.chdir(cwd)
+    assert [t.state.name for t in study_of(sweep_dir).get_trials()] == ["COMPLETE"]
+    assert [r["epoch"] for r in _records(sweep_dir / "trial-0000")] == list(range(1, 31))

@@ -4,6 +4,7 @@
     optim.momentum=uniform:0.8:0.99      a float
     model.options.width=int:16:128       an integer (int:LO:HI:STEP for a step; logint:LO:HI on a log scale)
     data.augment=choice:none,light       one of the values, each read as YAML (16 is a number, none a word)
+    model.options.hidden=choice:[[16], [32, 32]]   values with commas: a YAML list
 
 A key is any dotted config key (`kindling train --print-config` shows them all) or a model option
 (`model.options.NAME`). A syntax mistake, an empty or reversed range, or a key the config does not have
@@ -38,7 +39,10 @@ class Param:
     def text(self) -> str:
         """The `--param` it was parsed from, normalised: what sweep.yaml keeps."""
         if self.kind == "choice":
-            return f"{self.key}=choice:{','.join(_show(c) for c in self.choices)}"
+            shown = [_show(c) for c in self.choices]
+            if any("," in text for text in shown):
+                return f"{self.key}=choice:{_show(list(self.choices))}"
+            return f"{self.key}=choice:{','.join(shown)}"
         step = f":{self.step}" if self.kind == "int" and self.step != 1 else ""
         return f"{self.key}={self.kind}:{_num(self.low)}:{_num(self.high)}{step}"
 
@@ -53,13 +57,29 @@ class Param:
             )
         return trial.suggest_float(self.key, self.low, self.high, log=self.kind == "loguniform")
 
+    def contains(self, value: Any) -> bool:
+        """Whether the sampler could draw `value` (the recipe's own, for the first trial)."""
+        if self.kind == "choice":
+            return any(value == c and type(value) is type(c) for c in self.choices)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not self.low <= value <= self.high
+        ):
+            return False
+        if self.kind in ("int", "logint"):
+            return (
+                float(value).is_integer()
+                and (int(value) - int(self.low)) % (self.step if self.kind == "int" else 1) == 0
+            )
+        return True
+
     def corners(self) -> list:
         """The values that bound what the sampler may give: both ends of a range, every choice."""
         if self.kind == "choice":
             return list(self.choices)
         if self.kind in ("int", "logint"):
-            top = int(self.low) + (int(self.high) - int(self.low)) // self.step * self.step
-            return [int(self.low), top]
+            return [int(self.low), int(self.high)]
         return [self.low, self.high]
 
 
@@ -93,12 +113,19 @@ def _choices(key: str, args: str) -> tuple:
     import yaml
 
     values = []
-    for raw in args.split(","):
+    if args.strip().startswith("["):  # a YAML list, for values with commas: choice:[[16], [16, 16]]
         try:
-            values.append(yaml.safe_load(raw) if raw.strip() else None)
+            values = yaml.safe_load(args)
         except yaml.YAMLError:
-            values.append(raw.strip())
-    if not args.strip() or any(v is None for v in values):
+            raise UserError(f"--param {key}=choice:{args} is not a YAML list; write choice:[a, b]") from None
+        values = values if isinstance(values, list) else []
+    else:
+        for raw in args.split(","):
+            try:
+                values.append(yaml.safe_load(raw) if raw.strip() else None)
+            except yaml.YAMLError:
+                values.append(raw.strip())
+    if not args.strip() or not values or any(v is None for v in values):
         raise UserError(f"--param {key}=choice:{args} has an empty value; list them as choice:a,b,c")
     if len({repr(v) for v in values}) < len(values):
         raise UserError(f"--param {key}=choice:{args} lists a value twice; list each once")
@@ -150,6 +177,8 @@ def _range(key: str, kind: str, args: str) -> Param:
     step = int(rest[0]) if rest else 1
     if kind == "int" and (step < 1 or step > high - low):
         raise UserError(f"{spec}: the step {step} must be between 1 and HI - LO ({_num(high - low)})")
+    if kind == "int":
+        high = low + (high - low) // step * step  # the last value on the grid: int:16:100:16 ends at 96
     return Param(key, kind, low, high, step)
 
 

@@ -67,6 +67,21 @@ class Sweep:
     def base_config(self) -> RunConfig:
         return load_config(None, base=self.config)
 
+    def recipe_values(self) -> dict[str, Any]:
+        """The recipe's own values of the searched keys, where the space holds them: the first trial
+        runs these, so the best trial is never worse than the recipe on the validation split."""
+        base = self.base_config()
+        flat = flatten(base.to_dict())
+        values = {}
+        for p in self.space:
+            if p.key.startswith("model.options."):
+                value = base.model.options.get(p.key.removeprefix("model.options."))
+            else:
+                value = flat.get(p.key)
+            if value is not None and p.contains(value):
+                values[p.key] = value
+        return values
+
     def trial_dir(self, number: int) -> Path:
         return self.folder / f"trial-{number:04d}"
 
@@ -76,6 +91,7 @@ class Sweep:
         cfg = load_config(None, dict(values), base=_deep_copy(self.config))
         cfg.name = f"{self.name}-trial-{number:04d}"
         cfg.run_dir = str(self.trial_dir(number))
+        cfg.train.baseline = "none"  # trials are compared with each other; `kindling baseline RUN` fits it
         if threads is not None and cfg.train.threads == 0:
             cfg.train.threads = threads
         return cfg

@@ -95,9 +95,12 @@ def make_pruner(name: str):
     return pruners.NopPruner()
 
 
-def create_or_join(storage, name: str, direction: str, fingerprint: dict, trials: int, pruner: str):
-    """The study `name` in `storage`: created (with `trials` trials queued) or, when it exists, joined if
-    it was made for the same recipe and search space. -> (study, created)."""
+def create_or_join(
+    storage, name: str, direction: str, fingerprint: dict, trials: int, pruner: str, first: dict
+):
+    """The study `name` in `storage`: created (with `trials` trials queued, the first with the values
+    `first`) or, when it exists, joined if it was made for the same recipe and search space.
+    -> (study, created)."""
     opt = optuna()
     try:
         study = opt.create_study(
@@ -109,6 +112,7 @@ def create_or_join(storage, name: str, direction: str, fingerprint: dict, trials
         return study, False
     study.set_user_attr("kindling.fingerprint", fingerprint["hash"])
     study.set_user_attr("kindling.recipe", fingerprint["summary"])
+    study.enqueue_trial(first)
     extend(study, trials)
     return study, True
 
