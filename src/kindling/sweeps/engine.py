@@ -42,7 +42,13 @@ def start(sweep: Sweep, runs_dir: str | Path | None = None) -> Path:
     sweep.save()
     storage = storage or S.open_storage(sweep.storage_url())
     study, created = S.create_or_join(
-        storage, sweep.name, sweep.direction, fingerprint, sweep.trials, sweep.pruner, sweep.recipe_values()
+        storage,
+        sweep.name,
+        sweep.direction,
+        fingerprint,
+        sweep.trials,
+        sweep.make_pruner(),
+        sweep.recipe_values(),
     )
     if not created:
         S.extend(study, sweep.trials)

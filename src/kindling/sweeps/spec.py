@@ -64,6 +64,11 @@ class Sweep:
     def seed(self) -> int:
         return int(self.base_config().train.seed)
 
+    def make_pruner(self):
+        from kindling.sweeps.study import make_pruner
+
+        return make_pruner(self.pruner, self.base_config().train.epochs)
+
     def base_config(self) -> RunConfig:
         return load_config(None, base=self.config)
 

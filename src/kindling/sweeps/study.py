@@ -26,7 +26,8 @@ from kindling.errors import UserError
 
 PIP_LINE = "pip install 'kindling[sweep]'"
 PRUNERS = ("median", "hyperband", "none")
-ORPHAN_GRACE_S = 60  # a RUNNING trial with no owner recorded this long after its start lost its worker
+ORPHAN_GRACE_S = 60
+STARTUP = 2  # finished trials before the median pruner judges  # a RUNNING trial with no owner recorded this long after its start lost its worker
 
 
 def optuna():
@@ -84,30 +85,27 @@ def make_sampler(seed: int, number: int):
     return optuna().samplers.TPESampler(seed=seed * 100_003 + number, constant_liar=True)
 
 
-def make_pruner(name: str):
-    """median: stop a trial whose epoch falls below the median of the finished trials at that epoch
-    (after 4 trials and from its second epoch); hyperband: successive halving over the epochs."""
+def make_pruner(name: str, epochs: int | None):
+    """median: stop a trial at an epoch where it is behind the median of the finished trials at that
+    epoch, once STARTUP trials have finished; hyperband: successive halving of the trials over 1 to
+    `epochs` epochs (the recipe's; else the first finished trial's)."""
     pruners = optuna().pruners
     if name == "median":
-        return pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+        return pruners.MedianPruner(n_startup_trials=STARTUP, n_warmup_steps=0)
     if name == "hyperband":
-        return pruners.HyperbandPruner(min_resource=1)
+        return pruners.HyperbandPruner(min_resource=1, max_resource=epochs or "auto")
     return pruners.NopPruner()
 
 
-def create_or_join(
-    storage, name: str, direction: str, fingerprint: dict, trials: int, pruner: str, first: dict
-):
+def create_or_join(storage, name: str, direction: str, fingerprint: dict, trials: int, pruner, first: dict):
     """The study `name` in `storage`: created (with `trials` trials queued, the first with the values
     `first`) or, when it exists, joined if it was made for the same recipe and search space.
     -> (study, created)."""
     opt = optuna()
     try:
-        study = opt.create_study(
-            storage=storage, study_name=name, direction=direction, pruner=make_pruner(pruner)
-        )
+        study = opt.create_study(storage=storage, study_name=name, direction=direction, pruner=pruner)
     except opt.exceptions.DuplicatedStudyError:
-        study = opt.load_study(study_name=name, storage=storage, pruner=make_pruner(pruner))
+        study = opt.load_study(study_name=name, storage=storage, pruner=pruner)
         check_same_recipe(study, fingerprint, storage)
         return study, False
     study.set_user_attr("kindling.fingerprint", fingerprint["hash"])

@@ -29,7 +29,7 @@ class Session:
     def open(cls, sweep: Sweep) -> Session:
         opt = S.optuna()
         storage = S.open_storage(sweep.storage_url())
-        study = opt.load_study(study_name=sweep.name, storage=storage, pruner=S.make_pruner(sweep.pruner))
+        study = opt.load_study(study_name=sweep.name, storage=storage, pruner=sweep.make_pruner())
         return cls(sweep, storage, study)
 
     @property
