@@ -141,7 +141,10 @@ def test_python_api_with_a_recipe_section_prunes_and_returns_the_best_run(tmp_pa
 
 def test_workers_share_one_study_on_this_machine(tmp_path):
     recipe = write_recipe(tmp_path, epochs=2)
-    assert _sweep(tmp_path, recipe, *PARAMS, "--trials", 4, "--workers", 2, "--name", "w") == 0
+    assert (
+        _sweep(tmp_path, recipe, *PARAMS, "--trials", 4, "--workers", 2, "--pruner", "none", "--name", "w")
+        == 0
+    )
     trials = study_of(tmp_path / "runs" / "w").get_trials()
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
     assert {t.state.name for t in trials} == {"COMPLETE"}
@@ -149,3 +152,12 @@ def test_workers_share_one_study_on_this_machine(tmp_path):
     assert all(t.user_attrs["kindling.pid"] != os.getpid() for t in trials)  # in the worker processes
     runs = sorted(p.name for p in (tmp_path / "runs" / "w").glob("trial-*"))
     assert runs == ["trial-0000", "trial-0001", "trial-0002", "trial-0003"]
+
+
+def test_timeout_starts_no_trial_after_it_and_resume_runs_the_rest(tmp_path, capsys):
+    recipe = write_recipe(tmp_path, epochs=2)
+    assert _sweep(tmp_path, recipe, *PARAMS, "--trials", 3, "--timeout", 0.001, "--name", "o") == 0
+    assert "no trial has finished yet" in capsys.readouterr().out
+    assert {t.state.name for t in study_of(tmp_path / "runs" / "o").get_trials()} == {"WAITING"}
+    assert _sweep(tmp_path, "--resume", "runs/o", "--timeout", 600) == 0
+    assert {t.state.name for t in study_of(tmp_path / "runs" / "o").get_trials()} <= {"COMPLETE", "PRUNED"}

@@ -112,6 +112,8 @@ def history_plot(rows: list[Row], keys: list[str], monitor: str, direction: str)
         best = r.value if better else best
         best_so_far.append((r.number, best))
     if best_so_far:
+        last = max(r.number for r in scored)
+        best_so_far.append((last, best_so_far[-1][1]))  # the line runs on to the last trial
         ax.step(*zip(*best_so_far), where="post", color="#ff7f0e", label="best so far")
     from matplotlib.ticker import MaxNLocator
 
