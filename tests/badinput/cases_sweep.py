@@ -102,6 +102,16 @@ def _other_sweep_in_folder(folder: Path) -> list[str]:
     return _sweep("--param", LR, "--name", "taken")(folder)
 
 
+def _sweep_without_db(folder: Path) -> None:
+    """A sweep folder whose sweep.db was deleted."""
+    from kindling.sweeps.spec import Sweep
+
+    gone = Sweep("target", {"data": {"name": "digits"}}, [LR], 3, "val_acc", "maximize")
+    gone.folder = folder / "target"
+    gone.folder.mkdir(parents=True)
+    gone.save()
+
+
 def _resume(make, *args):
     def build(folder: Path) -> list[str]:
         make(folder)
@@ -157,6 +167,7 @@ CASES = [
         _resume(lambda f: write(f / "target" / "sweep.yaml", "name: [unclosed\n")),
         "is damaged",
     ),
+    Case("resume-database-gone", _resume(_sweep_without_db), "sweep.db is missing"),
     Case(
         "resume-with-param",
         _resume(lambda f: (f / "target").mkdir(), "--param", LR),

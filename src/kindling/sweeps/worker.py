@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kindling.errors import UserError
 from kindling.sweeps import study as S
-from kindling.sweeps.spec import Sweep
+from kindling.sweeps.spec import DB_FILE, Sweep
 
 
 @dataclass
@@ -27,9 +28,19 @@ class Session:
 
     @classmethod
     def open(cls, sweep: Sweep) -> Session:
+        """The sweep's study; one missing (its database deleted or replaced) is one line, and no empty
+        database is left where it was."""
         opt = S.optuna()
+        where = S.shown(sweep.storage_url())
+        if sweep.own_storage and not (sweep.folder / DB_FILE).is_file():
+            raise UserError(
+                f"{sweep.folder / DB_FILE} is missing: the sweep's study is gone; start a new sweep"
+            )
         storage = S.open_storage(sweep.storage_url())
-        study = opt.load_study(study_name=sweep.name, storage=storage, pruner=sweep.make_pruner())
+        try:
+            study = opt.load_study(study_name=sweep.name, storage=storage, pruner=sweep.make_pruner())
+        except KeyError:
+            raise UserError(f"{where} holds no study '{sweep.name}'; start a new sweep") from None
         return cls(sweep, storage, study)
 
     @property
