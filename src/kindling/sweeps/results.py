@@ -121,7 +121,10 @@ def write_best(sweep: Sweep, trial) -> Path | None:
         return None
     cfg = load_saved_config(run_dir)
     cfg.name, cfg.run_dir = f"{sweep.name}-best", None
-    cfg.train.threads = sweep.base_config().train.threads  # a worker's share of the cores is no setting
+    base = (
+        sweep.base_config()
+    )  # a worker's share of the cores, and the trials' skipped baseline, are no settings
+    cfg.train.threads, cfg.train.baseline = base.train.threads, base.train.baseline
     atomic_write_text(sweep.folder / BEST_YAML, cfg.to_yaml())
     link(sweep.folder / "best", Path(run_dir.name) / "best")
     return run_dir
