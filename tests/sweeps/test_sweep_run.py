@@ -161,3 +161,23 @@ def test_timeout_starts_no_trial_after_it_and_resume_runs_the_rest(tmp_path, cap
     assert {t.state.name for t in study_of(tmp_path / "runs" / "o").get_trials()} == {"WAITING"}
     assert _sweep(tmp_path, "--resume", "runs/o", "--timeout", 600) == 0
     assert {t.state.name for t in study_of(tmp_path / "runs" / "o").get_trials()} <= {"COMPLETE", "PRUNED"}
+
+
+def test_without_optuna_the_line_names_the_pip_extra(tmp_path):
+    """A Python where `import optuna` fails (sys.modules holds None for it, as for a missing package)."""
+    import subprocess
+    import sys
+
+    recipe = write_recipe(tmp_path)
+    code = "import sys; sys.modules['optuna'] = None; from kindling.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "sweep", str(recipe), *PARAMS],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "kindling: kindling sweep needs Optuna, which is not installed; run: pip install 'kindling[sweep]'"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"]

@@ -88,8 +88,10 @@ def run_sweep(recipe, params, trials, pruner, workers, timeout, storage, name, s
     from kindling.errors import UserError
     from kindling.sweeps import engine
     from kindling.sweeps.results import summarise
+    from kindling.sweeps.study import optuna
     from kindling.sweeps.worker import Session
 
+    optuna()  # without it, the pip line comes first
     if resume is not None:
         given = {
             "RECIPE": recipe,
