@@ -5,6 +5,9 @@ nothing left behind (or, over HTTP, a JSON 4xx with the server still answering).
 put in one column by what went wrong: a traceback (an exception escaped, or the line was one), a 5xx
 answer, files left behind, or anything else (a wrong exit code, several lines, an unexpected message).
 The goal is 100% clean. Hypothesis tests count as one case each (each runs dozens of random inputs).
+The `hostile` kind (files built to exhaust memory: 2 GiB of NUL bytes as every kind of file, 100,000
+columns, a 17-million-character line) runs each case in a child process under a 2 GiB RLIMIT_DATA, so a
+reader that grows with the file's size fails its case (MemoryError, a traceback) instead of the machine.
 
     python benchmarks/bench_corpus.py                # the table, as markdown
     python benchmarks/bench_corpus.py --json OUT     # and the counts as JSON

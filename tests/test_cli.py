@@ -172,3 +172,22 @@ def test_print_config_round_trips(tmp_path, capsys):
     (tmp_path / "resolved.yaml").write_text(text)
     assert main(["train", str(tmp_path / "resolved.yaml"), "--print-config"]) == 0
     assert capsys.readouterr().out == text  # the name saved in the file wins over the file name
+
+
+def test_an_exit_from_the_users_code_is_one_line_and_a_librarys_is_left_alone(tmp_path):
+    """kindling never exits inside a command: a SystemExit raised from the user's file is told as one line
+    (main returns 2); one raised by Python's or a library's own code (argparse here) keeps its meaning."""
+    import argparse
+
+    from kindling.cli import _user_exit
+
+    with pytest.raises(SystemExit) as library:
+        argparse.ArgumentParser(prog="x").exit(3)
+    assert _user_exit(library.value) is None
+    script = tmp_path / "mine.py"
+    script.write_text("import sys\n\n\ndef run():\n    sys.exit(7)\n", encoding="utf-8")
+    namespace: dict = {}
+    exec(compile(script.read_text(), str(script), "exec"), namespace)
+    with pytest.raises(SystemExit) as mine:
+        namespace["run"]()
+    assert _user_exit(mine.value).startswith(f"{script}:5 called sys.exit(7) while kindling ran it")

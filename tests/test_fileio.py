@@ -77,3 +77,62 @@ def test_foreign_checkpoint_refused(tmp_path):
     torch.save({"state_dict": {}}, path)
     with pytest.raises(UserError, match="not a kindling checkpoint"):
         load_checkpoint(path)
+
+
+# ---------------------------------------------------------------- text files a user hands over (issue 21)
+
+
+def test_a_file_padded_with_zeros_is_refused_at_the_chunk_where_they_start(tmp_path):
+    """2 GiB of NUL bytes after 3 MB of text (a sparse file: no disk): refused with the line, having
+    held a few chunks, never the file (tracemalloc counts every allocation Python makes)."""
+    import tracemalloc
+
+    from kindling.fileio import CHUNK_BYTES, text_chunks
+
+    path = tmp_path / "t.csv"
+    line = "a,b,y\n"
+    with open(path, "wb") as f:
+        f.write((line * (3 * CHUNK_BYTES // len(line))).encode())
+        f.truncate(2**31)
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            UserError, match=r"t\.csv: line 524289 holds a NUL byte: binary data, not text; x"
+        ):
+            for _chunk in text_chunks(path, advice="x"):
+                pass
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * CHUNK_BYTES, f"{peak / 2**20:.0f} MiB held"
+
+
+def test_undecodable_bytes_are_placed_exactly_across_chunk_boundaries(tmp_path):
+    from kindling.fileio import CHUNK_BYTES, NotDecodable, read_text_checked
+
+    path = tmp_path / "t.txt"
+    head = b"x" * (CHUNK_BYTES - 1) + "é\n".encode()  # the é is cut in two by the first chunk's end
+    path.write_bytes(head + b"ok\nbad \xff here\n")
+    with pytest.raises(NotDecodable) as caught:
+        read_text_checked(path)
+    assert (caught.value.offset, caught.value.line, caught.value.bad[:1]) == (len(head) + 7, 3, b"\xff")
+    path.write_bytes(head + b"ok\n")
+    assert read_text_checked(path) == "x" * (CHUNK_BYTES - 1) + "é\nok\n"
+
+
+def test_utf16_text_holds_zero_bytes_and_is_text(tmp_path):
+    from kindling.fileio import read_text_checked
+
+    path = tmp_path / "t.csv"
+    path.write_bytes("a,y\n1,猫\n".encode("utf-16"))  # with its BOM; every ASCII character has a zero byte
+    assert read_text_checked(path, "utf-16") == "a,y\n1,猫\n"
+
+
+def test_a_runaway_line_is_refused_with_its_number_and_lines_stream(tmp_path):
+    from kindling.fileio import CHUNK_BYTES, text_chunks, text_lines
+
+    path = tmp_path / "t.txt"
+    path.write_text("short\n" + "x" * (CHUNK_BYTES + 10) + "\nend", encoding="utf-8")
+    with pytest.raises(UserError, match="line 2 is longer than 1,048,576 characters"):
+        list(text_chunks(path, max_line=CHUNK_BYTES))
+    assert [len(line) for line in text_lines(path)] == [5, CHUNK_BYTES + 10, 3]

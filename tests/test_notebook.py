@@ -1,13 +1,31 @@
-"""docs/quickstart.ipynb runs in a real Jupyter kernel, and its outputs say what the notebook promises."""
+"""docs/quickstart.ipynb runs in a real Jupyter kernel, and its outputs say what the notebook promises;
+the model its cell defines is then predicted, served and exported from the shell (through the Bundle's
+graph: no other process has the notebook's class)."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "quickstart.ipynb"
+TESTS = Path(__file__).resolve().parent
+NOTEBOOK = TESTS.parent / "docs" / "quickstart.ipynb"
+sys.path.insert(0, str(TESTS / "serve"))  # tests/serve/serve_helpers.py
+
+# appended by the test, not part of the notebook: the session's own predictions on image files
+SESSION_PREDICTIONS = """
+import json
+from PIL import Image
+paths = []
+for i in range(3):
+    paths.append(f"digit{i}.png")
+    Image.fromarray((val_ds[i][0][0].numpy() * 255).round().astype("uint8")).save(paths[-1])
+json.dump({"type": type(model.bundle.model).__name__, "predictions": model.predict(paths)}, open("session.json", "w"))
+"""
 
 
 def text_of(cell) -> str:
@@ -23,6 +41,7 @@ def test_the_quickstart_notebook_runs_and_shows_its_results(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(SESSION_PREDICTIONS))
     client = nbclient.NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
@@ -38,3 +57,43 @@ def test_the_quickstart_notebook_runs_and_shows_its_results(tmp_path):
     assert re.search(r"true \d -> predicted \d \d\.\d+", text_of(code[3]))
     assert "report.html True" in text_of(code[4])
     assert (tmp_path / "runs" / "quickstart" / "best" / "model.safetensors").is_file()
+    from_the_shell(tmp_path, tmp_path / "runs" / "quickstart")
+
+
+def from_the_shell(folder: Path, run: Path) -> None:
+    """The notebook's run, from other processes: predict, serve and export give the session's outputs."""
+    import requests
+    from serve_helpers import start_server, stop_server
+
+    session = json.loads((folder / "session.json").read_text())
+    assert session["type"] == "Net"  # the notebook itself used its class
+    paths = [str(folder / p["input"]) for p in session["predictions"]]
+    done = subprocess.run(
+        [sys.executable, "-m", "kindling", "predict", str(run), *paths, "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)["predictions"]
+    assert [p["label"] for p in found] == [p["label"] for p in session["predictions"]]
+    assert [p["probability"] for p in found] == pytest.approx(
+        [p["probability"] for p in session["predictions"]], abs=1e-4
+    )
+    server = start_server(run, "--workers", "1", "--threads", "1")
+    try:
+        reply = requests.post(
+            server.url + "/predict", files={"file": Path(paths[0]).read_bytes()}, timeout=30
+        )
+        assert reply.status_code == 200, reply.text
+        best = reply.json()["predictions"][0]
+        assert best["label"] == session["predictions"][0]["label"]
+        assert best["probability"] == pytest.approx(session["predictions"][0]["probability"], abs=1e-4)
+    finally:
+        stop_server(server)
+    done = subprocess.run(
+        [sys.executable, "-m", "kindling", "export", str(run), "--format", "onnx", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(json.loads(done.stdout)["output"]).read_bytes() == (run / "best" / "model.onnx").read_bytes()

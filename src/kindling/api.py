@@ -83,7 +83,7 @@ def fit(
     from kindling.train.events import Interrupted
 
     if data is not None and not isinstance(data, (str, Path)):  # a Dataset, (X, y) or a DataFrame
-        data = _hand_over(data, keywords)
+        data = _hand_over(data, keywords)  # {"name": "objects:N", "display_name": "MNIST (a Dataset)"}
     if data is not None:
         keywords["data"] = data
     if model is not None:  # a name, a spec, or the user's class / factory / instance
@@ -106,13 +106,15 @@ def fit(
     return Run(run_dir)
 
 
-def _hand_over(data: Any, keywords: dict) -> str:
+def _hand_over(data: Any, keywords: dict) -> dict:
     """Python objects as `data` (and `val=` / `test=` that are objects, not split files) -> the data
-    spec that names them in this process (kindling.data.objects)."""
-    from kindling.data.objects import register_objects
+    section: the spec that names them in this process (kindling.data.objects), and the name the run
+    shows for them."""
+    from kindling.data.objects import display_name, register_objects
 
     parts = {k: keywords.pop(k) for k in ("val", "test") if not isinstance(keywords.get(k, ""), (str, Path))}
-    return register_objects(data, parts.get("val"), parts.get("test"), keywords.get("target"))
+    spec = register_objects(data, parts.get("val"), parts.get("test"), keywords.get("target"))
+    return {"name": spec, "display_name": display_name(data)}
 
 
 def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> dict:
@@ -127,11 +129,24 @@ def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> 
     return base
 
 
-def load(path: str | Path, device: str = "cpu"):
-    """A Predictor for a run directory or a Bundle folder: `.predict(inputs)`, `.classes`, `.signature`."""
+def load(path: str | Path, device: str = "cpu", code: str | Path | None = None, trust_code: bool = False):
+    """A Predictor for a run directory or a Bundle folder: `.predict(inputs)`, `.classes`, `.signature`.
+
+    A model from your own file is imported from that file when you trained with it on this machine;
+    `code="my_net.py"` names the file again (a Bundle trained elsewhere, a file moved since: used when
+    its sha256 is the recorded one), `trust_code=True` uses the Bundle's own copy (kindling.codetrust)."""
     from kindling.predict import Predictor
 
-    return Predictor.load(path, device)
+    _name_code(code)
+    return Predictor.load(path, device, trust_code)
+
+
+def _name_code(code: str | Path | None) -> None:
+    """`code=`: the user's own model file, named again for the Bundles this process loads."""
+    if code is not None:
+        from kindling.codetrust import point_at
+
+        point_at(code)
 
 
 class Run:
@@ -153,21 +168,24 @@ class Run:
             return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
-    def evaluate(self, split: str = "test", data: str | None = None) -> dict:
-        """The dict `kindling evaluate RUN --json` prints (written to metrics_<split>.json, as there)."""
+    def evaluate(self, split: str = "test", data: str | None = None, code: str | Path | None = None) -> dict:
+        """The dict `kindling evaluate RUN --json` prints (written to metrics_<split>.json, as there);
+        `code=` as in `kindling.load`."""
         from kindling.evaluate import evaluate
         from kindling.fileio import atomic_write_json
 
+        _name_code(code)
         result = evaluate(self.dir, split, data)
         atomic_write_json(self.dir / f"metrics_{split}.json", result)
         return result
 
-    def predict(self, inputs, top_k: int = 3) -> list[dict]:
+    def predict(self, inputs, top_k: int = 3, code: str | Path | None = None) -> list[dict]:
         """Predictions as `kindling predict RUN ... --json` gives them: for image files, folders or globs,
-        a table file, or (text models) a list of strings."""
+        a table file, or (text models) a list of strings; `code=` as in `kindling.load`."""
         from kindling.batch_predict import Job, check_job, run_job
         from kindling.predict import Predictor
 
+        _name_code(code)
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         predictor = Predictor.load(self.dir)
         if predictor.task.inputs.text_lines and not any(Path(str(i)).is_file() for i in items):
@@ -178,20 +196,24 @@ class Run:
         results, _ = run_job(job, predictor)
         return results
 
-    def report(self, refresh: bool = False) -> Path:
+    def report(self, refresh: bool = False, code: str | Path | None = None) -> Path:
         """Write report.html (every plot, the evaluation, the config) and return its path."""
         from kindling.report.html import write_report
 
+        _name_code(code)
         return Path(write_report(self.dir, None, refresh))
 
-    def export(self, fmt: str = "onnx", output: str | Path | None = None) -> dict:
+    def export(
+        self, fmt: str = "onnx", output: str | Path | None = None, code: str | Path | None = None
+    ) -> dict:
         """Export to ONNX or TorchScript, checked against PyTorch; -> the export report."""
         from kindling.export import export_run
 
+        _name_code(code)
         return export_run(self.dir, fmt, output)
 
-    def load(self, device: str = "cpu"):
-        return load(self.dir, device)
+    def load(self, device: str = "cpu", code: str | Path | None = None):
+        return load(self.dir, device, code)
 
     def _repr_html_(self) -> str:
         """In Jupyter, the last expression of a cell shows the learning curves and the last metrics."""

@@ -33,6 +33,7 @@ def baseline_of_run(run: str | Path, budget_s: float | None = None, trust_code: 
     from kindling import data as data_mod
     from kindling.baseline import BaselineSkipped, compare_line
     from kindling.baseline_run import budget_for, fit_and_save, network_evaluation
+    from kindling.codetrust import check_saved_data
     from kindling.report.evidence import read_history
     from kindling.report.html import resolve_run_dir
     from kindling.runner import load_saved_config
@@ -46,6 +47,7 @@ def baseline_of_run(run: str | Path, budget_s: float | None = None, trust_code: 
             f"{run_dir} was trained on Python objects handed to kindling.fit, which cannot be rebuilt "
             "from config.yaml; the baseline is fitted at the end of such a run"
         )
+    check_saved_data(cfg.data.name, run_dir, "train a run from it here first")
     dm = data_mod.build(cfg.data, quiet=True)
     if budget_s is None:
         budget_s = budget_for(sum(r.get("seconds", 0) for r in read_history(run_dir)))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindling.errors import UserError
-from kindling.fileio import atomic_write_bytes, atomic_write_text
+from kindling.fileio import NotDecodable, atomic_write_bytes, atomic_write_text, read_text_checked
 from kindling.predict import Predictor
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".json", ".jsonl", ".xlsx"}
@@ -91,10 +91,10 @@ def read_text_lines(paths: list[Path], encoding: str = "utf-8") -> list[str]:
     texts = []
     for path in paths:
         try:
-            lines = path.read_text(encoding=encoding).splitlines()
-        except UnicodeDecodeError as exc:
+            lines = read_text_checked(path, encoding, "predict reads one text per line").splitlines()
+        except NotDecodable as exc:
             raise UserError(
-                f"{path} is not valid {encoding} text (byte {exc.start}); convert it to UTF-8"
+                f"{path} is not valid {encoding} text (byte {exc.offset}); convert it to UTF-8"
             ) from exc
         texts += [line for line in lines if line.strip()]
     return texts
@@ -130,7 +130,9 @@ def _predict_tables(job: Job, predictor: Predictor) -> tuple[list[dict], object]
         encoded = encoded.numpy() if hasattr(encoded, "numpy") else np.asarray(encoded)
         results = _batched(predictor, list(encoded.astype(np.float32, copy=False)), job)
         return results, prediction_frame(predictor.sig, frame, results)
-    frame = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    from kindling.data.tables import read_table
+
+    frame = pd.concat([read_table(p) for p in paths], ignore_index=True)
     columns = predictor.columns()
     samples = predictor.encode_rows(frame[[c for c in columns if c in frame.columns]].to_dict("records"))
     results = _batched(predictor, samples, job)

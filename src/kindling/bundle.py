@@ -2,7 +2,8 @@
 
 The safetensors header carries the same JSON as bundle.json, so the weights file alone is a complete,
 self-describing model (one atomic write publishes weights and metadata together); bundle.json is the
-readable copy. Loading never unpickles anything.
+readable copy. Loading never unpickles anything. A model defined in a notebook or a script also has
+`best/model.onnx`, its code-free graph, named with its sha256 in the header (kindling.bundle_graph).
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ class Bundle:
 def save_bundle(
     folder: Path, model, model_spec: dict, sig: Signature, metrics: dict, env: dict, data: dict | None = None
 ) -> None:
-    from safetensors.torch import save
-
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {
         "format": "kindling-bundle",
@@ -45,9 +44,33 @@ def save_bundle(
         "env": env,
         "data": data or {},  # the data config, so evaluate can rebuild the splits from a bare bundle
     }
+    _publish(folder, state, meta)
+
+
+def _publish(folder: Path, state: dict, meta: dict) -> None:
+    """Weights and header in one atomic write, then the readable copy of the header."""
+    from safetensors.torch import save
+
     text = json.dumps(meta, default=str)
     atomic_write_bytes(folder / "model.safetensors", save(state, metadata={"kindling": text}))
     atomic_write_json(folder / "bundle.json", meta)
+
+
+def add_graph(folder: Path, graph: bytes, record: dict) -> None:
+    """Put the model's ONNX graph in the Bundle (kindling.bundle_graph): `model.onnx` first, then the
+    header naming it with its sha256, so a header never names a graph that is not there, and a graph left
+    by a run killed in between is ignored. The weights are rewritten as they were read."""
+    import hashlib
+
+    from safetensors.torch import load_file
+
+    from kindling.bundle_graph import GRAPH_FILE
+
+    meta = read_meta(folder)
+    state = load_file(str(folder / "model.safetensors"))
+    atomic_write_bytes(folder / GRAPH_FILE, graph)
+    meta["graph"] = {"file": GRAPH_FILE, "sha256": hashlib.sha256(graph).hexdigest(), **record}
+    _publish(folder, state, meta)
 
 
 def bundle_dir(path: str | Path) -> Path:
@@ -116,6 +139,8 @@ def read_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False)
     meta = read_meta(folder)
     sig = Signature.from_dict(meta["signature"])
     spec = meta["model"]
+    if _graph_stands_in(meta):  # a notebook's or a script's model, in another process: no code runs
+        return _graph_bundle(folder, meta, sig, device)
     try:
         model = build_recorded(spec, sig, folder, trust_code)
     except UserError as exc:
@@ -135,6 +160,26 @@ def read_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False)
     model.load_state_dict(state, strict=True)
     model.to(device).eval()
     warning = compare_copy(meta, folder)  # told only for a bundle that loads: an error stays one line
+    if warning:
+        print(f"kindling: warning: {warning}", file=sys.stderr)
+    return Bundle(model, sig, meta, folder)
+
+
+def _graph_stands_in(meta: dict) -> bool:
+    from kindling.bundle_graph import stands_in
+
+    return stands_in(meta)
+
+
+def _graph_bundle(folder: Path, meta: dict, sig: Signature, device: str) -> Bundle:
+    """The Bundle with its ONNX graph as the model (kindling.bundle_graph); its weights are in the graph."""
+    import sys
+
+    from kindling.bundle_check import compare_copy
+    from kindling.bundle_graph import load_graph
+
+    model = load_graph(folder, meta).to(device).eval()
+    warning = compare_copy(meta, folder)
     if warning:
         print(f"kindling: warning: {warning}", file=sys.stderr)
     return Bundle(model, sig, meta, folder)

@@ -245,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if getattr(args, "code", None):  # --code FILE.py: the user's own file, named for this process
+            from kindling.codetrust import point_at
+
+            point_at(args.code)
         return args.handler(args)
     except UserError as exc:
         print(f"kindling: {one_line(str(exc), GUARD)}", file=sys.stderr)
@@ -252,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kindling: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:
+        line = _user_exit(exc)
+        if line is None:
+            raise
+        print(f"kindling: {one_line(line, GUARD)}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `kindling evaluate RUN | head`: the reader left; not an error
         sys.stderr.close()
         return 0
@@ -266,6 +276,27 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 130
         raise
+
+
+def _user_exit(exc: SystemExit) -> str | None:
+    """The line for a sys.exit() that the user's own code (a model's forward, a Dataset's __getitem__) called
+    while a command ran it: it would end kindling with that code and nothing said. kindling never exits
+    from inside a command, so an exit raised outside Python's and kindling's own files is the user's; any
+    other (a library's) is left as it is (None)."""
+    import sysconfig
+
+    tb, frame = exc.__traceback__, None
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+    file = frame.f_code.co_filename if frame is not None else "<unknown>"
+    paths = sysconfig.get_paths()
+    ours = (str(Path(__file__).parent), sys.prefix, sys.base_prefix, paths["stdlib"], paths["purelib"])
+    if file.startswith(("<", *(os.path.join(folder, "") for folder in ours))):
+        return None
+    return (
+        f"{file}:{frame.f_lineno} called sys.exit({exc.code!r}) while kindling ran it; remove the exit "
+        "(raise an exception to stop with a message)"
+    )
 
 
 def _resume_target(args, fallback: str) -> str:

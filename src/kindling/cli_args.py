@@ -159,12 +159,24 @@ def _add_predict(sub) -> None:
 
 
 def add_trust_code(p) -> None:
-    """--trust-code: for a model from the user's own file, import the Bundle's copy of it."""
+    """--trust-code: for a model from the user's own file, import the Bundle's copy of it; --code FILE.py:
+    name that file again (kindling.codetrust)."""
     p.add_argument(
         "--trust-code",
         action="store_true",
         help="your own model (--model file.py:Name): import its code from the bundle's copy (best/code/) "
         "instead of the file training used (default: off)",
+    )
+    add_code(p)
+
+
+def add_code(p) -> None:
+    p.add_argument(
+        "--code",
+        metavar="FILE.py",
+        default=None,
+        help="your own model's file, named again: used (and remembered) when its sha256 is the one the bundle "
+        "recorded, e.g. for a bundle trained elsewhere or a file moved since (default: a file you trained with here)",
     )
 
 

@@ -15,8 +15,10 @@ from typing import Any, Union
 
 import yaml
 
+from kindling.codetrust import HOME_DEFAULT
 from kindling.config_types import from_dict, is_dataclass_type
 from kindling.errors import UserError
+from kindling.fileio import read_utf8
 
 
 def setting(
@@ -41,6 +43,9 @@ class DataConfig:
         help="data set or source: digits, wine, diabetes, mnist, cifar10, folder:DIR, csv:FILE, text:PATH, "
         "py:FILE.py:FUNCTION (your own Dataset)",
     )
+    # how the run's lines, report and `kindling compare` name the data when `name` is an internal handle:
+    # kindling.fit(data=<your object>) sets it ("MNIST (a Dataset)"); see `shown`
+    display_name: str | None = None
     batch_size: int | None = setting(
         None,
         flag="--batch-size",
@@ -54,9 +59,7 @@ class DataConfig:
     val: str | None = None
     test: str | None = None
     root: str | None = None  # image root for annotation files
-    data_dir: str = setting(
-        "~/.cache/kindling", flag="--data-dir", help="where built-in data sets are stored"
-    )
+    data_dir: str = setting(HOME_DEFAULT, flag="--data-dir", help="where built-in data sets are stored")
     download: bool = True  # when online, built-in data sets download if missing
     image_size: int | None = setting(None, flag="--image-size", help="resize images to N x N")
     channels: int | None = setting(None, flag="--channels", help="1 or 3 image channels")
@@ -106,6 +109,12 @@ class DataConfig:
         flag="--vocab",
         help="text: your vocabulary, a pickled dict token -> id (vocab.pkl), used instead of fitting one",
     )
+
+    @property
+    def shown(self) -> str:
+        """The data as the user knows it: `MNIST (a Dataset)` for objects handed to kindling.fit, else the
+        source as given (`digits`, `csv:houses.csv`)."""
+        return self.display_name or self.name
 
 
 @dataclass
@@ -209,8 +218,11 @@ class TrainConfig:
         False, flag="--dry-run", help="one batch of each phase: a cheap check that the recipe runs"
     )
     log_interval: int = 0  # 0 = a bar (TTY) or one line per epoch
-    logger: str = setting(
-        "auto", flag="--logger", help="auto (TensorBoard when installed, else csv) | tensorboard | csv | none"
+    logger: str | list[str] = setting(
+        "auto",
+        flag="--logger",
+        help="auto (TensorBoard when installed, else csv) | tensorboard | csv | mlflow | none; several "
+        "comma-separated (tensorboard,mlflow)",
     )
     devices: int = setting(1, flag="--devices", help="processes on this machine (launches torchrun when > 1)")
     baseline: str = setting(
@@ -248,6 +260,8 @@ class RunConfig:
 
 def default_name(cfg: RunConfig) -> str:
     data = cfg.data.name.split(":", 1)[-1].rstrip("/").replace("\\", "/").split("/")[-1] or "data"
+    if cfg.data.display_name:  # Python objects: the type the user knows (MNIST), not the handle's number
+        data = cfg.data.display_name.split(" ", 1)[0]
     model = cfg.model.name.rsplit(":", 1)[-1]  # the user's own file.py:Name -> Name
     return Path(data).stem if model == "auto" else f"{Path(data).stem}-{model}"
 
@@ -264,10 +278,11 @@ class Flag:
 
 
 def _flag_type(tp: Any) -> type:
-    """The argparse type of an annotation: `int | None` -> int, a list -> str (comma-separated)."""
+    """The argparse type of an annotation: `int | None` -> int, a list -> str (comma-separated), and
+    `str | list[str]` -> str."""
     args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if typing.get_origin(tp) in (Union, types.UnionType) and len(args) == 1:
-        tp = args[0]
+    if typing.get_origin(tp) in (Union, types.UnionType) and (len(args) == 1 or str in args):
+        tp = str if str in args else args[0]
     return str if typing.get_origin(tp) is list else tp
 
 
@@ -334,12 +349,12 @@ def read_recipe(path: str | Path) -> dict:
     if not path.is_file():
         raise UserError(f"recipe {path} does not exist; see `kindling list recipes`")
     try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+        tree = yaml.safe_load(read_utf8(path, "a recipe is a YAML text file; see `kindling list recipes`"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
         raise UserError(f"{path}{line}: invalid YAML ({exc.problem}); fix the recipe file") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except yaml.YAMLError as exc:
         raise UserError(f"{path}: invalid YAML ({exc}); fix the recipe file") from exc
     if tree is None:
         return {}

@@ -61,6 +61,17 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class Choices(Choice):
+    """One or more of the names, comma-separated or as a list (train.logger: tensorboard,mlflow)."""
+
+    def allows(self, value: Any) -> bool:
+        return not isinstance(value, bool) and all(p.strip() in self.names for p in str(value).split(","))
+
+    def describe(self) -> str:
+        return "one or more of " + " | ".join(self.names)
+
+
+@dataclass(frozen=True)
 class Exists:
     """A path that must exist on this machine (checked only when the run is about to use it)."""
 
@@ -134,7 +145,7 @@ RULES: dict[str, Number | Choice | Exists] = {
     "train.label_smoothing": Number(0, 1, hi_open=True),
     "train.overfit_batches": AT_LEAST_0,
     "train.log_interval": AT_LEAST_0,
-    "train.logger": Choice(("auto", "tensorboard", "csv", "none")),
+    "train.logger": Choices(("auto", "tensorboard", "csv", "mlflow", "none")),
     "train.devices": AT_LEAST_1,
     "train.baseline": Choice(("auto", "none")),
 }

@@ -238,19 +238,17 @@ def _file_splits(root: Path, files: list[Path], dm) -> dict[str, str]:
 
 
 def inspect_table(path: Path, data_cfg) -> dict:
-    """Columns, their types and missing values, straight from the file."""
-    import pandas as pd
+    """Columns, their types and missing values, straight from the file (read by training's own reader, so
+    a hostile file costs no more here than there)."""
+    from kindling.data.tables import read_table
 
+    encoding = (
+        data_cfg.encoding if data_cfg.encoding.lower().replace("_", "-") not in ("utf-8", "utf8") else "auto"
+    )
     try:
-        frame = (
-            pd.read_parquet(path)
-            if path.suffix.lower() == ".parquet"
-            else pd.read_csv(
-                path, sep="\t" if path.suffix.lower() == ".tsv" else ",", encoding=data_cfg.encoding
-            )
-        )
-    except Exception as exc:  # pandas' parser errors vary by engine; report, do not crash
-        return {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        frame = read_table(path, encoding, getattr(data_cfg, "delimiter", "auto"))
+    except UserError as exc:
+        return {"error": str(exc)}
     columns = {}
     for name in frame.columns:
         col = frame[name]

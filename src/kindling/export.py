@@ -109,27 +109,53 @@ def export_run(
     model = bundle.model
     with torch.no_grad():
         expected = model(*args).float()
-    data = _export_onnx(model, args, opset) if fmt == "onnx" else _export_torchscript(model, args)
-    runner = _onnx_runner(data) if fmt == "onnx" else _torchscript_runner(data)
+    graph = carried_graph(bundle, fmt)  # a notebook's model: the graph made and checked in training
+    if graph is not None:
+        data = graph
+    else:
+        data = export_onnx(model, args, opset) if fmt == "onnx" else _export_torchscript(model, args)
+    runner = onnx_runner(data) if fmt == "onnx" else _torchscript_runner(data)
     diff = float((torch.as_tensor(runner(args)).float() - expected).abs().max())
     if not diff < TOLERANCE:
         raise ExportCheckFailed(
             f"the {fmt} export differs from PyTorch by {diff:.3g} (limit {TOLERANCE}); nothing was written"
+        )
+    check = {"max_abs_diff": diff, "tolerance": TOLERANCE, "n": int(x.shape[0]), "inputs": source}
+    if graph is not None:  # PyTorch is not here to compare with: the check is the one made in training
+        check = {**bundle.meta["graph"].get("check", {}), "tolerance": TOLERANCE}
+        check["inputs"] = (
+            f"{check.get('inputs', 'the run data')}, at the end of training (the Bundle's graph)"
         )
     report = {
         "format": fmt,
         "output": str(out_path),
         "preprocess": str(description_path(out_path)),
         "threads": threads,
-        "check": {"max_abs_diff": diff, "tolerance": TOLERANCE, "n": int(x.shape[0]), "inputs": source},
+        "check": check,
         "size_bytes": {"pytorch": (bundle.path / "model.safetensors").stat().st_size, fmt: len(data)},
-        "latency_ms": _latencies(lambda a: model(*a), runner, args),
+        "latency_ms": _latencies(None if graph is not None else lambda a: model(*a), runner, args),
     }
     atomic_write_bytes(out_path, data)
     atomic_write_json(
         description_path(out_path), describe(bundle, fmt, out_path.name, lengths is not None, report["check"])
     )
     return report
+
+
+def carried_graph(bundle, fmt: str) -> bytes | None:
+    """The ONNX graph a Bundle carries in place of code no process but the training one has (a model
+    defined in a notebook or a script: kindling.bundle_graph); None for a model built from its code."""
+    from kindling.bundle_graph import GraphModel
+
+    if not isinstance(bundle.model, GraphModel):
+        return None
+    if fmt != "onnx":
+        name = bundle.meta["model"].get("code", {}).get("name", bundle.name)
+        raise UserError(
+            f"model '{name}' was defined in a notebook or a script, so its Bundle carries an ONNX graph, not "
+            f"its code: use --format onnx, or move {name} to a .py file and train again for {fmt}"
+        )
+    return bundle.model.data
 
 
 def description_path(model_path: Path) -> Path:
@@ -166,17 +192,24 @@ def real_inputs(bundle, n: int):
     return x, lengths, f"{inputs.random_name} (the run's data is not available: {why})"
 
 
-def _export_onnx(model, args: tuple, opset: int) -> bytes:
+def export_onnx(model, args: tuple, opset: int) -> bytes:
+    return trace_onnx(model, args, opset)[0]
+
+
+def trace_onnx(model, args: tuple, opset: int) -> tuple[bytes, list[str]]:
+    """ONNX bytes, and the tracer's warnings that a Python value taken from a tensor was frozen into the
+    trace (an `if` on the data: the graph may be wrong for other inputs)."""
     import torch
 
     names = ["input", "lengths"][: len(args)]
     axes = {name: {0: "batch"} for name in [*names, "output"]}
     buf = io.BytesIO()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
             # The TorchScript-based exporter is deprecated in favour of dynamo=True, but it handles these
             # small models in a fraction of the time and writes to memory; use dynamo when it is removed.
             warnings.simplefilter("ignore")
+            warnings.simplefilter("always", torch.jit.TracerWarning)
             torch.onnx.export(
                 model,
                 args,
@@ -187,7 +220,8 @@ def _export_onnx(model, args: tuple, opset: int) -> bytes:
                 dynamic_axes=axes,
                 opset_version=opset,
             )
-        return buf.getvalue()
+        frozen = [str(w.message) for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+        return buf.getvalue(), frozen
     except Exception as exc:
         raise UserError(
             f"this model cannot be exported to ONNX ({exc.__class__.__name__}: {str(exc)[:200]}); "
@@ -214,7 +248,7 @@ def _export_torchscript(model, args: tuple) -> bytes:
     return buf.getvalue()
 
 
-def _onnx_runner(data: bytes):
+def onnx_runner(data: bytes):
     import onnxruntime as ort
     import torch
 
@@ -241,13 +275,17 @@ def _torchscript_runner(data: bytes):
 
 
 def _latencies(eager, exported, args: tuple) -> dict:
-    """Median milliseconds for one sample and for the whole batch, eager PyTorch vs the export."""
+    """Median milliseconds for one sample and for the whole batch, eager PyTorch (None: not timed) vs
+    the export."""
     import torch
 
     one = tuple(a[:1] for a in args)
     result = {}
     for label, batch, repeats in (("batch_1", one, 30), (f"batch_{len(args[0])}", args, 10)):
         for name, fn in (("pytorch", eager), ("export", exported)):
+            if fn is None:  # no PyTorch model here (the Bundle's graph stands in for it)
+                result.setdefault(label, {})[name] = None
+                continue
             times = []
             with torch.no_grad():
                 fn(batch)
@@ -306,5 +344,6 @@ def format_report(report: dict) -> str:
         f"{'latency (median ms, ' + str(report['threads']) + ' thread(s))':<32} {'pytorch':>9} {fmt:>12}",
     ]
     for label, row in lat.items():
-        lines.append(f"{label:<32} {row['pytorch']:9.3f} {row['export']:12.3f}")
+        eager = f"{row['pytorch']:9.3f}" if row["pytorch"] is not None else f"{'-':>9}"
+        lines.append(f"{label:<32} {eager} {row['export']:12.3f}")
     return "\n".join(lines)

@@ -1,16 +1,21 @@
-"""Atomic writes and the one safe loader.
+"""Atomic writes, the one safe loader, and the checked reader of text files.
 
 Every file kindling writes goes through `atomic_write_bytes`: a temp file in the same folder, fsync,
 then `os.replace`, so a reader (or a crash) sees the old file or the new one, never half of one.
 Every checkpoint a user hands over is read through `load_checkpoint`, which never unpickles code.
+Every text file a user hands over (tables, text data, annotation files, word vectors, recipes) is read
+through `text_chunks`, which refuses binary content and runaway lines at the chunk where they appear, so
+memory grows with the text kept, never with the size of the file.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,13 +100,96 @@ def load_checkpoint(path: str | Path) -> dict:
     return obj
 
 
+CHUNK_BYTES = 1 << 20  # read and checked at a time
+MAX_LINE_CHARS = 16 << 20  # a longer "line" is not a line a person or a program wrote as text
+
+
+class NotDecodable(ValueError):
+    """Bytes that are not valid in `encoding`, and where: each caller words its own advice."""
+
+    def __init__(self, encoding: str, offset: int, line: int, bad: bytes):
+        super().__init__(f"invalid {encoding} bytes {bad!r} at byte {offset} (line {line})")
+        self.encoding, self.offset, self.line, self.bad = encoding, offset, line, bad
+
+
+def text_chunks(
+    path: str | Path,
+    encoding: str = "utf-8",
+    advice: str = "give a text file",
+    errors: str = "strict",
+    max_line: int = MAX_LINE_CHARS,
+) -> Iterator[str]:
+    """The decoded text of a file, one chunk at a time, checked as it is read.
+
+    A NUL character (binary data: an image, an archive, a file padded with zeros) or a line longer than
+    `max_line` characters is a UserError naming the file, the line and `advice`, raised at the chunk
+    where it appears: a 2 GiB file of zeros costs one chunk, not 2 GiB. Bytes invalid in `encoding`
+    raise NotDecodable (with the byte offset); an unknown encoding raises LookupError.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)(errors)
+    offset, line, run = 0, 1, 0  # bytes read, the line the chunk starts on, characters since the last \n
+    with open(path, "rb") as f:
+        while True:
+            raw = f.read(CHUNK_BYTES)
+            held = len(decoder.getstate()[0])  # bytes of a character cut by the last chunk
+            try:
+                text = decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as exc:
+                at = line + exc.object.count(b"\n", 0, exc.start)
+                bad = bytes(exc.object[exc.start : exc.start + 4])
+                raise NotDecodable(encoding, offset - held + exc.start, at, bad) from None
+            offset += len(raw)
+            if "\x00" in text:
+                at = line + text.count("\n", 0, text.index("\x00"))
+                raise UserError(f"{path}: line {at} holds a NUL byte: binary data, not text; {advice}")
+            run = _line_run(path, text, run, line, max_line, advice)
+            line += text.count("\n")
+            if text:
+                yield text
+            if not raw:
+                return
+
+
+def _line_run(path, text: str, run: int, line: int, max_line: int, advice: str) -> int:
+    """The characters since the last line break after `text`; a line past `max_line` is refused."""
+    if run + len(text) > max_line:  # only then can a line in this chunk be too long
+        pieces = text.split("\n")
+        lengths = [run + len(pieces[0]), *map(len, pieces[1:])]
+        too_long = next((i for i, n in enumerate(lengths) if n > max_line), None)
+        if too_long is not None:
+            raise UserError(
+                f"{path}: line {line + too_long} is longer than {max_line:,} characters: not a text file "
+                f"of lines; {advice}"
+            )
+    cut = text.rfind("\n")
+    return run + len(text) if cut < 0 else len(text) - cut - 1
+
+
+def text_lines(path: str | Path, encoding: str = "utf-8", advice: str = "", errors: str = "strict"):
+    """The lines of a text file (without their \\n), streamed through `text_chunks`."""
+    rest = ""
+    for chunk in text_chunks(path, encoding, advice, errors):
+        pieces = (rest + chunk).split("\n")
+        rest = pieces.pop()
+        yield from pieces
+    if rest:
+        yield rest
+
+
+def read_text_checked(
+    path: str | Path, encoding: str = "utf-8", advice: str = "give a text file", errors: str = "strict"
+) -> str:
+    """The whole text of a file, read through `text_chunks` (binary content and runaway lines refused)."""
+    return "".join(text_chunks(path, encoding, advice, errors))
+
+
 def read_utf8(path: str | Path, advice: str) -> str:
     """The text of a file kindling reads as UTF-8; other bytes are one line naming the file, the first bad
     byte and `advice` (what the file should hold, or how to restore it)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path} is not UTF-8 text (byte {exc.start}); {advice}") from exc
+        return read_text_checked(path, "utf-8", advice)
+    except NotDecodable as exc:
+        raise UserError(f"{path} is not UTF-8 text (byte {exc.offset}); {advice}") from exc
 
 
 def read_json(path: str | Path, what: str = "file") -> Any:

@@ -16,6 +16,7 @@ from kindling.fileio import atomic_write_json, atomic_write_text, read_utf8
 
 # keys that may change when a run is resumed; any other difference is refused
 RESUMABLE_CHANGES = (
+    "data.display_name",  # how the data is shown, not what it is
     "train.epochs",
     "train.device",
     "train.threads",
@@ -107,6 +108,28 @@ def load_saved_config(run_dir: Path) -> RunConfig:
         raise UserError(f"{path} is not valid YAML{at}; restore the run's config.yaml") from exc
 
 
+def remember_code(cfg: RunConfig) -> None:
+    """The user's own files this run imports (its model, a `py:` data source) go in kindling's ledger of
+    trusted code (kindling.codetrust), so that its Bundle loads here without naming them again."""
+    from kindling.codetrust import remember_data
+    from kindling.models import recorded, usercode
+
+    if usercode.is_reference(cfg.model.name):
+        recorded.remember_trained(cfg.model.name)
+    remember_data(cfg.data.name)
+
+
+def check_saved_code(cfg: RunConfig, run_dir: Path, state: dict) -> None:
+    """A resumed run imports only code this user pointed at: the model file or module and a `py:` data
+    source its config.yaml names must be ones trained with here (a run folder is anyone's to send)."""
+    from kindling.codetrust import check_saved_data
+    from kindling.models import recorded, usercode
+
+    if usercode.is_reference(cfg.model.name):
+        recorded.check_saved_reference(cfg.model.name, run_dir, state.get("code"))
+    check_saved_data(cfg.data.name, run_dir, "start a new run from it (--data py:FILE.py:FUNCTION)")
+
+
 def train(
     cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print, callbacks=()
 ) -> Path:
@@ -114,10 +137,13 @@ def train(
     from kindling import data as data_mod
     from kindling import models
     from kindling.envinfo import collect
+    from kindling.report.loggers import resolve_loggers
     from kindling.task import task_for
     from kindling.train import checkpoint, distributed, rng
     from kindling.train.trainer import Trainer
 
+    distributed.adopt_slurm_env()  # under srun without torchrun: SLURM's ranks, before rank 0 is asked
+    resolve_loggers(cfg.train.logger)  # a logger's missing package is refused before any file is written
     resume_state = None
     if resume is not None:
         run_dir = Path(resume)
@@ -132,6 +158,7 @@ def train(
                 f"to start it again: kindling train {run_dir / 'config.yaml'} --run-dir {run_dir}"
             )
         resume_state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
+        check_saved_code(cfg, run_dir, resume_state)
         for stale in (run_dir / "checkpoints").glob(".*.tmp"):  # left by a write that a SIGKILL cut short
             stale.unlink(missing_ok=True)
     cfg.name = cfg.name or default_name(cfg)  # named before kindling chooses a model: runs/digits
@@ -144,6 +171,8 @@ def train(
     chose = defaults.choose(cfg, data.signature, len(data.train)) if resume is None else None
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
+    if resume is None and rank0:
+        remember_code(cfg)
     check_against_data(cfg, data.signature)
     # the saved config names the metric that picks the best model: the report reads it from there
     cfg.train.monitor = task_for(data.signature, model).monitor_for(cfg.train.monitor)
@@ -181,7 +210,12 @@ def train(
         )
         if summary["skipped_steps"]:
             echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
+        from kindling.session_graph import after_training as add_session_graph
+
+        add_session_graph(run_dir, data, echo)  # a notebook's or a script's model: its graph, for elsewhere
         _baseline(cfg, data, run_dir, time.perf_counter() - started, echo)
+        for cb in trainer.callbacks:  # the run folder is complete: MLflow sends its artifacts
+            getattr(cb, "on_run_end", lambda: None)()
     return run_dir
 
 

@@ -15,7 +15,7 @@ import io
 import pickle
 import pickletools
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from kindling.errors import UserError
 
@@ -55,9 +55,14 @@ def _refusal(op: pickletools.OpcodeInfo, arg: Any, last: list[str]) -> str:
 
 def loads(data: bytes, where: str) -> Any:
     """The plain data in `data`; UserError (one line naming `where`) for anything else, before it is built."""
+    return _read(io.BytesIO(data), where)
+
+
+def _read(stream: BinaryIO, where: str) -> Any:
+    """`loads` on a seekable stream, read as it goes: a damaged file costs the bytes up to the damage."""
     last: list[str] = []  # the strings pushed last, for naming what a STACK_GLOBAL would look up
     try:
-        for op, arg, _pos in pickletools.genops(io.BytesIO(data)):
+        for op, arg, _pos in pickletools.genops(stream):
             if op.name not in PLAIN_OPCODES:
                 why = _refusal(op, arg, last)
                 raise UserError(f"{where}: refused to unpickle: {why}; only {PLAIN} is read")
@@ -69,8 +74,9 @@ def loads(data: bytes, where: str) -> Any:
         raise
     except Exception as exc:  # pickletools raises ValueError and friends on a damaged stream
         raise UserError(f"{where} is not a readable pickle ({exc}); give {PLAIN}") from exc
+    stream.seek(0)
     try:
-        return _RefusingUnpickler(io.BytesIO(data)).load()
+        return _RefusingUnpickler(stream).load()
     except Exception as exc:
         raise UserError(f"{where}: refused to unpickle: {exc}; only {PLAIN} is read") from exc
 
@@ -79,7 +85,7 @@ def load(path: str | Path) -> Any:
     """The plain data in the pickle file `path` (see `loads`)."""
     path = Path(path).expanduser()
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            return _read(f, str(path))
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return loads(data, str(path))

@@ -3,7 +3,8 @@
 Every damage is a copy of a trained digits run with one thing wrong in `best/`: the metadata in the
 safetensors header (invalid JSON, a missing key, a wrong type, an edited shape or class list,
 normalisation that does not fit the channels), or the weights themselves (NaN, renamed or missing
-tensors, truncated, a pickle renamed .safetensors, empty, random bytes). `serve` is given
+tensors, truncated, a pickle renamed .safetensors, empty, random bytes), or the ONNX graph that stands in
+for a notebook's model (missing, swapped, outside the Bundle, not ONNX, reading external files). `serve` is given
 `--max-items 0` as well: a Bundle that slipped through would be refused for that flag instead (the case
 then fails on its expected text) rather than start a server.
 """
@@ -87,6 +88,45 @@ def _only_json(run: Path) -> None:
     (run / "checkpoints" / "last.pt").unlink()
 
 
+def _graph(data: bytes | None, sha: str | None = None, file: str = "model.onnx"):
+    """A model of a notebook's session (its graph stands in for its code: kindling.bundle_graph) whose graph
+    is `data` (None: no file), named in the header with `sha` (default: the bytes' own sha256)."""
+    import hashlib
+
+    def damage(run: Path) -> None:
+        def edit(meta):
+            meta["model"]["code"] = {"kind": "session", "name": "Net", "reference": "__main__:Net"}
+            digest = sha or hashlib.sha256(data or b"").hexdigest()
+            meta["graph"] = {"file": file, "sha256": digest, "format": "onnx"}
+
+        rewrite(run, meta_edit=edit)
+        if data is not None:
+            (run / "best" / "model.onnx").write_bytes(data)
+
+    return damage
+
+
+def _external_graph() -> bytes:
+    """A valid ONNX graph whose weight is read from a file outside it (/etc/hostname)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    weight = onnx.TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[64, 10])
+    weight.data_location = TensorProto.EXTERNAL
+    weight.external_data.add(key="location", value="/etc/hostname")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", ["input"], ["flat"]),
+            helper.make_node("MatMul", ["flat", "w"], ["output"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 1, 8, 8])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 10])],
+        [weight],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
 # name -> (damage(run), expected text in the line)
 DAMAGES = {
     "meta_invalid_json": (_text('{"format_version": 1, "model": '), "not valid JSON"),
@@ -140,6 +180,11 @@ DAMAGES = {
     "pickle_renamed": (_pickle, "corrupt or truncated"),
     "weights_are_a_folder": (_is_dir, ""),
     "only_bundle_json": (_only_json, "not a kindling run"),
+    "graph_missing": (_graph(None, "0" * 64), "is missing"),
+    "graph_swapped": (_graph(b"other bytes", "0" * 64), "does not match the sha256"),
+    "graph_outside_the_bundle": (_graph(b"x", file="../../model.onnx"), "not a graph record"),
+    "graph_not_onnx": (_graph(random.Random(0).randbytes(256)), "onnx"),
+    "graph_external_data": (lambda run: _graph(_external_graph())(run), "external data"),
 }
 COMMANDS = {
     "evaluate": lambda run, folder: ["evaluate", run],

@@ -112,7 +112,7 @@ RECIPES = [
     ("recipe-fraction-2", "data:\n  val_fraction: 2\n", "data.val_fraction = 2.0"),
     ("recipe-momentum-inf", "optim:\n  name: sgd\n  momentum: .inf\n", "optim.momentum = inf"),
     ("recipe-sched-typo", "sched:\n  name: cosine_annealing\n", "sched.name = 'cosine_annealing'"),
-    ("recipe-not-utf8", b"optim:\n  lr: \xff\xfe\n", "invalid YAML"),
+    ("recipe-not-utf8", b"optim:\n  lr: \xff\xfe\n", "not UTF-8 text (byte 13)"),
     ("recipe-duplicate-anchor", "a: *nothing\n", "invalid YAML"),
 ]
 

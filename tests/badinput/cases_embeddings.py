@@ -82,6 +82,35 @@ def _rows(vocab: Path) -> int:
     return len(pickle.loads(vocab.read_bytes()))  # the test's own file, written just above
 
 
+def _with_rows(value: float, count: int = 3, dtype=np.float32):
+    """Vectors of the right shape whose first `count` rows hold `value` (NaN, inf, a float64 beyond float32)."""
+
+    def arrays(vocab: Path) -> dict:
+        vectors = np.ones((_rows(vocab), 8), dtype=dtype)
+        vectors[:count, 2] = value
+        return {"embeddings": vectors}
+
+    return arrays
+
+
+def _npy_as_npz(folder):
+    root, vocab, vectors = _data(folder)
+    with open(vectors, "wb") as f:
+        np.save(f, np.zeros((_rows(vocab), 8), np.float32))
+    return _run(folder, root, vocab, vectors)
+
+
+def _word2vec_with_nan(folder):
+    """A word2vec text file of the vocabulary's tokens, two of them NaN."""
+    root, vocab, _vectors = _data(folder)
+    tokens = [t for t in pickle.loads(vocab.read_bytes()) if not t.startswith("<")]  # the test's own file
+    lines = [f"{t} {'nan' if i < 2 else '0.5'} 0.1 0.2\n" for i, t in enumerate(tokens)]
+    text = folder / "w2v" / "vectors.txt"
+    text.parent.mkdir()
+    text.write_text("".join(lines), encoding="utf-8")
+    return _run(folder, root, vocab, text)
+
+
 def _without_vocab(folder):
     root, _vocab, vectors = _data(folder)
     return _run(folder, root, None, vectors)
@@ -123,11 +152,25 @@ CASES = [
         _bad_vectors(lambda v: {"embeddings": np.zeros(_rows(v))}),
         "has shape",
     ),
-    Case("vectors-not-a-zip", _bad_vectors(b"not a zip file"), "not a readable .npz"),
+    Case("vectors-not-a-zip", _bad_vectors(b"not a zip file"), "is text, not an .npz archive"),
     Case(
         "vectors-object-array",
         _bad_vectors(lambda v: {"embeddings": np.array([object()] * _rows(v), dtype=object)}),
         "not a readable .npz",
     ),
     Case("vectors-without-their-vocab", _without_vocab, "--set data.vocab="),
+    # issue 21: values that would poison training from its first step are refused before it
+    Case(
+        "vectors-nan-rows",
+        _bad_vectors(_with_rows(np.nan)),
+        "3 hold NaN (the first: row 0)",
+    ),
+    Case("vectors-inf-rows", _bad_vectors(_with_rows(np.inf, 1)), "1 holds inf"),
+    Case(
+        "vectors-beyond-float32",
+        _bad_vectors(_with_rows(1e300, 2, np.float64)),
+        "2 hold inf or a value beyond float32's range",
+    ),
+    Case("vectors-word2vec-nan", _word2vec_with_nan, "2 hold NaN (the first: line 1)"),
+    Case("vectors-npy-named-npz", _npy_as_npz, "is a .npy array, not an .npz archive"),
 ]

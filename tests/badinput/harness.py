@@ -2,7 +2,8 @@
 
 A case is a name and a function that, given a fresh folder, writes the bad input there (files, a run
 directory, a damaged Bundle ...) and returns the `kindling` arguments that use it. `refuse(case, ...)`
-runs the real CLI in-process and checks the contract: exit 2, exactly one stderr line of at most
+runs the real CLI in-process (`refuse_in_child`: in a child process under a memory ceiling, for
+inputs built to exhaust memory) and checks the contract: exit 2, exactly one stderr line of at most
 ~300 characters starting with `kindling`, no traceback, and no file left behind that was not there
 before. Each kind of input has one parametrised test (`test_<kind>.py`) over its `CASES`, so a new input
 surface adds its cases in one place. `make_corpus.py` lists every case (and writes them out for a look).
@@ -50,6 +51,39 @@ def refuse(case: Case, folder: Path, capsys, allowed_new: Callable[[str], bool] 
     finally:
         os.chdir(cwd)
     out, err = capsys.readouterr()
+    return _check(case, rc, err, folder, before, allowed_new)
+
+
+def refuse_in_child(
+    case: Case,
+    folder: Path,
+    ceiling: int,
+    timeout: float = 180,
+    allowed_new: Callable[[str], bool] = lambda p: False,
+) -> str:
+    """`refuse`, with `kindling <argv>` run in a child process whose data segment is capped at `ceiling`
+    bytes (RLIMIT_DATA): a reader whose memory grows with a hostile file's size ends in MemoryError (a
+    traceback, exit 1) instead of filling the machine. CUDA is hidden from the child so that no driver
+    mapping counts against the cap."""
+    import resource
+    import subprocess
+    import sys
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (ceiling, ceiling))
+
+    argv = case.build(folder)
+    before = snapshot(folder)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "kindling", *map(str, argv)],
+        cwd=folder, env=env, preexec_fn=cap, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    return _check(case, proc.returncode, proc.stderr, folder, before, allowed_new)
+
+
+def _check(case: Case, rc, err: str, folder: Path, before: set[str], allowed_new) -> str:
+    """The contract: exit 2, one line of at most MAX_LINE characters naming `case.expect`, nothing left."""
     lines = err.strip().splitlines()
     assert rc == 2, f"{case}: exit {rc}, stderr: {err[-2000:]}"
     assert "Traceback" not in err, f"{case}: traceback: {err[-2000:]}"

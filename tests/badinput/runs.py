@@ -12,10 +12,29 @@ import tempfile
 from pathlib import Path
 
 _SOURCE: list[Path] = []
+_USER_SOURCE: list[Path] = []
 
 
 def use(run: Path) -> None:
     _SOURCE[:] = [Path(run)]
+
+
+def use_user(run: Path) -> None:
+    _USER_SOURCE[:] = [Path(run)]
+
+
+def user_run() -> Path:
+    """A digits run of a model file of the user's own (`net.py:Net` beside it), trained here: the
+    Bundle whose record of its code the code-trust cases rewrite."""
+    if not _USER_SOURCE:
+        from badinput.cases_codetrust import USER_NET
+        from kindling_testing import train_run
+
+        base = Path(tempfile.mkdtemp(prefix="kindling-corpus-user-"))
+        (base / "net.py").write_text(USER_NET)
+        args = ("--data", "digits", "--epochs", "1", "--model", f"{base / 'net.py'}:Net")
+        use_user(train_run(base / "digits", *args))
+    return _USER_SOURCE[0]
 
 
 def digits() -> Path:
@@ -34,10 +53,11 @@ def digits() -> Path:
     return _SOURCE[0]
 
 
-def copy_run(folder: Path, name: str = "run") -> Path:
-    """A private copy of the digits run in `folder` (reports and plots left out: they are not inputs)."""
+def copy_run(folder: Path, name: str = "run", source: Path | None = None) -> Path:
+    """A private copy of the digits run (or `source`) in `folder` (reports and plots left out: they are
+    not inputs)."""
     run = folder / name
-    shutil.copytree(digits(), run, ignore=shutil.ignore_patterns("tb", "plots", "report.html"))
+    shutil.copytree(source or digits(), run, ignore=shutil.ignore_patterns("tb", "plots", "report.html"))
     return run
 
 

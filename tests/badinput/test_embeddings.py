@@ -11,6 +11,6 @@ from badinput.harness import refuse
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_bad_vocab_or_vectors_are_refused_in_one_line(case, tmp_path, capsys):
-    data = ("thuc", "emb")
+    data = ("thuc", "emb", "w2v")
     refuse(case, tmp_path, capsys, allowed_new=lambda p: p.split("/")[0] in data)
     assert not (tmp_path / "marker").exists()

@@ -193,6 +193,23 @@ def test_a_dataframe_with_target_is_the_csv_pipeline(tmp_path):
         build(register_objects(frame))
 
 
+def test_a_dataframe_regression_handed_over_draws_its_plots_and_names_the_frame(tmp_path, capsys):
+    """The table plots predict every row again: from the DataFrame itself, not a file the run never had."""
+    import pandas as pd
+
+    import kindling
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"size": rng.normal(size=80), "noise": rng.normal(size=80)})
+    frame["price"] = 3 * frame["size"] + 0.1 * frame["noise"]
+    run = kindling.fit(
+        data=frame, target="price", epochs=1, threads=1, baseline="none", run_dir=str(tmp_path)
+    )
+    shown = capsys.readouterr()
+    assert "objects:" not in shown.out + shown.err and "DataFrame (80 rows)" in shown.out
+    assert (run.dir / "plots" / "predicted_vs_actual.png").is_file()
+
+
 DATA_FILE = """
 import torch
 from torch.utils.data import Dataset
@@ -287,7 +304,7 @@ def test_a_large_dataset_is_read_by_workers_and_a_bad_sample_still_names_its_ind
         build(register_objects(big))
 
 
-def test_kindling_fit_takes_the_objects_themselves(tmp_path):
+def test_kindling_fit_takes_the_objects_themselves(tmp_path, capsys):
     import kindling
 
     run = kindling.fit(
@@ -302,3 +319,26 @@ def test_kindling_fit_takes_the_objects_themselves(tmp_path):
     assert run.evaluate("val")["n"] == 30
     config = (tmp_path / "run" / "config.yaml").read_text()
     assert "objects:" in config and "val: null" in config  # the val Dataset is no split file
+    assert "display_name: MyDataset (a Dataset)" in config
+    shown = capsys.readouterr()
+    assert "on MyDataset (a Dataset):" in shown.out and "objects:" not in shown.out + shown.err
+
+
+def test_objects_are_named_as_the_user_knows_them():
+    import pandas as pd
+
+    from kindling.config import RunConfig, default_name
+    from kindling.data.objects import display_name
+
+    X = np.zeros((1797, 64), dtype=np.float32)
+    assert display_name(MyDataset()) == "MyDataset (a Dataset)"
+    assert display_name(torch.utils.data.Subset(MyDataset(), [0, 1])) == "MyDataset (a Dataset)"
+    assert display_name((X, np.zeros(1797))) == "arrays (1797×64)"
+    assert display_name(pd.DataFrame({"a": range(569)})) == "DataFrame (569 rows)"
+    cfg = RunConfig()
+    cfg.data.name, cfg.data.display_name, cfg.model.name = (
+        "objects:3",
+        "MyDataset (a Dataset)",
+        "__main__:Net",
+    )
+    assert cfg.data.shown == "MyDataset (a Dataset)" and default_name(cfg) == "MyDataset-Net"

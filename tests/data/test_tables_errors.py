@@ -166,3 +166,25 @@ def test_non_utf8_training_uses_data_encoding(tmp_path):
     dm = build(DataConfig(name=f"csv:{path}", target="actual", encoding="latin-1"))
     weeks = [n for n in dm.signature.extras["feature_names"] if n.startswith("week=")]
     assert weeks and all(n.endswith("é") for n in weeks)
+
+
+def test_a_table_of_other_columns_is_refused_in_one_short_line(tmp_path, capsys):
+    """Predicting on a table that lacks the model's 30 long-named columns: one line under 300
+    characters, the count and the first few names, not every column twice (it was 609; issue 21)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    names = [f"measurement_of_something_long_number_{i:02d}" for i in range(30)]
+    frame = pd.DataFrame(rng.normal(size=(60, 30)), columns=names)
+    frame["label"] = (frame[names[0]] > 0).map({True: "yes", False: "no"})
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    run = tmp_path / "run"
+    args = ["--target", "label", "--epochs", "1", "--threads", "1", "--run-dir", str(run)]
+    assert main(["train", "--data", f"csv:{tmp_path / 'train.csv'}", *args]) == 0
+    frame.rename(columns={n: n.upper() for n in names}).to_csv(tmp_path / "other.csv", index=False)
+    capsys.readouterr()
+    assert main(["predict", str(run), str(tmp_path / "other.csv"), "--json"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) < 300, lines
+    assert "lacks 30 of the 30 columns the model was trained on" in lines[0]
+    assert f"'{names[0]}'" in lines[0] and "... and 27 more columns" in lines[0]

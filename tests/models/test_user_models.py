@@ -172,7 +172,7 @@ def test_changed_code_is_refused_and_trust_code_uses_the_copy(own_run, capsys):
         for command in (["evaluate", run], ["predict", run, "x.png"], ["export", run, "--format", "onnx"]):
             line = one_line_error(capsys, *command)
             assert f"{file} changed since training (sha256 differs)" in line
-            assert f"--trust-code to use the copy in {run / 'best' / 'code' / 'my_net.py'}" in line
+            assert "restore it, or use --code FILE.py (your file) or --trust-code (the Bundle's copy)" in line
         line = one_line_error(capsys, "serve", run, "--port", "0")
         assert "changed since training" in line
         assert not marker.exists(), "loading the bundle ran the changed file"
@@ -205,7 +205,10 @@ def test_a_tampered_copy_is_refused(own_run, capsys):
     copy.write_bytes(original + b"\n# edited\n")
     try:
         line = one_line_error(capsys, "evaluate", run, "--trust-code")
-        assert "does not match the sha256" in line
+        assert (
+            "code/my_net.py, the Bundle's copy of the code, does not match the sha256 in the header" in line
+        )
+        assert "bundle.json" not in line  # the header is what is checked (issue 21)
     finally:
         copy.write_bytes(original)
 
@@ -400,8 +403,8 @@ def test_fit_takes_a_class_or_an_instance_from_a_file(seed_run, folders, tmp_pat
 
 
 def test_fit_takes_a_class_defined_in_the_session(folders, tmp_path, monkeypatch):
-    """A notebook's `class Net` lives in `__main__`: trained and loaded in that session; another process
-    (the CLI) refuses in one line rather than re-running a script to find it."""
+    """A notebook's `class Net` lives in `__main__`: trained and loaded in that session with the class;
+    another process (the CLI) uses the Bundle's ONNX graph rather than re-running a script to find it."""
     import subprocess
 
     import torch
@@ -424,13 +427,16 @@ def test_fit_takes_a_class_defined_in_the_session(folders, tmp_path, monkeypatch
     )
     code = json.loads((run.dir / "best" / "bundle.json").read_text())["model"]["code"]
     assert code["kind"] == "session" and code["name"] == "SessionNet"
-    assert run.evaluate()["n"] > 0
+    here = run.evaluate()
+    assert here["n"] > 0
     assert run.predict(next((folders[3] / "ant").glob("*.png")))[0]["label_name"] in CLASSES
+    assert type(kindling.load(run.dir).bundle.model) is SessionNet
     done = subprocess.run(
-        [sys.executable, "-m", "kindling", "evaluate", str(run.dir)], capture_output=True, text=True
+        [sys.executable, "-m", "kindling", "evaluate", str(run.dir), "--json"], capture_output=True, text=True
     )
-    assert done.returncode == 2, done.stderr
-    assert "model 'SessionNet' was defined in the Python session that trained it" in done.stderr
+    assert done.returncode == 0, done.stderr
+    there = json.loads(done.stdout)
+    assert there["accuracy"] == here["accuracy"] and there["loss"] == pytest.approx(here["loss"], abs=1e-4)
 
 
 @pytest.mark.parametrize("name", sorted(SEED_MODELS))

@@ -44,8 +44,8 @@ def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 
         try:
             if requests.get(url + "/health", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):  # with several workers, none accepts until
+            pass  # its model is loaded: the connection waits in the listening socket's queue
         time.sleep(0.2)
     raise RuntimeError(f"server at {url} not ready after {timeout}s")
 

@@ -48,15 +48,31 @@ def register_objects(train, val=None, test=None, target: str | None = None) -> s
     return spec
 
 
+def display_name(train) -> str:
+    """The data as the user knows it, for the run's lines, config.yaml and compare: `MNIST (a Dataset)`,
+    `DataFrame (569 rows)`, `arrays (1797×64)` (the spec "objects:N" is only this process's handle)."""
+    if type(train).__module__.split(".")[0] == "pandas" and hasattr(train, "columns"):
+        return f"{type(train).__name__} ({len(train):,} rows)"
+    if isinstance(train, (tuple, list)) and len(train) == 2 and hasattr(train[0], "shape"):
+        return f"arrays ({'×'.join(str(int(n)) for n in train[0].shape)})"
+    return f"{type(_root(train)).__name__} (a Dataset)"
+
+
 def objects_source(cfg, fitted: Signature | None = None) -> DataModule:
     """your own Python objects, handed over in this process: kindling.fit(data=...)"""
+    return from_objects(cfg, fitted=fitted, **handed_over(cfg))
+
+
+def handed_over(cfg) -> dict:
+    """The objects (train, val, test, target) that kindling.fit handed over in this process for `cfg`."""
     parts = _OBJECTS.get(cfg.name)
     if parts is None:
         raise UserError(
-            f"data {cfg.name} named Python objects handed to kindling in another process; hand the data "
-            "over again (kindling.fit(data=...)) or use a file source (--data py:FILE.py:FUNCTION)"
+            f"the data {cfg.shown} was handed to kindling.fit in another process, and a run keeps no copy of "
+            "Python objects; hand it over again (kindling.fit(data=...)) or give it as a file source "
+            "(--data py:FILE.py:FUNCTION)"
         )
-    return from_objects(cfg, fitted=fitted, **parts)
+    return parts
 
 
 def py_source(cfg, fitted: Signature | None = None) -> DataModule:

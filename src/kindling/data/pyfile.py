@@ -27,6 +27,10 @@ def load_py(spec: str, parts: tuple[str, ...] = ("train", "val", "test")) -> dic
         result = fn()
     except UserError:
         raise
+    except SystemExit as exc:  # it would end kindling silently, with the function's exit code
+        raise UserError(
+            f"{path}: {name}() called sys.exit({exc.code!r}); return the data instead of exiting"
+        ) from exc
     except Exception as exc:  # the user's code: any type
         raise UserError(f"{path}: {name}() raised {one_line(exc)}; fix it and run again") from exc
     if isinstance(result, dict):
@@ -41,7 +45,11 @@ def load_py(spec: str, parts: tuple[str, ...] = ("train", "val", "test")) -> dic
 
 
 def _import_file(path: Path):
-    if not path.is_file() or path.suffix != ".py":
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a Python file; --data py:FILE.py:FUNCTION names one")
+    if not path.is_file():
+        raise UserError(f"{path} does not exist; --data py:FILE.py:FUNCTION names a Python file")
+    if path.suffix != ".py":
         raise UserError(f"{path} is not a Python file; --data py:FILE.py:FUNCTION names one")
     module, _ = import_file(path, "--data py:FILE.py:FUNCTION")
     return module

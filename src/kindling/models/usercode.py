@@ -7,8 +7,8 @@ a 3-class folder unchanged. Every mistake is one line naming the file and the fi
 
 The code is read once, hashed, and executed from those same bytes, so the sha256 that the Bundle records
 is the code that ran; `provenance()` gives that record and the bytes for the Bundle's copy, and
-`kindling.models.recorded` imports it back only from where it was recorded, unchanged, or from that copy
-(`--trust-code`). Only the named file is hashed and copied: modules it imports in turn are the user's
+`kindling.models.recorded` imports it back only from a file the user pointed at (trained with here,
+unchanged, or named again with `--code`; kindling.codetrust), or from that copy (`--trust-code`). Only the named file is hashed and copied: modules it imports in turn are the user's
 environment, as its torch is.
 """
 
@@ -48,6 +48,7 @@ class Loaded:
 
 _LOADED: dict[tuple[str, str], Loaded] = {}  # (kind, target) -> what this process imported
 _INSTANCES: dict[str, object] = {}  # spec -> the instance `kindling.fit(model=...)` handed over, used once
+_SESSION: dict[str, object] = {}  # name -> a class or factory of `__main__` this process was handed
 
 
 def is_reference(name: str) -> bool:
@@ -60,7 +61,7 @@ def parse(text: str) -> Reference:
     head, _, name = str(text).rpartition(":")
     if not is_reference(text):
         raise UserError(f"model '{text}' is not FILE.py:Name or package.module:Name")
-    looks_like_file = head.endswith(".py") or "/" in head or "\\" in head
+    looks_like_file = head.endswith(".py") or "/" in head or "\\" in head or Path(head).expanduser().is_file()
     if looks_like_file:
         return Reference("file", str(Path(head).expanduser().resolve()), name, str(text))
     if not all(part.isidentifier() for part in head.split(".")):
@@ -112,6 +113,7 @@ def load(ref: Reference) -> Loaded:
             Path(module.__file__).resolve() if str(getattr(module, "__file__", "")).endswith(".py") else None
         )
         source = file.read_bytes() if file else b""
+        _SESSION[ref.name] = member_of(module, ref)
     else:
         module, file = import_module(ref)
         source = file.read_bytes()
@@ -254,9 +256,25 @@ def reference_for(obj) -> str:
             "defined inside a function cannot be found again); define it at the top level"
         )
     spec = f"__main__:{name}" if in_session else f"{Path(file).resolve()}:{name}"
+    if in_session:
+        _SESSION[name] = target
     if isinstance(obj, nn.Module):
         _INSTANCES[spec] = obj
     return spec
+
+
+def session_model(record: dict):
+    """The class or factory of a Bundle whose model was defined in a notebook or a script's `__main__`:
+    only one this process was handed (`kindling.fit(model=Net)`), never a name looked up in `__main__` on
+    the header's word (a header could name any function there). Another process cannot rebuild it."""
+    obj = _SESSION.get(record.get("name"))
+    if obj is None:
+        raise UserError(
+            f"model '{str(record.get('name'))[:60]}' was defined in the Python session that trained it (a "
+            "notebook or a script), not in a module; load it in that session, or move it to a .py file and "
+            "train again"
+        )
+    return obj
 
 
 def _instance_ready(instance, cls, sig, options: dict | None, ref: Reference):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 
 def add_commands(sub) -> None:
+    from kindling.cli_args import add_code
+
     p = sub.add_parser("report", help="write RUN/report.html: metrics, plots, data, config in one page")
     p.add_argument("run", help="run directory (runs/NAME)")
     p.add_argument("--output", default=None, help="where to write the page (default: RUN/report.html)")
@@ -16,6 +18,7 @@ def add_commands(sub) -> None:
         help="evaluate the best model and redraw the plots even when the ones training left are current "
         "(default: reuse them; a run changed since, or cut off, is always evaluated again)",
     )
+    add_code(p)
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("compare", help="one page with several runs' curves overlaid and metrics side by side")

@@ -102,6 +102,7 @@ def _load_model_and_data(view: RunView):
     """Bundle, data, data doctor and the evaluation; returns the evidence for the plots."""
     from kindling import data as data_mod
     from kindling.bundle import load_bundle
+    from kindling.codetrust import check_saved_data
     from kindling.report import saved
     from kindling.report.evidence import collect_and_evaluate, plot_split
     from kindling.report.tables import has_table_rows, table_rows
@@ -112,6 +113,7 @@ def _load_model_and_data(view: RunView):
     except UserError as exc:
         view.notes.append(f"no best model: {exc}")
     try:
+        check_saved_data(view.cfg.data.name, view.run_dir, "train a run from it here first")
         view.data = data_mod.build(view.cfg.data, quiet=True)
     except UserError as exc:
         view.notes.append(
@@ -138,6 +140,7 @@ def _logger_note(view: RunView) -> None:
     import importlib.util
 
     chosen = view.cfg.train.logger
+    chosen = ",".join(chosen) if isinstance(chosen, list) else chosen  # train.logger: [csv, mlflow]
     if importlib.util.find_spec("tensorboard") is None:
         view.notes.append(
             "no TensorBoard logs: the tensorboard package is not installed (`pip install tensorboard`)"
@@ -173,7 +176,7 @@ def _cards(view: RunView) -> list[tuple[str, str]]:
     key = _monitor_key(history, cfg.train.monitor)
     cards = [
         ("model", cfg.model.name),
-        ("data", cfg.data.name),
+        ("data", cfg.data.shown),
         ("epochs", f"{len(history)} of {cfg.train.epochs}"),
         (f"best {key}", H.fmt(best[key]) if best else "—"),
         ("best epoch", str(best["epoch"]) if best else "—"),
@@ -207,7 +210,7 @@ def render(view: RunView) -> str:
     return H.render(
         "report.html",
         title=f"kindling report: {view.run_dir.name}",
-        subtitle=f"{cfg.model.name} on {cfg.data.name} — {view.run_dir}",
+        subtitle=f"{cfg.model.name} on {cfg.data.shown} — {view.run_dir}",
         footer=f"written by kindling report, {time.strftime('%Y-%m-%d %H:%M')}",
         nav=nav,
         cards=_cards(view),
@@ -221,7 +224,7 @@ def render(view: RunView) -> str:
         baseline_line=_baseline_line(ev, view.baseline),
         plots=view.plots,
         doc=view.doctor,
-        data_name=cfg.data.name,
+        data_name=cfg.data.shown,
         config_yaml=cfg.to_yaml(),
         env=[(k, "" if v is None else v) for k, v in view.env.items()],
         tb=tb if tb.is_dir() else None,
@@ -271,7 +274,7 @@ def write_compare(runs: list[str | Path], output: str | Path = "compare.html") -
         key = _monitor_key(history, cfg.train.monitor)
         rows.append(
             {
-                **{"label": label, "model": cfg.model.name, "data": cfg.data.name, "lr": cfg.optim.lr},
+                **{"label": label, "model": cfg.model.name, "data": cfg.data.shown, "lr": cfg.optim.lr},
                 **{"epochs": f"{len(history)}/{cfg.train.epochs}", "key": key, "best": best.get(key)},
                 "loss": final.get("val_loss", final.get("train_loss")),
                 "acc": final.get("val_acc", final.get("train_acc")),

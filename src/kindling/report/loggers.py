@@ -1,7 +1,9 @@
-"""The training loggers: TensorBoard event files (torch.utils.tensorboard.SummaryWriter) or CSV files.
+"""The training loggers: TensorBoard event files (torch.utils.tensorboard.SummaryWriter) or CSV files,
+and MLflow tracking beside either (kindling.report.mlflow_logger).
 
-`train.logger` picks one: auto (TensorBoard when installed, else CSV), tensorboard, csv or none. Only
-rank 0 logs. metrics.jsonl is written by the runner whatever the logger.
+`train.logger` picks one or several: auto (TensorBoard when installed, else CSV), tensorboard, csv,
+mlflow or none (`tensorboard,mlflow`, or a list in a recipe). Only rank 0 logs. metrics.jsonl is written
+by the runner whatever the logger.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 
 from kindling.errors import UserError, unknown
 
-LOGGERS = ["auto", "tensorboard", "csv", "none"]
+LOGGERS = ["auto", "tensorboard", "csv", "mlflow", "none"]
+MLFLOW_PIP = "pip install 'kindling[mlflow]'"
 FLUSH_SECONDS = 30  # SummaryWriter's thread writes the events out at least this often; and each epoch
 
 
@@ -28,7 +31,20 @@ def resolve_logger(name: str) -> str:
             "train.logger=tensorboard but the tensorboard package is not installed; "
             "`pip install tensorboard` or use --set train.logger=csv"
         )
+    if name == "mlflow" and importlib.util.find_spec("mlflow") is None:
+        raise UserError(
+            f"train.logger=mlflow but the mlflow package is not installed; `{MLFLOW_PIP}` "
+            "(or `pip install mlflow`), or use --logger tensorboard"
+        )
     return name
+
+
+def resolve_loggers(value: str | list[str]) -> list[str]:
+    """train.logger (one name, comma-separated names or a list) -> the loggers to run, each resolved and
+    checked (`resolve_logger`), in order, without repeats; none alone -> []."""
+    names = value if isinstance(value, list) else str(value).split(",")
+    chosen = [resolve_logger(str(n).strip()) for n in names if str(n).strip()]
+    return [n for n in dict.fromkeys(chosen) if n != "none"]
 
 
 def log_every(trainer) -> int:

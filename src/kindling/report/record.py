@@ -1,7 +1,8 @@
 """The recorder: what training leaves in the run folder for the report. The run folder is the only link
 between training and reporting.
 
-    callbacks_for(cfg, run_dir)  ->  [TensorBoardLogger or CsvLogger, EvidenceAtEnd]   (none: [])
+    callbacks_for(cfg, run_dir)  ->  [TensorBoardLogger or CsvLogger, EvidenceAtEnd, MlflowLogger]
+                                     (each as train.logger asks; none: [])
 
 During training the logger writes its scalars and images (kindling.report.loggers); at the end
 EvidenceAtEnd writes the best model's evidence (kindling.report.evidence), has the renderer draw every
@@ -13,15 +14,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kindling.report.loggers import CsvLogger, TensorBoardLogger, resolve_logger
+from kindling.report.loggers import CsvLogger, TensorBoardLogger, resolve_loggers
 
 
 def callbacks_for(cfg, run_dir: Path) -> list:
-    choice = resolve_logger(cfg.train.logger)
-    if choice == "none":
+    """The loggers train.logger names, the evidence at the end, and MLflow last: its artifacts (the
+    Bundle, the plots, report.html) are sent once the rest of the run folder is written."""
+    chosen = resolve_loggers(cfg.train.logger)
+    if not chosen:
         return []
-    logger = TensorBoardLogger(run_dir) if choice == "tensorboard" else CsvLogger(run_dir)
-    return [logger, EvidenceAtEnd(run_dir)]
+    files = {"tensorboard": TensorBoardLogger, "csv": CsvLogger}
+    loggers = [files[name](run_dir) for name in chosen if name in files]
+    if "mlflow" not in chosen:
+        return [*loggers, EvidenceAtEnd(run_dir)]
+    from kindling.report.mlflow_logger import MlflowLogger
+
+    return [*loggers, EvidenceAtEnd(run_dir), MlflowLogger(run_dir, cfg)]
 
 
 class EvidenceAtEnd:

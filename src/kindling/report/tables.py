@@ -33,7 +33,13 @@ def table_rows(bundle) -> dict:
     from kindling.task import task_of_bundle
 
     sig = bundle.signature
-    frames = load_frames(data_config_for(bundle))
+    cfg = data_config_for(bundle)
+    given = None
+    if cfg.name.startswith("objects:"):  # a DataFrame handed to kindling.fit: the frames themselves
+        from kindling.data.objects import PARTS, handed_over
+
+        given = {k: handed_over(cfg)[k] for k in PARTS}
+    frames = load_frames(cfg, given)
     parts = [(name, frames.part(name)) for name in ("train", "val", "test") if frames.part(name) is not None]
     frame = pd.concat([f for _, f in parts])
     split = np.concatenate([[name] * len(f) for name, f in parts]).astype(str)

@@ -92,7 +92,7 @@ def hparams_record(cfg, history: list[dict], progress) -> tuple[dict, dict]:
     """Hyperparameters, and the final / best metrics under hparam/ (the HParams dashboard's columns)."""
     hp = {
         "model": cfg.model.name,
-        "data": cfg.data.name,
+        "data": cfg.data.shown,
         "optimizer": cfg.optim.name,
         "lr": cfg.optim.lr,
         "batch_size": cfg.data.batch_size,

@@ -5,13 +5,17 @@
     #                JSON {"rows": [{...}]} (tables) or {"texts": ["..."]} (text) -> {"success": true, "results": [...]}
 
 The run is fixed when the app is built: no endpoint loads a model from a path or URL in a request.
-The model loads on a background thread after the server starts listening, so /health and /predict
-answer 503 (JSON) until it is ready. Every error, including 404/405 and limits, is a JSON object
-`{"success": false, "error": "...", "status": N}`.
+One process (`workers=1`): the model loads on a background thread after the server starts listening,
+so /health and /predict answer 503 (JSON) until it is ready. Several processes share one listening
+socket, and the kernel hands each connection to whichever accepts first: a worker still loading would
+answer 503 after another had answered /health 200, so there each worker loads before it accepts (its
+lifespan waits for the model) and every request, /health included, is answered by a loaded model.
+Every error, including 404/405 and limits, is a JSON object `{"success": false, "error": "...", "status": N}`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -105,7 +109,10 @@ def create_app(
     limits = {"max_upload_mb": max_upload_mb, "max_pixels": max_pixels, "max_items": max_items}
 
     async def lifespan(app: FastAPI):
-        threading.Thread(target=state.load, name="kindling-load", daemon=True).start()
+        if workers > 1:  # this worker accepts no connection until its model is loaded (see the docstring)
+            await asyncio.to_thread(state.load)
+        else:
+            threading.Thread(target=state.load, name="kindling-load", daemon=True).start()
         batcher.start()
         yield
         await batcher.stop()
@@ -348,4 +355,9 @@ def app_from_env() -> FastAPI:
     """uvicorn factory (`kindling.serve.app:app_from_env`): settings come from KINDLING_SERVE as JSON,
     so every worker process under `--workers N` builds the same app and loads its own model copy."""
     settings = json.loads(os.environ["KINDLING_SERVE"])
+    code = settings.pop("code", None)
+    if code:
+        from kindling.codetrust import point_at
+
+        point_at(code)
     return create_app(**settings)

@@ -151,6 +151,7 @@ def cmd_serve(args) -> int:
         "threads": args.threads,
         "workers": workers,
         "trust_code": args.trust_code,
+        "code": args.code,  # each worker names the user's file again (kindling.codetrust)
     }
     os.environ["KINDLING_SERVE"] = json.dumps(settings)  # read by every worker's app factory
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:

@@ -1,4 +1,5 @@
-"""DDP through torchrun: gloo on CPU, NCCL on GPU. Only rank 0 logs and writes."""
+"""DDP through torchrun, or srun without it (kindling.train.slurm): gloo on CPU, NCCL on GPU. Only rank 0
+logs and writes."""
 
 from __future__ import annotations
 
@@ -21,8 +22,17 @@ class DistInfo:
         return self.rank == 0
 
 
+def adopt_slurm_env() -> None:
+    """Under srun without torchrun: SLURM's rank, local rank, world size and first node as the variables
+    torchrun sets (torchrun's own win; nothing changes outside Slurm)."""
+    from kindling.train.slurm import torchrun_env
+
+    os.environ.update(torchrun_env(os.environ))
+
+
 def init_from_env(device) -> DistInfo:
-    """Join the process group torchrun describes in the environment; a no-op for one process."""
+    """Join the process group torchrun (or srun) describes in the environment; a no-op for one process."""
+    adopt_slurm_env()
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()

@@ -20,7 +20,7 @@ def state_dict(trainer) -> dict:
         "threads": trainer.threads,
         "memory_format": trainer.memory_format,
         "world": trainer.dist.world,
-        "epoch_metrics": trainer._epoch_metrics.state() if trainer._epoch_metrics is not None else None,
+        "epoch_metrics": None,  # save_last: the epoch's running sums, over every rank
     }
     for name in ("scheduler", "scaler", "ema"):
         part = getattr(trainer, name)
@@ -33,9 +33,54 @@ def state_dict(trainer) -> dict:
 
 
 def save_last(trainer) -> None:
+    """checkpoints/last.pt, written by rank 0; every rank calls it (the epoch's sums are added up)."""
+    sums = trainer._epoch_metrics.state() if trainer._epoch_metrics is not None else None
+    if sums is not None and trainer.dist.enabled:
+        sums = _summed(trainer._epoch_metrics)
+    streams = _rank_streams(trainer) if trainer.dist.enabled else None
     if trainer.dist.is_main:
-        checkpoint.save(trainer.run_dir / "checkpoints" / "last.pt", state_dict(trainer))
+        state = {**state_dict(trainer), "epoch_metrics": sums}
+        if streams is not None:
+            state["rank_rng"] = streams
+        checkpoint.save(trainer.run_dir / "checkpoints" / "last.pt", state)
     distributed.barrier(trainer.dist)
+
+
+def _rank_streams(trainer) -> list:
+    """Every rank's torch random state (CPU, then its GPU's), gathered: each rank was seeded apart
+    (seed + rank), and dropout and augmentation draw from these, so a resume in the same world gives each
+    rank its own back. A tensor collective on the training device (gloo and NCCL alike)."""
+    import torch
+    import torch.distributed as dist
+
+    mine = torch.get_rng_state()
+    if trainer.device.type == "cuda":
+        mine = torch.cat([mine, torch.cuda.get_rng_state(trainer.device)])
+    mine = mine.to(trainer.device)
+    every = [torch.empty_like(mine) for _ in range(trainer.dist.world)]
+    dist.all_gather(every, mine)
+    return [t.cpu() for t in every]
+
+
+def _restore_rank_stream(trainer, streams: list) -> None:
+    import torch
+
+    cpu = torch.get_rng_state().numel()
+    mine = streams[trainer.dist.rank]
+    torch.set_rng_state(mine[:cpu].clone())
+    if trainer.device.type == "cuda" and mine.numel() > cpu:
+        torch.cuda.set_rng_state(mine[cpu:].clone(), trainer.device)
+
+
+def _summed(metrics):
+    """The running sums of an epoch cut short, added up over the ranks (on the training device: NCCL
+    too). Resumed, rank 0 starts from them and the others from zero: the epoch's all_reduce then
+    counts every sample once, whatever the new world size."""
+    import torch.distributed as dist
+
+    sums = metrics.state().to(metrics.sums.device)
+    dist.all_reduce(sums)
+    return sums.cpu()
 
 
 def load_state(trainer, state: dict) -> None:
@@ -73,9 +118,12 @@ def _restore(trainer, state: dict) -> None:
         trainer.progress.batch = trainer.progress.batch * saved_world // trainer.dist.world
     if state.get("epoch_metrics") is not None and trainer.progress.batch:
         trainer._epoch_metrics = trainer.task.metrics(trainer.device)
-        trainer._epoch_metrics.load(state["epoch_metrics"])
+        if trainer.dist.is_main:  # the sums of every rank (save_last): counted once, here
+            trainer._epoch_metrics.load(state["epoch_metrics"])
     if saved_world == trainer.dist.world:
         rng.restore(state["rng"])
+        if state.get("rank_rng") is not None and len(state["rank_rng"]) == trainer.dist.world:
+            _restore_rank_stream(trainer, state["rank_rng"])
 
 
 def save_bundle(trainer, metrics: dict, epoch: int) -> None:

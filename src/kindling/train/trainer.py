@@ -180,7 +180,7 @@ class Trainer:
         n_params = sum(p.numel() for p in self.model.parameters())
         val = len(self.val_split) if self.val_split is not None else 0
         self.echo(
-            f"training {self.cfg.model.name} ({n_params:,} parameters) on {self.cfg.data.name}: "
+            f"training {self.cfg.model.name} ({n_params:,} parameters) on {self.cfg.data.shown}: "
             f"{len(self.train_split)} train / {val} val samples, batch {self.cfg.data.batch_size}, "
             f"{self.epochs} epochs, device {self.device}, threads {self.threads} ({threads_how})"
             + (f", {self.dist.world} processes" if self.dist.enabled else "")
@@ -383,11 +383,13 @@ class Trainer:
     # ------------------------------------------------------------------ interruption
 
     def _interrupt(self, bar: PhaseBar) -> None:
+        from kindling.train.slurm import requeue
+
         bar.close()
         persist.save_last(self)
-        raise Interrupted(
-            f"{self.signals.name} received: saved a resumable checkpoint at epoch {self.progress.epoch + 1}, batch {self.progress.batch}"
-        )
+        p = self.progress
+        saved = f"{self.signals.name} received: saved a resumable checkpoint at epoch {p.epoch + 1}, batch {p.batch}"
+        raise Interrupted(saved + requeue(self.signals.signum, self.dist.is_main, saved))  # USR1 under Slurm
 
 
 def _resident(split, device, budget_bytes: int):

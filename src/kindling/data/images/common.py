@@ -14,6 +14,7 @@ from kindling.data.memory import Split
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
 from kindling.errors import UserError
+from kindling.fileio import read_text_checked
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 
@@ -68,7 +69,7 @@ def read_class_names(spec: str | None, keys: list[str]) -> list[str]:
         raise UserError(
             f"data.class_names file {path} does not exist; pass a JSON map or a file with one name per line"
         )
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text_checked(path, "utf-8", "data.class_names is a JSON map or one name per line", "replace")
     if path.suffix.lower() == ".json":
         import json
 

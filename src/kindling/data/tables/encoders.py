@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kindling.data.tables.schema import Plan, parse_dates
-from kindling.errors import UserError
+from kindling.errors import UserError, summarise
 
 DATE_PARTS = ["year", "month", "day", "weekday", "season_sin", "season_cos"]
 FORMAT = "kindling-tabular/1"
@@ -60,10 +60,10 @@ def fit(plan: Plan, train: pd.DataFrame, categorical: str, missing: str) -> dict
 def transform(extras: dict, frame: pd.DataFrame) -> np.ndarray:
     """Rows -> float32 (N, F) with the fitted encoders. Refuses a missing column, naming it."""
     absent = [c for c in extras["columns"] if c not in frame.columns]
-    if absent:
+    if absent:  # a table of other columns can lack hundreds: the first few, and how many
         raise UserError(
-            f"the input has no column {', '.join(repr(c) for c in absent)}, which the model needs; "
-            f"required columns: {', '.join(extras['columns'])}"
+            f"the input lacks {len(absent)} of the {len(extras['columns'])} columns the model was trained "
+            f"on: {summarise(absent, 'columns', limit=3)}; give the rows the training table's columns"
         )
     out = np.zeros((len(frame), len(extras["feature_names"])), dtype=np.float32)
     refuse = extras.get("missing") == "refuse"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kindling.errors import UserError
+from kindling.fileio import NotDecodable, read_text_checked
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -38,32 +39,44 @@ class Row:
 
 
 def read_text(path: Path, encoding: str) -> str:
-    """Decode a whole file; invalid bytes name the file, line and byte offset (and spot GBK files)."""
+    """Decode a whole file; invalid bytes name the file, line and byte offset (and spot GBK files).
+
+    Read chunk by chunk (kindling.fileio.text_chunks): binary content (a NUL byte) or a runaway line is
+    refused where it appears, so memory follows the text kept, not the file's size."""
     if not path.is_file():
-        raise UserError(f"text file {path} does not exist")
-    raw = path.read_bytes()
+        hint = " (it is a folder; name a file in it)" if path.is_dir() else ""
+        raise UserError(f"text file {path} does not exist{hint}")
+    advice = "a text data file holds one sample per line (or give the THUCNews folder)"
     try:
-        text = raw.decode(encoding)
+        text = read_text_checked(path, encoding, advice)
     except LookupError as exc:
         raise UserError(
             f"data.encoding '{encoding}' is not a known text encoding (try utf-8, gbk, latin-1)"
         ) from exc
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        bad = raw[exc.start : exc.start + 4]
+    except NotDecodable as exc:
         hint = "fix the file or pass its encoding with --set data.encoding=NAME (e.g. gbk, latin-1)"
-        if _looks_gbk(raw) and encoding.lower().replace("-", "").replace("_", "") != "gbk":
+        if encoding.lower().replace("-", "").replace("_", "") != "gbk" and _looks_gbk(_head(path)):
             hint = "the file looks GBK-encoded (Chinese Windows); pass --set data.encoding=gbk"
         raise UserError(
-            f"{path}: line {line}, byte offset {exc.start}: invalid {encoding} bytes {bad!r}; {hint}"
+            f"{path}: line {exc.line}, byte offset {exc.offset}: invalid {encoding} bytes {exc.bad!r}; {hint}"
         ) from exc
     return text[1:] if text.startswith("\ufeff") else text
 
 
+def _head(path: Path, size: int = 1 << 20) -> bytes:
+    """The first `size` bytes: enough to tell a GBK file."""
+    with open(path, "rb") as f:
+        return f.read(size)
+
+
 def _looks_gbk(raw: bytes) -> bool:
-    try:
-        text = raw.decode("gb18030")
-    except UnicodeDecodeError:
+    for cut in range(4):  # the head of a file may end inside a character
+        try:
+            text = raw[: len(raw) - cut].decode("gb18030")
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
         return False
     non_ascii = [c for c in text if ord(c) > 127]
     return bool(non_ascii) and sum(1 for c in non_ascii if _CJK.match(c)) >= 0.5 * len(non_ascii)
