@@ -11,6 +11,7 @@ Several processes or machines given the same recipe, space and `--storage` share
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -92,20 +93,39 @@ def resume(folder: str | Path, trials: int | None = None) -> Sweep:
 
 def run(sweep: Sweep, workers: int | None = None, timeout: float | None = None, echo=print) -> int:
     """Run the sweep's workers to the end; -> 0, or 130 when interrupted (each running trial wrote a
-    checkpoint, and continues on `--resume`), or a worker's exit code."""
+    checkpoint, and continues on `--resume`), or a worker's exit code. With MLflow among the recipe's
+    loggers, the sweep is a parent run and each trial one of its children."""
     from kindling.train.events import Interrupted
 
     workers = workers or sweep.workers
     timeout = timeout if timeout is not None else sweep.timeout
     deadline = time.time() + timeout if timeout else None
     threads = threads_each(workers, sweep.base_config().train.threads)
-    if workers == 1:
-        try:
-            work(Session.open(sweep), deadline, threads, echo)
-        except Interrupted:
-            return 130
-        return 0
-    return _run_processes(sweep.folder, workers, deadline, threads or 0)
+    try:
+        with _tracking(sweep):
+            if workers == 1:
+                try:
+                    work(Session.open(sweep), deadline, threads, echo)
+                except Interrupted:
+                    raise KeyboardInterrupt from None
+                return 0
+            code = _run_processes(sweep.folder, workers, deadline, threads or 0)
+            if code == 130:
+                raise KeyboardInterrupt
+            return code
+    except KeyboardInterrupt:  # the MLflow parent, if any, ended KILLED
+        return 130
+
+
+def _tracking(sweep: Sweep):
+    """MLflow's parent run over the trials (kindling.report.mlflow_logger), when the recipe logs there."""
+    from kindling.report.loggers import resolve_loggers
+
+    if "mlflow" not in resolve_loggers(sweep.base_config().train.logger):
+        return contextlib.nullcontext()
+    from kindling.report.mlflow_logger import parent_run
+
+    return parent_run(sweep.folder, sweep.name)
 
 
 def _run_processes(folder: Path, workers: int, deadline: float | None, threads: int) -> int:

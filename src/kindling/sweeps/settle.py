@@ -16,6 +16,7 @@ from typing import Any
 
 from kindling.config import RunConfig, flatten, load_config, parse_set, read_recipe, set_dotted
 from kindling.errors import UserError, did_you_mean, one_line
+from kindling.report.loggers import resolve_loggers
 from kindling.sweeps.space import Param, check_keys, parse_params
 from kindling.sweeps.spec import Sweep
 from kindling.sweeps.study import PRUNERS
@@ -60,6 +61,7 @@ def settle(
     for item in sets:
         set_dotted(tree, *parse_set(item))
     base = load_config(None, base=copy.deepcopy(tree))
+    resolve_loggers(base.train.logger)  # mlflow without its package: the line now, not after the folder is made
     given = {p.split("=", 1)[0].strip(): p for p in params if "=" in p}
     texts = [t for t in section["params"] if t.split("=", 1)[0] not in given] + list(params)
     space = parse_params(texts)
