@@ -61,7 +61,9 @@ def settle(
     for item in sets:
         set_dotted(tree, *parse_set(item))
     base = load_config(None, base=copy.deepcopy(tree))
-    resolve_loggers(base.train.logger)  # mlflow without its package: the line now, not after the folder is made
+    resolve_loggers(
+        base.train.logger
+    )  # mlflow without its package: the line now, not after the folder is made
     given = {p.split("=", 1)[0].strip(): p for p in params if "=" in p}
     texts = [t for t in section["params"] if t.split("=", 1)[0] not in given] + list(params)
     space = parse_params(texts)
