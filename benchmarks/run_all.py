@@ -31,6 +31,7 @@ ORDER = [
     "bench_serve",
     "bench_corpus",
     "bench_sigkill",
+    "bench_sweep",
 ]
 
 
