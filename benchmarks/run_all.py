@@ -25,6 +25,7 @@ ORDER = [
     "bench_photo_stops",
     "bench_tables",
     "bench_monitor",
+    "bench_tables_suite",
     "bench_text",
     "bench_text_defaults",
     "bench_zeroconfig",
@@ -32,6 +33,7 @@ ORDER = [
     "bench_serve",
     "bench_corpus",
     "bench_sigkill",
+    "bench_sweep",
 ]
 
 
