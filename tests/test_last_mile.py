@@ -345,11 +345,14 @@ def test_the_start_line_says_where_threads_came_from_and_the_split_sizes(work, c
         "43 samples" in warning and "--set data.val_fraction=0.25" in warning and len(warning) < MAX_MESSAGE
     )
     assert main([*argv, "--run-dir", str(work / "runs" / "measured")]) == 0
-    start = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("training "))
-    assert "as given" not in start
+    said = capsys.readouterr()
+    start = next(line for line in said.out.splitlines() if line.startswith("training "))
+    assert "as given" not in start and "columns of cancer.csv" in said.err
     assert main(["train", "--resume", str(work / "runs" / "measured"), "--epochs", "2"]) == 0
-    start = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("training "))
+    said = capsys.readouterr()
+    start = next(line for line in said.out.splitlines() if line.startswith("training "))
     assert "(kept from the run's start)" in start
+    assert "columns of" not in said.err  # the schema once per run: the resumed run said it when it started
 
 
 def test_a_misspelt_run_folder_gets_a_did_you_mean(table_run, capsys):

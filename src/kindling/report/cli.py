@@ -49,8 +49,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from kindling.report.compare import format_compare
-    from kindling.report.html import write_compare
+    from kindling.report.compare import format_compare, write_compare
 
     path, rows = write_compare(args.runs, args.output)
     print(format_compare(rows))

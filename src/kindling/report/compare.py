@@ -1,6 +1,6 @@
-"""`kindling compare RUN RUN...`: the runs side by side, in the terminal and on the page (report.html).
+"""`kindling compare RUN RUN...`: the runs side by side, in the terminal and on one page.
 
-    rows = compare_rows([Path("runs/a"), Path("runs/b")])   # one dict per run, from its folder alone
+    path, rows = write_compare(["runs/a", "runs/b"])         # the page, next to the first run
     print(format_compare(rows))                              # the terminal's table
 
 Each row names the figure that picked the run's best epoch beside its value (`val_loss 0.0837`: a loss
@@ -14,6 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from kindling.bundle import saved_test_metrics
+from kindling.errors import UserError
+from kindling.fileio import atomic_write_text
+from kindling.report import page as H
+from kindling.report.html import best_record, monitor_key, resolve_run_dir
 
 TEST_KEYS = ("accuracy", "macro_f1", "mae", "rmse", "r2")  # what a run's test evaluation is shown by
 
@@ -27,9 +31,8 @@ def test_metrics(run_dir: Path) -> dict:
 def compare_rows(dirs: list[Path]) -> list[dict]:
     """One row per run directory: its label, model, data, epochs, lr, monitor and best value, the final
     validation loss and accuracy, its test metrics and its training time."""
-    from kindling.report.evidence import read_history
-    from kindling.report.html import best_record, monitor_key
-    from kindling.runner import load_saved_config
+    from kindling.report.evidence import read_history  # lazy: numpy, only when a page is drawn
+    from kindling.runner import load_saved_config  # lazy: as kindling.report.html.gather
 
     names = [d.name for d in dirs]
     rows = []
@@ -84,3 +87,29 @@ def format_compare(rows: list[dict]) -> str:
         ).rstrip()
         for line in lines
     )
+
+
+def write_compare(runs: list[str | Path], output: str | Path | None = None) -> tuple[Path, list[dict]]:
+    """One page: the runs' curves overlaid, their metrics side by side; written to `output`, else next
+    to the first run (runs/compare.html). -> (the page's path, the rows)."""
+    from kindling.report.curves import compare_curves  # lazy: matplotlib
+
+    if len(runs) < 1:
+        raise UserError("compare needs at least one run directory")
+    dirs = [resolve_run_dir(r) for r in runs]
+    rows = compare_rows(dirs)
+    histories = {r["label"]: r["history"] for r in rows}
+    plots = [compare_curves({k: v for k, v in histories.items() if v})] if any(histories.values()) else []
+    page = H.render(
+        "compare.html",
+        title="kindling compare",
+        subtitle=" vs ".join(r["label"] for r in rows),
+        footer="",
+        nav=[("runs", "Runs"), ("curves", "Curves")],
+        runs=rows,
+        tests=test_columns(rows),
+        test_heads=[f"test {k}" for k in test_columns(rows)],
+        plots=plots,
+    )
+    path = Path(output) if output else dirs[0].parent / "compare.html"
+    return atomic_write_text(path, page), rows

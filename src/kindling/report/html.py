@@ -259,35 +259,3 @@ def write_report(run: str | Path, output: str | Path | None = None, refresh: boo
     path = Path(output) if output else view.run_dir / "report.html"
     atomic_write_text(path, render(view))
     return path
-
-
-# ---------------------------------------------------------------- several runs
-
-
-def write_compare(runs: list[str | Path], output: str | Path | None = None) -> tuple[Path, list[dict]]:
-    """One page: the runs' curves overlaid, their metrics side by side (kindling.report.compare); written
-    to `output`, else next to the first run (runs/compare.html). -> (the page's path, the rows)."""
-    from kindling.fileio import atomic_write_text
-    from kindling.report.compare import compare_rows, test_columns
-    from kindling.report.curves import compare_curves
-
-    if len(runs) < 1:
-        raise UserError("compare needs at least one run directory")
-    dirs = [resolve_run_dir(r) for r in runs]
-    rows = compare_rows(dirs)
-    histories = {r["label"]: r["history"] for r in rows}
-    plots = [compare_curves({k: v for k, v in histories.items() if v})] if any(histories.values()) else []
-    nav = [("runs", "Runs"), ("curves", "Curves")]
-    page = H.render(
-        "compare.html",
-        title="kindling compare",
-        subtitle=" vs ".join(r["label"] for r in rows),
-        footer="",
-        nav=nav,
-        runs=rows,
-        tests=test_columns(rows),
-        test_heads=[f"test {k}" for k in test_columns(rows)],
-        plots=plots,
-    )
-    path = Path(output) if output else dirs[0].parent / "compare.html"
-    return atomic_write_text(path, page), rows

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kindling.data.tables import read_table
 from kindling.errors import UserError
 from kindling.fileio import NotDecodable, read_text_checked
 from kindling.task.inputs import Inputs
@@ -149,8 +150,6 @@ def _table_file(inputs: Inputs, path: Path, columns: list[str]) -> Held:
             f"{path}: this model takes table rows, not a {path.suffix or 'suffix-less'} file; pass a CSV, "
             "TSV, Parquet or JSON-lines file of its columns"
         )
-    from kindling.data.tables import read_table
-
     return _frame_rows(read_table(path), "row")
 
 
