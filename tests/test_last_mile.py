@@ -347,7 +347,7 @@ def test_the_start_line_says_where_threads_came_from_and_the_split_sizes(work, c
     assert main([*argv, "--run-dir", str(work / "runs" / "measured")]) == 0
     said = capsys.readouterr()
     start = next(line for line in said.out.splitlines() if line.startswith("training "))
-    assert "as given" not in start and "columns of cancer.csv" in said.err
+    assert "as given" not in start and "cancer.csv (classification, target" in said.err
     assert main(["train", "--resume", str(work / "runs" / "measured"), "--epochs", "2"]) == 0
     said = capsys.readouterr()
     start = next(line for line in said.out.splitlines() if line.startswith("training "))
