@@ -103,6 +103,7 @@ def _load_model_and_data(view: RunView):
     from kindling import data as data_mod
     from kindling.bundle import load_bundle
     from kindling.codetrust import check_saved_data
+    from kindling.evaluate import own_metrics
     from kindling.report import saved
     from kindling.report.evidence import collect_and_evaluate, plot_split
     from kindling.report.tables import has_table_rows, table_rows
@@ -128,7 +129,14 @@ def _load_model_and_data(view: RunView):
         return None
     sig = view.bundle.signature
     task = task_of_bundle(view.bundle)
-    found, view.evaluation = collect_and_evaluate(view.bundle.model, sig, split, split_name, task=task)
+    try:
+        mine = own_metrics(view.bundle, note=view.notes.append)
+    except UserError as exc:  # your metric's file moved or changed: the page without it
+        view.notes.append(f"your metrics are left out: {exc}")
+        mine = None
+    found, view.evaluation = collect_and_evaluate(
+        view.bundle.model, sig, split, split_name, task=task, metrics=mine
+    )
     if has_table_rows(sig):
         found.table = table_rows(view.bundle)
     return found

@@ -9,6 +9,7 @@ stops training by raising `StopTraining`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -26,6 +27,7 @@ from kindling.metrics import Metrics
 from kindling.models.common import forward
 from kindling.task import Task, task_for
 from kindling.task.probe import probe
+from kindling.task.userfns import merged
 from kindling.train import calibrate, distributed, persist, rng
 from kindling.train.device import pick_device
 from kindling.train.events import Callback, Interrupted, Progress, StopTraining
@@ -34,14 +36,22 @@ from kindling.train.precision import autocast_for, maybe_compile
 from kindling.train.progress import PhaseBar, epoch_line, live_postfix
 from kindling.train.signals import SignalFlag
 from kindling.train.threadwatch import ThreadWatch
+from kindling.train.userfns import Own, UserCodeFailed, gather_rows, resumable_here, stop_line
 
 
 class Trainer:
     def __init__(
-        self, cfg, run_dir: Path, callbacks: list[Callback] = (), resume: dict | None = None, echo=print
+        self,
+        cfg,
+        run_dir: Path,
+        callbacks: list[Callback] = (),
+        resume: dict | None = None,
+        echo=print,
+        own: Own | None = None,
     ):
         self.cfg, self.tc, self.run_dir = cfg, cfg.train, Path(run_dir)
         self.callbacks = list(callbacks)
+        self.own = own  # the user's loss, metrics and callbacks (kindling.train.userfns); None: read from cfg
         self.resume_state = resume
         self.echo = echo
         self.progress = Progress()
@@ -59,9 +69,21 @@ class Trainer:
         """Train `model` on `data`; `task` (default: the data's, `kindling.task.task_for`) says what
         its outputs mean. Either way it is checked against the model's outputs before the first step."""
         self._setup(model, data, task)
+        try:
+            self._fit()
+        except UserCodeFailed as failed:  # your loss, metric or callback raised: stop where it resumes
+            saved = resumable_here(self, failed.event)
+            if saved:
+                persist.save_last(self)
+            raise UserCodeFailed(stop_line(self, failed, saved), failed.event) from failed
+        return self.summary()
+
+    def _fit(self) -> None:
         self.fire("fit_start")
         with self.signals:
             try:
+                if self._ending is not None:  # resumed where the validation ending an epoch stopped
+                    self._end_epoch(*self._ending[:2])
                 while self.progress.epoch < self.epochs:
                     self.fire("epoch_start")
                     t0 = time.perf_counter()
@@ -73,7 +95,6 @@ class Trainer:
         if self.progress.best_epoch < 0:  # never validated (dry run, no val split): keep the last weights
             persist.save_bundle(self, {}, self.progress.epoch)
         self.fire("fit_end")
-        return self.summary()
 
     def fire(self, event: str, *args) -> None:
         for cb in self.callbacks:
@@ -123,6 +144,8 @@ class Trainer:
         self.augment = augment.build(self.cfg.data.augment, self.sig)
         self.task = self._task(model, task)
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
+        self.own = self.own or Own.load(tc)
+        self.own.attach(self)  # your loss (checked on one batch) in the Task, your callbacks after ours
         self.threads, threads_how = calibrate.pick_threads(self)
         self.memory_format, format_how = calibrate.pick_memory_format(self)
         if threads_how.startswith("measured"):  # re-measured if the machine gets busy mid-run
@@ -139,12 +162,14 @@ class Trainer:
         self.train_model = maybe_compile(
             distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device
         )
-        self.monitor = self.task.monitor_for(tc.monitor)  # `auto`: val_acc or val_loss, by the task
+        yours = self.own.monitor(tc.monitor, self.val_split is not None)  # val_KEY of your metric
+        self.monitor = yours[0] if yours else self.task.monitor_for(tc.monitor)  # `auto`: by the task
         self.monitor_key = (
             self.monitor if self.val_split is not None else self.monitor.replace("val_", "train_")
         )
-        self.mode = self.task.mode(self.monitor)
+        self.mode = yours[1] if yours else self.task.mode(self.monitor)
         self._epoch_metrics: Metrics | None = None
+        self._ending: tuple | None = None  # (train metrics, seconds, progress) while an epoch's end runs
         self._unchecked = 0  # batches since the GPU's deferred NaN check
         if self.resume_state is not None:
             persist.load_state(self, self.resume_state)
@@ -306,6 +331,7 @@ class Trainer:
         total = -(-len(split if order is None else order) // self.cfg.data.eval_batch_size)
         bar = PhaseBar("validate", total, 0, self.dist.is_main and total > 1)
         watchers = self.val_watchers if split is self.val_split and order is None else ()
+        yours = self.own.split_metrics(self.task)  # your metrics: over the whole split, once
         offset = 0
         for i, (x, y, lengths) in enumerate(split.batches(self.cfg.data.eval_batch_size, order)):
             bar.update()
@@ -313,6 +339,8 @@ class Trainer:
             with self.autocast():
                 out = self._forward(model, self.preprocess(x), lengths)
             metrics.update(self.task.loss(out, y), out, y)
+            if yours is not None:
+                yours.add(out, y)
             for watch in watchers:
                 watch(out, y, offset)
             offset += len(y)
@@ -321,7 +349,11 @@ class Trainer:
         bar.close()
         metrics.all_reduce()
         model.train(was_training)
-        return metrics.compute()
+        result = metrics.compute()
+        if yours is not None:
+            gather = gather_rows(self.dist, len(split)) if order is not None else None
+            result = merged(result, yours.compute("validation", gather))
+        return result
 
     def _validate_and_track(self, epoch: int) -> tuple[dict | None, bool]:
         if self.val_split is None:
@@ -357,6 +389,7 @@ class Trainer:
 
     def _end_epoch(self, train_metrics: Metrics, seconds: float) -> None:
         p = self.progress
+        self._ending = (train_metrics, seconds, dataclasses.replace(p))  # a stop before the record saves this
         train = train_metrics.compute()
         val, improved = self._validate_and_track(p.epoch)
         if val is None:
@@ -371,9 +404,10 @@ class Trainer:
         if val is not None:
             record.update({f"val_{k}": v for k, v in val.items() if k != "confusion_matrix"})
         self.history.append(record)
+        self._ending = None
         persist.save_last(self)
         if self.dist.is_main:
-            self.echo(epoch_line(record, self.epochs, improved))
+            self.echo(epoch_line(record, self.epochs, improved, also=tuple(self.own.metrics)))
         self.fire("epoch_end", record)
         if self.tc.patience and p.bad_rounds >= self.tc.patience:
             raise StopTraining(
