@@ -12,7 +12,7 @@ The package imports nothing heavy at import time: torch is loaded by the functio
 from kindling.errors import UserError
 
 __version__ = "0.1.0"
-__all__ = ["Run", "UserError", "fit", "load"]
+__all__ = ["Callback", "Run", "StopTraining", "UserError", "fit", "load"]
 
 
 def __getattr__(name: str):
@@ -20,4 +20,8 @@ def __getattr__(name: str):
         from kindling import api
 
         return getattr(api, name)
+    if name in ("Callback", "StopTraining"):  # for your own callbacks (docs/callbacks.md); no torch
+        from kindling.train import events
+
+        return getattr(events, name)
     raise AttributeError(f"module 'kindling' has no attribute {name!r}")

@@ -151,10 +151,11 @@ def load(role: str, text: str) -> Named:
 def _session_object(role: str, name: str):
     obj = _SESSION.get((role, name))
     if obj is None:
+        keyword = "loss" if role == "loss" else f"{role}s"
         raise UserError(
-            f"{role} '{name}' was defined in the Python session that started this run (a notebook or a "
-            f"script), not in a module; hand it to kindling.fit again ({role if role == 'loss' else role + 's'}=...), "
-            "or move it to a .py file"
+            f"your {role} '{name}' was handed to kindling.fit in the Python session that started this run (a "
+            f"notebook or a script) and no file names it; hand it to kindling.fit again ({keyword}=...), or "
+            "put it at the top of a .py file"
         )
     return obj
 
@@ -352,8 +353,9 @@ def bundle_metrics(meta: dict, folder: Path, trust_code: bool = False, note=None
         ):
             if note is not None:
                 note(
-                    f"your metric {one_line(str(key), 40)} was defined in the Python session that trained the run, "
-                    "so it cannot be recomputed here; move it to a .py file and train again to have it everywhere"
+                    f"your metric {one_line(str(key), 40)} was handed to kindling.fit in the Python session that "
+                    "trained the run and no file names it, so it is not recomputed here; put it at the top of a "
+                    ".py file and train again to have it everywhere"
                 )
             continue
         found[str(key)] = rebuild("metric", record, folder, trust_code)

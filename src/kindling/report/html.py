@@ -225,8 +225,9 @@ def render(view: RunView) -> str:
         notes=view.notes,
         metric_keys=keys,
         metric_rows=rows,
-        ev=ev,
-        ev_keys=[k for k in ("accuracy", "macro_f1", "loss", "mae", "rmse", "r2", "n") if k in (ev or {})],
+        ev={**ev, **(ev.get("user_metrics") or {})} if ev else ev,  # your own metrics: columns too
+        ev_keys=[k for k in ("accuracy", "macro_f1", "loss", "mae", "rmse", "r2", "n") if k in (ev or {})]
+        + list((ev or {}).get("user_metrics") or {}),
         ev_model=cfg.model.name,
         baseline=view.baseline,
         baseline_line=_baseline_line(ev, view.baseline),

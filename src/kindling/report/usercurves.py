@@ -50,5 +50,5 @@ def user_metric_curves(history: list[dict], keys: list[str]) -> Plot | None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         set_title(ax, f"{key} (yours, validation)")
-    fig.subplots_adjust(left=0.08, right=0.97, bottom=0.16, top=0.88, wspace=0.35)
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.16, top=0.88, wspace=0.35)
     return Plot("user_metrics", "Your metrics", to_png(fig), data)

@@ -242,17 +242,22 @@ def resumable_here(trainer, event: str) -> bool:
 
 
 def stop_line(trainer, failed: UserCodeFailed, saved: bool) -> str:
-    """The one line of a run your code stopped: what raised, and how to go on."""
+    """The one line of a run your code stopped: what raised, where, and how to go on."""
     p = trainer.progress
-    last = trainer.run_dir / "checkpoints" / "last.pt"
+    if failed.event == "epoch_end":
+        where = f"after epoch {p.epoch}"
+    elif trainer._ending is not None:
+        where = f"in the validation ending epoch {p.epoch}"
+    else:
+        where = f"at epoch {p.epoch + 1}, batch {p.batch}"
     resume = f"fix it and resume: kindling train --resume {trainer.run_dir}"
     if saved:
-        kept = f"saved a resumable checkpoint (epoch {p.epoch + 1}, batch {p.batch})"
-    elif last.is_file():
-        kept = "the last checkpoint is kept"
+        kept = "saved a checkpoint that resumes there"
+    elif (trainer.run_dir / "checkpoints" / "last.pt").is_file():
+        kept = "the last checkpoint is kept" + (" (this epoch's)" if failed.event == "epoch_end" else "")
     else:
         kept, resume = "nothing was saved", "fix it and run again"
-    return f"{failed}; stopped at epoch {p.epoch + 1}, batch {p.batch}; {kept}; {resume}"
+    return f"{failed}; stopped {where}; {kept}; {resume}"
 
 
 def gather_rows(dist_info, total: int):
