@@ -115,8 +115,9 @@ def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
     """`loss=`, `metrics=`, `callbacks=` as the config's specs: one found at the top of a .py module is
     named by its file (recorded, resumable anywhere); any other object is this process's own
     (kindling.models.userrefs)."""
-    from kindling.models.userrefs import hand_over
+    from kindling.models.userrefs import given_again, hand_over
 
+    given_again([])  # what this call names (hand_over), nothing of an earlier call's
     given: dict[str, Any] = {}
     if loss is not None:
         given["loss"] = hand_over("loss", loss)

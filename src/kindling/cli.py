@@ -63,8 +63,8 @@ def cmd_train(args) -> int:
     if args.resume:  # your loss, metrics and callbacks named again: used as they are now
         from kindling.models.userrefs import given_again
 
-        given_again([flags.get("train.loss")] * bool(flags.get("train.loss")))
-        given_again((flags.get("train.metrics") or []) + (flags.get("train.callbacks") or []))
+        loss = [flags["train.loss"]] if flags.get("train.loss") else []
+        given_again(loss + (flags.get("train.metrics") or []) + (flags.get("train.callbacks") or []))
     if args.print_config:
         print(cfg.to_yaml(), end="")
         return 0

@@ -87,7 +87,7 @@ def hand_over(role: str, obj, key: str | None = None, taken: set[str] | None = N
     only (NAME: a metric's key, else the object's name, made unique among `taken`). A string is a spec
     already."""
     if isinstance(obj, str):
-        given_again([obj])
+        _GIVEN.add(split_metric(obj)[1] if "=" in obj else obj)
         return obj if key is None or "=" in obj else f"{key}={obj}"
     module = sys.modules.get(getattr(obj, "__module__", None) or "")
     name = _top_level_name(obj, module)
@@ -212,8 +212,10 @@ def _ledger_name(record: dict, role: str) -> str:
 
 
 def given_again(specs) -> None:
-    """Specs the user names in this process (`--loss`, `--metric`, `--callback` on a `--resume`, or
-    kindling.fit's keywords): pointed at now, so used as they are, a fixed file included."""
+    """The specs the user names for the run starting now (`--loss`, `--metric`, `--callback` on a
+    `--resume`, or kindling.fit's keywords; `hand_over` adds its own): pointed at now, so used as they
+    are, a fixed file included. Each command or fit call names its own: the last call's are forgotten."""
+    _GIVEN.clear()
     for text in specs or []:
         _GIVEN.add(split_metric(text)[1] if "=" in str(text) else str(text))
 

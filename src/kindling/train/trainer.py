@@ -90,6 +90,8 @@ class Trainer:
                     train_metrics = self._train_epoch()
                     self._end_epoch(train_metrics, time.perf_counter() - t0)
             except StopTraining as stop:
+                if self.progress.batch and self.progress.batch % self.tc.accumulate == 0:
+                    persist.save_last(self)  # stopped mid-epoch: a resume with more epochs goes on from here
                 if self.dist.is_main and str(stop):
                     self.echo(str(stop))
         if self.progress.best_epoch < 0:  # never validated (dry run, no val split): keep the last weights
@@ -170,6 +172,7 @@ class Trainer:
         self.mode = yours[1] if yours else self.task.mode(self.monitor)
         self._epoch_metrics: Metrics | None = None
         self._ending: tuple | None = None  # (train metrics, seconds, progress) while an epoch's end runs
+        self._stopping: StopTraining | None = None  # raised in on_validation_end: stops after the epoch
         self._unchecked = 0  # batches since the GPU's deferred NaN check
         if self.resume_state is not None:
             persist.load_state(self, self.resume_state)
@@ -360,8 +363,13 @@ class Trainer:
             return None, False
         val = self.evaluate_split(self.val_split)
         self.progress.val_rounds += 1
-        self.fire("validation_end", val)
+        try:
+            self.fire("validation_end", val)
+        except StopTraining as stop:  # a callback's stop: once this round is tracked (and its epoch ended)
+            self._stopping = stop
         improved = self._track(val, epoch)
+        if self._stopping is not None and self._ending is None:
+            raise self._stopping
         if (
             self.tc.patience_steps
             and self.progress.step - self.progress.last_improved_step >= self.tc.patience_steps
@@ -409,6 +417,8 @@ class Trainer:
         if self.dist.is_main:
             self.echo(epoch_line(record, self.epochs, improved, also=tuple(self.own.metrics)))
         self.fire("epoch_end", record)
+        if self._stopping is not None:
+            raise self._stopping
         if self.tc.patience and p.bad_rounds >= self.tc.patience:
             raise StopTraining(
                 f"early stop: {self.monitor_key} did not improve for {self.tc.patience} validation rounds"
