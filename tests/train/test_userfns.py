@@ -333,9 +333,9 @@ def test_a_callbacks_state_resumes_with_it(code, capsys):
 @pytest.mark.parametrize(
     ("event", "body", "kept"),
     [
-        ("epoch_start", "if trainer.progress.epoch == 1: raise KeyError('x')", "saved a checkpoint"),
-        ("step_end", "if trainer.progress.step == 25: raise KeyError('x')", "saved a checkpoint"),
-        ("validation_end", "if trainer.progress.epoch == 1: raise KeyError('x')", "saved a checkpoint"),
+        ("epoch_start", "if trainer.progress.epoch == 1: raise KeyError('x')", "its checkpoint resumes there"),
+        ("step_end", "if trainer.progress.step == 25: raise KeyError('x')", "its checkpoint resumes there"),
+        ("validation_end", "if trainer.progress.epoch == 1: raise KeyError('x')", "its checkpoint resumes there"),
         ("epoch_end", "if record['epoch'] == 1: raise KeyError('x')", "the last checkpoint is kept"),
     ],
 )
@@ -358,7 +358,7 @@ def test_a_callback_that_raises_stops_with_a_checkpoint_that_resumes_exactly(cod
         and f"your callback Flaky raised KeyError: 'x' in on_{event}" in err[0]
         and kept in err[0]
     )
-    assert f"kindling train --resume {code / 'cut'}" in err[0]
+    assert f"fix it, then: kindling train --resume {code / 'cut'}" in err[0]
     (code / "flaky.py").write_text(f"class Flaky:\n    def on_{event}(self, {params}):\n        pass\n")
     assert main(["train", "--resume", str(code / "cut")]) == 2  # changed since the run started: refused
     assert "changed since this run started" in capsys.readouterr().err
@@ -374,7 +374,7 @@ def test_a_metric_that_raises_stops_in_the_first_validation_with_a_checkpoint(co
     assert train(code / "cut", "--epochs", "2", "--metric", "bad.py:score") == 2
     err = capsys.readouterr().err
     assert "your metric score raised ValueError: boom on the validation split" in err
-    assert "stopped in the validation ending epoch 1; saved a checkpoint that resumes there" in err
+    assert "stopped in epoch 1's validation; its checkpoint resumes there" in err
     assert main(["train", "--resume", str(code / "cut"), "--metric", "metrics.py:top3"]) == 0
     assert train(code / "straight", "--epochs", "2", "--metric", "metrics.py:top3") == 0
     assert same_weights(code / "straight", code / "cut")

@@ -186,13 +186,16 @@ def _ready(role: str, obj, ref: Reference):
             obj = obj()
         except Exception as exc:
             raise UserError(
-                f"{label}() raised {type(exc).__name__}: {one_line(str(exc), 100)}; give it defaults, or name "
-                f"an instance made at the top of the file ({ref.name.lower()} = {ref.name}(...))"
+                f"your {role} {ref.name}() in {ref.where} raised {type(exc).__name__}: {one_line(str(exc), 100)}; "
+                f"give it defaults, or name an instance made at the top of the file ({ref.name.lower()} = "
+                f"{ref.name}(...))"
             ) from exc
     if role == "callback":  # what events it takes is the trainer's to check (kindling.train.userfns)
         return obj
     if not callable(obj):
-        raise UserError(f"{label} is a {type(obj).__name__}, not a function (outputs, targets) -> value")
+        kind = type(obj).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
+        raise UserError(f"{label} is {article} {kind}, not a function (outputs, targets) -> value")
     return obj
 
 

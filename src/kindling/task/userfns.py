@@ -42,7 +42,11 @@ class UserCodeFailed(UserError):
 
 
 def raised(what: str, exc: BaseException) -> str:
-    return f"{what} raised {type(exc).__name__}: {one_line(str(exc), 120) or '(no message)'}"
+    return f"{what} raised {type(exc).__name__}: {one_line(str(exc), 80) or '(no message)'}"
+
+
+def _a(name: str) -> str:
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
 
 
 # ---------------------------------------------------------------- the loss
@@ -65,7 +69,7 @@ class UserLoss:
             got = (
                 f"a tensor of shape {tuple(loss.shape)} ({str(loss.dtype).removeprefix('torch.')})"
                 if isinstance(loss, torch.Tensor)
-                else f"a {type(loss).__name__}"
+                else _a(type(loss).__name__)
             )
             raise UserCodeFailed(
                 f"your loss {self.name} returned {got}; return one number as a float tensor "
@@ -107,7 +111,7 @@ def check_key(key: str) -> None:
     if key in RESERVED:
         raise UserError(
             f"--metric {key}=...: '{key}' is one of kindling's own values; name your metric another way "
-            "(--metric my_{key}=FILE.py:NAME)"
+            f"(--metric my_{key}=FILE.py:NAME)"
         )
 
 
@@ -170,7 +174,10 @@ class SplitMetrics:
         except (TypeError, ValueError, RuntimeError):
             number = None
         if number is None or isinstance(value, bool) or not math.isfinite(number):
-            shown = one_line(repr(value), 60)
+            shape = getattr(value, "shape", None)
+            shown = (
+                f"{_a(type(value).__name__)} of shape {tuple(shape)}" if shape else one_line(repr(value), 40)
+            )
             raise UserCodeFailed(
                 f"your metric {key} returned {shown} on the {split} split; return one finite number", "metric"
             )

@@ -123,6 +123,7 @@ class Own:
             trainer.task = with_loss(trainer.task, fn, self.loss.key)
             _probe_loss(trainer, self.loss.key)
         trainer.callbacks.extend(UserCallback(n.obj, n.key) for n in self.callbacks)
+        self.state()  # a state_dict() a checkpoint cannot hold is refused now, before any step
 
     def monitor(self, monitor: str, has_val: bool) -> tuple[str, str] | None:
         """(monitor, mode) when `monitor` names one of the user's metrics (val_KEY), else None."""
@@ -244,15 +245,15 @@ def resumable_here(trainer, event: str) -> bool:
 def stop_line(trainer, failed: UserCodeFailed, saved: bool) -> str:
     """The one line of a run your code stopped: what raised, where, and how to go on."""
     p = trainer.progress
-    if failed.event == "epoch_end":
+    if failed.event == "epoch_end" or (failed.event == "state" and p.epoch and not p.batch):
         where = f"after epoch {p.epoch}"
     elif trainer._ending is not None:
-        where = f"in the validation ending epoch {p.epoch}"
+        where = f"in epoch {p.epoch}'s validation"
     else:
         where = f"at epoch {p.epoch + 1}, batch {p.batch}"
-    resume = f"fix it and resume: kindling train --resume {trainer.run_dir}"
+    resume = f"fix it, then: kindling train --resume {trainer.run_dir}"
     if saved:
-        kept = "saved a checkpoint that resumes there"
+        kept = "its checkpoint resumes there"
     elif (trainer.run_dir / "checkpoints" / "last.pt").is_file():
         kept = "the last checkpoint is kept" + (" (this epoch's)" if failed.event == "epoch_end" else "")
     else:
