@@ -118,7 +118,7 @@ class Evaluation:
         result = self.metrics.compute()
         result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
         if self.yours is not None:
-            result["user_metrics"] = self.yours.compute(split)
+            result["user_metrics"] = self.yours.compute()
         if "confusion_matrix" in result:
             result.update(per_class(result["confusion_matrix"], self.sig.class_names))
         result["split"] = split

@@ -333,9 +333,17 @@ def test_a_callbacks_state_resumes_with_it(code, capsys):
 @pytest.mark.parametrize(
     ("event", "body", "kept"),
     [
-        ("epoch_start", "if trainer.progress.epoch == 1: raise KeyError('x')", "its checkpoint resumes there"),
+        (
+            "epoch_start",
+            "if trainer.progress.epoch == 1: raise KeyError('x')",
+            "its checkpoint resumes there",
+        ),
         ("step_end", "if trainer.progress.step == 25: raise KeyError('x')", "its checkpoint resumes there"),
-        ("validation_end", "if trainer.progress.epoch == 1: raise KeyError('x')", "its checkpoint resumes there"),
+        (
+            "validation_end",
+            "if trainer.progress.epoch == 1: raise KeyError('x')",
+            "its checkpoint resumes there",
+        ),
         ("epoch_end", "if record['epoch'] == 1: raise KeyError('x')", "the last checkpoint is kept"),
     ],
 )
@@ -373,7 +381,7 @@ def test_a_metric_that_raises_stops_in_the_first_validation_with_a_checkpoint(co
     (code / "bad.py").write_text("def score(outputs, targets):\n    raise ValueError('boom')\n")
     assert train(code / "cut", "--epochs", "2", "--metric", "bad.py:score") == 2
     err = capsys.readouterr().err
-    assert "your metric score raised ValueError: boom on the validation split" in err
+    assert "your metric score raised ValueError: boom; stopped in epoch 1's validation" in err
     assert "stopped in epoch 1's validation; its checkpoint resumes there" in err
     assert main(["train", "--resume", str(code / "cut"), "--metric", "metrics.py:top3"]) == 0
     assert train(code / "straight", "--epochs", "2", "--metric", "metrics.py:top3") == 0

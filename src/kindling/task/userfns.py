@@ -3,7 +3,7 @@
     task = with_loss(task, fn, "focal")       # training's loss: fn(outputs, targets), checked each step
     split = SplitMetrics({"top3": top3}, task)
     for out, y in batches: split.add(out, y)
-    split.compute("val")                      # {"top3": 0.987}: each metric once, over the whole split
+    split.compute()                           # {"top3": 0.987}: each metric once, over the whole split
 
 **A loss** takes `(outputs, targets)` as the seeds' `criterion(outputs, labels)` does: the model's raw
 outputs for a batch (logits, or log-probabilities for a `log_softmax` head) and the targets the built-in loss
@@ -36,9 +36,9 @@ class UserCodeFailed(UserError):
     """Your loss, metric or callback raised, or returned what cannot be used. `event` says when: the
     trainer decides from it whether the state it stopped in can be saved for an exact resume."""
 
-    def __init__(self, message: str, event: str = ""):
+    def __init__(self, message: str, event: str = "", who: str = ""):
         super().__init__(message)
-        self.event = event
+        self.event, self.who = event, who  # who: the loss's name, the metric's key, the callback's name
 
 
 def raised(what: str, exc: BaseException) -> str:
@@ -64,7 +64,9 @@ class UserLoss:
         try:
             loss = self.fn(out, target)
         except Exception as exc:
-            raise UserCodeFailed(raised(f"your loss {self.name}", exc) + "; fix it", "loss") from exc
+            raise UserCodeFailed(
+                raised(f"your loss {self.name}", exc) + "; fix it", "loss", self.name
+            ) from exc
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not loss.is_floating_point():
             got = (
                 f"a tensor of shape {tuple(loss.shape)} ({str(loss.dtype).removeprefix('torch.')})"
@@ -75,12 +77,14 @@ class UserLoss:
                 f"your loss {self.name} returned {got}; return one number as a float tensor "
                 "(e.g. .mean() over the batch)",
                 "loss",
+                self.name,
             )
         if torch.is_grad_enabled() and not loss.requires_grad:
             raise UserCodeFailed(
                 f"your loss {self.name} returned a tensor that does not depend on the outputs (no gradient); "
                 "compute it from `outputs` with torch operations, without .item(), .detach() or NumPy",
                 "loss",
+                self.name,
             )
         return loss.reshape(())
 
@@ -101,6 +105,7 @@ def check_loss(task, out, y, name: str) -> None:
             f"your loss {name} is {float(loss.detach())} on the first batch of the training data, before any "
             "step; check it for log(0), division by zero or sqrt of a negative",
             "loss",
+            name,
         )
 
 
@@ -129,6 +134,7 @@ def merged(result: dict, yours: dict) -> dict:
             f"your metric {clash[0]} has the name of one of kindling's own values; name it another way "
             f"(--metric my_{clash[0]}=FILE.py:NAME)",
             "metric",
+            clash[0],
         )
     return {**result, **yours}
 
@@ -146,7 +152,7 @@ class SplitMetrics:
         self.outs.append(out.detach())
         self.ys.append(y.detach())
 
-    def compute(self, split: str, gather=None) -> dict[str, float]:
+    def compute(self, gather=None) -> dict[str, float]:
         """{key: value}; `gather(tensor)` puts a distributed pass's rows back together, in order."""
         import torch
 
@@ -159,16 +165,14 @@ class SplitMetrics:
         view = getattr(self.task, "values", None)  # regression: values in the target's own units
         out = (view(out) if view is not None else out.float()).cpu()
         y = y.cpu()
-        return {key: self._one(key, fn, out, y, split) for key, fn in self.metrics.items()}
+        return {key: self._one(key, fn, out, y) for key, fn in self.metrics.items()}
 
     @staticmethod
-    def _one(key: str, fn, out, y, split: str) -> float:
+    def _one(key: str, fn, out, y) -> float:
         try:
             value = fn(out, y)
         except Exception as exc:
-            raise UserCodeFailed(
-                raised(f"your metric {key}", exc) + f" on the {split} split", "metric"
-            ) from exc
+            raise UserCodeFailed(raised(f"your metric {key}", exc), "metric", key) from exc
         try:
             number = float(value.item() if hasattr(value, "item") else value)
         except (TypeError, ValueError, RuntimeError):
@@ -179,6 +183,8 @@ class SplitMetrics:
                 f"{_a(type(value).__name__)} of shape {tuple(shape)}" if shape else one_line(repr(value), 40)
             )
             raise UserCodeFailed(
-                f"your metric {key} returned {shown} on the {split} split; return one finite number", "metric"
+                f"your metric {key} returned {shown}; return one finite number",
+                "metric",
+                key,
             )
         return number

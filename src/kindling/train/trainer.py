@@ -75,7 +75,7 @@ class Trainer:
             saved = resumable_here(self, failed.event)
             if saved:
                 persist.save_last(self)
-            raise UserCodeFailed(stop_line(self, failed, saved), failed.event) from failed
+            raise UserCodeFailed(stop_line(self, failed, saved), failed.event, failed.who) from failed
         return self.summary()
 
     def _fit(self) -> None:
@@ -355,7 +355,7 @@ class Trainer:
         result = metrics.compute()
         if yours is not None:
             gather = gather_rows(self.dist, len(split)) if order is not None else None
-            result = merged(result, yours.compute("validation", gather))
+            result = merged(result, yours.compute(gather))
         return result
 
     def _validate_and_track(self, epoch: int) -> tuple[dict | None, bool]:

@@ -68,7 +68,7 @@ class UserCallback:
             raise
         except Exception as exc:
             raise UserCodeFailed(
-                raised(f"your callback {self.name}", exc) + f" in on_{event}", event
+                raised(f"your callback {self.name}", exc) + f" in on_{event}", event, self.name
             ) from exc
 
 
@@ -137,6 +137,25 @@ class Own:
             )
         return monitor, mode_of(self.metrics[key].obj)
 
+    def again(self, failed: UserCodeFailed) -> str:
+        """The flag that names the failing one's file again, for a resume with it fixed ('' for an
+        object of a Python session, which is handed again instead)."""
+        if failed.event == "loss":
+            found = [self.loss] if self.loss else []
+        elif failed.event == "metric":
+            found = [self.metrics[failed.who]] if failed.who in self.metrics else []
+        else:
+            found = [n for n in self.callbacks if n.key == failed.who]
+        if not found or found[0].record["kind"] == "session":
+            return ""
+        named = found[0]
+        text = (
+            named.record["reference"]
+            if named.role != "metric"
+            else f"{named.key}={named.record['reference']}"
+        )
+        return f" {userrefs.FLAGS[named.role]} {text}"
+
     def split_metrics(self, task) -> SplitMetrics | None:
         if not self.metrics:
             return None
@@ -167,7 +186,7 @@ class Own:
                     value = get()
                 except Exception as exc:
                     raise UserCodeFailed(
-                        raised(f"your callback {named.key}", exc) + " in state_dict", "state"
+                        raised(f"your callback {named.key}", exc) + " in state_dict", "state", named.key
                     ) from exc
                 _check_plain(value, named.key)
                 saved[f"{i}:{named.key}"] = value
@@ -183,7 +202,7 @@ class Own:
                 put(value)
             except Exception as exc:
                 raise UserCodeFailed(
-                    raised(f"your callback {named.key}", exc) + " in load_state_dict", "state"
+                    raised(f"your callback {named.key}", exc) + " in load_state_dict", "state", named.key
                 ) from exc
 
 
@@ -208,6 +227,7 @@ def _check_plain(value, name: str, depth: int = 0) -> None:
         f"your callback {name}'s state_dict() holds a {type(value).__name__}; keep to numbers, strings, "
         "lists, dicts and tensors (a checkpoint is loaded with weights_only=True)",
         "state",
+        name,
     )
 
 
@@ -251,7 +271,7 @@ def stop_line(trainer, failed: UserCodeFailed, saved: bool) -> str:
         where = f"in epoch {p.epoch}'s validation"
     else:
         where = f"at epoch {p.epoch + 1}, batch {p.batch}"
-    resume = f"fix it, then: kindling train --resume {trainer.run_dir}"
+    resume = f"fix it, then: kindling train --resume {trainer.run_dir}{trainer.own.again(failed)}"
     if saved:
         kept = "its checkpoint resumes there"
     elif (trainer.run_dir / "checkpoints" / "last.pt").is_file():
