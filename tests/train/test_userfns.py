@@ -389,3 +389,20 @@ def test_a_metric_that_raises_stops_in_the_first_validation_with_a_checkpoint(co
     assert [r["val_top3"] for r in history(code / "cut")] == [
         r["val_top3"] for r in history(code / "straight")
     ]
+
+
+def test_a_distributed_validation_gives_your_metric_the_whole_split_in_its_order(code):
+    """Under torchrun each rank validates every other sample; the metric still gets them all, in order."""
+    from kindling.launch import torchrun_command
+
+    (code / "checks.py").write_text(
+        "import torch\n\n\ndef count(outputs, targets):\n    return len(targets)\n\n\n"
+        "def order(outputs, targets):\n    return float((targets.double() * torch.arange(len(targets))).sum())\n"
+    )
+    mine = ["--metric", "checks.py:count", "--metric", "checks.py:order", "--epochs", "1"]
+    assert train(code / "one", *mine) == 0
+    args = ["train", "--run-dir", str(code / "two"), *QUIET, *mine]
+    done = subprocess.run(torchrun_command(2, args), capture_output=True, text=True, timeout=300, cwd=code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = history(code / "one")[0], history(code / "two")[0]
+    assert two["val_count"] == one["val_count"] == 136 and two["val_order"] == one["val_order"]
