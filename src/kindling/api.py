@@ -127,7 +127,13 @@ def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
                 f"kindling.fit(metrics=...) takes a dict of name -> function, e.g. metrics={{'top3': top3}}; "
                 f"got a {type(metrics).__name__}"
             )
-        given["metrics"] = [hand_over("metric", fn, str(key)) for key, fn in metrics.items()]
+        for key in metrics:
+            if not (isinstance(key, str) and key.isidentifier()):
+                raise UserError(
+                    f"kindling.fit(metrics={{{key!r}: ...}}): a metric's key is logged as val_KEY, so it is a "
+                    "name of letters, digits and _ (e.g. 'top3')"
+                )
+        given["metrics"] = [hand_over("metric", fn, key) for key, fn in metrics.items()]
     if callbacks is not None:
         if not isinstance(callbacks, (list, tuple)):
             callbacks = [callbacks]

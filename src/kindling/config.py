@@ -177,7 +177,8 @@ class TrainConfig:
     monitor: str = setting(
         "auto",
         flag="--monitor",
-        help="metric that picks the best model: auto | val_acc | val_loss | val_mae | val_rmse | val_r2",
+        help="metric that picks the best model: auto | val_acc | val_loss | val_mae | val_rmse | val_r2 | "
+        "val_KEY of your --metric",
     )
     deterministic: bool = setting(
         False, flag="--deterministic", help="deterministic algorithms (bit-identical resume on CPU)"
@@ -243,14 +244,14 @@ class TrainConfig:
         factory=list,
         repeat=True,
         help="your own metric, [KEY=]FILE.py:NAME: a function (outputs, targets) -> a number over the whole "
-        "validation split, logged as val_KEY and usable as --monitor val_KEY (repeatable; default: none)",
+        "validation split, logged as val_KEY and usable as --monitor val_KEY; repeatable",
     )
     callbacks: list[str] = setting(
         flag="--callback",
         factory=list,
         repeat=True,
         help="your own callback, FILE.py:NAME: a class (made with no arguments) or an object with "
-        "on_epoch_end(trainer, record) and the other events of docs/callbacks.md (repeatable; default: none)",
+        "on_epoch_end(trainer, record) and the other events of docs/callbacks.md; repeatable",
     )
 
 

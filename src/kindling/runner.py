@@ -193,6 +193,7 @@ def train(
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
     if resume is None and rank0:
         remember_code(cfg)
+    if rank0:  # a file of yours named again on a resume (fixed) is one you train with here too
         own.remember()
     if own.monitor(cfg.train.monitor, has_val=True) is None:  # val_KEY of your metric: the trainer's
         check_against_data(cfg, data.signature)

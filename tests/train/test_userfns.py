@@ -254,7 +254,10 @@ def test_a_metric_that_says_lower_is_better_picks_its_lowest(code):
     assert kindling.load(code / "run").bundle.meta["metrics"]["epoch"] == lowest["epoch"]
 
 
-def test_evaluate_imports_a_metric_only_from_code_you_pointed_at(code, tmp_path, capsys):
+def test_evaluate_imports_a_metric_only_from_code_you_pointed_at(code, tmp_path, capsys, monkeypatch):
+    from kindling import codetrust
+
+    monkeypatch.setattr(codetrust, "_POINTED", {})  # --code names a file for this process: this test's
     assert train(code / "run", "--epochs", "1", "--metric", "metrics.py:top3") == 0
     (code / "metrics.py").write_text(METRICS + "\n# edited\n", encoding="utf-8")
     capsys.readouterr()

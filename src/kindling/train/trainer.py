@@ -146,7 +146,9 @@ class Trainer:
         self.augment = augment.build(self.cfg.data.augment, self.sig)
         self.task = self._task(model, task)
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
-        self.own = self.own or Own.load(tc)
+        if self.own is None:  # a Trainer used without the runner: your code from the config
+            with rng.kept():  # a loss module's own parameters draw nothing from the training's stream
+                self.own = Own.load(tc)
         self.own.attach(self)  # your loss (checked on one batch) in the Task, your callbacks after ours
         self.threads, threads_how = calibrate.pick_threads(self)
         self.memory_format, format_how = calibrate.pick_memory_format(self)
@@ -354,7 +356,8 @@ class Trainer:
         model.train(was_training)
         result = metrics.compute()
         if yours is not None:
-            gather = gather_rows(self.dist, len(split)) if order is not None else None
+            whole = order is not None and not self.tc.dry_run  # a dry run's one batch: each rank's own
+            gather = gather_rows(self.dist, len(split)) if whole else None
             result = merged(result, yours.compute(gather))
         return result
 

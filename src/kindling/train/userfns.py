@@ -265,7 +265,9 @@ def resumable_here(trainer, event: str) -> bool:
 def stop_line(trainer, failed: UserCodeFailed, saved: bool) -> str:
     """The one line of a run your code stopped: what raised, where, and how to go on."""
     p = trainer.progress
-    if failed.event == "epoch_end" or (failed.event == "state" and p.epoch and not p.batch):
+    if failed.event == "fit_end":
+        where = "after training (the best model is saved)"
+    elif failed.event == "epoch_end" or (failed.event == "state" and p.epoch and not p.batch):
         where = f"after epoch {p.epoch}"
     elif trainer._ending is not None:
         where = f"in epoch {p.epoch}'s validation"
