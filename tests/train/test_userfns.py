@@ -244,6 +244,10 @@ def test_a_top3_metric_picks_the_best_model_and_evaluate_recomputes_it(code, cap
     )  # fmt: skip
     assert same_weights(code / "straight", run.dir)
     assert run.evaluate("val")["user_metrics"] == result["user_metrics"]
+    kindling.fit(data="digits", epochs=2, metrics={"top3": metrics.top3, "wrong": metrics.errors},
+                 monitor="val_top3", run_dir="api-cut", **quiet)  # fmt: skip
+    kindling.fit(resume="api-cut", epochs=4)
+    assert same_weights(code / "straight", code / "api-cut")
 
 
 def test_a_metric_that_says_lower_is_better_picks_its_lowest(code):
@@ -252,6 +256,8 @@ def test_a_metric_that_says_lower_is_better_picks_its_lowest(code):
     )
     lowest = min(history(code / "run"), key=lambda r: r["val_errors"])
     assert kindling.load(code / "run").bundle.meta["metrics"]["epoch"] == lowest["epoch"]
+    assert main(["report", str(code / "run"), "--refresh"]) == 0  # the page's best epoch: the lowest too
+    assert json.loads((code / "run" / "plots" / "report.json").read_text())["monitor_mode"] == "min"
 
 
 def test_evaluate_imports_a_metric_only_from_code_you_pointed_at(code, tmp_path, capsys, monkeypatch):
@@ -310,6 +316,9 @@ def test_a_callback_stops_training_on_a_condition_and_a_resume_stops_where_it_wo
     quiet = dict(model="mlp", threads=1, logger="none", baseline="none", deterministic=True)
     run = kindling.fit(data="digits", epochs=8, callbacks=[stop_at()], run_dir="api", **quiet)
     assert same_weights(code / "straight", run.dir)
+    kindling.fit(data="digits", epochs=stopped - 1, callbacks=[stop_at()], run_dir="api-cut", **quiet)
+    kindling.fit(resume="api-cut", epochs=8, callbacks=[stop_at()])
+    assert same_weights(code / "straight", code / "api-cut") and len(history(code / "api-cut")) == stopped
 
 
 def test_a_callbacks_state_resumes_with_it(code, capsys):

@@ -28,6 +28,7 @@ from pathlib import Path
 from kindling import codetrust
 from kindling.codetrust import FIX
 from kindling.errors import UserError, did_you_mean, one_line
+from kindling.models.recorded import locate_module
 from kindling.models.usercode import Reference, import_module, is_reference, parse, sha256_of
 from kindling.userfile import import_file
 
@@ -234,7 +235,7 @@ def check_saved(role: str, text: str, where: Path, started: dict | None = None) 
     if ref.target == SESSION:
         _session_object(role, ref.name)
         return None
-    file = Path(ref.target) if ref.kind == "file" else _module_file(ref)
+    file = Path(ref.target) if ref.kind == "file" else locate_module(ref.target)
     if file is None or not file.is_file():  # a missing one is refused by the import, naming it
         return None
     changed = (
@@ -256,12 +257,6 @@ def check_saved(role: str, text: str, where: Path, started: dict | None = None) 
     hint = f"name it again to resume with it ({FLAGS[role]} {ref.text})"
     codetrust.require_known(file, f"{role}:{ref.name}", str(Path(where) / "config.yaml"), hint)
     return None
-
-
-def _module_file(ref: Reference) -> Path | None:
-    from kindling.models.recorded import locate_module
-
-    return locate_module(ref.target)
 
 
 # ---------------------------------------------------------------- a Bundle's: evaluate

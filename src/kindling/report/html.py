@@ -94,6 +94,11 @@ def _evaluate_and_draw(view: RunView) -> None:
     view.monitor_mode = MONITOR_MODES.get(view.cfg.train.monitor, "max")
     view.plots, notes = write_and_render(view.run_dir, _load_model_and_data(view))
     view.notes.extend(notes)
+    if view.bundle is not None:  # a metric of yours as the monitor: its direction is in the Bundle
+        yours = ((view.bundle.meta.get("metrics") or {}).get("user_code") or {}).get("metrics") or {}
+        mine = yours.get(view.cfg.train.monitor.removeprefix("val_")) if isinstance(yours, dict) else None
+        if isinstance(mine, dict) and mine.get("mode") in ("min", "max"):
+            view.monitor_mode = mine["mode"]
     if view.bundle is not None and view.data is not None:
         saved.save(view.run_dir, view.evaluation, view.doctor, view.notes, view.monitor_mode)
 

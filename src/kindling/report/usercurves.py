@@ -10,16 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import yaml
 
+from kindling.config_checks import metric_keys
 from kindling.report.plots import VAL_COLOR, Plot, new_figure, set_title, to_png
 
 
 def user_metric_keys(run_dir: Path) -> list[str]:
     """The keys of the run's own metrics (train.metrics of config.yaml); none when it cannot be read."""
-    import yaml
-
-    from kindling.config_checks import metric_keys
-
     try:
         saved = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8")) or {}
         metrics = (saved.get("train") or {}).get("metrics") or []
@@ -30,7 +28,7 @@ def user_metric_keys(run_dir: Path) -> list[str]:
 
 def user_metric_curves(history: list[dict], keys: list[str]) -> Plot | None:
     """One panel per metric of yours that metrics.jsonl holds, against epoch; None when it holds none."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # lazy: matplotlib only when a picture is drawn
 
     shown = [k for k in keys if any(isinstance(r.get(f"val_{k}"), (int, float)) for r in history)]
     if not shown:

@@ -59,7 +59,7 @@ class UserLoss:
         self.fn, self.name = fn, name
 
     def __call__(self, out, target):
-        import torch
+        import torch  # lazy: `import kindling` loads no torch, and the Task is imported by it
 
         try:
             loss = self.fn(out, target)
@@ -154,7 +154,7 @@ class SplitMetrics:
 
     def compute(self, gather=None) -> dict[str, float]:
         """{key: value}; `gather(tensor)` puts a distributed pass's rows back together, in order."""
-        import torch
+        import torch  # lazy: as above
 
         if not self.outs:
             return {}

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+import torch.distributed as dist
+
 from kindling.errors import UserError, one_line
 from kindling.models import userrefs
 from kindling.task.userfns import (
@@ -30,6 +33,7 @@ from kindling.task.userfns import (
     raised,
     with_loss,
 )
+from kindling.train import rng
 from kindling.train.events import EVENTS, StopTraining
 
 
@@ -114,8 +118,6 @@ class Own:
     def attach(self, trainer) -> None:
         """The loss in the trainer's Task (checked on one real batch, no random stream moved), the
         callbacks after the built-in ones, a loss module on the training device."""
-        import torch
-
         if self.loss is not None:
             fn = self.loss.obj
             if isinstance(fn, torch.nn.Module):
@@ -210,8 +212,6 @@ PLAIN = (str, int, float, bool, type(None))
 
 
 def _check_plain(value, name: str, depth: int = 0) -> None:
-    import torch
-
     if isinstance(value, (PLAIN, torch.Tensor)):
         return
     if depth < 20 and isinstance(value, (list, tuple)):
@@ -233,8 +233,6 @@ def _check_plain(value, name: str, depth: int = 0) -> None:
 
 def _probe_loss(trainer, name: str) -> None:
     """The user's loss on one real batch, in eval mode with gradients on (nothing is stepped)."""
-    from kindling.train import rng
-
     x, y, lengths = next(trainer.train_split.batches(min(trainer.batch_size, 16)))
     model = trainer.model
     was_training = model.training
@@ -288,9 +286,6 @@ def gather_rows(dist_info, total: int):
     back in the split's order, on every rank."""
 
     def gather(t):
-        import torch
-        import torch.distributed as dist
-
         world = dist_info.world
         rows = -(-total // world)
         padded = torch.zeros((rows, *t.shape[1:]), dtype=t.dtype, device=t.device)
