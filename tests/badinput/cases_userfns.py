@@ -89,3 +89,71 @@ STOPS = [
 ]  # fmt: skip
 
 CASES = [*BEFORE, *(case for case, _ in STOPS)]
+
+
+# ---------------------------------------------------------------- crafted Bundles: evaluate imports nothing
+
+MARKER = "MARKER"
+
+
+def _planted(folder, name="planted.py"):
+    """A metric file nobody trained with, which leaves MARKER behind if it is ever imported."""
+    import hashlib
+
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"open({str(folder / MARKER)!r}, 'w').write('ran')\n\ndef top3(o, t):\n    return 1.0\n")
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _record(file, sha, **over) -> dict:
+    return {"kind": "file", "file": str(file), "name": "top3", "reference": f"{file}:top3", "sha256": sha,
+            "copy": "code/planted.py", "mode": "max", **over}  # fmt: skip
+
+
+def _crafted(make):
+    """A copy of the digits run whose header names a metric of `make(folder, run)` -> user_code."""
+
+    def build(folder):
+        from badinput.runs import copy_run, rewrite
+
+        run = copy_run(folder)
+        code = make(folder, run)
+        rewrite(run, meta_edit=lambda meta: meta["metrics"].update(user_code=code))
+        return ["evaluate", run]
+
+    return build
+
+
+def _planted_file(folder, run):
+    return {"metrics": {"top3": _record(*_planted(folder))}}
+
+
+def _into_bundle(folder, run):
+    file, sha = _planted(run / "best" / "code")
+    return {"metrics": {"top3": _record(file, sha)}}
+
+
+def _relative(folder, run):
+    file, sha = _planted(folder)
+    return {"metrics": {"top3": _record(file.name, sha)}}
+
+
+def _planted_copy(folder, run):
+    """--trust-code runs the Bundle's copy only when its sha256 is the recorded one."""
+    _planted(run / "best" / "code")
+    return {"metrics": {"top3": _record(folder / "gone.py", "0" * 64)}}
+
+
+CRAFTED = [
+    Case("crafted-metric-planted-file", _crafted(_planted_file), "is not a file you trained with here"),
+    Case("crafted-metric-into-bundle", _crafted(_into_bundle), "is inside the Bundle, not your file"),
+    Case("crafted-metric-relative", _crafted(_relative), "is a relative path"),
+    Case("crafted-metric-record-not-an-object", _crafted(lambda f, r: "top3"), "is not an object; the bundle is damaged"),
+    Case("crafted-metric-name-a-list", _crafted(lambda f, r: {"metrics": {"top3": _record(*_planted(f), name=["x"])}}),
+         "is not a Python name"),
+    Case("crafted-metric-copy-differs",
+         lambda f: [*_crafted(_planted_copy)(f), "--trust-code"], "does not match its recorded sha256"),
+]  # fmt: skip
+
+CASES = [*CASES, *CRAFTED]

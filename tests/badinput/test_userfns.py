@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from badinput.cases_userfns import BEFORE, STOPS
+from badinput import runs
+from badinput.cases_userfns import BEFORE, CRAFTED, MARKER, STOPS
 from badinput.harness import refuse
 
 
@@ -24,3 +25,13 @@ def test_code_of_yours_failing_mid_run_stops_in_one_line_with_a_resumable_checkp
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file() == resumable, line
     if resumable:
         assert f"kindling train --resume {tmp_path / 'run'}" in line
+
+
+@pytest.mark.parametrize("case", CRAFTED, ids=str)
+def test_a_bundle_naming_metric_code_you_never_pointed_at_is_refused_and_runs_nothing(
+    case, tmp_path, capsys, digits_run
+):
+    """The MARKER the planted metric would write counts as a file left behind: it must never appear."""
+    runs.use(digits_run)
+    refuse(case, tmp_path, capsys)
+    assert not (tmp_path / MARKER).exists()

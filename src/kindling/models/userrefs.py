@@ -279,7 +279,7 @@ def rebuild(role: str, record, folder: Path, trust_code: bool = False):
         codetrust.remember(named, record["sha256"], _ledger_name(record, role))
         return obj
     what = f"the code of {role} '{record['name']}'"
-    file = codetrust.check_recorded_path(record.get("file"), folder)
+    file = codetrust.check_recorded_path(record.get("file"), folder, what, f"user_code ({role})")
     if not file.is_file():
         raise UserError(f"{file} ({what}) is missing; restore it, or {FIX}")
     if codetrust.file_sha256(file) != record["sha256"]:
@@ -339,18 +339,16 @@ def copy_names(records: list[dict], taken: dict[str, str]) -> None:
 def bundle_metrics(meta: dict, folder: Path, trust_code: bool = False, note=None) -> dict:
     """{key: fn} of the metrics a Bundle trained with, for `evaluate` to recompute. One of a session
     that is gone (a notebook's) is left out with `note(text)`; a file moved or changed is refused."""
-    records = ((meta.get("metrics") or {}).get("user_code") or {}).get("metrics") or {}
+    code = (meta.get("metrics") or {}).get("user_code") or {}
+    records = code.get("metrics") or {} if isinstance(code, dict) else None
     if not isinstance(records, dict):
         raise UserError(
             "the Bundle's record of your metrics ('user_code.metrics') is not an object; the bundle is damaged"
         )
     found = {}
     for key, record in records.items():
-        if (
-            isinstance(record, dict)
-            and record.get("kind") == "session"
-            and (("metric", record.get("name")) not in _SESSION)
-        ):
+        name = record.get("name") if isinstance(record, dict) else None
+        if isinstance(name, str) and record.get("kind") == "session" and ("metric", name) not in _SESSION:
             if note is not None:
                 note(
                     f"your metric {one_line(str(key), 40)} was handed to kindling.fit in the Python session that "
