@@ -36,7 +36,7 @@ from kindling.train.precision import autocast_for, maybe_compile
 from kindling.train.progress import PhaseBar, epoch_line, live_postfix
 from kindling.train.signals import SignalFlag
 from kindling.train.threadwatch import ThreadWatch
-from kindling.train.userfns import Own, UserCodeFailed, gather_rows, resumable_here, stop_line
+from kindling.train.userfns import Own, UserCodeFailed, gather_rows, stopped
 
 
 class Trainer:
@@ -72,10 +72,7 @@ class Trainer:
         try:
             self._fit()
         except UserCodeFailed as failed:  # your loss, metric or callback raised: stop where it resumes
-            saved = resumable_here(self, failed.event)
-            if saved:
-                persist.save_last(self)
-            raise UserCodeFailed(stop_line(self, failed, saved), failed.event, failed.who) from failed
+            raise stopped(self, failed) from failed
         return self.summary()
 
     def _fit(self) -> None:
@@ -146,10 +143,7 @@ class Trainer:
         self.augment = augment.build(self.cfg.data.augment, self.sig)
         self.task = self._task(model, task)
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
-        if self.own is None:  # a Trainer used without the runner: your code from the config
-            with rng.kept():  # a loss module's own parameters draw nothing from the training's stream
-                self.own = Own.load(tc)
-        self.own.attach(self)  # your loss (checked on one batch) in the Task, your callbacks after ours
+        self.own = (self.own or Own.load(tc, kept=True)).attach(self)  # your loss, callbacks (after ours)
         self.threads, threads_how = calibrate.pick_threads(self)
         self.memory_format, format_how = calibrate.pick_memory_format(self)
         if threads_how.startswith("measured"):  # re-measured if the machine gets busy mid-run
@@ -166,12 +160,11 @@ class Trainer:
         self.train_model = maybe_compile(
             distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device
         )
-        yours = self.own.monitor(tc.monitor, self.val_split is not None)  # val_KEY of your metric
-        self.monitor = yours[0] if yours else self.task.monitor_for(tc.monitor)  # `auto`: by the task
+        # `auto`: val_acc or val_loss, by the task; val_KEY: your metric
+        self.monitor, self.mode = self.own.monitor_and_mode(self.task, tc.monitor, self.val_split is not None)
         self.monitor_key = (
             self.monitor if self.val_split is not None else self.monitor.replace("val_", "train_")
         )
-        self.mode = yours[1] if yours else self.task.mode(self.monitor)
         self._epoch_metrics: Metrics | None = None
         self._ending: tuple | None = None  # (train metrics, seconds, progress) while an epoch's end runs
         self._stopping: StopTraining | None = None  # raised in on_validation_end: stops after the epoch

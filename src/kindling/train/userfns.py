@@ -33,7 +33,7 @@ from kindling.task.userfns import (
     raised,
     with_loss,
 )
-from kindling.train import rng
+from kindling.train import persist, rng
 from kindling.train.events import EVENTS, StopTraining
 
 
@@ -85,8 +85,12 @@ class Own:
     callbacks: list[userrefs.Named] = field(default_factory=list)
 
     @classmethod
-    def load(cls, tc) -> Own:
-        """Every spec of the train config imported and checked (before any file is written)."""
+    def load(cls, tc, kept: bool = False) -> Own:
+        """Every spec of the train config imported and checked (before any file is written); `kept`:
+        the global random stream left as it was (a loss module's own parameters draw from it)."""
+        if kept:
+            with rng.kept():
+                return cls.load(tc)
         own = cls(loss=userrefs.load("loss", tc.loss) if tc.loss else None)
         for text in tc.metrics or []:
             named = userrefs.load("metric", text)
@@ -115,9 +119,9 @@ class Own:
 
     # ------------------------------------------------------------------ in the trainer
 
-    def attach(self, trainer) -> None:
+    def attach(self, trainer) -> Own:
         """The loss in the trainer's Task (checked on one real batch, no random stream moved), the
-        callbacks after the built-in ones, a loss module on the training device."""
+        callbacks after the built-in ones, a loss module on the training device. -> self"""
         if self.loss is not None:
             fn = self.loss.obj
             if isinstance(fn, torch.nn.Module):
@@ -126,6 +130,13 @@ class Own:
             _probe_loss(trainer, self.loss.key)
         trainer.callbacks.extend(UserCallback(n.obj, n.key) for n in self.callbacks)
         self.state()  # a state_dict() a checkpoint cannot hold is refused now, before any step
+        return self
+
+    def monitor_and_mode(self, task, monitor: str, has_val: bool) -> tuple[str, str]:
+        """The metric that picks the best model and which way it improves: the task's (`auto` -> its
+        default), or val_KEY of one of the user's metrics."""
+        yours = self.monitor(monitor, has_val)
+        return yours or (task.monitor_for(monitor), task.mode(task.monitor_for(monitor)))
 
     def monitor(self, monitor: str, has_val: bool) -> tuple[str, str] | None:
         """(monitor, mode) when `monitor` names one of the user's metrics (val_KEY), else None."""
@@ -258,6 +269,15 @@ def resumable_here(trainer, event: str) -> bool:
     if event in ("validation_end", "metric"):
         return trainer._ending is not None  # the validation that ends an epoch: redone on resume
     return False
+
+
+def stopped(trainer, failed: UserCodeFailed) -> UserCodeFailed:
+    """The error ending a run the user's code stopped, once a checkpoint that resumes exactly is written
+    where the trainer's state allows it (else the last one written stays)."""
+    saved = resumable_here(trainer, failed.event)
+    if saved:
+        persist.save_last(trainer)
+    return UserCodeFailed(stop_line(trainer, failed, saved), failed.event, failed.who)
 
 
 def stop_line(trainer, failed: UserCodeFailed, saved: bool) -> str:
