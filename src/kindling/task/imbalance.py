@@ -212,8 +212,9 @@ def remedies(num_classes: int) -> str:
 
 def advice(counts: list[int], names: list[str], tc=None, scores: dict | None = None) -> str | None:
     """One line when a class is rare (see `rare`): what is rare, the scores that show it (`scores`:
-    balanced_accuracy, macro_f1, accuracy of the best model on val), and the flags: the ones to try, or
-    the ones this run used (`tc`, the run's train config)."""
+    balanced_accuracy, macro_f1, acc of the best model on val, and threshold_balanced_accuracy when a
+    threshold was chosen), and the flags: the ones to try, or the ones this run used (`tc`, its train
+    config)."""
     found = rare(counts, names)
     if found is None:
         return None
@@ -223,10 +224,11 @@ def advice(counts: list[int], names: list[str], tc=None, scores: dict | None = N
         f"({_short(large)}, {n_large:,})"
     )
     if scores and scores.get("balanced_accuracy") is not None:
-        line += (
-            f"; val balanced accuracy {scores['balanced_accuracy']:.4f}, macro-F1 "
-            f"{scores.get('macro_f1', float('nan')):.4f} beside accuracy {scores.get('acc', float('nan')):.4f}"
+        at = scores.get("threshold_balanced_accuracy")
+        line += f"; val balanced accuracy {scores['balanced_accuracy']:.4f}" + (
+            f" at argmax, {at:.4f} at the threshold" if at is not None else ""
         )
+        line += f", macro-F1 {scores.get('macro_f1', float('nan')):.4f}, accuracy {scores.get('acc', float('nan')):.4f}"
     used = _used(tc) if tc is not None else []
     if used:
         return f"{line}; trained with {' '.join(used)}"

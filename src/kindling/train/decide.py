@@ -103,6 +103,8 @@ def end_of_run_line(cfg, data, run_dir) -> str | None:
     if (run_dir / "best" / "model.safetensors").is_file():
         from kindling.bundle import read_meta
 
-        scores = dict((read_meta(run_dir / "best").get("metrics") or {}).get("val") or {})
+        meta = read_meta(run_dir / "best")
+        scores = dict((meta.get("metrics") or {}).get("val") or {})
+        scores["threshold_balanced_accuracy"] = (meta.get("decision") or {}).get("val_balanced_accuracy")
     line = imbalance.advice(counts, list(sig.class_names), cfg.train, scores)
     return f"note: {line}" if line else None

@@ -1,0 +1,91 @@
+"""`--sampler balanced`: classes drawn evenly, seeded, a pure function of (seed, epoch) that leaves the
+global random streams alone, sharded like the shuffle under DDP; and an interrupted run resumed with it
+(and with class weights) ends with bit-identical weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kindling.errors import UserError
+from kindling.train.sampler import Balanced, Shuffle, sampler_for
+from kindling.verify import verify_resume
+
+LABELS = torch.tensor([0] * 950 + [1] * 40 + [2] * 10)  # 95% / 4% / 1%
+
+
+def test_balanced_draws_each_class_about_equally_and_only_its_own_samples():
+    sampler = Balanced(LABELS, seed=3, num_classes=4)  # class 3 has no sample: never drawn
+    draws = torch.cat([sampler.order(epoch) for epoch in range(20)])
+    assert len(sampler.order(0)) == len(LABELS)  # an epoch keeps its length
+    counts = torch.bincount(LABELS[draws], minlength=4).double()
+    expected = len(draws) / 3
+    assert counts[3] == 0
+    assert torch.all((counts[:3] - expected).abs() < 5 * (expected * (2 / 3)) ** 0.5)  # within 5 sigma
+    rare = set(draws[LABELS[draws] == 2].tolist())
+    assert rare == set(range(990, 1000))  # every sample of the rare class is drawn, and only those
+    per_sample = torch.bincount(draws[LABELS[draws] == 0], minlength=950)[:950].double()
+    assert per_sample.mean() == pytest.approx(expected / 950, rel=0.05)  # uniform within the class
+
+
+def test_balanced_order_is_a_pure_function_of_seed_and_epoch():
+    a, b = Balanced(LABELS, 0, 3), Balanced(LABELS, 0, 3)
+    before = torch.get_rng_state()
+    first = a.order(5)
+    assert torch.equal(torch.get_rng_state(), before)  # the run's own streams do not move
+    assert torch.equal(first, b.order(5))
+    assert not torch.equal(first, a.order(6)) and not torch.equal(first, Balanced(LABELS, 1, 3).order(5))
+
+
+def test_balanced_order_is_sharded_like_the_shuffle():
+    sampler = Balanced(LABELS, 0, 3)
+    whole = sampler.order(2)
+    shards = [sampler.order(2, rank, 3) for rank in range(3)]
+    assert all(len(s) == 334 for s in shards)  # 1000 draws padded to 1002
+    padded = torch.cat([whole, whole[:2]])
+    assert all(torch.equal(shards[rank], padded[rank::3]) for rank in range(3))
+
+
+def test_a_resume_on_other_class_counts_is_refused():
+    sampler = Balanced(LABELS, 0, 3)
+    saved = sampler.state_dict()
+    Balanced(LABELS.clone(), 0, 3).load_state_dict(saved)  # the same data: fine
+    with pytest.raises(UserError, match="cannot resume: the checkpoint's sampler drew from other data"):
+        Balanced(LABELS[:-1], 0, 3).load_state_dict(saved)
+    with pytest.raises(UserError, match="kind balanced -> none"):
+        Shuffle(1000, 0).load_state_dict(saved)
+    Shuffle(1000, 0).load_state_dict(None)  # a checkpoint from before samplers were recorded
+    assert isinstance(sampler_for("none", LABELS, 0, 3), Shuffle)
+
+
+def _imbalanced_digits_csv(folder) -> str:
+    """Digits' 64 pixels and the digit, nines kept at 5% of their samples (seeded): a rare class."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    keep = (y != 9) | (rng.random(len(y)) < 0.05)
+    header = ",".join([f"p{i}" for i in range(64)] + ["digit"])
+    rows = [",".join(map(str, [*map(int, row), label])) for row, label in zip(x[keep], y[keep])]
+    path = folder / "digits.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+def test_mid_epoch_resume_with_the_balanced_sampler_and_class_weights_is_bit_identical(tmp_path):
+    sets = [
+        f"data.name=csv:{_imbalanced_digits_csv(tmp_path)}",
+        "data.target=digit",
+        "data.task=classification",
+        "model.name=mlp",
+        "data.batch_size=64",
+        "train.sampler=balanced",
+        "train.class_weights=auto",
+        "train.logger=none",
+        "train.baseline=none",
+        "train.threads=1",
+    ]
+    lines = []
+    assert verify_resume(None, sets, epochs=2, echo=lines.append), lines
+    assert "bit-identical" in lines[-1]
