@@ -25,6 +25,7 @@ ORDER = [
     "bench_tables",
     "bench_text",
     "bench_text_defaults",
+    "bench_imbalance",
     "bench_zeroconfig",
     "bench_report",
     "bench_serve",
