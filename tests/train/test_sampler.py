@@ -89,3 +89,43 @@ def test_mid_epoch_resume_with_the_balanced_sampler_and_class_weights_is_bit_ide
     lines = []
     assert verify_resume(None, sets, epochs=2, echo=lines.append), lines
     assert "bit-identical" in lines[-1]
+
+
+def test_under_torchrun_the_draws_are_sharded_and_rank_0_chooses_the_threshold(tmp_path):
+    """Two processes with the balanced sampler, class weights and `--threshold auto` on a two-class table:
+    they train the same global batches as one process (the draws sharded rank by rank), and rank 0 alone
+    chooses the threshold once training ends; nobody waits for it forever."""
+    import json
+
+    from sklearn.datasets import load_digits
+    from test_distributed import kindling
+
+    from kindling.evaluate import evaluate
+
+    x, y = load_digits(return_X_y=True)
+    keep = (y != 9) | (np.random.default_rng(0).random(len(y)) < 0.4)
+    rows = [",".join([*map(str, map(int, r)), "yes" if d == 9 else "no"]) for r, d in zip(x[keep], y[keep])]
+    data = tmp_path / "nines.csv"
+    data.write_text(",".join([f"p{i}" for i in range(64)] + ["nine"]) + "\n" + "\n".join(rows) + "\n")
+    common = [
+        "--data",
+        f"csv:{data}",
+        "--target",
+        "nine",
+        "--model",
+        "mlp",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "2",
+    ]
+    common += ["--sampler", "balanced", "--class-weights", "auto", "--threshold", "auto", "--logger", "none"]
+    kindling("train", *common, "--run-dir", str(tmp_path / "one"), "--threads", "1", "--baseline", "none")
+    out = kindling(
+        "train", *common, "--run-dir", str(tmp_path / "two"), "--devices", "2", "--baseline", "none"
+    )
+    assert out.stdout.count("chosen on val") == 1  # rank 0 only
+    one, two = (json.loads((tmp_path / r / "best" / "bundle.json").read_text()) for r in ("one", "two"))
+    assert two["decision"]["positive"] == "yes"
+    assert abs(one["metrics"]["val"]["acc"] - two["metrics"]["val"]["acc"]) <= 0.02
+    assert evaluate(tmp_path / "two")["threshold"] == two["decision"]["threshold"]
