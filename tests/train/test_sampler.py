@@ -129,3 +129,37 @@ def test_under_torchrun_the_draws_are_sharded_and_rank_0_chooses_the_threshold(t
     assert two["decision"]["positive"] == "yes"
     assert abs(one["metrics"]["val"]["acc"] - two["metrics"]["val"]["acc"]) <= 0.02
     assert evaluate(tmp_path / "two")["threshold"] == two["decision"]["threshold"]
+
+
+def test_the_trainer_trains_with_the_weights_and_draws_with_the_sampler(tmp_path):
+    """What the trainer holds once set up (a dry run): the loss weighted as `auto` computes from the train
+    split, and the balanced sampler over the train labels."""
+    from kindling.config import load_config
+    from kindling.runner import train
+    from kindling.task.imbalance import auto_weights, class_counts
+    from kindling.train.events import Callback
+
+    seen = {}
+
+    class Look(Callback):
+        def on_fit_start(self, trainer) -> None:
+            counts = class_counts(trainer.train_split.y, len(trainer.sig.class_names))
+            seen.update(expected=auto_weights(counts), counts=counts, sampler=trainer.sampler)
+            seen["weight"] = trainer.task.loss_fn.weight.tolist()
+
+    keys = {
+        "data.name": f"csv:{_imbalanced_digits_csv(tmp_path)}",
+        "data.target": "digit",
+        "data.task": "classification",
+        "model.name": "mlp",
+        "run_dir": str(tmp_path / "run"),
+        "train.class_weights": "auto",
+        "train.sampler": "balanced",
+        "train.dry_run": True,
+        "train.logger": "none",
+        "train.threads": 1,
+    }
+    train(load_config(None, keys), echo=lambda *a: None, callbacks=[Look()])
+    assert seen["weight"] == pytest.approx(seen["expected"], rel=1e-6)
+    assert seen["weight"][9] > 2 * seen["weight"][0]  # the rare nines weigh more
+    assert isinstance(seen["sampler"], Balanced) and seen["sampler"].counts.tolist() == seen["counts"]
