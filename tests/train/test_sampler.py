@@ -163,3 +163,19 @@ def test_the_trainer_trains_with_the_weights_and_draws_with_the_sampler(tmp_path
     assert seen["weight"] == pytest.approx(seen["expected"], rel=1e-6)
     assert seen["weight"][9] > 2 * seen["weight"][0]  # the rare nines weigh more
     assert isinstance(seen["sampler"], Balanced) and seen["sampler"].counts.tolist() == seen["counts"]
+
+
+def test_a_damaged_sampler_state_or_other_class_weights_refuse_the_resume():
+    from types import SimpleNamespace
+
+    from kindling.train.persist import _check_weights
+
+    with pytest.raises(UserError, match="the checkpoint's sampler state is a str, not a record"):
+        Balanced(LABELS, 0, 3).load_state_dict("balanced")
+    trainer = SimpleNamespace(class_weights=[0.5, 2.0], tc=SimpleNamespace(class_weights="w.json"))
+    _check_weights(trainer, {"class_weights": [0.5, 2.0]})
+    _check_weights(trainer, {})  # a checkpoint from before weights were recorded
+    with pytest.raises(UserError, match=r"class weights are now \[0.5, 2\], the run started with \[0.5, 3\]"):
+        _check_weights(trainer, {"class_weights": [0.5, 3.0]})
+    with pytest.raises(UserError, match="the run started with damaged weights"):
+        _check_weights(trainer, {"class_weights": "x"})

@@ -143,8 +143,12 @@ def _check_weights(trainer, state: dict) -> None:
         )
 
 
-def _rounded(weights: list | None) -> str:
-    return "none" if weights is None else "[" + ", ".join(f"{w:.3g}" for w in weights[:6]) + "]"
+def _rounded(weights) -> str:
+    if weights is None:
+        return "none"
+    if not isinstance(weights, list) or not all(isinstance(w, (int, float)) for w in weights):
+        return "damaged weights"
+    return "[" + ", ".join(f"{w:.3g}" for w in weights[:6]) + (", ...]" if len(weights) > 6 else "]")
 
 
 def save_bundle(trainer, metrics: dict, epoch: int) -> None:

@@ -90,6 +90,11 @@ def _check_same(mine: dict, saved: dict | None) -> None:
     """A checkpoint from before samplers were recorded carries none: the shuffle it used is this one."""
     if saved is None:
         saved = {"kind": "none", "seed": mine["seed"], "n": mine["n"]}
+    if not isinstance(saved, dict):
+        raise UserError(
+            f"cannot resume: the checkpoint's sampler state is a {type(saved).__name__}, not a record; it is "
+            "damaged: retrain, or resume another run"
+        )
     if saved == mine:
         return
     differing = [k for k in sorted(set(mine) | set(saved)) if mine.get(k) != saved.get(k)]
