@@ -195,6 +195,7 @@ def train(
         remember_code(cfg)
     if rank0:  # a file of yours named again on a resume (fixed) is one you train with here too
         own.remember()
+    check_imbalance(cfg, data)
     if own.monitor(cfg.train.monitor, has_val=True) is None:  # val_KEY of your metric: the trainer's
         check_against_data(cfg, data.signature)
         # the saved config names the metric that picks the best model: the report reads it from there
@@ -233,6 +234,11 @@ def train(
         )
         if summary["skipped_steps"]:
             echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
+        from kindling.train.decide import end_of_run_line
+
+        imbalanced = end_of_run_line(cfg, data, run_dir)  # a rare class: the flags that answer it
+        if imbalanced:
+            echo(imbalanced)
         from kindling.session_graph import after_training as add_session_graph
 
         add_session_graph(run_dir, data, echo)  # a notebook's or a script's model: its graph, for elsewhere
@@ -240,6 +246,15 @@ def train(
         for cb in trainer.callbacks:  # the run folder is complete: MLflow sends its artifacts
             getattr(cb, "on_run_end", lambda: None)()
     return run_dir
+
+
+def check_imbalance(cfg: RunConfig, data) -> None:
+    """--class-weights, --sampler and --threshold against the data (a weights FILE read and checked),
+    before any file is written (kindling.task.imbalance)."""
+    from kindling.task.imbalance import check_against_data as check
+
+    has_val = bool(cfg.train.overfit_batches) or (data.val is not None and len(data.val) > 0)
+    check(cfg, data.signature, data.train.y, has_val)
 
 
 def _baseline(cfg: RunConfig, data, run_dir: Path, train_seconds: float, echo) -> None:

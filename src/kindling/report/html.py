@@ -203,6 +203,10 @@ def _cards(view: RunView) -> list[tuple[str, str]]:
     return cards
 
 
+# the evaluation's numbers the page shows, in this order, where the evaluation has them
+EV_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "pr_auc", "loss", "mae", "rmse", "r2", "n")
+
+
 def render(view: RunView) -> str:
     cfg, history, ev = view.cfg, view.history, view.evaluation
     best = best_record(history, cfg.train.monitor, view.monitor_mode)
@@ -231,8 +235,8 @@ def render(view: RunView) -> str:
         metric_keys=keys,
         metric_rows=rows,
         ev={**ev, **(ev.get("user_metrics") or {})} if ev else ev,  # your own metrics: columns too
-        ev_keys=[k for k in ("accuracy", "macro_f1", "loss", "mae", "rmse", "r2", "n") if k in (ev or {})]
-        + list((ev or {}).get("user_metrics") or {}),
+        ev_keys=[k for k in EV_KEYS if k in (ev or {})] + list((ev or {}).get("user_metrics") or {}),
+        ev_classes=list((ev or {}).get("per_class_accuracy", {})),
         ev_model=cfg.model.name,
         baseline=view.baseline,
         baseline_line=_baseline_line(ev, view.baseline),

@@ -55,6 +55,8 @@ def _a(name: str) -> str:
 class UserLoss:
     """The user's loss in place of the Task's `loss_fn`."""
 
+    weight = None  # what the Task asks a loss_fn for its class weights: none of kindling's (--class-weights)
+
     def __init__(self, fn, name: str):
         self.fn, self.name = fn, name
 
