@@ -73,6 +73,18 @@ def add_graph(folder: Path, graph: bytes, record: dict) -> None:
     _publish(folder, state, meta)
 
 
+def add_metrics(folder: Path, values: dict) -> None:
+    """Add `values` to the Bundle's `metrics` (a multi-label model's thresholds, tuned on validation once
+    training ends: kindling.train.thresholds); the weights are rewritten as they were read, with the
+    header, in one atomic write."""
+    from safetensors.torch import load_file
+
+    meta = read_meta(folder)
+    state = load_file(str(folder / "model.safetensors"))
+    meta["metrics"] = {**(meta.get("metrics") or {}), **values}
+    _publish(folder, state, meta)
+
+
 def bundle_dir(path: str | Path) -> Path:
     """A run directory or a bundle folder -> the bundle folder."""
     path = Path(path)

@@ -80,8 +80,11 @@ class DataConfig:
     target: str | None = setting(None, flag="--target", help="tables: the column to predict")
     drop: list[str] = setting(flag="--drop", factory=list, help="tables: columns to ignore, comma-separated")
     task: str = setting(
-        "auto", flag="--task", help="auto (inferred from the target) | classification | regression"
+        "auto",
+        flag="--task",
+        help="auto (inferred from the target) | classification | regression | multilabel",
     )
+    label_sep: str = "|"  # multi-label: what separates the labels of one cell or annotation (a|b)
     split_by: str | None = setting(
         None,
         flag="--split-by",
@@ -177,7 +180,7 @@ class TrainConfig:
     monitor: str = setting(
         "auto",
         flag="--monitor",
-        help="metric that picks the best model: auto | val_acc | val_loss | val_mae | val_rmse | val_r2",
+        help="metric that picks the best model: auto | val_acc | val_loss | val_mae | val_rmse | val_r2 | val_f1",
     )
     deterministic: bool = setting(
         False, flag="--deterministic", help="deterministic algorithms (bit-identical resume on CPU)"

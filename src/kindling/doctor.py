@@ -116,6 +116,15 @@ def inspect_module(dm) -> dict:
                     f"classes are imbalanced: the largest has {largest / smallest:.1f}x the samples of the "
                     "smallest; watch per-class accuracy, not only accuracy"
                 )
+    elif len(splits.get("train", [])) and splits["train"].y.ndim == 2:  # multi-label: samples per label
+        from kindling.data.labelsets import label_counts
+
+        counts = {name: label_counts(part.y.numpy(), list(sig.class_names)) for name, part in splits.items()}
+        out["class_counts"] = counts
+        empty = [n for n, c in counts["train"].items() if c == 0]
+        out["empty_label_sets"] = {name: int((part.y.sum(1) == 0).sum()) for name, part in splits.items()}
+        if empty:
+            warnings.append(f"labels with no training sample: {', '.join(empty[:10])}")
     elif len(splits.get("train", [])):
         y = splits["train"].y.float()
         out["target"] = {

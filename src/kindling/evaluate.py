@@ -83,15 +83,26 @@ class Evaluation:
         from kindling.task import task_for
 
         self.sig = sig
-        self.task = task_for(sig, model, convention=task.convention if task is not None else None)
+        convention, thresholds = (
+            (task.convention, getattr(task, "thresholds", None)) if task else (None, None)
+        )
+        self.task = task_for(sig, model, convention=convention, thresholds=thresholds)
         self.metrics = self.task.metrics(device)
+        self.kept: list | None = [] if self.task.whole_split else None  # for the Task's split_metrics
 
     def update(self, out, y) -> None:
         y = y.to(out.device)
         self.metrics.update(self.task.loss(out, y), out, y)
+        if self.kept is not None:
+            self.kept.append((out.detach().float().cpu(), y.cpu()))
 
     def result(self, split: str) -> dict:
         result = self.metrics.compute()
+        if self.kept:  # the whole split's figures replace the running sums' (multi-label: scikit-learn's)
+            import torch
+
+            whole = self.task.split_metrics(*(torch.cat(part) for part in zip(*self.kept)))
+            result = {"loss": result["loss"], "n": result["n"], **whole}
         result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
         if "confusion_matrix" in result:
             result.update(per_class(result["confusion_matrix"], self.sig.class_names))
@@ -100,6 +111,8 @@ class Evaluation:
 
 
 def format_table(result: dict, class_names: list[str]) -> str:
+    if "per_label" in result:
+        return format_labels(result)
     lines = [f"split {result['split']}: n={result['n']}  loss={result['loss']:.4f}"]
     if "accuracy" not in result:
         lines.append(f"MAE {result['mae']:.4f}  RMSE {result['rmse']:.4f}  R2 {result['r2']:.4f}")
@@ -119,4 +132,24 @@ def format_table(result: dict, class_names: list[str]) -> str:
         lines.append(" " * (width + 1) + " ".join(f"{c[:cell]:>{cell}}" for c in class_names))
         for name, row in zip(class_names, result["confusion_matrix"]):
             lines.append(f"{name:<{width}} " + " ".join(f"{v:>{cell}}" for v in row))
+    return "\n".join(lines)
+
+
+def format_labels(result: dict) -> str:
+    """A multi-label evaluation: the headline figures, then one row per label (at its threshold)."""
+    m_ap = result.get("mAP")
+    lines = [
+        f"split {result['split']}: n={result['n']}  loss={result['loss']:.4f}  "
+        f"micro-F1={result['micro_f1']:.4f}  macro-F1={result['macro_f1']:.4f}  "
+        f"mAP={'-' if m_ap is None else f'{m_ap:.4f}'}  subset accuracy={result['subset_accuracy']:.4f}"
+    ]
+    table = result["per_label"]
+    width = max(5, *(len(name) for name in table))
+    lines.append(f"{'label':<{width}}  threshold  precision  recall      f1      AP  support  predicted")
+    for name, r in table.items():
+        ap = "-" if r["ap"] is None else f"{r['ap']:.4f}"
+        lines.append(
+            f"{name:<{width}}  {r['threshold']:9.3f}  {r['precision']:9.4f}  {r['recall']:6.4f}  "
+            f"{r['f1']:6.4f}  {ap:>6}  {r['support']:7d}  {r['predicted']:9d}"
+        )
     return "\n".join(lines)

@@ -183,11 +183,15 @@ def _cards(view: RunView) -> list[tuple[str, str]]:
         ("training time", f"{sum(r.get('seconds', 0) for r in history):.1f} s"),
     ]
     if view.evaluation is not None:
-        name = "accuracy" if "accuracy" in view.evaluation else "rmse"
+        name = next(k for k in ("accuracy", "micro_f1", "rmse") if k in view.evaluation)
         cards.append((f"{view.evaluation['split']} {name}", H.fmt(view.evaluation[name])))
         if view.baseline is not None and name in view.baseline:
             cards.append((f"baseline {name}", H.fmt(view.baseline[name])))
     return cards
+
+
+# the evaluation's headline figures, in the order the page shows them
+EV_KEYS = ("accuracy", "micro_f1", "macro_f1", "mAP", "subset_accuracy", "loss", "mae", "rmse", "r2", "n")
 
 
 def render(view: RunView) -> str:
@@ -218,7 +222,7 @@ def render(view: RunView) -> str:
         metric_keys=keys,
         metric_rows=rows,
         ev=ev,
-        ev_keys=[k for k in ("accuracy", "macro_f1", "loss", "mae", "rmse", "r2", "n") if k in (ev or {})],
+        ev_keys=[k for k in EV_KEYS if k in (ev or {})],
         ev_model=cfg.model.name,
         baseline=view.baseline,
         baseline_line=_baseline_line(ev, view.baseline),

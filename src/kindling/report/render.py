@@ -144,7 +144,37 @@ def _text_lines(ev: Evidence) -> bool:
     return INPUT_KINDS.get(ev.input_kind, Inputs).text_lines
 
 
+def _label_scores(ev: Evidence):
+    from kindling.report.labelplots import label_scores_plot
+
+    return "per-label", lambda: [label_scores_plot(ev.y, ev.pred, ev.class_names, ev.split)]
+
+
+def _label_grid(ev: Evidence):
+    from kindling.report.labelplots import label_grid
+
+    if ev.sample_images is None:
+        return None
+    pick = grid_indices(len(ev.y))
+    grid = (ev.images_at(pick), ev.y[pick], ev.pred[pick], ev.class_names, ev.split)
+    return "prediction grid", lambda: [label_grid(*grid)]
+
+
+def _label_top_losses(ev: Evidence):
+    from kindling.report.labelplots import label_top_losses
+
+    order = top_indices(ev.loss)
+    text = _text_lines(ev)
+    shown = [line_at(ev.names[i]) if text else ev.names[i] for i in order.tolist() if i < len(ev.names)]
+    images = ev.images_at(order) if ev.sample_images is not None else None
+    rows = (ev.loss[order], ev.y[order], ev.pred[order], ev.class_names, shown, images, ev.split, order)
+    return "top losses", lambda: [label_top_losses(*rows)]
+
+
 VIEWS = {
+    "per-label scores": _label_scores,
+    "label grid": _label_grid,
+    "label top losses": _label_top_losses,
     "regression": _regression,
     "confusion matrix": _confusion,
     "per-class accuracy": _per_class,

@@ -92,8 +92,9 @@ function render(result, latency) {
   if (result.value !== undefined) {
     $("top-label").textContent = Number(result.value).toFixed(4);
   } else {
-    $("top-label").textContent = result.label_name;
-    for (const p of result.predictions) {
+    // a multi-label model answers every label over its threshold (`labels`), maybe none
+    $("top-label").textContent = result.labels ? result.labels.join(", ") || "(no label over its threshold)" : result.label_name;
+    for (const p of result.labels ? result.top_k : result.predictions) {
       const li = document.createElement("li");
       li.className = "bar";
       const name = document.createElement("span");
