@@ -304,7 +304,8 @@ def compare_line(network: dict, baseline: dict) -> str:
     _, base, _ = headline(baseline)
     line = f"baseline ({baseline['model']}) {metric} {base:.4f} vs the network's {net:.4f} on {baseline['split']}"
     n = network.get("n")
-    noise = (net * (1 - net) / n) ** 0.5 if metric == "accuracy" and isinstance(n, int) and n > 0 else 0.0
+    proportion = metric in ("accuracy", "micro_f1")  # a share of the samples (or of their labels)
+    noise = (net * (1 - net) / n) ** 0.5 if proportion and isinstance(n, int) and n > 0 else 0.0
     wins = base > net + noise if higher else base < net
     if wins and baseline["model"] == NETWORK_FEATURES:
         line += "; a linear model on the network's own features does better: its last layer lags, try more epochs (or more weight decay if the val loss rises)"

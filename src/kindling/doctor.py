@@ -71,7 +71,13 @@ def diagnose(data_cfg) -> dict:
         result["warnings"].extend(result["files"].pop("_warnings"))
     elif path is not None and path.suffix.lower() in (".csv", ".tsv", ".parquet") and path.is_file():
         result["table"] = inspect_table(path, data_cfg)
-        gaps = {k: c["missing"] for k, c in result["table"].get("columns", {}).items() if c["missing"]}
+        # a multi-label target's empty cells are samples without a label, not missing values
+        labels = set((data_cfg.target or "").split(",")) if result.get("task") == "multilabel" else set()
+        gaps = {
+            k: c["missing"]
+            for k, c in result["table"].get("columns", {}).items()
+            if c["missing"] and k not in labels
+        }
         if gaps:
             shown = ", ".join(f"{k} ({v})" for k, v in list(gaps.items())[:8])
             result["warnings"].append(
