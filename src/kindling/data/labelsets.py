@@ -103,7 +103,7 @@ def indicator_matrix(frame, columns: list[str], where: str) -> np.ndarray:
         if len(bad):
             value = cells.iloc[bad[0]]
             raise UserError(
-                f"{where}: label column '{name}' holds {value!r} (row {int(bad[0]) + 1}); a label column "
+                f"{where}: label column '{name}' holds {str(value)!r} (row {int(bad[0]) + 1}); a label column "
                 "holds 0 or 1 (or true/false); fix the cell or leave the column out of --target"
             )
         y[:, j] = ones
@@ -128,7 +128,7 @@ def check_matrix(y, where: str) -> np.ndarray:
     if len(bad):
         row, col = (int(v) for v in bad[0])
         raise UserError(
-            f"{where}: Y[{row}, {col}] is {y[row, col]!r}; a multi-label Y holds 0 and 1 only "
+            f"{where}: Y[{row}, {col}] is {y[row, col].item()!r}; a multi-label Y holds 0 and 1 only "
             "(one column per label)"
         )
     if not y.any():
