@@ -126,6 +126,8 @@ def test_serve_answers_the_seed_shape_with_the_labels_over_their_thresholds(imag
         assert sorted(body["labels"]) == ["even", "ge5", "loop"]
         assert [p["label_name"] for p in body["predictions"]] == body["labels"]  # the seed client's loop
         assert all(p["probability"] > p["threshold"] for p in body["predictions"])
+        two = requests.post(server.url + "/predict?top_k=2", files={"image": ("six.png", png)}).json()
+        assert two["top_k"] == 2 and len(two["top_labels"]) == 2 and two["labels"] == body["labels"]
         meta = requests.get(server.url + "/metadata").json()
         assert meta["task"] == "multilabel" and len(meta["metrics"]["thresholds"]) == 3
     finally:

@@ -96,7 +96,7 @@ def _score(task, model, x, y) -> float:
 
 
 def _micro_f1(pred, y) -> float:
-    from sklearn.metrics import f1_score
+    from sklearn.metrics import f1_score  # lazy: loads sklearn
 
     return float(f1_score(y, pred, average="micro", zero_division=0))
 
@@ -106,7 +106,7 @@ def _metrics(task, model, x, y) -> dict:
     if task.class_targets:
         return {"accuracy": float((pred == y).mean())}
     if task.name == "multilabel":
-        from sklearn.metrics import accuracy_score, f1_score
+        from sklearn.metrics import accuracy_score, f1_score  # lazy: loads sklearn
 
         return {
             "micro_f1": _micro_f1(pred, y),

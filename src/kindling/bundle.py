@@ -77,7 +77,7 @@ def add_metrics(folder: Path, values: dict) -> None:
     """Add `values` to the Bundle's `metrics` (a multi-label model's thresholds, tuned on validation once
     training ends: kindling.train.thresholds); the weights are rewritten as they were read, with the
     header, in one atomic write."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # lazy: loads safetensors, torch
 
     meta = read_meta(folder)
     state = load_file(str(folder / "model.safetensors"))

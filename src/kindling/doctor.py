@@ -123,7 +123,7 @@ def inspect_module(dm) -> dict:
                     "smallest; watch per-class accuracy, not only accuracy"
                 )
     elif len(splits.get("train", [])) and splits["train"].y.ndim == 2:  # multi-label: samples per label
-        from kindling.data.labelsets import label_counts
+        from kindling.data.labelsets import label_counts  # lazy: loads numpy
 
         counts = {name: label_counts(part.y.numpy(), list(sig.class_names)) for name, part in splits.items()}
         out["class_counts"] = counts

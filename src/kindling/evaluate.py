@@ -99,7 +99,7 @@ class Evaluation:
     def result(self, split: str) -> dict:
         result = self.metrics.compute()
         if self.kept:  # the whole split's figures replace the running sums' (multi-label: scikit-learn's)
-            import torch
+            import torch  # lazy: loads torch
 
             whole = self.task.split_metrics(*(torch.cat(part) for part in zip(*self.kept)))
             result = {"loss": result["loss"], "n": result["n"], **whole}

@@ -209,3 +209,17 @@ def test_annotation_lines_with_several_labels_are_multilabel(tmp_path):
     (tmp_path / "one.txt").write_text("\n".join(f"{p} {d}" for p, d in zip(paths, digits)) + "\n")
     single = data_mod.build(DataConfig(name=f"annotations:{tmp_path / 'one.txt'}"), quiet=True)
     assert single.signature.task == "classification"  # one label a line: as before
+
+
+def test_a_dataframe_with_01_label_columns_is_a_multilabel_table():
+    from kindling.data.objects import from_objects
+
+    digits = load_digits()
+    frame = pd.DataFrame(digits.data[:300], columns=[f"p{i}" for i in range(64)])
+    frame["even"], frame["big"] = digits.target[:300] % 2 == 0, digits.target[:300] >= 5
+    dm = from_objects(DataConfig(name="objects:df", target="even,big"), frame)
+    assert (dm.signature.task, dm.signature.input_kind) == ("multilabel", "tabular")
+    assert (
+        dm.signature.class_names == ["even", "big"] and dm.signature.input_shape[0] < 64
+    )  # constant pixels dropped
+    assert dm.train.y.shape[1] == 2 and "even" not in dm.signature.extras["columns"]

@@ -110,10 +110,14 @@ def from_objects(cfg, train, val=None, test=None, target=None, fitted: Signature
                 f"the {name} data is a {type(parts[name]).__name__}; it must be of the training data's kind"
             )
     if kind == "frame":
+        from kindling.data.tables import labelled  # lazy: loads pandas
         from kindling.data.tables.source import table_module
 
         if target and not cfg.target:
             cfg.target = target
+        found = labelled.route(train, cfg, fitted)  # image paths, texts, or several labels a row
+        if found is not None:
+            return labelled.labelled_module(found, train, cfg, "the DataFrame", fitted, given=parts)
         return table_module(cfg, fitted, given=parts)
     if kind == "arrays":
         stored = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kindling.report.evidence import Evidence, grid_indices, line_at, top_indices
+from kindling.report.labelplots import label_grid, label_scores_plot, label_top_losses
 
 # matplotlib's DejaVu Sans has no Chinese glyphs (THUCNews' class names): one of these fills in when installed
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -145,14 +146,10 @@ def _text_lines(ev: Evidence) -> bool:
 
 
 def _label_scores(ev: Evidence):
-    from kindling.report.labelplots import label_scores_plot
-
     return "per-label", lambda: [label_scores_plot(ev.y, ev.pred, ev.class_names, ev.split)]
 
 
 def _label_grid(ev: Evidence):
-    from kindling.report.labelplots import label_grid
-
     if ev.sample_images is None:
         return None
     pick = grid_indices(len(ev.y))
@@ -161,8 +158,6 @@ def _label_grid(ev: Evidence):
 
 
 def _label_top_losses(ev: Evidence):
-    from kindling.report.labelplots import label_top_losses
-
     order = top_indices(ev.loss)
     text = _text_lines(ev)
     shown = [line_at(ev.names[i]) if text else ev.names[i] for i in order.tolist() if i < len(ev.names)]

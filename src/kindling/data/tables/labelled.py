@@ -179,17 +179,28 @@ def _row_ids(cells: pd.Series) -> bool:
 
 
 def labelled_module(
-    found: Route, frame: pd.DataFrame, cfg, where: str, fitted: Signature | None
+    found: Route,
+    frame: pd.DataFrame,
+    cfg,
+    where: str,
+    fitted: Signature | None,
+    given: dict | None = None,
 ) -> DataModule:
-    """The DataModule of a routed file (train, and data.val / data.test files of the same columns)."""
-    frames = {"train": frame, "val": _other(cfg.val, cfg, frame), "test": _other(cfg.test, cfg, frame)}
+    """The DataModule of a routed file (train, and data.val / data.test files of the same columns), or
+    of DataFrames handed over in Python (`given`: {"train": df, "val": df or None, "test": ...}; image
+    paths then relative to data.root, else the working folder)."""
+    if given is not None:
+        frames = {k: given.get(k) for k in ("train", "val", "test")}
+    else:
+        frames = {"train": frame, "val": _other(cfg.val, cfg, frame), "test": _other(cfg.test, cfg, frame)}
     targets = found.targets
     if fitted is not None:
         targets.names = list(fitted.class_names)
     else:
         targets.fit(frame, where)
     if found.kind == "image":
-        root = Path(cfg.root).expanduser() if cfg.root else Path(where).expanduser().parent
+        beside = Path(".") if given is not None else Path(where).expanduser().parent
+        root = Path(cfg.root).expanduser() if cfg.root else beside
         parts = {
             k: _rows_and_targets(f, targets, where) if f is not None else None for k, f in frames.items()
         }

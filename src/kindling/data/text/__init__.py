@@ -107,9 +107,9 @@ def texts_module(
     """Texts already read and labelled (a CSV's text column: kindling.data.tables.labelled) -> the
     DataModule, as text_source makes it. `parts`: {split: (texts, targets tensor, row names)}; the
     targets are class indices, or (N, K) 0/1 rows when `task` is multilabel."""
-    import torch
+    import torch  # lazy: loads torch
 
-    from kindling.data.memory import Split
+    from kindling.data.memory import Split  # lazy: loads torch
 
     empty = next((n for texts, _, rows in parts.values() for t, n in zip(texts, rows) if not t.strip()), None)
     if empty is not None:

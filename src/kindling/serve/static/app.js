@@ -94,7 +94,7 @@ function render(result, latency) {
   } else {
     // a multi-label model answers every label over its threshold (`labels`), maybe none
     $("top-label").textContent = result.labels ? result.labels.join(", ") || "(no label over its threshold)" : result.label_name;
-    for (const p of result.labels ? result.top_k : result.predictions) {
+    for (const p of result.labels ? result.top_labels : result.predictions) {
       const li = document.createElement("li");
       li.className = "bar";
       const name = document.createElement("span");
