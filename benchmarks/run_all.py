@@ -23,6 +23,7 @@ ORDER = [
     "bench_images",
     "bench_images_default",
     "bench_tables",
+    "bench_tables_suite",
     "bench_text",
     "bench_text_defaults",
     "bench_zeroconfig",
@@ -30,6 +31,7 @@ ORDER = [
     "bench_serve",
     "bench_corpus",
     "bench_sigkill",
+    "bench_sweep",
 ]
 
 

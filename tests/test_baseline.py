@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -83,6 +84,23 @@ def test_the_compare_line_says_when_the_baseline_wins():
     assert "the baseline wins" in compare_line({"accuracy": 0.990, "n": 450}, close)
     reg = {"model": "ridge regression", "split": "test", "mae": 4.0}
     assert "the baseline wins" in compare_line({"mae": 5.0}, reg)
+    assert "--model linear" in compare_line({"mae": 5.0}, reg)  # advice the user can follow in kindling
+    assert "baseline itself" not in compare_line({"mae": 5.0}, {**reg, "model": "gradient boosting"})
+
+
+def test_a_regression_baseline_wins_only_beyond_the_noise_of_the_networks_errors():
+    """Issue 26: 4.12 against 4.14 degrees on 87 test days is no win. One standard error of the mean
+    absolute error is the spread of |error| over sqrt(n): sqrt(RMSE^2 - MAE^2) / sqrt(n)."""
+    rng = np.random.default_rng(0)
+    errors = rng.normal(0.0, 5.0, size=87)  # a network's errors on 87 days: MAE near 4
+    net = {"mae": float(np.abs(errors).mean()), "rmse": float(np.sqrt((errors**2).mean())), "n": 87}
+    se = float(np.abs(errors).std() / np.sqrt(87))
+    boosting = {"model": "gradient boosting", "split": "test"}
+    assert "wins" not in compare_line(net, {**boosting, "mae": net["mae"] - 0.02})
+    assert "wins" not in compare_line(net, {**boosting, "mae": net["mae"] - 0.9 * se})
+    line = compare_line(net, {**boosting, "mae": net["mae"] - 1.1 * se})
+    assert "the baseline wins" in line and "--set model.options.hidden" in line
+    assert "wins" not in compare_line(net, {**boosting, "mae": net["mae"] + 0.5})
 
 
 # ---------------------------------------------------------------- wired into a run
@@ -181,7 +199,8 @@ def test_a_single_class_in_train_is_one_line_and_the_run_goes_on(tmp_path, capsy
     )
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == "note: no baseline: the train split holds a single class"
-    assert (tmp_path / "one" / "best" / "model.safetensors").is_file() and run is not None
+    assert (tmp_path / "one" / "best" / "model.safetensors").is_file()
+    assert run.dir == (tmp_path / "one").resolve() and [r["epoch"] for r in run.history] == [1]
     assert not (tmp_path / "one" / "baseline.json").exists()
     rc, _ = _cli("baseline", str(tmp_path / "one"))  # objects of another process: cannot be rebuilt
     assert rc == 2

@@ -99,7 +99,7 @@ def test_flags_come_from_the_config_fields_with_their_defaults():
         node = cfg
         for part in f.key.split("."):
             node = node[part] if isinstance(node, dict) else getattr(node, part)
-        assert node == ([value] if f.key == "data.drop" else value)
+        assert node == ([value] if f.key in ("data.drop", "data.keep") else value)
     parser = OneLineParser(prog="t")
     _add_config_flags(parser)
     args = parser.parse_args(["--lr", "0.2", "--drop", "a,b", "--dry-run"])

@@ -140,3 +140,18 @@ def test_a_bare_folder_of_photos_trains_the_small_cnn_at_80_pixels(tmp_path, cap
     assert saved["train"]["epochs"] == 1
     bundle = json.loads((run / "best" / "bundle.json").read_text())
     assert bundle["signature"]["input_shape"] == [3, 80, 80]  # predict resizes to what the model saw
+
+
+def test_the_task_kindling_chose_from_the_target_leads_the_line_with_its_flag():
+    sig = Signature("classification", "tabular", [12], ["0", "1"])
+    sig.extras["task_reason"] = "'Survived' holds 2 distinct whole numbers"
+    line = choose(auto_config(), sig, 600)
+    assert line.startswith(
+        "kindling chose classification, as 'Survived' holds 2 distinct whole numbers "
+        "(--task regression to change); mlp (hidden [32])"
+    )
+    given = auto_config(model__name="mlp", data__batch_size=32, train__epochs=5, optim__lr=0.01)
+    assert choose(given, sig, 600) == (
+        "kindling chose classification, as 'Survived' holds 2 distinct whole numbers (--task regression to change)"
+    )
+    assert "--task" not in choose(auto_config(), TABLE, 300)  # a task the user gave is not announced

@@ -79,6 +79,11 @@ class DataConfig:
     # tables
     target: str | None = setting(None, flag="--target", help="tables: the column to predict")
     drop: list[str] = setting(flag="--drop", factory=list, help="tables: columns to ignore, comma-separated")
+    keep: list[str] = setting(
+        flag="--keep",
+        factory=list,
+        help="tables: columns to use that kindling would leave out (IDs, rare codes, free text), comma-separated",
+    )
     task: str = setting(
         "auto",
         flag="--task",
@@ -388,6 +393,7 @@ def load_config(
     tree: dict = dict(base or {})
     if recipe:
         tree = read_recipe(recipe)
+        tree.pop("sweep", None)  # a recipe's search space is `kindling sweep`'s (kindling.sweeps)
         tree.setdefault("name", Path(recipe).stem)
     for dotted, value in (flags or {}).items():
         if value is not None:

@@ -6,7 +6,9 @@ kind of problem and its size, and says in one line what it chose and why. What a
 `--set` gave is never touched, and the resolved values are what config.yaml keeps, so a resumed run
 never re-chooses.
 
-The rules, by input kind (n = training samples):
+The rules, by input kind (n = training samples). For a table the data source has already chosen the kind
+of problem from the target's values (`kindling.data.tables.schema.infer_task`, data.task=auto); the line
+names it first, with the flag that overrides it (`Signature.extras["task_reason"]`).
 - tables: an MLP with one hidden layer twice as wide as the features (32..256; two layers from 5,000
   rows), AdamW with weight decay, batch 32..256 by size, up to 300 epochs stopped early after 20
   rounds without a better validation figure (small tables train in milliseconds per epoch; early
@@ -209,8 +211,9 @@ def choose(cfg, sig, n_train: int, model_given: bool = False) -> str | None:
     for dotted, value in CLASSIC.items():  # what no rule chose keeps the classic default
         if is_auto(cfg, dotted):
             _set(cfg, dotted, value)
+    task = _task_part(sig)
     if not filled or set(filled) == {"train.monitor"}:
-        return None
+        return f"kindling chose {task}" if task else None
     parts = [what if "model.name" in filled else f"training settings for {n_train:,} samples"]
     if "data.batch_size" in filled:
         parts.append(f"batch {filled['data.batch_size']}")
@@ -223,4 +226,15 @@ def choose(cfg, sig, n_train: int, model_given: bool = False) -> str | None:
         parts.append(f"lr {filled['optim.lr']:g}")
     if filled.get("data.augment") not in (None, "none"):
         parts.append(f"augmentation {filled['data.augment']}")
+    parts = [task, *parts] if task else parts
     return "kindling chose " + "; ".join(parts) + " (set --model, --epochs, --batch-size or --lr to choose)"
+
+
+def _task_part(sig) -> str:
+    """'classification, as 'Survived' holds 2 distinct whole numbers (--task regression to change)' when
+    the data source chose the kind of problem from the target (tables), else ''."""
+    reason = (getattr(sig, "extras", None) or {}).get("task_reason")
+    if not reason:
+        return ""
+    other = "regression" if sig.task == "classification" else "classification"
+    return f"{sig.task}, as {reason} (--task {other} to change)"

@@ -57,9 +57,14 @@ def test_non_numeric_target_for_regression(tmp_path, capsys):
     assert "'week' is not numeric" in err and "data.task=classification" in err
 
 
-def test_all_nan_column(tmp_path, capsys):
-    err = train_fails(tmp_path, capsys, small_csv(tmp_path, friend=np.nan), "--target", "actual")
-    assert "'friend'" in err and "all missing" in err and "data.drop=friend" in err
+def test_an_empty_column_is_left_out_and_refused_only_when_kept(tmp_path, capsys):
+    path = small_csv(tmp_path, friend=np.nan)
+    dm = build(DataConfig(name=f"csv:{path}", target="actual"))
+    assert "friend" not in dm.signature.extras["columns"]
+    (row,) = [line.split() for line in capsys.readouterr().err.splitlines() if "friend" in line]
+    assert row == ["friend", "-", "dropped:", "empty", "30"]
+    err = train_fails(tmp_path, capsys, path, "--target", "actual", "--keep", "friend")
+    assert "'friend'" in err and "all missing" in err and "data.keep" in err
 
 
 def test_infinite_values(tmp_path, capsys):
@@ -79,11 +84,17 @@ def test_header_only(tmp_path, capsys):
     assert "header but no rows" in err
 
 
-def test_mixed_types_in_one_column(tmp_path, capsys):
+def test_a_stray_word_among_numbers_is_read_as_missing(tmp_path, capsys):
     values = [str(v) for v in range(30)]
     values[4] = "warm"
-    err = train_fails(tmp_path, capsys, small_csv(tmp_path, temp_1=values), "--target", "actual")
-    assert "'temp_1' mixes numbers and text" in err and "'warm'" in err
+    path = small_csv(tmp_path, temp_1=values)
+    dm = build(DataConfig(name=f"csv:{path}", target="actual", val_fraction=0.0, test_fraction=0.0))
+    err = capsys.readouterr().err
+    assert "1 cell(s) not a number ('warm') read as missing" in err
+    names = dm.signature.extras["feature_names"]
+    assert "temp_1.missing" in names
+    with pytest.raises(UserError, match=r"temp_1 \(1\).*data.missing"):
+        build(DataConfig(name=f"csv:{path}", target="actual", missing="refuse"))
 
 
 def test_missing_file(tmp_path, capsys):

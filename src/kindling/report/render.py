@@ -9,6 +9,7 @@ The end of `kindling train`, `kindling report` (when the pictures are missing) a
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from kindling.report.evidence import Evidence, grid_indices, line_at, top_indices
@@ -17,6 +18,10 @@ from kindling.report.labelplots import label_grid, label_scores_plot, label_top_
 # matplotlib's DejaVu Sans has no Chinese glyphs (THUCNews' class names): one of these fills in when installed
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
              "Microsoft YaHei", "SimHei", "PingFang SC", "Droid Sans Fallback")  # fmt: skip
+# and on a machine with none of them, the one the `report` extra ships: Noto Sans SC (SIL Open Font
+# License 1.1) from the PyPI package pylopdf-fonts-zh-cn, the smallest OFL wheel with a CJK font found
+# (17 MB; mplfonts is 85 MB and bundles SimHei, whose licence does not allow it)
+PACKAGED_CJK = ("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf")
 
 
 def render_run(run_dir: Path) -> tuple[list, list[str]]:
@@ -81,7 +86,26 @@ def _fonts():
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     installed = {font.name for font in font_manager.fontManager.ttflist}
     families = ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
+    if len(families) == 1:
+        families += [name for name in [packaged_cjk_font()] if name]
     return matplotlib.rc_context({"font.family": families})
+
+
+@functools.cache
+def packaged_cjk_font() -> str | None:
+    """The family name of the CJK font the `report` extra ships (PACKAGED_CJK), added to matplotlib's
+    font manager on first use; None when the package is not installed."""
+    import importlib.util
+
+    from matplotlib import font_manager
+
+    spec = importlib.util.find_spec(PACKAGED_CJK[0])  # its folder only: nothing of it is imported
+    folder = (spec.submodule_search_locations or [None])[0] if spec else None
+    path = Path(folder, PACKAGED_CJK[1]) if folder else None
+    if path is None or not path.is_file():
+        return None
+    font_manager.fontManager.addfont(str(path))
+    return font_manager.FontProperties(fname=str(path)).get_name()
 
 
 def _evidence_views(ev: Evidence) -> list:

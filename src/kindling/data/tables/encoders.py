@@ -6,10 +6,13 @@ feature column, in order:
     {"name": "temp_1", "kind": "numeric", "mean": 62.1, "std": 12.0, "fill": 61.0, "flag": false}
     {"name": "week", "kind": "category", "categories": ["Fri", ...], "flag": false}      # one-hot
     {"name": "shop", "kind": "embed", "categories": [...], "flag": false}                # one index column
+    {"name": "Name", "kind": "text", "words": ["mr", "miss", ...], "flag": false}       # a 0/1 per word
     {"name": "date", "kind": "ymd", "sources": ["year", "month", "day"], "mean": [...], ...}
 
 Fallbacks at prediction time (the documented contract of `kindling.data.tables.encode_records`):
-- a category unseen in training -> an all-zero one-hot row / embedding index 0 (the "unknown" row);
+- a category unseen in training (or too rare there to be kept) -> an all-zero one-hot row / embedding
+  index 0 (the "unknown" row);
+- a cell that is not a number in a column typed as numbers with such cells ('?') -> missing;
 - a missing value -> the training median (numbers, dates) or the unknown category, plus the column's
   missing flag when training saw missing values there; with data.missing=refuse it is an error;
 - a required column absent -> UserError naming it; extra columns are ignored.
@@ -32,9 +35,13 @@ def fit(plan: Plan, train: pd.DataFrame, categorical: str, missing: str) -> dict
     encoders = []
     for col in plan.features:
         if col.kind == "numeric":
-            encoders.append(_fit_numeric(col.name, _numbers(train[col.name], col.name)))
+            coerce = bool(col.options.get("coerce"))
+            enc = _fit_numeric(col.name, _numbers(train[col.name], col.name, coerce))
+            encoders.append({**enc, "coerce": True} if coerce else enc)
         elif col.kind in ("category", "embed"):
-            encoders.append(_fit_category(col.name, col.kind, train[col.name]))
+            encoders.append(_fit_category(col.name, col.kind, train[col.name], **col.options))
+        elif col.kind == "text":
+            encoders.append(_fit_words(col.name, train[col.name], **col.options))
         else:  # date | ymd
             parts = _date_parts(_dates(train, col.kind, col.name, col.sources))
             enc = _fit_numeric(col.name, parts)
@@ -81,9 +88,11 @@ def transform(extras: dict, frame: pd.DataFrame) -> np.ndarray:
 def _encode(enc: dict, frame: pd.DataFrame, refuse: bool) -> np.ndarray:
     kind, name = enc["kind"], enc["name"]
     if kind == "numeric":
-        values = _numbers(frame[name], name).reshape(-1, 1)
+        values = _numbers(frame[name], name, enc.get("coerce", False)).reshape(-1, 1)
     elif kind in ("date", "ymd"):
         values = _date_parts(_dates(frame, kind, name, enc["sources"], strict=True))
+    elif kind == "text":
+        return _encode_words(enc, frame[name], refuse)
     else:
         return _encode_category(enc, frame[name], refuse)
     holes = np.isnan(values).any(axis=1)
@@ -117,14 +126,59 @@ def _fit_numeric(name: str, values: np.ndarray) -> dict:
     }
 
 
-def _fit_category(name: str, kind: str, values: pd.Series) -> dict:
-    text = _strings(values)
-    categories = sorted(text.dropna().unique().tolist())
-    return {"name": name, "kind": kind, "categories": categories, "flag": bool(text.isna().any())}
+def _fit_category(
+    name: str,
+    kind: str,
+    values: pd.Series,
+    top: int | None = None,
+    min_count: int = 1,
+    markers: bool = False,
+) -> dict:
+    """Every category of the training rows, or (given `top`) the `top` most frequent of those seen
+    `min_count` times or more: the others read as unknown. `markers`: cells with no letter or digit
+    ('?', '-') are missing."""
+    text = _strings(values, markers)
+    if top is None:
+        categories = sorted(text.dropna().unique().tolist())
+    else:
+        counts = text.value_counts()
+        ranked = sorted(((-n, c) for c, n in counts.items() if n >= min_count))[:top]
+        categories = sorted(c for _, c in ranked)
+    enc = {"name": name, "kind": kind, "categories": categories, "flag": bool(text.isna().any())}
+    return {**enc, "markers": True} if markers else enc
+
+
+def _fit_words(name: str, values: pd.Series, min_rows: int, markers: bool = False) -> dict:
+    from kindling.data.tables.roles import frequent_words
+
+    text = _strings(values, markers)
+    words = frequent_words(text.dropna(), min_rows)
+    enc = {"name": name, "kind": "text", "words": sorted(words), "flag": bool(text.isna().any())}
+    return {**enc, "markers": True} if markers else enc
+
+
+def _encode_words(enc: dict, values: pd.Series, refuse: bool) -> np.ndarray:
+    """(N, words [+ flag]): 1 where the cell holds the word (letters, any case), 0 elsewhere."""
+    from kindling.data.tables.roles import WORD
+
+    text = _strings(values, enc.get("markers", False))
+    holes = text.isna().to_numpy()
+    if refuse and holes.any():
+        row = int(np.flatnonzero(holes)[0]) + 1
+        raise UserError(
+            f"column '{enc['name']}' is missing a value in row {row} and the model was trained with data.missing=refuse"
+        )
+    block = np.zeros((len(values), len(enc["words"])))
+    found = text.where(~holes, "").astype(str).str.lower().str.findall(WORD.pattern)
+    found = found.reset_index(drop=True).explode().dropna()
+    column = pd.Index(enc["words"]).get_indexer(found)
+    hit = column >= 0
+    block[found.index.to_numpy()[hit], column[hit]] = 1.0
+    return np.hstack([block, holes[:, None].astype(np.float64)]) if enc["flag"] else block
 
 
 def _encode_category(enc: dict, values: pd.Series, refuse: bool) -> np.ndarray:
-    text = _strings(values)
+    text = _strings(values, enc.get("markers", False))
     holes = text.isna().to_numpy()
     if refuse and holes.any():
         row = int(np.flatnonzero(holes)[0]) + 1
@@ -143,8 +197,9 @@ def _encode_category(enc: dict, values: pd.Series, refuse: bool) -> np.ndarray:
     return np.hstack([block, holes[:, None].astype(np.float64)]) if enc["flag"] else block
 
 
-def _strings(values: pd.Series) -> pd.Series:
+def _strings(values: pd.Series, markers: bool = False) -> pd.Series:
     """Categories compare as stripped strings; a float that holds an integer reads as one (3.0 -> '3').
+    `markers`: a cell with no letter or digit ('?', '-', '') is missing.
 
     Vectorised (pandas string methods): a per-cell Python function is far too slow on large tables.
     """
@@ -157,10 +212,14 @@ def _strings(values: pd.Series) -> pd.Series:
         text = values.str.strip()
     else:
         text = values.astype(str).str.strip()
+    if markers:
+        present &= text.str.contains(r"[^\W_]", regex=True)
     return text.astype(object).where(present, None)
 
 
-def _numbers(values: pd.Series, name: str) -> np.ndarray:
+def _numbers(values: pd.Series, name: str, coerce: bool = False) -> np.ndarray:
+    """Cells -> float64 (NaN where missing); a cell that is not a number is refused, or (`coerce`, a
+    column typed as numbers with markers such as '?') read as missing."""
     if pd.api.types.is_bool_dtype(values):
         return values.astype(np.float64).to_numpy()
     if pd.api.types.is_numeric_dtype(values):
@@ -168,7 +227,7 @@ def _numbers(values: pd.Series, name: str) -> np.ndarray:
     else:
         arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         bad = np.isnan(arr) & values.notna().to_numpy() & (values.astype(str).str.strip() != "").to_numpy()
-        if bad.any():
+        if bad.any() and not coerce:
             row = int(np.flatnonzero(bad)[0])
             raise UserError(f"column '{name}' row {row + 1}: {values.iloc[row]!r} is not a number")
     if np.isinf(arr).any():
@@ -185,7 +244,9 @@ def _dates(frame: pd.DataFrame, kind: str, name: str, sources: list[str], strict
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
     parsed = parse_dates(values.astype(object).where(values.notna(), None))
-    bad = parsed.isna() & values.notna()
+    bad = (
+        parsed.isna() & values.notna() & values.astype(str).str.contains(r"[^\W_]", regex=True)
+    )  # '?': missing
     if strict and bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise UserError(f"column '{name}' row {row + 1}: {values.iloc[row]!r} is not a date")
@@ -215,6 +276,8 @@ def _width(enc: dict) -> list[str]:
     name = enc["name"]
     if enc["kind"] == "category":
         names = [f"{name}={c}" for c in enc["categories"]]
+    elif enc["kind"] == "text":
+        names = [f"{name}:{w}" for w in enc["words"]]
     elif enc["kind"] in ("date", "ymd"):
         names = [f"{name}.{p}" for p in DATE_PARTS]
     else:

@@ -282,7 +282,9 @@ def table_module(frames: dict, targets: Targets, cfg, where: str, fitted: Signat
     key = cfg.target  # the label sets stand in for the target column while the features are typed
     typed = train.drop(columns=targets.columns)
     typed[key] = ["|".join(n for n, v in zip(targets.names, row) if v) for row in ys["train"].tolist()]
-    plan = infer_plan(typed, key, list(cfg.drop), "classification", cfg.categorical, cfg.missing, where)
+    plan = infer_plan(
+        typed, key, list(cfg.drop), "classification", cfg.categorical, cfg.missing, where, list(cfg.keep)
+    )
     plan.task = "multilabel"
     plan.columns[0].handling = f"target (multi-label: {len(targets.names)} labels)"
     extras = (

@@ -8,15 +8,15 @@ The plan is printed before training as a short table so a surprise shows up befo
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from kindling.data.tables import roles
 from kindling.errors import UserError, did_you_mean
 
-MAX_ONEHOT = 50  # more distinct strings than this: embeddings (data.categorical=embed) or dropped
-MAX_EMBED = 100_000
 ID_NAME = re.compile(r"(^|_)(id|uuid|guid|index|key)$|^unnamed: \d+$", re.IGNORECASE)
 YMD = ("year", "month", "day")
 
@@ -24,10 +24,11 @@ YMD = ("year", "month", "day")
 @dataclass
 class Column:
     name: str  # the column (for a year/month/day triple: "date")
-    kind: str  # numeric | category | embed | date | ymd | target | dropped
+    kind: str  # numeric | category | embed | text | date | ymd | target | dropped
     handling: str  # what happens to it, in words
     missing: int = 0
     sources: list[str] = field(default_factory=list)  # the input columns it reads
+    options: dict = field(default_factory=dict)  # for its encoder (kindling.data.tables.roles)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Plan:
     target: str
     task: str  # classification | regression
     columns: list[Column]
+    task_reason: str = ""  # why, when kindling chose the task: "2 distinct whole numbers"
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -50,25 +52,18 @@ def infer_plan(
     categorical: str,
     missing: str,
     where: str = "the table",
+    keep: list[str] = (),
 ) -> Plan:
-    """Type every column of `frame`; refuse what cannot be used, with the fix in the message."""
+    """Type every column of `frame`; refuse what cannot be used, with the fix in the message.
+    `drop`: columns left out; `keep`: columns used although kindling would leave them out."""
     names = list(frame.columns)
     if categorical not in ("onehot", "embed"):
         raise UserError(f"data.categorical '{categorical}' is not one of onehot, embed")
     if missing not in ("impute", "refuse"):
         raise UserError(f"data.missing '{missing}' is not one of impute, refuse")
     target = check_target(names, target, where)
-    for name in drop:
-        if name not in names:
-            raise UserError(
-                f"data.drop names '{name}', which is not a column of {where}{did_you_mean(name, names)}; columns: {_listed(names)}"
-            )
-    if target in drop:
-        raise UserError(
-            f"data.drop names the target '{target}' of {where}; drop only feature columns, or predict "
-            "another column with --target"
-        )
-    task = infer_task(frame[target], task, target)
+    _check_named(names, target, drop, keep, where)
+    task, reason = infer_task(frame[target], task, target, where)
     columns = [Column(target, "target", f"target ({task})", int(frame[target].isna().sum()))]
     columns += [Column(n, "dropped", "dropped (data.drop)", int(frame[n].isna().sum())) for n in drop]
     rest = [n for n in names if n != target and n not in drop]
@@ -84,14 +79,32 @@ def infer_plan(
             )
         )
         rest = [n for n in rest if n not in triple]
-    columns += [type_column(frame[n], n, categorical, len(frame)) for n in rest]
-    plan = Plan(target, task, columns)
+    columns += [type_column(frame[n], n, categorical, len(frame), n in keep) for n in rest]
+    plan = Plan(target, task, columns, task_reason=reason)
     _check_missing(plan, missing)
     if not plan.features:
         raise UserError(
             f"{where} has no usable feature columns besides the target '{target}' ({_describe_dropped(plan)})"
         )
     return plan
+
+
+def _check_named(names: list[str], target: str, drop: list[str], keep: list[str], where: str) -> None:
+    """data.drop and data.keep name columns of the table, not the target, and not the same column."""
+    for key, named in (("drop", drop), ("keep", keep)):
+        for name in named:
+            if name not in names:
+                raise UserError(
+                    f"data.{key} names '{name}', which is not a column of {where}{did_you_mean(name, names)}; columns: {_listed(names)}"
+                )
+        if target in named:
+            raise UserError(
+                f"data.{key} names the target '{target}' of {where}; name only feature columns, or predict "
+                "another column with --target"
+            )
+    both = [n for n in keep if n in drop]
+    if both:
+        raise UserError(f"'{both[0]}' is in both data.keep and data.drop; name it in one of them")
 
 
 def check_target(names: list[str], target: str | None, where: str) -> str:
@@ -111,16 +124,23 @@ def check_target(names: list[str], target: str | None, where: str) -> str:
     return target
 
 
-def infer_task(y: pd.Series, task: str, target: str) -> str:
-    """numeric target -> regression, anything else -> classification; data.task overrides."""
+MAX_AUTO_CLASSES = 10  # a target of whole numbers with at most this many values is classification
+
+
+def infer_task(y: pd.Series, task: str, target: str, where: str = "the table") -> tuple[str, str]:
+    """The kind of problem the target asks for -> (task, why: "" when data.task gave it).
+
+    Text, or whole numbers with few distinct values (0/1, 1-5: at most MAX_AUTO_CLASSES, each seen five
+    times on average), is classification; other numbers are regression. data.task overrides."""
     if task not in ("auto", "classification", "regression"):
         raise UserError(f"data.task '{task}' is not one of auto, classification, regression")
     values = y.dropna()
     if values.empty:
         raise UserError(f"target column '{target}' has no values (all missing); pick another --target")
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    reason = ""
     if task == "auto":
-        task = "regression" if numeric else "classification"
+        task, reason = _auto_task(values, numeric)
     if task == "regression":
         if not numeric:
             bad = _first_non_numeric(values)
@@ -132,28 +152,51 @@ def infer_task(y: pd.Series, task: str, target: str) -> str:
             raise UserError(f"target '{target}' has infinite values; fix or remove those rows")
     elif values.nunique() < 2:
         raise UserError(
-            f"target '{target}' has a single class ({values.dropna().tolist()[:1] or ['none']}); "
+            f"target '{target}' of {where} has a single class ({values.dropna().tolist()[:1] or ['none']}); "
             "classification needs at least two"
         )
-    return task
+    return task, reason
 
 
-def type_column(s: pd.Series, name: str, categorical: str, n_rows: int) -> Column:
-    """One column -> its Column plan entry (or a UserError for an unusable column)."""
+def _auto_task(values: pd.Series, numeric: bool) -> tuple[str, str]:
+    distinct = int(values.nunique())
+    if not numeric:
+        return "classification", f"{distinct} distinct values, not numbers"
+    arr = values.to_numpy(dtype=np.float64)
+    whole = bool(np.isfinite(arr).all() and (arr == np.round(arr)).all())
+    if whole and (distinct == 2 or (distinct <= MAX_AUTO_CLASSES and len(arr) >= 5 * distinct)):
+        return "classification", f"{distinct} distinct whole numbers"
+    kind = "whole numbers" if whole else "numbers"
+    return "regression", f"{distinct:,} distinct {kind}"
+
+
+def type_column(s: pd.Series, name: str, categorical: str, n_rows: int, keep: bool = False) -> Column:
+    """One column -> its Column plan entry; `keep`: used even where kindling would leave it out
+    (an identifier, rare codes, free text), refused only when it holds no value or one."""
     n_missing = int(s.isna().sum())
     values = s.dropna()
     if values.empty:
-        raise UserError(f"column '{name}' has no values (all missing); drop it with --set data.drop={name}")
+        if keep:
+            raise UserError(
+                f"column '{name}' has no values (all missing), so it cannot be used; remove it from data.keep"
+            )
+        return Column(name, "dropped", "dropped: empty", n_missing)
     if pd.api.types.is_bool_dtype(values):
         return Column(name, "numeric", "0/1, standardised", n_missing)
     if pd.api.types.is_datetime64_any_dtype(values):
         return Column(name, "date", "date features (year, month, day, weekday, season)", n_missing)
     if pd.api.types.is_numeric_dtype(values):
-        return _type_numeric(values, name, n_missing)
-    return _type_text(values.astype(str).str.strip(), name, categorical, n_missing)
+        column = _type_numeric(values, name, n_missing, keep)
+    else:
+        column = _type_text(values.astype(str).str.strip(), name, categorical, n_rows, keep)
+    if keep and column.kind == "dropped":  # only a constant is left out whatever the flags say
+        raise UserError(
+            f"column '{name}' holds one value in every row, so it cannot inform the model; remove it from data.keep"
+        )
+    return column
 
 
-def _type_numeric(values: pd.Series, name: str, n_missing: int) -> Column:
+def _type_numeric(values: pd.Series, name: str, n_missing: int, keep: bool = False) -> Column:
     arr = values.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -163,39 +206,36 @@ def _type_numeric(values: pd.Series, name: str, n_missing: int) -> Column:
         )
     if arr.min() == arr.max():  # cheaper than nunique() on 100k floats
         return Column(name, "dropped", f"dropped: constant ({values.iloc[0]})", n_missing)
-    if _id_like_numbers(values, name):
-        return Column(name, "dropped", "dropped: ID-like (unique integers)", n_missing)
+    if not keep and _id_like_numbers(values, name):
+        return Column(
+            name,
+            "dropped",
+            f"dropped: ID-like (unique integers; --keep {shlex.quote(name)} uses it)",
+            n_missing,
+        )
     return Column(name, "numeric", "standardised", n_missing)
 
 
-def _type_text(values: pd.Series, name: str, categorical: str, n_missing: int) -> Column:
-    head = pd.to_numeric(values.iloc[:1000], errors="coerce")
-    if head.notna().mean() < 0.25:  # clearly text: skip parsing every cell as a number
-        numbers, ok = head, 0
-    else:
-        numbers = pd.to_numeric(values, errors="coerce")
-        ok = int(numbers.notna().sum())
-    if ok and ok < len(values) and ok >= len(values) / 2:
-        bad = values[numbers.isna()]
-        rows = ", ".join(f"row {int(i) + 1}: {v!r}" for i, v in list(bad.items())[:2])
-        raise UserError(
-            f"column '{name}' mixes numbers and text ({rows}); fix those cells (leave a cell empty for a "
-            f"missing value) or drop the column with --set data.drop={name}"
-        )
-    distinct = values.nunique()
-    if distinct <= 1:
+def _type_text(values: pd.Series, name: str, categorical: str, n_rows: int, keep: bool) -> Column:
+    n_missing = n_rows - len(values)
+    marked = ~values.str.contains(r"[^\W_]", regex=True)  # '?', '-': no letter or digit
+    note, options = "", {}
+    if marked.any() and not marked.all():  # markers beside values: read as missing cells
+        shown = ", ".join(sorted(map(repr, values[marked].unique()[:3])))
+        note, options = f"; {shown} read as missing", {"markers": True}
+        values, n_missing = values[~marked], n_missing + int(marked.sum())
+    numbers = roles.numbers_in(values)
+    if numbers is not None:
+        handling, unread = numbers
+        return Column(name, "numeric", handling + note, n_missing + unread, options={"coerce": True})
+    if values.nunique() <= 1:
         return Column(name, "dropped", f"dropped: constant ({values.iloc[0]!r})", n_missing)
     if _looks_like_dates(values):
         return Column(name, "date", "date features (year, month, day, weekday, season)", n_missing)
-    if distinct == len(values) and len(values) >= 20:
-        return Column(name, "dropped", "dropped: ID-like (every value distinct)", n_missing)
-    if categorical == "embed" and distinct <= MAX_EMBED:
-        return Column(name, "embed", f"embedding ({distinct} categories)", n_missing)
-    if distinct <= MAX_ONEHOT:
-        return Column(name, "category", f"one-hot ({distinct} categories)", n_missing)
-    return Column(
-        name, "dropped", f"dropped: {distinct} distinct strings (use --set data.categorical=embed)", n_missing
-    )
+    kind, handling, more = roles.type_codes(values, name, categorical, keep, n_rows)
+    if kind == "dropped":
+        return Column(name, kind, handling, n_missing)
+    return Column(name, kind, handling + note, n_missing, options={**more, **options})
 
 
 def _id_like_numbers(values: pd.Series, name: str) -> bool:

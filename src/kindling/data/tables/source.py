@@ -95,7 +95,9 @@ def load_frames(cfg, frames: dict | None = None, read: tuple | None = None) -> F
         base, where, target = frames["train"], "the DataFrame", cfg.target
         if not target:
             raise UserError("a DataFrame needs its target column: target='COLUMN' (--target COLUMN)")
-    plan = infer_plan(base, target, list(cfg.drop), cfg.task, cfg.categorical, cfg.missing, where)
+    plan = infer_plan(
+        base, target, list(cfg.drop), cfg.task, cfg.categorical, cfg.missing, where, list(cfg.keep)
+    )
     if base.attrs.get("encoding", "utf-8") not in ("utf-8", cfg.encoding):
         plan.notes.append(
             f"{where} is not UTF-8: read as {base.attrs['encoding']}; set data.encoding to override"
@@ -255,6 +257,8 @@ def build_module(cfg, echo=None, given: dict | None = None, read: tuple | None =
     extras = encoders.fit(plan, frames.train, cfg.categorical, cfg.missing)
     class_names = class_names_of(frames) if plan.task == "classification" else []
     sig = Signature(plan.task, "tabular", [len(extras["feature_names"])], class_names, [], [], extras)
+    if plan.task_reason:  # kindling chose the task: the line saying what it chose says why
+        sig.extras["task_reason"] = f"'{plan.target}' holds {plan.task_reason}"
     if plan.task == "regression":
         y = pd.to_numeric(frames.train[plan.target]).to_numpy(dtype=np.float64)
         sig.extras["target_mean"], sig.extras["target_std"] = float(y.mean()), float(y.std()) or 1.0
