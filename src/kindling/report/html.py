@@ -183,7 +183,7 @@ def _cards(view: RunView) -> list[tuple[str, str]]:
         ("training time", f"{sum(r.get('seconds', 0) for r in history):.1f} s"),
     ]
     if view.evaluation is not None:
-        name = next(k for k in ("accuracy", "micro_f1", "rmse") if k in view.evaluation)
+        name = next((k for k in ("accuracy", "micro_f1", "rmse") if k in view.evaluation), "loss")
         cards.append((f"{view.evaluation['split']} {name}", H.fmt(view.evaluation[name])))
         if view.baseline is not None and name in view.baseline:
             cards.append((f"baseline {name}", H.fmt(view.baseline[name])))

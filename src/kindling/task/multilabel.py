@@ -43,10 +43,16 @@ class MultiLabel(Task):
         return [self.threshold] * self.num_outputs
 
     def _cut(self, like):
-        """The thresholds as a (1, K) tensor on `like`'s device."""
+        """The thresholds as a (1, K) tensor on `like`'s device, made once per device and thresholds (a
+        copy to the GPU on every training step would cost the step a transfer)."""
         import torch  # lazy: loads torch
 
-        return torch.tensor(self.label_thresholds(), dtype=torch.float32, device=like.device).view(1, -1)
+        key = (str(like.device), tuple(self.label_thresholds()))
+        cached = self.__dict__.get("_cut_cache")
+        if cached is None or cached[0] != key:
+            cut = torch.tensor(key[1], dtype=torch.float32, device=like.device).view(1, -1)
+            self.__dict__["_cut_cache"] = cached = (key, cut)
+        return cached[1]
 
     # ------------------------------------------------------------------ training
 
