@@ -154,19 +154,23 @@ def route(frame: pd.DataFrame, cfg, fitted: Signature | None = None) -> Route | 
 
 
 def _image_paths(cells: pd.Series) -> bool:
-    values = cells.dropna()
-    if values.empty or pd.api.types.is_numeric_dtype(values):
-        return False
-    head = values.astype(str).str.strip().str.lower().head(1000)
-    return bool(head.str.endswith(IMAGE_SUFFIXES).mean() >= 0.9)
+    """Whether a column names image files: nearly all of its first 1,000 values end in an image suffix."""
+    first = cells.first_valid_index()
+    if first is None or not str(cells[first]).strip().lower().endswith(IMAGE_SUFFIXES):
+        return False  # one look at most columns: a wide table costs no more than before
+    head = cells.head(1000).dropna().astype(str).str.strip().str.lower()
+    return bool(len(head)) and bool(head.str.endswith(IMAGE_SUFFIXES).mean() >= 0.9)
 
 
 def _text_column(frame: pd.DataFrame, rest: list[str]) -> str | None:
-    """The one column of free text, when the others are nothing a table model could use (IDs, constants)."""
+    """The one column of free text, when the others are nothing a table model could use (IDs, constants):
+    a text data set kept as a CSV (id, text, label), not a table with a comment column."""
+    if not rest or len(rest) > 3:
+        return None
     usable = [c for c in rest if frame[c].nunique(dropna=True) > 1 and not _row_ids(frame[c])]
     if len(usable) != 1 or pd.api.types.is_numeric_dtype(frame[usable[0]]):
         return None
-    values = frame[usable[0]].dropna().astype(str).head(5000)
+    values = frame[usable[0]].head(5000).dropna().astype(str)
     long = values.str.len().mean() >= TEXT_MIN_CHARS
     return usable[0] if long and values.nunique() >= 0.5 * len(values) else None
 
