@@ -134,6 +134,25 @@ def test_serve_answers_the_seed_shape_with_the_labels_over_their_thresholds(imag
         stop_server(server)
 
 
+@pytest.mark.browser
+def test_the_web_page_shows_every_label_over_its_threshold(image_run, browser, tmp_path):
+    from serve.serve_helpers import start_server, stop_server
+
+    server = start_server(image_run)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#image-input:not([hidden])")
+        page.set_input_files("#file", str(image_run.parent / "data" / "img" / "0006.png"))  # a 6
+        page.wait_for_selector("#result:not([hidden]) #bars li")
+        assert sorted(page.text_content("#top-label").split(", ")) == ["even", "ge5", "loop"]
+        assert len(page.query_selector_all("#bars li")) == 3  # the top 3 labels, as bars
+        assert "3 labels" in page.text_content("#model-info")
+        page.screenshot(path=str(tmp_path / "multilabel_page.png"), full_page=True)
+    finally:
+        stop_server(server)
+
+
 def test_export_carries_the_thresholds_and_onnxruntime_equals_pytorch(image_run, tmp_path, capsys):
     out = tmp_path / "ml.onnx"
     capsys.readouterr()
@@ -157,6 +176,27 @@ def test_the_report_shows_the_per_label_table_and_a_grid_of_label_sets(image_run
     assert {"per_label", "prediction_grid", "top_losses", "learning_curves"} <= set(names)
     sample = names["prediction_grid"]["data"]["samples"][0]
     assert set(sample) == {"true", "predicted", "correct"}
+
+
+def test_a_csv_of_image_paths_with_one_class_each_trains_and_predicts(tmp_path, capsys):
+    digits = load_digits()
+    paths = []
+    (tmp_path / "img").mkdir()
+    for i in range(400):
+        paths.append(f"img/{i}.png")
+        Image.fromarray((digits.images[i] * 255 / 16).round().astype(np.uint8), "L").save(
+            tmp_path / paths[-1]
+        )
+    pd.DataFrame({"file": paths, "digit": digits.target[:400]}).to_csv(tmp_path / "d.csv", index=False)
+    run = train_run(
+        tmp_path / "run", "--data", f"csv:{tmp_path / 'd.csv'}", "--target", "digit", "--epochs", "6"
+    )
+    sig = json.loads((run / "best" / "bundle.json").read_text())["signature"]
+    assert (sig["task"], sig["input_kind"]) == ("classification", "image")
+    capsys.readouterr()
+    assert main(["predict", str(run), str(tmp_path / "img" / "0.png"), "--json"]) == 0
+    (answer,) = json.loads(capsys.readouterr().out)["predictions"]
+    assert answer["label_name"] == "0" and "labels" not in answer
 
 
 def test_a_table_of_01_label_columns_through_the_cli(tmp_path, capsys):

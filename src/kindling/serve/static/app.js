@@ -31,7 +31,8 @@ async function loadMetadata() {
   }
   meta = await response.json();
   if (!response.ok) { showError(meta.error || "cannot read /metadata"); return; }
-  const classes = meta.class_names.length ? `${meta.class_names.length} classes` : meta.task;
+  const kind = meta.task === "multilabel" ? "labels (any number each)" : "classes";
+  const classes = meta.class_names.length ? `${meta.class_names.length} ${kind}` : meta.task;
   $("model-info").textContent = `${meta.model}: ${meta.input_kind} input ${meta.input_shape.join("×")}, ${classes}`;
   $("token-box").hidden = true;
   if (meta.input_kind === "image") $("image-input").hidden = false;
