@@ -236,3 +236,25 @@ def test_fit_takes_x_and_a_01_matrix(tmp_path):
     answers = model.predict(digits.data[:3].astype(np.float32))
     assert [sorted(a["labels"]) for a in answers] == [["even", "loop"], [], ["even"]]  # 0, 1, 2
     assert run.report().is_file()
+
+
+def test_a_multilabel_run_resumes_exactly_and_tunes_its_thresholds_again(tmp_path):
+    import torch
+
+    digits = load_digits()
+    frame = pd.DataFrame(digits.data, columns=[f"p{i}" for i in range(64)])
+    frame[LABELS] = digit_labels(digits.target)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    args = ["--data", f"csv:{tmp_path / 't.csv'}", "--target", ",".join(LABELS), "--deterministic"]
+    args += ["--baseline", "none", "--logger", "none"]
+    train_run(tmp_path / "cut", *args, "--epochs", "2")
+    assert main(["train", "--resume", str(tmp_path / "cut"), "--epochs", "4"]) == 0
+    train_run(tmp_path / "whole", *args, "--epochs", "4")
+    cut, whole = (
+        torch.load(tmp_path / n / "checkpoints" / "last.pt", weights_only=True) for n in ("cut", "whole")
+    )
+    assert all(torch.equal(cut["model"][k], whole["model"][k]) for k in whole["model"])
+    metrics = [
+        json.loads((tmp_path / n / "best" / "bundle.json").read_text())["metrics"] for n in ("cut", "whole")
+    ]
+    assert metrics[0]["thresholds"] == metrics[1]["thresholds"]
