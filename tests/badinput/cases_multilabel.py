@@ -1,4 +1,4 @@
-"""Bad multi-label data: a label column with an empty label set on every row (label sets in a CSV of
+"""Bad multi-label data (and a CSV of images whose target is a measurement): a label column with an empty label set on every row (label sets in a CSV of
 image paths or of texts, 0/1 columns that are all 0, annotation lines without labels, a 0/1 matrix of
 zeros from a `py:` file), label columns that are not 0/1, a --target list naming a column that is not
 there, an empty data.label_sep, and a label in val that training never saw. One line each, exit 2."""
@@ -73,6 +73,11 @@ CASES = [
         "multilabel-image-csv-only-separators", _image_csv(["|", " | "] * 6), "empty label set on every row"
     ),
     Case("multilabel-text-csv-all-empty", _table(TEXTS, "tags", "--task", "multilabel"), "empty label set"),
+    Case(
+        "csv-images-with-measurements",
+        _image_csv([f"{i * 1.37:.2f}" for i in range(12)], ()),
+        "classified, not regressed",
+    ),
     Case("multilabel-01-columns-all-zero", _table(ZEROS, "a,b"), "empty label set on every row"),
     Case("multilabel-01-column-not-01", _table(TABLE + "99,1,2,0\n", "a,b"), "holds 0 or 1"),
     Case("multilabel-target-list-typo", _table(TABLE, "a,bb"), "'bb'"),

@@ -140,17 +140,30 @@ def route(frame: pd.DataFrame, cfg, fitted: Signature | None = None) -> Route | 
     multilabel = (
         len(wanted) > 1 or cfg.task == "multilabel" or (fitted is not None and fitted.task == "multilabel")
     )
-    if not multilabel and cfg.task in ("auto", "classification"):
+    if not multilabel and cfg.task == "auto" and fitted is None:
         multilabel = looks_multilabel(frame[wanted[0]].dropna().astype(str).head(10_000), cfg.label_sep)
     targets = Targets(wanted, multilabel, cfg.label_sep)
     rest = [c for c in columns if c not in wanted and c not in cfg.drop]
-    image = next((c for c in rest if _image_paths(frame[c])), None)
-    if image is not None:
-        return Route("image", targets, image)
-    text = _text_column(frame, rest)
-    if text is not None and (fitted is None or fitted.input_kind == "text"):
-        return Route("text", targets, text)
+    kind = fitted.input_kind if fitted is not None else None  # a trained model's data: its own kind only
+    image = next((c for c in rest if _image_paths(frame[c])), None) if kind in (None, "image") else None
+    text = _text_column(frame, rest) if image is None and kind in (None, "text") else None
+    if image is not None or text is not None:
+        _check_classes(frame[wanted[0]], targets, cfg)
+        return Route("image", targets, image) if image is not None else Route("text", targets, text)
     return Route("table", targets) if multilabel else None
+
+
+def _check_classes(cells: pd.Series, targets: Targets, cfg) -> None:
+    """Images and texts from a CSV are classified (one class or several labels each): a target of
+    measurements is refused, not read as hundreds of classes."""
+    values = cells.dropna()
+    floats = pd.api.types.is_float_dtype(values) and not (values == values.round()).all()
+    if not targets.multilabel and (cfg.task == "regression" or floats):
+        raise UserError(
+            f"target '{cells.name}' holds measurements (e.g. {values.iloc[0]!r}), and images or texts listed "
+            "in a CSV are classified, not regressed; give a class or labels per row (or "
+            "--data py:FILE.py:FUNCTION for your own Dataset)"
+        )
 
 
 def _image_paths(cells: pd.Series) -> bool:
