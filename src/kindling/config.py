@@ -218,6 +218,25 @@ class TrainConfig:
     label_smoothing: float = setting(
         0.0, flag="--label-smoothing", help="label smoothing for the cross-entropy loss"
     )
+    # imbalanced classes (kindling.task.imbalance, kindling.train.sampler, kindling.task.threshold)
+    class_weights: str = setting(
+        "none",
+        flag="--class-weights",
+        help="classification: weights of the classes in the loss: none | auto (inverse square-root "
+        "frequency in train) | FILE (JSON, YAML or CSV: class name -> weight; unlisted classes 1)",
+    )
+    sampler: str = setting(
+        "none",
+        flag="--sampler",
+        help="none (shuffle) | balanced (each draw: a class uniformly, then one of its samples; seeded, "
+        "with replacement, as many draws per epoch as train samples)",
+    )
+    threshold: float | str = setting(
+        "none",
+        flag="--threshold",
+        help="two classes: predict the second class when its probability is >= this: none (argmax) | "
+        "auto (maximise balanced accuracy on val) | a number in [0, 1]",
+    )
     compile: bool = setting(False, flag="--compile", help="torch.compile the model (GPU only)")
     overfit_batches: int = setting(
         0, flag="--overfit-batches", help="train and validate on the first N batches (a sanity check)"

@@ -82,6 +82,37 @@ class Exists:
         return "an existing file or folder"
 
 
+@dataclass(frozen=True)
+class ChoiceOrFile(Exists):
+    """One of the names, or a file that must exist (checked, as `Exists`, only when the run uses it)."""
+
+    names: tuple[str, ...] = ()
+
+    def allows(self, value: Any) -> bool:
+        return str(value) in self.names or super().allows(value)
+
+    def describe(self) -> str:
+        return " | ".join(self.names) + " or an existing file"
+
+
+@dataclass(frozen=True)
+class ChoiceOrNumber:
+    """One of the names, or a number the `number` rule allows (train.threshold: auto | none | 0.35)."""
+
+    names: tuple[str, ...]
+    number: Number
+
+    def allows(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, (int, float)):
+            return self.number.allows(float(value))
+        return str(value) in self.names
+
+    def describe(self) -> str:
+        return " | ".join(self.names) + " or " + self.number.describe()
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
@@ -94,7 +125,7 @@ FRACTION = Number(0, 1, hi_open=True)  # 0 means "no such split"
 PROBABILITY = Number(0, 1)
 
 # dotted key -> rule; None values (optional keys left unset) are not checked
-RULES: dict[str, Number | Choice | Exists] = {
+RULES: dict[str, Number | Choice | Exists | ChoiceOrNumber] = {
     "data.batch_size": AT_LEAST_1,
     "data.eval_batch_size": AT_LEAST_1,
     "data.val_fraction": FRACTION,
@@ -143,6 +174,9 @@ RULES: dict[str, Number | Choice | Exists] = {
     "train.save_every_steps": AT_LEAST_1,
     "train.ema": Number(0, 1, lo_open=True, hi_open=True),
     "train.label_smoothing": Number(0, 1, hi_open=True),
+    "train.class_weights": ChoiceOrFile(names=("none", "auto")),
+    "train.sampler": Choice(("none", "balanced")),
+    "train.threshold": ChoiceOrNumber(("none", "auto"), PROBABILITY),
     "train.overfit_batches": AT_LEAST_0,
     "train.log_interval": AT_LEAST_0,
     "train.logger": Choices(("auto", "tensorboard", "csv", "mlflow", "none")),
@@ -184,8 +218,14 @@ def check_value(dotted: str, value: Any) -> None:
             ok = isinstance(item, (int, float)) and not isinstance(item, bool) and rule.allows(float(item))
             ok = ok and not (rule.integer and not float(item).is_integer())
             why = "is out of range"
+        elif isinstance(rule, ChoiceOrFile):
+            ok, why = rule.allows(item), "is neither a choice nor an existing file"
+            why += did_you_mean(str(item), rule.names)
         elif isinstance(rule, Exists):
             ok, why = rule.allows(item), "does not exist"
+        elif isinstance(rule, ChoiceOrNumber):
+            ok = rule.allows(item)
+            why = "is out of range" if isinstance(item, (int, float)) else "is not a valid choice"
         else:
             ok, why = rule.allows(item), "is not a valid choice" + did_you_mean(str(item), rule.names)
         if not ok:

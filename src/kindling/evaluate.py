@@ -78,16 +78,17 @@ class Evaluation:
     or from the trainer's validation pass (the report's numbers for the best epoch, without a second pass)."""
 
     def __init__(self, model, sig, device="cpu", task=None):
-        """`task`: the run's Task (the trainer's, or a Bundle's) for its output convention; evaluate's
-        loss is never label-smoothed, whatever training used."""
+        """`task`: the run's Task (the trainer's, or a Bundle's) for its output convention and its
+        decision threshold; evaluate's loss is never label-smoothed or weighted, whatever training used."""
         from kindling.task import task_for
 
         self.sig = sig
-        convention, thresholds = (
-            (task.convention, getattr(task, "thresholds", None)) if task else (None, None)
-        )
-        self.task = task_for(sig, model, convention=convention, thresholds=thresholds)
+        convention = task.convention if task is not None else None
+        threshold = getattr(task, "threshold", None) if task is not None else None
+        thresholds = getattr(task, "thresholds", None) if task is not None else None  # multi-label
+        self.task = task_for(sig, model, convention=convention, threshold=threshold, thresholds=thresholds)
         self.metrics = self.task.metrics(device)
+        self.decided: list[tuple] = []  # classification: (truth, prediction, p(second class)) per batch
         self.kept: list | None = [] if self.task.whole_split else None  # for the Task's split_metrics
 
     def update(self, out, y) -> None:
@@ -95,6 +96,10 @@ class Evaluation:
         self.metrics.update(self.task.loss(out, y), out, y)
         if self.kept is not None:
             self.kept.append((out.detach().float().cpu(), y.cpu()))
+        if self.task.class_targets:
+            two = self.task.num_outputs == 2
+            scores = self.task.probabilities(out)[:, 1].detach().cpu() if two else None
+            self.decided.append((y.cpu(), self.task.predictions(out.detach()).cpu(), scores))
 
     def result(self, split: str) -> dict:
         result = self.metrics.compute()
@@ -106,8 +111,23 @@ class Evaluation:
         result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
         if "confusion_matrix" in result:
             result.update(per_class(result["confusion_matrix"], self.sig.class_names))
+            result.update(self._imbalance())
         result["split"] = split
         return result
+
+    def _imbalance(self) -> dict:
+        """balanced accuracy, ROC-AUC and PR-AUC (two classes), and the threshold that decided."""
+        import torch
+
+        from kindling.task.threshold import imbalance_metrics
+
+        if not self.decided:
+            return {}
+        y, pred, scores = (torch.cat(c).numpy() if c[0] is not None else None for c in zip(*self.decided))
+        found = imbalance_metrics(y, pred, scores, self.task.num_outputs)
+        if getattr(self.task, "threshold", None) is not None:
+            found["threshold"] = self.task.threshold
+        return found
 
 
 def format_table(result: dict, class_names: list[str]) -> str:
@@ -118,6 +138,17 @@ def format_table(result: dict, class_names: list[str]) -> str:
         lines.append(f"MAE {result['mae']:.4f}  RMSE {result['rmse']:.4f}  R2 {result['r2']:.4f}")
         return "\n".join(lines)
     lines[0] += f"  accuracy={result['accuracy']:.4f}  macro-F1={result['macro_f1']:.4f}"
+    if "balanced_accuracy" in result:
+        lines[0] += f"  balanced-accuracy={result['balanced_accuracy']:.4f}"
+    if "roc_auc" in result:
+        lines.append(
+            f"{class_names[1]} (positive) vs {class_names[0]}: ROC-AUC {result['roc_auc']:.4f}  "
+            f"PR-AUC {result['pr_auc']:.4f}"
+        )
+    if "threshold" in result:
+        lines.append(
+            f"decision: {class_names[1]} when its probability >= {result['threshold']:.4f} (the Bundle's threshold)"
+        )
     width = max(5, *(len(c) for c in class_names))
     lines.append(f"{'class':<{width}}  accuracy  precision  recall     f1  support")
     for name in class_names:

@@ -174,6 +174,7 @@ def train(
     if resume is None and rank0:
         remember_code(cfg)
     check_against_data(cfg, data.signature)
+    check_imbalance(cfg, data)
     # the saved config names the metric that picks the best model: the report reads it from there
     cfg.train.monitor = task_for(data.signature, model).monitor_for(cfg.train.monitor)
     for text in notes:
@@ -210,6 +211,11 @@ def train(
         )
         if summary["skipped_steps"]:
             echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
+        from kindling.train.decide import end_of_run_line
+
+        imbalanced = end_of_run_line(cfg, data, run_dir)  # a rare class: the flags that answer it
+        if imbalanced:
+            echo(imbalanced)
         from kindling.session_graph import after_training as add_session_graph
 
         add_session_graph(run_dir, data, echo)  # a notebook's or a script's model: its graph, for elsewhere
@@ -217,6 +223,15 @@ def train(
         for cb in trainer.callbacks:  # the run folder is complete: MLflow sends its artifacts
             getattr(cb, "on_run_end", lambda: None)()
     return run_dir
+
+
+def check_imbalance(cfg: RunConfig, data) -> None:
+    """--class-weights, --sampler and --threshold against the data (a weights FILE read and checked),
+    before any file is written (kindling.task.imbalance)."""
+    from kindling.task.imbalance import check_against_data as check
+
+    has_val = bool(cfg.train.overfit_batches) or (data.val is not None and len(data.val) > 0)
+    check(cfg, data.signature, data.train.y, has_val)
 
 
 def _baseline(cfg: RunConfig, data, run_dir: Path, train_seconds: float, echo) -> None:

@@ -190,8 +190,18 @@ def _cards(view: RunView) -> list[tuple[str, str]]:
     return cards
 
 
-# the evaluation's headline figures, in the order the page shows them
-EV_KEYS = ("accuracy", "micro_f1", "macro_f1", "mAP", "subset_accuracy", "loss", "mae", "rmse", "r2", "n")
+# the evaluation's numbers the page shows, in this order, where the evaluation has them
+EV_KEYS = (
+    "accuracy",
+    "balanced_accuracy",
+    "micro_f1",
+    "macro_f1",
+    "mAP",
+    "subset_accuracy",
+    "roc_auc",
+    "pr_auc",
+)
+EV_KEYS += ("loss", "mae", "rmse", "r2", "n")
 
 
 def render(view: RunView) -> str:
@@ -223,6 +233,7 @@ def render(view: RunView) -> str:
         metric_rows=rows,
         ev=ev,
         ev_keys=[k for k in EV_KEYS if k in (ev or {})],
+        ev_classes=list((ev or {}).get("per_class_accuracy", {})),
         ev_model=cfg.model.name,
         baseline=view.baseline,
         baseline_line=_baseline_line(ev, view.baseline),

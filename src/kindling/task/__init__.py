@@ -51,29 +51,38 @@ def task_for(
     *,
     label_smoothing: float = 0.0,
     convention: str | None = None,
+    class_weights: list[float] | None = None,
+    threshold: float | None = None,
     thresholds: list[float] | None = None,
 ) -> Task:
     """The Task of a Signature. The output convention comes from `convention` (what training detected,
     kept in the Bundle), else from the model's `outputs_log_probs` attribute, else the task's default.
+    `class_weights` weigh the loss, `threshold` decides two classes (kindling.task.imbalance, .threshold);
     `thresholds`: a multi-label model's per-label thresholds, tuned on validation (kept in the Bundle)."""
     if sig.task not in TASKS:
         raise UserError(f"task '{sig.task}' is not one of {', '.join(TASKS)}")
     cls = TASKS[sig.task]
     if convention is None and getattr(model, "outputs_log_probs", False) and "log_probs" in cls.conventions:
         convention = "log_probs"
-    task = cls(sig, label_smoothing, convention)
+    task = cls(sig, label_smoothing, convention, class_weights=class_weights, threshold=threshold)
     if thresholds is not None and hasattr(task, "thresholds"):
         task.thresholds = [float(t) for t in thresholds]
     return task
 
 
 def task_of_bundle(bundle) -> Task:
-    """The Task a Bundle was trained with (its recorded output convention, else its model's attribute;
-    a multi-label model's tuned thresholds)."""
+    """The Task a Bundle was trained with (its recorded output convention, else its model's attribute),
+    deciding as its header says (a two-class threshold chosen on val: `meta["decision"]`; a multi-label
+    model's per-label thresholds: `meta["metrics"]["thresholds"]`)."""
+    from kindling.task.threshold import check_decision
+
     recorded = bundle.meta.get("metrics") or {}
+    names = bundle.signature.class_names
+    threshold = check_decision(bundle.meta.get("decision"), bundle.path or "the bundle", len(names))
     return task_for(
         bundle.signature,
         bundle.model,
         convention=recorded.get("outputs"),
+        threshold=threshold,
         thresholds=recorded.get("thresholds"),
     )

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict
 
 from kindling.models import usercode
-from kindling.train import checkpoint, distributed, rng
+from kindling.train import checkpoint, decide, distributed, rng
 
 
 def state_dict(trainer) -> dict:
@@ -21,6 +21,8 @@ def state_dict(trainer) -> dict:
         "memory_format": trainer.memory_format,
         "world": trainer.dist.world,
         "epoch_metrics": None,  # save_last: the epoch's running sums, over every rank
+        "sampler": trainer.sampler.state_dict(),  # kindling.train.sampler: checked on resume
+        "class_weights": trainer.class_weights,
     }
     for name in ("scheduler", "scaler", "ema"):
         part = getattr(trainer, name)
@@ -104,6 +106,8 @@ def _restore(trainer, state: dict) -> None:
 
     if state.get("code"):
         usercode.check_resumed(trainer.cfg.model.name, state["code"])
+    trainer.sampler.load_state_dict(state.get("sampler"))
+    _check_weights(trainer, state)
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     for name in ("scheduler", "scaler", "ema"):
@@ -126,6 +130,27 @@ def _restore(trainer, state: dict) -> None:
             _restore_rank_stream(trainer, state["rank_rng"])
 
 
+def _check_weights(trainer, state: dict) -> None:
+    """The loss a resumed run trains with is the one it started with (a weights FILE edited since is not)."""
+    from kindling.errors import UserError
+
+    saved = state.get("class_weights")
+    if "class_weights" in state and saved != trainer.class_weights:
+        raise UserError(
+            f"cannot resume: the class weights are now {_rounded(trainer.class_weights)}, the run started "
+            f"with {_rounded(saved)} (--class-weights {trainer.tc.class_weights}); restore them, or start "
+            "a new run (--run-dir)"
+        )
+
+
+def _rounded(weights) -> str:
+    if weights is None:
+        return "none"
+    if not isinstance(weights, list) or not all(isinstance(w, (int, float)) for w in weights):
+        return "damaged weights"
+    return "[" + ", ".join(f"{w:.3g}" for w in weights[:6]) + (", ...]" if len(weights) > 6 else "]")
+
+
 def save_bundle(trainer, metrics: dict, epoch: int) -> None:
     """Publish the Bundle (EMA weights when EMA is on) with the monitored metrics and provenance."""
     if not trainer.dist.is_main:
@@ -137,11 +162,16 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
     spec = {"name": trainer.cfg.model.name, "options": trainer.cfg.model.options}
     _record_code(trainer.run_dir / "best", spec)
     clean = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
+    if "confusion_matrix" in metrics:  # what imbalance hides from accuracy (kindling.task.threshold)
+        from kindling.task.threshold import confusion_scores
+
+        clean.update(confusion_scores(metrics["confusion_matrix"]))
     if trainer.env is None:  # once per run: it runs `git rev-parse` and reads versions
         trainer.env = collect(trainer.device, trainer.threads, trainer.tc.seed)
     env = trainer.env
     meta = {"val": clean, "epoch": epoch, "monitor": trainer.monitor_key, "outputs": trainer.task.convention}
-    write(trainer.run_dir / "best", model, spec, trainer.sig, meta, env, asdict(trainer.cfg.data))
+    extra = decide.bundle_record(trainer)  # the class weights, sampler and a fixed threshold
+    write(trainer.run_dir / "best", model, spec, trainer.sig, meta, env, asdict(trainer.cfg.data), extra)
 
 
 def _record_code(folder, spec: dict) -> None:

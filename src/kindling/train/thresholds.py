@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kindling.bundle import add_metrics, load_bundle
+from kindling.bundle import load_bundle, read_meta, update_meta
 from kindling.models.common import forward
 from kindling.task import task_of_bundle
 from kindling.train.events import Callback
@@ -41,7 +41,8 @@ class TuneThresholds(Callback):
         before = task.split_metrics(out, y)["micro_f1"]
         task.thresholds = thresholds
         after = task.split_metrics(out, y)["micro_f1"]
-        add_metrics(self.best, {"thresholds": thresholds, "thresholds_on": f"val ({len(y)} samples)"})
+        tuned = {"thresholds": thresholds, "thresholds_on": f"val ({len(y)} samples)"}
+        update_meta(self.best, metrics={**(read_meta(self.best).get("metrics") or {}), **tuned})
         shown = ", ".join(f"{n} {t:.3g}" for n, t in zip(task.sig.class_names[:8], thresholds))
         more = f", ... ({len(thresholds)} labels)" if len(thresholds) > 8 else ""
         trainer.echo(

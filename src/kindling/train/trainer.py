@@ -18,20 +18,21 @@ import torch
 
 from kindling import defaults
 from kindling.data import augment
-from kindling.data.memory import epoch_order, num_batches
+from kindling.data.memory import num_batches
 from kindling.data.transforms import make_preprocess
 from kindling.envinfo import usable_cores
 from kindling.errors import NonFiniteLossError, UserError
 from kindling.metrics import Metrics
 from kindling.models.common import forward
-from kindling.task import Task, task_for
+from kindling.task import Task, imbalance, task_for
 from kindling.task.probe import probe
-from kindling.train import calibrate, distributed, persist, rng
+from kindling.train import calibrate, decide, distributed, persist, rng
 from kindling.train.device import pick_device
 from kindling.train.events import Callback, Interrupted, Progress, StopTraining
 from kindling.train.optim import build_optimizer, build_scheduler
 from kindling.train.precision import autocast_for, maybe_compile
 from kindling.train.progress import PhaseBar, epoch_line, live_postfix
+from kindling.train.sampler import sampler_for
 from kindling.train.signals import SignalFlag
 from kindling.train.threadwatch import ThreadWatch
 
@@ -72,6 +73,7 @@ class Trainer:
                     self.echo(str(stop))
         if self.progress.best_epoch < 0:  # never validated (dry run, no val split): keep the last weights
             persist.save_bundle(self, {}, self.progress.epoch)
+        decide.after_training(self)  # a two-class threshold, chosen on val, into the Bundle
         self.fire("fit_end")
         return self.summary()
 
@@ -121,6 +123,9 @@ class Trainer:
         self.model = model.to(self.device)
         self.preprocess = make_preprocess(self.sig, self.device)
         self.augment = augment.build(self.cfg.data.augment, self.sig)
+        has_val = self.val_split is not None and len(self.val_split) > 0
+        self.class_weights = imbalance.check_against_data(self.cfg, self.sig, self.train_split.y, has_val)
+        self.sampler = sampler_for(tc.sampler, self.train_split.y, tc.seed, len(self.sig.class_names))
         self.task = self._task(model, task)
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
         self.threads, threads_how = calibrate.pick_threads(self)
@@ -162,7 +167,9 @@ class Trainer:
         """The Task, checked against the model's outputs on one real batch before any step
         (`kindling.task.probe`), no random stream moved; unless the caller gave the Task or the model
         carries an `outputs_log_probs` mark, its convention (logits or log-probabilities) is detected."""
-        task = given or task_for(self.sig, model, label_smoothing=self.tc.label_smoothing)
+        task = given or task_for(
+            self.sig, model, label_smoothing=self.tc.label_smoothing, class_weights=self.class_weights
+        )
         name = self.cfg.model.name if self.cfg.model.name not in ("", "auto") else type(model).__name__
         x, _, lengths = next(self.train_split.batches(min(self.batch_size, 16)))
         with rng.kept():
@@ -187,6 +194,8 @@ class Trainer:
         )
         if self.memory_format == "channels_last":
             self.echo(f"memory format: channels_last ({format_how})")
+        if self.class_weights is not None:
+            self.echo(imbalance.weights_line(self.tc.class_weights, self.class_weights, self.sig.class_names))
         if self.tc.patience:
             self.echo(
                 f"early stopping: after {self.tc.patience} validation rounds without improvement of {self.monitor_key}"
@@ -196,7 +205,7 @@ class Trainer:
 
     def _train_epoch(self) -> Metrics:
         p = self.progress
-        order = epoch_order(len(self.train_split), self.tc.seed, p.epoch, self.dist.rank, self.dist.world)
+        order = self.sampler.order(p.epoch, self.dist.rank, self.dist.world)  # kindling.train.sampler
         if self._epoch_metrics is None:
             self._epoch_metrics = self.task.metrics(self.device)
         metrics = self._epoch_metrics
