@@ -164,6 +164,10 @@ def test_export_carries_the_thresholds_and_onnxruntime_equals_pytorch(image_run,
     assert described["task"] == "multilabel"
     assert described["postprocess"]["to_probabilities"] == "sigmoid"
     assert list(described["postprocess"]["thresholds"].values()) == thresholds
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(props["kindling.thresholds"]) == dict(zip(sorted(LABELS), thresholds))
 
 
 def test_the_report_shows_the_per_label_table_and_a_grid_of_label_sets(image_run, tmp_path):

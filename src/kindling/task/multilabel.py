@@ -7,6 +7,9 @@ training ends (`tune_thresholds`, kindling.train.thresholds): the one of 0.05, 0
 the label its best F1 there, ties going to the one nearest 0.5. The Bundle keeps them, and evaluate,
 predict, serve, export and the report use them.
 
+`export --format onnx` carries them in the file's `metadata_props` (`kindling.thresholds`) and in the
+JSON beside it (`postprocess.thresholds`).
+
 evaluate's figures come from scikit-learn over the whole split (`split_metrics`): subset accuracy
 (every label of the sample right), micro and macro F1, mAP (the mean over labels of the average
 precision, a ranking figure that needs no threshold), per-label precision, recall, F1, AP and support.
@@ -214,3 +217,23 @@ def label_metrics(probs, truth, thresholds: list[float], names: list[str]) -> di
         "hamming_loss": float(metrics.hamming_loss(truth, pred)),
         "per_label": per_label,
     }
+
+
+def onnx_with_thresholds(graph: bytes, meta: dict) -> bytes:
+    """An ONNX model that carries a multi-label Bundle's thresholds in its `metadata_props`
+    (`kindling.thresholds`: JSON label -> threshold), as the JSON beside it does; unchanged without them."""
+    thresholds = (meta.get("metrics") or {}).get("thresholds")
+    if not thresholds:
+        return graph
+    import json
+
+    import onnx  # lazy: loads onnx
+
+    model = onnx.load_from_string(graph)
+    names = meta["signature"]["class_names"]
+    value = json.dumps(dict(zip(names, thresholds)))
+    kept = [p for p in model.metadata_props if p.key != "kindling.thresholds"]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    model.metadata_props.add(key="kindling.thresholds", value=value)
+    return model.SerializeToString()
