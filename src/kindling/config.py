@@ -185,7 +185,8 @@ class TrainConfig:
     monitor: str = setting(
         "auto",
         flag="--monitor",
-        help="metric that picks the best model: auto | val_acc | val_loss | val_mae | val_rmse | val_r2 | val_f1",
+        help="metric that picks the best model: auto | val_acc | val_loss | val_mae | val_rmse | val_r2 | "
+        "val_f1 (multi-label) | val_KEY of your --metric",
     )
     deterministic: bool = setting(
         False, flag="--deterministic", help="deterministic algorithms (bit-identical resume on CPU)"
@@ -258,6 +259,27 @@ class TrainConfig:
         help="auto (fit a classical scikit-learn model on the same splits after training, shown beside "
         "the network) | none",
     )
+    # your own code (kindling.train.userfns; docs/callbacks.md): FILE.py:NAME, package.module:NAME
+    loss: str | None = setting(
+        None,
+        flag="--loss",
+        help="your own loss, FILE.py:NAME: a function (outputs, targets) -> a scalar tensor, or an nn.Module "
+        "class (default: the task's own: cross-entropy, MSE ...)",
+    )
+    metrics: list[str] = setting(
+        flag="--metric",
+        factory=list,
+        repeat=True,
+        help="your own metric, [KEY=]FILE.py:NAME: a function (outputs, targets) -> a number over the whole "
+        "validation split, logged as val_KEY and usable as --monitor val_KEY; repeatable",
+    )
+    callbacks: list[str] = setting(
+        flag="--callback",
+        factory=list,
+        repeat=True,
+        help="your own callback, FILE.py:NAME: a class (made with no arguments) or an object with "
+        "on_epoch_end(trainer, record) and the other events of docs/callbacks.md; repeatable",
+    )
 
 
 @dataclass
@@ -302,6 +324,7 @@ class Flag:
     type: type  # int | float | str; bool is a switch (store_true)
     help: str
     default: Any
+    repeat: bool = False  # given once per value (--metric A --metric B): a list
 
 
 def _flag_type(tp: Any) -> type:
@@ -326,7 +349,16 @@ def cli_flags(cls: type | None = None, prefix: str = "") -> list[Flag]:
             continue
         if "flag" in f.metadata:
             tp = _flag_type(hints[f.name])
-            found.append(Flag(f.metadata["flag"], key, tp, f.metadata["help"], getattr(defaults, f.name)))
+            found.append(
+                Flag(
+                    f.metadata["flag"],
+                    key,
+                    tp,
+                    f.metadata["help"],
+                    getattr(defaults, f.name),
+                    f.metadata.get("repeat", False),
+                )
+            )
         for flag, (option, text) in f.metadata.get("option_flags", {}).items():
             found.append(Flag(flag, f"{key}.{option}", str, text, getattr(defaults, f.name).get(option)))
     return found

@@ -14,6 +14,7 @@ rule are separate one-line edits.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,17 @@ class Choices(Choice):
 
     def describe(self) -> str:
         return "one or more of " + " | ".join(self.names)
+
+
+@dataclass(frozen=True)
+class Monitor(Choice):
+    """A built-in monitor, or `val_KEY` of one of your own metrics (train.metrics; checked in `validate`)."""
+
+    def allows(self, value: Any) -> bool:
+        return super().allows(value) or bool(re.fullmatch(r"val_[A-Za-z_]\w*", str(value)))
+
+    def describe(self) -> str:
+        return super().describe() + " | val_KEY of your --metric KEY=FILE.py:NAME"
 
 
 @dataclass(frozen=True)
@@ -163,7 +175,7 @@ RULES: dict[str, Number | Choice | Exists | ChoiceOrNumber] = {
     "train.epochs": AT_LEAST_1,
     "train.threads": AT_LEAST_0,
     "train.memory_format": Choice(("auto", "contiguous", "channels_last")),
-    "train.monitor": Choice(("auto", "val_acc", "val_loss", "val_mae", "val_rmse", "val_r2", "val_f1")),
+    "train.monitor": Monitor(("auto", "val_acc", "val_loss", "val_mae", "val_rmse", "val_r2", "val_f1")),
     "train.precision": Choice(("32", "bf16", "fp16")),
     "train.accumulate": AT_LEAST_1,
     "train.clip_grad": POSITIVE,
@@ -244,6 +256,63 @@ def validate(cfg, paths: bool = True) -> None:
     betas = cfg.optim.betas
     if len(betas) != 2:
         raise UserError(f"optim.betas = {betas} must be two numbers in [0, 1), e.g. [0.9, 0.999]")
+    check_own_code(cfg.train)
+
+
+REFERENCE = re.compile(r"(.+):([A-Za-z_]\w*)\Z")  # FILE.py:NAME or package.module:NAME (models.usercode)
+METRIC_KEY = re.compile(r"([A-Za-z_]\w*)=(.*)\Z", re.S)
+
+
+def metric_keys(metrics: list) -> list[str]:
+    """The keys of train.metrics: KEY of `KEY=REF`, else the NAME of `FILE.py:NAME`."""
+    keys = []
+    for text in metrics:
+        keyed = METRIC_KEY.match(str(text))
+        keys.append(keyed.group(1) if keyed else str(text).rpartition(":")[2])
+    return keys
+
+
+def check_own_code(tc) -> None:
+    """train.loss, train.metrics and train.callbacks name code (the form only: the files are read when
+    the run starts), the metrics' keys are unique, and a monitor `val_KEY` that is no built-in names one."""
+    named = [("train.loss", "--loss", tc.loss)] if tc.loss is not None else []
+    for key, flag, values in (
+        ("train.metrics", "--metric", tc.metrics),
+        ("train.callbacks", "--callback", tc.callbacks),
+    ):
+        named += [(key, flag, v) for v in values]
+    for key, flag, value in named:
+        text = str(value)
+        keyed = METRIC_KEY.match(text) if key == "train.metrics" else None
+        if not isinstance(value, str) or not REFERENCE.match(keyed.group(2) if keyed else text):
+            example = "top3=my_metrics.py:top3" if key == "train.metrics" else "my_code.py:NAME"
+            raise UserError(
+                f"{key} = {_shown(value)} does not name code: give FILE.py:NAME or package.module:NAME "
+                f"({flag} {example})"
+            )
+    if tc.loss is not None:  # they shape the task's own loss, which yours replaces
+        for key, flag, off in (
+            ("class_weights", "--class-weights", "none"),
+            ("label_smoothing", "--label-smoothing", 0.0),
+        ):
+            if getattr(tc, key, off) != off:
+                raise UserError(
+                    f"train.{key} shapes the task's own loss, which your --loss replaces; do it inside your "
+                    f"loss, or drop {flag}"
+                )
+    keys = metric_keys(tc.metrics)
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise UserError(
+            f"train.metrics names '{twice[0]}' twice; give one a key of its own (--metric KEY=FILE.py:NAME)"
+        )
+    builtin = RULES["train.monitor"].names
+    if tc.monitor not in builtin and tc.monitor.removeprefix("val_") not in keys:
+        mine = ", ".join(f"val_{k}" for k in keys) or "none given"
+        raise UserError(
+            f"train.monitor = {tc.monitor!r} names no metric: it must be one of {' | '.join(builtin)} or val_KEY "
+            f"of your own --metric KEY=FILE.py:NAME (yours: {mine})"
+        )
 
 
 def check_against_data(cfg, signature) -> None:

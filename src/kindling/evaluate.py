@@ -47,20 +47,39 @@ def evaluate(
     part = dm.split(split)
     if part is None or len(part) == 0:
         raise UserError(f"the data has no {split} split; use --split val or give data.{split}")
-    return evaluate_model(bundle.model, bundle.signature, part, split, device, task=task_of_bundle(bundle))
+    mine = own_metrics(bundle, trust_code)
+    return evaluate_model(
+        bundle.model, bundle.signature, part, split, device, task=task_of_bundle(bundle), metrics=mine
+    )
 
 
-def evaluate_model(model, sig, part, split: str, device="cpu", each_batch=None, task=None) -> dict:
+def own_metrics(bundle: Bundle, trust_code: bool = False, note=None) -> dict:
+    """{key: fn}: the metrics of your own the Bundle trained with, imported as its model's code is
+    (kindling.models.userrefs); one of a notebook that is gone is left out with a note on stderr."""
+    import sys
+
+    from kindling.models.userrefs import bundle_metrics
+
+    note = note or (lambda text: print(f"kindling: note: {text}", file=sys.stderr))
+    try:
+        return bundle_metrics(bundle.meta, bundle.path, trust_code, note)
+    except UserError as exc:
+        raise UserError(f"{bundle.path}: {exc}") from exc
+
+
+def evaluate_model(
+    model, sig, part, split: str, device="cpu", each_batch=None, task=None, metrics: dict | None = None
+) -> dict:
     """`model` (eval mode, no grad) over one split -> evaluate's metrics. `each_batch(out, y)` sees every
     batch's raw outputs, so a caller that also needs per-sample results (the report's plots) gets them
-    from the same pass and the same numbers."""
+    from the same pass and the same numbers. `metrics`: your own ({key: fn}, on the whole split)."""
     import torch
 
     from kindling.data.transforms import make_preprocess
     from kindling.models.common import forward
 
     preprocess = make_preprocess(sig, device)
-    evaluation = Evaluation(model, sig, device, task)
+    evaluation = Evaluation(model, sig, device, task, metrics)
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -77,10 +96,13 @@ class Evaluation:
     """evaluate's metrics added up from a model's raw outputs, batch by batch: from evaluate's own pass,
     or from the trainer's validation pass (the report's numbers for the best epoch, without a second pass)."""
 
-    def __init__(self, model, sig, device="cpu", task=None):
+    def __init__(self, model, sig, device="cpu", task=None, metrics: dict | None = None):
         """`task`: the run's Task (the trainer's, or a Bundle's) for its output convention and its
-        decision threshold; evaluate's loss is never label-smoothed or weighted, whatever training used."""
+        decision threshold; evaluate's loss is the task's own, never label-smoothed, weighted nor your
+        own loss, whatever training used (the numbers of runs trained differently compare).
+        `metrics`: yours, {key: fn}."""
         from kindling.task import task_for
+        from kindling.task.userfns import SplitMetrics
 
         self.sig = sig
         convention = task.convention if task is not None else None
@@ -88,6 +110,7 @@ class Evaluation:
         thresholds = getattr(task, "thresholds", None) if task is not None else None  # multi-label
         self.task = task_for(sig, model, convention=convention, threshold=threshold, thresholds=thresholds)
         self.metrics = self.task.metrics(device)
+        self.yours = SplitMetrics(metrics, self.task) if metrics else None
         self.decided: list[tuple] = []  # classification: (truth, prediction, p(second class)) per batch
         self.kept: list | None = [] if self.task.whole_split else None  # for the Task's split_metrics
 
@@ -96,6 +119,8 @@ class Evaluation:
         self.metrics.update(self.task.loss(out, y), out, y)
         if self.kept is not None:
             self.kept.append((out.detach().float().cpu(), y.cpu()))
+        if self.yours is not None:
+            self.yours.add(out, y)
         if self.task.class_targets:
             two = self.task.num_outputs == 2
             scores = self.task.probabilities(out)[:, 1].detach().cpu() if two else None
@@ -109,6 +134,8 @@ class Evaluation:
             whole = self.task.split_metrics(*(torch.cat(part) for part in zip(*self.kept)))
             result = {"loss": result["loss"], "n": result["n"], **whole}
         result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
+        if self.yours is not None:
+            result["user_metrics"] = self.yours.compute()
         if "confusion_matrix" in result:
             result.update(per_class(result["confusion_matrix"], self.sig.class_names))
             result.update(self._imbalance())
@@ -134,6 +161,8 @@ def format_table(result: dict, class_names: list[str]) -> str:
     if "per_label" in result:
         return format_labels(result)
     lines = [f"split {result['split']}: n={result['n']}  loss={result['loss']:.4f}"]
+    if result.get("user_metrics"):
+        lines.append("yours: " + "  ".join(f"{k}={v:.4f}" for k, v in result["user_metrics"].items()))
     if "accuracy" not in result:
         lines.append(f"MAE {result['mae']:.4f}  RMSE {result['rmse']:.4f}  R2 {result['r2']:.4f}")
         return "\n".join(lines)
@@ -174,6 +203,8 @@ def format_labels(result: dict) -> str:
         f"micro-F1={result['micro_f1']:.4f}  macro-F1={result['macro_f1']:.4f}  "
         f"mAP={'-' if m_ap is None else f'{m_ap:.4f}'}  subset accuracy={result['subset_accuracy']:.4f}"
     ]
+    if result.get("user_metrics"):
+        lines.append("yours: " + "  ".join(f"{k}={v:.4f}" for k, v in result["user_metrics"].items()))
     table = result["per_label"]
     width = max(5, *(len(name) for name in table))
     lines.append(f"{'label':<{width}}  threshold  precision  recall      f1      AP  support  predicted")

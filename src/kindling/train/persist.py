@@ -31,7 +31,24 @@ def state_dict(trainer) -> dict:
     if usercode.is_reference(trainer.cfg.model.name):  # a resume must run the same code
         record, _ = usercode.provenance(trainer.cfg.model.name)
         state["code"] = {"file": record["file"], "sha256": record["sha256"]}
+    _add_own(trainer, state)
     return state
+
+
+def _add_own(trainer, state: dict) -> None:
+    """The user's loss, metrics and callbacks (kindling.train.userfns): their code's sha256, for a resume
+    to run the same; their callbacks' state; and, for a stop inside the validation that ends an epoch, that
+    epoch's training sums, so that the resume redoes that validation (with the counters from before it)."""
+    own = trainer.own
+    if own is not None and own.every:
+        state["own_code"] = {
+            n.record["reference"]: {"file": n.record["file"], "sha256": n.record["sha256"]} for n in own.every
+        }
+        state["own_state"] = own.state()
+    if getattr(trainer, "_ending", None) is not None:
+        metrics, seconds, progress = trainer._ending
+        state["progress"] = asdict(progress)
+        state["ending"] = {"sums": metrics.state(), "seconds": seconds}
 
 
 def save_last(trainer) -> None:
@@ -116,6 +133,12 @@ def _restore(trainer, state: dict) -> None:
             part.load_state_dict(state[name])
     trainer.progress = Progress(**state["progress"])
     trainer.history = list(state.get("history", []))
+    if state.get("ending") is not None:  # stopped in the validation ending an epoch: redone first
+        ended = trainer.task.metrics(trainer.device)
+        ended.load(state["ending"]["sums"])
+        trainer._ending = (ended, state["ending"]["seconds"], trainer.progress)
+    if trainer.own is not None:
+        trainer.own.restore(state.get("own_state") or {})
     saved_world = state.get("world", 1)
     if saved_world != trainer.dist.world and trainer.progress.batch:
         # another world size shards differently: keep the position in samples, not in batches
@@ -170,6 +193,7 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
         trainer.env = collect(trainer.device, trainer.threads, trainer.tc.seed)
     env = trainer.env
     meta = {"val": clean, "epoch": epoch, "monitor": trainer.monitor_key, "outputs": trainer.task.convention}
+    _record_own(trainer, trainer.run_dir / "best", spec, meta)
     extra = decide.bundle_record(trainer)  # the class weights, sampler and a fixed threshold
     write(trainer.run_dir / "best", model, spec, trainer.sig, meta, env, asdict(trainer.cfg.data), extra)
 
@@ -182,3 +206,20 @@ def _record_code(folder, spec: dict) -> None:
         spec["code"], source = usercode.provenance(spec["name"], spec["options"])
         if spec["code"]["copy"]:
             save_code_copy(folder, spec["code"], source)
+
+
+def _record_own(trainer, folder, spec: dict, meta: dict) -> None:
+    """The user's loss, metrics and callbacks: where their code came from (`user_code` beside the
+    metrics, which `evaluate` reads to recompute your metrics) and a copy of each file in code/."""
+    from kindling.bundle import save_code_copy
+    from kindling.models.userrefs import copy_names
+
+    own = trainer.own
+    if own is None or not own.every:
+        return
+    code = spec.get("code") or {}
+    taken = {code["copy"]: code["sha256"]} if code.get("copy") else {}
+    copy_names([n.record for n in own.every], taken)
+    meta["user_code"] = own.records()
+    for record, source in own.sources():
+        save_code_copy(folder, record, source)
