@@ -49,6 +49,7 @@ def test_every_example_in_the_python_api_page_runs(tmp_path):
     assert (tmp_path / "runs" / "digits-recipe" / "export" / "model.onnx").is_file()
     assert (tmp_path / "runs" / "photos" / "best" / "model.safetensors").is_file()
     assert (tmp_path / "runs" / "arrays" / "best" / "model.safetensors").is_file()
+    assert namespace["labels"].load().signature.task == "multilabel"
     assert namespace["own"].dir.name == "own-dataset"
     assert "['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']" in out
     assert namespace["metrics"]["accuracy"] > 0.5

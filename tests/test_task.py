@@ -328,7 +328,8 @@ def test_regression_values_stay_float64_when_the_outputs_are():
 
 def test_each_task_names_the_report_views_and_whether_targets_are_classes():
     assert task_for(CLASSES).report_views[:2] == ("confusion matrix", "per-class accuracy")
-    assert task_for(VALUES).report_views == ("regression",) and task_for(LABELS).report_views == ()
+    assert task_for(VALUES).report_views == ("regression",)
+    assert task_for(LABELS).report_views == ("per-label scores", "label grid", "label top losses")
     assert task_for(CLASSES).class_targets and not task_for(VALUES).class_targets
     assert not task_for(LABELS).class_targets
 

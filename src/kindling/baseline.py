@@ -58,9 +58,11 @@ def fit_baseline(data, budget_s: float = 60.0, max_features: int = 2_000_000, ne
     task = task_for(sig)
     if task.class_targets and len(np.unique(arrays.y_train)) < 2:
         raise BaselineSkipped("the train split holds a single class")
+    if arrays.y_train.ndim == 2 and (arrays.y_train.min(0) == arrays.y_train.max(0)).any():
+        raise BaselineSkipped("a label is on every training sample or on none (one-vs-rest needs both)")
     kind = _features_kind(task.inputs)
     tries = [(name, make, lambda: arrays) for name, make in CANDIDATES[(kind, task.name)]]
-    if network is not None and kind == "image" and task.class_targets:
+    if network is not None and kind == "image" and task.name != "regression":
         probe = CANDIDATES[("features", task.name)][0][1]
         tries.append((NETWORK_FEATURES, probe, lambda: _probe_arrays(network, sig, arrays, t0 + budget_s)))
     best, tried = None, {}
@@ -84,17 +86,33 @@ def fit_baseline(data, budget_s: float = 60.0, max_features: int = 2_000_000, ne
 
 
 def _score(task, model, x, y) -> float:
-    """Higher is better: accuracy, or minus the mean absolute error."""
+    """Higher is better: accuracy, micro-F1 (multi-label), or minus the mean absolute error."""
     pred = model.predict(x)
     if task.class_targets:
         return float((pred == y).mean())
+    if task.name == "multilabel":
+        return _micro_f1(pred, y)
     return -float(np.abs(pred - y).mean())
+
+
+def _micro_f1(pred, y) -> float:
+    from sklearn.metrics import f1_score  # lazy: loads sklearn
+
+    return float(f1_score(y, pred, average="micro", zero_division=0))
 
 
 def _metrics(task, model, x, y) -> dict:
     pred = model.predict(x)
     if task.class_targets:
         return {"accuracy": float((pred == y).mean())}
+    if task.name == "multilabel":
+        from sklearn.metrics import accuracy_score, f1_score  # lazy: loads sklearn
+
+        return {
+            "micro_f1": _micro_f1(pred, y),
+            "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+            "subset_accuracy": float(accuracy_score(y, pred)),
+        }
     err = pred - y
     ss_tot = float(((y - y.mean()) ** 2).sum()) or 1.0
     return {
@@ -125,7 +143,7 @@ def _arrays(data, sig, max_features: int) -> Arrays:
     else:
         xs = [p.x.float().reshape(len(p), -1).numpy() for p in parts]
     ys = [p.y.numpy() for p in parts]
-    if not task_for(sig).class_targets:  # values: one float per sample
+    if task_for(sig).name == "regression":  # values: one float per sample
         ys = [y.astype(np.float64).reshape(len(y), -1)[:, 0] for y in ys]
     return Arrays(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], eval_name, parts)
 
@@ -205,6 +223,7 @@ def _token_docs(split) -> list[list[str]]:
 def _candidates():
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.multiclass import OneVsRestClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
@@ -232,6 +251,26 @@ def _candidates():
             (NETWORK_FEATURES, scaled(lambda: LogisticRegression(max_iter=500, C=0.1)))
         ],
         ("text", "regression"): [("TF-IDF + ridge", lambda: Ridge(alpha=1.0))],
+        # multi-label: one binary model per label (one-vs-rest), each label at its own 0.5
+        ("table", "multilabel"): [
+            (
+                "one-vs-rest logistic regression",
+                scaled(lambda: OneVsRestClassifier(LogisticRegression(max_iter=2000))),
+            )
+        ],
+        ("text", "multilabel"): [
+            (f"TF-IDF + one-vs-rest linear SVM (C={c})", lambda c=c: OneVsRestClassifier(LinearSVC(C=c)))
+            for c in (0.3, 1.0, 3.0)
+        ],
+        ("image", "multilabel"): [
+            (
+                "one-vs-rest logistic regression on pixels",
+                scaled(lambda: OneVsRestClassifier(LogisticRegression(max_iter=300, C=0.1))),
+            )
+        ],
+        ("features", "multilabel"): [
+            (NETWORK_FEATURES, scaled(lambda: OneVsRestClassifier(LogisticRegression(max_iter=500, C=0.1))))
+        ],
     }
 
 
@@ -252,6 +291,8 @@ def headline(result: dict) -> tuple[str, float, bool]:
     """(metric name, value, higher is better) of a baseline or evaluation result."""
     if "accuracy" in result:
         return "accuracy", float(result["accuracy"]), True
+    if "micro_f1" in result:
+        return "micro_f1", float(result["micro_f1"]), True
     return "mae", float(result["mae"]), False
 
 
@@ -276,8 +317,9 @@ def _noise(network: dict) -> float:
     n = network.get("n")
     if not isinstance(n, int) or n <= 0:
         return 0.0
-    if "accuracy" in network:
-        acc = float(network["accuracy"])
+    share = next((k for k in ("accuracy", "micro_f1") if k in network), None)  # micro-F1: multi-label
+    if share is not None:
+        acc = float(network[share])
         return (acc * (1 - acc) / n) ** 0.5
     mae, rmse = float(network.get("mae", 0.0)), float(network.get("rmse", 0.0))
     return (max(rmse * rmse - mae * mae, 0.0) / n) ** 0.5

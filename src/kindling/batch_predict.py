@@ -140,6 +140,8 @@ def _predict_tables(job: Job, predictor: Predictor) -> tuple[list[dict], object]
     for key in ("value", "label_name", "probability"):
         if results and key in results[0]:
             out[f"predicted_{key}"] = [r[key] for r in results]
+    if results and "labels" in results[0]:
+        out["predicted_labels"] = ["|".join(r["labels"]) for r in results]
     return results, out
 
 
@@ -193,6 +195,12 @@ def write_output(path: Path, results: list[dict], frame=None) -> None:
     if results and "value" in results[0]:
         writer.writerow(["input", "value"])
         writer.writerows([r["input"], r["value"]] for r in results)
+    elif results and "labels" in results[0]:  # multi-label: every label over its threshold
+        writer.writerow(["input", "labels", "probabilities", "top_k"])
+        for r in results:
+            chosen = " ".join(f"{p['label_name']}:{p['probability']:.6f}" for p in r["predictions"])
+            tops = " ".join(f"{t['label_name']}:{t['probability']:.6f}" for t in r["top_k"])
+            writer.writerow([r["input"], "|".join(r["labels"]), chosen, tops])
     else:
         writer.writerow(["input", "label", "label_name", "probability", "top_k"])
         for r in results:
@@ -228,6 +236,10 @@ def format_results(results: list[dict]) -> str:
     for r in results:
         if "value" in r:
             lines.append(f"{r['input']}: {r['value']:.4f}")
+        elif "labels" in r:  # multi-label: the labels over their thresholds, then the top k
+            chosen = ", ".join(f"{p['label_name']} {p['probability']:.3f}" for p in r["predictions"])
+            tops = "  ".join(f"{t['label_name']} {t['probability']:.3f}" for t in r["top_k"])
+            lines.append(f"{r['input']}: {chosen or '(no label over its threshold)'}   [top: {tops}]")
         else:
             tops = "  ".join(f"{t['label_name']} {t['probability']:.3f}" for t in r["top_k"])
             lines.append(f"{r['input']}: {tops}")

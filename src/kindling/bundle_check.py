@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kindling.errors import UserError
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "multilabel")
 INPUT_KINDS = ("image", "tabular", "text", "vector")
 DAMAGED = "the bundle is damaged; retrain or restore it"
 
@@ -47,6 +47,25 @@ def check_meta(meta: dict, file: Path) -> None:
         from kindling.task.threshold import check_decision
 
         check_decision(meta["decision"], file, len(meta["signature"].get("class_names", [])))
+    _check_thresholds(meta, file)
+
+
+def _check_thresholds(meta: dict, file: Path) -> None:
+    """A multi-label model's tuned thresholds: one number in [0, 1] per label."""
+    thresholds = (meta.get("metrics") or {}).get("thresholds")
+    if thresholds is None:
+        return
+    labels = len(meta["signature"].get("class_names") or [])
+    if (
+        not isinstance(thresholds, list)
+        or len(thresholds) != labels
+        or not all(
+            isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t <= 1 for t in thresholds
+        )
+    ):
+        raise UserError(
+            f"{file}: field 'metrics.thresholds' must be {labels} numbers in [0, 1], one per label; {DAMAGED}"
+        )
 
 
 def check_signature(sig: dict, file: Path) -> None:
@@ -69,8 +88,8 @@ def check_signature(sig: dict, file: Path) -> None:
     names = sig.get("class_names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise UserError(f"{file}: field 'signature.class_names' must be a list of strings; {DAMAGED}")
-    if task == "classification" and len(names) < 1:
-        raise UserError(f"{file}: field 'signature.class_names' is empty; a classification model needs them")
+    if task in ("classification", "multilabel") and len(names) < 1:
+        raise UserError(f"{file}: field 'signature.class_names' is empty; a {task} model needs them")
     _check_normalisation(sig, shape, kind, file)
     if not isinstance(sig.get("extras", {}), dict):
         raise UserError(f"{file}: field 'signature.extras' must be an object; {DAMAGED}")

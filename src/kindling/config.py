@@ -85,8 +85,11 @@ class DataConfig:
         help="tables: columns to use that kindling would leave out (IDs, rare codes, free text), comma-separated",
     )
     task: str = setting(
-        "auto", flag="--task", help="auto (inferred from the target) | classification | regression"
+        "auto",
+        flag="--task",
+        help="auto (inferred from the target) | classification | regression | multilabel",
     )
+    label_sep: str = "|"  # multi-label: what separates the labels of one cell or annotation (a|b)
     split_by: str | None = setting(
         None,
         flag="--split-by",
@@ -183,7 +186,7 @@ class TrainConfig:
         "auto",
         flag="--monitor",
         help="metric that picks the best model: auto | val_acc | val_loss | val_mae | val_rmse | val_r2 | "
-        "val_KEY of your --metric",
+        "val_f1 (multi-label) | val_KEY of your --metric",
     )
     deterministic: bool = setting(
         False, flag="--deterministic", help="deterministic algorithms (bit-identical resume on CPU)"

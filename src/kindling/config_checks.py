@@ -145,7 +145,7 @@ RULES: dict[str, Number | Choice | Exists | ChoiceOrNumber] = {
     "data.image_size": Number(8, integer=True),  # smaller images are refused by the image sources too
     "data.channels": Choice(("1", "3")),
     "data.memory_budget_mb": AT_LEAST_0,
-    "data.task": Choice(("auto", "classification", "regression")),
+    "data.task": Choice(("auto", "classification", "regression", "multilabel")),
     "data.categorical": Choice(("onehot", "embed")),
     "data.missing": Choice(("impute", "refuse")),
     "data.tokenizer": Choice(("auto", "char", "word")),
@@ -175,7 +175,7 @@ RULES: dict[str, Number | Choice | Exists | ChoiceOrNumber] = {
     "train.epochs": AT_LEAST_1,
     "train.threads": AT_LEAST_0,
     "train.memory_format": Choice(("auto", "contiguous", "channels_last")),
-    "train.monitor": Monitor(("auto", "val_acc", "val_loss", "val_mae", "val_rmse", "val_r2")),
+    "train.monitor": Monitor(("auto", "val_acc", "val_loss", "val_mae", "val_rmse", "val_r2", "val_f1")),
     "train.precision": Choice(("32", "bf16", "fp16")),
     "train.accumulate": AT_LEAST_1,
     "train.clip_grad": POSITIVE,

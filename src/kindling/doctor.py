@@ -76,7 +76,13 @@ def diagnose(data_cfg) -> dict:
         result["warnings"].extend(result["files"].pop("_warnings"))
     elif path is not None and path.suffix.lower() in (".csv", ".tsv", ".parquet") and path.is_file():
         result["table"] = inspect_table(path, data_cfg)
-        gaps = {k: c["missing"] for k, c in result["table"].get("columns", {}).items() if c["missing"]}
+        # a multi-label target's empty cells are samples without a label, not missing values
+        labels = set((data_cfg.target or "").split(",")) if result.get("task") == "multilabel" else set()
+        gaps = {
+            k: c["missing"]
+            for k, c in result["table"].get("columns", {}).items()
+            if c["missing"] and k not in labels
+        }
         if gaps:
             shown = ", ".join(f"{k} ({v})" for k, v in list(gaps.items())[:8])
             result["warnings"].append(
@@ -124,6 +130,15 @@ def inspect_module(dm) -> dict:
                     f"classes are imbalanced: the largest has {largest / smallest:.1f}x the samples of the "
                     f"smallest; watch balanced accuracy and macro-F1 (kindling evaluate), not only accuracy{rare}"
                 )
+    elif len(splits.get("train", [])) and splits["train"].y.ndim == 2:  # multi-label: samples per label
+        from kindling.data.labelsets import label_counts  # lazy: loads numpy
+
+        counts = {name: label_counts(part.y.numpy(), list(sig.class_names)) for name, part in splits.items()}
+        out["class_counts"] = counts
+        empty = [n for n, c in counts["train"].items() if c == 0]
+        out["empty_label_sets"] = {name: int((part.y.sum(1) == 0).sum()) for name, part in splits.items()}
+        if empty:
+            warnings.append(f"labels with no training sample: {', '.join(empty[:10])}")
     elif len(splits.get("train", [])):
         y = splits["train"].y.float()
         out["target"] = {

@@ -107,14 +107,18 @@ class Evaluation:
         self.sig = sig
         convention = task.convention if task is not None else None
         threshold = getattr(task, "threshold", None) if task is not None else None
-        self.task = task_for(sig, model, convention=convention, threshold=threshold)
+        thresholds = getattr(task, "thresholds", None) if task is not None else None  # multi-label
+        self.task = task_for(sig, model, convention=convention, threshold=threshold, thresholds=thresholds)
         self.metrics = self.task.metrics(device)
         self.yours = SplitMetrics(metrics, self.task) if metrics else None
         self.decided: list[tuple] = []  # classification: (truth, prediction, p(second class)) per batch
+        self.kept: list | None = [] if self.task.whole_split else None  # for the Task's split_metrics
 
     def update(self, out, y) -> None:
         y = y.to(out.device)
         self.metrics.update(self.task.loss(out, y), out, y)
+        if self.kept is not None:
+            self.kept.append((out.detach().float().cpu(), y.cpu()))
         if self.yours is not None:
             self.yours.add(out, y)
         if self.task.class_targets:
@@ -124,6 +128,11 @@ class Evaluation:
 
     def result(self, split: str) -> dict:
         result = self.metrics.compute()
+        if self.kept:  # the whole split's figures replace the running sums' (multi-label: scikit-learn's)
+            import torch  # lazy: loads torch
+
+            whole = self.task.split_metrics(*(torch.cat(part) for part in zip(*self.kept)))
+            result = {"loss": result["loss"], "n": result["n"], **whole}
         result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
         if self.yours is not None:
             result["user_metrics"] = self.yours.compute()
@@ -149,6 +158,8 @@ class Evaluation:
 
 
 def format_table(result: dict, class_names: list[str]) -> str:
+    if "per_label" in result:
+        return format_labels(result)
     lines = [f"split {result['split']}: n={result['n']}  loss={result['loss']:.4f}"]
     if result.get("user_metrics"):
         lines.append("yours: " + "  ".join(f"{k}={v:.4f}" for k, v in result["user_metrics"].items()))
@@ -181,4 +192,26 @@ def format_table(result: dict, class_names: list[str]) -> str:
         lines.append(" " * (width + 1) + " ".join(f"{c[:cell]:>{cell}}" for c in class_names))
         for name, row in zip(class_names, result["confusion_matrix"]):
             lines.append(f"{name:<{width}} " + " ".join(f"{v:>{cell}}" for v in row))
+    return "\n".join(lines)
+
+
+def format_labels(result: dict) -> str:
+    """A multi-label evaluation: the headline figures, then one row per label (at its threshold)."""
+    m_ap = result.get("mAP")
+    lines = [
+        f"split {result['split']}: n={result['n']}  loss={result['loss']:.4f}  "
+        f"micro-F1={result['micro_f1']:.4f}  macro-F1={result['macro_f1']:.4f}  "
+        f"mAP={'-' if m_ap is None else f'{m_ap:.4f}'}  subset accuracy={result['subset_accuracy']:.4f}"
+    ]
+    if result.get("user_metrics"):
+        lines.append("yours: " + "  ".join(f"{k}={v:.4f}" for k, v in result["user_metrics"].items()))
+    table = result["per_label"]
+    width = max(5, *(len(name) for name in table))
+    lines.append(f"{'label':<{width}}  threshold  precision  recall      f1      AP  support  predicted")
+    for name, r in table.items():
+        ap = "-" if r["ap"] is None else f"{r['ap']:.4f}"
+        lines.append(
+            f"{name:<{width}}  {r['threshold']:9.3f}  {r['precision']:9.4f}  {r['recall']:6.4f}  "
+            f"{r['f1']:6.4f}  {ap:>6}  {r['support']:7d}  {r['predicted']:9d}"
+        )
     return "\n".join(lines)

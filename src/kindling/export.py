@@ -115,9 +115,11 @@ def export_run(
     else:
         data = export_onnx(model, args, opset) if fmt == "onnx" else _export_torchscript(model, args)
     if fmt == "onnx":  # a two-class threshold travels inside the file too (and in the JSON beside it)
+        from kindling.task.multilabel import onnx_with_thresholds
         from kindling.task.threshold import onnx_with_decision
 
         data = onnx_with_decision(data, bundle.meta.get("decision"))
+        data = onnx_with_thresholds(data, bundle.meta)  # a multi-label model's, likewise
     runner = onnx_runner(data) if fmt == "onnx" else _torchscript_runner(data)
     diff = float((torch.as_tensor(runner(args)).float() - expected).abs().max())
     if not diff < TOLERANCE:

@@ -141,6 +141,7 @@ class Predictor:
         columns = self.columns() or [str(i) for i in range(self.sig.input_shape[0])]
         extras = self.sig.extras
         allowed = set(columns) | {extras.get("target")} | set(extras.get("dropped") or {})
+        allowed |= set(extras.get("label_columns") or [])  # a multi-label table's 0/1 columns
         for i, row in enumerate(records):
             missing = [c for c in columns if c not in row]
             extra = [c for c in row if c not in allowed]

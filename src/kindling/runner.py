@@ -319,9 +319,11 @@ def _baseline(cfg: RunConfig, data, run_dir: Path, train_seconds: float, echo) -
 
 
 def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:
-    """The recorder (logger, evidence and pictures at the end: what the report reads from the run folder)
-    and the fine-tuning stages the model config asks for."""
+    """A multi-label model's thresholds tuned on validation at the end (before the recorder evaluates the
+    Bundle), the recorder (logger, evidence and pictures at the end: what the report reads from the run
+    folder) and the fine-tuning stages the model config asks for."""
     from kindling.report.record import callbacks_for as report_callbacks
     from kindling.train.finetune import callbacks_for as finetune_callbacks
+    from kindling.train.thresholds import TuneThresholds
 
-    return [*report_callbacks(cfg, run_dir), *finetune_callbacks(cfg, run_dir)]
+    return [TuneThresholds(run_dir), *report_callbacks(cfg, run_dir), *finetune_callbacks(cfg, run_dir)]

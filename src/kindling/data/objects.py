@@ -9,7 +9,8 @@ What is inferred, and the rules:
   labels are then indices into them), else from the sorted distinct labels ("0".."9" for digits).
 - Regression when a label is a float that is not a whole number (or data.task=regression); the
   target is standardised on train, as for tables.
-- (X, y): X of shape (N, F) is feature vectors, (N, H, W) or (N, C, H, W) images.
+- (X, y): X of shape (N, F) is feature vectors, (N, H, W) or (N, C, H, W) images; y of shape (N, K),
+  0/1, is multi-label (K labels, named by its columns when it is a DataFrame, else "0".."K-1").
 - A DataFrame goes through the csv: pipeline (column typing, encoders fitted on train) with `target`.
 - Without val / test, the seeded stratified split of data.val_fraction / data.test_fraction, as for files.
 - Normalisation is fitted on train and saved in the Signature; a torchvision transform made of known
@@ -27,6 +28,7 @@ import torch
 
 from kindling.data import DataModule, note
 from kindling.data.images.replay import Recipe, read_transform
+from kindling.data.labelsets import LabelMatrix, check_matrix, split_indices
 from kindling.data.memory import Split
 from kindling.data.samples import Layout, fetch, label_value, materialise, quantize, stored_dtype
 from kindling.data.signature import Signature
@@ -118,10 +120,14 @@ def from_objects(cfg, train, val=None, test=None, target=None, fitted: Signature
                 f"the {name} data is a {type(parts[name]).__name__}; it must be of the training data's kind"
             )
     if kind == "frame":
+        from kindling.data.tables import labelled  # lazy: loads pandas
         from kindling.data.tables.source import table_module
 
         if target and not cfg.target:
             cfg.target = target
+        found = labelled.route(train, cfg, fitted)  # image paths, texts, or several labels a row
+        if found is not None:
+            return labelled.labelled_module(found, train, cfg, "the DataFrame", fitted, given=parts)
         return table_module(cfg, fitted, given=parts)
     if kind == "arrays":
         stored = {
@@ -135,14 +141,17 @@ def from_objects(cfg, train, val=None, test=None, target=None, fitted: Signature
 # ---------------------------------------------------------------------------------------- (X, y)
 
 
-def _from_arrays(pair, what: str) -> tuple[torch.Tensor, list, Layout]:
+def _from_arrays(pair, what: str) -> tuple[torch.Tensor, list | LabelMatrix, Layout]:
+    named = [str(c) for c in pair[1].columns] if hasattr(pair[1], "columns") else None  # a DataFrame Y
     X, y = (a.detach().cpu() if isinstance(a, torch.Tensor) else np.asarray(a) for a in pair)
     X = X if isinstance(X, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(X))
     if len(X) != len(y):
         raise UserError(f"{what}: X has {len(X)} rows but y has {len(y)} labels; they must match")
     if len(X) == 0:
         raise UserError(f"{what} are empty; pass at least one sample")
-    if y.ndim != 1:
+    if y.ndim == 2:  # a 0/1 matrix: one column per label (multi-label)
+        y = LabelMatrix(check_matrix(y, what), named)
+    elif y.ndim != 1:
         raise UserError(f"{what}: y has shape {tuple(y.shape)}, expected one label per row (N,)")
     if X.ndim == 3:
         X = X.unsqueeze(1)
@@ -155,7 +164,7 @@ def _from_arrays(pair, what: str) -> tuple[torch.Tensor, list, Layout]:
         bad = (~torch.isfinite(X)).any(1).nonzero()
         if len(bad):
             raise UserError(f"{what}: row {int(bad[0])} of X has a NaN or infinite value; fill or drop it")
-    labels = [label_value(v, i, what) for i, v in enumerate(y.tolist())]
+    labels = y if isinstance(y, LabelMatrix) else [label_value(v, i, what) for i, v in enumerate(y.tolist())]
     return X.contiguous(), labels, layout
 
 
@@ -248,6 +257,8 @@ def _key(label):
 
 def _encode(stored: dict, cfg, classes: list[str] | None) -> tuple[str, list[str], dict]:
     """(task, class names, {split: y tensor}); labels outside the classes name their index."""
+    if isinstance(stored["train"][1], LabelMatrix):
+        return LabelMatrix.encode(stored)
     every = [v for part in stored.values() if part is not None for v in part[1]]
     task = _task(every, cfg)
     if task == "regression":
@@ -307,13 +318,13 @@ def _assemble(
     if splits["val"] is None:
         with_test = splits["test"] is None
         labels = ys["train"].numpy() if task == "classification" else np.zeros(len(ys["train"]))
-        tr, va, te = train_val_test(
-            labels,
-            cfg.val_fraction,
-            cfg.test_fraction if with_test else 0.0,
-            cfg.split_seed,
-            task == "classification",
-        )
+        test_fraction = cfg.test_fraction if with_test else 0.0
+        if task == "multilabel":
+            tr, va, te = split_indices(ys["train"].numpy(), cfg.val_fraction, test_fraction, cfg.split_seed)
+        else:
+            tr, va, te = train_val_test(
+                labels, cfg.val_fraction, test_fraction, cfg.split_seed, task == "classification"
+            )
         whole = splits["train"]
         splits["train"], splits["val"] = _take(whole, tr), _take(whole, va)
         if with_test:

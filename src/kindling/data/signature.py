@@ -11,7 +11,7 @@ from typing import Any
 
 @dataclass
 class Signature:
-    task: str  # classification | regression
+    task: str  # classification | regression | multilabel
     input_kind: str  # image | tabular | text | vector
     input_shape: list[int]  # one sample, e.g. [1, 8, 8] (C, H, W) or [n_features]
     class_names: list[str] = field(default_factory=list)
@@ -21,7 +21,7 @@ class Signature:
 
     @property
     def num_outputs(self) -> int:
-        if self.task == "classification":
+        if self.task in ("classification", "multilabel"):
             return len(self.class_names)
         return int(self.extras.get("num_targets", 1))
 

@@ -202,7 +202,7 @@ def _cards(view: RunView) -> list[tuple[str, str]]:
         ("training time", f"{sum(r.get('seconds', 0) for r in history):.1f} s"),
     ]
     if view.evaluation is not None:
-        name = "accuracy" if "accuracy" in view.evaluation else "rmse"
+        name = next((k for k in ("accuracy", "micro_f1", "rmse") if k in view.evaluation), "loss")
         cards.append((f"{view.evaluation['split']} {name}", H.fmt(view.evaluation[name])))
         if view.baseline is not None and name in view.baseline:
             cards.append((f"baseline {name}", H.fmt(view.baseline[name])))
@@ -210,7 +210,17 @@ def _cards(view: RunView) -> list[tuple[str, str]]:
 
 
 # the evaluation's numbers the page shows, in this order, where the evaluation has them
-EV_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "pr_auc", "loss", "mae", "rmse", "r2", "n")
+EV_KEYS = (
+    "accuracy",
+    "balanced_accuracy",
+    "micro_f1",
+    "macro_f1",
+    "mAP",
+    "subset_accuracy",
+    "roc_auc",
+    "pr_auc",
+)
+EV_KEYS += ("loss", "mae", "rmse", "r2", "n")
 
 
 def render(view: RunView) -> str:

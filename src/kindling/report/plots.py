@@ -57,9 +57,10 @@ def to_png(fig) -> bytes:
 
 
 def _metric_keys(history: list[dict]) -> list[str]:
-    """The task metric(s) recorded besides loss: acc for classification; mae, r2 for regression."""
+    """The task metric(s) recorded besides loss: acc for classification; f1 (micro) for multi-label;
+    mae, r2 for regression."""
     keys = {k.split("_", 1)[1] for r in history for k in r if k.startswith(("train_", "val_"))}
-    return [k for k in ("acc", "mae", "rmse", "r2") if k in keys][:1]
+    return [k for k in ("f1", "acc", "mae", "rmse", "r2") if k in keys][:1]
 
 
 def lr_axis(ax, epochs: list, rates: list):
@@ -106,7 +107,7 @@ def learning_curves(history: list[dict]) -> Plot:
     if any(v is not None for v in series["lr"]):
         lr_axis(ax_loss, epochs, series["lr"])
     if ax_metric.lines:
-        ax_metric.legend(loc="lower right" if metric in ("acc", "r2") else "upper right", fontsize=8)
+        ax_metric.legend(loc="lower right" if metric in ("f1", "acc", "r2") else "upper right", fontsize=8)
     fig.subplots_adjust(left=0.07, right=0.97, bottom=0.14, top=0.9, wspace=0.4)
     data = {"epoch": epochs, **series, "metric": metric}
     return Plot("learning_curves", "Learning curves", to_png(fig), data)

@@ -13,6 +13,7 @@ import functools
 from pathlib import Path
 
 from kindling.report.evidence import Evidence, grid_indices, line_at, top_indices
+from kindling.report.labelplots import label_grid, label_scores_plot, label_top_losses
 
 # matplotlib's DejaVu Sans has no Chinese glyphs (THUCNews' class names): one of these fills in when installed
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -173,7 +174,31 @@ def _text_lines(ev: Evidence) -> bool:
     return INPUT_KINDS.get(ev.input_kind, Inputs).text_lines
 
 
+def _label_scores(ev: Evidence):
+    return "per-label", lambda: [label_scores_plot(ev.y, ev.pred, ev.class_names, ev.split)]
+
+
+def _label_grid(ev: Evidence):
+    if ev.sample_images is None:
+        return None
+    pick = grid_indices(len(ev.y))
+    grid = (ev.images_at(pick), ev.y[pick], ev.pred[pick], ev.class_names, ev.split)
+    return "prediction grid", lambda: [label_grid(*grid)]
+
+
+def _label_top_losses(ev: Evidence):
+    order = top_indices(ev.loss)
+    text = _text_lines(ev)
+    shown = [line_at(ev.names[i]) if text else ev.names[i] for i in order.tolist() if i < len(ev.names)]
+    images = ev.images_at(order) if ev.sample_images is not None else None
+    rows = (ev.loss[order], ev.y[order], ev.pred[order], ev.class_names, shown, images, ev.split, order)
+    return "top losses", lambda: [label_top_losses(*rows)]
+
+
 VIEWS = {
+    "per-label scores": _label_scores,
+    "label grid": _label_grid,
+    "label top losses": _label_top_losses,
     "regression": _regression,
     "confusion matrix": _confusion,
     "per-class accuracy": _per_class,

@@ -223,9 +223,16 @@ def create_app(
 
 
 def _shape(result: dict) -> dict:
-    """A Predictor result -> the seed's response shape: `predictions` = [{label, label_name, probability}]."""
+    """A Predictor result -> the seed's response shape: `predictions` = [{label, label_name, probability}]
+    (a multi-label model's: every label over its threshold, `labels` their names, `top_labels` the top k)."""
     if "value" in result:
         return {"value": result["value"], "predictions": [{"value": result["value"]}]}
+    if "labels" in result:  # multi-label: `predictions` holds every label over its threshold
+        return {
+            "predictions": result["predictions"],
+            "labels": result["labels"],
+            "top_labels": result["top_k"],
+        }
     return {
         "predictions": result["top_k"],
         "label": result["label"],

@@ -7,7 +7,8 @@
     task.inputs.preprocess(device)         # the input kind's hooks (kindling.task.inputs)
 
 Classification, regression and multi-label differ in the loss, in how raw outputs become probabilities
-or values, in the metrics and in which of them picks the best model (`kindling.task.problems`). The
+or values, in the metrics and in which of them picks the best model (`kindling.task.problems`,
+`kindling.task.multilabel`). The
 trainer, evaluate, predict, export and the LR finder ask the Task; none of them branches on `sig.task`
 or, for the maths, on `sig.input_kind`. The Task also knows the model's output convention: logits, or
 log-probabilities (a `log_softmax` head trained with NLL, as seed 002 does), marked by a model's
@@ -23,7 +24,8 @@ from __future__ import annotations
 
 from kindling.errors import UserError
 from kindling.task.inputs import Inputs, inputs_for
-from kindling.task.problems import LOG_PROB_TOLERANCE, Classification, MultiLabel, Regression, Task
+from kindling.task.multilabel import MultiLabel
+from kindling.task.problems import LOG_PROB_TOLERANCE, Classification, Regression, Task
 
 __all__ = [
     "LOG_PROB_TOLERANCE",
@@ -51,24 +53,36 @@ def task_for(
     convention: str | None = None,
     class_weights: list[float] | None = None,
     threshold: float | None = None,
+    thresholds: list[float] | None = None,
 ) -> Task:
     """The Task of a Signature. The output convention comes from `convention` (what training detected,
     kept in the Bundle), else from the model's `outputs_log_probs` attribute, else the task's default.
-    `class_weights` weigh the loss, `threshold` decides two classes (kindling.task.imbalance, .threshold)."""
+    `class_weights` weigh the loss, `threshold` decides two classes (kindling.task.imbalance, .threshold);
+    `thresholds`: a multi-label model's per-label thresholds, tuned on validation (kept in the Bundle)."""
     if sig.task not in TASKS:
         raise UserError(f"task '{sig.task}' is not one of {', '.join(TASKS)}")
     cls = TASKS[sig.task]
     if convention is None and getattr(model, "outputs_log_probs", False) and "log_probs" in cls.conventions:
         convention = "log_probs"
-    return cls(sig, label_smoothing, convention, class_weights=class_weights, threshold=threshold)
+    task = cls(sig, label_smoothing, convention, class_weights=class_weights, threshold=threshold)
+    if thresholds is not None and hasattr(task, "thresholds"):
+        task.thresholds = [float(t) for t in thresholds]
+    return task
 
 
 def task_of_bundle(bundle) -> Task:
     """The Task a Bundle was trained with (its recorded output convention, else its model's attribute),
-    deciding as its header says (a two-class threshold chosen on val: `meta["decision"]`)."""
+    deciding as its header says (a two-class threshold chosen on val: `meta["decision"]`; a multi-label
+    model's per-label thresholds: `meta["metrics"]["thresholds"]`)."""
     from kindling.task.threshold import check_decision
 
-    recorded = (bundle.meta.get("metrics") or {}).get("outputs")
+    recorded = bundle.meta.get("metrics") or {}
     names = bundle.signature.class_names
     threshold = check_decision(bundle.meta.get("decision"), bundle.path or "the bundle", len(names))
-    return task_for(bundle.signature, bundle.model, convention=recorded, threshold=threshold)
+    return task_for(
+        bundle.signature,
+        bundle.model,
+        convention=recorded.get("outputs"),
+        threshold=threshold,
+        thresholds=recorded.get("thresholds"),
+    )

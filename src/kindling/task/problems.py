@@ -1,4 +1,5 @@
-"""The kinds of problem: what a model's outputs mean for classification, regression and multi-label.
+"""The kinds of problem: what a model's outputs mean for classification and regression (multi-label:
+kindling.task.multilabel).
 
 Each kind knows its loss, how raw outputs become probabilities, predictions or values, its target
 scaling, its metrics and which of them can pick the best model. torch is imported inside the methods.
@@ -177,6 +178,12 @@ class Task:
     def describe_outputs(self) -> dict:
         """The postprocessing an exported model needs, for a reader without kindling."""
         raise NotImplementedError
+
+    whole_split = False  # whether evaluate keeps a split's every output for `split_metrics`
+
+    def split_metrics(self, out, y) -> dict:
+        """Figures that need a whole split's raw outputs at once (evaluate), beside the running sums'."""
+        return {}
 
 
 class Classification(Task):
@@ -381,78 +388,4 @@ class Regression(Task):
             "formula": "value = output * target_std + target_mean",
             "target_mean": self.sig.extras.get("target_mean", 0.0),
             "target_std": self.sig.extras.get("target_std", 1.0),
-        }
-
-
-class MultiLabel(Task):
-    """Any number of the classes per sample: one logit each, sigmoid, a label where it is over 0.5.
-
-    Targets are (N, C) 0/1. No data source produces this kind yet; the Task is ready for one that does.
-    """
-
-    name = "multilabel"
-    monitors = {"val_f1": "max", "val_loss": "min", "val_acc": "max"}
-    default_monitor = "val_f1"
-    conventions = ("logits",)
-    threshold = 0.5
-
-    def _wants(self) -> str:
-        return f"the data has {self.num_outputs} labels, which needs (B, {self.num_outputs})"
-
-    def target(self, y):
-        return y.float()
-
-    @cached_property
-    def loss_fn(self):
-        import torch
-
-        return torch.nn.BCEWithLogitsLoss()
-
-    @property
-    def metric_width(self) -> int:
-        return 3 * self.num_outputs + 1  # true positives, false positives, false negatives per label; exact
-
-    def add_metrics(self, sums, out, y, ones) -> None:
-        import torch
-
-        k = self.num_outputs
-        pred, truth = self.predictions(out.detach()).double(), y.double()
-        tp, fp, fn = (pred * truth).sum(0), (pred * (1 - truth)).sum(0), ((1 - pred) * truth).sum(0)
-        exact = (pred == truth).all(1).double().sum().view(1)
-        sums += torch.cat([tp, fp, fn, exact]).view(3 * k + 1)
-
-    def compute_metrics(self, sums, n: float) -> dict:
-        k = self.num_outputs
-        tp, fp, fn = (sums[i * k : (i + 1) * k].double() for i in range(3))
-        f1 = 2 * tp / (2 * tp + fp + fn).clamp_min(1e-12)
-        micro = 2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum()).clamp_min(1e-12)
-        return {"acc": float(sums[3 * k]) / n, "f1": float(micro), "macro_f1": float(f1.mean()) if k else 0.0}
-
-    def probabilities(self, out):
-        return out.float().sigmoid()
-
-    def predictions(self, out):
-        return (self.probabilities(out) > self.threshold).long()
-
-    def per_sample(self, out, y) -> tuple:
-        """The 0/1 labels predicted and the binary cross-entropy averaged over the labels."""
-        import torch.nn.functional as F
-
-        loss = F.binary_cross_entropy_with_logits(out.float(), y.float(), reduction="none").mean(1)
-        return self.predictions(out), loss, None
-
-    def results(self, out, top_k: int = 3) -> list[dict]:
-        names, results = self.sig.class_names, []
-        for row in self.probabilities(out).tolist():
-            labels = [{"label": i, "label_name": names[i], "probability": p} for i, p in enumerate(row)]
-            chosen = [d["label_name"] for d in labels if d["probability"] > self.threshold]
-            results.append({"labels": chosen, "probabilities": labels})
-        return results
-
-    def describe_outputs(self) -> dict:
-        return {
-            "kind": "logits",
-            "to_probabilities": "sigmoid",
-            "threshold": self.threshold,
-            "class_names": self.sig.class_names,
         }

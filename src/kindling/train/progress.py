@@ -52,7 +52,7 @@ def fmt(value, digits: int = 4) -> str:
 def epoch_line(rec: dict, epochs: int, best: bool, also: tuple[str, ...] = ()) -> str:
     """`epoch 3/10  train loss 0.1234 acc 0.9650 | val loss 0.0800 acc 0.9800 | lr 1.0e-03 | 1.2s *`;
     `also`: your own metrics' keys, shown after the validation's (`top3 0.9950`)."""
-    metric = "acc" if "train_acc" in rec else "mae"
+    metric = "f1" if "train_f1" in rec else "acc" if "train_acc" in rec else "mae"  # f1: multi-label
     parts = [
         f"epoch {rec['epoch']}/{epochs}",
         f"train loss {fmt(rec.get('train_loss'))} {metric} {fmt(rec.get('train_' + metric))}",

@@ -7,6 +7,14 @@ Labels are class numbers (0-based) or class names. Images are looked up in data.
 to the annotation file and in `<stem>_filelist/` beside it (seed 003 keeps train.txt's images in
 train_filelist/ and val.txt's in val_filelist/). data.val and data.test name the other split files;
 without them a seeded stratified split is cut from the train file.
+
+Several labels on a line make it multi-label (a sample may then have none):
+
+    photo_001.jpg cat dog          # or cat|dog (data.label_sep)
+    photo_002.jpg
+
+(a line counts its labels after the first field that ends in an image suffix; data.task=multilabel
+reads every file this way).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import torch
 
 from kindling.data import DataModule
 from kindling.data.images.common import (
+    IMAGE_SUFFIXES,
     Listing,
     image_module,
     read_class_names,
@@ -26,6 +35,7 @@ from kindling.data.images.common import (
     take,
 )
 from kindling.data.images.decode import decode_listing
+from kindling.data.labelsets import LabelSets, split_cells, split_indices
 from kindling.data.memory import Split
 from kindling.errors import UserError
 from kindling.fileio import read_utf8
@@ -118,6 +128,9 @@ def annotations(cfg) -> DataModule:
     train_file = Path(cfg.name.split(":", 1)[1]).expanduser()
     files = {"train": train_file, "val": cfg.val, "test": cfg.test}
     entries = {k: read_lines(Path(v).expanduser()) for k, v in files.items() if v}
+    sets = {k: read_label_sets(Path(v).expanduser(), cfg.label_sep) for k, v in files.items() if v}
+    if cfg.task == "multilabel" or any(many for part in sets.values() for *_, many in part):
+        return multilabel_annotations(cfg, files, sets)
     labels = Labels([f for _, f, _ in entries["train"]])
     seen = sorted({f for _, f, _ in entries["train"] if f})
     if len(seen) == 1:  # trained, it scored a perfect accuracy and learned nothing
@@ -149,3 +162,65 @@ def annotations(cfg) -> DataModule:
             parts["test"] = take(train, te)
     display = read_class_names(cfg.class_names, labels.keys)
     return image_module(parts, display, f"annotations {train_file}", {"source": "annotations"})
+
+
+# ---------------------------------------------------------------- several labels on a line
+
+
+def read_label_sets(path: Path, sep: str) -> list[tuple[str, list[str], str, bool]]:
+    """(filename, labels, origin, whether the line shows several labels) for every entry: the file name
+    runs to the first field ending in an image suffix (else the first field), the labels follow, each
+    field split again at `sep`."""
+    out = []
+    for raw, origin in _lines(path):
+        fields = raw.split()
+        cut = next((i for i, f in enumerate(fields) if f.lower().endswith(tuple(IMAGE_SUFFIXES))), None)
+        end = (cut if cut is not None else 0) + 1
+        name = raw[: raw.index(fields[end - 1]) + len(fields[end - 1])]
+        labels = [label for labels in split_cells(fields[end:], sep) for label in labels]
+        labels = list(dict.fromkeys(labels))
+        several = cut is not None and (len(labels) > 1 or any(sep in f for f in fields[end:]))
+        out.append((name, labels, origin, several))
+    return out
+
+
+def _lines(path: Path) -> list[tuple[str, str]]:
+    text = read_utf8(path, "an annotation file holds `filename label` lines")
+    lines = ((raw.strip(), f"{path}:{n}") for n, raw in enumerate(text.splitlines(), start=1))
+    return [(line, origin) for line, origin in lines if line and not line.startswith("#")]
+
+
+def multilabel_annotations(cfg, files: dict, sets: dict) -> DataModule:
+    """Annotation files with several labels per line -> a multi-label image DataModule."""
+    train_file = Path(files["train"]).expanduser()
+    labels = LabelSets.fit([entry[1] for entry in sets["train"]], str(train_file))
+    whole, which, rows, bad = Listing(), [], [], []
+    for split, entries in sets.items():
+        path = Path(files[split]).expanduser()
+        roots = roots_for(path, cfg.root)
+        for name, found, origin, _ in entries:
+            image = next((r / name for r in roots if (r / name).is_file()), None)
+            if image is None:
+                bad.append(f"{origin}: image {name} not found")
+                continue
+            whole.add(image, len(rows), f"{origin} ({name})")
+            rows.append(labels.encode([found], str(path), [origin])[0])
+            which.append(split)
+    refuse_or_skip(bad, cfg.skip_bad, "fix the line", str(train_file), "bad annotation line(s)")
+    x, keep = decode_listing(whole, cfg, f"annotations {train_file}")
+    y = torch.from_numpy(np.stack([rows[i] for i in keep]))
+    everything = Split(x, y, [whole.origins[i] for i in keep])
+    kept = np.array([which[i] for i in keep])
+    parts = {name: take(everything, np.flatnonzero(kept == name)) for name in ("train", "val", "test")}
+    if parts["train"] is None:
+        raise UserError(f"{train_file}: no usable images in the training file")
+    if parts["val"] is None:
+        with_test = parts["test"] is None
+        test_fraction = cfg.test_fraction if with_test else 0.0
+        tr, va, te = split_indices(parts["train"].y.numpy(), cfg.val_fraction, test_fraction, cfg.split_seed)
+        train = parts["train"]
+        parts["train"], parts["val"] = take(train, tr), take(train, va)
+        if with_test:
+            parts["test"] = take(train, te)
+    extras = {"source": "annotations"}
+    return image_module(parts, labels.names, f"annotations {train_file}", extras, "multilabel")

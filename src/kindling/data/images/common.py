@@ -160,15 +160,20 @@ def seeded_splits(labels: np.ndarray, cfg, with_test: bool) -> tuple[np.ndarray,
 
 
 def image_module(
-    parts: dict[str, Split | None], class_names: list[str], description: str, extras: dict
+    parts: dict[str, Split | None],
+    class_names: list[str],
+    description: str,
+    extras: dict,
+    task: str = "classification",
 ) -> DataModule:
-    """Build the DataModule: the Signature's shape from the images, normalisation from the train split."""
+    """Build the DataModule: the Signature's shape from the images, normalisation from the train split
+    (`task`: multilabel for images with several labels each, kindling.data.images.listed)."""
     train = parts["train"]
     if train is None or len(train) == 0:
         raise UserError(f"{description}: the training split has no images")
     mean, std = channel_stats(train.x)
     shape = [int(s) for s in train.x.shape[1:]]
-    sig = Signature("classification", "image", shape, list(class_names), mean, std, dict(extras))
+    sig = Signature(task, "image", shape, list(class_names), mean, std, dict(extras))
     return DataModule(sig, train, parts.get("val"), parts.get("test"), description)
 
 

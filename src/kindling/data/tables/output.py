@@ -55,6 +55,11 @@ def prediction_frame(sig: Signature, frame: Any, results: Any) -> pd.DataFrame:
     n = len(out)
     if len(results) != n:
         raise UserError(f"{len(results)} predictions for {n} rows; predict every row of the table")
+    if sig.task == "multilabel":  # the labels over their thresholds, and every label's probability
+        out[_free_name(out, "prediction")] = ["|".join(r["labels"]) for r in results]
+        for i, name in enumerate(sig.class_names):
+            out[_free_name(out, f"prob_{name}")] = [_label_probability(r, i) for r in results]
+        return out
     if sig.task == "regression":
         values = np.asarray(
             [r["value"] for r in results] if _dicts(results) else results, dtype=np.float64
@@ -71,6 +76,11 @@ def prediction_frame(sig: Signature, frame: Any, results: Any) -> pd.DataFrame:
     for i, name in enumerate(sig.class_names):
         out[_free_name(out, f"prob_{name}")] = probs[:, i]
     return out
+
+
+def _label_probability(result: dict, index: int) -> float:
+    """A multi-label result's probability of label `index` (NaN when it is outside the top k)."""
+    return next((t["probability"] for t in result["top_k"] if t["label"] == index), float("nan"))
 
 
 def _dicts(results: Any) -> bool:

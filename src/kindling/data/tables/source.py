@@ -20,7 +20,7 @@ from kindling.data import DataModule
 from kindling.data.memory import Split
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
-from kindling.data.tables import encoders
+from kindling.data.tables import encoders, labelled
 from kindling.data.tables.readers import read_table
 from kindling.data.tables.schema import Plan, format_plan, infer_plan, parse_dates
 from kindling.errors import UserError, did_you_mean
@@ -83,13 +83,14 @@ def source_frame(cfg) -> tuple[pd.DataFrame, str, str | None]:
 # ---------------------------------------------------------------- frames and splits
 
 
-def load_frames(cfg, frames: dict | None = None) -> Frames:
+def load_frames(cfg, frames: dict | None = None, read: tuple | None = None) -> Frames:
     """Read, type and split the table of `cfg`; deterministic, so plots and evaluate see the same rows.
 
     `frames`: DataFrames handed over in Python ({"train": df, "val": df or None, "test": ...}) instead
-    of the files `cfg` names; they go through the same typing, split and checks."""
+    of the files `cfg` names; they go through the same typing, split and checks. `read`: what
+    `source_frame(cfg)` gives, when the caller has read the file already."""
     if frames is None:
-        base, where, target = source_frame(cfg)
+        base, where, target = read or source_frame(cfg)
     else:
         base, where, target = frames["train"], "the DataFrame", cfg.target
         if not target:
@@ -254,12 +255,12 @@ def encode_split(sig: Signature, frame: pd.DataFrame, where: str = "the table") 
     return Split(x, encode_target(sig, frame[target], where), names)
 
 
-def build_module(cfg, echo=None, given: dict | None = None) -> DataModule:
+def build_module(cfg, echo=None, given: dict | None = None, read: tuple | None = None) -> DataModule:
     """The DataModule of a table source (or of `given` DataFrames, see load_frames); notes the column
     typing (kindling.data.note: stderr)."""
     from kindling.data import note as data_note
 
-    frames = load_frames(cfg, given)
+    frames = load_frames(cfg, given, read)
     plan = frames.plan
     extras = encoders.fit(plan, frames.train, cfg.categorical, cfg.missing)
     class_names = class_names_of(frames) if plan.task == "classification" else []
@@ -297,17 +298,24 @@ def build_module(cfg, echo=None, given: dict | None = None) -> DataModule:
 
 
 def csv_source(cfg, fitted: Signature | None = None) -> DataModule:
-    """a table: csv:FILE (.csv, .tsv, .parquet) with --target COLUMN
+    """a table: csv:FILE (.csv, .tsv, .parquet) with --target COLUMN (or image paths / texts with their labels)
 
-    `fitted`: a trained model's Signature; new rows are encoded with its encoders (evaluate on other data)."""
-    return table_module(cfg, fitted)
+    `fitted`: a trained model's Signature; new rows are encoded with its encoders (evaluate on other data).
+    A column of image paths or of texts, or several labels per row, go to kindling.data.tables.labelled."""
+    read = _csv_frame(cfg)
+    found = labelled.route(read[0], cfg, fitted)
+    if found is not None:
+        return labelled.labelled_module(found, read[0], cfg, read[1], fitted)
+    return table_module(cfg, fitted, read=read)
 
 
-def table_module(cfg, fitted: Signature | None = None, given: dict | None = None) -> DataModule:
+def table_module(
+    cfg, fitted: Signature | None = None, given: dict | None = None, read: tuple | None = None
+) -> DataModule:
     """csv: files, or DataFrames handed over in Python (`given`); `fitted` as for csv_source."""
     if fitted is None:
-        return build_module(cfg, given=given)
-    frames = load_frames(cfg, given)
+        return build_module(cfg, given=given, read=read)
+    frames = load_frames(cfg, given, read)
     splits = {name: frames.part(name) for name in PARTS}
     encoded = {k: encode_split(fitted, f, frames.where) if f is not None else None for k, f in splits.items()}
     return DataModule(fitted, encoded["train"], encoded["val"], encoded["test"], f"{frames.where}: table")

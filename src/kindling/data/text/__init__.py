@@ -31,7 +31,7 @@ from kindling.data.text.tokenize import (
 from kindling.data.text.vocabfile import read_vocab
 from kindling.errors import UserError
 
-__all__ = ["encode_texts", "text_source"]
+__all__ = ["encode_texts", "text_source", "texts_module"]
 
 _SPLIT_FILES = {
     "train": ["train.txt", "train.tsv"],
@@ -99,6 +99,38 @@ def text_source(cfg, fitted: Signature | None = None) -> DataModule:
         extras["vocab_file"] = vocab_file
     sig = Signature("classification", "text", [pad], class_names, extras=extras)
     return DataModule(sig, splits["train"], splits.get("val"), splits.get("test"), f"text: {spec}")
+
+
+def texts_module(
+    parts: dict, names: list[str], task: str, cfg, where: str, fitted: Signature | None
+) -> DataModule:
+    """Texts already read and labelled (a CSV's text column: kindling.data.tables.labelled) -> the
+    DataModule, as text_source makes it. `parts`: {split: (texts, targets tensor, row names)}; the
+    targets are class indices, or (N, K) 0/1 rows when `task` is multilabel."""
+    import torch  # lazy: loads torch
+
+    from kindling.data.memory import Split  # lazy: loads torch
+
+    empty = next((n for texts, _, rows in parts.values() for t, n in zip(texts, rows) if not t.strip()), None)
+    if empty is not None:
+        raise UserError(f"{empty}: the text is empty; fill it or remove the row")
+    tok_name, vocab, pad, how, vocab_file = _fit(cfg, parts["train"][0], fitted)
+    stoi, splits = stoi_for(vocab), {}
+    for part, (texts, y, rows) in parts.items():
+        ids, lengths = encode([tokenize(tok_name, t) for t in texts], stoi, pad)
+        splits[part] = Split(torch.from_numpy(ids), y, list(rows), torch.from_numpy(lengths))
+    note(f"{how}; {', '.join(f'{k} {len(v)}' for k, v in splits.items())}")
+    extras = {
+        "tokenizer": tok_name,
+        "vocab": vocab,
+        "pad_size": pad,
+        "pad_index": PAD_INDEX,
+        "unk_index": UNK_INDEX,
+    }
+    if vocab_file is not None:
+        extras["vocab_file"] = vocab_file
+    sig = fitted or Signature(task, "text", [pad], list(names), extras=extras)
+    return DataModule(sig, splits["train"], splits.get("val"), splits.get("test"), f"text: {where}")
 
 
 def _fit(

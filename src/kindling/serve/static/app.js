@@ -31,7 +31,8 @@ async function loadMetadata() {
   }
   meta = await response.json();
   if (!response.ok) { showError(meta.error || "cannot read /metadata"); return; }
-  const classes = meta.class_names.length ? `${meta.class_names.length} classes` : meta.task;
+  const kind = meta.task === "multilabel" ? "labels (any number each)" : "classes";
+  const classes = meta.class_names.length ? `${meta.class_names.length} ${kind}` : meta.task;
   $("model-info").textContent = `${meta.model}: ${meta.input_kind} input ${meta.input_shape.join("×")}, ${classes}`;
   $("token-box").hidden = true;
   if (meta.input_kind === "image") $("image-input").hidden = false;
@@ -92,8 +93,9 @@ function render(result, latency) {
   if (result.value !== undefined) {
     $("top-label").textContent = Number(result.value).toFixed(4);
   } else {
-    $("top-label").textContent = result.label_name;
-    for (const p of result.predictions) {
+    // a multi-label model answers every label over its threshold (`labels`), maybe none
+    $("top-label").textContent = result.labels ? result.labels.join(", ") || "(no label over its threshold)" : result.label_name;
+    for (const p of result.labels ? result.top_labels : result.predictions) {
       const li = document.createElement("li");
       li.className = "bar";
       const name = document.createElement("span");
