@@ -12,11 +12,11 @@ The package imports nothing heavy at import time: torch is loaded by the functio
 from kindling.errors import UserError
 
 __version__ = "0.1.0"
-__all__ = ["Run", "UserError", "fit", "load"]
+__all__ = ["CrossValidation", "Run", "UserError", "cv", "fit", "load"]
 
 
 def __getattr__(name: str):
-    if name in ("fit", "load", "Run"):
+    if name in ("fit", "load", "Run", "cv", "CrossValidation"):
         from kindling import api
 
         return getattr(api, name)

@@ -48,7 +48,9 @@ def config_from_keywords(recipe: str | Path | None, keywords: dict[str, Any], se
     table = keyword_keys()
     flags: dict[str, Any] = {}
     for key, value in keywords.items():
-        if key in SECTIONS and isinstance(value, dict):
+        if "." in key:  # a dotted key the face itself sets (kindling.cv: data.folds)
+            flags[key] = value
+        elif key in SECTIONS and isinstance(value, dict):
             for inner, inner_value in value.items():
                 flags[f"{key}.{inner}"] = inner_value
         elif key in table:
@@ -106,6 +108,52 @@ def fit(
     return Run(run_dir)
 
 
+def cv(
+    recipe: str | Path | None = None,
+    *,
+    folds: int | None = None,
+    ensemble: bool = False,
+    data: Any = None,
+    model: Any = None,
+    resume: str | Path | None = None,
+    overwrite: bool = False,
+    set: dict | None = None,  # noqa: A002 - reads as the CLI's --set
+    **keywords: Any,
+) -> CrossValidation:
+    """K-fold cross-validation, as `kindling cv --folds K` (kindling.crossval): the keywords are `fit`'s;
+    each fold is a `Run` (`.folds`), `.summary` holds the mean and spread of each metric, and with
+    `ensemble=True` the K fold models are one Bundle, so `.evaluate()`, `.predict()`, `.export()` and
+    `kindling.load(result.dir)` use their average. `resume="runs/NAME"` continues a killed one."""
+    from kindling.crossval import check_count, cross_validate
+    from kindling.runner import load_saved_config
+    from kindling.train.events import Interrupted
+
+    if data is not None and not isinstance(data, (str, Path)):
+        data = _hand_over(data, keywords)
+    if data is not None:
+        keywords["data"] = data
+    if model is not None:
+        from kindling.models.usercode import reference_for
+
+        keywords["model"] = model if isinstance(model, str) else reference_for(model)
+    if folds is not None:
+        keywords["data.folds"] = check_count(folds)
+    if resume is not None and recipe is None:
+        from kindling.config import from_dict
+
+        base = load_saved_config(Path(resume)).to_dict()
+        cfg = config_from_keywords(None, keywords, set)
+        cfg = from_dict(type(cfg), _merge_changed(base, cfg.to_dict(), keywords, set))
+    else:
+        cfg = config_from_keywords(recipe, keywords, set)
+    try:
+        cv_dir = cross_validate(cfg, folds or cfg.data.folds, ensemble, resume, overwrite)
+    except Interrupted as exc:
+        where = resume or cfg.resolved_run_dir()
+        raise KeyboardInterrupt(f"{exc}; resume with kindling.cv(resume={str(where)!r})") from None
+    return CrossValidation(cv_dir)
+
+
 def _hand_over(data: Any, keywords: dict) -> dict:
     """Python objects as `data` (and `val=` / `test=` that are objects, not split files) -> the data
     section: the spec that names them in this process (kindling.data.objects), and the name the run
@@ -129,8 +177,15 @@ def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> 
     return base
 
 
-def load(path: str | Path, device: str = "cpu", code: str | Path | None = None, trust_code: bool = False):
-    """A Predictor for a run directory or a Bundle folder: `.predict(inputs)`, `.classes`, `.signature`.
+def load(
+    path: str | Path,
+    device: str = "cpu",
+    code: str | Path | None = None,
+    trust_code: bool = False,
+    tta: bool = False,
+):
+    """A Predictor for a run directory or a Bundle folder: `.predict(inputs)`, `.classes`, `.signature`;
+    `tta=True` averages an image model's predictions over the flips and shifts it trained with.
 
     A model from your own file is imported from that file when you trained with it on this machine;
     `code="my_net.py"` names the file again (a Bundle trained elsewhere, a file moved since: used when
@@ -138,7 +193,7 @@ def load(path: str | Path, device: str = "cpu", code: str | Path | None = None, 
     from kindling.predict import Predictor
 
     _name_code(code)
-    return Predictor.load(path, device, trust_code)
+    return Predictor.load(path, device, trust_code, tta)
 
 
 def _name_code(code: str | Path | None) -> None:
@@ -168,26 +223,31 @@ class Run:
             return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
-    def evaluate(self, split: str = "test", data: str | None = None, code: str | Path | None = None) -> dict:
+    def evaluate(
+        self, split: str = "test", data: str | None = None, code: str | Path | None = None, tta: bool = False
+    ) -> dict:
         """The dict `kindling evaluate RUN --json` prints (written to metrics_<split>.json, as there);
-        `code=` as in `kindling.load`."""
+        `code=` as in `kindling.load`; `tta=True` as `--tta` (metrics_<split>_tta.json)."""
         from kindling.evaluate import evaluate
         from kindling.fileio import atomic_write_json
 
         _name_code(code)
-        result = evaluate(self.dir, split, data)
-        atomic_write_json(self.dir / f"metrics_{split}.json", result)
+        result = evaluate(self.dir, split, data, tta=tta)
+        atomic_write_json(self.dir / f"metrics_{split}{'_tta' if tta else ''}.json", result)
         return result
 
-    def predict(self, inputs, top_k: int = 3, code: str | Path | None = None) -> list[dict]:
+    def predict(
+        self, inputs, top_k: int = 3, code: str | Path | None = None, tta: bool = False
+    ) -> list[dict]:
         """Predictions as `kindling predict RUN ... --json` gives them: for image files, folders or globs,
-        a table file, or (text models) a list of strings; `code=` as in `kindling.load`."""
+        a table file, or (text models) a list of strings; `code=` as in `kindling.load`; `tta=True` as
+        `--tta` (each prediction then carries `tta_views`)."""
         from kindling.batch_predict import Job, check_job, run_job
         from kindling.predict import Predictor
 
         _name_code(code)
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-        predictor = Predictor.load(self.dir)
+        predictor = Predictor.load(self.dir, tta=tta)
         if predictor.task.inputs.text_lines and not any(Path(str(i)).is_file() for i in items):
             job = Job([], texts=[str(i) for i in items], top_k=top_k, progress=False)
         else:
@@ -234,3 +294,39 @@ class Run:
             )
             parts.append(f"<br>epoch {last.get('epoch')}<table>{cells}</table>")
         return "".join(parts)
+
+
+class CrossValidation(Run):
+    """A cross-validation's folder (kindling.crossval): its fold runs, their summary, and (made with
+    `ensemble=True`) the fold ensemble, which `evaluate`, `predict`, `export` and `load` use as any Bundle."""
+
+    def __init__(self, cv_dir: str | Path):
+        super().__init__(cv_dir)
+        from kindling.crossval import is_cv_dir
+
+        if not is_cv_dir(self.dir):
+            raise UserError(f"{self.dir} is not a cross-validation (no cv.json)")
+
+    def __repr__(self) -> str:
+        return f"CrossValidation({str(self.dir)!r})"
+
+    @property
+    def state(self) -> dict:
+        from kindling.crossval import read_state
+
+        return read_state(self.dir)
+
+    @property
+    def folds(self) -> list[Run]:
+        """Each fold's run, in order (the ones run so far)."""
+        state = self.state
+        return [Run(self.dir / f"fold-{i}") for i in range(state["folds"]) if str(i) in state["done"]]
+
+    @property
+    def summary(self) -> dict:
+        """{"val" | "test": {metric: {"mean", "std", "values"}}}: over the folds (val: each held-out part)."""
+        return self.state.get("summary", {})
+
+    @property
+    def ensemble(self) -> bool:
+        return (self.dir / "best" / "model.safetensors").is_file()

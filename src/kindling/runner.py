@@ -147,6 +147,10 @@ def train(
     resume_state = None
     if resume is not None:
         run_dir = Path(resume)
+        if (run_dir / "cv.json").is_file():  # kindling.crossval's folder: its folds are the runs
+            raise UserError(
+                f"{run_dir} is a cross-validation; continue it with `kindling cv --resume {run_dir}`"
+            )
         cfg.run_dir = str(run_dir)
         saved = load_saved_config(run_dir)
         defaults.adopt(cfg, saved)  # what the run chose when it started

@@ -22,6 +22,7 @@ class Task:
     default_monitor = "val_loss"
     conventions: tuple[str, ...] = ()  # how the model's outputs read, the first one the default
     class_targets = False  # one class id per sample: class counts, a prediction grid, sorting into folders
+    averages = "values"  # what `average` averages (a fold ensemble, test-time augmentation)
 
     def __init__(self, sig, label_smoothing: float = 0.0, convention: str | None = None):
         from kindling.task.inputs import inputs_for
@@ -126,6 +127,14 @@ class Task:
     def predictions(self, out):
         raise NotImplementedError
 
+    def average(self, outputs: list):
+        """Raw outputs of several models or views for the same samples (a fold ensemble's members,
+        test-time augmentation) -> one raw output of this task's convention that means their average.
+        Values (regression) are averaged as they are: a standardised value is an affine map of the value."""
+        import torch
+
+        return torch.stack([o.float().view(o.shape[0], -1) for o in outputs]).mean(0)
+
     def per_sample(self, out, y) -> tuple:
         """(prediction, loss, probability of the prediction or None) for each sample of a batch of raw
         outputs and targets in their own units: what the report's pictures are drawn from."""
@@ -148,6 +157,7 @@ class Classification(Task):
     default_monitor = "val_acc"
     conventions = ("logits", "log_probs")
     class_targets = True
+    averages = "softmax probabilities"
 
     def detect_convention(self, out) -> str:
         """Log-probabilities when every row's exp sums to 1 (a log_softmax head), logits otherwise.
@@ -199,6 +209,14 @@ class Classification(Task):
 
     def predictions(self, out):
         return out.argmax(1)
+
+    def average(self, outputs: list):
+        """Softmax probabilities averaged, as their logarithm: read as logits or as log-probabilities
+        alike, it gives back exactly the averaged probabilities (softmax(log p) = p when p sums to 1)."""
+        import torch
+
+        probs = torch.stack([self.probabilities(o) for o in outputs]).mean(0)
+        return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
 
     def per_sample(self, out, y) -> tuple:
         """The class predicted, its cross-entropy (NLL of the log-probabilities) and its probability."""
@@ -335,6 +353,7 @@ class MultiLabel(Task):
     default_monitor = "val_f1"
     conventions = ("logits",)
     threshold = 0.5
+    averages = "sigmoid probabilities"
 
     def _wants(self) -> str:
         return f"the data has {self.num_outputs} labels, which needs (B, {self.num_outputs})"
@@ -373,6 +392,15 @@ class MultiLabel(Task):
 
     def predictions(self, out):
         return (self.probabilities(out) > self.threshold).long()
+
+    def average(self, outputs: list):
+        """Each label's sigmoid probability averaged, as its logit (log p - log(1 - p))."""
+        import torch
+
+        probs = torch.stack([self.probabilities(o) for o in outputs]).mean(0)
+        eps = torch.finfo(probs.dtype).eps
+        probs = probs.clamp(eps, 1 - eps)
+        return probs.log() - (-probs).log1p()
 
     def per_sample(self, out, y) -> tuple:
         """The 0/1 labels predicted and the binary cross-entropy averaged over the labels."""
