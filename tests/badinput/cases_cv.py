@@ -9,11 +9,11 @@ from pathlib import Path
 
 from badinput import runs
 from badinput.harness import Case
-from badinput.trainargs import QUIET, write
+from badinput.trainargs import QUIET, train, write
 
 # 40 rows of three classes, one of them 3 rows: 3 folds hold it, 5 do not
 RARE = "a,b,y\n" + "".join(f"{i},{i * 0.5},{'rare' if i < 3 else 'pq'[i % 2]}\n" for i in range(40))
-NUMBERS = "a,y\n" + "".join(f"{i},{i * 0.37:.2f}\n" for i in range(30))
+NUMBERS = "a,y\n" + "".join(f"{i % 4 * 0.5},{i * 0.37:.2f}\n" for i in range(30))
 
 
 def cv(folder: Path, *args) -> list[str]:
@@ -66,10 +66,11 @@ CASES = [
         "samples",
     ),
     Case(
-        "cv-fold-set-past-the-count",
-        lambda f: cv(f, "--data", "wine", "--folds", "3", "--set", "data.fold=3"),
-        "",
+        "train-a-fold-past-the-count",
+        lambda f: train(f, "--data", "wine", "--set", "data.folds=3", "--set", "data.fold=3"),
+        "not one of the 3 folds",
     ),
+    Case("train-one-fold", lambda f: train(f, "--data", "wine", "--set", "data.folds=1"), "data.folds = 1"),
     Case("cv-resume-not-a-cv", lambda f: ["cv", "--resume", _not_cv(f)], "not a cross-validation"),
     Case("cv-resume-missing", lambda f: ["cv", "--resume", f / "nope"], "nope"),
     Case("train-resume-on-a-cv", lambda f: ["train", "--resume", _a_cv(f)], "kindling cv --resume"),
