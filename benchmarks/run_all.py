@@ -26,6 +26,7 @@ ORDER = [
     "bench_tables_suite",
     "bench_text",
     "bench_text_defaults",
+    "bench_tta",
     "bench_zeroconfig",
     "bench_report",
     "bench_serve",
