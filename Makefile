@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint chromium bench clean
 
 install: $(STAMP)
 
@@ -20,8 +21,17 @@ demo: install
 	$(BIN)/python scripts/demo_image.py runs/digits demo/seven.png
 	$(BIN)/kindling predict runs/digits demo/seven.png
 
-test: install lint
+test: install lint chromium
 	$(BIN)/python -m pytest tests
+
+# The browser tests drive Debian's chromium: installed here when missing (as root, no prompt), else
+# `make test` stops saying so. They are never skipped.
+chromium:
+	@test -x $(CHROMIUM) || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	  { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || true
+	@test -x $(CHROMIUM) || { echo "make test: the browser tests need Debian's chromium at $(CHROMIUM)," \
+	  "and it could not be installed here; as root: apt-get install chromium" >&2; exit 1; }
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -32,6 +32,7 @@ ORDER = [
     "bench_serve",
     "bench_corpus",
     "bench_sigkill",
+    "bench_sweep",
 ]
 
 

@@ -199,7 +199,8 @@ def test_a_single_class_in_train_is_one_line_and_the_run_goes_on(tmp_path, capsy
     )
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == "note: no baseline: the train split holds a single class"
-    assert (tmp_path / "one" / "best" / "model.safetensors").is_file() and run is not None
+    assert (tmp_path / "one" / "best" / "model.safetensors").is_file()
+    assert run.dir == (tmp_path / "one").resolve() and [r["epoch"] for r in run.history] == [1]
     assert not (tmp_path / "one" / "baseline.json").exists()
     rc, _ = _cli("baseline", str(tmp_path / "one"))  # objects of another process: cannot be rebuilt
     assert rc == 2

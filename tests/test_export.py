@@ -106,7 +106,6 @@ def test_table_model_exports_to_onnx(tmp_path):
 
 
 def test_text_model_exports_with_lengths(tmp_path):
-    pytest.importorskip("kindling.data.text", reason="the text source (issue 6) is not in this tree yet")
     from kindling.export import export_run
 
     write_sentiment_tsv(tmp_path / "t.tsv")

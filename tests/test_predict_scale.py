@@ -142,7 +142,6 @@ def test_user_mistakes(digits_run, tmp_path, monkeypatch, capsys, args, words):
 
 
 def test_a_table_csv_gets_prediction_columns(tmp_path):
-    pytest.importorskip("kindling.data.tables", reason="the tables source (issue 5) is not in this tree yet")
     from sklearn.datasets import load_wine
 
     run = tmp_path / "wine"
@@ -159,7 +158,6 @@ def test_a_table_csv_gets_prediction_columns(tmp_path):
 
 
 def test_texts_from_flags_and_a_file(tmp_path, capsys):
-    pytest.importorskip("kindling.data.text", reason="the text source (issue 6) is not in this tree yet")
     write_sentiment_tsv(tmp_path / "t.tsv")
     run = tmp_path / "text"
     args = [

@@ -12,7 +12,7 @@ The package imports nothing heavy at import time: torch is loaded by the functio
 from kindling.errors import UserError
 
 __version__ = "0.1.0"
-__all__ = ["CrossValidation", "Run", "UserError", "cv", "fit", "load"]
+__all__ = ["CrossValidation", "Run", "UserError", "cv", "fit", "load", "sweep"]
 
 
 def __getattr__(name: str):
@@ -20,4 +20,8 @@ def __getattr__(name: str):
         from kindling import api
 
         return getattr(api, name)
+    if name == "sweep":  # kindling.sweeps.api: Optuna is imported only when a sweep runs
+        from kindling.sweeps.api import sweep
+
+        return sweep
     raise AttributeError(f"module 'kindling' has no attribute {name!r}")

@@ -23,7 +23,7 @@ def _add_train(sub) -> None:
     )
     p.add_argument("recipe", nargs="?", help="recipe YAML (see `kindling list recipes`)")
     _add_config_flags(p)
-    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable)")
+    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable; default: none)")
     p.add_argument(
         "--resume",
         metavar="RUN",
@@ -138,7 +138,7 @@ def _add_predict(sub) -> None:
         action="append",
         default=[],
         metavar="TEXT",
-        help="a text to classify (repeatable; text models)",
+        help="a text to classify (repeatable; text models; default: none)",
     )
     p.add_argument("--top-k", type=int, default=3, help="how many classes to show per input (default: 3)")
     p.add_argument("--batch-size", type=int, default=256, help="inputs per forward pass (default: 256)")
@@ -215,5 +215,5 @@ def add_core_commands(sub) -> None:
         "verify-resume", help="train, interrupt, resume, and check the weights are bit-identical"
     )
     p.add_argument("recipe", nargs="?", help="recipe YAML (default: the digits demo config)")
-    add_set_argument(p, "config overrides (repeatable)")
+    add_set_argument(p, "config overrides (repeatable; default: none)")
     p.add_argument("--epochs", type=int, default=2, help="epochs of the comparison (default: 2)")

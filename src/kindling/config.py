@@ -394,6 +394,7 @@ def load_config(
     tree: dict = dict(base or {})
     if recipe:
         tree = read_recipe(recipe)
+        tree.pop("sweep", None)  # a recipe's search space is `kindling sweep`'s (kindling.sweeps)
         tree.setdefault("name", Path(recipe).stem)
     for dotted, value in (flags or {}).items():
         if value is not None:

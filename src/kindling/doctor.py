@@ -44,7 +44,12 @@ def cmd_data(args) -> int:
     # a source may print while it builds; with --json stdout must hold the one JSON object only
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         result = diagnose(cfg.data)
+    error = result.get("build_error")
+    if error is not None and not ({"files", "table"} & result.keys()):
+        raise UserError(error)  # nothing else to show: the one line, exit 2
     print(json.dumps(result) if args.json else format_report(result))
+    if error is not None:  # the files were scanned (the report above), but the data does not load: exit 2
+        raise UserError(f"the data does not load as it is: {error}")
     return 0
 
 

@@ -251,11 +251,26 @@ def test_random_bytes_as_a_json_body(port, data):
     _check_answer(port, exchange(port, _request("POST", "/predict", JSON, data), half_close=True))
 
 
-def test_server_made_no_5xx(port):
-    """Counted by the server itself: /metrics has no 5xx answer after every case above (the 503s of
-    /health while the model loaded at start-up aside)."""
+def _counts(port: int) -> dict[str, float]:
+    """The server's own request counts from /metrics: {'method,path,status': count}."""
     text = exchange(port, _request("GET", "/metrics")).partition(b"\r\n\r\n")[2].decode()
-    counted = [ln for ln in text.splitlines() if ln.startswith("kindling_requests_total")]
-    assert counted, text[:2000]
-    five = [ln for ln in counted if 'status="5' in ln and 'path="/health",status="503"' not in ln]
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("kindling_requests_total{"):
+            labels, _, value = line.partition("} ")
+            counts[labels.removeprefix("kindling_requests_total{")] = float(value)
+    return counts
+
+
+def test_server_made_no_5xx(port):
+    """Counted by the server itself: every case above sent again, and /metrics counts no 5xx answer (the
+    503s of /health while the model loaded at start-up aside), but the 4xx answers it gave."""
+    before = _counts(port)
+    for data, _ in CASES.values():
+        exchange(port, data)
+    after = _counts(port)
+    five = [k for k in after if 'status="5' in k and k != 'method="GET",path="/health",status="503"']
     assert not five, five
+    grown = {k: after[k] - before.get(k, 0.0) for k in after if after[k] > before.get(k, 0.0)}
+    seen = {int(k.rsplit('status="', 1)[1].rstrip('"')) for k in grown}
+    assert {404, 405, 415, 422} <= seen, grown  # the app's own refusals were counted

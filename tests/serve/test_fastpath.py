@@ -152,7 +152,10 @@ def test_requests_that_queue_while_the_model_runs_share_the_next_batch():
         while not sizes:
             await asyncio.sleep(0.001)
         rest = [asyncio.ensure_future(batcher.submit([i])) for i in range(1, 6)]
-        await asyncio.sleep(0.05)
+        for _ in range(10_000):  # until all five queued behind the busy model: no time window
+            if batcher.queue.qsize() == 5:
+                break
+            await asyncio.sleep(0.001)
         gate.set()
         results = await asyncio.gather(first, *rest)
         await batcher.stop()

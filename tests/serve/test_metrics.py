@@ -46,4 +46,19 @@ def test_two_workers_count_every_request_and_leave_no_files(tmp_path, digits_run
         assert len({f.name.split("_")[-1] for f in folder.glob("*.db")}) == 2  # one file set per worker
     finally:
         stop_server(server)
+    assert server.proc.returncode == 0  # SIGTERM: a clean stop
     assert not list(tmp_path.glob("kindling-metrics-*"))  # removed at exit
+
+
+def test_one_worker_stopped_by_sigterm_exits_0_and_leaves_no_files(tmp_path, digits_run):
+    """With one worker uvicorn runs in the serving process itself and re-raises the SIGTERM it stopped on;
+    the command still ends with exit 0 and removes its metrics folder."""
+    server = start_server(digits_run, "--workers", "1", "--threads", "1", env={"TMPDIR": str(tmp_path)})
+    try:
+        [folder] = list(tmp_path.glob("kindling-metrics-*"))
+        assert requests.get(server.url + "/metrics").status_code == 200
+        assert list(folder.glob("*.db"))  # the worker's counts live there
+    finally:
+        stop_server(server)
+    assert server.proc.returncode == 0, server.proc.stderr.read().decode()[-2000:]
+    assert not list(tmp_path.glob("kindling-metrics-*"))

@@ -56,31 +56,43 @@ def test_early_stopping_counts_validation_rounds_and_says_so(tmp_path):
     assert len(records) == 3  # the first round sets the best, two more without improvement stop it
 
 
+DIVERGING_NET = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    \"\"\"Trains normally for 24 training steps (epoch 1 has 19), then answers NaN: a run that diverges.\"\"\"
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 10)
+        self.steps = 0
+
+    def forward(self, x):
+        out = self.fc(x.flatten(1))
+        if self.training and torch.is_grad_enabled():
+            self.steps += 1
+            if self.steps > 24:
+                out = out * float("nan")
+        return out
+"""
+
+
 def test_non_finite_loss_stops_with_hint_and_keeps_last_good_checkpoint(tmp_path, capsys):
     run_dir = tmp_path / "nan"
-    rc = main(
-        [
-            "train",
-            "--data",
-            "digits",
-            "--model",
-            "mlp",
-            "--epochs",
-            "50",
-            "--threads",
-            "1",
-            "--lr",
-            "1e30",
-            "--optimizer",
-            "sgd",
-            "--run-dir",
-            str(run_dir),
-        ]
-    )
+    (tmp_path / "diverging.py").write_text(DIVERGING_NET)
+    args = ["--data", "digits", "--model", f"{tmp_path / 'diverging.py'}:Net", "--batch-size", "64"]
+    rc = main(["train", *args, "--epochs", "3", "--threads", "1", "--run-dir", str(run_dir)])
     err = capsys.readouterr().err
     assert rc == 2
-    assert "loss became" in err and "at epoch" in err and "batch" in err and "--clip-grad" in err
+    assert "loss became nan at epoch 2" in err and "batch" in err and "--clip-grad" in err
+    assert f"the last good checkpoint is kept in {run_dir / 'checkpoints'}" in err
     assert err.count("\n") == 1
+    state = checkpoint.load(run_dir / "checkpoints" / "last.pt")  # the end of epoch 1, before the NaN
+    assert state["progress"]["epoch"] == 1 and state["progress"]["step"] == 19
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+    assert [r["epoch"] for r in state["history"]] == [1]
 
 
 def test_overfit_batches_reaches_perfect_training_accuracy(tmp_path):

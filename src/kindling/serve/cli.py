@@ -5,10 +5,14 @@ Imports nothing heavy at module level: `kindling --help` must not pay for FastAP
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import sys
+import threading
+from collections.abc import Iterator
 
 from kindling.cli_args import add_trust_code
 from kindling.errors import UserError
@@ -163,7 +167,8 @@ def cmd_serve(args) -> int:
         file=sys.stderr,
         flush=True,
     )
-    with multiprocess_dir():  # before the workers start: /metrics adds up every worker's counts
+    # before the workers start: /metrics adds up every worker's counts
+    with multiprocess_dir(), _sigterm_ends_cleanly():
         uvicorn.run(
             "kindling.serve.app:app_from_env",
             factory=True,
@@ -175,3 +180,23 @@ def cmd_serve(args) -> int:
             access_log=args.log_level in ("info", "debug", "trace"),
         )
     return 0
+
+
+@contextlib.contextmanager
+def _sigterm_ends_cleanly() -> Iterator[None]:
+    """SIGTERM ends the command through its `with` blocks, with exit 0. With one worker uvicorn serves in
+    this process, shuts down gracefully on SIGTERM, then restores the handler it found and raises the
+    signal again; the default handler would end the process there (exit -15), leaving the metrics folder
+    behind. (With several workers uvicorn's supervisor returns normally.)"""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+
+    def stop(signum, frame) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,53 @@
+"""`kindling.sweep(...)`: the sweep from Python, through the same engine as `kindling sweep`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def sweep(
+    recipe: str | Path | None = None,
+    *,
+    params: dict[str, str] | list[str] | None = None,
+    trials: int | None = None,
+    pruner: str | None = None,
+    workers: int | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    name: str | None = None,
+    resume: str | Path | None = None,
+    set: dict[str, Any] | None = None,  # noqa: A002 - reads as the CLI's --set
+    echo=print,
+):
+    """Run a sweep and return the study's best `Run` (its trial's run directory).
+
+        run = kindling.sweep("recipes/digits.yaml", params={"optim.lr": "loguniform:1e-4:1e-1",
+                             "model.options.width": "int:16:128"}, trials=20, pruner="median")
+        run = kindling.sweep(resume="runs/digits-sweep")     # a sweep that was stopped, continued
+
+    `params` maps keys to ranges as `--param` writes them (or is a list of `KEY=KIND:ARGS`); the other
+    keywords are the command's flags. A mistake raises `kindling.UserError`; Ctrl-C leaves the running
+    trial's checkpoint and raises KeyboardInterrupt with the line that continues the sweep."""
+    import json
+
+    from kindling.api import Run
+    from kindling.errors import UserError
+    from kindling.sweeps.command import run_sweep
+
+    texts = [f"{k}={v}" for k, v in params.items()] if isinstance(params, dict) else list(params or [])
+    sets = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in (set or {}).items()]
+    code, folder, best = run_sweep(
+        recipe, texts, trials, pruner, workers, timeout, storage, name, sets, resume, echo
+    )
+    if code == 130:
+        raise KeyboardInterrupt(f"sweep interrupted; continue it with kindling.sweep(resume={str(folder)!r})")
+    if code:
+        raise UserError(
+            f"a worker of the sweep in {folder} stopped with exit code {code} (see its line above)"
+        )
+    if best is None:
+        raise UserError(
+            f"no trial of the sweep in {folder} has finished (see the table); its best run is not here"
+        )
+    return Run(best)
