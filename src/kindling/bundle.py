@@ -89,6 +89,11 @@ def _find_bundle(path: Path) -> Path:
         return path / "best"
     if not path.exists():
         raise UserError(f"{path} does not exist; pass a run directory (runs/NAME) or its best/ bundle folder")
+    if (path / "cv.json").is_file():  # kindling cv without --ensemble: its models are the folds'
+        raise UserError(
+            f"{path} is a cross-validation without a fold ensemble; pass one fold ({path / 'fold-0'}), or "
+            f"keep the folds as one Bundle with `kindling cv --resume {path} --ensemble`"
+        )
     if (path / "checkpoints" / "last.pt").is_file():
         raise UserError(
             f"{path} has no best model yet (the run stopped before its first validation); resume it with `kindling train --resume {path}`"
