@@ -26,10 +26,20 @@ import statistics
 from dataclasses import asdict
 from pathlib import Path
 
+from kindling import data as data_mod
 from kindling import defaults
+from kindling.bundle import read_bundle, save_bundle
 from kindling.config import RunConfig, default_name
+from kindling.data.folds import stratified
+from kindling.data.images.decode import photos_at
 from kindling.errors import UserError
+from kindling.evaluate import evaluate
 from kindling.fileio import atomic_write_json, atomic_write_text, read_json
+from kindling.models import build
+from kindling.report.evidence import read_history
+from kindling.report.folds import write_page
+from kindling.runner import check_resume_config, has_checkpoint, load_saved_config, train
+from kindling.task import task_for
 
 STATE = "cv.json"
 HEADLINE = ("accuracy", "macro_f1", "loss", "mae", "rmse", "r2")  # shown first, in this order
@@ -92,17 +102,12 @@ def cross_validate(
     atomic_write_json(cv_dir / STATE, state)
     for line in summary_lines(state):
         echo(line)
-    from kindling.report.folds import write_page
-
     echo(f"page comparing the folds: {write_page(cv_dir)}")
     return cv_dir
 
 
 def _started(cfg: RunConfig, folds: int | None, ensemble: bool, overwrite: bool, echo):
     """A new cross-validation: checked against the data (fold count, classes) and settled before any write."""
-    from kindling import data as data_mod
-    from kindling.data.images.decode import photos_at
-
     check_count(folds)
     if cfg.train.devices > 1:
         raise UserError(
@@ -125,15 +130,9 @@ def _started(cfg: RunConfig, folds: int | None, ensemble: bool, overwrite: bool,
     atomic_write_json(cv_dir / STATE, state)
     echo(
         f"cross-validation: {folds} folds of the {len(dm.train) + len(dm.val or [])} train and val samples "
-        f"(seeded, {'stratified' if _stratified(dm) else 'shuffled'}), each fold a run in {cv_dir}/fold-I"
+        f"(seeded, {'stratified' if stratified(dm) else 'shuffled'}), each fold a run in {cv_dir}/fold-I"
     )
     return cv_dir, cfg, state
-
-
-def _stratified(dm) -> bool:
-    from kindling.data.folds import stratified
-
-    return stratified(dm)
 
 
 def _prepare(cv_dir: Path, overwrite: bool) -> Path:
@@ -155,8 +154,6 @@ def _prepare(cv_dir: Path, overwrite: bool) -> Path:
 def _resumed(cfg: RunConfig, cv_dir: Path, folds: int | None, ensemble: bool):
     """The saved config and state of a cross-validation to continue; flags may change only what a
     resumed run may (epochs, device ...), and --folds, when given, must be the saved count."""
-    from kindling.runner import check_resume_config, load_saved_config
-
     if not is_cv_dir(cv_dir):
         raise UserError(
             f"{cv_dir} is not a cross-validation (no {STATE}); start one with kindling cv --folds K"
@@ -198,9 +195,6 @@ class _Trained:
 
 def _run_fold(cfg: RunConfig, cv_dir: Path, i: int, echo) -> dict:
     """Train fold `i` (or resume it where it stopped) and score it on its held-out part and the test."""
-    from kindling.evaluate import evaluate
-    from kindling.runner import has_checkpoint, train
-
     run_dir = fold_dir(cv_dir, i)
     fold_cfg = copy.deepcopy(cfg)
     fold_cfg.data.fold, fold_cfg.run_dir, fold_cfg.name = i, str(run_dir), f"{cfg.name}-fold-{i}"
@@ -215,16 +209,10 @@ def _run_fold(cfg: RunConfig, cv_dir: Path, i: int, echo) -> dict:
         record["test"] = _scores(evaluate(run_dir, "test"))
     except UserError:  # a source without a test split
         pass
-    history = _history(run_dir)
+    history = read_history(run_dir)
     record["epochs"] = len(history)
     record["seconds"] = round(sum(r.get("seconds", 0) for r in history), 3)
     return record
-
-
-def _history(run_dir: Path) -> list[dict]:
-    from kindling.report.evidence import read_history
-
-    return read_history(run_dir)
 
 
 def _scores(result: dict) -> dict:
@@ -293,11 +281,6 @@ def summary_lines(state: dict) -> list[str]:
 def write_ensemble(cv_dir: Path, cfg: RunConfig, k: int, echo=print) -> dict:
     """The K fold models as one Bundle in `cv_dir/best` (kindling.models.averaged), scored on the test
     split (else val: then every row was some member's training data, and the line says so)."""
-    from kindling.bundle import read_bundle, save_bundle
-    from kindling.evaluate import evaluate
-    from kindling.models import build
-    from kindling.task import task_for
-
     bundles = [read_bundle(fold_dir(cv_dir, i)) for i in range(k)]
     sig, first = bundles[0].signature, bundles[0].meta
     conventions = {(b.meta.get("metrics") or {}).get("outputs") for b in bundles}

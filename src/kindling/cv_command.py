@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def add_commands(sub) -> None:
-    from kindling.cli_args import _add_config_flags, add_set_argument
+    from kindling.cli_args import _add_config_flags, add_set_argument  # lazy: as every verb's parser
 
     p = sub.add_parser(
         "cv",
@@ -56,23 +56,23 @@ def add_commands(sub) -> None:
 
 
 def cmd_cv(args) -> int:
-    from kindling.config import load_config
+    from kindling.config import load_config  # lazy: off --help's path
 
     flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
     base = None
     if args.resume and not args.recipe:  # the cross-validation's own saved config, with any flags on top
-        from kindling.runner import load_saved_config
+        from kindling.runner import load_saved_config  # lazy: the run folder's reader, off --help's path
 
         base = load_saved_config(Path(args.resume)).to_dict()
     if args.folds is not None:
-        from kindling.crossval import check_count
+        from kindling.crossval import check_count  # lazy: the runner and the trainer import torch
 
         flags["data.folds"] = check_count(args.folds)
     cfg = load_config(args.recipe, flags, args.sets, base=base)
     if args.print_config:
         print(cfg.to_yaml(), end="")
         return 0
-    from kindling.crossval import cross_validate
+    from kindling.crossval import cross_validate  # lazy: the runner and the trainer import torch
     from kindling.train.events import Interrupted
 
     try:

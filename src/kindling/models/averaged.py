@@ -16,8 +16,11 @@ from collections.abc import Callable
 
 from torch import nn
 
+from kindling.data.tta import views_for
 from kindling.errors import UserError
 from kindling.models.common import forward
+from kindling.models.registry import build
+from kindling.task import task_for
 
 MAX_MEMBERS = 100  # a header is anyone's to write: a Bundle naming a million members is refused, not built
 
@@ -62,9 +65,6 @@ def ensemble(sig, members: list, convention: str | None = None) -> nn.Module:
     `members`: model specs ({"name": ..., "options": ...}) built through the registry, or modules already
     built (a Bundle rebuilds each member from its own record, the user's code included); `convention`: how
     the members' outputs read (logits or log_probs), as training detected it."""
-    from kindling.models.registry import build
-    from kindling.task import task_for
-
     if not isinstance(members, list) or not 1 <= len(members) <= MAX_MEMBERS:
         raise UserError(f"an ensemble holds 1 to {MAX_MEMBERS} members, not {_count(members)}")
     built = []
@@ -94,8 +94,6 @@ def _count(members) -> str:
 def with_tta(model: nn.Module, sig, augment: str, task) -> tuple[nn.Module, dict]:
     """`model` under test-time augmentation matched to its training augmentation (kindling.data.tta),
     and the record evaluate and predict print with their results."""
-    from kindling.data.tta import views_for
-
     views, record = views_for(augment, sig, model)
     record["averaged"] = task.averages
     return TestTimeAugmented(model, views, task.average).eval(), record

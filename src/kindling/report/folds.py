@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from kindling.errors import UserError
+from kindling.fileio import atomic_write_text, read_json, read_utf8
 from kindling.report import page as H
 
 STATE = "cv.json"  # kindling.crossval.STATE: the report layer reads the folder, it imports no runner
@@ -48,7 +49,7 @@ def _rows(state: dict) -> tuple[list[str], list[dict]]:
 
 
 def _curves(cv_dir: Path, state: dict) -> list:
-    from kindling.report.evidence import read_history
+    from kindling.report.evidence import read_history  # lazy: numpy; the page needs none without curves
 
     histories = {}
     for i in range(state["folds"]):
@@ -57,15 +58,13 @@ def _curves(cv_dir: Path, state: dict) -> list:
             histories[f"fold {i + 1}"] = history
     if not histories:
         return []
-    from kindling.report.curves import compare_curves
+    from kindling.report.curves import compare_curves  # lazy: matplotlib
 
     return [compare_curves(histories)]
 
 
 def write_page(run: str | Path, output: str | Path | None = None) -> Path:
     """RUN/report.html (or `output`) for the cross-validation in RUN."""
-    from kindling.fileio import atomic_write_text, read_json, read_utf8
-
     cv_dir = Path(run)
     if not is_cv_dir(cv_dir):
         raise UserError(f"{cv_dir} is not a cross-validation (no {STATE}); run kindling cv first")
