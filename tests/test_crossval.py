@@ -268,3 +268,24 @@ def _weights(data: bytes) -> dict:
     from safetensors.torch import load
 
     return {k: v.numpy().tobytes() for k, v in load(data).items()}
+
+
+def test_a_cv_stopped_by_sigterm_names_the_cv_resume(tmp_path):
+    run = tmp_path / "stopped"
+    proc = _kindling("cv", *CV_ARGS, "--run-dir", str(run))
+    last = run / "fold-0" / "checkpoints" / "last.pt"
+    deadline = time.time() + 600
+    while not last.is_file() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out[-2000:]
+    assert f"resume with: kindling cv --resume {run}" in out
+    assert "kindling train --resume" not in out
+
+
+def test_print_config_shows_the_fold_count(capsys):
+    from kindling.cli import main
+
+    assert main(["cv", "--data", "wine", "--folds", "4", "--print-config"]) == 0
+    assert "folds: 4" in capsys.readouterr().out
