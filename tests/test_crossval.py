@@ -289,3 +289,32 @@ def test_print_config_shows_the_fold_count(capsys):
 
     assert main(["cv", "--data", "wine", "--folds", "4", "--print-config"]) == 0
     assert "folds: 4" in capsys.readouterr().out
+
+
+NET = """import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, in_features=13, num_classes=3):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(in_features, 8), nn.ReLU(), nn.Linear(8, num_classes))
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+
+def test_an_ensemble_of_your_own_model_keeps_its_code(tmp_path, capsys):
+    from kindling.cli import main
+
+    (tmp_path / "net.py").write_text(NET)
+    cv_dir = tmp_path / "own"
+    args = ["cv", "--data", "wine", "--folds", "2", "--ensemble", "--model", f"{tmp_path / 'net.py'}:Net"]
+    assert main([*args, "--epochs", "1", "--run-dir", str(cv_dir), *QUIET]) == 0
+    assert (cv_dir / "best" / "code" / "net.py").read_text() == NET
+    members = json.loads((cv_dir / "best" / "bundle.json").read_text())["model"]["options"]["members"]
+    assert [m["code"]["name"] for m in members] == ["Net", "Net"]
+    capsys.readouterr()
+    for extra in ([], ["--trust-code"]):  # from the file trained with, and from the Bundle's copy
+        assert main(["evaluate", str(cv_dir), "--json", *extra]) == 0
+        assert json.loads(capsys.readouterr().out)["n"] == 45
