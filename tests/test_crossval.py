@@ -5,6 +5,7 @@ mid-fold (SIGKILL) resumes at that fold and step, and ends bit-identical to one 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -318,3 +319,50 @@ def test_an_ensemble_of_your_own_model_keeps_its_code(tmp_path, capsys):
     for extra in ([], ["--trust-code"]):  # from the file trained with, and from the Bundle's copy
         assert main(["evaluate", str(cv_dir), "--json", *extra]) == 0
         assert json.loads(capsys.readouterr().out)["n"] == 45
+
+
+@pytest.mark.parametrize("source", ["digits", "wine", "text", "folder", "folder-with-val"])
+def test_folds_compose_with_every_source_of_one_training_pool(source, tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
+    from image_files import write_folder
+
+    from kindling import data as data_mod
+    from kindling.cli import main
+    from kindling.runner import load_saved_config
+    from kindling_testing import write_sentiment_tsv
+
+    spec = {
+        "digits": lambda: "digits",
+        "wine": lambda: "wine",
+        "text": lambda: f"text:{write_sentiment_tsv(tmp_path / 's.tsv', 60)}",
+        "folder": lambda: (
+            f"folder:{write_folder(tmp_path / 'p', per_class=9, size=16, channels=3, splits=())}"
+        ),
+        "folder-with-val": lambda: f"folder:{write_folder(tmp_path / 'q', per_class=6, size=16, channels=3)}",
+    }[source]()
+    cv_dir = tmp_path / "cv"
+    assert (
+        main(
+            [
+                "cv",
+                "--data",
+                spec,
+                "--folds",
+                "3",
+                "--ensemble",
+                "--dry-run",
+                "--run-dir",
+                str(cv_dir),
+                *QUIET,
+            ]
+        )
+        == 0
+    )
+    sizes = [
+        len(data_mod.build(load_saved_config(cv_dir / f"fold-{i}").data, quiet=True).val) for i in range(3)
+    ]
+    whole = data_mod.build(dataclasses.replace(load_saved_config(cv_dir).data, folds=None), quiet=True)
+    assert sum(sizes) == len(whole.train) + len(whole.val) and max(sizes) - min(sizes) <= 1
+    split = "test" if whole.test is not None else "val"  # train/ and val/ folders: no test split
+    assert main(["evaluate", str(cv_dir), "--json", "--split", split]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["n"] > 0
