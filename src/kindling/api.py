@@ -100,12 +100,16 @@ def fit(
         cfg = from_dict(type(cfg), _merge_changed(base, cfg.to_dict(), keywords, set))
     else:
         cfg = config_from_keywords(recipe, keywords, set)
+    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
+
     try:
-        run_dir = train(cfg, resume=resume, overwrite=overwrite)
+        if resume is not None and is_cv_dir(resume):  # a small table's fold ensemble (kindling.defaults)
+            return CrossValidation(cross_validate(cfg, resume=resume))
+        run_dir = train(cfg, resume=resume, overwrite=overwrite, instead=instead_of_one_network(overwrite))
     except Interrupted as exc:
         where = resume or cfg.resolved_run_dir()
         raise KeyboardInterrupt(f"{exc}; resume with kindling.fit(resume={str(where)!r})") from None
-    return Run(run_dir)
+    return CrossValidation(run_dir) if is_cv_dir(run_dir) else Run(run_dir)
 
 
 def cv(

@@ -67,9 +67,13 @@ def cmd_train(args) -> int:
         from kindling.launch import launch_torchrun
 
         return launch_torchrun(cfg.train.devices, args.argv)
+    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
     from kindling.runner import train
 
-    train(cfg, resume=args.resume, overwrite=args.overwrite)
+    if args.resume and is_cv_dir(args.resume):  # a small table's fold ensemble, chosen by the defaults
+        cross_validate(cfg, resume=args.resume)
+        return 0
+    train(cfg, resume=args.resume, overwrite=args.overwrite, instead=instead_of_one_network(args.overwrite))
     return 0
 
 

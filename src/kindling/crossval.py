@@ -23,11 +23,13 @@ from __future__ import annotations
 import copy
 import shutil
 import statistics
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 from kindling import data as data_mod
 from kindling import defaults
+from kindling.baseline_run import after_training
 from kindling.bundle import read_bundle, save_bundle
 from kindling.config import RunConfig, default_name
 from kindling.data.folds import stratified
@@ -79,12 +81,16 @@ def cross_validate(
     resume: str | Path | None = None,
     overwrite: bool = False,
     echo=print,
+    announced: bool = False,
 ) -> Path:
-    """Run (or resume) the cross-validation of `cfg` and return its folder; see the module."""
+    """Run (or resume) the cross-validation of `cfg` and return its folder; see the module.
+    `announced`: the data's notes and what kindling chose were printed already (`kindling train` chose
+    the fold ensemble for a small table: `instead_of_one_network`)."""
+    started = time.perf_counter()
     if resume is not None:
         cv_dir, cfg, state = _resumed(cfg, Path(resume), folds, ensemble)
     else:
-        cv_dir, cfg, state = _started(cfg, folds, ensemble, overwrite, echo)
+        cv_dir, cfg, state = _started(cfg, folds, ensemble, overwrite, echo, announced)
     k = state["folds"]
     for i in range(k):
         if str(i) in state["done"]:
@@ -103,10 +109,32 @@ def cross_validate(
     for line in summary_lines(state):
         echo(line)
     echo(f"page comparing the folds: {write_page(cv_dir)}")
+    if state["ensemble"]:
+        _baseline(cfg, cv_dir, time.perf_counter() - started, echo)
     return cv_dir
 
 
-def _started(cfg: RunConfig, folds: int | None, ensemble: bool, overwrite: bool, echo):
+def instead_of_one_network(overwrite: bool = False, echo=print):
+    """What `kindling train` runs when the defaults choose the fold ensemble for a small table
+    (kindling.defaults.ENSEMBLE_ROWS): the cross-validation of the settled config, kept as one Bundle."""
+
+    def run(cfg: RunConfig) -> Path:
+        return cross_validate(cfg, cfg.data.folds, True, None, overwrite, echo, announced=True)
+
+    return run
+
+
+def _baseline(cfg: RunConfig, cv_dir: Path, seconds: float, echo) -> None:
+    """The classical baseline beside the ensemble, as a run ends with one: fitted on the source's own train
+    split (the folds fit none), scored on the split the ensemble's evaluation used."""
+    if cfg.train.baseline == "none" or cfg.train.dry_run:
+        return
+    whole = copy.deepcopy(cfg.data)
+    whole.folds, whole.fold = None, 0
+    after_training(data_mod.build(whole, quiet=True), cv_dir, seconds, cfg.data.memory_budget_mb, echo)
+
+
+def _started(cfg: RunConfig, folds: int | None, ensemble: bool, overwrite: bool, echo, announced: bool):
     """A new cross-validation: checked against the data (fold count, classes) and settled before any write."""
     check_count(folds)
     if cfg.train.devices > 1:
@@ -119,11 +147,12 @@ def _started(cfg: RunConfig, folds: int | None, ensemble: bool, overwrite: bool,
     cfg.name = cfg.name or default_name(cfg)
     with data_mod.held_notes() as notes, photos_at(defaults.photo_side(cfg)):
         dm = data_mod.build(cfg.data)  # fold 0: a fold count the data cannot hold is refused here
-    for text in notes:
-        data_mod.note(text)
     chose = defaults.choose(cfg, dm.signature, len(dm.train))  # once, so every fold builds the same model
-    if chose:
-        echo(chose.replace("kindling chose", "kindling chose for every fold", 1))
+    if not announced:
+        for text in notes:
+            data_mod.note(text)
+        if chose:
+            echo(chose.replace("kindling chose", "kindling chose for every fold", 1))
     cv_dir = _prepare(cfg.resolved_run_dir(), overwrite)
     atomic_write_text(cv_dir / "config.yaml", cfg.to_yaml())
     state = {"folds": folds, "ensemble": bool(ensemble), "seed": cfg.data.split_seed, "done": {}}
@@ -198,12 +227,15 @@ def _run_fold(cfg: RunConfig, cv_dir: Path, i: int, echo) -> dict:
     run_dir = fold_dir(cv_dir, i)
     fold_cfg = copy.deepcopy(cfg)
     fold_cfg.data.fold, fold_cfg.run_dir, fold_cfg.name = i, str(run_dir), f"{cfg.name}-fold-{i}"
+    fold_cfg.train.baseline = "none"  # one baseline, beside the ensemble, not one per fold
     trained = i in read_state(cv_dir).get("trained", [])
     if not trained:
         resume = run_dir if has_checkpoint(run_dir) else None
         if resume is not None:
             echo(f"resuming fold {i + 1} from {run_dir / 'checkpoints' / 'last.pt'}")
-        train(fold_cfg, resume=resume, echo=echo, callbacks=[_Trained(cv_dir, i)])
+        said = lambda line: None if line.startswith("kindling chose") else echo(line)  # noqa: E731 - shown once
+        with data_mod.held_notes():  # the data's notes (the table's columns) were shown once, at the start
+            train(fold_cfg, resume=resume, echo=said, callbacks=[_Trained(cv_dir, i)])
     record = {"dir": run_dir.name, "val": _scores(evaluate(run_dir, "val"))}
     try:
         record["test"] = _scores(evaluate(run_dir, "test"))

@@ -131,9 +131,16 @@ def check_saved_code(cfg: RunConfig, run_dir: Path, state: dict) -> None:
 
 
 def train(
-    cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print, callbacks=()
+    cfg: RunConfig,
+    resume: str | Path | None = None,
+    overwrite: bool = False,
+    echo=print,
+    callbacks=(),
+    instead=None,
 ) -> Path:
-    """Train `cfg` (or resume the run at `resume`) and return the run directory."""
+    """Train `cfg` (or resume the run at `resume`) and return the run directory. `instead(cfg)`: what
+    runs when the defaults choose the fold ensemble for a small table (kindling.defaults.ENSEMBLE_ROWS;
+    the faces pass kindling.crossval's), given the settled config; without it one network is trained."""
     from kindling import data as data_mod
     from kindling import models
     from kindling.envinfo import collect
@@ -172,7 +179,12 @@ def train(
     # shown once the model fits the data: a refusal comes alone
     with data_mod.held_notes() as notes, photos_at(defaults.photo_side(cfg) if resume is None else None):
         data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
-    chose = defaults.choose(cfg, data.signature, len(data.train)) if resume is None else None
+    ensemble_ok = instead is not None and resume is None and not cfg.data.folds  # not one fold of a cv
+    chose = (
+        defaults.choose(cfg, data.signature, len(data.train), ensemble_ok=ensemble_ok)
+        if resume is None
+        else None
+    )
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
     if resume is None and rank0:
@@ -184,6 +196,8 @@ def train(
         data_mod.note(text)
     if chose and rank0:
         echo(chose)
+    if ensemble_ok and cfg.data.folds:  # the defaults chose the fold ensemble (kindling.crossval)
+        return instead(cfg)
     if resume is None:
         run_dir = prepare_run_dir(cfg, overwrite, echo) if rank0 else cfg.resolved_run_dir()
     if rank0:

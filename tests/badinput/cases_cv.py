@@ -1,6 +1,6 @@
 """Bad cross-validation and test-time augmentation input (issue 25 parts 3 and 4): a fold count under 2,
 more folds than the smallest class has samples (or than a regression table has rows), --resume on what is
-not a cross-validation, `train --resume` on one, and --tta on a model that has no views (a table, or
+not a cross-validation or whose state is damaged, and --tta on a model that has no views (a table, or
 images trained without flips or shifts). One line each, exit 2, nothing left behind."""
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def _not_cv(folder: Path) -> Path:
     return folder / "plain"
 
 
-def _a_cv(folder: Path) -> Path:
+def _a_cv(folder: Path, state: str = '{"folds": 3, "ensemble": false, "done": {}}') -> Path:
     write(folder / "cv" / "config.yaml", "name: cv\n")
-    write(folder / "cv" / "cv.json", '{"folds": 3, "ensemble": false, "done": {}}\n')
+    write(folder / "cv" / "cv.json", state + "\n")
     return folder / "cv"
 
 
@@ -73,7 +73,8 @@ CASES = [
     Case("train-one-fold", lambda f: train(f, "--data", "wine", "--set", "data.folds=1"), "data.folds = 1"),
     Case("cv-resume-not-a-cv", lambda f: ["cv", "--resume", _not_cv(f)], "not a cross-validation"),
     Case("cv-resume-missing", lambda f: ["cv", "--resume", f / "nope"], "nope"),
-    Case("train-resume-on-a-cv", lambda f: ["train", "--resume", _a_cv(f)], "kindling cv --resume"),
+    Case("cv-resume-a-damaged-state", lambda f: ["cv", "--resume", _a_cv(f, '{"folds": 1}')], "damaged"),
+    Case("train-resume-a-damaged-cv", lambda f: ["train", "--resume", _a_cv(f, "[1, 2")], "cv.json"),
     Case("cv-resume-other-fold-count", lambda f: ["cv", "--resume", _a_cv(f), "--folds", "4"], "3 folds"),
     Case("tta-evaluate-a-table", lambda f: ["evaluate", _table_run(f), "--tta"], "--tta"),
     Case("tta-predict-a-table", lambda f: ["predict", _table_run(f), "--tta", "--json"], "--tta"),
