@@ -29,7 +29,7 @@ def add_commands(sub) -> None:
         type=int,
         default=None,
         metavar="K",
-        help="how many folds (at least 2, at most the smallest class's count; required for a new cv)",
+        help="how many folds: at least 2, at most the smallest class's count (default: none; required for a new cv)",
     )
     p.add_argument(
         "--ensemble",
@@ -38,7 +38,7 @@ def add_commands(sub) -> None:
         "(predict, evaluate, serve and export take it) (default: off)",
     )
     _add_config_flags(p)
-    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable)")
+    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable; default: none)")
     p.add_argument(
         "--resume",
         metavar="RUN",
