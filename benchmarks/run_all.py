@@ -27,6 +27,7 @@ ORDER = [
     "bench_text",
     "bench_text_defaults",
     "bench_tta",
+    "bench_imbalance",
     "bench_zeroconfig",
     "bench_report",
     "bench_serve",

@@ -12,7 +12,7 @@ The package imports nothing heavy at import time: torch is loaded by the functio
 from kindling.errors import UserError
 
 __version__ = "0.1.0"
-__all__ = ["CrossValidation", "Run", "UserError", "cv", "fit", "load", "sweep"]
+__all__ = ["Callback", "CrossValidation", "Run", "StopTraining", "UserError", "cv", "fit", "load", "sweep"]
 
 
 def __getattr__(name: str):
@@ -20,6 +20,10 @@ def __getattr__(name: str):
         from kindling import api
 
         return getattr(api, name)
+    if name in ("Callback", "StopTraining"):  # for your own callbacks (docs/callbacks.md); no torch
+        from kindling.train import events
+
+        return getattr(events, name)
     if name == "sweep":  # kindling.sweeps.api: Optuna is imported only when a sweep runs
         from kindling.sweeps.api import sweep
 

@@ -72,6 +72,9 @@ def fit(
     resume: str | Path | None = None,
     overwrite: bool = False,
     set: dict | None = None,  # noqa: A002 - reads as the CLI's --set
+    loss: Any = None,
+    metrics: dict | None = None,
+    callbacks: list | None = None,
     **keywords: Any,
 ) -> Run:
     """Train and return the `Run`. `data` and `model` take what the flags take (`"digits"`,
@@ -80,7 +83,8 @@ def fit(
     same kind (kindling.data.objects); every other keyword is a flag's name
     (`epochs=3`, `lr=1e-3`, `batch_size=64`, `target="price"`) or a section dict (`optim={...}`).
     `resume="runs/NAME"` continues a run exactly; Ctrl-C writes a resumable checkpoint, then raises
-    KeyboardInterrupt."""
+    KeyboardInterrupt. `loss=fn` (or an nn.Module), `metrics={"top3": fn}` and `callbacks=[obj]` are your
+    own code, as `--loss`, `--metric` and `--callback` take it (docs/callbacks.md)."""
     from kindling.runner import load_saved_config, train
     from kindling.train.events import Interrupted
 
@@ -92,6 +96,7 @@ def fit(
         from kindling.models.usercode import reference_for
 
         keywords["model"] = model if isinstance(model, str) else reference_for(model)
+    keywords.update(_own_code(loss, metrics, callbacks))
     if resume is not None and recipe is None:
         from kindling.config import from_dict
 
@@ -156,6 +161,37 @@ def cv(
         where = resume or cfg.resolved_run_dir()
         raise KeyboardInterrupt(f"{exc}; resume with kindling.cv(resume={str(where)!r})") from None
     return CrossValidation(cv_dir)
+
+
+def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
+    """`loss=`, `metrics=`, `callbacks=` as the config's specs: one found at the top of a .py module is
+    named by its file (recorded, resumable anywhere); any other object is this process's own
+    (kindling.models.userrefs)."""
+    from kindling.models.userrefs import given_again, hand_over
+
+    given_again([])  # what this call names (hand_over), nothing of an earlier call's
+    given: dict[str, Any] = {}
+    if loss is not None:
+        given["loss"] = hand_over("loss", loss)
+    if metrics is not None:
+        if not isinstance(metrics, dict):
+            raise UserError(
+                f"kindling.fit(metrics=...) takes a dict of name -> function, e.g. metrics={{'top3': top3}}; "
+                f"got a {type(metrics).__name__}"
+            )
+        for key in metrics:
+            if not (isinstance(key, str) and key.isidentifier()):
+                raise UserError(
+                    f"kindling.fit(metrics={{{key!r}: ...}}): a metric's key is logged as val_KEY, so it is a "
+                    "name of letters, digits and _ (e.g. 'top3')"
+                )
+        given["metrics"] = [hand_over("metric", fn, key) for key, fn in metrics.items()]
+    if callbacks is not None:
+        if not isinstance(callbacks, (list, tuple)):
+            callbacks = [callbacks]
+        taken: set[str] = set()
+        given["callbacks"] = [hand_over("callback", obj, taken=taken) for obj in callbacks]
+    return given
 
 
 def _hand_over(data: Any, keywords: dict) -> dict:

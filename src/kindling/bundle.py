@@ -32,8 +32,17 @@ class Bundle:
 
 
 def save_bundle(
-    folder: Path, model, model_spec: dict, sig: Signature, metrics: dict, env: dict, data: dict | None = None
+    folder: Path,
+    model,
+    model_spec: dict,
+    sig: Signature,
+    metrics: dict,
+    env: dict,
+    data: dict | None = None,
+    extra: dict | None = None,
 ) -> None:
+    """`extra`: more header keys (`decision`: a two-class threshold; `imbalance`: how training weighed the
+    classes), kept beside the required ones."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {
         "format": "kindling-bundle",
@@ -43,7 +52,19 @@ def save_bundle(
         "metrics": metrics,
         "env": env,
         "data": data or {},  # the data config, so evaluate can rebuild the splits from a bare bundle
+        **(extra or {}),
     }
+    _publish(folder, state, meta)
+
+
+def update_meta(folder: Path, **changes) -> None:
+    """Set header keys of a published Bundle (the threshold chosen once training ended): the weights are
+    rewritten as they were read, with the new header, in one atomic write."""
+    from safetensors.torch import load_file
+
+    meta = read_meta(folder)
+    state = load_file(str(folder / "model.safetensors"))
+    meta.update(changes)
     _publish(folder, state, meta)
 
 

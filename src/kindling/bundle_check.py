@@ -43,6 +43,10 @@ def check_meta(meta: dict, file: Path) -> None:
         if meta.get(key) is not None:
             _field(meta, key, dict, file)
     check_signature(_field(meta, "signature", dict, file), file)
+    if meta.get("decision") is not None:  # a two-class threshold (kindling.task.threshold)
+        from kindling.task.threshold import check_decision
+
+        check_decision(meta["decision"], file, len(meta["signature"].get("class_names", [])))
 
 
 def check_signature(sig: dict, file: Path) -> None:

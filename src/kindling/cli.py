@@ -60,6 +60,11 @@ def cmd_train(args) -> int:
 
         base = load_saved_config(Path(args.resume)).to_dict()
     cfg = load_config(args.recipe, flags, args.sets, base=base)
+    if args.resume:  # your loss, metrics and callbacks named again: used as they are now
+        from kindling.models.userrefs import given_again
+
+        loss = [flags["train.loss"]] if flags.get("train.loss") else []
+        given_again(loss + (flags.get("train.metrics") or []) + (flags.get("train.callbacks") or []))
     if args.print_config:
         print(cfg.to_yaml(), end="")
         return 0

@@ -51,6 +51,10 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         help_text = f.help if "(default" in f.help else f"{f.help} (default: {_shown(f.default)})"
         if f.type is bool:
             group.add_argument(f.flag, dest=f.key, action="store_true", default=None, help=help_text)
+        elif f.repeat:  # --metric A --metric B: a list
+            group.add_argument(
+                f.flag, dest=f.key, action="append", default=None, metavar="SPEC", help=help_text
+            )
         else:
             metavar = f.type.__name__.upper()
             group.add_argument(f.flag, dest=f.key, type=f.type, default=None, metavar=metavar, help=help_text)

@@ -140,26 +140,27 @@ def named_again() -> list[Path]:
 # ---------------------------------------------------------------- a path a Bundle names
 
 
-def check_recorded_path(text, folder: Path) -> Path:
-    """The absolute, normalised path of the model's code recorded in the Bundle at `folder`, refused
-    when it is relative, has `..`, leads into the Bundle or its run folder, or goes through a symlink."""
+def check_recorded_path(
+    text, folder: Path, what: str = "the model's code", field: str = "model.code"
+) -> Path:
+    """The absolute, normalised path of the model's code (or `what`: your metric's, recorded in `field`)
+    recorded in the Bundle at `folder`, refused when it is relative, has `..`, leads into the Bundle or
+    its run folder, or goes through a symlink."""
     if not isinstance(text, str) or not text or "\0" in text:
-        raise UserError(f"'model.code.file' is {one_line(repr(text), 60)}, not a path; {FIX}")
+        raise UserError(f"'{field}.file' is {one_line(repr(text), 60)}, not a path; {FIX}")
     shown = one_line(text, 80)
     path = Path(text)
     if not path.is_absolute():
-        raise UserError(f"the model's code {shown} is a relative path; {FIX}")
+        raise UserError(f"{what} {shown} is a relative path; {FIX}")
     if ".." in path.parts or os.path.normpath(text) != text:
-        raise UserError(f"the model's code {shown} has '..' in its path; {FIX}")
+        raise UserError(f"{what} {shown} has '..' in its path; {FIX}")
     resolved = path.resolve()
     run = Path(run_folder(folder)).resolve()
     if resolved.is_relative_to(run):
         inside = resolved.relative_to(run)
-        raise UserError(
-            f"the model's code {one_line(str(inside), 60)} is inside the Bundle, not your file; {FIX}"
-        )
+        raise UserError(f"{what} {one_line(str(inside), 60)} is inside the Bundle, not your file; {FIX}")
     if resolved != path:
-        raise UserError(f"the model's code {shown} goes through a symlink; {FIX}")
+        raise UserError(f"{what} {shown} goes through a symlink; {FIX}")
     return path
 
 

@@ -186,7 +186,8 @@ class TrainConfig:
     monitor: str = setting(
         "auto",
         flag="--monitor",
-        help="metric that picks the best model: auto | val_acc | val_loss | val_mae | val_rmse | val_r2",
+        help="metric that picks the best model: auto | val_acc | val_loss | val_mae | val_rmse | val_r2 | "
+        "val_KEY of your --metric",
     )
     deterministic: bool = setting(
         False, flag="--deterministic", help="deterministic algorithms (bit-identical resume on CPU)"
@@ -219,6 +220,25 @@ class TrainConfig:
     label_smoothing: float = setting(
         0.0, flag="--label-smoothing", help="label smoothing for the cross-entropy loss"
     )
+    # imbalanced classes (kindling.task.imbalance, kindling.train.sampler, kindling.task.threshold)
+    class_weights: str = setting(
+        "none",
+        flag="--class-weights",
+        help="classification: weights of the classes in the loss: none | auto (inverse square-root "
+        "frequency in train) | FILE (JSON, YAML or CSV: class name -> weight; unlisted classes 1)",
+    )
+    sampler: str = setting(
+        "none",
+        flag="--sampler",
+        help="none (shuffle) | balanced (each draw: a class uniformly, then one of its samples; seeded, "
+        "with replacement, as many draws per epoch as train samples)",
+    )
+    threshold: float | str = setting(
+        "none",
+        flag="--threshold",
+        help="two classes: predict the second class when its probability is >= this: none (argmax) | "
+        "auto (maximise balanced accuracy on val) | a number in [0, 1]",
+    )
     compile: bool = setting(False, flag="--compile", help="torch.compile the model (GPU only)")
     overfit_batches: int = setting(
         0, flag="--overfit-batches", help="train and validate on the first N batches (a sanity check)"
@@ -239,6 +259,27 @@ class TrainConfig:
         flag="--baseline",
         help="auto (fit a classical scikit-learn model on the same splits after training, shown beside "
         "the network) | none",
+    )
+    # your own code (kindling.train.userfns; docs/callbacks.md): FILE.py:NAME, package.module:NAME
+    loss: str | None = setting(
+        None,
+        flag="--loss",
+        help="your own loss, FILE.py:NAME: a function (outputs, targets) -> a scalar tensor, or an nn.Module "
+        "class (default: the task's own: cross-entropy, MSE ...)",
+    )
+    metrics: list[str] = setting(
+        flag="--metric",
+        factory=list,
+        repeat=True,
+        help="your own metric, [KEY=]FILE.py:NAME: a function (outputs, targets) -> a number over the whole "
+        "validation split, logged as val_KEY and usable as --monitor val_KEY; repeatable",
+    )
+    callbacks: list[str] = setting(
+        flag="--callback",
+        factory=list,
+        repeat=True,
+        help="your own callback, FILE.py:NAME: a class (made with no arguments) or an object with "
+        "on_epoch_end(trainer, record) and the other events of docs/callbacks.md; repeatable",
     )
 
 
@@ -284,6 +325,7 @@ class Flag:
     type: type  # int | float | str; bool is a switch (store_true)
     help: str
     default: Any
+    repeat: bool = False  # given once per value (--metric A --metric B): a list
 
 
 def _flag_type(tp: Any) -> type:
@@ -308,7 +350,16 @@ def cli_flags(cls: type | None = None, prefix: str = "") -> list[Flag]:
             continue
         if "flag" in f.metadata:
             tp = _flag_type(hints[f.name])
-            found.append(Flag(f.metadata["flag"], key, tp, f.metadata["help"], getattr(defaults, f.name)))
+            found.append(
+                Flag(
+                    f.metadata["flag"],
+                    key,
+                    tp,
+                    f.metadata["help"],
+                    getattr(defaults, f.name),
+                    f.metadata.get("repeat", False),
+                )
+            )
         for flag, (option, text) in f.metadata.get("option_flags", {}).items():
             found.append(Flag(flag, f"{key}.{option}", str, text, getattr(defaults, f.name).get(option)))
     return found

@@ -14,6 +14,7 @@ rule are separate one-line edits.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,17 @@ class Choices(Choice):
 
 
 @dataclass(frozen=True)
+class Monitor(Choice):
+    """A built-in monitor, or `val_KEY` of one of your own metrics (train.metrics; checked in `validate`)."""
+
+    def allows(self, value: Any) -> bool:
+        return super().allows(value) or bool(re.fullmatch(r"val_[A-Za-z_]\w*", str(value)))
+
+    def describe(self) -> str:
+        return super().describe() + " | val_KEY of your --metric KEY=FILE.py:NAME"
+
+
+@dataclass(frozen=True)
 class Exists:
     """A path that must exist on this machine (checked only when the run is about to use it)."""
 
@@ -80,6 +92,37 @@ class Exists:
 
     def describe(self) -> str:
         return "an existing file or folder"
+
+
+@dataclass(frozen=True)
+class ChoiceOrFile(Exists):
+    """One of the names, or a file that must exist (checked, as `Exists`, only when the run uses it)."""
+
+    names: tuple[str, ...] = ()
+
+    def allows(self, value: Any) -> bool:
+        return str(value) in self.names or super().allows(value)
+
+    def describe(self) -> str:
+        return " | ".join(self.names) + " or an existing file"
+
+
+@dataclass(frozen=True)
+class ChoiceOrNumber:
+    """One of the names, or a number the `number` rule allows (train.threshold: auto | none | 0.35)."""
+
+    names: tuple[str, ...]
+    number: Number
+
+    def allows(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, (int, float)):
+            return self.number.allows(float(value))
+        return str(value) in self.names
+
+    def describe(self) -> str:
+        return " | ".join(self.names) + " or " + self.number.describe()
 
 
 def _num(x: float) -> str:
@@ -94,7 +137,7 @@ FRACTION = Number(0, 1, hi_open=True)  # 0 means "no such split"
 PROBABILITY = Number(0, 1)
 
 # dotted key -> rule; None values (optional keys left unset) are not checked
-RULES: dict[str, Number | Choice | Exists] = {
+RULES: dict[str, Number | Choice | Exists | ChoiceOrNumber] = {
     "data.batch_size": AT_LEAST_1,
     "data.eval_batch_size": AT_LEAST_1,
     "data.val_fraction": FRACTION,
@@ -134,7 +177,7 @@ RULES: dict[str, Number | Choice | Exists] = {
     "train.epochs": AT_LEAST_1,
     "train.threads": AT_LEAST_0,
     "train.memory_format": Choice(("auto", "contiguous", "channels_last")),
-    "train.monitor": Choice(("auto", "val_acc", "val_loss", "val_mae", "val_rmse", "val_r2")),
+    "train.monitor": Monitor(("auto", "val_acc", "val_loss", "val_mae", "val_rmse", "val_r2")),
     "train.precision": Choice(("32", "bf16", "fp16")),
     "train.accumulate": AT_LEAST_1,
     "train.clip_grad": POSITIVE,
@@ -145,6 +188,9 @@ RULES: dict[str, Number | Choice | Exists] = {
     "train.save_every_steps": AT_LEAST_1,
     "train.ema": Number(0, 1, lo_open=True, hi_open=True),
     "train.label_smoothing": Number(0, 1, hi_open=True),
+    "train.class_weights": ChoiceOrFile(names=("none", "auto")),
+    "train.sampler": Choice(("none", "balanced")),
+    "train.threshold": ChoiceOrNumber(("none", "auto"), PROBABILITY),
     "train.overfit_batches": AT_LEAST_0,
     "train.log_interval": AT_LEAST_0,
     "train.logger": Choices(("auto", "tensorboard", "csv", "mlflow", "none")),
@@ -186,8 +232,14 @@ def check_value(dotted: str, value: Any) -> None:
             ok = isinstance(item, (int, float)) and not isinstance(item, bool) and rule.allows(float(item))
             ok = ok and not (rule.integer and not float(item).is_integer())
             why = "is out of range"
+        elif isinstance(rule, ChoiceOrFile):
+            ok, why = rule.allows(item), "is neither a choice nor an existing file"
+            why += did_you_mean(str(item), rule.names)
         elif isinstance(rule, Exists):
             ok, why = rule.allows(item), "does not exist"
+        elif isinstance(rule, ChoiceOrNumber):
+            ok = rule.allows(item)
+            why = "is out of range" if isinstance(item, (int, float)) else "is not a valid choice"
         else:
             ok, why = rule.allows(item), "is not a valid choice" + did_you_mean(str(item), rule.names)
         if not ok:
@@ -206,6 +258,63 @@ def validate(cfg, paths: bool = True) -> None:
     betas = cfg.optim.betas
     if len(betas) != 2:
         raise UserError(f"optim.betas = {betas} must be two numbers in [0, 1), e.g. [0.9, 0.999]")
+    check_own_code(cfg.train)
+
+
+REFERENCE = re.compile(r"(.+):([A-Za-z_]\w*)\Z")  # FILE.py:NAME or package.module:NAME (models.usercode)
+METRIC_KEY = re.compile(r"([A-Za-z_]\w*)=(.*)\Z", re.S)
+
+
+def metric_keys(metrics: list) -> list[str]:
+    """The keys of train.metrics: KEY of `KEY=REF`, else the NAME of `FILE.py:NAME`."""
+    keys = []
+    for text in metrics:
+        keyed = METRIC_KEY.match(str(text))
+        keys.append(keyed.group(1) if keyed else str(text).rpartition(":")[2])
+    return keys
+
+
+def check_own_code(tc) -> None:
+    """train.loss, train.metrics and train.callbacks name code (the form only: the files are read when
+    the run starts), the metrics' keys are unique, and a monitor `val_KEY` that is no built-in names one."""
+    named = [("train.loss", "--loss", tc.loss)] if tc.loss is not None else []
+    for key, flag, values in (
+        ("train.metrics", "--metric", tc.metrics),
+        ("train.callbacks", "--callback", tc.callbacks),
+    ):
+        named += [(key, flag, v) for v in values]
+    for key, flag, value in named:
+        text = str(value)
+        keyed = METRIC_KEY.match(text) if key == "train.metrics" else None
+        if not isinstance(value, str) or not REFERENCE.match(keyed.group(2) if keyed else text):
+            example = "top3=my_metrics.py:top3" if key == "train.metrics" else "my_code.py:NAME"
+            raise UserError(
+                f"{key} = {_shown(value)} does not name code: give FILE.py:NAME or package.module:NAME "
+                f"({flag} {example})"
+            )
+    if tc.loss is not None:  # they shape the task's own loss, which yours replaces
+        for key, flag, off in (
+            ("class_weights", "--class-weights", "none"),
+            ("label_smoothing", "--label-smoothing", 0.0),
+        ):
+            if getattr(tc, key, off) != off:
+                raise UserError(
+                    f"train.{key} shapes the task's own loss, which your --loss replaces; do it inside your "
+                    f"loss, or drop {flag}"
+                )
+    keys = metric_keys(tc.metrics)
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise UserError(
+            f"train.metrics names '{twice[0]}' twice; give one a key of its own (--metric KEY=FILE.py:NAME)"
+        )
+    builtin = RULES["train.monitor"].names
+    if tc.monitor not in builtin and tc.monitor.removeprefix("val_") not in keys:
+        mine = ", ".join(f"val_{k}" for k in keys) or "none given"
+        raise UserError(
+            f"train.monitor = {tc.monitor!r} names no metric: it must be one of {' | '.join(builtin)} or val_KEY "
+            f"of your own --metric KEY=FILE.py:NAME (yours: {mine})"
+        )
 
 
 def check_against_data(cfg, signature) -> None:

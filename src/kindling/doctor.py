@@ -117,9 +117,12 @@ def inspect_module(dm) -> dict:
                 empty = [n for n, c in counts["train"].items() if c == 0]
                 warnings.append(f"classes with no training samples: {', '.join(empty[:10])}")
             elif largest / smallest > IMBALANCE_WARN:
+                from kindling.task.imbalance import RARE, remedies
+
+                rare = f"; {remedies(len(names))}" if largest > RARE * smallest else ""
                 warnings.append(
                     f"classes are imbalanced: the largest has {largest / smallest:.1f}x the samples of the "
-                    "smallest; watch per-class accuracy, not only accuracy"
+                    f"smallest; watch balanced accuracy and macro-F1 (kindling evaluate), not only accuracy{rare}"
                 )
     elif len(splits.get("train", [])):
         y = splits["train"].y.float()

@@ -55,21 +55,38 @@ def evaluate(
     part = dm.split(split)
     if part is None or len(part) == 0:
         raise UserError(f"the data has no {split} split; use --split val or give data.{split}")
-    result = evaluate_model(model, bundle.signature, part, split, device, task=task)
+    mine = own_metrics(bundle, trust_code)
+    result = evaluate_model(model, bundle.signature, part, split, device, task=task, metrics=mine)
     return {**result, "tta": record} if record is not None else result
 
 
-def evaluate_model(model, sig, part, split: str, device="cpu", each_batch=None, task=None) -> dict:
+def own_metrics(bundle: Bundle, trust_code: bool = False, note=None) -> dict:
+    """{key: fn}: the metrics of your own the Bundle trained with, imported as its model's code is
+    (kindling.models.userrefs); one of a notebook that is gone is left out with a note on stderr."""
+    import sys
+
+    from kindling.models.userrefs import bundle_metrics
+
+    note = note or (lambda text: print(f"kindling: note: {text}", file=sys.stderr))
+    try:
+        return bundle_metrics(bundle.meta, bundle.path, trust_code, note)
+    except UserError as exc:
+        raise UserError(f"{bundle.path}: {exc}") from exc
+
+
+def evaluate_model(
+    model, sig, part, split: str, device="cpu", each_batch=None, task=None, metrics: dict | None = None
+) -> dict:
     """`model` (eval mode, no grad) over one split -> evaluate's metrics. `each_batch(out, y)` sees every
     batch's raw outputs, so a caller that also needs per-sample results (the report's plots) gets them
-    from the same pass and the same numbers."""
+    from the same pass and the same numbers. `metrics`: your own ({key: fn}, on the whole split)."""
     import torch
 
     from kindling.data.transforms import make_preprocess
     from kindling.models.common import forward
 
     preprocess = make_preprocess(sig, device)
-    evaluation = Evaluation(model, sig, device, task)
+    evaluation = Evaluation(model, sig, device, task, metrics)
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -86,26 +103,56 @@ class Evaluation:
     """evaluate's metrics added up from a model's raw outputs, batch by batch: from evaluate's own pass,
     or from the trainer's validation pass (the report's numbers for the best epoch, without a second pass)."""
 
-    def __init__(self, model, sig, device="cpu", task=None):
-        """`task`: the run's Task (the trainer's, or a Bundle's) for its output convention; evaluate's
-        loss is never label-smoothed, whatever training used."""
+    def __init__(self, model, sig, device="cpu", task=None, metrics: dict | None = None):
+        """`task`: the run's Task (the trainer's, or a Bundle's) for its output convention and its
+        decision threshold; evaluate's loss is the task's own, never label-smoothed, weighted nor your
+        own loss, whatever training used (the numbers of runs trained differently compare).
+        `metrics`: yours, {key: fn}."""
         from kindling.task import task_for
+        from kindling.task.userfns import SplitMetrics
 
         self.sig = sig
-        self.task = task_for(sig, model, convention=task.convention if task is not None else None)
+        convention = task.convention if task is not None else None
+        threshold = getattr(task, "threshold", None) if task is not None else None
+        self.task = task_for(sig, model, convention=convention, threshold=threshold)
         self.metrics = self.task.metrics(device)
+        self.yours = SplitMetrics(metrics, self.task) if metrics else None
+        self.decided: list[tuple] = []  # classification: (truth, prediction, p(second class)) per batch
 
     def update(self, out, y) -> None:
         y = y.to(out.device)
         self.metrics.update(self.task.loss(out, y), out, y)
+        if self.yours is not None:
+            self.yours.add(out, y)
+        if self.task.class_targets:
+            two = self.task.num_outputs == 2
+            scores = self.task.probabilities(out)[:, 1].detach().cpu() if two else None
+            self.decided.append((y.cpu(), self.task.predictions(out.detach()).cpu(), scores))
 
     def result(self, split: str) -> dict:
         result = self.metrics.compute()
         result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
+        if self.yours is not None:
+            result["user_metrics"] = self.yours.compute()
         if "confusion_matrix" in result:
             result.update(per_class(result["confusion_matrix"], self.sig.class_names))
+            result.update(self._imbalance())
         result["split"] = split
         return result
+
+    def _imbalance(self) -> dict:
+        """balanced accuracy, ROC-AUC and PR-AUC (two classes), and the threshold that decided."""
+        import torch
+
+        from kindling.task.threshold import imbalance_metrics
+
+        if not self.decided:
+            return {}
+        y, pred, scores = (torch.cat(c).numpy() if c[0] is not None else None for c in zip(*self.decided))
+        found = imbalance_metrics(y, pred, scores, self.task.num_outputs)
+        if getattr(self.task, "threshold", None) is not None:
+            found["threshold"] = self.task.threshold
+        return found
 
 
 def format_table(result: dict, class_names: list[str]) -> str:
@@ -114,10 +161,23 @@ def format_table(result: dict, class_names: list[str]) -> str:
         tta = result["tta"]
         lines.append(f"test-time augmentation: {tta['averaged']} averaged over {len(tta['views'])} views "
                      f"({', '.join(tta['views'])}; {tta['from']})" + (f"; {tta['note']}" if tta.get("note") else ""))  # fmt: skip
+    if result.get("user_metrics"):
+        lines.append("yours: " + "  ".join(f"{k}={v:.4f}" for k, v in result["user_metrics"].items()))
     if "accuracy" not in result:
         lines.append(f"MAE {result['mae']:.4f}  RMSE {result['rmse']:.4f}  R2 {result['r2']:.4f}")
         return "\n".join(lines)
     lines[0] += f"  accuracy={result['accuracy']:.4f}  macro-F1={result['macro_f1']:.4f}"
+    if "balanced_accuracy" in result:
+        lines[0] += f"  balanced-accuracy={result['balanced_accuracy']:.4f}"
+    if "roc_auc" in result:
+        lines.append(
+            f"{class_names[1]} (positive) vs {class_names[0]}: ROC-AUC {result['roc_auc']:.4f}  "
+            f"PR-AUC {result['pr_auc']:.4f}"
+        )
+    if "threshold" in result:
+        lines.append(
+            f"decision: {class_names[1]} when its probability >= {result['threshold']:.4f} (the Bundle's threshold)"
+        )
     width = max(5, *(len(c) for c in class_names))
     lines.append(f"{'class':<{width}}  accuracy  precision  recall     f1  support")
     for name in class_names:

@@ -114,6 +114,10 @@ def export_run(
         data = graph
     else:
         data = export_onnx(model, args, opset) if fmt == "onnx" else _export_torchscript(model, args)
+    if fmt == "onnx":  # a two-class threshold travels inside the file too (and in the JSON beside it)
+        from kindling.task.threshold import onnx_with_decision
+
+        data = onnx_with_decision(data, bundle.meta.get("decision"))
     runner = onnx_runner(data) if fmt == "onnx" else _torchscript_runner(data)
     diff = float((torch.as_tensor(runner(args)).float() - expected).abs().max())
     if not diff < TOLERANCE:

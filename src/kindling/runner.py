@@ -26,6 +26,8 @@ RESUMABLE_CHANGES = (
     "train.logger",
     "train.baseline",
     "train.devices",
+    "train.metrics",  # your metrics and callbacks may change on a resume (the loss may not)
+    "train.callbacks",
     "run_dir",
     "runs_dir",
     "name",
@@ -128,6 +130,22 @@ def check_saved_code(cfg: RunConfig, run_dir: Path, state: dict) -> None:
     if usercode.is_reference(cfg.model.name):
         recorded.check_saved_reference(cfg.model.name, run_dir, state.get("code"))
     check_saved_data(cfg.data.name, run_dir, "start a new run from it (--data py:FILE.py:FUNCTION)")
+    check_saved_own(cfg, run_dir, state.get("own_code") or {})
+
+
+def check_saved_own(cfg: RunConfig, run_dir: Path, started: dict, echo=print) -> None:
+    """Your loss, metrics and callbacks named in a run's config.yaml: named again now, or files trained
+    with here and unchanged since the run started (kindling.models.userrefs)."""
+    from kindling.models.userrefs import check_saved, split_metric
+
+    tc = cfg.train
+    named = [("loss", tc.loss)] if tc.loss else []
+    named += [("metric", t) for t in tc.metrics] + [("callback", t) for t in tc.callbacks]
+    for role, text in named:
+        spec = split_metric(text)[1] if role == "metric" else text
+        note = check_saved(role, text, run_dir, started.get(spec))
+        if note and int(os.environ.get("RANK", "0")) == 0:
+            echo(f"note: {note}")
 
 
 def train(
@@ -148,6 +166,7 @@ def train(
     from kindling.task import task_for
     from kindling.train import checkpoint, distributed, rng
     from kindling.train.trainer import Trainer
+    from kindling.train.userfns import Own
 
     distributed.adopt_slurm_env()  # under srun without torchrun: SLURM's ranks, before rank 0 is asked
     resolve_loggers(cfg.train.logger)  # a logger's missing package is refused before any file is written
@@ -185,13 +204,18 @@ def train(
         if resume is None
         else None
     )
+    own = Own.load(cfg.train)  # your loss, metrics and callbacks, imported before any write
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
     if resume is None and rank0:
         remember_code(cfg)
-    check_against_data(cfg, data.signature)
-    # the saved config names the metric that picks the best model: the report reads it from there
-    cfg.train.monitor = task_for(data.signature, model).monitor_for(cfg.train.monitor)
+    if rank0:  # a file of yours named again on a resume (fixed) is one you train with here too
+        own.remember()
+    check_imbalance(cfg, data)
+    if own.monitor(cfg.train.monitor, has_val=True) is None:  # val_KEY of your metric: the trainer's
+        check_against_data(cfg, data.signature)
+        # the saved config names the metric that picks the best model: the report reads it from there
+        cfg.train.monitor = task_for(data.signature, model).monitor_for(cfg.train.monitor)
     for text in notes:
         data_mod.note(text)
     if chose and rank0:
@@ -209,7 +233,7 @@ def train(
         *_extra_callbacks(cfg, run_dir),
         *callbacks,
     ]
-    trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo)
+    trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo, own=own)
     started = time.perf_counter()
     try:
         summary = trainer.fit(model, data)
@@ -228,6 +252,11 @@ def train(
         )
         if summary["skipped_steps"]:
             echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
+        from kindling.train.decide import end_of_run_line
+
+        imbalanced = end_of_run_line(cfg, data, run_dir)  # a rare class: the flags that answer it
+        if imbalanced:
+            echo(imbalanced)
         from kindling.session_graph import after_training as add_session_graph
 
         add_session_graph(run_dir, data, echo)  # a notebook's or a script's model: its graph, for elsewhere
@@ -235,6 +264,15 @@ def train(
         for cb in trainer.callbacks:  # the run folder is complete: MLflow sends its artifacts
             getattr(cb, "on_run_end", lambda: None)()
     return run_dir
+
+
+def check_imbalance(cfg: RunConfig, data) -> None:
+    """--class-weights, --sampler and --threshold against the data (a weights FILE read and checked),
+    before any file is written (kindling.task.imbalance)."""
+    from kindling.task.imbalance import check_against_data as check
+
+    has_val = bool(cfg.train.overfit_batches) or (data.val is not None and len(data.val) > 0)
+    check(cfg, data.signature, data.train.y, has_val)
 
 
 def _baseline(cfg: RunConfig, data, run_dir: Path, train_seconds: float, echo) -> None:

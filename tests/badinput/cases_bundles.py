@@ -161,6 +161,11 @@ DAMAGES = {
     "extras_list": (_sig(extras=[]), "'signature.extras'"),
     "metrics_list": (_meta(lambda m: m.update(metrics=[])), "'metrics'"),
     "format_version_99": (_meta(lambda m: m.update(format_version=99)), "format 99"),
+    "decision_threshold_7": (
+        _meta(lambda m: m.update(decision={"threshold": 7})),
+        "'decision.threshold' is 7",
+    ),
+    "decision_for_ten_classes": (_meta(lambda m: m.update(decision={"threshold": 0.5})), "for two classes"),
     "no_kindling_metadata": (_no_metadata, "no kindling metadata"),
     "weights_nan": (_state(lambda s: _set(s, "classifier.1.weight", lambda t: t * float("nan"))), "NaN"),
     "weights_inf": (_state(lambda s: _set(s, "features.0.weight", lambda t: t / 0)), "NaN or infinite"),

@@ -91,17 +91,18 @@ class Collected:
 
 
 def collect_and_evaluate(
-    model, sig, split, split_name: str, device="cpu", task=None
+    model, sig, split, split_name: str, device="cpu", task=None, metrics: dict | None = None
 ) -> tuple[Evidence, dict]:
     """One pass of the model over `split`: the evidence the plots draw and the metrics `kindling evaluate`
     gives (the same function computes them), so the model runs once for both. `task`: the Bundle's
-    (`kindling.task.task_of_bundle`), else the data's with the model's output convention."""
+    (`kindling.task.task_of_bundle`), else the data's with the model's output convention. `metrics`:
+    your own, {key: fn}."""
     from kindling.evaluate import evaluate_model
     from kindling.task import task_for
 
     task = task or task_for(sig, model)
     collected = Collected(task, split, split_name)
-    evaluation = evaluate_model(model, sig, split, split_name, device, collected, task=task)
+    evaluation = evaluate_model(model, sig, split, split_name, device, collected, task=task, metrics=metrics)
     return collected.evidence(), evaluation
 
 

@@ -94,6 +94,11 @@ def _evaluate_and_draw(view: RunView) -> None:
     view.monitor_mode = MONITOR_MODES.get(view.cfg.train.monitor, "max")
     view.plots, notes = write_and_render(view.run_dir, _load_model_and_data(view))
     view.notes.extend(notes)
+    if view.bundle is not None:  # a metric of yours as the monitor: its direction is in the Bundle
+        yours = ((view.bundle.meta.get("metrics") or {}).get("user_code") or {}).get("metrics") or {}
+        mine = yours.get(view.cfg.train.monitor.removeprefix("val_")) if isinstance(yours, dict) else None
+        if isinstance(mine, dict) and mine.get("mode") in ("min", "max"):
+            view.monitor_mode = mine["mode"]
     if view.bundle is not None and view.data is not None:
         saved.save(view.run_dir, view.evaluation, view.doctor, view.notes, view.monitor_mode)
 
@@ -103,6 +108,7 @@ def _load_model_and_data(view: RunView):
     from kindling import data as data_mod
     from kindling.bundle import load_bundle
     from kindling.codetrust import check_saved_data
+    from kindling.evaluate import own_metrics
     from kindling.report import saved
     from kindling.report.evidence import collect_and_evaluate, plot_split
     from kindling.report.tables import has_table_rows, table_rows
@@ -128,7 +134,14 @@ def _load_model_and_data(view: RunView):
         return None
     sig = view.bundle.signature
     task = task_of_bundle(view.bundle)
-    found, view.evaluation = collect_and_evaluate(view.bundle.model, sig, split, split_name, task=task)
+    try:
+        mine = own_metrics(view.bundle, note=view.notes.append)
+    except UserError as exc:  # your metric's file moved or changed: the page without it
+        view.notes.append(f"your metrics are left out: {exc}")
+        mine = None
+    found, view.evaluation = collect_and_evaluate(
+        view.bundle.model, sig, split, split_name, task=task, metrics=mine
+    )
     if has_table_rows(sig):
         found.table = table_rows(view.bundle)
     return found
@@ -190,6 +203,10 @@ def _cards(view: RunView) -> list[tuple[str, str]]:
     return cards
 
 
+# the evaluation's numbers the page shows, in this order, where the evaluation has them
+EV_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "pr_auc", "loss", "mae", "rmse", "r2", "n")
+
+
 def render(view: RunView) -> str:
     cfg, history, ev = view.cfg, view.history, view.evaluation
     best = best_record(history, cfg.train.monitor, view.monitor_mode)
@@ -217,8 +234,9 @@ def render(view: RunView) -> str:
         notes=view.notes,
         metric_keys=keys,
         metric_rows=rows,
-        ev=ev,
-        ev_keys=[k for k in ("accuracy", "macro_f1", "loss", "mae", "rmse", "r2", "n") if k in (ev or {})],
+        ev={**ev, **(ev.get("user_metrics") or {})} if ev else ev,  # your own metrics: columns too
+        ev_keys=[k for k in EV_KEYS if k in (ev or {})] + list((ev or {}).get("user_metrics") or {}),
+        ev_classes=list((ev or {}).get("per_class_accuracy", {})),
         ev_model=cfg.model.name,
         baseline=view.baseline,
         baseline_line=_baseline_line(ev, view.baseline),

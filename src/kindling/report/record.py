@@ -69,8 +69,15 @@ class EvidenceAtEnd:
         found = evaluation = None
         if has_best and split is not None:
             bundle = load_bundle(self.run_dir / "best", str(trainer.device))
+            mine = {k: n.obj for k, n in trainer.own.metrics.items()} if trainer.own else None
             found, evaluation = evidence.collect_and_evaluate(
-                bundle.model, bundle.signature, split, split_name, trainer.device, task_of_bundle(bundle)
+                bundle.model,
+                bundle.signature,
+                split,
+                split_name,
+                trainer.device,
+                task_of_bundle(bundle),
+                mine,
             )
             if has_table_rows(bundle.signature):
                 found.table = table_rows(bundle)

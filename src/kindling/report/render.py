@@ -28,9 +28,10 @@ def render_run(run_dir: Path) -> tuple[list, list[str]]:
     from kindling.report import evidence
     from kindling.report.evidence import read_history
     from kindling.report.plots import save_plots
+    from kindling.report.usercurves import user_metric_keys
 
     folder = Path(run_dir) / "plots"
-    plots, notes = draw_all(read_history(run_dir), evidence.load(folder))
+    plots, notes = draw_all(read_history(run_dir), evidence.load(folder), user_metric_keys(run_dir))
     if plots or (folder / "index.json").exists():  # an old index must not list pictures not drawn now
         folder.mkdir(parents=True, exist_ok=True)
         save_plots(folder, plots)
@@ -52,11 +53,15 @@ def write_and_render(run_dir: Path, ev: Evidence | None) -> tuple[list, list[str
     return plots, notes + [p.caption for p in plots if p.data.get("mode") == "pairs"]  # matrix replaced
 
 
-def draw_all(history: list[dict], ev: Evidence | None) -> tuple[list, list[str]]:
-    """Every plot that the history and evidence allow; a plot that fails to draw becomes a note."""
+def draw_all(history: list[dict], ev: Evidence | None, yours: list[str] = ()) -> tuple[list, list[str]]:
+    """Every plot that the history and evidence allow; a plot that fails to draw becomes a note.
+    `yours`: the keys of the run's own metrics (their curves)."""
     from kindling.report import plots as P
+    from kindling.report.usercurves import user_metric_curves
 
     todo = [("learning curves", lambda: [P.learning_curves(history)])] if history else []
+    if history and yours:
+        todo.append(("your metrics", lambda: [p for p in [user_metric_curves(history, list(yours))] if p]))
     notes = [] if history else ["no epoch has finished yet, so there are no learning curves"]
     if ev is not None and len(ev.y):
         try:

@@ -322,6 +322,7 @@ def _metadata(predictor: Predictor, limits: dict, batching: dict, auth: bool) ->
         "class_names": sig.class_names,
         "columns": _column_spec(predictor),
         "metrics": meta.get("metrics", {}),
+        "decision": meta.get("decision"),  # a two-class threshold (kindling.task.threshold), or null
         "versions": {"kindling": _version(), "torch": torch.__version__, "python": platform.python_version()},
         "trained_with": meta.get("env", {}).get("versions", {}),
         "limits": limits,

@@ -27,7 +27,7 @@ def add_commands(sub) -> None:
         default=[],
         metavar="KEY=KIND:ARGS",
         help="a searched setting (repeatable): KEY=loguniform:LO:HI | uniform:LO:HI | int:LO:HI[:STEP] | "
-        "logint:LO:HI | choice:A,B,C; KEY is a config key or model.options.NAME",
+        "logint:LO:HI | choice:A,B,C; KEY is a config key or model.options.NAME (default: the recipe's sweep: section)",
     )
     p.add_argument("--trials", type=int, default=None, help="how many trials (default: 20)")
     p.add_argument(
@@ -51,7 +51,9 @@ def add_commands(sub) -> None:
         "recipe, --param and --storage share one study (default: sqlite in runs/NAME/sweep.db)",
     )
     p.add_argument("--name", default=None, help="the study and its folder runs/NAME (default: RECIPE-sweep)")
-    add_set_argument(p, "a config key for every trial, e.g. --set train.epochs=10 (repeatable)")
+    add_set_argument(
+        p, "a config key for every trial, e.g. --set train.epochs=10 (repeatable; default: none)"
+    )
     p.add_argument(
         "--resume",
         metavar="FOLDER",

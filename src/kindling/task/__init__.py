@@ -43,18 +43,32 @@ TASKS: dict[str, type[Task]] = {t.name: t for t in (Classification, Regression, 
 MONITOR_MODES = {m: mode for t in TASKS.values() for m, mode in t.monitors.items()}
 
 
-def task_for(sig, model=None, *, label_smoothing: float = 0.0, convention: str | None = None) -> Task:
+def task_for(
+    sig,
+    model=None,
+    *,
+    label_smoothing: float = 0.0,
+    convention: str | None = None,
+    class_weights: list[float] | None = None,
+    threshold: float | None = None,
+) -> Task:
     """The Task of a Signature. The output convention comes from `convention` (what training detected,
-    kept in the Bundle), else from the model's `outputs_log_probs` attribute, else the task's default."""
+    kept in the Bundle), else from the model's `outputs_log_probs` attribute, else the task's default.
+    `class_weights` weigh the loss, `threshold` decides two classes (kindling.task.imbalance, .threshold)."""
     if sig.task not in TASKS:
         raise UserError(f"task '{sig.task}' is not one of {', '.join(TASKS)}")
     cls = TASKS[sig.task]
     if convention is None and getattr(model, "outputs_log_probs", False) and "log_probs" in cls.conventions:
         convention = "log_probs"
-    return cls(sig, label_smoothing, convention)
+    return cls(sig, label_smoothing, convention, class_weights=class_weights, threshold=threshold)
 
 
 def task_of_bundle(bundle) -> Task:
-    """The Task a Bundle was trained with (its recorded output convention, else its model's attribute)."""
+    """The Task a Bundle was trained with (its recorded output convention, else its model's attribute),
+    deciding as its header says (a two-class threshold chosen on val: `meta["decision"]`)."""
+    from kindling.task.threshold import check_decision
+
     recorded = (bundle.meta.get("metrics") or {}).get("outputs")
-    return task_for(bundle.signature, bundle.model, convention=recorded)
+    names = bundle.signature.class_names
+    threshold = check_decision(bundle.meta.get("decision"), bundle.path or "the bundle", len(names))
+    return task_for(bundle.signature, bundle.model, convention=recorded, threshold=threshold)

@@ -24,12 +24,25 @@ class Task:
     class_targets = False  # one class id per sample: class counts, a prediction grid, sorting into folders
     averages = "values"  # what `average` averages (a fold ensemble, test-time augmentation)
 
-    def __init__(self, sig, label_smoothing: float = 0.0, convention: str | None = None):
+    def __init__(
+        self,
+        sig,
+        label_smoothing: float = 0.0,
+        convention: str | None = None,
+        *,
+        class_weights: list[float] | None = None,
+        threshold: float | None = None,
+    ):
+        """`class_weights`: one per class, in the loss (kindling.task.imbalance); `threshold`: a two-class
+        decision on the second class's probability (kindling.task.threshold). Classification uses them."""
         from kindling.task.inputs import inputs_for
 
         self.sig = sig
         self.inputs = inputs_for(sig)  # the input kind's hooks: preprocessing, example batches, export
         self.label_smoothing = label_smoothing
+        self.class_weights = class_weights
+        if threshold is not None:
+            self.threshold = threshold
         self.convention = convention or self.conventions[0]
         if self.convention not in self.conventions:
             raise ValueError(f"{self.name} outputs are {' or '.join(self.conventions)}, not {convention}")
@@ -70,7 +83,18 @@ class Task:
         model carries an `outputs_log_probs` mark: the mark wins over what one batch looks like."""
         if getattr(model, "outputs_log_probs", None) is not None:
             return self
-        return type(self)(self.sig, self.label_smoothing, self.detect_convention(out))
+        return self.with_convention(self.detect_convention(out))
+
+    def with_convention(self, convention: str) -> Task:
+        """This Task (its weights, threshold ...) reading outputs as `convention`."""
+        import copy
+
+        if convention not in self.conventions:
+            raise ValueError(f"{self.name} outputs are {' or '.join(self.conventions)}, not {convention}")
+        task = copy.copy(self)
+        task.convention = convention
+        task.__dict__.pop("loss_fn", None)  # cached for the old convention
+        return task
 
     def check_outputs(self, model_name: str, out, batch: int) -> None:
         """One clear line when `out` (a model's outputs for `batch` samples) cannot mean this task."""
@@ -158,6 +182,7 @@ class Classification(Task):
     conventions = ("logits", "log_probs")
     class_targets = True
     averages = "softmax probabilities"
+    threshold: float | None = None  # two classes: the second when its probability is >= this; else argmax
 
     def detect_convention(self, out) -> str:
         """Log-probabilities when every row's exp sums to 1 (a log_softmax head), logits otherwise.
@@ -174,9 +199,16 @@ class Classification(Task):
     def loss_fn(self):
         import torch
 
+        weight = None if self.class_weights is None else torch.tensor(self.class_weights, dtype=torch.float32)
         if self.convention == "log_probs":
-            return torch.nn.NLLLoss()
-        return torch.nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
+            return torch.nn.NLLLoss(weight=weight)
+        return torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
+
+    def loss(self, out, y):
+        fn = self.loss_fn
+        if fn.weight is not None and fn.weight.device != out.device:  # the weights follow the outputs
+            fn.to(out.device)
+        return fn(out.float(), self.target(y))
 
     @property
     def metric_width(self) -> int:
@@ -184,7 +216,8 @@ class Classification(Task):
 
     def add_metrics(self, sums, out, y, ones) -> None:
         # index_add_ instead of bincount: bincount syncs the host on CUDA to size its output
-        cell = out.detach().argmax(1).add_(y, alpha=self.num_outputs)
+        pred = out.detach().argmax(1) if self.threshold is None else self.predictions(out.detach())
+        cell = pred.add_(y, alpha=self.num_outputs)
         sums.index_add_(0, cell, ones(y.shape[0]))
 
     def compute_metrics(self, sums, n: float) -> dict:
@@ -208,7 +241,9 @@ class Classification(Task):
         return out.float() if self.convention == "log_probs" else torch.log_softmax(out.float(), dim=1)
 
     def predictions(self, out):
-        return out.argmax(1)
+        if self.threshold is None:
+            return out.argmax(1)
+        return (self.probabilities(out)[:, 1] >= self.threshold).long()
 
     def average(self, outputs: list):
         """Softmax probabilities averaged, as their logarithm: read as logits or as log-probabilities
@@ -223,7 +258,7 @@ class Classification(Task):
         import torch.nn.functional as F
 
         log_p = self.log_probabilities(out)
-        pred = log_p.argmax(1)
+        pred = log_p.argmax(1) if self.threshold is None else self.predictions(out)
         return pred, F.nll_loss(log_p, y, reduction="none"), log_p.gather(1, pred[:, None])[:, 0].exp()
 
     report_views = (
@@ -245,15 +280,24 @@ class Classification(Task):
             results.append(
                 {"label": i_row[0], "label_name": names[i_row[0]], "probability": p_row[0], "top_k": tops}
             )
+        if self.threshold is not None:  # the decision is the threshold's; top_k stays by probability
+            for result, label, row in zip(results, self.predictions(out).tolist(), probs.tolist()):
+                result.update(label=label, label_name=names[label], probability=row[label])
+                result["threshold"] = self.threshold
         return results
 
     def describe_outputs(self) -> dict:
         log_probs = self.convention == "log_probs"
-        return {
+        described = {
             "kind": self.convention,
             "to_probabilities": "exp" if log_probs else "softmax over dim 1",
             "class_names": self.sig.class_names,
         }
+        if self.threshold is not None:
+            names = self.sig.class_names
+            described["threshold"] = self.threshold
+            described["decision"] = f"{names[1]} when probability[:, 1] >= threshold, else {names[0]}"
+        return described
 
 
 class Regression(Task):

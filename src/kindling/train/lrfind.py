@@ -65,7 +65,7 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
     device = pick_device(cfg.train.device)
     model = models.build(cfg.model.name, sig, cfg.model.options).to(device).train()
     preprocess, aug = make_preprocess(sig, device), augment.build(cfg.data.augment, sig)
-    task = task_for(sig, model)
+    task = _with_own_loss(task_for(sig, model), cfg, device)
     optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg.optim)
     factor = (end_lr / start_lr) ** (1 / (steps - 1))
     lrs, losses, avg, best = [], [], 0.0, math.inf
@@ -114,3 +114,18 @@ def lr_find(
     suggested = suggest(lrs, losses)
     atomic_write_bytes(output, lr_find_plot(lrs, losses, suggested).png)
     return {"suggested_lr": suggested, "steps": len(lrs), "lr": lrs, "loss": losses, "plot": str(output)}
+
+
+def _with_own_loss(task, cfg, device):
+    """The task training with the run's own loss (`train.loss`), as the trainer would."""
+    if not cfg.train.loss:
+        return task
+    import torch
+
+    from kindling.models.userrefs import load
+    from kindling.task.userfns import with_loss
+
+    named = load("loss", cfg.train.loss)
+    if isinstance(named.obj, torch.nn.Module):
+        named.obj.to(device)
+    return with_loss(task, named.obj, named.key)

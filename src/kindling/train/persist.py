@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict
 
 from kindling.models import usercode
-from kindling.train import checkpoint, distributed, rng
+from kindling.train import checkpoint, decide, distributed, rng
 
 
 def state_dict(trainer) -> dict:
@@ -21,6 +21,8 @@ def state_dict(trainer) -> dict:
         "memory_format": trainer.memory_format,
         "world": trainer.dist.world,
         "epoch_metrics": None,  # save_last: the epoch's running sums, over every rank
+        "sampler": trainer.sampler.state_dict(),  # kindling.train.sampler: checked on resume
+        "class_weights": trainer.class_weights,
     }
     for name in ("scheduler", "scaler", "ema"):
         part = getattr(trainer, name)
@@ -29,7 +31,24 @@ def state_dict(trainer) -> dict:
     if usercode.is_reference(trainer.cfg.model.name):  # a resume must run the same code
         record, _ = usercode.provenance(trainer.cfg.model.name)
         state["code"] = {"file": record["file"], "sha256": record["sha256"]}
+    _add_own(trainer, state)
     return state
+
+
+def _add_own(trainer, state: dict) -> None:
+    """The user's loss, metrics and callbacks (kindling.train.userfns): their code's sha256, for a resume
+    to run the same; their callbacks' state; and, for a stop inside the validation that ends an epoch, that
+    epoch's training sums, so that the resume redoes that validation (with the counters from before it)."""
+    own = trainer.own
+    if own is not None and own.every:
+        state["own_code"] = {
+            n.record["reference"]: {"file": n.record["file"], "sha256": n.record["sha256"]} for n in own.every
+        }
+        state["own_state"] = own.state()
+    if getattr(trainer, "_ending", None) is not None:
+        metrics, seconds, progress = trainer._ending
+        state["progress"] = asdict(progress)
+        state["ending"] = {"sums": metrics.state(), "seconds": seconds}
 
 
 def save_last(trainer) -> None:
@@ -104,6 +123,8 @@ def _restore(trainer, state: dict) -> None:
 
     if state.get("code"):
         usercode.check_resumed(trainer.cfg.model.name, state["code"])
+    trainer.sampler.load_state_dict(state.get("sampler"))
+    _check_weights(trainer, state)
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     for name in ("scheduler", "scaler", "ema"):
@@ -112,6 +133,12 @@ def _restore(trainer, state: dict) -> None:
             part.load_state_dict(state[name])
     trainer.progress = Progress(**state["progress"])
     trainer.history = list(state.get("history", []))
+    if state.get("ending") is not None:  # stopped in the validation ending an epoch: redone first
+        ended = trainer.task.metrics(trainer.device)
+        ended.load(state["ending"]["sums"])
+        trainer._ending = (ended, state["ending"]["seconds"], trainer.progress)
+    if trainer.own is not None:
+        trainer.own.restore(state.get("own_state") or {})
     saved_world = state.get("world", 1)
     if saved_world != trainer.dist.world and trainer.progress.batch:
         # another world size shards differently: keep the position in samples, not in batches
@@ -126,6 +153,27 @@ def _restore(trainer, state: dict) -> None:
             _restore_rank_stream(trainer, state["rank_rng"])
 
 
+def _check_weights(trainer, state: dict) -> None:
+    """The loss a resumed run trains with is the one it started with (a weights FILE edited since is not)."""
+    from kindling.errors import UserError
+
+    saved = state.get("class_weights")
+    if "class_weights" in state and saved != trainer.class_weights:
+        raise UserError(
+            f"cannot resume: the class weights are now {_rounded(trainer.class_weights)}, the run started "
+            f"with {_rounded(saved)} (--class-weights {trainer.tc.class_weights}); restore them, or start "
+            "a new run (--run-dir)"
+        )
+
+
+def _rounded(weights) -> str:
+    if weights is None:
+        return "none"
+    if not isinstance(weights, list) or not all(isinstance(w, (int, float)) for w in weights):
+        return "damaged weights"
+    return "[" + ", ".join(f"{w:.3g}" for w in weights[:6]) + (", ...]" if len(weights) > 6 else "]")
+
+
 def save_bundle(trainer, metrics: dict, epoch: int) -> None:
     """Publish the Bundle (EMA weights when EMA is on) with the monitored metrics and provenance."""
     if not trainer.dist.is_main:
@@ -137,11 +185,17 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
     spec = {"name": trainer.cfg.model.name, "options": trainer.cfg.model.options}
     _record_code(trainer.run_dir / "best", spec)
     clean = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
+    if "confusion_matrix" in metrics:  # what imbalance hides from accuracy (kindling.task.threshold)
+        from kindling.task.threshold import confusion_scores
+
+        clean.update(confusion_scores(metrics["confusion_matrix"]))
     if trainer.env is None:  # once per run: it runs `git rev-parse` and reads versions
         trainer.env = collect(trainer.device, trainer.threads, trainer.tc.seed)
     env = trainer.env
     meta = {"val": clean, "epoch": epoch, "monitor": trainer.monitor_key, "outputs": trainer.task.convention}
-    write(trainer.run_dir / "best", model, spec, trainer.sig, meta, env, asdict(trainer.cfg.data))
+    _record_own(trainer, trainer.run_dir / "best", spec, meta)
+    extra = decide.bundle_record(trainer)  # the class weights, sampler and a fixed threshold
+    write(trainer.run_dir / "best", model, spec, trainer.sig, meta, env, asdict(trainer.cfg.data), extra)
 
 
 def _record_code(folder, spec: dict) -> None:
@@ -152,3 +206,20 @@ def _record_code(folder, spec: dict) -> None:
         spec["code"], source = usercode.provenance(spec["name"], spec["options"])
         if spec["code"]["copy"]:
             save_code_copy(folder, spec["code"], source)
+
+
+def _record_own(trainer, folder, spec: dict, meta: dict) -> None:
+    """The user's loss, metrics and callbacks: where their code came from (`user_code` beside the
+    metrics, which `evaluate` reads to recompute your metrics) and a copy of each file in code/."""
+    from kindling.bundle import save_code_copy
+    from kindling.models.userrefs import copy_names
+
+    own = trainer.own
+    if own is None or not own.every:
+        return
+    code = spec.get("code") or {}
+    taken = {code["copy"]: code["sha256"]} if code.get("copy") else {}
+    copy_names([n.record for n in own.every], taken)
+    meta["user_code"] = own.records()
+    for record, source in own.sources():
+        save_code_copy(folder, record, source)

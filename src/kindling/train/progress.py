@@ -49,8 +49,9 @@ def fmt(value, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def epoch_line(rec: dict, epochs: int, best: bool) -> str:
-    """`epoch 3/10  train loss 0.1234 acc 0.9650 | val loss 0.0800 acc 0.9800 | lr 1.0e-03 | 1.2s *`"""
+def epoch_line(rec: dict, epochs: int, best: bool, also: tuple[str, ...] = ()) -> str:
+    """`epoch 3/10  train loss 0.1234 acc 0.9650 | val loss 0.0800 acc 0.9800 | lr 1.0e-03 | 1.2s *`;
+    `also`: your own metrics' keys, shown after the validation's (`top3 0.9950`)."""
     metric = "acc" if "train_acc" in rec else "mae"
     parts = [
         f"epoch {rec['epoch']}/{epochs}",
@@ -58,6 +59,7 @@ def epoch_line(rec: dict, epochs: int, best: bool) -> str:
     ]
     if rec.get("val_loss") is not None:
         parts.append(f"val loss {fmt(rec['val_loss'])} {metric} {fmt(rec.get('val_' + metric))}")
+        parts[-1] += "".join(f" {key} {fmt(rec.get('val_' + key))}" for key in also)
     parts.append(f"lr {rec['lr']:.2e}")
     parts.append(f"{rec['seconds']:.1f}s" + (" *best" if best else ""))
     return " | ".join(parts)

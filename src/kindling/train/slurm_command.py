@@ -41,7 +41,7 @@ def add_commands(sub) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="config overrides, as for train",
+        help="config overrides, as for train (repeatable; default: none)",
     )
     p.add_argument(
         "--port",

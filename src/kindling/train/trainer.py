@@ -9,6 +9,7 @@ stops training by raising `StopTraining`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -18,30 +19,40 @@ import torch
 
 from kindling import defaults
 from kindling.data import augment
-from kindling.data.memory import epoch_order, num_batches
+from kindling.data.memory import num_batches
 from kindling.data.transforms import make_preprocess
 from kindling.envinfo import usable_cores
 from kindling.errors import NonFiniteLossError, UserError
 from kindling.metrics import Metrics
 from kindling.models.common import forward
-from kindling.task import Task, task_for
+from kindling.task import Task, imbalance, task_for
 from kindling.task.probe import probe
-from kindling.train import calibrate, distributed, persist, rng
+from kindling.task.userfns import merged
+from kindling.train import calibrate, decide, distributed, persist, rng
 from kindling.train.device import pick_device
 from kindling.train.events import Callback, Interrupted, Progress, StopTraining
 from kindling.train.optim import build_optimizer, build_scheduler
 from kindling.train.precision import autocast_for, maybe_compile
 from kindling.train.progress import PhaseBar, epoch_line, live_postfix
+from kindling.train.sampler import sampler_for
 from kindling.train.signals import SignalFlag
 from kindling.train.threadwatch import ThreadWatch
+from kindling.train.userfns import Own, UserCodeFailed, gather_rows, stopped
 
 
 class Trainer:
     def __init__(
-        self, cfg, run_dir: Path, callbacks: list[Callback] = (), resume: dict | None = None, echo=print
+        self,
+        cfg,
+        run_dir: Path,
+        callbacks: list[Callback] = (),
+        resume: dict | None = None,
+        echo=print,
+        own: Own | None = None,
     ):
         self.cfg, self.tc, self.run_dir = cfg, cfg.train, Path(run_dir)
         self.callbacks = list(callbacks)
+        self.own = own  # the user's loss, metrics and callbacks (kindling.train.userfns); None: read from cfg
         self.resume_state = resume
         self.echo = echo
         self.progress = Progress()
@@ -59,21 +70,32 @@ class Trainer:
         """Train `model` on `data`; `task` (default: the data's, `kindling.task.task_for`) says what
         its outputs mean. Either way it is checked against the model's outputs before the first step."""
         self._setup(model, data, task)
+        try:
+            self._fit()
+        except UserCodeFailed as failed:  # your loss, metric or callback raised: stop where it resumes
+            raise stopped(self, failed) from failed
+        return self.summary()
+
+    def _fit(self) -> None:
         self.fire("fit_start")
         with self.signals:
             try:
+                if self._ending is not None:  # resumed where the validation ending an epoch stopped
+                    self._end_epoch(*self._ending[:2])
                 while self.progress.epoch < self.epochs:
                     self.fire("epoch_start")
                     t0 = time.perf_counter()
                     train_metrics = self._train_epoch()
                     self._end_epoch(train_metrics, time.perf_counter() - t0)
             except StopTraining as stop:
+                if self.progress.batch and self.progress.batch % self.tc.accumulate == 0:
+                    persist.save_last(self)  # stopped mid-epoch: a resume with more epochs goes on from here
                 if self.dist.is_main and str(stop):
                     self.echo(str(stop))
         if self.progress.best_epoch < 0:  # never validated (dry run, no val split): keep the last weights
             persist.save_bundle(self, {}, self.progress.epoch)
+        decide.after_training(self)  # a two-class threshold, chosen on val, into the Bundle
         self.fire("fit_end")
-        return self.summary()
 
     def fire(self, event: str, *args) -> None:
         for cb in self.callbacks:
@@ -121,8 +143,12 @@ class Trainer:
         self.model = model.to(self.device)
         self.preprocess = make_preprocess(self.sig, self.device)
         self.augment = augment.build(self.cfg.data.augment, self.sig)
+        has_val = self.val_split is not None and len(self.val_split) > 0
+        self.class_weights = imbalance.check_against_data(self.cfg, self.sig, self.train_split.y, has_val)
+        self.sampler = sampler_for(tc.sampler, self.train_split.y, tc.seed, len(self.sig.class_names))
         self.task = self._task(model, task)
         self.autocast, self.scaler = autocast_for(tc.precision, self.device)
+        self.own = (self.own or Own.load(tc, kept=True)).attach(self)  # your loss, callbacks (after ours)
         self.threads, threads_how = calibrate.pick_threads(self)
         self.memory_format, format_how = calibrate.pick_memory_format(self)
         if threads_how.startswith("measured"):  # re-measured if the machine gets busy mid-run
@@ -139,12 +165,14 @@ class Trainer:
         self.train_model = maybe_compile(
             distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device
         )
-        self.monitor = self.task.monitor_for(tc.monitor)  # `auto`: val_acc or val_loss, by the task
+        # `auto`: val_acc or val_loss, by the task; val_KEY: your metric
+        self.monitor, self.mode = self.own.monitor_and_mode(self.task, tc.monitor, self.val_split is not None)
         self.monitor_key = (
             self.monitor if self.val_split is not None else self.monitor.replace("val_", "train_")
         )
-        self.mode = self.task.mode(self.monitor)
         self._epoch_metrics: Metrics | None = None
+        self._ending: tuple | None = None  # (train metrics, seconds, progress) while an epoch's end runs
+        self._stopping: StopTraining | None = None  # raised in on_validation_end: stops after the epoch
         self._unchecked = 0  # batches since the GPU's deferred NaN check
         if self.resume_state is not None:
             persist.load_state(self, self.resume_state)
@@ -162,7 +190,9 @@ class Trainer:
         """The Task, checked against the model's outputs on one real batch before any step
         (`kindling.task.probe`), no random stream moved; unless the caller gave the Task or the model
         carries an `outputs_log_probs` mark, its convention (logits or log-probabilities) is detected."""
-        task = given or task_for(self.sig, model, label_smoothing=self.tc.label_smoothing)
+        task = given or task_for(
+            self.sig, model, label_smoothing=self.tc.label_smoothing, class_weights=self.class_weights
+        )
         name = self.cfg.model.name if self.cfg.model.name not in ("", "auto") else type(model).__name__
         x, _, lengths = next(self.train_split.batches(min(self.batch_size, 16)))
         with rng.kept():
@@ -187,6 +217,8 @@ class Trainer:
         )
         if self.memory_format == "channels_last":
             self.echo(f"memory format: channels_last ({format_how})")
+        if self.class_weights is not None:
+            self.echo(imbalance.weights_line(self.tc.class_weights, self.class_weights, self.sig.class_names))
         if self.tc.patience:
             self.echo(
                 f"early stopping: after {self.tc.patience} validation rounds without improvement of {self.monitor_key}"
@@ -196,7 +228,7 @@ class Trainer:
 
     def _train_epoch(self) -> Metrics:
         p = self.progress
-        order = epoch_order(len(self.train_split), self.tc.seed, p.epoch, self.dist.rank, self.dist.world)
+        order = self.sampler.order(p.epoch, self.dist.rank, self.dist.world)  # kindling.train.sampler
         if self._epoch_metrics is None:
             self._epoch_metrics = self.task.metrics(self.device)
         metrics = self._epoch_metrics
@@ -306,6 +338,7 @@ class Trainer:
         total = -(-len(split if order is None else order) // self.cfg.data.eval_batch_size)
         bar = PhaseBar("validate", total, 0, self.dist.is_main and total > 1)
         watchers = self.val_watchers if split is self.val_split and order is None else ()
+        yours = self.own.split_metrics(self.task)  # your metrics: over the whole split, once
         offset = 0
         for i, (x, y, lengths) in enumerate(split.batches(self.cfg.data.eval_batch_size, order)):
             bar.update()
@@ -313,6 +346,8 @@ class Trainer:
             with self.autocast():
                 out = self._forward(model, self.preprocess(x), lengths)
             metrics.update(self.task.loss(out, y), out, y)
+            if yours is not None:
+                yours.add(out, y)
             for watch in watchers:
                 watch(out, y, offset)
             offset += len(y)
@@ -321,15 +356,25 @@ class Trainer:
         bar.close()
         metrics.all_reduce()
         model.train(was_training)
-        return metrics.compute()
+        result = metrics.compute()
+        if yours is not None:
+            whole = order is not None and not self.tc.dry_run  # a dry run's one batch: each rank's own
+            gather = gather_rows(self.dist, len(split)) if whole else None
+            result = merged(result, yours.compute(gather))
+        return result
 
     def _validate_and_track(self, epoch: int) -> tuple[dict | None, bool]:
         if self.val_split is None:
             return None, False
         val = self.evaluate_split(self.val_split)
         self.progress.val_rounds += 1
-        self.fire("validation_end", val)
+        try:
+            self.fire("validation_end", val)
+        except StopTraining as stop:  # a callback's stop: once this round is tracked (and its epoch ended)
+            self._stopping = stop
         improved = self._track(val, epoch)
+        if self._stopping is not None and self._ending is None:
+            raise self._stopping
         if (
             self.tc.patience_steps
             and self.progress.step - self.progress.last_improved_step >= self.tc.patience_steps
@@ -357,6 +402,7 @@ class Trainer:
 
     def _end_epoch(self, train_metrics: Metrics, seconds: float) -> None:
         p = self.progress
+        self._ending = (train_metrics, seconds, dataclasses.replace(p))  # a stop before the record saves this
         train = train_metrics.compute()
         val, improved = self._validate_and_track(p.epoch)
         if val is None:
@@ -371,10 +417,13 @@ class Trainer:
         if val is not None:
             record.update({f"val_{k}": v for k, v in val.items() if k != "confusion_matrix"})
         self.history.append(record)
+        self._ending = None
         persist.save_last(self)
         if self.dist.is_main:
-            self.echo(epoch_line(record, self.epochs, improved))
+            self.echo(epoch_line(record, self.epochs, improved, also=tuple(self.own.metrics)))
         self.fire("epoch_end", record)
+        if self._stopping is not None:
+            raise self._stopping
         if self.tc.patience and p.bad_rounds >= self.tc.patience:
             raise StopTraining(
                 f"early stop: {self.monitor_key} did not improve for {self.tc.patience} validation rounds"

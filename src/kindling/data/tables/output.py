@@ -64,6 +64,8 @@ def prediction_frame(sig: Signature, frame: Any, results: Any) -> pd.DataFrame:
     probs = _probabilities(sig, results, n)
     names = np.asarray(sig.class_names, dtype=object)
     best = np.nanargmax(np.where(np.isnan(probs), -1.0, probs), axis=1)
+    if _dicts(results) and n:  # the Predictor's decision (a two-class threshold may pick the smaller one)
+        best = np.asarray([int(r["label"]) for r in results])
     out[_free_name(out, "prediction")] = names[best] if n else []
     out[_free_name(out, "probability")] = probs[np.arange(n), best] if n else []
     for i, name in enumerate(sig.class_names):
