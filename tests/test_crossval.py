@@ -206,8 +206,12 @@ def test_python_cv_is_fit_with_folds(tmp_path):
 
     x, y = load_breast_cancer(return_X_y=True)
     result = kindling.cv(data=(x[:200], y[:200]), folds=2, ensemble=True, epochs=2, run_dir=str(tmp_path / "bc"),
-                         threads=1, baseline="none", logger="none")  # fmt: skip
+                         threads=1, baseline="none", logger="none", threshold="auto")  # fmt: skip
     assert isinstance(result, kindling.CrossValidation) and len(result.folds) == 2
+    # each fold chose a two-class threshold on its held-out part: the ensemble keeps their median
+    decision = kindling.load(result.dir).bundle.meta["decision"]
+    folds = [kindling.load(r.dir).bundle.meta["decision"]["threshold"] for r in result.folds]
+    assert decision["threshold"] == pytest.approx(float(np.median(folds))) and "median" in decision["how"]
     assert set(result.summary["val"]) >= {"accuracy", "loss"} and result.ensemble
     assert all(isinstance(r, kindling.Run) and r.dir.name == f"fold-{i}" for i, r in enumerate(result.folds))
     assert result.evaluate()["n"] > 0 and len(result.load().predict(x[:1].astype(np.float32))) == 1

@@ -42,6 +42,7 @@ from kindling.report.evidence import read_history
 from kindling.report.folds import write_page
 from kindling.runner import check_resume_config, has_checkpoint, load_saved_config, train
 from kindling.task import task_for
+from kindling.task.threshold import decision_record
 
 STATE = "cv.json"
 HEADLINE = ("accuracy", "macro_f1", "loss", "mae", "rmse", "r2")  # shown first, in this order
@@ -338,12 +339,32 @@ def write_ensemble(cv_dir: Path, cfg: RunConfig, k: int, echo=print) -> dict:
     data = asdict(cfg.data)
     data.update(folds=None, fold=0)
     metrics = {"outputs": outputs, "ensemble": {"folds": k, "members": [f"fold-{i}" for i in range(k)]}}
-    save_bundle(
-        folder, model, {"name": "ensemble", "options": options}, sig, metrics, first.get("env", {}), data
-    )
+    spec = {"name": "ensemble", "options": options}
+    save_bundle(folder, model, spec, sig, metrics, first.get("env", {}), data, _members_extra(bundles))
     try:
         result = evaluate(cv_dir, "test")
     except UserError:
         result = evaluate(cv_dir, "val")
         echo("note: the data has no test split; the ensemble is scored on val, which its members trained on")
     return {**_scores(result), "split": result["split"]}
+
+
+def _members_extra(bundles: list) -> dict:
+    """The header keys the members share beyond their model (kindling.task.threshold's two-class
+    `decision`, `imbalance`): a threshold set with --threshold is kept; thresholds each fold chose on its
+    held-out part give their median, and the header says so."""
+    extra = {}
+    if bundles[0].meta.get("imbalance") is not None:
+        extra["imbalance"] = bundles[0].meta["imbalance"]
+    decisions = [b.meta.get("decision") for b in bundles]
+    if all(isinstance(d, dict) for d in decisions):
+        thresholds = [float(d["threshold"]) for d in decisions]
+        if len(set(thresholds)) == 1:
+            extra["decision"] = decisions[0]
+        else:
+            names = list(bundles[0].signature.class_names)
+            how = (
+                f"auto: the median of the {len(bundles)} folds' thresholds, each chosen on its held-out fold"
+            )
+            extra["decision"] = decision_record(statistics.median(thresholds), how, names, folds=thresholds)
+    return extra
