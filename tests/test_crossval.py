@@ -309,20 +309,30 @@ class Net(nn.Module):
 """
 
 
+TOP2 = """
+
+def top2(outputs, targets):
+    return (outputs.topk(2, 1).indices == targets[:, None]).any(1).float().mean()
+"""
+
+
 def test_an_ensemble_of_your_own_model_keeps_its_code(tmp_path, capsys):
     from kindling.cli import main
 
-    (tmp_path / "net.py").write_text(NET)
+    (tmp_path / "net.py").write_text(NET + TOP2)
     cv_dir = tmp_path / "own"
     args = ["cv", "--data", "wine", "--folds", "2", "--ensemble", "--model", f"{tmp_path / 'net.py'}:Net"]
+    args += ["--metric", f"{tmp_path / 'net.py'}:top2"]  # and a metric of your own
     assert main([*args, "--epochs", "1", "--run-dir", str(cv_dir), *QUIET]) == 0
-    assert (cv_dir / "best" / "code" / "net.py").read_text() == NET
+    assert "top2" in json.loads((cv_dir / "cv.json").read_text())["summary"]["val"]
+    assert (cv_dir / "best" / "code" / "net.py").read_text() == NET + TOP2
     members = json.loads((cv_dir / "best" / "bundle.json").read_text())["model"]["options"]["members"]
     assert [m["code"]["name"] for m in members] == ["Net", "Net"]
     capsys.readouterr()
     for extra in ([], ["--trust-code"]):  # from the file trained with, and from the Bundle's copy
         assert main(["evaluate", str(cv_dir), "--json", *extra]) == 0
-        assert json.loads(capsys.readouterr().out)["n"] == 45
+        result = json.loads(capsys.readouterr().out)
+        assert result["n"] == 45 and 0 <= result["user_metrics"]["top2"] <= 1
 
 
 @pytest.mark.parametrize("source", ["digits", "wine", "text", "folder", "folder-with-val"])

@@ -255,6 +255,9 @@ def _scores(result: dict) -> dict:
         for k, v in result.items()
         if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n"
     }
+    for key, value in (result.get("user_metrics") or {}).items():  # your own metrics (--metric FILE.py:NAME)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            scores.setdefault(str(key), float(value))
     scores["n"] = int(result.get("n", 0))
     return scores
 
@@ -339,6 +342,10 @@ def write_ensemble(cv_dir: Path, cfg: RunConfig, k: int, echo=print) -> dict:
     data = asdict(cfg.data)
     data.update(folds=None, fold=0)
     metrics = {"outputs": outputs, "ensemble": {"folds": k, "members": [f"fold-{i}" for i in range(k)]}}
+    if (first.get("metrics") or {}).get(
+        "user_code"
+    ):  # your loss and metrics: evaluate recomputes the metrics
+        metrics["user_code"] = first["metrics"]["user_code"]
     spec = {"name": "ensemble", "options": options}
     save_bundle(folder, model, spec, sig, metrics, first.get("env", {}), data, _members_extra(bundles))
     try:
