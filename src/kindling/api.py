@@ -85,28 +85,12 @@ def fit(
     `resume="runs/NAME"` continues a run exactly; Ctrl-C writes a resumable checkpoint, then raises
     KeyboardInterrupt. `loss=fn` (or an nn.Module), `metrics={"top3": fn}` and `callbacks=[obj]` are your
     own code, as `--loss`, `--metric` and `--callback` take it (docs/callbacks.md)."""
-    from kindling.runner import load_saved_config, train
+    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
+    from kindling.runner import train
     from kindling.train.events import Interrupted
 
-    if data is not None and not isinstance(data, (str, Path)):  # a Dataset, (X, y) or a DataFrame
-        data = _hand_over(data, keywords)  # {"name": "objects:N", "display_name": "MNIST (a Dataset)"}
-    if data is not None:
-        keywords["data"] = data
-    if model is not None:  # a name, a spec, or the user's class / factory / instance
-        from kindling.models.usercode import reference_for
-
-        keywords["model"] = model if isinstance(model, str) else reference_for(model)
     keywords.update(_own_code(loss, metrics, callbacks))
-    if resume is not None and recipe is None:
-        from kindling.config import from_dict
-
-        base = load_saved_config(Path(resume)).to_dict()
-        cfg = config_from_keywords(None, keywords, set)
-        cfg = from_dict(type(cfg), _merge_changed(base, cfg.to_dict(), keywords, set))
-    else:
-        cfg = config_from_keywords(recipe, keywords, set)
-    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
-
+    cfg = _config(recipe, data, model, resume, set, keywords)
     try:
         if resume is not None and is_cv_dir(resume):  # a small table's fold ensemble (kindling.defaults)
             return CrossValidation(cross_validate(cfg, resume=resume))
@@ -127,6 +111,9 @@ def cv(
     resume: str | Path | None = None,
     overwrite: bool = False,
     set: dict | None = None,  # noqa: A002 - reads as the CLI's --set
+    loss: Any = None,
+    metrics: dict | None = None,
+    callbacks: list | None = None,
     **keywords: Any,
 ) -> CrossValidation:
     """K-fold cross-validation, as `kindling cv --folds K` (kindling.crossval): the keywords are `fit`'s;
@@ -134,27 +121,12 @@ def cv(
     `ensemble=True` the K fold models are one Bundle, so `.evaluate()`, `.predict()`, `.export()` and
     `kindling.load(result.dir)` use their average. `resume="runs/NAME"` continues a killed one."""
     from kindling.crossval import check_count, cross_validate
-    from kindling.runner import load_saved_config
     from kindling.train.events import Interrupted
 
-    if data is not None and not isinstance(data, (str, Path)):
-        data = _hand_over(data, keywords)
-    if data is not None:
-        keywords["data"] = data
-    if model is not None:
-        from kindling.models.usercode import reference_for
-
-        keywords["model"] = model if isinstance(model, str) else reference_for(model)
     if folds is not None:
         keywords["data.folds"] = check_count(folds)
-    if resume is not None and recipe is None:
-        from kindling.config import from_dict
-
-        base = load_saved_config(Path(resume)).to_dict()
-        cfg = config_from_keywords(None, keywords, set)
-        cfg = from_dict(type(cfg), _merge_changed(base, cfg.to_dict(), keywords, set))
-    else:
-        cfg = config_from_keywords(recipe, keywords, set)
+    keywords.update(_own_code(loss, metrics, callbacks))
+    cfg = _config(recipe, data, model, resume, set, keywords)
     try:
         cv_dir = cross_validate(cfg, folds or cfg.data.folds, ensemble, resume, overwrite)
     except Interrupted as exc:
@@ -192,6 +164,28 @@ def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
         taken: set[str] = set()
         given["callbacks"] = [hand_over("callback", obj, taken=taken) for obj in callbacks]
     return given
+
+
+def _config(recipe, data: Any, model: Any, resume, sets: dict | None, keywords: dict):
+    """The RunConfig of `fit` and `cv`: your objects handed over, your model referenced, and on a resume
+    the run's saved config with only the keys given now on top."""
+    from kindling.runner import load_saved_config
+
+    if data is not None and not isinstance(data, (str, Path)):  # a Dataset, (X, y) or a DataFrame
+        data = _hand_over(data, keywords)  # {"name": "objects:N", "display_name": "MNIST (a Dataset)"}
+    if data is not None:
+        keywords["data"] = data
+    if model is not None:  # a name, a spec, or the user's class / factory / instance
+        from kindling.models.usercode import reference_for
+
+        keywords["model"] = model if isinstance(model, str) else reference_for(model)
+    if resume is None or recipe is not None:
+        return config_from_keywords(recipe, keywords, sets)
+    from kindling.config import from_dict
+
+    base = load_saved_config(Path(resume)).to_dict()
+    cfg = config_from_keywords(None, keywords, sets)
+    return from_dict(type(cfg), _merge_changed(base, cfg.to_dict(), keywords, sets))
 
 
 def _hand_over(data: Any, keywords: dict) -> dict:
