@@ -24,6 +24,7 @@ ORDER = [
     "bench_images_default",
     "bench_tables",
     "bench_tables_suite",
+    "bench_fold_ensemble",
     "bench_text",
     "bench_text_defaults",
     "bench_tta",
