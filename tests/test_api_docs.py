@@ -54,6 +54,7 @@ def test_every_example_in_the_python_api_page_runs(tmp_path):
     assert "['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']" in out
     assert namespace["metrics"]["accuracy"] > 0.5
     assert len(namespace["run"].history) == 3
+    assert "['fold-0', 'fold-1', 'fold-2']" in out and namespace["ensemble"]["accuracy"] > 0.5
     assert "unknown keyword 'modle' (did you mean 'model'?)" in out
     assert "digits-sweep True" in out
     assert (tmp_path / "runs" / "digits-sweep" / "best" / "model.safetensors").is_file()

@@ -28,7 +28,7 @@ import text_files  # noqa: E402
 
 DOCUMENTED = {  # README: "Around the four commands ..." and the plug-in commands
     *("train", "evaluate", "predict", "serve", "report", "compare", "export", "data", "inspect"),
-    *("lr-find", "tensorboard", "verify-resume", "list", "baseline"),
+    *("lr-find", "tensorboard", "verify-resume", "list", "baseline", "cv"),
 }
 
 

@@ -12,11 +12,11 @@ The package imports nothing heavy at import time: torch is loaded by the functio
 from kindling.errors import UserError
 
 __version__ = "0.1.0"
-__all__ = ["Callback", "Run", "StopTraining", "UserError", "fit", "load", "sweep"]
+__all__ = ["Callback", "CrossValidation", "Run", "StopTraining", "UserError", "cv", "fit", "load", "sweep"]
 
 
 def __getattr__(name: str):
-    if name in ("fit", "load", "Run"):
+    if name in ("fit", "load", "Run", "cv", "CrossValidation"):
         from kindling import api
 
         return getattr(api, name)

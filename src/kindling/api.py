@@ -48,7 +48,9 @@ def config_from_keywords(recipe: str | Path | None, keywords: dict[str, Any], se
     table = keyword_keys()
     flags: dict[str, Any] = {}
     for key, value in keywords.items():
-        if key in SECTIONS and isinstance(value, dict):
+        if "." in key:  # a dotted key the face itself sets (kindling.cv: data.folds)
+            flags[key] = value
+        elif key in SECTIONS and isinstance(value, dict):
             for inner, inner_value in value.items():
                 flags[f"{key}.{inner}"] = inner_value
         elif key in table:
@@ -83,32 +85,54 @@ def fit(
     `resume="runs/NAME"` continues a run exactly; Ctrl-C writes a resumable checkpoint, then raises
     KeyboardInterrupt. `loss=fn` (or an nn.Module), `metrics={"top3": fn}` and `callbacks=[obj]` are your
     own code, as `--loss`, `--metric` and `--callback` take it (docs/callbacks.md)."""
-    from kindling.runner import load_saved_config, train
+    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
+    from kindling.runner import train
     from kindling.train.events import Interrupted
 
-    if data is not None and not isinstance(data, (str, Path)):  # a Dataset, (X, y) or a DataFrame
-        data = _hand_over(data, keywords)  # {"name": "objects:N", "display_name": "MNIST (a Dataset)"}
-    if data is not None:
-        keywords["data"] = data
-    if model is not None:  # a name, a spec, or the user's class / factory / instance
-        from kindling.models.usercode import reference_for
-
-        keywords["model"] = model if isinstance(model, str) else reference_for(model)
     keywords.update(_own_code(loss, metrics, callbacks))
-    if resume is not None and recipe is None:
-        from kindling.config import from_dict
-
-        base = load_saved_config(Path(resume)).to_dict()
-        cfg = config_from_keywords(None, keywords, set)
-        cfg = from_dict(type(cfg), _merge_changed(base, cfg.to_dict(), keywords, set))
-    else:
-        cfg = config_from_keywords(recipe, keywords, set)
+    cfg = _config(recipe, data, model, resume, set, keywords)
     try:
-        run_dir = train(cfg, resume=resume, overwrite=overwrite)
+        if resume is not None and is_cv_dir(resume):  # a small table's fold ensemble (kindling.defaults)
+            return CrossValidation(cross_validate(cfg, resume=resume))
+        run_dir = train(cfg, resume=resume, overwrite=overwrite, instead=instead_of_one_network(overwrite))
     except Interrupted as exc:
         where = resume or cfg.resolved_run_dir()
         raise KeyboardInterrupt(f"{exc}; resume with kindling.fit(resume={str(where)!r})") from None
-    return Run(run_dir)
+    return CrossValidation(run_dir) if is_cv_dir(run_dir) else Run(run_dir)
+
+
+def cv(
+    recipe: str | Path | None = None,
+    *,
+    folds: int | None = None,
+    ensemble: bool = False,
+    data: Any = None,
+    model: Any = None,
+    resume: str | Path | None = None,
+    overwrite: bool = False,
+    set: dict | None = None,  # noqa: A002 - reads as the CLI's --set
+    loss: Any = None,
+    metrics: dict | None = None,
+    callbacks: list | None = None,
+    **keywords: Any,
+) -> CrossValidation:
+    """K-fold cross-validation, as `kindling cv --folds K` (kindling.crossval): the keywords are `fit`'s;
+    each fold is a `Run` (`.folds`), `.summary` holds the mean and spread of each metric, and with
+    `ensemble=True` the K fold models are one Bundle, so `.evaluate()`, `.predict()`, `.export()` and
+    `kindling.load(result.dir)` use their average. `resume="runs/NAME"` continues a killed one."""
+    from kindling.crossval import check_count, cross_validate
+    from kindling.train.events import Interrupted
+
+    if folds is not None:
+        keywords["data.folds"] = check_count(folds)
+    keywords.update(_own_code(loss, metrics, callbacks))
+    cfg = _config(recipe, data, model, resume, set, keywords)
+    try:
+        cv_dir = cross_validate(cfg, folds or cfg.data.folds, ensemble, resume, overwrite)
+    except Interrupted as exc:
+        where = resume or cfg.resolved_run_dir()
+        raise KeyboardInterrupt(f"{exc}; resume with kindling.cv(resume={str(where)!r})") from None
+    return CrossValidation(cv_dir)
 
 
 def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
@@ -142,6 +166,28 @@ def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
     return given
 
 
+def _config(recipe, data: Any, model: Any, resume, sets: dict | None, keywords: dict):
+    """The RunConfig of `fit` and `cv`: your objects handed over, your model referenced, and on a resume
+    the run's saved config with only the keys given now on top."""
+    from kindling.runner import load_saved_config
+
+    if data is not None and not isinstance(data, (str, Path)):  # a Dataset, (X, y) or a DataFrame
+        data = _hand_over(data, keywords)  # {"name": "objects:N", "display_name": "MNIST (a Dataset)"}
+    if data is not None:
+        keywords["data"] = data
+    if model is not None:  # a name, a spec, or the user's class / factory / instance
+        from kindling.models.usercode import reference_for
+
+        keywords["model"] = model if isinstance(model, str) else reference_for(model)
+    if resume is None or recipe is not None:
+        return config_from_keywords(recipe, keywords, sets)
+    from kindling.config import from_dict
+
+    base = load_saved_config(Path(resume)).to_dict()
+    cfg = config_from_keywords(None, keywords, sets)
+    return from_dict(type(cfg), _merge_changed(base, cfg.to_dict(), keywords, sets))
+
+
 def _hand_over(data: Any, keywords: dict) -> dict:
     """Python objects as `data` (and `val=` / `test=` that are objects, not split files) -> the data
     section: the spec that names them in this process (kindling.data.objects), and the name the run
@@ -165,8 +211,15 @@ def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> 
     return base
 
 
-def load(path: str | Path, device: str = "cpu", code: str | Path | None = None, trust_code: bool = False):
-    """A Predictor for a run directory or a Bundle folder: `.predict(inputs)`, `.classes`, `.signature`.
+def load(
+    path: str | Path,
+    device: str = "cpu",
+    code: str | Path | None = None,
+    trust_code: bool = False,
+    tta: bool = False,
+):
+    """A Predictor for a run directory or a Bundle folder: `.predict(inputs)`, `.classes`, `.signature`;
+    `tta=True` averages an image model's predictions over the flips and shifts it trained with.
 
     A model from your own file is imported from that file when you trained with it on this machine;
     `code="my_net.py"` names the file again (a Bundle trained elsewhere, a file moved since: used when
@@ -174,7 +227,7 @@ def load(path: str | Path, device: str = "cpu", code: str | Path | None = None, 
     from kindling.predict import Predictor
 
     _name_code(code)
-    return Predictor.load(path, device, trust_code)
+    return Predictor.load(path, device, trust_code, tta)
 
 
 def _name_code(code: str | Path | None) -> None:
@@ -204,27 +257,31 @@ class Run:
             return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
-    def evaluate(self, split: str = "test", data: str | None = None, code: str | Path | None = None) -> dict:
+    def evaluate(
+        self, split: str = "test", data: str | None = None, code: str | Path | None = None, tta: bool = False
+    ) -> dict:
         """The dict `kindling evaluate RUN --json` prints (written to metrics_<split>.json, as there);
-        `code=` as in `kindling.load`."""
+        `code=` as in `kindling.load`; `tta=True` as `--tta` (metrics_<split>_tta.json)."""
         from kindling.evaluate import evaluate
         from kindling.fileio import atomic_write_json
 
         _name_code(code)
-        result = evaluate(self.dir, split, data)
-        atomic_write_json(self.dir / f"metrics_{split}.json", result)
+        result = evaluate(self.dir, split, data, tta=tta)
+        atomic_write_json(self.dir / f"metrics_{split}{'_tta' if tta else ''}.json", result)
         return result
 
-    def predict(self, inputs, top_k: int = 3, code: str | Path | None = None) -> list[dict]:
+    def predict(
+        self, inputs, top_k: int = 3, code: str | Path | None = None, tta: bool = False
+    ) -> list[dict]:
         """Predictions as `kindling predict RUN ... --json` gives them, for what you hold, by the model's
         input kind: a DataFrame, dicts, an array or tensor, or a CSV path (tables); PIL images, arrays,
         tensors, image files, folders or globs (images); strings or a text file (text). `code=` as in
-        `kindling.load`."""
+        `kindling.load`; `tta=True` as `--tta` (each prediction then carries `tta_views`)."""
         from kindling.batch_predict import Job, check_job, run_job
         from kindling.predict import Predictor
 
         _name_code(code)
-        predictor = Predictor.load(self.dir)
+        predictor = Predictor.load(self.dir, tta=tta)
         items = [inputs] if isinstance(inputs, (str, Path)) else inputs
         paths = isinstance(items, (list, tuple)) and items and all(isinstance(i, (str, Path)) for i in items)
         if not (paths and predictor.task.inputs.pictures):  # what a Python user holds (kindling.task.held)
@@ -272,3 +329,39 @@ class Run:
             )
             parts.append(f"<br>epoch {last.get('epoch')}<table>{cells}</table>")
         return "".join(parts)
+
+
+class CrossValidation(Run):
+    """A cross-validation's folder (kindling.crossval): its fold runs, their summary, and (made with
+    `ensemble=True`) the fold ensemble, which `evaluate`, `predict`, `export` and `load` use as any Bundle."""
+
+    def __init__(self, cv_dir: str | Path):
+        super().__init__(cv_dir)
+        from kindling.crossval import is_cv_dir
+
+        if not is_cv_dir(self.dir):
+            raise UserError(f"{self.dir} is not a cross-validation (no cv.json)")
+
+    def __repr__(self) -> str:
+        return f"CrossValidation({str(self.dir)!r})"
+
+    @property
+    def state(self) -> dict:
+        from kindling.crossval import read_state
+
+        return read_state(self.dir)
+
+    @property
+    def folds(self) -> list[Run]:
+        """Each fold's run, in order (the ones run so far)."""
+        state = self.state
+        return [Run(self.dir / f"fold-{i}") for i in range(state["folds"]) if str(i) in state["done"]]
+
+    @property
+    def summary(self) -> dict:
+        """{"val" | "test": {metric: {"mean", "std", "values"}}}: over the folds (val: each held-out part)."""
+        return self.state.get("summary", {})
+
+    @property
+    def ensemble(self) -> bool:
+        return (self.dir / "best" / "model.safetensors").is_file()

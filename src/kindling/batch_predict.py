@@ -192,20 +192,22 @@ def write_output(path: Path, results: list[dict], frame=None) -> None:
         return
     buf = io.StringIO()
     writer = csv.writer(buf)
+    extra = ["tta_views"] if results and "tta_views" in results[0] else []  # predict --tta
     if results and "value" in results[0]:
-        writer.writerow(["input", "value"])
-        writer.writerows([r["input"], r["value"]] for r in results)
+        writer.writerow(["input", "value", *extra])
+        writer.writerows([r["input"], r["value"], *(r[k] for k in extra)] for r in results)
     elif results and "labels" in results[0]:  # multi-label: every label over its threshold
-        writer.writerow(["input", "labels", "probabilities", "top_k"])
+        writer.writerow(["input", "labels", "probabilities", "top_k", *extra])
         for r in results:
             chosen = " ".join(f"{p['label_name']}:{p['probability']:.6f}" for p in r["predictions"])
             tops = " ".join(f"{t['label_name']}:{t['probability']:.6f}" for t in r["top_k"])
-            writer.writerow([r["input"], "|".join(r["labels"]), chosen, tops])
+            writer.writerow([r["input"], "|".join(r["labels"]), chosen, tops, *(r[k] for k in extra)])
     else:
-        writer.writerow(["input", "label", "label_name", "probability", "top_k"])
+        writer.writerow(["input", "label", "label_name", "probability", "top_k", *extra])
         for r in results:
             tops = " ".join(f"{t['label_name']}:{t['probability']:.6f}" for t in r["top_k"])
-            writer.writerow([r["input"], r["label"], r["label_name"], f"{r['probability']:.6f}", tops])
+            row = [r["input"], r["label"], r["label_name"], f"{r['probability']:.6f}", tops]
+            writer.writerow([*row, *(r[k] for k in extra)])
     atomic_write_text(path, buf.getvalue())
 
 

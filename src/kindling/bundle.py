@@ -112,6 +112,11 @@ def _find_bundle(path: Path) -> Path:
         raise UserError(
             f"{path} does not exist{near_folder(path)}; pass a run directory (runs/NAME) or its best/ bundle folder"
         )
+    if (path / "cv.json").is_file():  # kindling cv without --ensemble: its models are the folds'
+        raise UserError(
+            f"{path} is a cross-validation without a fold ensemble; pass one fold ({path / 'fold-0'}), or "
+            f"keep the folds as one Bundle with `kindling cv --resume {path} --ensemble`"
+        )
     if (path / "checkpoints" / "last.pt").is_file():
         raise UserError(
             f"{path} has no best model yet (the run stopped before its first validation); resume it with `kindling train --resume {path}`"
@@ -248,6 +253,8 @@ def build_recorded(spec: dict, sig: Signature, folder: Path, trust_code: bool = 
     loading a Bundle never runs code the user did not point at."""
     from kindling.models import build, recorded, usercode
 
+    if spec["name"] == "ensemble":  # kindling cv --ensemble: each member rebuilt from its own record
+        return _ensemble(spec, sig, folder, trust_code)
     if "code" in spec:
         return recorded.rebuild(spec["code"], folder, sig, trust_code)
     if usercode.is_reference(spec["name"]):
@@ -255,3 +262,23 @@ def build_recorded(spec: dict, sig: Signature, folder: Path, trust_code: bool = 
             f"{folder} names the model '{spec['name']}' without a record of its code; retrain it with this kindling"
         )
     return build(spec["name"], sig, spec.get("options", {}))
+
+
+def _ensemble(spec: dict, sig: Signature, folder: Path, trust_code: bool):
+    """A fold ensemble's model (kindling.models.averaged): its members rebuilt one by one as a Bundle of
+    each would be (the user's code only from where it was recorded), then averaged as the Task says."""
+    from kindling.models import build
+    from kindling.models.averaged import MAX_MEMBERS
+
+    options = dict(spec.get("options") or {})
+    members = options.get("members")
+    if not isinstance(members, list) or not 1 <= len(members) <= MAX_MEMBERS:
+        raise UserError(f"model 'ensemble' needs options.members, a list of 1 to {MAX_MEMBERS} model specs")
+    built = []
+    for i, member in enumerate(members):
+        if not isinstance(member, dict) or not isinstance(member.get("name"), str) or not member["name"]:
+            raise UserError(f"ensemble member {i} is not a model spec with a name")
+        if member["name"] == "ensemble":
+            raise UserError(f"ensemble member {i} is itself an ensemble; an ensemble holds models")
+        built.append(build_recorded(member, sig, folder, trust_code))
+    return build("ensemble", sig, {**options, "members": built})

@@ -72,9 +72,13 @@ def cmd_train(args) -> int:
         from kindling.launch import launch_torchrun
 
         return launch_torchrun(cfg.train.devices, args.argv)
+    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
     from kindling.runner import train
 
-    train(cfg, resume=args.resume, overwrite=args.overwrite)
+    if args.resume and is_cv_dir(args.resume):  # a small table's fold ensemble, chosen by the defaults
+        cross_validate(cfg, resume=args.resume)
+        return 0
+    train(cfg, resume=args.resume, overwrite=args.overwrite, instead=instead_of_one_network(args.overwrite))
     return 0
 
 
@@ -84,14 +88,14 @@ def cmd_evaluate(args) -> int:
     from kindling.evaluate import evaluate, format_table
     from kindling.fileio import atomic_write_json
 
-    result = evaluate(args.run, args.split, args.data, trust_code=args.trust_code)
+    result = evaluate(args.run, args.split, args.data, trust_code=args.trust_code, tta=args.tta)
     strict, bad = finite(result)  # JSON stays JSON: a NaN metric is null, and says why
     if bad:
         strict["error"] = "some metrics are not finite numbers (null here): the model's outputs overflow"
     folder = bundle_dir(args.run)
     run_dir = folder.parent if folder.name == "best" else None
     if run_dir is not None:
-        atomic_write_json(run_dir / f"metrics_{args.split}.json", strict)
+        atomic_write_json(run_dir / f"metrics_{args.split}{'_tta' if args.tta else ''}.json", strict)
     baseline = _saved_baseline(run_dir, result["split"]) if run_dir is not None and not args.data else None
     if args.json:
         shown = {**strict, "baseline": finite(baseline)[0]} if baseline else strict
@@ -136,7 +140,7 @@ def cmd_predict(args) -> int:
         args.min_confidence,
         progress=not args.json,
     )
-    predictor = Predictor.load(args.run, trust_code=args.trust_code)
+    predictor = Predictor.load(args.run, trust_code=args.trust_code, tta=args.tta)
     check_job(job, predictor)
     results, frame = run_job(job, predictor)
     if job.output is not None:
@@ -149,10 +153,15 @@ def cmd_predict(args) -> int:
             + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
             file=sys.stderr,
         )
+    tta = {"tta": predictor.tta} if predictor.tta is not None else {}
     if args.json:
-        print(json.dumps({"predictions": json_ready(results)}, allow_nan=False))
+        print(json.dumps({"predictions": json_ready(results), **tta}, allow_nan=False))
     elif job.output is None:
         print(format_results(results))
+    if tta and not args.json:
+        views = predictor.tta["views"]
+        print(f"test-time augmentation: {predictor.tta['averaged']} averaged over {len(views)} views "
+              f"({', '.join(views)}; {predictor.tta['from']})", file=sys.stderr)  # fmt: skip
     return 0
 
 

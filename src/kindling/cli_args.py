@@ -159,7 +159,18 @@ def _add_predict(sub) -> None:
         help="below this probability --sort-into uses uncertain/ (default: 0.5)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
+    add_tta(p)
     add_trust_code(p)
+
+
+def add_tta(p) -> None:
+    """--tta: image models, averaged over the flips and shifts they trained with (kindling.data.tta)."""
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: average the probabilities over the flips and small shifts the "
+        "model trained with (images only; the views are recorded in the output) (default: off)",
+    )
 
 
 def add_trust_code(p) -> None:
@@ -195,6 +206,7 @@ def add_core_commands(sub) -> None:
         help="evaluate on another data spec of the same kind (default: the run's data)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
+    add_tta(p)
     add_trust_code(p)
     _add_predict(sub)
     p = sub.add_parser("list", help="list data sets, models, commands or recipes")

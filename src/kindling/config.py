@@ -55,6 +55,10 @@ class DataConfig:
     val_fraction: float = 0.1  # of what is left after the test split, when no val split is given
     test_fraction: float = 0.25
     split_seed: int = 0  # the split never changes between runs with the same seed
+    # cross-validation (kindling cv): train and val pooled and cut into `folds` seeded, stratified parts,
+    # part `fold` validating (kindling.data.folds); None: the source's own split
+    folds: int | None = None
+    fold: int = 0
     train: str | None = None  # explicit split files
     val: str | None = None
     test: str | None = None

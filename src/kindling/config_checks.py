@@ -142,6 +142,8 @@ RULES: dict[str, Number | Choice | Exists | ChoiceOrNumber] = {
     "data.eval_batch_size": AT_LEAST_1,
     "data.val_fraction": FRACTION,
     "data.test_fraction": FRACTION,
+    "data.folds": Number(2, integer=True),
+    "data.fold": AT_LEAST_0,
     "data.image_size": Number(8, integer=True),  # smaller images are refused by the image sources too
     "data.channels": Choice(("1", "3")),
     "data.memory_budget_mb": AT_LEAST_0,

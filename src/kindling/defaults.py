@@ -16,6 +16,10 @@ names it first, with the flag that overrides it (`Signature.extras["task_reason"
   dropout 0.1). A few hundred rows are mostly noise to an MLP, so it needs ridge-like shrinkage; and
   the validation split is a few dozen rows, so a fast lr lets one lucky early epoch win the checkpoint
   and stop the run before the model has learnt much: the slower lr makes the validation curve smooth.
+  From 100 to 999 training rows, when `kindling train` (or `kindling.fit`) chooses the model and the
+  epochs, it trains the 5-fold ensemble of that MLP instead of one (`kindling cv --ensemble`,
+  ENSEMBLE_ROWS): measured on eight small real tables, it is what closed the gap to linear models and
+  gradient boosting where one network trailed them.
 - text: a linear model over hashed n-grams (`linear-ngrams`: TF-IDF + linear SVM as a network), which
   matches or beats that baseline where the embedding models (`bow`, `textcnn`, `textrnn`) trail it;
   1-3-grams of characters or 1-2-grams of words (as the tokeniser chose), SGD, up to 20 epochs,
@@ -189,14 +193,48 @@ def adopt(cfg, saved) -> None:
         _set(cfg, dotted, _get(saved, dotted))
 
 
+# A table of this many training rows gets the fold ensemble (`kindling cv --ensemble`) instead of one network
+# when kindling chooses its model and epochs (issue 26 §4). Measured on eight small real tables (21 to 944
+# rows, BENCHMARKS.md "Small tables"): the 5-fold ensemble of the same network reached the better of
+# linear / logistic regression and gradient boosting on 5, one network on 3; it closed the gap on iris,
+# diabetes and anes96 and narrowed star98's, for 1.5 to 6 times the training time. Under 100 rows (the
+# folds validate on a handful of rows each) it did not help, and from 1,000 rows on one split is enough.
+ENSEMBLE_ROWS = (100, 1000)
+ENSEMBLE_FOLDS = 5
+ENSEMBLE_WHY = (
+    f"under {ENSEMBLE_ROWS[1]:,} training rows one validation split's luck decides a single network; the "
+    f"{ENSEMBLE_FOLDS} networks' average reached linear models and gradient boosting on more small tables "
+    "(BENCHMARKS.md); --model mlp trains one"
+)
+
+
+def _fold_ensemble(cfg, sig, n_train: int, filled: dict) -> bool:
+    """Whether the defaults train the fold ensemble instead of one network (ENSEMBLE_ROWS)."""
+    return (
+        sig.input_kind == "tabular"
+        and {"model.name", "train.epochs"} <= set(filled)
+        and ENSEMBLE_ROWS[0] <= n_train < ENSEMBLE_ROWS[1]
+        and not cfg.data.folds
+        and cfg.train.devices == 1
+    )
+
+
 def choose(
-    cfg, sig, n_train: int, model_given: bool = False, monitor_chosen: bool = False, n_val: int = 0
+    cfg,
+    sig,
+    n_train: int,
+    model_given: bool = False,
+    monitor_chosen: bool = False,
+    n_val: int = 0,
+    ensemble_ok: bool = False,
 ) -> str | None:
     """Fill the keys `cfg` left to kindling for data of signature `sig` with `n_train` training samples;
     -> the line saying what was chosen, or None when everything was given. `model_given`: the model is
     already built (a Trainer handed a module), so only the training settings are chosen.
     `monitor_chosen`: cfg.train.monitor was left to kindling and holds what the monitor rule gave for a
-    validation split of `n_val` samples (the runner resolves it), which the line names."""
+    validation split of `n_val` samples (the runner resolves it), which the line names. `ensemble_ok`:
+    the caller can train the fold ensemble (kindling.crossval), which a small table then gets
+    (`data.folds` set: ENSEMBLE_ROWS)."""
     rule = RULES.get(sig.input_kind, _table)
     chosen, what = rule(sig, n_train)
     auto = {k for k in LEADERS if is_auto(cfg, k) and not (model_given and k == "model.name")}
@@ -219,6 +257,9 @@ def choose(
     if not filled:
         said = [task] if task else []
         return "kindling chose " + "; ".join([*said, _monitor_part(cfg, n_val)]) + " (--monitor to choose)"
+    if ensemble_ok and _fold_ensemble(cfg, sig, n_train, filled):
+        cfg.data.folds, cfg.data.fold = ENSEMBLE_FOLDS, 0
+        what = f"the {ENSEMBLE_FOLDS}-fold ensemble of {what} ({ENSEMBLE_WHY})"
     parts = [what if "model.name" in filled else f"training settings for {n_train:,} samples"]
     if "data.batch_size" in filled:
         parts.append(f"batch {filled['data.batch_size']}")

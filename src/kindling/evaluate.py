@@ -33,24 +33,31 @@ def evaluate(
     data_spec: str | None = None,
     device: str = "cpu",
     trust_code: bool = False,
+    tta: bool = False,
 ) -> dict:
-    """Metrics of the run's best model on `split` (test or val) of its data."""
+    """Metrics of the run's best model on `split` (test or val) of its data. `tta`: averaged over the
+    flips and shifts it trained with (kindling.data.tta), recorded in the result's "tta"."""
     from kindling import data as data_mod
     from kindling.task import task_of_bundle
 
     if split not in ("test", "val", "train"):
         raise UserError(f"--split '{split}' is not one of test, val, train")
     bundle = load_bundle(run, device, trust_code)
+    data_cfg = data_config_for(bundle, data_spec)
+    model, task, record = bundle.model, task_of_bundle(bundle), None
+    if tta:  # refused before the data is read when the model has no views (a table, a text)
+        from kindling.models.averaged import with_tta
+
+        model, record = with_tta(model, bundle.signature, data_cfg.augment, task)
     # other data than the run's: encode it with the model's own fitted vocabulary / encoders
     fitted = bundle.signature if data_spec else None
-    dm = data_mod.build(data_config_for(bundle, data_spec), quiet=True, fitted=fitted)
+    dm = data_mod.build(data_cfg, quiet=True, fitted=fitted)
     part = dm.split(split)
     if part is None or len(part) == 0:
         raise UserError(f"the data has no {split} split; use --split val or give data.{split}")
     mine = own_metrics(bundle, trust_code)
-    return evaluate_model(
-        bundle.model, bundle.signature, part, split, device, task=task_of_bundle(bundle), metrics=mine
-    )
+    result = evaluate_model(model, bundle.signature, part, split, device, task=task, metrics=mine)
+    return {**result, "tta": record} if record is not None else result
 
 
 def own_metrics(bundle: Bundle, trust_code: bool = False, note=None) -> dict:
@@ -161,6 +168,10 @@ def format_table(result: dict, class_names: list[str]) -> str:
     if "per_label" in result:
         return format_labels(result)
     lines = [f"split {result['split']}: n={result['n']}  loss={result['loss']:.4f}"]
+    if result.get("tta"):
+        tta = result["tta"]
+        lines.append(f"test-time augmentation: {tta['averaged']} averaged over {len(tta['views'])} views "
+                     f"({', '.join(tta['views'])}; {tta['from']})" + (f"; {tta['note']}" if tta.get("note") else ""))  # fmt: skip
     if result.get("user_metrics"):
         lines.append("yours: " + "  ".join(f"{k}={v:.4f}" for k, v in result["user_metrics"].items()))
     if "accuracy" not in result:

@@ -79,16 +79,26 @@ def load_image(
 
 
 class Predictor:
-    def __init__(self, bundle: Bundle, device: str = "cpu"):
+    def __init__(self, bundle: Bundle, device: str = "cpu", tta: bool = False):
+        """`tta`: predictions averaged over the flips and shifts the model trained with
+        (kindling.data.tta); `self.tta` records which views, for the output."""
         from kindling.task import task_of_bundle
 
         self.bundle, self.sig, self.device = bundle, bundle.signature, device
         self.task = task_of_bundle(bundle)  # what the outputs mean, and the input kind's hooks
         self.preprocess = self.task.inputs.preprocess(device)
+        self.model, self.tta = bundle.model, None
+        if tta:
+            from kindling.models.averaged import with_tta
+
+            augment = (bundle.meta.get("data") or {}).get("augment") or "none"
+            self.model, self.tta = with_tta(bundle.model, self.sig, augment, self.task)
 
     @classmethod
-    def load(cls, run: str | Path, device: str = "cpu", trust_code: bool = False) -> Predictor:
-        return cls(load_bundle(run, device, trust_code), device)
+    def load(
+        cls, run: str | Path, device: str = "cpu", trust_code: bool = False, tta: bool = False
+    ) -> Predictor:
+        return cls(load_bundle(run, device, trust_code), device, tta)
 
     # ------------------------------------------------------------------ inputs -> samples
 
@@ -173,8 +183,12 @@ class Predictor:
         if lengths is not None and not isinstance(lengths, torch.Tensor):
             lengths = torch.as_tensor(np.asarray(lengths), dtype=torch.int64)
         with torch.no_grad():
-            out = forward(self.bundle.model, self.preprocess(x), lengths)
-        return self.task.results(out, top_k)
+            out = forward(self.model, self.preprocess(x), lengths)
+        results = self.task.results(out, top_k)
+        if self.tta is not None:  # each prediction says it is an average over the views
+            for result in results:
+                result["tta_views"] = len(self.tta["views"])
+        return results
 
     def predict_files(
         self, paths: list[str | Path], top_k: int = 3, batch_size: int = 256, progress: bool = False

@@ -182,9 +182,16 @@ def finished(cfg: RunConfig, run_dir: Path, state: dict) -> str | None:
 
 
 def train(
-    cfg: RunConfig, resume: str | Path | None = None, overwrite: bool = False, echo=print, callbacks=()
+    cfg: RunConfig,
+    resume: str | Path | None = None,
+    overwrite: bool = False,
+    echo=print,
+    callbacks=(),
+    instead=None,
 ) -> Path:
-    """Train `cfg` (or resume the run at `resume`) and return the run directory."""
+    """Train `cfg` (or resume the run at `resume`) and return the run directory. `instead(cfg)`: what
+    runs when the defaults choose the fold ensemble for a small table (kindling.defaults.ENSEMBLE_ROWS;
+    the faces pass kindling.crossval's), given the settled config; without it one network is trained."""
     from kindling import data as data_mod
     from kindling import models
     from kindling.envinfo import collect
@@ -199,6 +206,10 @@ def train(
     resume_state = None
     if resume is not None:
         run_dir = Path(resume)
+        if (run_dir / "cv.json").is_file():  # kindling.crossval's folder: its folds are the runs
+            raise UserError(
+                f"{run_dir} is a cross-validation; continue it with `kindling cv --resume {run_dir}`"
+            )
         cfg.run_dir = str(run_dir)
         saved = load_saved_config(run_dir)
         defaults.adopt(cfg, saved)  # what the run chose when it started
@@ -235,10 +246,16 @@ def train(
     if own.monitor(cfg.train.monitor, has_val=True) is None:  # val_KEY of your metric: the trainer's
         check_against_data(cfg, data.signature)
         cfg.train.monitor = task_for(data.signature).monitor_for(cfg.train.monitor, n_val)
-    chose = None
+    chose, ensemble_ok = None, False
     if resume is None:
+        ensemble_ok = instead is not None and not cfg.data.folds  # not one fold of a cv
         chose = defaults.choose(
-            cfg, data.signature, len(data.train), monitor_chosen=monitor_chosen, n_val=n_val
+            cfg,
+            data.signature,
+            len(data.train),
+            monitor_chosen=monitor_chosen,
+            n_val=n_val,
+            ensemble_ok=ensemble_ok,
         )
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
@@ -251,6 +268,8 @@ def train(
         data_mod.note(text)
     if chose and rank0:
         echo(chose)
+    if ensemble_ok and cfg.data.folds:  # the defaults chose the fold ensemble (kindling.crossval)
+        return instead(cfg)
     if resume is None:
         run_dir = prepare_run_dir(cfg, overwrite, echo) if rank0 else cfg.resolved_run_dir()
     if rank0:

@@ -77,8 +77,14 @@ def build(cfg, quiet: bool = False, fitted: Signature | None = None) -> DataModu
     try:
         builder = resolve(cfg.name)
         if fitted is not None and "fitted" in inspect.signature(builder).parameters:
-            return builder(cfg, fitted=fitted)
-        return builder(cfg)
+            dm = builder(cfg, fitted=fitted)
+        else:
+            dm = builder(cfg)
     finally:
         if token is not None:
             _NOTES.reset(token)
+    if getattr(cfg, "folds", None):  # one fold of a cross-validation (kindling cv)
+        from kindling.data import folds  # lazy: it imports torch
+
+        dm = folds.apply(dm, cfg.folds, cfg.fold, cfg.split_seed)
+    return dm

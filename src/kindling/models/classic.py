@@ -122,6 +122,8 @@ class FlipAveraged(FeaturesHead):
     (test-time augmentation): the network trained on flipped photos, so both views are evidence. The
     Bundle, `predict`, `serve` and the ONNX export all carry it, since it is the model's own forward."""
 
+    averages_flips = True  # test-time augmentation leaves out the flip view (kindling.data.tta)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = super().forward(x)
         return out if self.training else (out + super().forward(x.flip(3))) / 2

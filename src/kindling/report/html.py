@@ -282,7 +282,10 @@ def _baseline_line(evaluation: dict | None, baseline: dict | None) -> str | None
 def write_report(run: str | Path, output: str | Path | None = None, refresh: bool = False) -> Path:
     """RUN/report.html (or `output`). `refresh`: evaluate and redraw even when the saved results are current."""
     from kindling.fileio import atomic_write_text
+    from kindling.report.folds import is_cv_dir, write_page
 
+    if is_cv_dir(run):  # a cross-validation (kindling cv): the page comparing its folds
+        return write_page(run, output)
     view = gather(run, refresh)
     path = Path(output) if output else view.run_dir / "report.html"
     atomic_write_text(path, render(view))

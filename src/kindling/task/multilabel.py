@@ -35,6 +35,7 @@ class MultiLabel(Task):
     threshold = 0.5  # every label's threshold until validation tunes them
     thresholds: list[float] | None = None  # per label, tuned on validation and kept in the Bundle
     whole_split = True  # evaluate keeps every output: mAP and scikit-learn's figures need the whole split
+    averages = "sigmoid probabilities"  # what `average` averages (a fold ensemble, test-time augmentation)
 
     def _wants(self) -> str:
         return f"the data has {self.num_outputs} labels, which needs (B, {self.num_outputs})"
@@ -100,6 +101,15 @@ class MultiLabel(Task):
 
     def predictions(self, out):
         return (self.probabilities(out) > self._cut(out)).long()
+
+    def average(self, outputs: list):
+        """Each label's sigmoid probability averaged, as its logit (log p - log(1 - p))."""
+        import torch  # lazy: loads torch
+
+        probs = torch.stack([self.probabilities(o) for o in outputs]).mean(0)
+        eps = torch.finfo(probs.dtype).eps
+        probs = probs.clamp(eps, 1 - eps)
+        return probs.log() - (-probs).log1p()
 
     def per_sample(self, out, y) -> tuple:
         """The 0/1 labels predicted and the binary cross-entropy averaged over the labels."""

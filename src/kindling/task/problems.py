@@ -34,6 +34,7 @@ class Task:
     small_split_monitor = "val_loss"  # `auto` on a validation split of fewer than SMALL_VAL samples
     conventions: tuple[str, ...] = ()  # how the model's outputs read, the first one the default
     class_targets = False  # one class id per sample: class counts, a prediction grid, sorting into folders
+    averages = "values"  # what `average` averages (a fold ensemble, test-time augmentation)
 
     def __init__(
         self,
@@ -164,6 +165,14 @@ class Task:
     def predictions(self, out):
         raise NotImplementedError
 
+    def average(self, outputs: list):
+        """Raw outputs of several models or views for the same samples (a fold ensemble's members,
+        test-time augmentation) -> one raw output of this task's convention that means their average.
+        Values (regression) are averaged as they are: a standardised value is an affine map of the value."""
+        import torch
+
+        return torch.stack([o.float().view(o.shape[0], -1) for o in outputs]).mean(0)
+
     def per_sample(self, out, y) -> tuple:
         """(prediction, loss, probability of the prediction or None) for each sample of a batch of raw
         outputs and targets in their own units: what the report's pictures are drawn from."""
@@ -192,6 +201,7 @@ class Classification(Task):
     default_monitor = "val_acc"
     conventions = ("logits", "log_probs")
     class_targets = True
+    averages = "softmax probabilities"
     threshold: float | None = None  # two classes: the second when its probability is >= this; else argmax
 
     def detect_convention(self, out) -> str:
@@ -254,6 +264,14 @@ class Classification(Task):
         if self.threshold is None:
             return out.argmax(1)
         return (self.probabilities(out)[:, 1] >= self.threshold).long()
+
+    def average(self, outputs: list):
+        """Softmax probabilities averaged, as their logarithm: read as logits or as log-probabilities
+        alike, it gives back exactly the averaged probabilities (softmax(log p) = p when p sums to 1)."""
+        import torch
+
+        probs = torch.stack([self.probabilities(o) for o in outputs]).mean(0)
+        return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
 
     def per_sample(self, out, y) -> tuple:
         """The class predicted, its cross-entropy (NLL of the log-probabilities) and its probability."""

@@ -1,0 +1,84 @@
+"""`kindling cv [RECIPE] --folds K`: K-fold cross-validation with every flag `train` takes (kindling.crossval).
+
+    kindling cv --data wine --folds 5                 # runs/wine/fold-0 ... fold-4, mean ± std, runs/wine/report.html
+    kindling cv --data csv:small.csv --target y --folds 5 --ensemble   # + runs/small/best: the 5 models averaged
+    kindling cv --resume runs/wine                    # a killed cv continues at the fold and step it reached
+
+Only argparse and the config dataclasses are imported here: `kindling --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def add_commands(sub) -> None:
+    from kindling.cli_args import _add_config_flags, add_set_argument  # lazy: as every verb's parser
+
+    p = sub.add_parser(
+        "cv",
+        help="K-fold cross-validation: each fold a run in runs/NAME/fold-I, mean ± std, a page; --ensemble",
+        description="Cross-validate: train and val pooled and cut into K seeded, stratified folds; each "
+        "fold a normal run (runs/NAME/fold-I) validated on its held-out part and scored on the test split. "
+        "Every flag of `kindling train` applies to each fold.",
+    )
+    p.add_argument("recipe", nargs="?", help="recipe YAML (see `kindling list recipes`)")
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=None,
+        metavar="K",
+        help="how many folds: at least 2, at most the smallest class's count (default: none; required for a new cv)",
+    )
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="keep the K fold models as one Bundle in runs/NAME/best whose prediction is their average "
+        "(predict, evaluate, serve and export take it) (default: off)",
+    )
+    _add_config_flags(p)
+    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable; default: none)")
+    p.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue the cross-validation in RUN at the fold and step it reached (default: a new one)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing run directory (default: refuse)"
+    )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config every fold shares as YAML and exit (default: off)",
+    )
+    p.set_defaults(handler=cmd_cv)
+
+
+def cmd_cv(args) -> int:
+    from kindling.config import load_config  # lazy: off --help's path
+
+    flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
+    base = None
+    if args.resume and not args.recipe:  # the cross-validation's own saved config, with any flags on top
+        from kindling.runner import load_saved_config  # lazy: the run folder's reader, off --help's path
+
+        base = load_saved_config(Path(args.resume)).to_dict()
+    if args.folds is not None:
+        from kindling.crossval import check_count  # lazy: the runner and the trainer import torch
+
+        flags["data.folds"] = check_count(args.folds)
+    cfg = load_config(args.recipe, flags, args.sets, base=base)
+    if args.print_config:
+        print(cfg.to_yaml(), end="")
+        return 0
+    from kindling.crossval import cross_validate  # lazy: the runner and the trainer import torch
+    from kindling.train.events import Interrupted
+
+    try:
+        cross_validate(cfg, args.folds or cfg.data.folds, args.ensemble, args.resume, args.overwrite)
+    except Interrupted as exc:
+        where = args.resume or cfg.resolved_run_dir()
+        print(f"kindling: {exc}\nresume with: kindling cv --resume {where}", file=sys.stderr)
+        return 130
+    return 0
