@@ -36,7 +36,9 @@ def test_every_example_in_the_callbacks_page_runs(tmp_path):
         assert re.search(rf"def on_{event}\(self, trainer", page)
     assert "fit_start: 17226 parameters, 3 epochs" in out
     assert "epoch_start: epoch 1 at lr 3e-03" in out
-    assert "epoch_end: epoch 1 val acc" in out and "fit_end: best val_acc" in out
+    assert (
+        "epoch_end: epoch 1 val acc" in out and "fit_end: best val_loss" in out
+    )  # 136 validation samples: the best epoch by val_loss
     history = namespace["run"].history
     assert [r["epoch"] for r in history] == list(range(1, len(history) + 1))
     assert namespace["callbacks"][4].count >= 1  # Improvements counted

@@ -74,6 +74,11 @@ def near_folder(path) -> str:
 def unknown(kind: str, name: str, choices: Iterable[str], hint: str = "") -> UserError:
     """The standard 'unknown X' error: names the bad value, the closest match and the valid ones."""
     choices = sorted(choices)
-    listed = ", ".join(choices) if len(choices) <= 25 else ", ".join(choices[:25]) + ", ..."
+    keep = 10 if hint else 25  # a hint names where the whole list is, so the line stays short
+    listed = (
+        ", ".join(choices)
+        if len(choices) <= keep
+        else ", ".join(choices[:keep]) + f", ... ({len(choices)} in all)"
+    )
     msg = f"unknown {kind} '{name}'{did_you_mean(name, choices)}; valid: {listed}"
     return UserError(msg + (f"; {hint}" if hint else ""))

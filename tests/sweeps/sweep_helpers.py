@@ -8,7 +8,7 @@ RECIPE = """\
 data: {name: digits, batch_size: 64}
 model: {name: mlp, options: {hidden: [16]}}
 optim: {name: adamw, lr: 0.003}
-train: {epochs: EPOCHS, threads: 1, logger: none, baseline: none, seed: 0}
+train: {epochs: EPOCHS, monitor: val_acc, threads: 1, logger: none, baseline: none, seed: 0}
 """
 
 

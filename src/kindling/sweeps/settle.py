@@ -166,5 +166,5 @@ def score(sweep: Sweep, space: list[Param]) -> tuple[str, str]:
                 except UserError as exc:
                     raise UserError(one_line(f"--param {p.text}: {value!r} is refused: {exc}")) from None
     task = task_for(data.signature, model)
-    monitor = task.monitor_for(cfg.train.monitor)
+    monitor = task.monitor_for(cfg.train.monitor, len(data.val))  # as each trial's run resolves it
     return monitor, "maximize" if task.mode(monitor) == "max" else "minimize"
