@@ -88,7 +88,7 @@ def kindling_run(
     """register_objects -> build -> Trainer.fit. Returns (wall seconds in all, seconds of the one read)."""
     import torch
 
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
     from kindling.data import build
     from kindling.data.objects import register_objects
     from kindling.train.trainer import Trainer

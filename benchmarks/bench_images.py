@@ -117,8 +117,8 @@ def kindling_run(
     threads and memory format kindling kept, the test accuracy, and the seconds one build of the data
     takes (reading and decoding the files into memory, done once before training)."""
     from kindling import data as data_mod
-    from kindling.config import load_config
-    from kindling.evaluate import evaluate
+    from kindling.config.schema import load_config
+    from kindling.evaluate.evaluation import evaluate
     from kindling.runner import train
     from kindling.train import checkpoint
 
@@ -159,7 +159,7 @@ def cifar_section(tmp: Path, n_train: int, n_test: int) -> list[str]:
     krec = kindling_run(tmp / "krec", "cifar10", data_dir, ["train.epochs=1"], recipe)
     krec_s = krec["record"]["seconds"]
     from kindling import data as data_mod
-    from kindling.config import DataConfig
+    from kindling.config.schema import DataConfig
 
     dm = data_mod.build(DataConfig(name="cifar10", data_dir=str(data_dir), download=False))
     n_raw = min(len(dm.train), n_kind)  # the images kindling trains on, in the same number
@@ -210,7 +210,7 @@ def cifar_section(tmp: Path, n_train: int, n_test: int) -> list[str]:
 
 def cache_section(tmp: Path, n_images: int) -> list[str]:
     from kindling import data as data_mod
-    from kindling.config import DataConfig
+    from kindling.config.schema import DataConfig
 
     per_class = n_images // 2
     root = image_files.write_folder(

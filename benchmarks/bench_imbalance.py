@@ -11,7 +11,7 @@ by test balanced accuracy and macro-F1, on three real data sets:
   training, a test split with every class at its natural share, so balanced accuracy there measures how
   well each class is told apart (as long-tailed benchmarks such as CIFAR-LT keep their test sets balanced).
 
-Each variant is kindling's default model and training settings for the data (`kindling.defaults`), on 2
+Each variant is kindling's default model and training settings for the data (`kindling.config.defaults`), on 2
 threads, 3 seeds (weights, shuffling, sampling and the digits' subsampling; the text splits stay fixed);
 medians, with each seed's balanced accuracy in the last column. A data set that is absent is skipped with
 a note (the benchmark never downloads data).
@@ -90,7 +90,7 @@ def _digits(seed: int):
 def _train_and_score(keys: dict, seed: int, run_dir: Path, epochs: int | None, arrays=None) -> dict:
     """Train one variant with `seed`; -> test accuracy, balanced accuracy, macro-F1, wall seconds and
     the minority class's share of train."""
-    from kindling.evaluate import evaluate
+    from kindling.evaluate.evaluation import evaluate
 
     settings = {
         **keys,
@@ -110,7 +110,7 @@ def _train_and_score(keys: dict, seed: int, run_dir: Path, epochs: int | None, a
             flat = {k.split(".", 1)[1]: v for k, v in settings.items() if k != "run_dir"}
             kindling.fit(data=train, val=val, test=test, run_dir=settings["run_dir"], overwrite=True, **flat)
         else:
-            from kindling.config import load_config
+            from kindling.config.schema import load_config
             from kindling.runner import train
 
             train(load_config(None, settings), overwrite=True)

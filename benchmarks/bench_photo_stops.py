@@ -1,7 +1,7 @@
 """How often early stopping ends a default photo run (issue 24 §5).
 
 A bare `kindling train --data folder:cats_dogs` trains a small CNN for up to 60 epochs on a cosine schedule
-with patience 30 (kindling.defaults._photos). In the issue's walk the patience never fired. For each seed
+with patience 30 (kindling.config.defaults._photos). In the issue's walk the patience never fired. For each seed
 this trains that default run and reports: the epochs it ran, whether early stopping ended it, its best
 epoch and its test accuracy; and, from its validation history, where a shorter patience would have
 stopped it and whether the model kept would have been the same (the best epoch comes before the stop).

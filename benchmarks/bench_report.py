@@ -60,7 +60,7 @@ def report_imports(run_dir: Path) -> list[str]:
     """The heavy modules that `kindling report` on a finished run imports (expected: none)."""
     script = (
         "import sys\n"
-        "from kindling.cli import main\n"
+        "from kindling.cli.main import main\n"
         f"main(['report', {str(run_dir)!r}])\n"
         "print('heavy:' + ','.join(m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules))\n"
     )

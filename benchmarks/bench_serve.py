@@ -63,7 +63,7 @@ import io, sys
 import numpy as np, torch
 from flask import Flask, jsonify, request
 from PIL import Image
-from kindling.bundle import load_bundle
+from kindling.bundle.files import load_bundle
 
 torch.set_num_threads(1)
 bundle = load_bundle(sys.argv[1])
@@ -96,7 +96,7 @@ def make_bundle(folder: Path) -> Path:
     """Seed 000's LeNet for 3x32x32 images, untrained, saved as a kindling Bundle."""
     import torch
 
-    from kindling.bundle import save_bundle
+    from kindling.bundle.files import save_bundle
     from kindling.data.signature import Signature
     from kindling.models import build
 
@@ -312,7 +312,7 @@ def bench_servers(run: Path, image: bytes, seconds: float) -> tuple[dict, dict]:
 
 
 def bench_export(run: Path) -> dict:
-    from kindling.export import export_run
+    from kindling.predict.export import export_run
 
     with tempfile.TemporaryDirectory() as tmp:
         return export_run(run, "onnx", Path(tmp) / "lenet.onnx", samples=64, threads=1)

@@ -27,7 +27,7 @@ def svc_on_kindling_split() -> float:
     import numpy as np
     from sklearn.svm import SVC
 
-    from kindling.config import DataConfig
+    from kindling.config.schema import DataConfig
     from kindling.data import build
 
     dm = build(DataConfig(name="digits"))

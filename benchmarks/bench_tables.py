@@ -42,8 +42,8 @@ def _mae(pred, y) -> float:
 
 def _train_kindling(recipe: Path, run_dir: Path, sets: list[str]) -> tuple[float, float]:
     """Train a recipe in-process; return (test MAE, seconds)."""
-    from kindling.config import load_config
-    from kindling.evaluate import evaluate
+    from kindling.config.schema import load_config
+    from kindling.evaluate.evaluation import evaluate
     from kindling.runner import train
 
     cfg = load_config(recipe, {"run_dir": str(run_dir)}, sets)
@@ -58,10 +58,10 @@ def _split_features(run_dir: Path):
     """The run's train+val and test rows, encoded with its fitted encoders: (X, y, X_test, y_test)."""
     import pandas as pd
 
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
     from kindling.data.tables import encode_records
     from kindling.data.tables.source import load_frames
-    from kindling.evaluate import data_config_for
+    from kindling.evaluate.evaluation import data_config_for
 
     bundle = load_bundle(run_dir)
     sig = bundle.signature
@@ -123,7 +123,7 @@ def bench_wide(work: Path, rows: int, columns: int, epochs: int) -> dict:
     """CSV of rows x columns -> DataModule (timed) -> `epochs` epochs of the default mlp (timed)."""
     from kindling import data as data_mod
     from kindling import models
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
     from kindling.data.tables.synth import wide_frame
     from kindling.train.trainer import Trainer
 

@@ -146,7 +146,7 @@ def _headline(result: dict) -> float:
 
 def _run_split(run, path: Path, target: str):
     """The run's train + val rows and test rows, encoded with its fitted encoders -> (X, y, X_test, y_test)."""
-    from kindling.config import DataConfig
+    from kindling.config.schema import DataConfig
     from kindling.data.tables import encode_records
     from kindling.data.tables.source import encode_target, load_frames
 

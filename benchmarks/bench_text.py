@@ -71,8 +71,8 @@ def _svm(x_train, y_train, x_test, y_test) -> tuple[float, float]:
 
 def _kindling(recipe: Path | None, flags: dict, sets: list[str], run_dir: Path) -> tuple[float, float, int]:
     """Train in-process; (test accuracy, seconds, epochs run)."""
-    from kindling.config import load_config
-    from kindling.evaluate import evaluate
+    from kindling.config.schema import load_config
+    from kindling.evaluate.evaluation import evaluate
     from kindling.runner import train
 
     cfg = load_config(recipe, {"run_dir": str(run_dir), **flags}, sets)
@@ -89,7 +89,7 @@ def _latency(run_dir: Path, repeats: int = 50) -> float:
     """Median ms for one raw text -> probabilities through the Bundle (tokenise, encode, forward)."""
     import torch
 
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
     from kindling.data.text import encode_texts
 
     bundle = load_bundle(run_dir)

@@ -1,7 +1,7 @@
 """The default text model (bare `--data text:FILE`) against the TF-IDF + linear-SVM baseline (issue 17).
 
 Two real corpora, each one file read with kindling's own text source and split by it (split_seed 0,
-test_fraction 0.25, 10% of the rest for validation), so the baseline (`kindling.baseline.fit_baseline`:
+test_fraction 0.25, 10% of the rest for validation), so the baseline (`kindling.evaluate.baseline.fit_baseline`:
 TF-IDF 1-2-grams over the run's own tokens + LinearSVC, C chosen on val) and the network see the same
 splits and tokens:
 
@@ -9,7 +9,7 @@ splits and tokens:
   one `label<TAB>text` file in a temporary folder), character tokens;
 - sms_spam: the SMS Spam Collection (../shared/data/sms_spam), word tokens.
 
-The network is whatever `kindling.defaults` chooses when only the data is given, trained in-process on
+The network is whatever `kindling.config.defaults` chooses when only the data is given, trained in-process on
 2 threads, 3 seeds (weights and shuffling; the split stays fixed). Seconds: wall-clock of `train`
 (including kindling's checkpoint and Bundle writes) and the process CPU seconds it used; test accuracy by
 `evaluate`. Medians over the seeds. A corpus that is absent is skipped with a note.
@@ -69,8 +69,8 @@ def _zh_tsv(tmp: Path) -> Path | None:
 def _baseline(path: Path) -> tuple[float, float, float, str]:
     """(test accuracy, wall s, CPU s, the line saying what the text source chose) of the baseline."""
     from kindling import data as data_mod
-    from kindling.baseline import fit_baseline
-    from kindling.config import DataConfig
+    from kindling.config.schema import DataConfig
+    from kindling.evaluate.baseline import fit_baseline
 
     notes = io.StringIO()
     with contextlib.redirect_stderr(notes), contextlib.redirect_stdout(notes):
@@ -85,9 +85,9 @@ def _baseline(path: Path) -> tuple[float, float, float, str]:
 def _default(path: Path, seed: int, run_dir: Path, model: str = "auto") -> tuple[float, float, float, str]:
     """(test accuracy, wall s, CPU s, model name) of the default model (or `model` with the training
     settings kindling chooses for it) trained with this seed."""
-    from kindling.bundle import load_bundle
-    from kindling.config import load_config
-    from kindling.evaluate import evaluate
+    from kindling.bundle.files import load_bundle
+    from kindling.config.schema import load_config
+    from kindling.evaluate.evaluation import evaluate
     from kindling.runner import train
 
     cfg = load_config(

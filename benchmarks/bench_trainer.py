@@ -56,7 +56,7 @@ def _kindling_timed(model, data, batch_size: int, threads: int, device: str = "c
     """One kindling epoch -> (wall s, CPU s, memory format chosen), timed by a callback on its events."""
     import torch
 
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
     from kindling.train.events import Callback
     from kindling.train.trainer import Trainer
 
@@ -333,7 +333,7 @@ def gpu_main() -> str:
 
 
 def main(quick: bool = False) -> str:
-    from kindling.config import DataConfig
+    from kindling.config.schema import DataConfig
     from kindling.data import build
 
     rounds = 1 if quick else 5

@@ -58,7 +58,7 @@ def evaluate_both(run: Path) -> dict:
     """The test split plainly and with test-time augmentation -> accuracy, loss and seconds of each."""
     import torch
 
-    from kindling.evaluate import evaluate
+    from kindling.evaluate.evaluation import evaluate
 
     torch.set_num_threads(THREADS)
     evaluate(run, "test")  # warm-up: the decoded-data cache and the first-call costs, for neither side
@@ -83,7 +83,7 @@ def quick_photos(root: Path) -> Path:
 
 def cases(quick: bool, work: Path) -> list[tuple[str, str, list[str]]]:
     """(name, data spec, extra flags): the bare defaults; quick: 2 epochs with the defaults' augmentation."""
-    from kindling.defaults import PHOTO_AUGMENT
+    from kindling.config.defaults import PHOTO_AUGMENT
 
     if quick:
         photos = quick_photos(work)

@@ -3,7 +3,7 @@
 For digits, wine, diabetes (regression: test MAE) and SMS spam, each recipe (recipes/digits.yaml,
 recipes/wine-mlp.yaml, recipes/diabetes-mlp.yaml, recipes/sms-spam.yaml) against the bare command: only
 `--data` (and `--target` where a table needs one; the built-in ones know theirs), `--run-dir` and `--seed`,
-so kindling.defaults chooses model, loss, monitor, batch size, epochs and early stopping. Both use the
+so kindling.config.defaults chooses model, loss, monitor, batch size, epochs and early stopping. Both use the
 default seeded 25% test split (split_seed 0), so they are scored on the same rows. Each trains with three
 seeds (`--seed`, which changes weights and shuffling, not the split); the test metric comes from
 `kindling evaluate RUN --json`, wall seconds are of `kindling train` as a process (torch's import

@@ -14,7 +14,7 @@ import pytest
 from kindling_testing import train_run
 
 os.environ.setdefault("KINDLING_TEST", "1")
-# kindling's own folder (the ledger of trusted code, kindling.codetrust) is the session's, never the
+# kindling's own folder (the ledger of trusted code, kindling.util.codetrust) is the session's, never the
 # user's: the runs trained here are recorded there, and child processes inherit it
 os.environ["KINDLING_HOME"] = tempfile.mkdtemp(prefix="kindling-home-")
 atexit.register(shutil.rmtree, os.environ["KINDLING_HOME"], True)

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from kindling import data
-from kindling.baseline import BaselineSkipped, compare_line, fit_baseline
-from kindling.baseline_run import budget_for
-from kindling.config import DataConfig
+from kindling.config.schema import DataConfig
 from kindling.data import DataModule
 from kindling.data.memory import Split
+from kindling.evaluate.baseline import BaselineSkipped, compare_line, fit_baseline
+from kindling.evaluate.baseline_run import budget_for
 from kindling_testing import write_sentiment_tsv
 
 
@@ -41,7 +41,7 @@ def test_images_use_shrunk_pixels():
 
 
 def test_images_also_try_a_linear_probe_on_the_networks_features():
-    from kindling.baseline import NETWORK_FEATURES, _arrays, _probe_arrays
+    from kindling.evaluate.baseline import NETWORK_FEATURES, _arrays, _probe_arrays
     from kindling.models import registry
 
     digits = build("digits")
@@ -108,7 +108,7 @@ def test_a_regression_baseline_wins_only_beyond_the_noise_of_the_networks_errors
 
 def _train(run_dir, *args: str) -> tuple[int, list[str]]:
     """The real CLI in-process; -> (exit code, the lines it printed on stdout)."""
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -117,7 +117,7 @@ def _train(run_dir, *args: str) -> tuple[int, list[str]]:
 
 
 def _cli(*args: str) -> tuple[int, str]:
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kindling.cli import main
+from kindling.cli.main import main
 
 KINDLING = [sys.executable, "-m", "kindling"]
 
@@ -21,7 +21,7 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from kindling.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    code = "import sys; from kindling.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -153,7 +153,7 @@ def test_the_command_ends_after_its_atexit_handlers_with_its_output_whole(digits
         "import atexit, sys\n"
         "atexit.register(lambda: print('atexit ran'))\n"
         f"sys.argv = ['kindling', 'evaluate', {str(digits_run)!r}, '--json']\n"
-        "from kindling.cli import entry\n"
+        "from kindling.cli.main import entry\n"
         "sys.exit(entry())\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
@@ -179,7 +179,7 @@ def test_an_exit_from_the_users_code_is_one_line_and_a_librarys_is_left_alone(tm
     (main returns 2); one raised by Python's or a library's own code (argparse here) keeps its meaning."""
     import argparse
 
-    from kindling.cli import _user_exit
+    from kindling.cli.main import _user_exit
 
     with pytest.raises(SystemExit) as library:
         argparse.ArgumentParser(prog="x").exit(3)

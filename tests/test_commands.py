@@ -38,7 +38,7 @@ def kindling(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.C
 
 HELP_EVERY_COMMAND = """
 import argparse, contextlib, io, json, sys
-from kindling.cli import build_parser, main
+from kindling.cli.main import build_parser, main
 parser = build_parser()
 report = {}
 for verb, sub in parser.commands.items():
@@ -158,7 +158,7 @@ def test_seed_and_deterministic_flags(tmp_path):
     import torch
     import yaml
 
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     args = [
         "train",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kindling.config import RunConfig, config_from_yaml, load_config, parse_set
+from kindling.config.schema import RunConfig, config_from_yaml, load_config, parse_set
 from kindling.errors import UserError
 
 
@@ -77,8 +77,8 @@ def test_run_dir_default_name():
 
 
 def test_flags_come_from_the_config_fields_with_their_defaults():
-    from kindling.cli_args import OneLineParser, _add_config_flags
-    from kindling.config import cli_flags
+    from kindling.cli.args import OneLineParser, _add_config_flags
+    from kindling.config.schema import cli_flags
 
     flags = {f.flag: f for f in cli_flags()}
     assert flags["--lr"].key == "optim.lr" and flags["--lr"].type is float and flags["--lr"].default is None
@@ -109,7 +109,7 @@ def test_flags_come_from_the_config_fields_with_their_defaults():
 
 
 def test_augment_help_lists_every_preset():
-    from kindling.config import cli_flags
+    from kindling.config.schema import cli_flags
     from kindling.data.augment import PRESETS
 
     text = next(f.help for f in cli_flags() if f.flag == "--augment")

@@ -41,7 +41,7 @@ def wine_cv(tmp_path_factory, wine_csv):
     import contextlib
     import io
 
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     cv_dir = tmp_path_factory.mktemp("cv") / "wine"
     out = io.StringIO()
@@ -68,7 +68,7 @@ def test_folds_partition_the_pool_stratified_and_seeded():
 
 def test_each_fold_is_a_run_directory_holding_its_own_part(wine_cv):
     from kindling import data as data_mod
-    from kindling.config import DataConfig
+    from kindling.config.schema import DataConfig
     from kindling.runner import load_saved_config
 
     cv_dir, out = wine_cv
@@ -95,7 +95,7 @@ def test_each_fold_is_a_run_directory_holding_its_own_part(wine_cv):
 
 
 def test_the_page_compares_the_folds(wine_cv):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     cv_dir, _ = wine_cv
     page = (cv_dir / "report.html").read_text()
@@ -123,7 +123,7 @@ def test_the_ensemble_bundle_averages_the_folds_for_evaluate_predict_and_load(wi
     from safetensors import safe_open
 
     import kindling
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     cv_dir, _ = wine_cv
     with safe_open(str(cv_dir / "best" / "model.safetensors"), "pt") as f:
@@ -134,7 +134,7 @@ def test_the_ensemble_bundle_averages_the_folds_for_evaluate_predict_and_load(wi
     test = predictor.sig  # the members' Signature, shared
     assert test.to_dict() == kindling.load(cv_dir / "fold-0").sig.to_dict()
     from kindling import data as data_mod
-    from kindling.evaluate import data_config_for
+    from kindling.evaluate.evaluation import data_config_for
 
     split = data_mod.build(data_config_for(predictor.bundle), quiet=True).test
     expected = _fold_probabilities(cv_dir, split.x)
@@ -159,7 +159,7 @@ def test_the_ensemble_bundle_averages_the_folds_for_evaluate_predict_and_load(wi
 def test_the_ensemble_exports_as_one_onnx_graph_equal_to_pytorch(wine_cv, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     import kindling
-    from kindling.export import export_run, real_inputs
+    from kindling.predict.export import export_run, real_inputs
 
     cv_dir, _ = wine_cv
     report = export_run(cv_dir, "onnx", tmp_path / "ensemble.onnx", samples=16)
@@ -258,7 +258,7 @@ def test_a_cv_killed_mid_fold_resumes_at_that_fold_and_step_exactly(tmp_path):
     assert (killed / "fold-0" / "best" / "model.safetensors").read_bytes() == fold0  # kept, not trained again
     history = [json.loads(line) for line in (killed / "fold-1" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in history] == [1, 2]
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     assert main(["cv", *CV_ARGS, "--run-dir", str(whole)]) == 0
     for i in range(2):
@@ -290,7 +290,7 @@ def test_a_cv_stopped_by_sigterm_names_the_cv_resume(tmp_path):
 
 
 def test_print_config_shows_the_fold_count(capsys):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     assert main(["cv", "--data", "wine", "--folds", "4", "--print-config"]) == 0
     assert "folds: 4" in capsys.readouterr().out
@@ -317,7 +317,7 @@ def top2(outputs, targets):
 
 
 def test_an_ensemble_of_your_own_model_keeps_its_code(tmp_path, capsys):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     (tmp_path / "net.py").write_text(NET + TOP2)
     cv_dir = tmp_path / "own"
@@ -341,7 +341,7 @@ def test_folds_compose_with_every_source_of_one_training_pool(source, tmp_path, 
     from image_files import write_folder
 
     from kindling import data as data_mod
-    from kindling.cli import main
+    from kindling.cli.main import main
     from kindling.runner import load_saved_config
     from kindling_testing import write_sentiment_tsv
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kindling.config import RunConfig
+from kindling.config.defaults import choose
+from kindling.config.schema import RunConfig
 from kindling.data.signature import Signature
-from kindling.defaults import choose
 
 
 def auto_config(**given) -> RunConfig:
@@ -107,7 +107,7 @@ def test_nothing_left_to_choose_says_nothing():
 
 
 def test_a_few_photos_resized_by_kindling_get_a_small_cnn_from_scratch():
-    from kindling.defaults import PHOTO_AUGMENT
+    from kindling.config.defaults import PHOTO_AUGMENT
 
     photos = Signature("classification", "image", [3, 80, 80], ["cat", "dog"], extras={"photo_side": 80})
     cfg = auto_config()
@@ -124,7 +124,7 @@ def test_a_few_photos_resized_by_kindling_get_a_small_cnn_from_scratch():
 
 
 def test_transfer_learning_or_a_given_size_keeps_the_photos_own_size():
-    from kindling.defaults import PHOTO_SIDE, photo_side
+    from kindling.config.defaults import PHOTO_SIDE, photo_side
 
     assert photo_side(auto_config()) == PHOTO_SIDE
     assert photo_side(auto_config(model__pretrained="imagenet")) is None

@@ -23,7 +23,7 @@ def test_any_message_becomes_one_line_keeping_its_start_and_its_advice():
 def test_the_cli_cuts_a_runaway_message_to_one_bounded_line(tmp_path, capsys):
     """A message made long by what the user typed (here a 2,000-character path) stays one bounded line
     that still starts with the path and ends with the advice."""
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     run = tmp_path.joinpath(*["d" * 200] * 10)
     assert main(["evaluate", str(run)]) == 2

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 import kindling
-from kindling.evaluate import evaluate
+from kindling.evaluate.evaluation import evaluate
 from kindling_testing import train_run
 
 

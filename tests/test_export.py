@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kindling.cli import main
+from kindling.cli.main import main
 from kindling_testing import train_run, write_sentiment_tsv
 
 
@@ -32,7 +32,7 @@ def _digit(run: Path, label: int = 3):
 
 def test_onnx_export_is_checked_and_usable_from_its_description_alone(run_copy, capsys):
     ort = pytest.importorskip("onnxruntime")
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
 
     assert main(["export", str(run_copy), "--format", "onnx", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -63,7 +63,7 @@ def test_onnx_export_is_checked_and_usable_from_its_description_alone(run_copy, 
 def test_torchscript_export_matches_pytorch(run_copy, tmp_path):
     import torch
 
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
     from kindling.data.transforms import make_preprocess
 
     out = tmp_path / "digits.pt"
@@ -77,7 +77,7 @@ def test_torchscript_export_matches_pytorch(run_copy, tmp_path):
 
 
 def test_a_failed_check_writes_nothing(run_copy, monkeypatch, capsys):
-    import kindling.export as export
+    import kindling.predict.export as export
 
     monkeypatch.setattr(export, "TOLERANCE", 0.0)  # no export matches float32 to 0: the check must fail
     assert main(["export", str(run_copy), "--format", "onnx"]) == 2
@@ -95,7 +95,7 @@ def test_user_mistakes_are_one_line_errors(run_copy, tmp_path, capsys):
 
 def test_table_model_exports_to_onnx(tmp_path):
     pytest.importorskip("onnxruntime")
-    from kindling.export import export_run
+    from kindling.predict.export import export_run
 
     run = tmp_path / "wine"
     train_run(run, "--data", "wine", "--model", "mlp", "--epochs", "1")
@@ -106,7 +106,7 @@ def test_table_model_exports_to_onnx(tmp_path):
 
 
 def test_text_model_exports_with_lengths(tmp_path):
-    from kindling.export import export_run
+    from kindling.predict.export import export_run
 
     write_sentiment_tsv(tmp_path / "t.tsv")
     run = tmp_path / "text"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kindling.errors import UserError
-from kindling.fileio import atomic_torch_save, atomic_write_bytes, load_checkpoint
+from kindling.util.fileio import atomic_torch_save, atomic_write_bytes, load_checkpoint
 
 
 def test_interrupted_write_leaves_old_file_intact(tmp_path, monkeypatch):
@@ -87,7 +87,7 @@ def test_a_file_padded_with_zeros_is_refused_at_the_chunk_where_they_start(tmp_p
     held a few chunks, never the file (tracemalloc counts every allocation Python makes)."""
     import tracemalloc
 
-    from kindling.fileio import CHUNK_BYTES, text_chunks
+    from kindling.util.fileio import CHUNK_BYTES, text_chunks
 
     path = tmp_path / "t.csv"
     line = "a,b,y\n"
@@ -108,7 +108,7 @@ def test_a_file_padded_with_zeros_is_refused_at_the_chunk_where_they_start(tmp_p
 
 
 def test_undecodable_bytes_are_placed_exactly_across_chunk_boundaries(tmp_path):
-    from kindling.fileio import CHUNK_BYTES, NotDecodable, read_text_checked
+    from kindling.util.fileio import CHUNK_BYTES, NotDecodable, read_text_checked
 
     path = tmp_path / "t.txt"
     head = b"x" * (CHUNK_BYTES - 1) + "é\n".encode()  # the é is cut in two by the first chunk's end
@@ -121,7 +121,7 @@ def test_undecodable_bytes_are_placed_exactly_across_chunk_boundaries(tmp_path):
 
 
 def test_utf16_text_holds_zero_bytes_and_is_text(tmp_path):
-    from kindling.fileio import read_text_checked
+    from kindling.util.fileio import read_text_checked
 
     path = tmp_path / "t.csv"
     path.write_bytes("a,y\n1,猫\n".encode("utf-16"))  # with its BOM; every ASCII character has a zero byte
@@ -129,7 +129,7 @@ def test_utf16_text_holds_zero_bytes_and_is_text(tmp_path):
 
 
 def test_a_runaway_line_is_refused_with_its_number_and_lines_stream(tmp_path):
-    from kindling.fileio import CHUNK_BYTES, text_chunks, text_lines
+    from kindling.util.fileio import CHUNK_BYTES, text_chunks, text_lines
 
     path = tmp_path / "t.txt"
     path.write_text("short\n" + "x" * (CHUNK_BYTES + 10) + "\nend", encoding="utf-8")

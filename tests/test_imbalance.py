@@ -13,7 +13,7 @@ from sklearn import metrics as skm
 
 from kindling.data.signature import Signature
 from kindling.errors import UserError
-from kindling.evaluate import Evaluation
+from kindling.evaluate.evaluation import Evaluation
 from kindling.task import task_for
 from kindling.task.imbalance import advice, auto_weights, class_weights, read_weights
 from kindling.task.threshold import (

@@ -18,7 +18,7 @@ import requests
 from sklearn import metrics as skm
 
 import kindling
-from kindling.cli import main
+from kindling.cli.main import main
 from kindling.errors import UserError
 
 FLAGS = ["--class-weights", "auto", "--sampler", "balanced", "--threshold", "auto"]
@@ -131,7 +131,7 @@ def test_evaluate_reports_the_imbalance_metrics_at_the_bundles_threshold(trained
 def moved(trained, tmp_path_factory):
     """A copy of the run whose Bundle decides at the median p(yes) of the test rows, so that the threshold,
     not argmax, visibly decides about half of them; (run, the test rows, p(yes), the expected labels)."""
-    from kindling.bundle import read_meta, update_meta
+    from kindling.bundle.files import read_meta, update_meta
 
     run, _, _ = trained
     copy = tmp_path_factory.mktemp("moved") / "run"

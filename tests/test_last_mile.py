@@ -25,7 +25,7 @@ import yaml
 from torch import nn
 
 import kindling
-from kindling.cli import main
+from kindling.cli.main import main
 from kindling.errors import MAX_MESSAGE
 from kindling.task.problems import SMALL_VAL
 

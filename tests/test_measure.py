@@ -1,4 +1,4 @@
-"""The rules the trainer and the server share for measuring threads and layouts (kindling.measure)."""
+"""The rules the trainer and the server share for measuring threads and layouts (kindling.util.measure)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from kindling.measure import (
+from kindling.util.measure import (
     MARGIN,
     RECHECK,
     SLOWER,

@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.multiclass import OneVsRestClassifier
 
-from kindling.cli import main
+from kindling.cli.main import main
 from kindling_testing import train_run
 
 LABELS = ["even", "ge5", "loop"]

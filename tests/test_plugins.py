@@ -67,7 +67,7 @@ def broken(tmp_path_factory) -> Path:
 def test_listings_show_the_plugin_and_its_package_without_importing_torch(installed):
     # the plug-in's data module imports torch at its top: listing must read it without importing it
     code = (
-        "import sys; from kindling.cli import main\n"
+        "import sys; from kindling.cli.main import main\n"
         "for what in ('models', 'datasets', 'commands'): main(['list', what])\n"
         "print('torch imported:', 'torch' in sys.modules)"
     )

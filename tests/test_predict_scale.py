@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kindling.cli import main
+from kindling.cli.main import main
 from kindling_testing import train_run, write_sentiment_tsv
 
 
@@ -39,7 +39,7 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def test_a_folder_in_batches_to_csv(digits_run, digit_folder, tmp_path):
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
 
     root, truth = digit_folder
     out = tmp_path / "preds.csv"

@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from kindling import safepickle
 from kindling.errors import UserError
+from kindling.util import safepickle
 
 PLAIN = {"体": 0, "a": 1, "<UNK>": 2, "<PAD>": 3, "nested": [1, 2.5, (True, None, "x"), {"k": -(2**70)}]}
 

@@ -165,7 +165,7 @@ def test_training_names_the_data_and_writes_a_checked_graph(trained):
     assert len(said) == 1 and said[0].startswith("model Net is defined in this session"), done.stdout
     assert "display_name: Digits28 (a Dataset)" in (folder / "run" / "config.yaml").read_text()
     assert session["model_type"] == "Net"  # the session that trained it keeps the real class
-    from kindling.bundle import read_meta
+    from kindling.bundle.files import read_meta
 
     graph = read_meta(folder / "run" / "best")["graph"]
     data = (folder / "run" / "best" / "model.onnx").read_bytes()

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kindling.config import RunConfig
+from kindling.config.schema import RunConfig
 from kindling.data.signature import Signature
 from kindling.errors import UserError
 from kindling.task import Classification, MultiLabel, Regression, task_for

@@ -108,8 +108,8 @@ def _manual_tta_probabilities(run, x_raw: torch.Tensor) -> torch.Tensor:
 
 def test_evaluate_tta_changes_the_output_as_documented_and_records_it(shifted_digits, capsys):
     from kindling import data as data_mod
-    from kindling.cli import main
-    from kindling.config import DataConfig
+    from kindling.cli.main import main
+    from kindling.config.schema import DataConfig
 
     assert main(["evaluate", str(shifted_digits), "--json"]) == 0
     plain = json.loads(capsys.readouterr().out)
@@ -138,7 +138,7 @@ def test_predict_tta_averages_and_says_so_in_json_csv_and_python(shifted_digits,
     import numpy as np
 
     import kindling
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     sample = np.random.default_rng(0).integers(0, 256, (1, 8, 8), dtype=np.uint8)
     np.save(tmp_path / "x.npy", sample)

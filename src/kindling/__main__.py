@@ -2,6 +2,6 @@
 
 import sys
 
-from kindling.cli import entry
+from kindling.cli.main import entry
 
 sys.exit(entry())

@@ -27,8 +27,8 @@ SECTIONS = ("data", "model", "optim", "sched", "train")
 def keyword_keys() -> dict[str, str]:
     """keyword -> dotted config key: every flag's name (`batch_size` for --batch-size, `data` for --data)
     and every field name that is unique across the sections (`weight_decay` -> optim.weight_decay)."""
-    from kindling.cli_args import flag_keys
-    from kindling.config import RunConfig
+    from kindling.cli.args import flag_keys
+    from kindling.config.schema import RunConfig
 
     defaults = RunConfig()
     seen: dict[str, list[str]] = {}
@@ -43,7 +43,7 @@ def keyword_keys() -> dict[str, str]:
 
 def config_from_keywords(recipe: str | Path | None, keywords: dict[str, Any], sets: dict | None = None):
     """The RunConfig for `fit(recipe, **keywords)`: defaults < recipe < keywords < `set` (dotted keys)."""
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
 
     table = keyword_keys()
     flags: dict[str, Any] = {}
@@ -92,7 +92,9 @@ def fit(
     keywords.update(_own_code(loss, metrics, callbacks))
     cfg = _config(recipe, data, model, resume, set, keywords)
     try:
-        if resume is not None and is_cv_dir(resume):  # a small table's fold ensemble (kindling.defaults)
+        if resume is not None and is_cv_dir(
+            resume
+        ):  # a small table's fold ensemble (kindling.config.defaults)
             return CrossValidation(cross_validate(cfg, resume=resume))
         run_dir = train(cfg, resume=resume, overwrite=overwrite, instead=instead_of_one_network(overwrite))
     except Interrupted as exc:
@@ -181,7 +183,7 @@ def _config(recipe, data: Any, model: Any, resume, sets: dict | None, keywords: 
         keywords["model"] = model if isinstance(model, str) else reference_for(model)
     if resume is None or recipe is not None:
         return config_from_keywords(recipe, keywords, sets)
-    from kindling.config import from_dict
+    from kindling.config.schema import from_dict
 
     base = load_saved_config(Path(resume)).to_dict()
     cfg = config_from_keywords(None, keywords, sets)
@@ -201,7 +203,7 @@ def _hand_over(data: Any, keywords: dict) -> dict:
 
 def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> dict:
     """A resumed run's saved config with only the keys the caller gave on top."""
-    from kindling.config import flatten, set_dotted
+    from kindling.config.schema import flatten, set_dotted
 
     table = keyword_keys()
     given = [table[k] for k in keywords if k in table] + list(sets or {})
@@ -223,8 +225,8 @@ def load(
 
     A model from your own file is imported from that file when you trained with it on this machine;
     `code="my_net.py"` names the file again (a Bundle trained elsewhere, a file moved since: used when
-    its sha256 is the recorded one), `trust_code=True` uses the Bundle's own copy (kindling.codetrust)."""
-    from kindling.predict import Predictor
+    its sha256 is the recorded one), `trust_code=True` uses the Bundle's own copy (kindling.util.codetrust)."""
+    from kindling.predict.predictor import Predictor
 
     _name_code(code)
     return Predictor.load(path, device, trust_code, tta)
@@ -233,7 +235,7 @@ def load(
 def _name_code(code: str | Path | None) -> None:
     """`code=`: the user's own model file, named again for the Bundles this process loads."""
     if code is not None:
-        from kindling.codetrust import point_at
+        from kindling.util.codetrust import point_at
 
         point_at(code)
 
@@ -262,8 +264,8 @@ class Run:
     ) -> dict:
         """The dict `kindling evaluate RUN --json` prints (written to metrics_<split>.json, as there);
         `code=` as in `kindling.load`; `tta=True` as `--tta` (metrics_<split>_tta.json)."""
-        from kindling.evaluate import evaluate
-        from kindling.fileio import atomic_write_json
+        from kindling.evaluate.evaluation import evaluate
+        from kindling.util.fileio import atomic_write_json
 
         _name_code(code)
         result = evaluate(self.dir, split, data, tta=tta)
@@ -277,8 +279,8 @@ class Run:
         input kind: a DataFrame, dicts, an array or tensor, or a CSV path (tables); PIL images, arrays,
         tensors, image files, folders or globs (images); strings or a text file (text). `code=` as in
         `kindling.load`; `tta=True` as `--tta` (each prediction then carries `tta_views`)."""
-        from kindling.batch_predict import Job, check_job, run_job
-        from kindling.predict import Predictor
+        from kindling.predict.batch import Job, check_job, run_job
+        from kindling.predict.predictor import Predictor
 
         _name_code(code)
         predictor = Predictor.load(self.dir, tta=tta)
@@ -302,7 +304,7 @@ class Run:
         self, fmt: str = "onnx", output: str | Path | None = None, code: str | Path | None = None
     ) -> dict:
         """Export to ONNX or TorchScript, checked against PyTorch; -> the export report."""
-        from kindling.export import export_run
+        from kindling.predict.export import export_run
 
         _name_code(code)
         return export_run(self.dir, fmt, output)

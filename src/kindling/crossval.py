@@ -28,21 +28,21 @@ from dataclasses import asdict
 from pathlib import Path
 
 from kindling import data as data_mod
-from kindling import defaults
-from kindling.baseline_run import after_training
-from kindling.bundle import read_bundle, save_bundle
-from kindling.config import RunConfig, default_name
+from kindling.bundle.files import read_bundle, save_bundle
+from kindling.config import defaults
+from kindling.config.schema import RunConfig, default_name
 from kindling.data.folds import stratified
 from kindling.data.images.decode import photos_at
 from kindling.errors import UserError
-from kindling.evaluate import evaluate
-from kindling.fileio import atomic_write_json, atomic_write_text, read_json
+from kindling.evaluate.baseline_run import after_training
+from kindling.evaluate.evaluation import evaluate
 from kindling.models import build
 from kindling.report.evidence import read_history
 from kindling.report.folds import write_page
 from kindling.runner import check_resume_config, has_checkpoint, load_saved_config, train
 from kindling.task import task_for
 from kindling.task.threshold import decision_record
+from kindling.util.fileio import atomic_write_json, atomic_write_text, read_json
 
 STATE = "cv.json"
 HEADLINE = ("accuracy", "macro_f1", "loss", "mae", "rmse", "r2")  # shown first, in this order
@@ -117,7 +117,7 @@ def cross_validate(
 
 def instead_of_one_network(overwrite: bool = False, echo=print):
     """What `kindling train` runs when the defaults choose the fold ensemble for a small table
-    (kindling.defaults.ENSEMBLE_ROWS): the cross-validation of the settled config, kept as one Bundle."""
+    (kindling.config.defaults.ENSEMBLE_ROWS): the cross-validation of the settled config, kept as one Bundle."""
 
     def run(cfg: RunConfig) -> Path:
         return cross_validate(cfg, cfg.data.folds, True, None, overwrite, echo, announced=True)

@@ -8,11 +8,11 @@ import shutil
 import time
 from pathlib import Path
 
-from kindling import defaults
-from kindling.config import RunConfig, config_from_yaml, default_name, flatten
-from kindling.config_checks import check_against_data
+from kindling.config import defaults
+from kindling.config.checks import check_against_data
+from kindling.config.schema import RunConfig, config_from_yaml, default_name, flatten
 from kindling.errors import UserError, near_folder
-from kindling.fileio import atomic_write_json, atomic_write_text, read_utf8
+from kindling.util.fileio import atomic_write_json, atomic_write_text, read_utf8
 
 # keys that may change when a run is resumed; any other difference is refused
 RESUMABLE_CHANGES = (
@@ -120,9 +120,9 @@ def load_saved_config(run_dir: Path) -> RunConfig:
 
 def remember_code(cfg: RunConfig) -> None:
     """The user's own files this run imports (its model, a `py:` data source) go in kindling's ledger of
-    trusted code (kindling.codetrust), so that its Bundle loads here without naming them again."""
-    from kindling.codetrust import remember_data
+    trusted code (kindling.util.codetrust), so that its Bundle loads here without naming them again."""
     from kindling.models import recorded, usercode
+    from kindling.util.codetrust import remember_data
 
     if usercode.is_reference(cfg.model.name):
         recorded.remember_trained(cfg.model.name)
@@ -132,8 +132,8 @@ def remember_code(cfg: RunConfig) -> None:
 def check_saved_code(cfg: RunConfig, run_dir: Path, state: dict) -> None:
     """A resumed run imports only code this user pointed at: the model file or module and a `py:` data
     source its config.yaml names must be ones trained with here (a run folder is anyone's to send)."""
-    from kindling.codetrust import check_saved_data
     from kindling.models import recorded, usercode
+    from kindling.util.codetrust import check_saved_data
 
     if usercode.is_reference(cfg.model.name):
         recorded.check_saved_reference(cfg.model.name, run_dir, state.get("code"))
@@ -190,16 +190,16 @@ def train(
     instead=None,
 ) -> Path:
     """Train `cfg` (or resume the run at `resume`) and return the run directory. `instead(cfg)`: what
-    runs when the defaults choose the fold ensemble for a small table (kindling.defaults.ENSEMBLE_ROWS;
+    runs when the defaults choose the fold ensemble for a small table (kindling.config.defaults.ENSEMBLE_ROWS;
     the faces pass kindling.crossval's), given the settled config; without it one network is trained."""
     from kindling import data as data_mod
     from kindling import models
-    from kindling.envinfo import collect
     from kindling.report.loggers import resolve_loggers
     from kindling.task import task_for
     from kindling.train import checkpoint, distributed, rng
     from kindling.train.trainer import Trainer
     from kindling.train.userfns import Own
+    from kindling.util.envinfo import collect
 
     distributed.adopt_slurm_env()  # under srun without torchrun: SLURM's ranks, before rank 0 is asked
     resolve_loggers(cfg.train.logger)  # a logger's missing package is refused before any file is written
@@ -305,7 +305,7 @@ def train(
         imbalanced = end_of_run_line(cfg, data, run_dir)  # a rare class: the flags that answer it
         if imbalanced:
             echo(imbalanced)
-        from kindling.session_graph import after_training as add_session_graph
+        from kindling.predict.session_graph import after_training as add_session_graph
 
         add_session_graph(run_dir, data, echo)  # a notebook's or a script's model: its graph, for elsewhere
         _baseline(cfg, data, run_dir, time.perf_counter() - started, echo)
@@ -332,7 +332,7 @@ def _baseline(cfg: RunConfig, data, run_dir: Path, train_seconds: float, echo) -
         or not (run_dir / "best" / "model.safetensors").is_file()
     ):
         return
-    from kindling.baseline_run import after_training
+    from kindling.evaluate.baseline_run import after_training
 
     after_training(data, run_dir, train_seconds, cfg.data.memory_budget_mb, echo)
 

@@ -89,7 +89,7 @@ def _only_json(run: Path) -> None:
 
 
 def _graph(data: bytes | None, sha: str | None = None, file: str = "model.onnx"):
-    """A model of a notebook's session (its graph stands in for its code: kindling.bundle_graph) whose graph
+    """A model of a notebook's session (its graph stands in for its code: kindling.bundle.graph) whose graph
     is `data` (None: no file), named in the header with `sha` (default: the bytes' own sha256)."""
     import hashlib
 

@@ -37,7 +37,7 @@ def snapshot(folder: Path) -> set[str]:
 
 def refuse(case: Case, folder: Path, capsys, allowed_new: Callable[[str], bool] = lambda p: False) -> str:
     """Run `kindling <argv>` for `case` in `folder`; assert a clean one-line refusal; return the line."""
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     argv = case.build(folder)
     before = snapshot(folder)

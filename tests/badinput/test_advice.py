@@ -19,7 +19,7 @@ def by_name(cases, name):
 
 def follow(case, tmp_path, capsys, pattern: str) -> None:
     """Refused first; then the flags `pattern` captures from the line, added to the same argv, succeed."""
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     line = refuse(case, tmp_path, capsys, allowed_new=lambda p: p != "run" and not p.startswith("run/"))
     found = re.search(pattern, line)

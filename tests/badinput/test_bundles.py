@@ -27,7 +27,7 @@ def test_damaged_bundle_is_refused_in_one_line(case, tmp_path, capsys):
 
 def test_edited_bundle_json_is_one_warning_and_the_header_is_used(tmp_path, capsys):
     """bundle.json is only the readable copy: an edit changes nothing, and says so in one line."""
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     run = runs.copy_run(tmp_path)
     copy = run / "best" / "bundle.json"
@@ -45,7 +45,7 @@ def test_edited_bundle_json_is_one_warning_and_the_header_is_used(tmp_path, caps
 
 
 def test_unreadable_bundle_json_is_one_warning(tmp_path, capsys):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     run = runs.copy_run(tmp_path)
     (run / "best" / "bundle.json").write_text("{ not json")
@@ -56,7 +56,7 @@ def test_unreadable_bundle_json_is_one_warning(tmp_path, capsys):
 
 
 def test_an_intact_bundle_gives_no_warning(tmp_path, capsys):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     run = runs.copy_run(tmp_path)
     capsys.readouterr()
@@ -97,7 +97,7 @@ def test_bytes_flipped_anywhere_in_the_weights_file_never_give_a_traceback(flips
     hit a value that is still valid) or is refused in one clean line; never a traceback."""
     import numpy as np
 
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     folder = tmp_path_factory.mktemp("flip")
     bundle = folder / "best"

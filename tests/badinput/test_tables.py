@@ -25,7 +25,7 @@ def accepted_or_refused(
     content: bytes, capsys, file: str = "t.csv", spec: str = "csv:{}", *args: str
 ) -> None:
     """Train a dry run on `content` as FILE: exit 0, or exit 2 with one line and nothing left behind."""
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     args = args or ("--target", "y", "--model", "mlp")
     with tempfile.TemporaryDirectory() as name:

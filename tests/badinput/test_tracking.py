@@ -23,7 +23,7 @@ def test_a_tracking_server_that_refuses_the_connection_is_one_warning_and_traini
     tmp_path, capsys, monkeypatch
 ):
     pytest.importorskip("mlflow")
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     with socket.socket() as s:  # a port nobody listens on: bound, never listening, then closed
         s.bind(("127.0.0.1", 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from image_files import write_annotations, write_folder
 
-from kindling.cli import main
+from kindling.cli.main import main
 
 
 def train(tmp_path, data: str, *extra: str) -> int:

@@ -19,7 +19,7 @@ from image_files import (
 )
 
 from kindling import data as data_mod
-from kindling.config import DataConfig
+from kindling.config.schema import DataConfig
 from kindling.errors import UserError
 
 
@@ -177,9 +177,9 @@ def test_over_memory_budget_streams_the_same_pixels(tmp_path):
 def test_predict_resizes_and_converts_like_training(tmp_path):
     from PIL import Image
 
-    from kindling.cli import main
+    from kindling.cli.main import main
     from kindling.data.images.decode import decode_one
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
 
     root = write_folder(tmp_path / "hym", per_class=8, size=24)
     run = tmp_path / "run"
@@ -216,7 +216,7 @@ def test_predict_resizes_and_converts_like_training(tmp_path):
 
 
 def test_training_runs_on_streamed_images(tmp_path, capsys):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     root = write_folder(tmp_path / "hym", per_class=6)
     args = ["train", "--data", f"folder:{root}", "--model", "lenet", "--epochs", "1", "--threads", "1"]

@@ -15,8 +15,8 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from kindling import data as data_mod
-from kindling.cli import main
-from kindling.config import DataConfig
+from kindling.cli.main import main
+from kindling.config.schema import DataConfig
 from kindling.data.labelsets import LabelSets, check_matrix, indicator_matrix, split_cells, split_indices
 from kindling.errors import UserError
 from kindling.task.multilabel import GRID, label_metrics, tune_thresholds
@@ -125,7 +125,7 @@ def test_each_label_gets_the_threshold_of_its_best_f1():
 
 
 def test_a_bundle_with_thresholds_that_do_not_fit_its_labels_is_refused(tmp_path):
-    from kindling.bundle_check import check_meta
+    from kindling.bundle.check import check_meta
 
     meta = {
         "model": {"name": "mlp"},

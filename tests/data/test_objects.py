@@ -12,8 +12,8 @@ from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 
 from kindling import data as data_mod
-from kindling.cli import main
-from kindling.config import DataConfig
+from kindling.cli.main import main
+from kindling.config.schema import DataConfig
 from kindling.data.objects import register_objects
 from kindling.data.streamed import StreamSplit
 from kindling.errors import UserError
@@ -120,7 +120,7 @@ def test_a_standard_transform_is_replayed_on_raw_files_exactly(tmp_path, capsys)
     for i in (0, 5):
         raw[i][0].save(tmp_path / f"img{i}.png")
     assert cli_train(tmp_path, register_objects(ds), model="lenet") == 0
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
 
     predictor = Predictor.load(tmp_path / "run")
     for i in (0, 5):
@@ -327,7 +327,7 @@ def test_kindling_fit_takes_the_objects_themselves(tmp_path, capsys):
 def test_objects_are_named_as_the_user_knows_them():
     import pandas as pd
 
-    from kindling.config import RunConfig, default_name
+    from kindling.config.schema import RunConfig, default_name
     from kindling.data.objects import display_name
 
     X = np.zeros((1797, 64), dtype=np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kindling.config import DataConfig
+from kindling.config.schema import DataConfig
 from kindling.data import build
 from kindling.data.split import train_val_test
 

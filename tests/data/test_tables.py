@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kindling.config import DataConfig
+from kindling.config.schema import DataConfig
 from kindling.data import build
 from kindling.data.tables import encode_records, prediction_frame, read_table
 from kindling.data.tables.synth import TEMPS_COLUMNS, temps_frame

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kindling.cli import main
+from kindling.cli.main import main
 from kindling.data.tables.synth import temps_frame
 from kindling_testing import train_run
 
@@ -62,7 +62,7 @@ def test_evaluate_reports_regression_metrics_in_degrees(temps_run, capsys):
 
 def test_predictions_from_a_new_csv_match_the_bundle(temps_run, tmp_path):
     from kindling.data.tables import predict_frame, read_table
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
 
     run, _ = temps_run
     new = tmp_path / "new.csv"
@@ -77,7 +77,7 @@ def test_classification_run_predicts_class_probabilities(tmp_path):
     from sklearn.datasets import load_wine
 
     from kindling.data.tables import predict_frame
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
 
     run = tmp_path / "runs" / "wine"
     train_run(run, "--data", "wine", "--model", "linear", "--epochs", "2")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kindling.cli import main
-from kindling.config import DataConfig
+from kindling.cli.main import main
+from kindling.config.schema import DataConfig
 from kindling.data import build
 from kindling.data.tables import read_table
 from kindling.data.tables.synth import temps_frame

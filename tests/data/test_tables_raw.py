@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kindling.cli import main
-from kindling.config import DataConfig
+from kindling.cli.main import main
+from kindling.config.schema import DataConfig
 from kindling.data import build
 from kindling.data.tables import encode_records
 from kindling.data.tables.schema import infer_task

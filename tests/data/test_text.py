@@ -9,7 +9,7 @@ import pytest
 import text_files
 
 from kindling import data as data_mod
-from kindling.config import DataConfig
+from kindling.config.schema import DataConfig
 from kindling.data.text import encode_texts
 from kindling.data.text.tokenize import auto_pad_size, build_vocab, char_tokens, choose_tokenizer, word_tokens
 from kindling.errors import UserError

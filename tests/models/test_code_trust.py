@@ -1,4 +1,4 @@
-"""A Bundle runs only code its user pointed at (kindling.codetrust, kindling.models.recorded).
+"""A Bundle runs only code its user pointed at (kindling.util.codetrust, kindling.models.recorded).
 
 The crafted Bundles of the bad-input corpus (tests/badinput/cases_codetrust.py) are refused here through
 `kindling.load` and a real `kindling serve` process too, and the planted code never runs. The user's
@@ -20,9 +20,9 @@ import pytest
 
 from badinput import runs
 from badinput.cases_codetrust import ATTACKS, USER_NET, craft, planted, sha
-from kindling import codetrust
-from kindling.cli import main
+from kindling.cli.main import main
 from kindling.errors import UserError
+from kindling.util import codetrust
 from kindling_testing import train_run
 
 
@@ -324,7 +324,7 @@ def test_an_unwritable_ledger_costs_a_warning_not_the_run(tmp_path, capsys, monk
 def test_the_ledger_is_in_kindlings_own_folder(monkeypatch):
     monkeypatch.delenv("KINDLING_HOME")
     assert codetrust.ledger_path() == Path("~/.cache/kindling/trusted-code.json").expanduser()
-    from kindling.config import DataConfig
+    from kindling.config.schema import DataConfig
 
     assert DataConfig().data_dir == codetrust.HOME_DEFAULT
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from kindling.cli import main
-from kindling.config import RunConfig
+from kindling.cli.main import main
+from kindling.config.schema import RunConfig
 from kindling.data.signature import Signature
 from kindling.errors import UserError
 from kindling.models import registry

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kindling.cli import main
+from kindling.cli.main import main
 from kindling.errors import UserError
-from kindling.inspect_model import inspect_model, parse_shape
+from kindling.models.inspect import inspect_model, parse_shape
 
 
 def test_lenet_table_shows_the_seed_shapes_and_formula():

@@ -14,7 +14,7 @@ import torch
 
 from kindling import data as data_mod
 from kindling import models
-from kindling.config import DataConfig, load_config
+from kindling.config.schema import DataConfig, load_config
 from kindling.errors import UserError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))  # tests/data/text_files.py
@@ -138,9 +138,9 @@ def _train(
 
 @pytest.mark.parametrize("name", TEXT_MODELS)
 def test_train_one_epoch_then_evaluate_and_predict(name, tmp_path):
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
     from kindling.data.text import encode_texts
-    from kindling.evaluate import evaluate, format_table
+    from kindling.evaluate.evaluation import evaluate, format_table
 
     root = text_files.write_thucnews(tmp_path / "thuc", sizes=(90, 21, 21))
     sets = [f"model.options={json.dumps(SMALL[name])}"]
@@ -189,7 +189,7 @@ def test_textrnn_learns_and_early_stops_by_steps(tmp_path):
         sets=["model.options={embed: 16, hidden: 16}"],
         said=said,
     )
-    from kindling.evaluate import evaluate
+    from kindling.evaluate.evaluation import evaluate
 
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(records) < 30  # stopped by patience_steps long before 30 epochs
@@ -211,7 +211,7 @@ def test_sms_recipe_trains_on_a_headerless_tsv(tmp_path, monkeypatch):
     text_files.write_sms_tsv(tmp_path / "SMSSpamCollection", 200)
     monkeypatch.chdir(tmp_path)
     run = _train(tmp_path, recipe=str(RECIPES / "sms-spam.yaml"))  # unchanged: 8 short epochs
-    from kindling.evaluate import evaluate
+    from kindling.evaluate.evaluation import evaluate
 
     assert evaluate(run)["accuracy"] >= 0.9
     shutil.rmtree(run)
@@ -219,9 +219,9 @@ def test_sms_recipe_trains_on_a_headerless_tsv(tmp_path, monkeypatch):
 
 def test_the_default_text_model_trains_predicts_and_exports(tmp_path):
     """Bare `--data text:FILE`: kindling picks linear-ngrams; its Bundle predicts and exports to ONNX."""
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
     from kindling.data.text import encode_texts
-    from kindling.export import export_run
+    from kindling.predict.export import export_run
     from kindling_testing import write_sentiment_tsv
 
     write_sentiment_tsv(tmp_path / "t.tsv", rows=120)

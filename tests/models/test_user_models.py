@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kindling.cli import main
+from kindling.cli.main import main
 from kindling_testing import train_run
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def test_log_softmax_model_is_trained_with_nll(seed_run):
     F.nll_loss) and the Bundle keeps the convention; a logits model keeps cross-entropy."""
     import torch
 
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
     from kindling.task import task_of_bundle
 
     log_probs = task_of_bundle(load_bundle(seed_run("MnistNet")))
@@ -341,7 +341,7 @@ def test_text_model_gets_vocab_size_and_lengths(tmp_path, capsys):
 
 
 def test_default_run_name_uses_the_class_name():
-    from kindling.config import RunConfig, default_name
+    from kindling.config.schema import RunConfig, default_name
 
     cfg = RunConfig()
     cfg.data.name, cfg.model.name = "folder:data/ants", "tests/seed_models.py:LeNet"

@@ -16,7 +16,7 @@ import torch
 
 from kindling import data as data_mod
 from kindling import models
-from kindling.config import DataConfig, load_config
+from kindling.config.schema import DataConfig, load_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))  # tests/data/text_files.py
 import text_files  # noqa: E402
@@ -129,8 +129,8 @@ def _train(tmp_path: Path, root: Path, name: str, sets: list[str]) -> Path:
 
 @pytest.mark.parametrize("name, options", [("textrnn", "{hidden: 8}"), ("bow", "{buckets: 32}")])
 def test_seed_files_train_one_epoch_then_predict(name, options, seed_pair, tmp_path, capsys):
-    from kindling.bundle import load_bundle
-    from kindling.cli import main
+    from kindling.bundle.files import load_bundle
+    from kindling.cli.main import main
 
     root, vocab, vectors = seed_pair
     sets = [

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kindling.cli import main
+from kindling.cli.main import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))  # tests/data/image_files.py
 import image_files  # noqa: E402

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kindling.cli import main
-from kindling.config import DataConfig
-from kindling.doctor import diagnose, scan_image_folder
+from kindling.cli.main import main
+from kindling.config.schema import DataConfig
+from kindling.report.doctor import diagnose, scan_image_folder
 
 
 def test_digits_is_clean_and_balanced(capsys):
@@ -65,7 +65,7 @@ def test_diagnose_folder_source_end_to_end(photos):
 
 
 def test_table_missing_values_and_types(tmp_path):
-    from kindling.doctor import inspect_table
+    from kindling.report.doctor import inspect_table
 
     path = tmp_path / "t.csv"
     path.write_text("a,b,label\n1,x,0\n,y,1\n3,,0\n4,z,1\n")

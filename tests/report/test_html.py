@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from kindling.cli import main
+from kindling.cli.main import main
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_report_is_one_self_contained_page(run_copy, capsys):
 
 
 def test_report_shows_evaluate_per_class_numbers(run_copy):
-    from kindling.evaluate import evaluate
+    from kindling.evaluate.evaluation import evaluate
     from kindling.report.html import write_report
 
     write_report(run_copy)

@@ -37,7 +37,7 @@ def test_training_leaves_the_plots_behind(digits_run):
 
 
 def test_confusion_and_per_class_equal_evaluate(digits_run):
-    from kindling.evaluate import evaluate
+    from kindling.evaluate.evaluation import evaluate
 
     result = evaluate(digits_run, "test")
     index = _index(digits_run)
@@ -57,9 +57,9 @@ def test_learning_curves_draw_metrics_jsonl(digits_run):
 
 
 def test_grid_and_top_losses_agree_with_the_model(digits_run):
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
     from kindling.data import build
-    from kindling.evaluate import data_config_for
+    from kindling.evaluate.evaluation import data_config_for
     from kindling.report.evidence import collect_and_evaluate, grid_indices
 
     bundle = load_bundle(digits_run)
@@ -74,7 +74,7 @@ def test_grid_and_top_losses_agree_with_the_model(digits_run):
     assert losses == sorted(losses, reverse=True)
     assert losses[0] == pytest.approx(float(preds.loss.max()), rel=1e-5)
     assert rows[0]["name"] == test.names[rows[0]["index"]]
-    from kindling.evaluate import evaluate
+    from kindling.evaluate.evaluation import evaluate
 
     assert float(preds.loss.mean()) == pytest.approx(evaluate(digits_run, "test")["loss"], rel=1e-4)
 
@@ -109,7 +109,7 @@ def test_regression_and_text_views():
 
 
 def test_lr_find_suggests_a_rate_and_draws_it(tmp_path):
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
     from kindling.errors import UserError
     from kindling.train.lrfind import lr_find
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from kindling.cli import main
+from kindling.cli.main import main
 
 NAMES = {"learning_curves", "confusion_matrix", "per_class_accuracy", "prediction_grid", "top_losses"}
 
@@ -77,7 +77,7 @@ def test_lost_pictures_are_drawn_again_from_the_evidence_without_torch(run):
 
 
 def test_saved_evaluation_equals_evaluate(run):
-    from kindling.evaluate import evaluate
+    from kindling.evaluate.evaluation import evaluate
 
     saved = json.loads((run / "plots" / "report.json").read_text())["evaluation"]
     result = evaluate(run, "test")
@@ -120,7 +120,7 @@ def test_changed_run_is_evaluated_again(run, capsys):
 def test_without_a_test_split_the_evaluation_is_the_best_model_on_val(tmp_path, min_delta):
     """No test split: the plots and the saved evaluation are the best model's (not the last epoch's) on
     val, and equal what evaluate gives."""
-    from kindling.evaluate import evaluate
+    from kindling.evaluate.evaluation import evaluate
     from kindling_testing import train_run
 
     sets = ["--set", "data.test_fraction=0", "--set", f"train.min_delta={min_delta}"]

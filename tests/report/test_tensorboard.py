@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
+from kindling.cli.tensorboard import tensorboard_command
 from kindling.report.loggers import resolve_logger
-from kindling.tensorboard_cli import tensorboard_command
 
 pytest.importorskip("tensorboard")
 
@@ -154,7 +154,7 @@ def test_validation_pass_gives_the_grid_its_predictions(tmp_path):
     they equal the model's own argmax on those samples."""
     import torch
 
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
     from kindling.runner import train
 
     checked = []

@@ -12,7 +12,7 @@ from serve_helpers import ThreadServer, start_server, stop_server
 
 
 def test_predict_answers_the_seed_flask_contract(server, digit_image, digits_run):
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
 
     png, label = digit_image
     r = requests.post(server.url + "/predict", files={"image": ("seven.png", png, "image/png")})
@@ -150,7 +150,7 @@ def test_table_rows_as_json(wine_server):
 
 
 def test_a_request_while_the_model_loads_is_503_json(digits_run, digit_image):
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
     from kindling.serve.app import create_app
 
     gate = threading.Event()

@@ -99,7 +99,7 @@ def test_fast_path_and_route_give_the_same_answer(server, digit_image):
 
 
 def test_an_image_too_big_to_decode_inline_is_decoded_on_a_thread(server, digits_run, digit_image):
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
 
     small = Image.open(io.BytesIO(digit_image[0]))
     big = png_bytes(small.resize((400, 400), Image.NEAREST))  # 160k pixels: over the inline limit
@@ -113,10 +113,10 @@ def test_an_image_too_big_to_decode_inline_is_decoded_on_a_thread(server, digits
 def test_the_measured_layout_keeps_the_predictions(tmp_path):
     import torch
 
-    from kindling.bundle import load_bundle, save_bundle
+    from kindling.bundle.files import load_bundle, save_bundle
     from kindling.data.signature import Signature
     from kindling.models import build
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
     from kindling.serve.tuning import tune
 
     torch.manual_seed(0)
@@ -167,7 +167,7 @@ def test_requests_that_queue_while_the_model_runs_share_the_next_batch():
 
 
 def test_workers_default_to_two_on_a_multicore_machine_for_a_small_model(digits_run, digit_image):
-    from kindling.envinfo import usable_cores
+    from kindling.util.envinfo import usable_cores
 
     srv = start_server(digits_run)
     try:

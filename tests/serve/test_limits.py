@@ -187,7 +187,7 @@ def test_an_image_for_a_table_model_is_415(wine_server, digit_image):
 
 
 def test_serve_refuses_a_missing_run_before_listening(tmp_path, capsys):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     assert main(["serve", str(tmp_path / "nope"), "--port", "8"]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -196,7 +196,7 @@ def test_serve_refuses_a_missing_run_before_listening(tmp_path, capsys):
 def test_serve_refuses_a_port_in_use(digits_run, capsys):
     import socket
 
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

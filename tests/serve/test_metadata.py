@@ -18,7 +18,7 @@ def test_metadata_names_metrics_as_evaluate_does_and_holds_the_test_metrics(wine
 
 
 def test_metadata_prefers_what_kindling_evaluate_wrote(wine_server, wine_run, tmp_path):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     assert main(["evaluate", str(wine_run)]) == 0  # writes RUN/metrics_test.json
     written = json.loads((wine_run / "metrics_test.json").read_text())

@@ -44,7 +44,7 @@ def white(tmp_path):
 
 
 def test_predict_json_reports_null_and_an_error_never_nan(overflowing_run, white, capsys):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     capsys.readouterr()
     assert main(["predict", str(overflowing_run), str(white), "--json"]) == 0
@@ -53,7 +53,7 @@ def test_predict_json_reports_null_and_an_error_never_nan(overflowing_run, white
 
 
 def test_evaluate_json_reports_null_and_an_error_never_nan(overflowing_run, capsys):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     capsys.readouterr()
     assert main(["evaluate", str(overflowing_run), "--json"]) == 0
@@ -63,7 +63,7 @@ def test_evaluate_json_reports_null_and_an_error_never_nan(overflowing_run, caps
 
 
 def test_predict_jsonl_output_is_strict_json(overflowing_run, white, tmp_path):
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     out = tmp_path / "preds.jsonl"
     assert main(["predict", str(overflowing_run), str(white), "--output", str(out)]) == 0

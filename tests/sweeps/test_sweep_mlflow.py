@@ -8,7 +8,7 @@ import os
 
 from sweep_helpers import study_of, write_recipe
 
-from kindling.cli import main
+from kindling.cli.main import main
 
 
 def test_a_sweep_is_a_parent_run_with_a_child_per_trial(tmp_path, monkeypatch):

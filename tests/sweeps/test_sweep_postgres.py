@@ -71,7 +71,7 @@ def test_a_second_recipe_cannot_join(postgres_url, tmp_path, capsys):
     before anything is written there."""
     import os
 
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     args = ["sweep", "tiny.yaml", "--trials", "1", "--storage", postgres_url, "--name", "taken"]
     cwd = os.getcwd()

@@ -16,7 +16,7 @@ import pytest
 from safetensors.torch import load_file
 from sweep_helpers import study_of, write_recipe
 
-from kindling.cli import main
+from kindling.cli.main import main
 
 EXTRA = "sched: {name: cosine}\n"  # a schedule: a restarted trial would not end where a continued one does
 

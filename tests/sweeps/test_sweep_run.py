@@ -12,7 +12,7 @@ import yaml
 from sweep_helpers import study_of, write_recipe
 
 import kindling
-from kindling.cli import main
+from kindling.cli.main import main
 
 PARAMS = ["--param", "optim.lr=loguniform:1e-3:3e-2", "--param", "data.augment=choice:none,shift"]
 
@@ -169,7 +169,7 @@ def test_without_optuna_the_line_names_the_pip_extra(tmp_path):
     import sys
 
     recipe = write_recipe(tmp_path)
-    code = "import sys; sys.modules['optuna'] = None; from kindling.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; sys.modules['optuna'] = None; from kindling.cli.main import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run(
         [sys.executable, "-c", code, "sweep", str(recipe), *PARAMS],
         cwd=tmp_path,

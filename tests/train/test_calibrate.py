@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kindling.bundle import load_bundle
-from kindling.config import load_config
+from kindling.bundle.files import load_bundle
+from kindling.cli.verify_resume import verify_resume
+from kindling.config.schema import load_config
 from kindling.errors import UserError
 from kindling.runner import train
 from kindling.train import checkpoint
 from kindling.train.optim import build_optimizer
-from kindling.verify import verify_resume
 
 
 def run(tmp_path, name: str, *sets: str) -> tuple:

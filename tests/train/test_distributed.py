@@ -7,8 +7,8 @@ import json
 import subprocess
 import sys
 
-from kindling.evaluate import evaluate
-from kindling.launch import torchrun_command
+from kindling.cli.launch import torchrun_command
+from kindling.evaluate.evaluation import evaluate
 from kindling.train import checkpoint
 
 COMMON = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kindling.verify import verify_resume
+from kindling.cli.verify_resume import verify_resume
 
 
 @pytest.mark.parametrize(

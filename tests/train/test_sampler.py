@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from kindling.cli.verify_resume import verify_resume
 from kindling.errors import UserError
 from kindling.train.sampler import Balanced, Shuffle, sampler_for
-from kindling.verify import verify_resume
 
 LABELS = torch.tensor([0] * 950 + [1] * 40 + [2] * 10)  # 95% / 4% / 1%
 
@@ -100,7 +100,7 @@ def test_under_torchrun_the_draws_are_sharded_and_rank_0_chooses_the_threshold(t
     from sklearn.datasets import load_digits
     from test_distributed import kindling
 
-    from kindling.evaluate import evaluate
+    from kindling.evaluate.evaluation import evaluate
 
     x, y = load_digits(return_X_y=True)
     keep = (y != 9) | (np.random.default_rng(0).random(len(y)) < 0.4)
@@ -134,7 +134,7 @@ def test_under_torchrun_the_draws_are_sharded_and_rank_0_chooses_the_threshold(t
 def test_the_trainer_trains_with_the_weights_and_draws_with_the_sampler(tmp_path):
     """What the trainer holds once set up (a dry run): the loss weighted as `auto` computes from the train
     split, and the balanced sampler over the train labels."""
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
     from kindling.runner import train
     from kindling.task.imbalance import auto_weights, class_counts
     from kindling.train.events import Callback

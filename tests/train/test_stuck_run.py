@@ -8,8 +8,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from kindling.cli import main
-from kindling.config import load_config
+from kindling.cli.main import main
+from kindling.config.schema import load_config
 
 ARGS = ["--data", "digits", "--epochs", "1", "--threads", "1", "--logger", "none"]
 

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from kindling.config import load_config
-from kindling.envinfo import usable_cores
-from kindling.measure import WINDOW
+from kindling.config.schema import load_config
 from kindling.runner import train
 from kindling.train.events import Callback
 from kindling.train.threadwatch import ThreadWatch
+from kindling.util.envinfo import usable_cores
+from kindling.util.measure import WINDOW
 
 
 class SlowDownAfter(Callback):

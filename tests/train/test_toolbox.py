@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from kindling.cli import main
-from kindling.config import load_config
+from kindling.cli.main import main
+from kindling.config.schema import load_config
 from kindling.errors import UserError
 from kindling.runner import train
 from kindling.train import checkpoint
@@ -168,7 +168,7 @@ def test_resume_with_changed_model_is_refused_naming_the_key(tmp_path, capsys):
 
 def test_ema_weights_are_what_the_bundle_holds(tmp_path):
     run_dir, _ = run(tmp_path, "ema", "train.ema=0.5", "train.epochs=2")
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
 
     bundle = load_bundle(run_dir)
     raw = weights(run_dir)

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import kindling
-from kindling.cli import main
+from kindling.cli.main import main
 
 QUIET = ["--model", "mlp", "--threads", "1", "--logger", "none", "--baseline", "none", "--deterministic"]
 
@@ -261,7 +261,7 @@ def test_a_metric_that_says_lower_is_better_picks_its_lowest(code):
 
 
 def test_evaluate_imports_a_metric_only_from_code_you_pointed_at(code, tmp_path, capsys, monkeypatch):
-    from kindling import codetrust
+    from kindling.util import codetrust
 
     monkeypatch.setattr(codetrust, "_POINTED", {})  # --code names a file for this process: this test's
     assert train(code / "run", "--epochs", "1", "--metric", "metrics.py:top3") == 0
@@ -322,10 +322,10 @@ def test_a_callback_stops_training_on_a_condition_and_a_resume_stops_where_it_wo
 
 
 def test_a_callbacks_state_resumes_with_it(code, capsys):
-    from kindling.config import load_config
+    from kindling.cli.verify_resume import InterruptAt
+    from kindling.config.schema import load_config
     from kindling.runner import train as run_training
     from kindling.train.events import Interrupted
-    from kindling.verify import InterruptAt
 
     def config(run_dir):
         flags = {"train.epochs": 2, "train.threads": 1, "train.logger": "none", "train.baseline": "none"}
@@ -405,7 +405,7 @@ def test_a_metric_that_raises_stops_in_the_first_validation_with_a_checkpoint(co
 
 def test_a_distributed_validation_gives_your_metric_the_whole_split_in_its_order(code):
     """Under torchrun each rank validates every other sample; the metric still gets them all, in order."""
-    from kindling.launch import torchrun_command
+    from kindling.cli.launch import torchrun_command
 
     (code / "checks.py").write_text(
         "import torch\n\n\ndef count(outputs, targets):\n    return len(targets)\n\n\n"

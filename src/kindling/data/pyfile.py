@@ -1,6 +1,6 @@
 """`--data py:FILE.py:FUNCTION`: import the one file the user named and call FUNCTION().
 
-The user's own code runs here, so it is the user's choice (a file they pointed at); kindling.userfile
+The user's own code runs here, so it is the user's choice (a file they pointed at); kindling.util.userfile
 imports it, as it does model files.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kindling.data.samples import one_line
 from kindling.errors import UserError, did_you_mean
-from kindling.userfile import import_file
+from kindling.util.userfile import import_file
 
 
 def load_py(spec: str, parts: tuple[str, ...] = ("train", "val", "test")) -> dict:

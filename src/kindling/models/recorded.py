@@ -1,7 +1,7 @@
 """A Bundle's model from the user's own code, rebuilt only from a file the user pointed at.
 
 A Bundle's header is anyone's to write, so the code it names is imported only when this user pointed at
-it (`kindling.codetrust`): the recorded file (or module's file) must be absolute, normalised, outside the
+it (`kindling.util.codetrust`): the recorded file (or module's file) must be absolute, normalised, outside the
 Bundle and its run folder, reached through no symlink, unchanged since training (sha256), and a file
 this user trained with here under that name (the ledger); or the user names a file with the recorded
 sha256 again (`--code FILE.py`). `--trust-code` imports the Bundle's own copy (`best/code/`) instead,
@@ -17,8 +17,6 @@ import re
 import sys
 from pathlib import Path
 
-from kindling import codetrust
-from kindling.codetrust import FIX
 from kindling.errors import UserError, one_line
 from kindling.models.usercode import (
     Reference,
@@ -30,7 +28,9 @@ from kindling.models.usercode import (
     session_model,
     sha256_of,
 )
-from kindling.userfile import import_file
+from kindling.util import codetrust
+from kindling.util.codetrust import FIX
+from kindling.util.userfile import import_file
 
 KINDS = ("file", "module", "session")
 

@@ -8,7 +8,7 @@ a 3-class folder unchanged. Every mistake is one line naming the file and the fi
 The code is read once, hashed, and executed from those same bytes, so the sha256 that the Bundle records
 is the code that ran; `provenance()` gives that record and the bytes for the Bundle's copy, and
 `kindling.models.recorded` imports it back only from a file the user pointed at (trained with here,
-unchanged, or named again with `--code`; kindling.codetrust), or from that copy (`--trust-code`). Only the named file is hashed and copied: modules it imports in turn are the user's
+unchanged, or named again with `--code`; kindling.util.codetrust), or from that copy (`--trust-code`). Only the named file is hashed and copied: modules it imports in turn are the user's
 environment, as its torch is.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from kindling.errors import UserError, did_you_mean
 from kindling.task import inputs_for
-from kindling.userfile import import_file
+from kindling.util.userfile import import_file
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ or an object handed to `kindling.fit` in this process (`__main__:NAME`).
 
 The code is loaded the way a model's is (kindling.models.usercode): a file is executed from the bytes that
 are hashed, so the sha256 recorded is the code that ran; training puts each file in the ledger of trusted
-code (kindling.codetrust) under its role and name (`metric:top3`, so a Bundle's header cannot take a loss
+code (kindling.util.codetrust) under its role and name (`metric:top3`, so a Bundle's header cannot take a loss
 function for a model). `--resume` and `evaluate` import it back only from a file this user trained with
 here, unchanged, from a file named again (`--code FILE.py`), or from the Bundle's copy (`--trust-code`);
 never from a path the run folder alone names. An object of a notebook or a script's `__main__`, or one not
@@ -25,12 +25,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from kindling import codetrust
-from kindling.codetrust import FIX
 from kindling.errors import UserError, did_you_mean, one_line
 from kindling.models.recorded import locate_module
 from kindling.models.usercode import Reference, import_module, is_reference, parse, sha256_of
-from kindling.userfile import import_file
+from kindling.util import codetrust
+from kindling.util.codetrust import FIX
+from kindling.util.userfile import import_file
 
 ROLES = ("loss", "metric", "callback")
 FLAGS = {"loss": "--loss", "metric": "--metric", "callback": "--callback"}

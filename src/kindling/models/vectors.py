@@ -11,7 +11,7 @@ import numpy as np
 
 from kindling.data.text.vocabfile import rows_of
 from kindling.errors import UserError
-from kindling.fileio import text_lines
+from kindling.util.fileio import text_lines
 
 
 def read_vectors(path: Path, vocab: list[str], vocab_file: dict | None) -> tuple[np.ndarray, str]:

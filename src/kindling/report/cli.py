@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 def add_commands(sub) -> None:
-    from kindling.cli_args import add_code
+    from kindling.cli.args import add_code
 
     p = sub.add_parser("report", help="write RUN/report.html: metrics, plots, data, config in one page")
     p.add_argument("run", help="run directory (runs/NAME)")

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kindling.bundle import saved_test_metrics
+from kindling.bundle.files import saved_test_metrics
 from kindling.errors import UserError
-from kindling.fileio import atomic_write_text
 from kindling.report import page as H
 from kindling.report.html import best_record, monitor_key, resolve_run_dir
+from kindling.util.fileio import atomic_write_text
 
 TEST_KEYS = ("accuracy", "macro_f1", "mae", "rmse", "r2")  # what a run's test evaluation is shown by
 
 
 def test_metrics(run_dir: Path) -> dict:
-    """The run's test metrics shown in the table ({} when it has none; kindling.bundle.saved_test_metrics)."""
+    """The run's test metrics shown in the table ({} when it has none; kindling.bundle.files.saved_test_metrics)."""
     found = saved_test_metrics(run_dir)
     return {k: found[k] for k in TEST_KEYS if k in found}
 

@@ -97,7 +97,7 @@ def collect_and_evaluate(
     gives (the same function computes them), so the model runs once for both. `task`: the Bundle's
     (`kindling.task.task_of_bundle`), else the data's with the model's output convention. `metrics`:
     your own, {key: fn}."""
-    from kindling.evaluate import evaluate_model
+    from kindling.evaluate.evaluation import evaluate_model
     from kindling.task import task_for
 
     task = task or task_for(sig, model)
@@ -124,7 +124,7 @@ META = ("split", "task", "input_kind", "class_names", "names")
 
 def save(folder: Path, ev: Evidence) -> None:
     """plots/evidence.npz and plots/evidence.json, each written atomically (the JSON last)."""
-    from kindling.fileio import atomic_write_bytes, atomic_write_json
+    from kindling.util.fileio import atomic_write_bytes, atomic_write_json
 
     arrays = {k: getattr(ev, k) for k in ARRAYS if getattr(ev, k) is not None}
     meta = {"version": VERSION, **{k: getattr(ev, k) for k in META}}

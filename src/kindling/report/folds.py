@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from kindling.errors import UserError
-from kindling.fileio import atomic_write_text, read_json, read_utf8
 from kindling.report import page as H
+from kindling.util.fileio import atomic_write_text, read_json, read_utf8
 
 STATE = "cv.json"  # kindling.crossval.STATE: the report layer reads the folder, it imports no runner
 

@@ -52,10 +52,10 @@ def gather(run: str | Path, refresh: bool = False) -> RunView:
     """Read the run: config, env, history, then the evaluation, data summary and plots. Those come from
     plots/report.json and the PNGs when training left them and the run has not changed since (no torch,
     no model run); otherwise (or with `refresh`) the best model is evaluated and the plots redrawn."""
-    from kindling.fileio import read_json
     from kindling.report import saved
     from kindling.report.evidence import read_history
     from kindling.runner import load_saved_config
+    from kindling.util.fileio import read_json
 
     run_dir = resolve_run_dir(run)
     view = RunView(run_dir, load_saved_config(run_dir))
@@ -78,7 +78,7 @@ def gather(run: str | Path, refresh: bool = False) -> RunView:
         _evaluate_and_draw(view)
     _logger_note(view)
     if view.evaluation is not None:
-        from kindling.baseline_run import load as load_baseline
+        from kindling.evaluate.baseline_run import load as load_baseline
 
         view.baseline = load_baseline(run_dir, view.evaluation.get("split"))
     return view
@@ -88,9 +88,9 @@ def _evaluate_and_draw(view: RunView) -> None:
     """The slow path: the Bundle and the data rebuilt, the model run once, its evidence written and every
     plot drawn from the folder (as at the end of training); the results saved (plots/report.json) so that
     the next report of this run reads them."""
-    from kindling.metrics import MONITOR_MODES
     from kindling.report import saved
     from kindling.report.render import write_and_render
+    from kindling.task.metrics import MONITOR_MODES
 
     view.monitor_mode = MONITOR_MODES.get(view.cfg.train.monitor, "max")
     view.plots, notes = write_and_render(view.run_dir, _load_model_and_data(view))
@@ -107,13 +107,13 @@ def _evaluate_and_draw(view: RunView) -> None:
 def _load_model_and_data(view: RunView):
     """Bundle, data, data doctor and the evaluation; returns the evidence for the plots."""
     from kindling import data as data_mod
-    from kindling.bundle import load_bundle
-    from kindling.codetrust import check_saved_data
-    from kindling.evaluate import own_metrics
+    from kindling.bundle.files import load_bundle
+    from kindling.evaluate.evaluation import own_metrics
     from kindling.report import saved
     from kindling.report.evidence import collect_and_evaluate, plot_split
     from kindling.report.tables import has_table_rows, table_rows
     from kindling.task import task_of_bundle
+    from kindling.util.codetrust import check_saved_data
 
     try:
         view.bundle = load_bundle(view.run_dir)
@@ -168,9 +168,9 @@ def _logger_note(view: RunView) -> None:
 
 def best_record(history: list[dict], monitor: str, mode: str | None = None) -> dict | None:
     """The epoch record with the best monitored value (val_*, or train_* in a run without validation).
-    `mode` ("min" / "max") as the trainer used it; without it, looked up in kindling.metrics (imports torch)."""
+    `mode` ("min" / "max") as the trainer used it; without it, looked up in kindling.task.metrics (imports torch)."""
     if mode is None:
-        from kindling.metrics import MONITOR_MODES
+        from kindling.task.metrics import MONITOR_MODES
 
         mode = MONITOR_MODES.get(monitor, "max")
     key = _monitor_key(history, monitor)
@@ -274,15 +274,15 @@ def _baseline_line(evaluation: dict | None, baseline: dict | None) -> str | None
     """The compare line (with its advice when the baseline wins), as the run printed it."""
     if evaluation is None or baseline is None:
         return None
-    from kindling.baseline import compare_line
+    from kindling.evaluate.baseline import compare_line
 
     return compare_line(evaluation, baseline)
 
 
 def write_report(run: str | Path, output: str | Path | None = None, refresh: bool = False) -> Path:
     """RUN/report.html (or `output`). `refresh`: evaluate and redraw even when the saved results are current."""
-    from kindling.fileio import atomic_write_text
     from kindling.report.folds import is_cv_dir, write_page
+    from kindling.util.fileio import atomic_write_text
 
     if is_cv_dir(run):  # a cross-validation (kindling cv): the page comparing its folds
         return write_page(run, output)

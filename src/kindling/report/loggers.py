@@ -106,7 +106,7 @@ class CsvLogger(Logger):
     def on_epoch_end(self, trainer, record: dict) -> None:
         if not self.active:
             return
-        from kindling.fileio import atomic_write_text
+        from kindling.util.fileio import atomic_write_text
 
         lines = ["step,loss,lr,samples_per_s"] + [
             f"{s},{loss:.6g},{lr:.6g},{sps:.1f}" for s, loss, lr, sps in self.steps

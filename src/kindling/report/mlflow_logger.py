@@ -167,7 +167,7 @@ def _number(value) -> bool:
 
 
 def params_of(cfg) -> dict[str, str]:
-    from kindling.config import flatten
+    from kindling.config.schema import flatten
 
     shown = {k: "" if v is None else str(v) for k, v in flatten(cfg.to_dict()).items()}
     return {k: v if len(v) <= PARAM_CHARS else v[: PARAM_CHARS - 3] + "..." for k, v in shown.items()}
@@ -175,7 +175,7 @@ def params_of(cfg) -> dict[str, str]:
 
 def tags_of(cfg, run_dir: Path) -> dict[str, str]:
     from kindling import __version__
-    from kindling.fileio import read_json
+    from kindling.util.fileio import read_json
 
     env = run_dir / "env.json"
     sha = (read_json(env, "env.json") if env.is_file() else {}).get("git_sha")
@@ -196,7 +196,7 @@ def tags_of(cfg, run_dir: Path) -> dict[str, str]:
 def open_run(run_dir: Path, name: str, tags: dict, echo=print) -> Tracker | None:
     """The tracker of the run folder's MLflow run (continued from RUN/mlflow.json, else new), or None
     when MLflow cannot be reached (told in one warning line)."""
-    from kindling.fileio import atomic_write_json, read_json
+    from kindling.util.fileio import atomic_write_json, read_json
 
     uri, artifacts = store_for(run_dir)
     if artifacts is not None:

@@ -279,7 +279,7 @@ def index_entry(plot: Plot) -> dict:
 
 def save_plots(folder: Path, plots: list[Plot]) -> None:
     """Each plot as folder/NAME.png (atomically), then index.json with the numbers drawn."""
-    from kindling.fileio import atomic_write_bytes, atomic_write_json
+    from kindling.util.fileio import atomic_write_bytes, atomic_write_json
 
     for plot in plots:
         atomic_write_bytes(Path(folder) / f"{plot.name}.png", plot.png)

@@ -58,7 +58,7 @@ class EvidenceAtEnd:
             )
 
     def _record(self, trainer) -> None:
-        from kindling.bundle import load_bundle
+        from kindling.bundle.files import load_bundle
         from kindling.report import evidence, saved
         from kindling.report.render import write_and_render
         from kindling.report.tables import has_table_rows, table_rows

@@ -31,7 +31,7 @@ def _stamps(run_dir: Path) -> dict:
 
 def data_summary(dm) -> tuple[dict, list[str]]:
     """The data doctor's checks on the run's data and the notes they call for."""
-    from kindling.doctor import inspect_module
+    from kindling.report.doctor import inspect_module
 
     doctor = inspect_module(dm)
     notes = list(doctor.pop("_warnings"))
@@ -50,7 +50,7 @@ def save(
     notes: list[str],
     monitor_mode: str,
 ) -> Path:
-    from kindling.fileio import atomic_write_json
+    from kindling.util.fileio import atomic_write_json
 
     run_dir = Path(run_dir)
     record = {

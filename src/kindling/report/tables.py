@@ -29,7 +29,7 @@ def table_rows(bundle) -> dict:
 
     from kindling.data.tables.encoders import dates_of, transform
     from kindling.data.tables.source import load_frames
-    from kindling.evaluate import data_config_for
+    from kindling.evaluate.evaluation import data_config_for
     from kindling.task import task_of_bundle
 
     sig = bundle.signature

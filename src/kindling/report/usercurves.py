@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from kindling.config_checks import metric_keys
+from kindling.config.checks import metric_keys
 from kindling.report.plots import VAL_COLOR, Plot, new_figure, set_title, to_png
 
 

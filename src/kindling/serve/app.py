@@ -29,10 +29,10 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from kindling.batch_predict import NOT_FINITE, json_ready
-from kindling.bundle import saved_test_metrics
+from kindling.bundle.files import saved_test_metrics
 from kindling.errors import UserError
-from kindling.predict import DEFAULT_MAX_PIXELS, ImageTooLarge, Predictor
+from kindling.predict.batch import NOT_FINITE, json_ready
+from kindling.predict.predictor import DEFAULT_MAX_PIXELS, ImageTooLarge, Predictor
 from kindling.serve.batching import MicroBatcher
 from kindling.serve.fastpath import TOP_K_MAX, PredictFastPath
 from kindling.serve.limits import (
@@ -378,7 +378,7 @@ def app_from_env() -> FastAPI:
     settings = json.loads(os.environ["KINDLING_SERVE"])
     code = settings.pop("code", None)
     if code:
-        from kindling.codetrust import point_at
+        from kindling.util.codetrust import point_at
 
         point_at(code)
     return create_app(**settings)

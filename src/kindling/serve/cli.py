@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from kindling.cli_args import add_trust_code
+from kindling.cli.args import add_trust_code
 from kindling.errors import UserError
 
 AUTO_WORKERS_MAX_MB = 100
@@ -90,7 +90,7 @@ def add_commands(sub) -> None:
 
 
 def _check(args) -> None:
-    from kindling.bundle import read_bundle
+    from kindling.bundle.files import read_bundle
 
     # the whole Bundle (metadata, the user's recorded code unchanged or --trust-code, model, weights) is
     # checked once here, before the port opens: a damaged one is one line and exit 2, not a traceback per
@@ -128,8 +128,8 @@ def auto_workers(run) -> int:
     decoding, all under one GIL) is the bottleneck long before the model is; a second doubles that for one
     more model copy (hundreds of MB with a CUDA build of torch). A big model keeps one process and gets the
     cores as intra-op threads instead. More workers only when asked for."""
-    from kindling.bundle import bundle_dir
-    from kindling.envinfo import usable_cores
+    from kindling.bundle.files import bundle_dir
+    from kindling.util.envinfo import usable_cores
 
     weights = sum(f.stat().st_size for f in bundle_dir(run).glob("*.safetensors"))
     return 2 if usable_cores() >= 2 and weights <= AUTO_WORKERS_MAX_MB * 2**20 else 1
@@ -155,7 +155,7 @@ def cmd_serve(args) -> int:
         "threads": args.threads,
         "workers": workers,
         "trust_code": args.trust_code,
-        "code": args.code,  # each worker names the user's file again (kindling.codetrust)
+        "code": args.code,  # each worker names the user's file again (kindling.util.codetrust)
     }
     os.environ["KINDLING_SERVE"] = json.dumps(settings)  # read by every worker's app factory
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:

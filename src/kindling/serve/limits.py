@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from kindling.errors import UserError
-from kindling.predict import ImageTooLarge
+from kindling.predict.predictor import ImageTooLarge
 
 log = logging.getLogger("kindling.serve")
 

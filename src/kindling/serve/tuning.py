@@ -7,13 +7,13 @@ On a small machine serving a small CNN, two settings decide most of the model's 
     faster per sample on batches of a few images than the default NCHW layout.
 Neither wins everywhere (big models want all cores; some models gain nothing from NHWC), so the worker
 times each combination on a full batch before it says it is ready, and keeps the fastest, by the rules
-the trainer follows too (kindling.measure). A layout is only a candidate if its outputs match the
+the trainer follows too (kindling.util.measure). A layout is only a candidate if its outputs match the
 default layout's (to 1e-4) on a random batch.
 """
 
 from __future__ import annotations
 
-from kindling.measure import (
+from kindling.util.measure import (
     SLOW_BATCH_S,
     TooSlow,
     core_share,
@@ -52,7 +52,7 @@ def tune(predictor, requested: int, max_batch: int, workers: int = 1) -> tuple[i
 
 
 def _time_all(predictor, threads: list[int], layouts: list[str], max_batch: int) -> dict:
-    """Seconds per full batch of every (threads, layout) pair, timed by kindling.measure's rules."""
+    """Seconds per full batch of every (threads, layout) pair, timed by kindling.util.measure's rules."""
     import torch
 
     dummy, lengths = predictor.task.inputs.blank_batch(max_batch)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kindling.cli_args import add_set_argument
+from kindling.cli.args import add_set_argument
 
 
 def add_commands(sub) -> None:

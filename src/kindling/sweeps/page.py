@@ -19,8 +19,8 @@ COLORS = {"complete": "#1f77b4", "pruned": "#bbbbbb", "failed": "#d62728"}
 def write_page(session, rows: list[Row]) -> Path:
     import yaml
 
-    from kindling.fileio import atomic_write_text
     from kindling.sweeps.results import best_trial, train_command
+    from kindling.util.fileio import atomic_write_text
 
     sweep = session.sweep
     keys = [p.key for p in sweep.space]

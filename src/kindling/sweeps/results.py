@@ -113,8 +113,8 @@ def _yaml_value(value) -> str:
 def write_best(sweep: Sweep, trial) -> Path | None:
     """best.yaml (the best trial's settings as a recipe that `kindling train` takes) and the `best` link;
     None when that trial ran on another machine (its folder is there, not here)."""
-    from kindling.fileio import atomic_write_text
     from kindling.runner import load_saved_config
+    from kindling.util.fileio import atomic_write_text
 
     run_dir = sweep.trial_dir(trial.number)
     if not (run_dir / "best" / "model.safetensors").is_file():

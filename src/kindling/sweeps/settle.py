@@ -14,7 +14,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from kindling.config import RunConfig, flatten, load_config, parse_set, read_recipe, set_dotted
+from kindling.config.schema import RunConfig, flatten, load_config, parse_set, read_recipe, set_dotted
 from kindling.errors import UserError, did_you_mean, one_line
 from kindling.report.loggers import resolve_loggers
 from kindling.sweeps.space import Param, check_keys, parse_params
@@ -138,7 +138,8 @@ def score(sweep: Sweep, space: list[Param]) -> tuple[str, str]:
     from the data; the model is built at both ends of the space, so a model option it refuses is one
     line now, not a failed trial later."""
     from kindling import data as data_mod
-    from kindling import defaults, models
+    from kindling import models
+    from kindling.config import defaults
     from kindling.data import augment
     from kindling.data.images.decode import photos_at
     from kindling.task import task_for

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from kindling.config import RunConfig, flatten, load_config
+from kindling.config.schema import RunConfig, flatten, load_config
 from kindling.errors import UserError
 from kindling.sweeps.space import Param, parse_params
 
@@ -127,7 +127,7 @@ class Sweep:
     # ------------------------------------------------------------------ the file
 
     def save(self) -> Path:
-        from kindling.fileio import atomic_write_text
+        from kindling.util.fileio import atomic_write_text
 
         data = {k: v for k, v in asdict(self).items() if k != "folder"}
         return atomic_write_text(
@@ -144,7 +144,7 @@ class Sweep:
             raise UserError(
                 f"{folder} is not a sweep folder (no {SPEC_FILE}); pass the folder `kindling sweep` made"
             )
-        from kindling.fileio import read_utf8
+        from kindling.util.fileio import read_utf8
 
         try:
             data = yaml.safe_load(read_utf8(path, f"restore the sweep's {SPEC_FILE}"))

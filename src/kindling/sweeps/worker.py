@@ -102,7 +102,7 @@ def threads_each(workers: int, configured: int) -> int | None:
     """Each worker's share of the cores when several run at once and the recipe leaves threads to kindling."""
     if workers <= 1 or configured:
         return None
-    from kindling.envinfo import usable_cores
+    from kindling.util.envinfo import usable_cores
 
     return max(1, usable_cores() // workers)
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from kindling.data.tables import read_table
 from kindling.errors import UserError
-from kindling.fileio import NotDecodable, read_text_checked
 from kindling.task.inputs import Inputs
+from kindling.util.fileio import NotDecodable, read_text_checked
 
 TABLE_FILES = {".csv", ".tsv", ".parquet", ".json", ".jsonl", ".xlsx"}
 

@@ -54,7 +54,7 @@ def class_weights(setting: str, class_names: list[str], counts: list[int]) -> li
 def read_weights(path: Path, class_names: list[str]) -> list[float]:
     """A weights FILE -> one weight per class; a class it leaves out weighs 1. Names are checked against
     the data's classes, weights are finite numbers >= 0, not all 0: otherwise one line naming the file."""
-    from kindling.fileio import read_utf8
+    from kindling.util.fileio import read_utf8
 
     text = read_utf8(path, f"give class weights as JSON, YAML or CSV text ({FLAG})")
     pairs = _csv_pairs(path, text) if path.suffix.lower() in (".csv", ".tsv") else _mapping(path, text)

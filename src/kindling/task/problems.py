@@ -144,7 +144,7 @@ class Task:
 
     def metrics(self, device):
         """Running sums for one phase (train epoch, validation pass, evaluate)."""
-        from kindling.metrics import Metrics
+        from kindling.task.metrics import Metrics
 
         return Metrics(self, device)
 

@@ -57,7 +57,7 @@ def decision_record(threshold: float, how: str, class_names: list[str], **facts)
 
 def check_decision(decision, file, num_classes: int = 2) -> float | None:
     """The header's threshold: a number in [0, 1] of a two-class model, else one line naming the field
-    (a Bundle is user input: `kindling.bundle_check` calls this when any reader loads one)."""
+    (a Bundle is user input: `kindling.bundle.check` calls this when any reader loads one)."""
     if decision is None:
         return None
     value = decision.get("threshold") if isinstance(decision, dict) else None

@@ -3,7 +3,7 @@ actually helps on this CPU.
 
 Each probe runs real forward+backward steps on a copy of the model and a real batch, and restores
 every RNG afterwards so that calibrating never changes what training computes. How the alternatives are
-timed and which one wins are the rules the server follows too (kindling.measure).
+timed and which one wins are the rules the server follows too (kindling.util.measure).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import copy
 import torch
 
 from kindling.errors import UserError
-from kindling.measure import choose_threads, fastest, time_alternatives
 from kindling.train import rng
+from kindling.util.measure import choose_threads, fastest, time_alternatives
 
 
 def probe_step(trainer, autocast=contextlib.nullcontext, memory_format=None):

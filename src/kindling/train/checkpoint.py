@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kindling import __version__
 from kindling.errors import UserError
-from kindling.fileio import atomic_torch_save, load_checkpoint
+from kindling.util.fileio import atomic_torch_save, load_checkpoint
 
 FORMAT_VERSION = 1
 

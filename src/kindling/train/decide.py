@@ -48,7 +48,7 @@ def after_training(trainer) -> None:
         return
     threshold, score = chosen
     at_argmax = balanced_at(scores, y, 0.5)
-    from kindling.bundle import update_meta
+    from kindling.bundle.files import update_meta
 
     record = decision_record(
         threshold, HOW, names, val_balanced_accuracy=score, val_balanced_accuracy_at_argmax=at_argmax
@@ -73,7 +73,7 @@ def _val_scores(trainer, folder):
     import numpy as np
     import torch
 
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
     from kindling.task import task_of_bundle
 
     bundle = load_bundle(folder, str(trainer.device))
@@ -101,7 +101,7 @@ def end_of_run_line(cfg, data, run_dir) -> str | None:
         return None
     scores = {}
     if (run_dir / "best" / "model.safetensors").is_file():
-        from kindling.bundle import read_meta
+        from kindling.bundle.files import read_meta
 
         meta = read_meta(run_dir / "best")
         scores = dict((meta.get("metrics") or {}).get("val") or {})

@@ -1,4 +1,4 @@
-"""Device choice: cuda > mps > cpu, or the one asked for (the thread count is measured in kindling.measure)."""
+"""Device choice: cuda > mps > cpu, or the one asked for (the thread count is measured in kindling.util.measure)."""
 
 from __future__ import annotations
 

@@ -48,7 +48,8 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
     """Train `cfg`'s model for up to `steps` steps with an exponentially growing LR -> (lrs, smoothed losses)."""
 
     from kindling import data as data_mod
-    from kindling import defaults, models
+    from kindling import models
+    from kindling.config import defaults
     from kindling.data import augment
     from kindling.data.memory import epoch_order
     from kindling.data.transforms import make_preprocess
@@ -105,8 +106,8 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
 def lr_find(
     cfg, steps: int = 100, start_lr: float = 1e-7, end_lr: float = 10.0, output: Path = Path("lr_find.png")
 ) -> dict:
-    from kindling.fileio import atomic_write_bytes
     from kindling.report.curves import lr_find_plot
+    from kindling.util.fileio import atomic_write_bytes
 
     output = Path(output)
     _check(steps, start_lr, end_lr, output)

@@ -178,8 +178,8 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
     """Publish the Bundle (EMA weights when EMA is on) with the monitored metrics and provenance."""
     if not trainer.dist.is_main:
         return
-    from kindling.bundle import save_bundle as write
-    from kindling.envinfo import collect
+    from kindling.bundle.files import save_bundle as write
+    from kindling.util.envinfo import collect
 
     model = trainer.ema.module if trainer.ema is not None else trainer.model
     spec = {"name": trainer.cfg.model.name, "options": trainer.cfg.model.options}
@@ -200,7 +200,7 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
 
 def _record_code(folder, spec: dict) -> None:
     """The user's own model (`file.py:Name`): where its code came from, its sha256, and a copy of it."""
-    from kindling.bundle import save_code_copy
+    from kindling.bundle.files import save_code_copy
 
     if usercode.is_reference(spec["name"]):
         spec["code"], source = usercode.provenance(spec["name"], spec["options"])
@@ -211,7 +211,7 @@ def _record_code(folder, spec: dict) -> None:
 def _record_own(trainer, folder, spec: dict, meta: dict) -> None:
     """The user's loss, metrics and callbacks: where their code came from (`user_code` beside the
     metrics, which `evaluate` reads to recompute your metrics) and a copy of each file in code/."""
-    from kindling.bundle import save_code_copy
+    from kindling.bundle.files import save_code_copy
     from kindling.models.userrefs import copy_names
 
     own = trainer.own

@@ -58,7 +58,7 @@ def add_commands(sub) -> None:
 
 def job_for(args):
     """The Job of the command line; the recipe is settled (and so checked) as `kindling train` would."""
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
     from kindling.train.sbatch import Job, check
 
     cfg = load_config(args.recipe, {"run_dir": args.run_dir}, args.sets)
@@ -105,8 +105,8 @@ def submit(script: str, path: Path | None) -> str:
 def cmd_slurm(args) -> int:
     import sys
 
-    from kindling.fileio import atomic_write_text
     from kindling.train.sbatch import render
+    from kindling.util.fileio import atomic_write_text
 
     if args.submit:
         sbatch()  # before anything is written

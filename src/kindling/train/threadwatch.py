@@ -1,9 +1,9 @@
 """Keep the measured thread count right when the machine changes under a run.
 
-The thread count is measured once, at the start (kindling.measure.choose_threads). If another program
+The thread count is measured once, at the start (kindling.util.measure.choose_threads). If another program
 starts using the cores mid-run, a team of OpenMP threads that each expect a core spins and waits, and
 a run on all cores can end up far slower than one on a single thread. This callback times the training
-steps in windows (kindling.measure.Pace decides when a window calls for it) and measures the candidates
+steps in windows (kindling.util.measure.Pace decides when a window calls for it) and measures the candidates
 again, keeping the faster; after a drop to fewer threads it measures again now and then, to take the
 cores back once they are free. It is only installed where the count was measured (not with --threads,
 --deterministic or several processes).
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 
-from kindling.measure import Pace
 from kindling.train.events import Callback
+from kindling.util.measure import Pace
 
 
 class ThreadWatch(Callback):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kindling.bundle import load_bundle, read_meta, update_meta
+from kindling.bundle.files import load_bundle, read_meta, update_meta
 from kindling.models.common import forward
 from kindling.task import task_of_bundle
 from kindling.train.events import Callback

@@ -17,15 +17,14 @@ from pathlib import Path
 
 import torch
 
-from kindling import defaults
+from kindling.config import defaults
 from kindling.data import augment
 from kindling.data.memory import num_batches
 from kindling.data.transforms import make_preprocess
-from kindling.envinfo import usable_cores
 from kindling.errors import NonFiniteLossError, UserError
-from kindling.metrics import Metrics
 from kindling.models.common import forward
 from kindling.task import Task, imbalance, task_for
+from kindling.task.metrics import Metrics
 from kindling.task.probe import probe
 from kindling.task.userfns import merged
 from kindling.train import calibrate, decide, distributed, persist, rng
@@ -39,6 +38,7 @@ from kindling.train.signals import SignalFlag
 from kindling.train.splits import small_val_warning
 from kindling.train.threadwatch import ThreadWatch
 from kindling.train.userfns import Own, UserCodeFailed, gather_rows, stopped
+from kindling.util.envinfo import usable_cores
 
 
 class Trainer:

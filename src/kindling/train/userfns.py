@@ -113,7 +113,7 @@ class Own:
         return [*([self.loss] if self.loss else []), *self.metrics.values(), *self.callbacks]
 
     def remember(self) -> None:
-        """Training with them here: the ledger of trusted code records each file (kindling.codetrust)."""
+        """Training with them here: the ledger of trusted code records each file (kindling.util.codetrust)."""
         for named in self.every:
             userrefs.remember(named)
 

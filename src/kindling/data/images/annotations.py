@@ -38,7 +38,7 @@ from kindling.data.images.decode import decode_listing
 from kindling.data.labelsets import LabelSets, split_cells, split_indices
 from kindling.data.memory import Split
 from kindling.errors import UserError
-from kindling.fileio import read_utf8
+from kindling.util.fileio import read_utf8
 
 
 def read_lines(path: Path) -> list[tuple[str, str, str]]:

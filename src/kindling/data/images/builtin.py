@@ -18,7 +18,7 @@ from kindling.data import DataModule
 from kindling.data.images.common import convert_tensor, image_module, seeded_splits, take
 from kindling.data.memory import Split
 from kindling.errors import UserError
-from kindling.fileio import atomic_write_bytes
+from kindling.util.fileio import atomic_write_bytes
 
 MNIST_FILES = [
     "train-images-idx3-ubyte",

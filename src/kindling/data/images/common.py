@@ -14,7 +14,7 @@ from kindling.data.memory import Split
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
 from kindling.errors import UserError
-from kindling.fileio import read_text_checked
+from kindling.util.fileio import read_text_checked
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 

@@ -3,7 +3,7 @@
 The cache key is the files' absolute paths, sizes and modification times plus the asked channels and
 size, so an edited, added or removed file decodes again and anything else loads in a fraction of the
 time. The cache is an uncompressed .npz written atomically and read with `allow_pickle=False`.
-Images are converted exactly as `kindling.predict.load_image` converts them at prediction time (the
+Images are converted exactly as `kindling.predict.predictor.load_image` converts them at prediction time (the
 same function), so a model sees the same pixels in training and in serving.
 
 A data set larger than data.memory_budget_mb is not decoded up front: `LazyImages` decodes each batch
@@ -28,14 +28,14 @@ import torch
 
 from kindling.data.images.common import Listing, warn
 from kindling.errors import UserError
-from kindling.fileio import atomic_write_bytes
+from kindling.util.fileio import atomic_write_bytes
 
 CACHE_VERSION = 1
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
 # the side a few photos are resized to when kindling also chooses the model (set by the runner, see
-# `kindling.defaults.photo_side`): a CNN from scratch learns more from a few thousand photos at 80 px
+# `kindling.config.defaults.photo_side`): a CNN from scratch learns more from a few thousand photos at 80 px
 # than at 224, in a fraction of the time; transfer learning (--pretrained) keeps the photos' own size
 _PHOTO_SIDE: ContextVar[int | None] = ContextVar("kindling_photo_side", default=None)
 PHOTO_MAX = 5000  # more photos than this feed a larger model: their own size is kept
@@ -74,7 +74,7 @@ def _one_line(exc: BaseException) -> str:
 
 def decode_one(path: Path, shape: list[int], origin: str) -> np.ndarray:
     """One file -> uint8 C,H,W, converted and resized as prediction does; BadImage on any failure."""
-    from kindling.predict import load_image
+    from kindling.predict.predictor import load_image
 
     try:
         return load_image(str(path), shape, origin)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from kindling.errors import UserError
-from kindling.fileio import NotDecodable, text_chunks, text_lines
+from kindling.util.fileio import NotDecodable, text_chunks, text_lines
 
 DELIMITERS = ",;\t|"
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -31,7 +31,7 @@ def read_table(path: str | Path, encoding: str = "auto", delimiter: str = "auto"
     `.parquet` is read with pyarrow; anything else is text: the encoding is UTF-8 (a BOM is honoured),
     else detected (charset-normalizer) and named in the error when it cannot be; the delimiter is
     sniffed among `, ; TAB |` (`.tsv` means TAB). The text is checked chunk by chunk before pandas
-    parses it (kindling.fileio.text_chunks): binary content, a runaway line or more than MAX_COLUMNS
+    parses it (kindling.util.fileio.text_chunks): binary content, a runaway line or more than MAX_COLUMNS
     columns is one line, at a cost bounded by the rows kept, not by the file's size.
     """
     path = Path(path).expanduser()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kindling.errors import UserError
-from kindling.fileio import NotDecodable, read_text_checked
+from kindling.util.fileio import NotDecodable, read_text_checked
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -41,7 +41,7 @@ class Row:
 def read_text(path: Path, encoding: str) -> str:
     """Decode a whole file; invalid bytes name the file, line and byte offset (and spot GBK files).
 
-    Read chunk by chunk (kindling.fileio.text_chunks): binary content (a NUL byte) or a runaway line is
+    Read chunk by chunk (kindling.util.fileio.text_chunks): binary content (a NUL byte) or a runaway line is
     refused where it appears, so memory follows the text kept, not the file's size."""
     if not path.is_file():
         hint = " (it is a folder; name a file in it)" if path.is_dir() else ""

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kindling import safepickle
 from kindling.data.text.tokenize import PAD, UNK
 from kindling.errors import UserError
+from kindling.util import safepickle
 
 
 def read_vocab(path: str) -> tuple[list[str], dict]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kindling.baseline import BaselineSkipped, compare_line, fit_baseline, headline
-from kindling.fileio import atomic_write_json
+from kindling.evaluate.baseline import BaselineSkipped, compare_line, fit_baseline, headline
+from kindling.util.fileio import atomic_write_json
 
 NAME = "baseline.json"
 MIN_S, MAX_S, FRACTION = 5.0, 60.0, 0.5
@@ -74,7 +74,7 @@ def _network(run_dir: Path, data, trust_code: bool):
     best = Path(run_dir) / "best"
     if not inputs_for(data.signature).pictures or not (best / "model.safetensors").is_file():
         return None
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
 
     try:
         return load_bundle(best, "cpu", trust_code).model.eval()
@@ -105,8 +105,8 @@ def network_evaluation(
     evaluation = (found or {}).get("evaluation")
     if evaluation and evaluation.get("split") == split:
         return evaluation
-    from kindling.bundle import load_bundle
-    from kindling.evaluate import evaluate_model
+    from kindling.bundle.files import load_bundle
+    from kindling.evaluate.evaluation import evaluate_model
     from kindling.task import task_of_bundle
 
     bundle = load_bundle(Path(run_dir) / "best", device, trust_code)

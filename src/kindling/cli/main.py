@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from kindling import __version__, plugins
-from kindling.cli_args import OneLineParser, SubParser, add_core_commands
+from kindling.cli.args import OneLineParser, SubParser, add_core_commands
 from kindling.errors import GUARD, UserError, one_line
 
 
@@ -51,7 +51,7 @@ def add_plugin_commands(sub) -> dict[str, plugins.Plugin]:
 
 
 def cmd_train(args) -> int:
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
 
     flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
     base = None
@@ -69,7 +69,7 @@ def cmd_train(args) -> int:
         print(cfg.to_yaml(), end="")
         return 0
     if cfg.train.devices > 1 and "LOCAL_RANK" not in os.environ:
-        from kindling.launch import launch_torchrun
+        from kindling.cli.launch import launch_torchrun
 
         return launch_torchrun(cfg.train.devices, args.argv)
     from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
@@ -83,10 +83,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from kindling.batch_predict import finite
-    from kindling.bundle import bundle_dir
-    from kindling.evaluate import evaluate, format_table
-    from kindling.fileio import atomic_write_json
+    from kindling.bundle.files import bundle_dir
+    from kindling.evaluate.evaluation import evaluate, format_table
+    from kindling.predict.batch import finite
+    from kindling.util.fileio import atomic_write_json
 
     result = evaluate(args.run, args.split, args.data, trust_code=args.trust_code, tta=args.tta)
     strict, bad = finite(result)  # JSON stays JSON: a NaN metric is null, and says why
@@ -101,11 +101,11 @@ def cmd_evaluate(args) -> int:
         shown = {**strict, "baseline": finite(baseline)[0]} if baseline else strict
         print(json.dumps(shown, allow_nan=False))
     else:
-        from kindling.bundle import read_meta
+        from kindling.bundle.files import read_meta
 
         print(format_table(result, read_meta(folder)["signature"].get("class_names", [])))
         if baseline:
-            from kindling.baseline import compare_line
+            from kindling.evaluate.baseline import compare_line
 
             print(compare_line(result, baseline))
     return 0
@@ -113,13 +113,13 @@ def cmd_evaluate(args) -> int:
 
 def _saved_baseline(run_dir: Path, split: str) -> dict | None:
     """RUN/baseline.json when it was scored on the split evaluated (the run's own data only)."""
-    from kindling.baseline_run import load
+    from kindling.evaluate.baseline_run import load
 
     return load(run_dir, split)
 
 
 def cmd_predict(args) -> int:
-    from kindling.batch_predict import (
+    from kindling.predict.batch import (
         Job,
         check_job,
         format_results,
@@ -128,7 +128,7 @@ def cmd_predict(args) -> int:
         sort_into,
         write_output,
     )
-    from kindling.predict import Predictor
+    from kindling.predict.predictor import Predictor
 
     job = Job(
         args.inputs,
@@ -203,14 +203,14 @@ def _print_rows(rows) -> None:
 
 
 def cmd_inspect(args) -> int:
-    from kindling.inspect_model import inspect_model
+    from kindling.models.inspect import inspect_model
 
     print(inspect_model(args.model, args.input_shape, args.classes))
     return 0
 
 
 def cmd_verify_resume(args) -> int:
-    from kindling.verify import verify_resume
+    from kindling.cli.verify_resume import verify_resume
 
     return 0 if verify_resume(args.recipe, args.sets, args.epochs) else 1
 
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if getattr(args, "code", None):  # --code FILE.py: the user's own file, named for this process
-            from kindling.codetrust import point_at
+            from kindling.util.codetrust import point_at
 
             point_at(args.code)
         return args.handler(args)
@@ -317,7 +317,7 @@ def _resume_target(args, fallback: str) -> str:
     if getattr(args, "resume", None):
         return args.resume
     try:
-        from kindling.config import load_config
+        from kindling.config.schema import load_config
 
         flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
         return str(load_config(args.recipe, flags, args.sets).resolved_run_dir())

@@ -3,7 +3,7 @@
 The safetensors header carries the same JSON as bundle.json, so the weights file alone is a complete,
 self-describing model (one atomic write publishes weights and metadata together); bundle.json is the
 readable copy. Loading never unpickles anything. A model defined in a notebook or a script also has
-`best/model.onnx`, its code-free graph, named with its sha256 in the header (kindling.bundle_graph).
+`best/model.onnx`, its code-free graph, named with its sha256 in the header (kindling.bundle.graph).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kindling.data.signature import Signature
 from kindling.errors import UserError, near_folder, one_line
-from kindling.fileio import atomic_write_bytes, atomic_write_json
+from kindling.util.fileio import atomic_write_bytes, atomic_write_json
 
 BUNDLE_FORMAT = 1
 
@@ -78,14 +78,14 @@ def _publish(folder: Path, state: dict, meta: dict) -> None:
 
 
 def add_graph(folder: Path, graph: bytes, record: dict) -> None:
-    """Put the model's ONNX graph in the Bundle (kindling.bundle_graph): `model.onnx` first, then the
+    """Put the model's ONNX graph in the Bundle (kindling.bundle.graph): `model.onnx` first, then the
     header naming it with its sha256, so a header never names a graph that is not there, and a graph left
     by a run killed in between is ignored. The weights are rewritten as they were read."""
     import hashlib
 
     from safetensors.torch import load_file
 
-    from kindling.bundle_graph import GRAPH_FILE
+    from kindling.bundle.graph import GRAPH_FILE
 
     meta = read_meta(folder)
     state = load_file(str(folder / "model.safetensors"))
@@ -130,7 +130,7 @@ def read_meta(folder: Path) -> dict:
     """The metadata of the safetensors header, checked (required keys, types, signature consistency)."""
     from safetensors import safe_open
 
-    from kindling.bundle_check import parse_meta
+    from kindling.bundle.check import parse_meta
 
     file = folder / "model.safetensors"
     try:
@@ -184,7 +184,7 @@ def read_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False)
 
     from safetensors.torch import load_file
 
-    from kindling.bundle_check import check_weights, compare_copy
+    from kindling.bundle.check import check_weights, compare_copy
 
     folder = bundle_dir(path)
     file = folder / "model.safetensors"
@@ -218,17 +218,17 @@ def read_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False)
 
 
 def _graph_stands_in(meta: dict) -> bool:
-    from kindling.bundle_graph import stands_in
+    from kindling.bundle.graph import stands_in
 
     return stands_in(meta)
 
 
 def _graph_bundle(folder: Path, meta: dict, sig: Signature, device: str) -> Bundle:
-    """The Bundle with its ONNX graph as the model (kindling.bundle_graph); its weights are in the graph."""
+    """The Bundle with its ONNX graph as the model (kindling.bundle.graph); its weights are in the graph."""
     import sys
 
-    from kindling.bundle_check import compare_copy
-    from kindling.bundle_graph import load_graph
+    from kindling.bundle.check import compare_copy
+    from kindling.bundle.graph import load_graph
 
     model = load_graph(folder, meta).to(device).eval()
     warning = compare_copy(meta, folder)

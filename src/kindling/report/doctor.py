@@ -17,7 +17,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from kindling.cli_args import add_set_argument
+from kindling.cli.args import add_set_argument
 from kindling.errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -38,7 +38,7 @@ def add_commands(sub) -> None:
 def cmd_data(args) -> int:
     import contextlib
 
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
 
     cfg = load_config(None, {"data.name": args.spec}, args.sets)
     # a source may print while it builds; with --json stdout must hold the one JSON object only
@@ -334,6 +334,6 @@ def format_report(result: dict) -> str:
 
 
 if __name__ == "__main__":
-    from kindling.cli import main
+    from kindling.cli.main import main
 
     sys.exit(main(["data", *sys.argv[1:]]))

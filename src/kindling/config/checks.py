@@ -201,7 +201,7 @@ RULES: dict[str, Number | Choice | Exists | ChoiceOrNumber] = {
 
 def _flag_of(dotted: str) -> str:
     """' (--lr)' when a train flag sets `dotted`, else ' (--set KEY=...)'; tells the user where to fix it."""
-    from kindling.config import cli_flags
+    from kindling.config.schema import cli_flags
 
     for flag in cli_flags():
         if flag.key == dotted:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindling.errors import UserError
-from kindling.fileio import NotDecodable, atomic_write_bytes, atomic_write_text, read_text_checked
-from kindling.predict import Predictor
+from kindling.predict.predictor import Predictor
+from kindling.util.fileio import NotDecodable, atomic_write_bytes, atomic_write_text, read_text_checked
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".json", ".jsonl", ".xlsx"}
 OUTPUT_SUFFIXES = {".csv", ".jsonl"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kindling.cli_args import add_set_argument
+from kindling.cli.args import add_set_argument
 
 
 def add_commands(sub) -> None:
@@ -26,7 +26,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_lr_find(args) -> int:
-    from kindling.config import load_config
+    from kindling.config.schema import load_config
     from kindling.train.lrfind import lr_find
 
     cfg = load_config(args.recipe, None, args.sets)

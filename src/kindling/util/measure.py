@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable
 
-from kindling.envinfo import usable_cores
+from kindling.util.envinfo import usable_cores
 
 ROUNDS = 3  # interleaved timing rounds; the minimum of each alternative counts
 MARGIN = 0.97  # an alternative must take under 97% of the default's time to replace it

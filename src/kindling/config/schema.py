@@ -15,10 +15,10 @@ from typing import Any, Union
 
 import yaml
 
-from kindling.codetrust import HOME_DEFAULT
-from kindling.config_types import from_dict, is_dataclass_type
+from kindling.config.types import from_dict, is_dataclass_type
 from kindling.errors import UserError
-from kindling.fileio import read_utf8
+from kindling.util.codetrust import HOME_DEFAULT
+from kindling.util.fileio import read_utf8
 
 
 def setting(
@@ -464,8 +464,8 @@ def config_from_yaml(text: str) -> RunConfig:
 
 
 def checked(cfg: RunConfig, paths: bool = True) -> RunConfig:
-    """`cfg` once every value is in range (kindling.config_checks): the one gate every RunConfig passes."""
-    from kindling.config_checks import validate
+    """`cfg` once every value is in range (kindling.config.checks): the one gate every RunConfig passes."""
+    from kindling.config.checks import validate
 
     validate(cfg, paths=paths)
     return cfg

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kindling.bundle import Bundle, load_bundle
+from kindling.bundle.files import Bundle, load_bundle
 from kindling.errors import UserError, summarise
 from kindling.task.held import read_held
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kindling.bundle import Bundle, load_bundle
-from kindling.config import DataConfig, from_dict
+from kindling.bundle.files import Bundle, load_bundle
+from kindling.config.schema import DataConfig, from_dict
 from kindling.errors import UserError
-from kindling.metrics import per_class
+from kindling.task.metrics import per_class
 
 
 def data_config_for(bundle: Bundle, data_spec: str | None = None) -> DataConfig:
     """The data a Bundle was trained on (its header, else its run's config.yaml), or `data_spec` the user
     names now. A `py:` source the Bundle names runs only if it is a file trained with here."""
-    from kindling.codetrust import check_saved_data
+    from kindling.util.codetrust import check_saved_data
 
     cfg = from_dict(DataConfig, bundle.meta.get("data") or {}, "data")
     if bundle.path is not None and not bundle.meta.get("data"):

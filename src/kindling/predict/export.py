@@ -18,7 +18,7 @@ import time
 import warnings
 from pathlib import Path
 
-from kindling.cli_args import add_trust_code
+from kindling.cli.args import add_trust_code
 from kindling.errors import UserError
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -88,9 +88,9 @@ def export_run(
     the fast and stable choice for models of this size, and it is what `kindling serve` usually picks)."""
     import torch
 
-    from kindling.bundle import load_bundle
+    from kindling.bundle.files import load_bundle
     from kindling.data.transforms import make_preprocess
-    from kindling.fileio import atomic_write_bytes, atomic_write_json
+    from kindling.util.fileio import atomic_write_bytes, atomic_write_json
 
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt} is not one of {', '.join(FORMATS)}")
@@ -150,8 +150,8 @@ def export_run(
 
 def carried_graph(bundle, fmt: str) -> bytes | None:
     """The ONNX graph a Bundle carries in place of code no process but the training one has (a model
-    defined in a notebook or a script: kindling.bundle_graph); None for a model built from its code."""
-    from kindling.bundle_graph import GraphModel
+    defined in a notebook or a script: kindling.bundle.graph); None for a model built from its code."""
+    from kindling.bundle.graph import GraphModel
 
     if not isinstance(bundle.model, GraphModel):
         return None
@@ -177,7 +177,7 @@ def real_inputs(bundle, n: int):
     import torch
 
     from kindling import data as data_mod
-    from kindling.evaluate import data_config_for
+    from kindling.evaluate.evaluation import data_config_for
 
     try:
         dm = data_mod.build(data_config_for(bundle), quiet=True)

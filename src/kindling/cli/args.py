@@ -1,6 +1,6 @@
 """The argument parsers of the core subcommands: every flag with its default shown in --help.
 
-`kindling train`'s config flags are generated from the config dataclasses (kindling.config.setting:
+`kindling train`'s config flags are generated from the config dataclasses (kindling.config.schema.setting:
 help, flag and default written once, beside the field). Only argparse and the config dataclasses are
 imported here, so `kindling --help` stays instant.
 """
@@ -40,9 +40,9 @@ def _add_train(sub) -> None:
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per config field that names one (kindling.config.setting), grouped by config section;
+    """One flag per config field that names one (kindling.config.schema.setting), grouped by config section;
     the help and the default come from the field. A flag left out keeps the recipe's value (default None)."""
-    from kindling.config import cli_flags
+    from kindling.config.schema import cli_flags
 
     groups: dict = {}
     for f in cli_flags():
@@ -72,7 +72,7 @@ def _shown(default) -> str:
 def flag_keys() -> dict[str, str]:
     """`train`'s flags as Python keywords -> their config keys (`batch_size` -> data.batch_size):
     what `kindling.fit(**keywords)` accepts beside the field names."""
-    from kindling.config import cli_flags
+    from kindling.config.schema import cli_flags
 
     return {f.flag[2:].replace("-", "_"): f.key for f in cli_flags()}
 
@@ -175,7 +175,7 @@ def add_tta(p) -> None:
 
 def add_trust_code(p) -> None:
     """--trust-code: for a model from the user's own file, import the Bundle's copy of it; --code FILE.py:
-    name that file again (kindling.codetrust)."""
+    name that file again (kindling.util.codetrust)."""
     p.add_argument(
         "--trust-code",
         action="store_true",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def add_commands(sub) -> None:
-    from kindling.cli_args import _add_config_flags, add_set_argument  # lazy: as every verb's parser
+    from kindling.cli.args import _add_config_flags, add_set_argument  # lazy: as every verb's parser
 
     p = sub.add_parser(
         "cv",
@@ -56,7 +56,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_cv(args) -> int:
-    from kindling.config import load_config  # lazy: off --help's path
+    from kindling.config.schema import load_config  # lazy: off --help's path
 
     flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
     base = None

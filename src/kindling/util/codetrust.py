@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from kindling.errors import UserError, one_line
-from kindling.fileio import atomic_write_json
+from kindling.util.fileio import atomic_write_json
 
 HOME_DEFAULT = "~/.cache/kindling"  # kindling's own folder: the ledger, built-in data sets (--data-dir)
 LEDGER_NAME = "trusted-code.json"

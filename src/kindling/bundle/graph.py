@@ -2,7 +2,7 @@
 
 A model defined in a notebook cell or in a script's `__main__` is found again only in the session that
 trained it: kindling never re-runs a notebook or a script to rebuild it. So at the end of training such a
-model is also written as an ONNX graph, `best/model.onnx` (kindling.session_graph makes it and checks it
+model is also written as an ONNX graph, `best/model.onnx` (kindling.predict.session_graph makes it and checks it
 against the PyTorch outputs), and the safetensors header records it (`graph`: file, sha256, the check),
 so it cannot be swapped without the header saying otherwise. In any other process `read_bundle` uses the
 graph in place of the model: predict, evaluate, serve, export and `kindling.load` call it as they call a

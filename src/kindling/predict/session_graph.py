@@ -4,17 +4,17 @@ Its class lives in that session's `__main__`, which no other process can import 
 a notebook or a script), so without a graph its Bundle would load only there. The graph is made once,
 at the end of training, from the Bundle's own best weights (read back from model.safetensors, not the
 last epoch's), checked against the PyTorch outputs on the run's data, then written beside them and named
-in the header with its sha256 (kindling.bundle.add_graph). Once at the end rather than at each best
+in the header with its sha256 (kindling.bundle.files.add_graph). Once at the end rather than at each best
 epoch: every best epoch rewrites the header without a graph, so a header never names a graph of other
 weights, and the cost is paid once. Measured on a shared 2-core machine (export + check, one thread):
 the quickstart notebook's model 0.24 s the first time in a process, 0.11 s after; seed 002's Net 0.54 s,
 then 0.3-0.4 s. At each best epoch it would cost that again for every improvement.
 
-How: the TorchScript-based exporter first (`kindling.export`, fast); when its tracer warns that Python
+How: the TorchScript-based exporter first (`kindling.predict.export`, fast); when its tracer warns that Python
 took a decision on a tensor's value (which a trace freezes), or it fails, `torch.export`'s exporter
 decides: it records shape checks symbolically and refuses data-dependent control flow. The graph is then
 compared with PyTorch on a batch of the run's data, a single sample and a batch of another split, and
-kept only within `kindling.export.TOLERANCE`. When no graph can be made, one line says what to do.
+kept only within `kindling.predict.export.TOLERANCE`. When no graph can be made, one line says what to do.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class NoGraph(Exception):
 def after_training(run_dir: Path, data, echo=print) -> None:
     """Add the graph to `run_dir`'s Bundle when its model's class lives in this session; one line says
     what happened (a graph made, or why not and what to do)."""
-    from kindling.bundle import read_meta
-    from kindling.bundle_graph import remember_made
+    from kindling.bundle.files import read_meta
+    from kindling.bundle.graph import remember_made
 
     folder = Path(run_dir) / "best"
     if not (folder / "model.safetensors").is_file():
@@ -77,8 +77,8 @@ def after_training(run_dir: Path, data, echo=print) -> None:
 def _publish(folder: Path, graph: bytes, check: dict, name: str, echo) -> None:
     import hashlib
 
-    from kindling.bundle import add_graph
-    from kindling.bundle_graph import GRAPH_FILE, remember_made
+    from kindling.bundle.files import add_graph
+    from kindling.bundle.graph import GRAPH_FILE, remember_made
 
     add_graph(folder, graph, {"format": "onnx", "check": check})
     remember_made(hashlib.sha256(graph).hexdigest())
@@ -93,8 +93,8 @@ def make(folder: Path, data) -> tuple[bytes, dict]:
     """The graph of the Bundle's model with its best weights, and its check against PyTorch."""
     import torch
 
-    from kindling.bundle import read_bundle
-    from kindling.export import TOLERANCE, onnx_runner
+    from kindling.bundle.files import read_bundle
+    from kindling.predict.export import TOLERANCE, onnx_runner
 
     bundle = read_bundle(folder)  # in this session: the real class, with the weights of the best epoch
     inputs, source = check_inputs(bundle.signature, data)
@@ -141,7 +141,7 @@ def check_inputs(sig, data) -> tuple[list[tuple], str]:
 
 def _export(model, args: tuple) -> bytes:
     """ONNX bytes: the tracer when it saw no Python decision on a tensor, else torch.export's exporter."""
-    from kindling.export import trace_onnx
+    from kindling.predict.export import trace_onnx
 
     try:
         graph, frozen = trace_onnx(model, args, 17)

@@ -1,0 +1,1 @@
+"""bundle: see DESIGN.md's module map."""

@@ -1,0 +1,1 @@
+"""config: see DESIGN.md's module map."""

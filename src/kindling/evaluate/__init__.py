@@ -1,0 +1,1 @@
+"""evaluate: see DESIGN.md's module map."""

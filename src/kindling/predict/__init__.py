@@ -1,0 +1,1 @@
+"""predict: see DESIGN.md's module map."""

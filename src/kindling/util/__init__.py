@@ -1,0 +1,1 @@
+"""util: see DESIGN.md's module map."""
