@@ -59,9 +59,9 @@ def _split_features(run_dir: Path):
     import pandas as pd
 
     from kindling.bundle.files import load_bundle
+    from kindling.bundle.rundir import data_config_for
     from kindling.data.tables import encode_records
     from kindling.data.tables.source import load_frames
-    from kindling.evaluate.evaluation import data_config_for
 
     bundle = load_bundle(run_dir)
     sig = bundle.signature

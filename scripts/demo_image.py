@@ -10,7 +10,7 @@ def main(run_dir: str, out: str) -> None:
     from PIL import Image
 
     from kindling import data
-    from kindling.runner import load_saved_config
+    from kindling.bundle.rundir import load_saved_config
 
     cfg = load_saved_config(Path(run_dir))
     test = data.build(cfg.data).test

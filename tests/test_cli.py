@@ -57,8 +57,8 @@ def test_round_trip_train_evaluate_predict(tmp_path):
     assert set(result["per_class_accuracy"]) == {str(d) for d in range(10)}
     assert result["accuracy"] > 0.5
 
+    from kindling.bundle.rundir import load_saved_config
     from kindling.data import build
-    from kindling.runner import load_saved_config
 
     test = build(load_saved_config(run).data).test
     index = int((test.y == 3).nonzero()[0])

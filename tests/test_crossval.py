@@ -68,8 +68,8 @@ def test_folds_partition_the_pool_stratified_and_seeded():
 
 def test_each_fold_is_a_run_directory_holding_its_own_part(wine_cv):
     from kindling import data as data_mod
+    from kindling.bundle.rundir import load_saved_config
     from kindling.config.schema import DataConfig
-    from kindling.runner import load_saved_config
 
     cv_dir, out = wine_cv
     held_out = []
@@ -134,7 +134,7 @@ def test_the_ensemble_bundle_averages_the_folds_for_evaluate_predict_and_load(wi
     test = predictor.sig  # the members' Signature, shared
     assert test.to_dict() == kindling.load(cv_dir / "fold-0").sig.to_dict()
     from kindling import data as data_mod
-    from kindling.evaluate.evaluation import data_config_for
+    from kindling.bundle.rundir import data_config_for
 
     split = data_mod.build(data_config_for(predictor.bundle), quiet=True).test
     expected = _fold_probabilities(cv_dir, split.x)
@@ -341,8 +341,8 @@ def test_folds_compose_with_every_source_of_one_training_pool(source, tmp_path, 
     from image_files import write_folder
 
     from kindling import data as data_mod
+    from kindling.bundle.rundir import load_saved_config
     from kindling.cli.main import main
-    from kindling.runner import load_saved_config
     from kindling_testing import write_sentiment_tsv
 
     spec = {

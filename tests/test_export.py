@@ -24,7 +24,7 @@ def run_copy(digits_run, tmp_path) -> Path:
 
 def _digit(run: Path, label: int = 3):
     from kindling import data
-    from kindling.runner import load_saved_config
+    from kindling.bundle.rundir import load_saved_config
 
     test = data.build(load_saved_config(run).data).test
     return test.x[int((test.y == label).nonzero()[0][0])].numpy()  # uint8 1,8,8

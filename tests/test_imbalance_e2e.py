@@ -78,8 +78,8 @@ def _probabilities(run: Path, rows: list[dict]) -> np.ndarray:
 
 def _split_rows(run: Path, split: str) -> tuple[list[dict], np.ndarray]:
     """The raw rows of one split of the run's data, as the table source split them, and their labels."""
+    from kindling.bundle.rundir import load_saved_config
     from kindling.data.tables.source import load_frames
-    from kindling.runner import load_saved_config
 
     frame = load_frames(load_saved_config(run).data).part(split)
     return frame.drop(columns="nine").to_dict("records"), (frame["nine"].to_numpy() == "yes").astype(int)

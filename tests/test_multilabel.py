@@ -86,7 +86,7 @@ def test_a_csv_of_image_paths_with_label_sets_trains_a_multilabel_image_model(im
 
 def test_the_network_is_comparable_to_one_vs_rest_logistic_regression_on_the_same_split(image_run, capsys):
     from kindling import data
-    from kindling.runner import load_saved_config
+    from kindling.bundle.rundir import load_saved_config
 
     dm = data.build(load_saved_config(image_run).data, quiet=True)
     baseline = one_vs_rest_f1(dm.train, dm.test)

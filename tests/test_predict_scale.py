@@ -19,7 +19,7 @@ def digit_folder(digits_run, tmp_path_factory) -> tuple[Path, dict[str, int]]:
     from PIL import Image
 
     from kindling import data
-    from kindling.runner import load_saved_config
+    from kindling.bundle.rundir import load_saved_config
 
     test = data.build(load_saved_config(digits_run).data).test
     root = tmp_path_factory.mktemp("digit_pngs")

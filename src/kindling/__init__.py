@@ -10,8 +10,8 @@ The package imports nothing heavy at import time: torch is loaded by the functio
 """
 
 from kindling.errors import UserError
+from kindling.util.envinfo import VERSION as __version__  # noqa: F401 - kindling.__version__
 
-__version__ = "0.1.0"
 __all__ = ["Callback", "CrossValidation", "Run", "StopTraining", "UserError", "cv", "fit", "load", "sweep"]
 
 

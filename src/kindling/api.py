@@ -171,7 +171,7 @@ def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
 def _config(recipe, data: Any, model: Any, resume, sets: dict | None, keywords: dict):
     """The RunConfig of `fit` and `cv`: your objects handed over, your model referenced, and on a resume
     the run's saved config with only the keys given now on top."""
-    from kindling.runner import load_saved_config
+    from kindling.bundle.rundir import load_saved_config
 
     if data is not None and not isinstance(data, (str, Path)):  # a Dataset, (X, y) or a DataFrame
         data = _hand_over(data, keywords)  # {"name": "objects:N", "display_name": "MNIST (a Dataset)"}

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from kindling import data as data_mod
 from kindling.bundle.files import read_bundle, save_bundle
+from kindling.bundle.rundir import load_saved_config
 from kindling.config import defaults
 from kindling.config.schema import RunConfig, default_name
 from kindling.data.folds import stratified
@@ -39,7 +40,7 @@ from kindling.evaluate.evaluation import evaluate
 from kindling.models import build
 from kindling.report.evidence import read_history
 from kindling.report.folds import write_page
-from kindling.runner import check_resume_config, has_checkpoint, load_saved_config, train
+from kindling.runner import check_resume_config, has_checkpoint, train
 from kindling.task import task_for
 from kindling.task.threshold import decision_record
 from kindling.util.fileio import atomic_write_json, atomic_write_text, read_json

@@ -8,11 +8,12 @@ import shutil
 import time
 from pathlib import Path
 
+from kindling.bundle.rundir import load_saved_config
 from kindling.config import defaults
 from kindling.config.checks import check_against_data
-from kindling.config.schema import RunConfig, config_from_yaml, default_name, flatten
-from kindling.errors import UserError, near_folder
-from kindling.util.fileio import atomic_write_json, atomic_write_text, read_utf8
+from kindling.config.schema import RunConfig, default_name, flatten
+from kindling.errors import UserError
+from kindling.util.fileio import atomic_write_json, atomic_write_text
 
 # keys that may change when a run is resumed; any other difference is refused
 RESUMABLE_CHANGES = (
@@ -95,27 +96,6 @@ def check_run_dir(cfg: RunConfig, overwrite: bool) -> Path:
                 "replace it with --overwrite, or choose another --run-dir"
             )
     return run_dir
-
-
-def load_saved_config(run_dir: Path) -> RunConfig:
-    path = Path(run_dir) / "config.yaml"
-    if not Path(run_dir).exists():
-        raise UserError(f"{run_dir} does not exist{near_folder(run_dir)}; pass a run directory (runs/NAME)")
-    if not path.is_file():
-        raise UserError(f"{run_dir} is not a kindling run directory (no config.yaml); pass runs/NAME")
-    import yaml
-
-    text = read_utf8(path, "restore the run's config.yaml")
-    if not text.strip():
-        raise UserError(f"{path} is empty; restore the run's config.yaml or start a new run")
-    try:
-        return config_from_yaml(text)
-    except UserError as exc:
-        raise UserError(f"{path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1} column {where.column + 1}" if where else ""
-        raise UserError(f"{path} is not valid YAML{at}; restore the run's config.yaml") from exc
 
 
 def remember_code(cfg: RunConfig) -> None:

@@ -58,8 +58,8 @@ def test_learning_curves_draw_metrics_jsonl(digits_run):
 
 def test_grid_and_top_losses_agree_with_the_model(digits_run):
     from kindling.bundle.files import load_bundle
+    from kindling.bundle.rundir import data_config_for
     from kindling.data import build
-    from kindling.evaluate.evaluation import data_config_for
     from kindling.report.evidence import collect_and_evaluate, grid_indices
 
     bundle = load_bundle(digits_run)
@@ -109,9 +109,9 @@ def test_regression_and_text_views():
 
 
 def test_lr_find_suggests_a_rate_and_draws_it(tmp_path):
+    from kindling.cli.lr_find import lr_find
     from kindling.config.schema import load_config
     from kindling.errors import UserError
-    from kindling.train.lrfind import lr_find
 
     cfg = load_config(None, {"data.name": "digits", "train.device": "cpu"})
     result = lr_find(cfg, steps=40, start_lr=1e-5, end_lr=1.0, output=tmp_path / "lr.png")

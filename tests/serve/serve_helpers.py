@@ -113,7 +113,7 @@ def digit_png(run: Path, label: int = 7, size: int = 64) -> tuple[bytes, int]:
     from PIL import Image
 
     from kindling import data
-    from kindling.runner import load_saved_config
+    from kindling.bundle.rundir import load_saved_config
 
     test = data.build(load_saved_config(run).data).test
     index = int((test.y == label).nonzero()[0][0])

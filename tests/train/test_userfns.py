@@ -180,7 +180,7 @@ def test_a_focal_loss_trains_on_imbalanced_digits_and_resumes_exactly(code, caps
     bundle = kindling.load(code / "straight").bundle
     focal = imported(code / "losses.py").FocalLoss(gamma=2.0)
     from kindling import data as data_mod
-    from kindling.runner import load_saved_config
+    from kindling.bundle.rundir import load_saved_config
 
     val = data_mod.build(load_saved_config(code / "straight").data, quiet=True).val
     x, y, _ = next(val.batches(len(val)))

@@ -31,11 +31,11 @@ def add_commands(sub) -> None:
 def baseline_of_run(run: str | Path, budget_s: float | None = None, trust_code: bool = False) -> dict:
     """-> {"baseline": {...}, "network": evaluation or None, "line": the compare line}."""
     from kindling import data as data_mod
+    from kindling.bundle.rundir import load_saved_config
     from kindling.evaluate.baseline import BaselineSkipped, compare_line
     from kindling.evaluate.baseline_run import budget_for, fit_and_save, network_evaluation
     from kindling.report.evidence import read_history
     from kindling.report.html import resolve_run_dir
-    from kindling.runner import load_saved_config
     from kindling.util.codetrust import check_saved_data
 
     if budget_s is not None and not budget_s > 0:

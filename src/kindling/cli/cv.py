@@ -61,7 +61,9 @@ def cmd_cv(args) -> int:
     flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
     base = None
     if args.resume and not args.recipe:  # the cross-validation's own saved config, with any flags on top
-        from kindling.runner import load_saved_config  # lazy: the run folder's reader, off --help's path
+        from kindling.bundle.rundir import (
+            load_saved_config,  # lazy: the run folder's reader, off --help's path
+        )
 
         base = load_saved_config(Path(args.resume)).to_dict()
     if args.folds is not None:

@@ -27,7 +27,6 @@ def add_commands(sub) -> None:
 
 def cmd_lr_find(args) -> int:
     from kindling.config.schema import load_config
-    from kindling.train.lrfind import lr_find
 
     cfg = load_config(args.recipe, None, args.sets)
     result = lr_find(cfg, args.steps, args.start_lr, args.end_lr, Path(args.output))
@@ -42,3 +41,19 @@ def cmd_lr_find(args) -> int:
         )
         print(f"plot written to {result['plot']}; use it with --lr or --set optim.lr=...")
     return 0
+
+
+def lr_find(
+    cfg, steps: int = 100, start_lr: float = 1e-7, end_lr: float = 10.0, output: Path = Path("lr_find.png")
+) -> dict:
+    """The range test, its suggestion and its plot (written to `output`) -> the figures as a dict."""
+    from kindling.report.curves import lr_find_plot
+    from kindling.train.lrfind import check_range, range_test, suggest
+    from kindling.util.fileio import atomic_write_bytes
+
+    output = Path(output)
+    check_range(steps, start_lr, end_lr, output)
+    lrs, losses = range_test(cfg, steps, start_lr, end_lr)
+    suggested = suggest(lrs, losses)
+    atomic_write_bytes(output, lr_find_plot(lrs, losses, suggested).png)
+    return {"suggested_lr": suggested, "steps": len(lrs), "lr": lrs, "loss": losses, "plot": str(output)}

@@ -12,9 +12,10 @@ import os
 import sys
 from pathlib import Path
 
-from kindling import __version__, plugins
+from kindling import plugins
 from kindling.cli.args import OneLineParser, SubParser, add_core_commands
 from kindling.errors import GUARD, UserError, one_line
+from kindling.util.envinfo import VERSION as __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +57,7 @@ def cmd_train(args) -> int:
     flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
     base = None
     if args.resume and not args.recipe:  # resume the run's own saved config, with any flags on top
-        from kindling.runner import load_saved_config
+        from kindling.bundle.rundir import load_saved_config
 
         base = load_saved_config(Path(args.resume)).to_dict()
     cfg = load_config(args.recipe, flags, args.sets, base=base)

@@ -99,7 +99,7 @@ def network_evaluation(
 ) -> dict:
     """The best model's evaluation on `split`: the one training's recorder saved (plots/report.json),
     else one pass of the Bundle over the split."""
-    from kindling.report import saved
+    from kindling.evaluate import saved
 
     found = saved.load(run_dir)
     evaluation = (found or {}).get("evaluation")

@@ -5,26 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kindling.bundle.files import Bundle, load_bundle
-from kindling.config.schema import DataConfig, from_dict
+from kindling.bundle.rundir import data_config_for
 from kindling.errors import UserError
 from kindling.task.metrics import per_class
-
-
-def data_config_for(bundle: Bundle, data_spec: str | None = None) -> DataConfig:
-    """The data a Bundle was trained on (its header, else its run's config.yaml), or `data_spec` the user
-    names now. A `py:` source the Bundle names runs only if it is a file trained with here."""
-    from kindling.util.codetrust import check_saved_data
-
-    cfg = from_dict(DataConfig, bundle.meta.get("data") or {}, "data")
-    if bundle.path is not None and not bundle.meta.get("data"):
-        from kindling.runner import load_saved_config
-
-        cfg = load_saved_config(bundle.path.parent).data
-    if data_spec:
-        cfg.name = data_spec
-    elif bundle.path is not None:
-        check_saved_data(cfg.name, bundle.path, "name it again with --data py:FILE.py:FUNCTION")
-    return cfg
 
 
 def evaluate(

@@ -177,7 +177,7 @@ def real_inputs(bundle, n: int):
     import torch
 
     from kindling import data as data_mod
-    from kindling.evaluate.evaluation import data_config_for
+    from kindling.bundle.rundir import data_config_for
 
     try:
         dm = data_mod.build(data_config_for(bundle), quiet=True)

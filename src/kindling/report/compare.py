@@ -31,8 +31,8 @@ def test_metrics(run_dir: Path) -> dict:
 def compare_rows(dirs: list[Path]) -> list[dict]:
     """One row per run directory: its label, model, data, epochs, lr, monitor and best value, the final
     validation loss and accuracy, its test metrics and its training time."""
+    from kindling.bundle.rundir import load_saved_config  # lazy: as kindling.report.html.gather
     from kindling.report.evidence import read_history  # lazy: numpy, only when a page is drawn
-    from kindling.runner import load_saved_config  # lazy: as kindling.report.html.gather
 
     names = [d.name for d in dirs]
     rows = []

@@ -52,9 +52,9 @@ def gather(run: str | Path, refresh: bool = False) -> RunView:
     """Read the run: config, env, history, then the evaluation, data summary and plots. Those come from
     plots/report.json and the PNGs when training left them and the run has not changed since (no torch,
     no model run); otherwise (or with `refresh`) the best model is evaluated and the plots redrawn."""
+    from kindling.bundle.rundir import load_saved_config
     from kindling.report import saved
     from kindling.report.evidence import read_history
-    from kindling.runner import load_saved_config
     from kindling.util.fileio import read_json
 
     run_dir = resolve_run_dir(run)
@@ -88,7 +88,7 @@ def _evaluate_and_draw(view: RunView) -> None:
     """The slow path: the Bundle and the data rebuilt, the model run once, its evidence written and every
     plot drawn from the folder (as at the end of training); the results saved (plots/report.json) so that
     the next report of this run reads them."""
-    from kindling.report import saved
+    from kindling.evaluate import saved as evaluate_saved
     from kindling.report.render import write_and_render
     from kindling.task.metrics import MONITOR_MODES
 
@@ -101,7 +101,7 @@ def _evaluate_and_draw(view: RunView) -> None:
         if isinstance(mine, dict) and mine.get("mode") in ("min", "max"):
             view.monitor_mode = mine["mode"]
     if view.bundle is not None and view.data is not None:
-        saved.save(view.run_dir, view.evaluation, view.doctor, view.notes, view.monitor_mode)
+        evaluate_saved.save(view.run_dir, view.evaluation, view.doctor, view.notes, view.monitor_mode)
 
 
 def _load_model_and_data(view: RunView):

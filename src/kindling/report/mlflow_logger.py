@@ -174,7 +174,7 @@ def params_of(cfg) -> dict[str, str]:
 
 
 def tags_of(cfg, run_dir: Path) -> dict[str, str]:
-    from kindling import __version__
+    from kindling.util.envinfo import VERSION as __version__
     from kindling.util.fileio import read_json
 
     env = run_dir / "env.json"

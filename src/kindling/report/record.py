@@ -59,6 +59,7 @@ class EvidenceAtEnd:
 
     def _record(self, trainer) -> None:
         from kindling.bundle.files import load_bundle
+        from kindling.evaluate import saved as evaluate_saved
         from kindling.report import evidence, saved
         from kindling.report.render import write_and_render
         from kindling.report.tables import has_table_rows, table_rows
@@ -84,5 +85,5 @@ class EvidenceAtEnd:
         plots, notes = write_and_render(self.run_dir, found)
         if has_best:  # the rest of the page, last: `kindling report` then reads files only
             doctor, data_notes = saved.data_summary(trainer.data)
-            saved.save(self.run_dir, evaluation, doctor, data_notes + notes, trainer.mode)
+            evaluate_saved.save(self.run_dir, evaluation, doctor, data_notes + notes, trainer.mode)
         trainer.echo(f"plots in {self.run_dir / 'plots'}")

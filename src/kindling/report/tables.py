@@ -27,9 +27,9 @@ def table_rows(bundle) -> dict:
     import pandas as pd
     import torch
 
+    from kindling.bundle.rundir import data_config_for
     from kindling.data.tables.encoders import dates_of, transform
     from kindling.data.tables.source import load_frames
-    from kindling.evaluate.evaluation import data_config_for
     from kindling.task import task_of_bundle
 
     sig = bundle.signature

@@ -367,7 +367,7 @@ def _column_spec(predictor: Predictor) -> list[dict]:
 
 
 def _version() -> str:
-    from kindling import __version__
+    from kindling.util.envinfo import VERSION as __version__
 
     return __version__
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from kindling.sweeps.results import Row
+from kindling.sweeps.trials import Row
 
 COLORS = {"complete": "#1f77b4", "pruned": "#bbbbbb", "failed": "#d62728"}
 
@@ -19,7 +19,7 @@ COLORS = {"complete": "#1f77b4", "pruned": "#bbbbbb", "failed": "#d62728"}
 def write_page(session, rows: list[Row]) -> Path:
     import yaml
 
-    from kindling.sweeps.results import best_trial, train_command
+    from kindling.sweeps.trials import best_trial, train_command
     from kindling.util.fileio import atomic_write_text
 
     sweep = session.sweep

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kindling import __version__
 from kindling.errors import UserError
+from kindling.util.envinfo import VERSION as __version__
 from kindling.util.fileio import atomic_torch_save, load_checkpoint
 
 FORMAT_VERSION = 1

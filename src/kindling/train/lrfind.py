@@ -2,8 +2,10 @@
 exponentially each step, and watch the loss. The suggestion is where the smoothed loss falls fastest,
 a rate that learns quickly and is still well short of where the loss blows up.
 
-    result = lr_find(load_config("recipes/digits.yaml"), steps=100)
-    result["suggested_lr"]   # e.g. 3.1e-03
+    lrs, losses = range_test(load_config("recipes/digits.yaml"), steps=100, start_lr=1e-7, end_lr=10.0)
+    suggest(lrs, losses)   # e.g. 3.1e-03
+
+`kindling lr-find` (kindling.cli.lr_find) runs it and draws the plot.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ SMOOTHING = 0.9  # exponential moving average of the loss, debiased as in Adam
 DIVERGED = 4.0  # stop once the smoothed loss exceeds this many times its minimum
 
 
-def _check(steps: int, start_lr: float, end_lr: float, output: Path) -> None:
+def check_range(steps: int, start_lr: float, end_lr: float, output: Path) -> None:
     if steps < 10:
         raise UserError(f"--steps {steps} is too few for a range test; use 50 or more")
     if not 0 < start_lr < end_lr:
@@ -101,20 +103,6 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
         if smoothed > DIVERGED * best:
             break
     return lrs, losses
-
-
-def lr_find(
-    cfg, steps: int = 100, start_lr: float = 1e-7, end_lr: float = 10.0, output: Path = Path("lr_find.png")
-) -> dict:
-    from kindling.report.curves import lr_find_plot
-    from kindling.util.fileio import atomic_write_bytes
-
-    output = Path(output)
-    _check(steps, start_lr, end_lr, output)
-    lrs, losses = range_test(cfg, steps, start_lr, end_lr)
-    suggested = suggest(lrs, losses)
-    atomic_write_bytes(output, lr_find_plot(lrs, losses, suggested).png)
-    return {"suggested_lr": suggested, "steps": len(lrs), "lr": lrs, "loss": losses, "plot": str(output)}
 
 
 def _with_own_loss(task, cfg, device):

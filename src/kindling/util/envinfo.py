@@ -7,6 +7,8 @@ import platform
 import subprocess
 import sys
 
+VERSION = "0.1.0"  # kindling's own; the package exports it as kindling.__version__
+
 
 def usable_cores() -> int:
     """The cores this process may run on (its affinity mask: a container's or taskset's limit), not the host's."""
@@ -27,10 +29,8 @@ def collect(device=None, threads: int | None = None, seed: int | None = None) ->
     import numpy
     import torch
 
-    from kindling import __version__
-
     info = {
-        "kindling": __version__,
+        "kindling": VERSION,
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "numpy": numpy.__version__,
