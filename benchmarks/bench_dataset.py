@@ -88,7 +88,7 @@ def kindling_run(
     """hand_over -> build -> settle -> Trainer.fit. Returns (wall seconds in all, seconds of the one read)."""
     import torch
 
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.config.settle import settle
     from kindling.data import build
     from kindling.data.objects import hand_over

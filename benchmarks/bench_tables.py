@@ -42,7 +42,7 @@ def _mae(pred, y) -> float:
 
 def _train_kindling(recipe: Path, run_dir: Path, sets: list[str]) -> tuple[float, float]:
     """Train a recipe in-process; return (test MAE, seconds)."""
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.evaluate.evaluation import evaluate
     from kindling.runner import train
 
@@ -123,7 +123,7 @@ def bench_wide(work: Path, rows: int, columns: int, epochs: int) -> dict:
     """CSV of rows x columns -> DataModule (timed) -> `epochs` epochs of the default mlp (timed)."""
     from kindling import data as data_mod
     from kindling import models
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.config.settle import settle
     from kindling.data.tables.synth import wide_frame
     from kindling.train.trainer import Trainer

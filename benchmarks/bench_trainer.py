@@ -56,7 +56,7 @@ def _kindling_timed(model, data, batch_size: int, threads: int, device: str = "c
     """One kindling epoch -> (wall s, CPU s, memory format chosen), timed by a callback on its events."""
     import torch
 
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.config.settle import settle
     from kindling.train.events import Callback
     from kindling.train.trainer import Trainer

@@ -43,7 +43,7 @@ def keyword_keys() -> dict[str, str]:
 
 def config_from_keywords(recipe: str | Path | None, keywords: dict[str, Any], sets: dict | None = None):
     """The RunConfig for `fit(recipe, **keywords)`: defaults < recipe < keywords < `set` (dotted keys)."""
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
 
     table = keyword_keys()
     flags: dict[str, Any] = {}
@@ -187,7 +187,7 @@ def _config(recipe, data: Any, model: Any, resume, sets: dict | None, keywords: 
         keywords["model"] = model if isinstance(model, str) else reference_for(model)
     if resume is None or recipe is not None:
         return config_from_keywords(recipe, keywords, sets), objects
-    from kindling.config.schema import from_dict
+    from kindling.config.types import from_dict
 
     base = load_saved_config(Path(resume)).to_dict()
     if objects is not None and str(base["data"]["name"]).startswith("objects:"):
@@ -209,7 +209,7 @@ def _hand_over(data: Any, keywords: dict) -> tuple[dict, dict]:
 
 def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> dict:
     """A resumed run's saved config with only the keys the caller gave on top."""
-    from kindling.config.schema import flatten, set_dotted
+    from kindling.config.load import flatten, set_dotted
 
     table = keyword_keys()
     given = [table[k] for k in keywords if k in table] + list(sets or {})

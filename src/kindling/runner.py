@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from kindling.config import defaults
-from kindling.config.schema import RunConfig, config_from_yaml, default_name, flatten
+from kindling.config.load import config_from_yaml, flatten
+from kindling.config.schema import RunConfig, default_name
 from kindling.config.settle import settle
 from kindling.errors import UserError, near_folder
 from kindling.util.fileio import atomic_write_json, atomic_write_text, read_utf8

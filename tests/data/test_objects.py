@@ -97,7 +97,7 @@ def test_dataset_goes_in_memory_as_uint8_with_its_classes_and_a_seeded_split():
 
 
 def test_dataset_trains_through_the_runner_and_the_bundle_predicts_an_array(tmp_path):
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.runner import train
 
     spec, objects = hand_over(MyDataset(), val=MyDataset(30, seed=1))

@@ -109,7 +109,7 @@ def test_regression_and_text_views():
 
 
 def test_lr_find_suggests_a_rate_and_draws_it(tmp_path):
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.errors import UserError
     from kindling.train.lrfind import lr_find
 

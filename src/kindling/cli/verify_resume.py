@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from kindling.config.schema import load_config
+from kindling.config.load import load_config
 from kindling.train.events import Callback, Interrupted
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from kindling.bundle.files import Bundle, load_bundle
-from kindling.config.schema import DataConfig, from_dict
+from kindling.config.schema import DataConfig
+from kindling.config.types import from_dict
 from kindling.errors import UserError
 from kindling.task.metrics import per_class
 

@@ -14,7 +14,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from kindling.config.schema import RunConfig, flatten, load_config, parse_set, read_recipe, set_dotted
+from kindling.config.load import flatten, load_config, parse_set, read_recipe, set_dotted
+from kindling.config.schema import RunConfig
 from kindling.errors import UserError, did_you_mean, one_line
 from kindling.report.loggers import resolve_loggers
 from kindling.sweeps.space import Param, check_keys, parse_params
