@@ -78,3 +78,20 @@ def test_a_second_fit_does_not_keep_the_first_ones_data_alive(tmp_path):
     gc.collect()
     assert alive() is None  # nothing in the process kept the first fit's Dataset
     assert second.evaluate("test")["n"] > 0
+
+
+def test_the_photo_size_is_an_argument_of_the_data_step(tmp_path):
+    """`data.build(cfg, photos=N)` decodes a few photos at N x N; without it they keep their size."""
+    import sys
+
+    from kindling.config.schema import DataConfig
+
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    from image_files import write_folder
+
+    root = write_folder(tmp_path / "photos", per_class=6, classes=("cat", "dog"), size=100, splits=())
+    cfg = DataConfig(name=f"folder:{root}", data_dir=str(tmp_path))
+    small = data_mod.build(cfg, quiet=True, photos=80)
+    assert small.signature.input_shape[1:] == [80, 80] and small.signature.extras["photo_side"] == 80
+    whole = data_mod.build(cfg, quiet=True)
+    assert whole.signature.input_shape[1:] == [100, 100] and "photo_side" not in whole.signature.extras

@@ -235,9 +235,9 @@ def choose(
     not changed. `model_given`: the model is
     already built (a Trainer handed a module), so only the training settings are chosen.
     `monitor_chosen`: cfg.train.monitor was left to kindling and holds what the monitor rule gave for a
-    validation split of `n_val` samples (the runner resolves it), which the line names. `ensemble_ok`:
-    the caller can train the fold ensemble (kindling.crossval), which a small table then gets
-    (`data.folds` set: ENSEMBLE_ROWS)."""
+    validation split of `n_val` samples (kindling.config.settle resolves it), which the line names.
+    `ensemble_ok`: the caller can train the fold ensemble (kindling.crossval), which a small table then
+    gets (`data.folds` set: ENSEMBLE_ROWS)."""
     cfg = copy.deepcopy(cfg)
     return cfg, _fill(cfg, sig, n_train, model_given, monitor_chosen, n_val, ensemble_ok)
 

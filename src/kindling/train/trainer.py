@@ -1,6 +1,7 @@
 """The training loop. It reads top to bottom; extension points are named events on callbacks.
 
-    trainer = Trainer(cfg, run_dir)
+    cfg, _ = settle(cfg, data, model_given=True)   # kindling.config.settle: the config finished once
+    trainer = Trainer(cfg, run_dir)                 # taken as it is: nothing here chooses a default
     summary = trainer.fit(model, data)
 
 Events, in order: fit_start, epoch_start, step_end, validation_end, epoch_end, fit_end. A callback
