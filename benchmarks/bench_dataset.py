@@ -5,7 +5,7 @@ The Dataset is what the seeds write: CIFAR-shaped uint8 arrays, `__getitem__` re
 does. Both contenders train the same freshly built model (same seed, batch size, SGD, epochs):
 
 - raw loop: `DataLoader(dataset, batch_size, shuffle=True, num_workers=W)`, forward, loss, backward, step;
-- kindling: `register_objects(dataset)` -> the DataModule (every sample read once, stored as uint8) ->
+- kindling: `hand_over(dataset)` -> the DataModule (every sample read once, stored as uint8) ->
   the Trainer; its time includes that one read, so the ratio is what a user waits for in all.
 
 Ratio = kindling's wall time / the raw loop's (goal: <= 1.0, the in-memory path beating per-epoch reads).
@@ -85,17 +85,19 @@ def raw_run(model, dataset, batch_size: int, epochs: int, workers: int, device: 
 def kindling_run(
     model, dataset, batch_size: int, epochs: int, threads: int, device: str
 ) -> tuple[float, float]:
-    """register_objects -> build -> Trainer.fit. Returns (wall seconds in all, seconds of the one read)."""
+    """hand_over -> build -> settle -> Trainer.fit. Returns (wall seconds in all, seconds of the one read)."""
     import torch
 
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
+    from kindling.config.settle import settle
     from kindling.data import build
-    from kindling.data.objects import register_objects
+    from kindling.data.objects import hand_over
     from kindling.train.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as tmp:
+        spec, objects = hand_over(dataset)
         overrides = {
-            "data.name": register_objects(dataset),
+            "data.name": spec,
             "data.batch_size": batch_size,
             "data.val_fraction": 0.0,
             "data.test_fraction": 0.0,
@@ -109,8 +111,9 @@ def kindling_run(
         }
         cfg = load_config(None, overrides)
         t0 = time.perf_counter()
-        data = build(cfg.data, quiet=True)
+        data = build(cfg.data, quiet=True, objects=objects)
         read = time.perf_counter() - t0
+        cfg, _ = settle(cfg, data, model_given=True)
         Trainer(cfg, tmp, echo=lambda *a: None).fit(model, data)
         if device != "cpu":
             torch.cuda.synchronize()

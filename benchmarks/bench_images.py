@@ -117,7 +117,7 @@ def kindling_run(
     threads and memory format kindling kept, the test accuracy, and the seconds one build of the data
     takes (reading and decoding the files into memory, done once before training)."""
     from kindling import data as data_mod
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.evaluate.evaluation import evaluate
     from kindling.runner import train
     from kindling.train import checkpoint

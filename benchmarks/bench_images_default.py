@@ -79,7 +79,7 @@ def _accuracy(metrics: dict) -> float:
 def test_files(run: Path) -> list[str]:
     """The files of kindling's test split (the seeded stratified split of data.split_seed)."""
     from kindling import data as data_mod
-    from kindling.config.schema import config_from_yaml
+    from kindling.config.load import config_from_yaml
 
     cfg = config_from_yaml((run / "config.yaml").read_text())
     return list(data_mod.build(cfg.data, quiet=True).test.names)

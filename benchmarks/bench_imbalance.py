@@ -110,7 +110,7 @@ def _train_and_score(keys: dict, seed: int, run_dir: Path, epochs: int | None, a
             flat = {k.split(".", 1)[1]: v for k, v in settings.items() if k != "run_dir"}
             kindling.fit(data=train, val=val, test=test, run_dir=settings["run_dir"], overwrite=True, **flat)
         else:
-            from kindling.config.schema import load_config
+            from kindling.config.load import load_config
             from kindling.runner import train
 
             train(load_config(None, settings), overwrite=True)

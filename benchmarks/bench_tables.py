@@ -42,7 +42,7 @@ def _mae(pred, y) -> float:
 
 def _train_kindling(recipe: Path, run_dir: Path, sets: list[str]) -> tuple[float, float]:
     """Train a recipe in-process; return (test MAE, seconds)."""
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.evaluate.evaluation import evaluate
     from kindling.runner import train
 
@@ -123,7 +123,8 @@ def bench_wide(work: Path, rows: int, columns: int, epochs: int) -> dict:
     """CSV of rows x columns -> DataModule (timed) -> `epochs` epochs of the default mlp (timed)."""
     from kindling import data as data_mod
     from kindling import models
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
+    from kindling.config.settle import settle
     from kindling.data.tables.synth import wide_frame
     from kindling.train.trainer import Trainer
 
@@ -147,7 +148,8 @@ def bench_wide(work: Path, rows: int, columns: int, epochs: int) -> dict:
     t1 = time.perf_counter()
     with _quiet():
         model = models.build(cfg.model.name, dm.signature, cfg.model.options)
-        trainer = Trainer(cfg, cfg.resolved_run_dir(), [])
+        settled, _ = settle(cfg, dm)  # the monitor, and what the flags left to kindling
+        trainer = Trainer(settled, cfg.resolved_run_dir(), [])
         trainer.fit(model, dm)
     t2 = time.perf_counter()
     return {

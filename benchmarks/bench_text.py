@@ -71,7 +71,7 @@ def _svm(x_train, y_train, x_test, y_test) -> tuple[float, float]:
 
 def _kindling(recipe: Path | None, flags: dict, sets: list[str], run_dir: Path) -> tuple[float, float, int]:
     """Train in-process; (test accuracy, seconds, epochs run)."""
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.evaluate.evaluation import evaluate
     from kindling.runner import train
 

@@ -86,7 +86,7 @@ def _default(path: Path, seed: int, run_dir: Path, model: str = "auto") -> tuple
     """(test accuracy, wall s, CPU s, model name) of the default model (or `model` with the training
     settings kindling chooses for it) trained with this seed."""
     from kindling.bundle.files import load_bundle
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.evaluate.evaluation import evaluate
     from kindling.runner import train
 

@@ -56,7 +56,8 @@ def _kindling_timed(model, data, batch_size: int, threads: int, device: str = "c
     """One kindling epoch -> (wall s, CPU s, memory format chosen), timed by a callback on its events."""
     import torch
 
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
+    from kindling.config.settle import settle
     from kindling.train.events import Callback
     from kindling.train.trainer import Trainer
 
@@ -74,9 +75,8 @@ def _kindling_timed(model, data, batch_size: int, threads: int, device: str = "c
     with tempfile.TemporaryDirectory() as tmp:
         flags = {"data.batch_size": batch_size, "train.epochs": 1, "train.threads": threads}
         flags.update({"train.logger": "none", "optim.name": "sgd", "optim.lr": 0.01, "run_dir": tmp})
-        trainer = Trainer(
-            load_config(None, {**flags, "train.device": device}), tmp, [timer], echo=lambda *a: None
-        )
+        cfg, _ = settle(load_config(None, {**flags, "train.device": device}), data, model_given=True)
+        trainer = Trainer(cfg, tmp, [timer], echo=lambda *a: None)
         trainer.fit(model, data)
     return timer.end[0] - timer.start[0], timer.end[1] - timer.start[1], trainer.memory_format
 

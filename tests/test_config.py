@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kindling.config.schema import RunConfig, config_from_yaml, load_config, parse_set
+from kindling.config.load import config_from_yaml, load_config, parse_set
+from kindling.config.schema import RunConfig
 from kindling.errors import UserError
 
 

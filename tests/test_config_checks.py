@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kindling.config.checks import RULES, check_against_data
-from kindling.config.schema import RunConfig, checked, config_from_yaml, load_config
+from kindling.config.load import checked, config_from_yaml, load_config
+from kindling.config.schema import RunConfig
 from kindling.data.signature import Signature
 from kindling.errors import UserError
 

@@ -33,7 +33,7 @@ def settled_monitor(cfg: RunConfig, sig: Signature, n_val: int) -> None:
 def test_a_table_gets_an_mlp_sized_to_its_features_and_early_stopping():
     cfg = auto_config()
     settled_monitor(cfg, TABLE, 30)
-    line = choose(cfg, TABLE, 300, monitor_chosen=True, n_val=30)
+    cfg, line = choose(cfg, TABLE, 300, monitor_chosen=True, n_val=30)
     assert cfg.model.name == "mlp" and cfg.model.options["hidden"] == [32]
     assert (cfg.train.monitor, cfg.train.epochs, cfg.train.patience) == ("val_mae", 300, 20)
     assert cfg.data.batch_size == 32
@@ -47,7 +47,7 @@ def test_a_larger_classification_table_gets_the_faster_lr_and_accuracy_on_a_larg
     sig = Signature("classification", "tabular", [20], ["a", "b"])
     cfg = auto_config()
     settled_monitor(cfg, sig, 2_000)
-    choose(cfg, sig, 20_000, monitor_chosen=True, n_val=2_000)
+    cfg, _ = choose(cfg, sig, 20_000, monitor_chosen=True, n_val=2_000)
     assert cfg.model.options["hidden"] == [32, 16] and cfg.model.options["dropout"] == 0.1
     assert (cfg.train.monitor, cfg.optim.lr, cfg.optim.weight_decay) == ("val_acc", 3e-3, 1e-2)
 
@@ -55,44 +55,46 @@ def test_a_larger_classification_table_gets_the_faster_lr_and_accuracy_on_a_larg
 def test_only_the_monitor_left_to_kindling_is_still_named():
     cfg = auto_config(model__name="mlp", train__epochs=3, optim__lr=0.1, data__batch_size=8)
     settled_monitor(cfg, SMALL_IMAGES, 43)
-    line = choose(cfg, SMALL_IMAGES, 300, monitor_chosen=True, n_val=43)
+    cfg, line = choose(cfg, SMALL_IMAGES, 300, monitor_chosen=True, n_val=43)
     assert line == "kindling chose the best epoch by val_loss (43 validation samples) (--monitor to choose)"
 
 
 def test_text_small_and_large_images():
     cfg = auto_config()
-    line = choose(cfg, TEXT, 4000)
+    cfg, line = choose(cfg, TEXT, 4000)
     assert (cfg.model.name, cfg.model.options["ngrams"]) == ("linear-ngrams", 3)
     assert (cfg.optim.name, cfg.optim.lr, cfg.train.patience) == ("sgd", 4.0, 3)
     assert line.startswith("kindling chose linear-ngrams (char 1-3-grams) for 4,000 texts")
     words = Signature("classification", "text", [40], ["ham", "spam"], extras={"tokenizer": "word"})
     cfg = auto_config()
-    choose(cfg, words, 4000)
+    cfg, _ = choose(cfg, words, 4000)
     assert cfg.model.options["ngrams"] == 2
     cfg = auto_config(model__name="textrnn")  # the user's text model: not linear-ngrams' SGD at lr 4
-    choose(cfg, TEXT, 4000)
+    cfg, _ = choose(cfg, TEXT, 4000)
     assert (cfg.optim.name, cfg.optim.lr, cfg.train.epochs) == ("adamw", 1e-3, 20)
     cfg = auto_config()
-    choose(cfg, TEXT, 30_000)  # zh_reviews' size: the linear model still beats the baseline, in seconds
+    cfg, _ = choose(
+        cfg, TEXT, 30_000
+    )  # zh_reviews' size: the linear model still beats the baseline, in seconds
     assert cfg.model.name == "linear-ngrams"
     cfg = auto_config()
-    choose(cfg, SMALL_IMAGES, 1200)
+    cfg, _ = choose(cfg, SMALL_IMAGES, 1200)
     assert (cfg.model.name, cfg.data.augment, cfg.sched.name) == ("digits-cnn", "shift", "cosine")
     cfg = auto_config()
-    choose(cfg, PHOTOS, 800)
+    cfg, _ = choose(cfg, PHOTOS, 800)
     assert cfg.model.name == "resnet18"
 
 
 def test_a_given_optimizer_keeps_the_classic_lr_not_the_rules():
     """The text rule's lr 4.0 is for SGD; with the user's Adam it would diverge."""
     cfg = auto_config(optim__name="adam")
-    choose(cfg, TEXT, 4000)
+    cfg, _ = choose(cfg, TEXT, 4000)
     assert (cfg.model.name, cfg.optim.name, cfg.optim.lr) == ("linear-ngrams", "adam", 1e-3)
 
 
 def test_what_the_user_gave_is_kept():
     cfg = auto_config(model__name="lenet", train__epochs=3, optim__lr=0.1, train__monitor="val_acc")
-    line = choose(cfg, SMALL_IMAGES, 1200)
+    cfg, line = choose(cfg, SMALL_IMAGES, 1200)
     assert (cfg.model.name, cfg.train.epochs, cfg.optim.lr, cfg.train.monitor) == ("lenet", 3, 0.1, "val_acc")
     assert cfg.model.options == {} and cfg.data.augment == "none" and cfg.train.patience is None
     assert cfg.data.batch_size == 64  # the one key left to kindling
@@ -103,7 +105,7 @@ def test_nothing_left_to_choose_says_nothing():
     cfg = auto_config(
         model__name="mlp", train__epochs=3, optim__lr=0.1, train__monitor="val_loss", data__batch_size=8
     )
-    assert choose(cfg, TABLE, 300) is None
+    assert choose(cfg, TABLE, 300)[1] is None
 
 
 def test_a_few_photos_resized_by_kindling_get_a_small_cnn_from_scratch():
@@ -111,7 +113,7 @@ def test_a_few_photos_resized_by_kindling_get_a_small_cnn_from_scratch():
 
     photos = Signature("classification", "image", [3, 80, 80], ["cat", "dog"], extras={"photo_side": 80})
     cfg = auto_config()
-    line = choose(cfg, photos, 700)
+    cfg, line = choose(cfg, photos, 700)
     assert (cfg.model.name, cfg.model.options, cfg.data.image_size) == ("photo-cnn", {"width": 16}, 80)
     assert (cfg.data.augment, cfg.sched.name, cfg.train.epochs, cfg.train.patience) == (
         PHOTO_AUGMENT,
@@ -162,13 +164,13 @@ def test_a_bare_folder_of_photos_trains_the_small_cnn_at_80_pixels(tmp_path, cap
 def test_the_task_kindling_chose_from_the_target_leads_the_line_with_its_flag():
     sig = Signature("classification", "tabular", [12], ["0", "1"])
     sig.extras["task_reason"] = "'Survived' holds 2 distinct whole numbers"
-    line = choose(auto_config(), sig, 600)
+    _, line = choose(auto_config(), sig, 600)
     assert line.startswith(
         "kindling chose classification, as 'Survived' holds 2 distinct whole numbers "
         "(--task regression to change); mlp (hidden [32])"
     )
     given = auto_config(model__name="mlp", data__batch_size=32, train__epochs=5, optim__lr=0.01)
-    assert choose(given, sig, 600) == (
+    assert choose(given, sig, 600)[1] == (
         "kindling chose classification, as 'Survived' holds 2 distinct whole numbers (--task regression to change)"
     )
-    assert "--task" not in choose(auto_config(), TABLE, 300)  # a task the user gave is not announced
+    assert "--task" not in choose(auto_config(), TABLE, 300)[1]  # a task the user gave is not announced

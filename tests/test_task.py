@@ -192,12 +192,14 @@ class LogSoftmaxNet(nn.Module):
 
 def _fit(tmp_path, model):
     from kindling import data as data_mod
+    from kindling.config.settle import settle
     from kindling.train.trainer import Trainer
 
     cfg = RunConfig()
     cfg.data.name, cfg.model.name = "wine", "mine"
     cfg.train.epochs, cfg.train.threads = 1, 1
     data = data_mod.build(cfg.data, quiet=True)
+    cfg, _ = settle(cfg, data, model_given=True)  # the Trainer takes a settled config
     trainer = Trainer(cfg, tmp_path / "run", echo=lambda *a: None)
     return trainer, trainer.fit(model, data), data
 

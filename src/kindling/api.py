@@ -43,7 +43,7 @@ def keyword_keys() -> dict[str, str]:
 
 def config_from_keywords(recipe: str | Path | None, keywords: dict[str, Any], sets: dict | None = None):
     """The RunConfig for `fit(recipe, **keywords)`: defaults < recipe < keywords < `set` (dotted keys)."""
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
 
     table = keyword_keys()
     flags: dict[str, Any] = {}
@@ -90,17 +90,18 @@ def fit(
     from kindling.train.events import Interrupted
 
     keywords.update(_own_code(loss, metrics, callbacks))
-    cfg = _config(recipe, data, model, resume, set, keywords)
+    cfg, objects = _config(recipe, data, model, resume, set, keywords)
     try:
         if resume is not None and is_cv_dir(
             resume
         ):  # a small table's fold ensemble (kindling.config.defaults)
-            return CrossValidation(cross_validate(cfg, resume=resume))
-        run_dir = train(cfg, resume=resume, overwrite=overwrite, instead=instead_of_one_network(overwrite))
+            return CrossValidation(cross_validate(cfg, resume=resume, objects=objects), objects)
+        instead = instead_of_one_network(overwrite)
+        run_dir = train(cfg, resume=resume, overwrite=overwrite, instead=instead, objects=objects)
     except Interrupted as exc:
         where = resume or cfg.resolved_run_dir()
         raise KeyboardInterrupt(f"{exc}; resume with kindling.fit(resume={str(where)!r})") from None
-    return CrossValidation(run_dir) if is_cv_dir(run_dir) else Run(run_dir)
+    return CrossValidation(run_dir, objects) if is_cv_dir(run_dir) else Run(run_dir, objects)
 
 
 def cv(
@@ -128,13 +129,13 @@ def cv(
     if folds is not None:
         keywords["data.folds"] = check_count(folds)
     keywords.update(_own_code(loss, metrics, callbacks))
-    cfg = _config(recipe, data, model, resume, set, keywords)
+    cfg, objects = _config(recipe, data, model, resume, set, keywords)
     try:
-        cv_dir = cross_validate(cfg, folds or cfg.data.folds, ensemble, resume, overwrite)
+        cv_dir = cross_validate(cfg, folds or cfg.data.folds, ensemble, resume, overwrite, objects=objects)
     except Interrupted as exc:
         where = resume or cfg.resolved_run_dir()
         raise KeyboardInterrupt(f"{exc}; resume with kindling.cv(resume={str(where)!r})") from None
-    return CrossValidation(cv_dir)
+    return CrossValidation(cv_dir, objects)
 
 
 def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
@@ -169,12 +170,15 @@ def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
 
 
 def _config(recipe, data: Any, model: Any, resume, sets: dict | None, keywords: dict):
-    """The RunConfig of `fit` and `cv`: your objects handed over, your model referenced, and on a resume
-    the run's saved config with only the keys given now on top."""
+    """-> (the RunConfig of `fit` and `cv`, the objects handed over or None): your objects named, your
+    model referenced, and on a resume the run's saved config with only the keys given now on top."""
     from kindling.bundle.rundir import load_saved_config
 
+    objects = None
     if data is not None and not isinstance(data, (str, Path)):  # a Dataset, (X, y) or a DataFrame
-        data = _hand_over(data, keywords)  # {"name": "objects:N", "display_name": "MNIST (a Dataset)"}
+        data, objects = _hand_over(
+            data, keywords
+        )  # {"name": "objects:N", "display_name": "MNIST (a Dataset)"}
     if data is not None:
         keywords["data"] = data
     if model is not None:  # a name, a spec, or the user's class / factory / instance
@@ -182,28 +186,30 @@ def _config(recipe, data: Any, model: Any, resume, sets: dict | None, keywords: 
 
         keywords["model"] = model if isinstance(model, str) else reference_for(model)
     if resume is None or recipe is not None:
-        return config_from_keywords(recipe, keywords, sets)
-    from kindling.config.schema import from_dict
+        return config_from_keywords(recipe, keywords, sets), objects
+    from kindling.config.types import from_dict
 
     base = load_saved_config(Path(resume)).to_dict()
+    if objects is not None and str(base["data"]["name"]).startswith("objects:"):
+        keywords["data"]["name"] = base["data"]["name"]  # the same data handed again: the run's own handle
     cfg = config_from_keywords(None, keywords, sets)
-    return from_dict(type(cfg), _merge_changed(base, cfg.to_dict(), keywords, sets))
+    return from_dict(type(cfg), _merge_changed(base, cfg.to_dict(), keywords, sets)), objects
 
 
-def _hand_over(data: Any, keywords: dict) -> dict:
-    """Python objects as `data` (and `val=` / `test=` that are objects, not split files) -> the data
-    section: the spec that names them in this process (kindling.data.objects), and the name the run
-    shows for them."""
-    from kindling.data.objects import display_name, register_objects
+def _hand_over(data: Any, keywords: dict) -> tuple[dict, dict]:
+    """Python objects as `data` (and `val=` / `test=` that are objects, not split files) -> (the data
+    section: the spec that names them (kindling.data.objects) and the name the run shows for them; the
+    objects, which the run is passed and the `Run` holds)."""
+    from kindling.data.objects import display_name, hand_over
 
     parts = {k: keywords.pop(k) for k in ("val", "test") if not isinstance(keywords.get(k, ""), (str, Path))}
-    spec = register_objects(data, parts.get("val"), parts.get("test"), keywords.get("target"))
-    return {"name": spec, "display_name": display_name(data)}
+    spec, objects = hand_over(data, parts.get("val"), parts.get("test"), keywords.get("target"))
+    return {"name": spec, "display_name": display_name(data)}, objects
 
 
 def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> dict:
     """A resumed run's saved config with only the keys the caller gave on top."""
-    from kindling.config.schema import flatten, set_dotted
+    from kindling.config.load import flatten, set_dotted
 
     table = keyword_keys()
     given = [table[k] for k in keywords if k in table] + list(sets or {})
@@ -241,10 +247,13 @@ def _name_code(code: str | Path | None) -> None:
 
 
 class Run:
-    """A finished (or interrupted) run: its directory and what the CLI does with one."""
+    """A finished (or interrupted) run: its directory and what the CLI does with one. A run trained on
+    Python objects (`kindling.fit(data=...)`) holds them, for its evaluate, report and export: they live
+    as long as this Run (or your own references) does, and no longer."""
 
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, objects: dict | None = None):
         self.dir = Path(run_dir).resolve()
+        self._objects = objects  # what kindling.fit handed over (kindling.data.objects), or None
         if not (self.dir / "config.yaml").is_file():
             raise UserError(f"{self.dir} is not a kindling run directory (no config.yaml)")
 
@@ -268,7 +277,8 @@ class Run:
         from kindling.util.fileio import atomic_write_json
 
         _name_code(code)
-        result = evaluate(self.dir, split, data, tta=tta)
+        objects = self._objects if data is None else None  # other data named now: not the run's objects
+        result = evaluate(self.dir, split, data, tta=tta, objects=objects)
         atomic_write_json(self.dir / f"metrics_{split}{'_tta' if tta else ''}.json", result)
         return result
 
@@ -298,7 +308,7 @@ class Run:
         from kindling.report.html import write_report
 
         _name_code(code)
-        return Path(write_report(self.dir, None, refresh))
+        return Path(write_report(self.dir, None, refresh, objects=self._objects))
 
     def export(
         self, fmt: str = "onnx", output: str | Path | None = None, code: str | Path | None = None
@@ -307,7 +317,7 @@ class Run:
         from kindling.predict.export import export_run
 
         _name_code(code)
-        return export_run(self.dir, fmt, output)
+        return export_run(self.dir, fmt, output, objects=self._objects)
 
     def load(self, device: str = "cpu", code: str | Path | None = None):
         return load(self.dir, device, code)
@@ -337,8 +347,8 @@ class CrossValidation(Run):
     """A cross-validation's folder (kindling.crossval): its fold runs, their summary, and (made with
     `ensemble=True`) the fold ensemble, which `evaluate`, `predict`, `export` and `load` use as any Bundle."""
 
-    def __init__(self, cv_dir: str | Path):
-        super().__init__(cv_dir)
+    def __init__(self, cv_dir: str | Path, objects: dict | None = None):
+        super().__init__(cv_dir, objects)
         from kindling.crossval import is_cv_dir
 
         if not is_cv_dir(self.dir):
@@ -357,7 +367,8 @@ class CrossValidation(Run):
     def folds(self) -> list[Run]:
         """Each fold's run, in order (the ones run so far)."""
         state = self.state
-        return [Run(self.dir / f"fold-{i}") for i in range(state["folds"]) if str(i) in state["done"]]
+        folds = range(state["folds"])
+        return [Run(self.dir / f"fold-{i}", self._objects) for i in folds if str(i) in state["done"]]
 
     @property
     def summary(self) -> dict:

@@ -33,7 +33,6 @@ from kindling.bundle.rundir import load_saved_config
 from kindling.config import defaults
 from kindling.config.schema import RunConfig, default_name
 from kindling.data.folds import stratified
-from kindling.data.images.decode import photos_at
 from kindling.errors import UserError
 from kindling.evaluate.baseline_run import after_training
 from kindling.evaluate.evaluation import evaluate
@@ -84,35 +83,37 @@ def cross_validate(
     overwrite: bool = False,
     echo=print,
     announced: bool = False,
+    objects: dict | None = None,
 ) -> Path:
     """Run (or resume) the cross-validation of `cfg` and return its folder; see the module.
     `announced`: the data's notes and what kindling chose were printed already (`kindling train` chose
-    the fold ensemble for a small table: `instead_of_one_network`)."""
+    the fold ensemble for a small table: `instead_of_one_network`). `objects`: what kindling.fit / cv
+    handed over, when the data is theirs (kindling.data.objects). `cfg` is not changed."""
     started = time.perf_counter()
     if resume is not None:
-        cv_dir, cfg, state = _resumed(cfg, Path(resume), folds, ensemble)
+        cv_dir, cfg, state = _resumed(copy.deepcopy(cfg), Path(resume), folds, ensemble)
     else:
-        cv_dir, cfg, state = _started(cfg, folds, ensemble, overwrite, echo, announced)
+        cv_dir, cfg, state = _started(cfg, folds, ensemble, overwrite, echo, announced, objects)
     k = state["folds"]
     for i in range(k):
         if str(i) in state["done"]:
             continue
         echo(f"== fold {i + 1} of {k}: {fold_dir(cv_dir, i)}")
-        record = _run_fold(cfg, cv_dir, i, echo)
+        record = _run_fold(cfg, cv_dir, i, echo, objects)
         state = {**read_state(cv_dir), "ensemble": state["ensemble"]}  # with the fold's `trained` mark
         state["done"][str(i)] = record
         atomic_write_json(cv_dir / STATE, state)
         echo(f"fold {i + 1} of {k}: {_scores_line(record)}")
     state["summary"] = summarise([state["done"][str(i)] for i in range(k)])
     if state["ensemble"]:
-        state["ensemble_metrics"] = write_ensemble(cv_dir, cfg, k, echo)
+        state["ensemble_metrics"] = write_ensemble(cv_dir, cfg, k, echo, objects)
         state["bundle"] = str(cv_dir / "best")
     atomic_write_json(cv_dir / STATE, state)
     for line in summary_lines(state):
         echo(line)
     echo(f"page comparing the folds: {write_page(cv_dir)}")
     if state["ensemble"]:
-        _baseline(cfg, cv_dir, time.perf_counter() - started, echo)
+        _baseline(cfg, cv_dir, time.perf_counter() - started, echo, objects)
     return cv_dir
 
 
@@ -120,23 +121,33 @@ def instead_of_one_network(overwrite: bool = False, echo=print):
     """What `kindling train` runs when the defaults choose the fold ensemble for a small table
     (kindling.config.defaults.ENSEMBLE_ROWS): the cross-validation of the settled config, kept as one Bundle."""
 
-    def run(cfg: RunConfig) -> Path:
-        return cross_validate(cfg, cfg.data.folds, True, None, overwrite, echo, announced=True)
+    def run(cfg: RunConfig, objects: dict | None = None) -> Path:
+        return cross_validate(cfg, cfg.data.folds, True, None, overwrite, echo, True, objects)
 
     return run
 
 
-def _baseline(cfg: RunConfig, cv_dir: Path, seconds: float, echo) -> None:
+def _baseline(cfg: RunConfig, cv_dir: Path, seconds: float, echo, objects: dict | None = None) -> None:
     """The classical baseline beside the ensemble, as a run ends with one: fitted on the source's own train
     split (the folds fit none), scored on the split the ensemble's evaluation used."""
     if cfg.train.baseline == "none" or cfg.train.dry_run:
         return
     whole = copy.deepcopy(cfg.data)
     whole.folds, whole.fold = None, 0
-    after_training(data_mod.build(whole, quiet=True), cv_dir, seconds, cfg.data.memory_budget_mb, echo)
+    after_training(
+        data_mod.build(whole, quiet=True, objects=objects), cv_dir, seconds, cfg.data.memory_budget_mb, echo
+    )
 
 
-def _started(cfg: RunConfig, folds: int | None, ensemble: bool, overwrite: bool, echo, announced: bool):
+def _started(
+    cfg: RunConfig,
+    folds: int | None,
+    ensemble: bool,
+    overwrite: bool,
+    echo,
+    announced: bool,
+    objects: dict | None,
+):
     """A new cross-validation: checked against the data (fold count, classes) and settled before any write."""
     check_count(folds)
     if cfg.train.devices > 1:
@@ -147,9 +158,10 @@ def _started(cfg: RunConfig, folds: int | None, ensemble: bool, overwrite: bool,
     cfg = copy.deepcopy(cfg)
     cfg.data.folds, cfg.data.fold = folds, 0
     cfg.name = cfg.name or default_name(cfg)
-    with data_mod.held_notes() as notes, photos_at(defaults.photo_side(cfg)):
-        dm = data_mod.build(cfg.data)  # fold 0: a fold count the data cannot hold is refused here
-    chose = defaults.choose(cfg, dm.signature, len(dm.train))  # once, so every fold builds the same model
+    with data_mod.held_notes() as notes:  # fold 0: a fold count the data cannot hold is refused here
+        dm = data_mod.build(cfg.data, photos=defaults.photo_side(cfg), objects=objects)
+    # chosen once, so every fold builds the same model; each fold's run settles its own monitor
+    cfg, chose = defaults.choose(cfg, dm.signature, len(dm.train))
     if not announced:
         for text in notes:
             data_mod.note(text)
@@ -224,7 +236,7 @@ class _Trained:
         raise AttributeError(name)
 
 
-def _run_fold(cfg: RunConfig, cv_dir: Path, i: int, echo) -> dict:
+def _run_fold(cfg: RunConfig, cv_dir: Path, i: int, echo, objects: dict | None = None) -> dict:
     """Train fold `i` (or resume it where it stopped) and score it on its held-out part and the test."""
     run_dir = fold_dir(cv_dir, i)
     fold_cfg = copy.deepcopy(cfg)
@@ -237,10 +249,10 @@ def _run_fold(cfg: RunConfig, cv_dir: Path, i: int, echo) -> dict:
             echo(f"resuming fold {i + 1} from {run_dir / 'checkpoints' / 'last.pt'}")
         said = lambda line: None if line.startswith("kindling chose") else echo(line)  # noqa: E731 - shown once
         with data_mod.held_notes():  # the data's notes (the table's columns) were shown once, at the start
-            train(fold_cfg, resume=resume, echo=said, callbacks=[_Trained(cv_dir, i)])
-    record = {"dir": run_dir.name, "val": _scores(evaluate(run_dir, "val"))}
+            train(fold_cfg, resume=resume, echo=said, callbacks=[_Trained(cv_dir, i)], objects=objects)
+    record = {"dir": run_dir.name, "val": _scores(evaluate(run_dir, "val", objects=objects))}
     try:
-        record["test"] = _scores(evaluate(run_dir, "test"))
+        record["test"] = _scores(evaluate(run_dir, "test", objects=objects))
     except UserError:  # a source without a test split
         pass
     history = read_history(run_dir)
@@ -315,7 +327,7 @@ def summary_lines(state: dict) -> list[str]:
 # ---------------------------------------------------------------- the fold ensemble
 
 
-def write_ensemble(cv_dir: Path, cfg: RunConfig, k: int, echo=print) -> dict:
+def write_ensemble(cv_dir: Path, cfg: RunConfig, k: int, echo=print, objects: dict | None = None) -> dict:
     """The K fold models as one Bundle in `cv_dir/best` (kindling.models.averaged), scored on the test
     split (else val: then every row was some member's training data, and the line says so)."""
     bundles = [read_bundle(fold_dir(cv_dir, i)) for i in range(k)]
@@ -350,9 +362,9 @@ def write_ensemble(cv_dir: Path, cfg: RunConfig, k: int, echo=print) -> dict:
     spec = {"name": "ensemble", "options": options}
     save_bundle(folder, model, spec, sig, metrics, first.get("env", {}), data, _members_extra(bundles))
     try:
-        result = evaluate(cv_dir, "test")
+        result = evaluate(cv_dir, "test", objects=objects)
     except UserError:
-        result = evaluate(cv_dir, "val")
+        result = evaluate(cv_dir, "val", objects=objects)
         echo("note: the data has no test split; the ensemble is scored on val, which its members trained on")
     return {**_scores(result), "split": result["split"]}
 

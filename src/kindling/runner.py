@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -10,8 +11,9 @@ from pathlib import Path
 
 from kindling.bundle.rundir import load_saved_config
 from kindling.config import defaults
-from kindling.config.checks import check_against_data
-from kindling.config.schema import RunConfig, default_name, flatten
+from kindling.config.load import flatten
+from kindling.config.schema import RunConfig, default_name
+from kindling.config.settle import settle
 from kindling.errors import UserError
 from kindling.util.fileio import atomic_write_json, atomic_write_text
 
@@ -168,19 +170,23 @@ def train(
     echo=print,
     callbacks=(),
     instead=None,
+    objects: dict | None = None,
 ) -> Path:
-    """Train `cfg` (or resume the run at `resume`) and return the run directory. `instead(cfg)`: what
-    runs when the defaults choose the fold ensemble for a small table (kindling.config.defaults.ENSEMBLE_ROWS;
-    the faces pass kindling.crossval's), given the settled config; without it one network is trained."""
+    """Train `cfg` (or resume the run at `resume`) and return the run directory. `cfg` is not changed:
+    the run trains the config `settle` returns for it and its data. `instead(cfg, objects)`: what runs
+    when the defaults choose the fold ensemble for a small table (kindling.config.defaults.ENSEMBLE_ROWS;
+    the faces pass kindling.crossval's), given the settled config; without it one network is trained.
+    `objects`: the Python objects a `kindling.fit(data=...)` handed over (kindling.data.objects), for a
+    config whose data is `objects:N`; nothing keeps them once the run is done."""
     from kindling import data as data_mod
     from kindling import models
     from kindling.report.loggers import resolve_loggers
-    from kindling.task import task_for
     from kindling.train import checkpoint, distributed, rng
     from kindling.train.trainer import Trainer
     from kindling.train.userfns import Own
     from kindling.util.envinfo import collect
 
+    cfg = copy.deepcopy(cfg)  # the caller's config stays as it was given
     distributed.adopt_slurm_env()  # under srun without torchrun: SLURM's ranks, before rank 0 is asked
     resolve_loggers(cfg.train.logger)  # a logger's missing package is refused before any file is written
     resume_state = None
@@ -213,30 +219,15 @@ def train(
     rank0 = int(os.environ.get("RANK", "0")) == 0
     if resume is None and rank0:
         check_run_dir(cfg, overwrite)  # a refusal before the data's notes (a table's column schema)
-    from kindling.data.images.decode import photos_at
-
+    photos = defaults.photo_side(cfg) if resume is None else None  # a few photos: decoded small
     # shown once the model fits the data: a refusal comes alone
-    with data_mod.held_notes() as notes, photos_at(defaults.photo_side(cfg) if resume is None else None):
-        data = data_mod.build(cfg.data)  # everything that can fail on user input happens before any write
+    with data_mod.held_notes() as notes:
+        # everything that can fail on user input happens before any write
+        data = data_mod.build(cfg.data, photos=photos, objects=objects)
     own = Own.load(cfg.train)  # your loss, metrics and callbacks, imported before any write
-    # the saved config names the metric that picks the best model (the report reads it from there): the
-    # one rule for a monitor left to kindling, whoever chose the model (kindling.task.problems.SMALL_VAL)
-    n_val = len(data.val) if data.val is not None else 0
-    monitor_chosen = cfg.train.monitor == defaults.AUTO and resume is None
-    if own.monitor(cfg.train.monitor, has_val=True) is None:  # val_KEY of your metric: the trainer's
-        check_against_data(cfg, data.signature)
-        cfg.train.monitor = task_for(data.signature).monitor_for(cfg.train.monitor, n_val)
-    chose, ensemble_ok = None, False
-    if resume is None:
-        ensemble_ok = instead is not None and not cfg.data.folds  # not one fold of a cv
-        chose = defaults.choose(
-            cfg,
-            data.signature,
-            len(data.train),
-            monitor_chosen=monitor_chosen,
-            n_val=n_val,
-            ensemble_ok=ensemble_ok,
-        )
+    ensemble_ok = resume is None and instead is not None and not cfg.data.folds  # not one fold of a cv
+    # the one place the config is finished: the monitor, the defaults' choices, the photo size
+    cfg, chose = settle(cfg, data, own=own, resumed=resume is not None, ensemble_ok=ensemble_ok)
     rng.seed_everything(cfg.train.seed)  # the same seed gives the same initial weights
     model = models.build(cfg.model.name, data.signature, cfg.model.options)
     if resume is None and rank0:
@@ -249,7 +240,8 @@ def train(
     if chose and rank0:
         echo(chose)
     if ensemble_ok and cfg.data.folds:  # the defaults chose the fold ensemble (kindling.crossval)
-        return instead(cfg)
+        del data, model  # the folds read their own
+        return instead(cfg, objects)
     if resume is None:
         run_dir = prepare_run_dir(cfg, overwrite, echo) if rank0 else cfg.resolved_run_dir()
     if rank0:
@@ -258,7 +250,7 @@ def train(
     history = resume_state.get("history", []) if resume_state else []
     callbacks = [
         JsonlLog(run_dir / "metrics.jsonl", history),
-        *_extra_callbacks(cfg, run_dir),
+        *_extra_callbacks(cfg, run_dir, objects),
         *callbacks,
     ]
     trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo, own=own)
@@ -273,25 +265,30 @@ def train(
     finally:
         distributed.shutdown(getattr(trainer, "dist", distributed.DistInfo()))
     if rank0:
-        echo(
-            f"best {trainer.monitor_key} {summary['best']:.4f} at epoch {summary['best_epoch']}; bundle in {run_dir / 'best'}"
-            if summary["best"] is not None
-            else f"bundle in {run_dir / 'best'}"
-        )
-        if summary["skipped_steps"]:
-            echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
-        from kindling.train.decide import end_of_run_line
-
-        imbalanced = end_of_run_line(cfg, data, run_dir)  # a rare class: the flags that answer it
-        if imbalanced:
-            echo(imbalanced)
-        from kindling.predict.session_graph import after_training as add_session_graph
-
-        add_session_graph(run_dir, data, echo)  # a notebook's or a script's model: its graph, for elsewhere
-        _baseline(cfg, data, run_dir, time.perf_counter() - started, echo)
-        for cb in trainer.callbacks:  # the run folder is complete: MLflow sends its artifacts
-            getattr(cb, "on_run_end", lambda: None)()
+        _end_of_run(trainer, summary, cfg, data, run_dir, time.perf_counter() - started, echo)
     return run_dir
+
+
+def _end_of_run(trainer, summary: dict, cfg: RunConfig, data, run_dir: Path, seconds: float, echo) -> None:
+    """Rank 0's last lines and files: the best epoch, the session graph, the baseline, MLflow's artifacts."""
+    echo(
+        f"best {trainer.monitor_key} {summary['best']:.4f} at epoch {summary['best_epoch']}; bundle in {run_dir / 'best'}"
+        if summary["best"] is not None
+        else f"bundle in {run_dir / 'best'}"
+    )
+    if summary["skipped_steps"]:
+        echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
+    from kindling.train.decide import end_of_run_line
+
+    imbalanced = end_of_run_line(cfg, data, run_dir)  # a rare class: the flags that answer it
+    if imbalanced:
+        echo(imbalanced)
+    from kindling.predict.session_graph import after_training as add_session_graph
+
+    add_session_graph(run_dir, data, echo)  # a notebook's or a script's model: its graph, for elsewhere
+    _baseline(cfg, data, run_dir, seconds, echo)
+    for cb in trainer.callbacks:  # the run folder is complete: MLflow sends its artifacts
+        getattr(cb, "on_run_end", lambda: None)()
 
 
 def check_imbalance(cfg: RunConfig, data) -> None:
@@ -317,7 +314,7 @@ def _baseline(cfg: RunConfig, data, run_dir: Path, train_seconds: float, echo) -
     after_training(data, run_dir, train_seconds, cfg.data.memory_budget_mb, echo)
 
 
-def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:
+def _extra_callbacks(cfg: RunConfig, run_dir: Path, objects: dict | None = None) -> list:
     """A multi-label model's thresholds tuned on validation at the end (before the recorder evaluates the
     Bundle), the recorder (logger, evidence and pictures at the end: what the report reads from the run
     folder) and the fine-tuning stages the model config asks for."""
@@ -325,4 +322,8 @@ def _extra_callbacks(cfg: RunConfig, run_dir: Path) -> list:
     from kindling.train.finetune import callbacks_for as finetune_callbacks
     from kindling.train.thresholds import TuneThresholds
 
-    return [TuneThresholds(run_dir), *report_callbacks(cfg, run_dir), *finetune_callbacks(cfg, run_dir)]
+    return [
+        TuneThresholds(run_dir),
+        *report_callbacks(cfg, run_dir, objects),
+        *finetune_callbacks(cfg, run_dir),
+    ]

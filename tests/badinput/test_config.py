@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from badinput.cases_config import CASES
 from badinput.harness import refuse
-from kindling.config.schema import load_config
+from kindling.config.load import load_config
 from kindling.errors import UserError
 
 

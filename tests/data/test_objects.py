@@ -14,7 +14,7 @@ from torchvision import datasets, transforms
 from kindling import data as data_mod
 from kindling.cli.main import main
 from kindling.config.schema import DataConfig
-from kindling.data.objects import register_objects
+from kindling.data.objects import hand_over
 from kindling.data.streamed import StreamSplit
 from kindling.errors import UserError
 
@@ -40,8 +40,18 @@ class MyDataset(Dataset):
         return torch.from_numpy(self.pixels[i]).float() / 255.0, int(self.y[i])
 
 
-def build(spec: str, **options):
-    return data_mod.build(DataConfig(name=spec, **options))
+def build(handed, **options):
+    """The DataModule of a data spec, or of objects handed over (`hand_over(...)`: the spec and the objects)."""
+    spec, objects = (handed, None) if isinstance(handed, str) else handed
+    return data_mod.build(DataConfig(name=spec, **options), objects=objects)
+
+
+def fit_objects(tmp_path, train, model: str = "mlp", **keywords):
+    """What `cli_train` is for a spec, for Python objects: they go in through kindling.fit."""
+    import kindling
+
+    options = {"epochs": 1, "threads": 1, "logger": "none", "run_dir": str(tmp_path / "run")}
+    return kindling.fit(data=train, model=model, **options, **keywords)
 
 
 def cli_train(tmp_path, spec: str, *extra: str, model: str = "mlp") -> int:
@@ -73,22 +83,27 @@ def one_line_error(capsys) -> str:
 
 
 def test_dataset_goes_in_memory_as_uint8_with_its_classes_and_a_seeded_split():
-    dm = build(register_objects(MyDataset()))
+    dm = build(hand_over(MyDataset()))
     sig = dm.signature
     assert (sig.task, sig.input_kind, sig.input_shape) == ("classification", "image", [1, 12, 12])
     assert sig.class_names == ["cat", "dog", "fox"]
     assert dm.train.x.dtype == torch.uint8  # exact multiples of 1/255: stored as pixels
     assert len(dm.train) + len(dm.val) + len(dm.test) == 90
     assert set(dm.test.y.tolist()) == set(dm.val.y.tolist()) == {0, 1, 2}  # stratified
-    again = build(register_objects(MyDataset()))
+    again = build(hand_over(MyDataset()))
     assert torch.equal(again.train.y, dm.train.y) and torch.equal(again.train.x, dm.train.x)
     pixels = dm.train.x.double() / 255
     assert sig.mean[0] == pytest.approx(float(pixels.mean()), abs=1e-4)
 
 
 def test_dataset_trains_through_the_runner_and_the_bundle_predicts_an_array(tmp_path):
-    spec = register_objects(MyDataset(), val=MyDataset(30, seed=1))
-    assert cli_train(tmp_path, spec) == 0
+    from kindling.config.load import load_config
+    from kindling.runner import train
+
+    spec, objects = hand_over(MyDataset(), val=MyDataset(30, seed=1))
+    flags = {"data.name": spec, "model.name": "mlp", "train.epochs": 1, "train.threads": 1}
+    cfg = load_config(None, {**flags, "train.logger": "none", "run_dir": str(tmp_path / "run")})
+    train(cfg, objects=objects)  # the objects go to the data step as an argument
     bundle = json.loads((tmp_path / "run" / "best" / "bundle.json").read_text())
     assert bundle["signature"]["class_names"] == ["cat", "dog", "fox"]
     np.save(tmp_path / "x.npy", MyDataset(3, seed=2).pixels[2])
@@ -113,13 +128,13 @@ STANDARD = transforms.Compose(
 
 def test_a_standard_transform_is_replayed_on_raw_files_exactly(tmp_path, capsys):
     ds = fake_data(STANDARD)
-    dm = build(register_objects(ds, val=ds, test=ds))  # unsplit: train.x[i] is sample i
+    dm = build(hand_over(ds, val=ds, test=ds))  # unsplit: train.x[i] is sample i
     assert dm.train.x.dtype == torch.uint8 and list(dm.train.x.shape) == [24, 3, 16, 16]
     assert dm.signature.extras["image_steps"] == [{"resize": 20}, {"center_crop": [16, 16]}]
     raw = fake_data(None)
     for i in (0, 5):
         raw[i][0].save(tmp_path / f"img{i}.png")
-    assert cli_train(tmp_path, register_objects(ds), model="lenet") == 0
+    fit_objects(tmp_path, ds, model="lenet")
     from kindling.predict.predictor import Predictor
 
     predictor = Predictor.load(tmp_path / "run")
@@ -132,7 +147,7 @@ def test_a_standard_transform_is_replayed_on_raw_files_exactly(tmp_path, capsys)
 
 def test_an_unknown_transform_is_said_once(capsys):
     odd = transforms.Compose([transforms.ToTensor(), transforms.Lambda(lambda t: t.flip(-1))])
-    dm = build(register_objects(fake_data(odd)))
+    dm = build(hand_over(fake_data(odd)))
     err = capsys.readouterr().err
     assert "not a standard torchvision one (Lambda)" in err and "resize raw images to 30x26" in err
     assert dm.signature.extras["transform_replayed"] is False
@@ -140,7 +155,7 @@ def test_an_unknown_transform_is_said_once(capsys):
 
 def test_a_random_transform_streams_so_the_augmentation_stays(capsys):
     flip = transforms.Compose([transforms.RandomHorizontalFlip(), transforms.ToTensor()])
-    dm = build(register_objects(fake_data(flip, n=40)))
+    dm = build(hand_over(fake_data(flip, n=40)))
     assert "random (RandomHorizontalFlip)" in capsys.readouterr().err
     assert isinstance(dm.train, StreamSplit)
     batches = list(dm.train.batches(8, torch.arange(len(dm.train)).flip(0)))
@@ -149,8 +164,8 @@ def test_a_random_transform_streams_so_the_augmentation_stays(capsys):
 
 
 def test_over_the_memory_budget_streams_the_same_samples(tmp_path):
-    whole = build(register_objects(MyDataset()))
-    streamed = build(register_objects(MyDataset()), memory_budget_mb=0)
+    whole = build(hand_over(MyDataset()))
+    streamed = build(hand_over(MyDataset()), memory_budget_mb=0)
     assert isinstance(streamed.train, StreamSplit)
     assert torch.equal(streamed.train.y, whole.train.y)
     order = torch.randperm(len(whole.train), generator=torch.Generator().manual_seed(1))
@@ -160,18 +175,18 @@ def test_over_the_memory_budget_streams_the_same_samples(tmp_path):
     )
     assert torch.equal(y_mem, y_str) and torch.allclose(x_mem.float() / 255, x_str)
     assert streamed.signature.mean == pytest.approx(whole.signature.mean, abs=1e-4)
-    assert cli_train(tmp_path, register_objects(MyDataset()), "--set", "data.memory_budget_mb=0") == 0
+    fit_objects(tmp_path, MyDataset(), set={"data.memory_budget_mb": 0})
 
 
 def test_arrays_become_feature_vectors_and_float_labels_regression():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 5)).astype(np.float32)
     y = np.where(X[:, 0] > 0, 7, 3)
-    dm = build(register_objects((X, y)))
+    dm = build(hand_over((X, y)))
     sig = dm.signature
     assert (sig.input_kind, sig.input_shape, sig.class_names) == ("vector", [5], ["3", "7"])
     assert set(dm.train.y.tolist()) == {0, 1} and len(sig.mean) == 5
-    reg = build(register_objects((torch.from_numpy(X), torch.from_numpy(X[:, 1] * 2.5))))
+    reg = build(hand_over((torch.from_numpy(X), torch.from_numpy(X[:, 1] * 2.5))))
     assert reg.signature.task == "regression" and reg.train.y.dtype == torch.float32
     assert reg.signature.extras["target_std"] > 0
 
@@ -184,13 +199,13 @@ def test_a_dataframe_with_target_is_the_csv_pipeline(tmp_path):
         {"size": rng.normal(size=60), "colour": rng.choice(["red", "blue"], 60), "kind": ["a", "b", "c"] * 20}
     )
     frame.to_csv(tmp_path / "t.csv", index=False)
-    ours = build(register_objects(frame, target="kind"))
+    ours = build(hand_over(frame, target="kind"))
     files = build(f"csv:{tmp_path / 't.csv'}", target="kind")
     assert ours.signature.input_kind == "tabular" and ours.signature.class_names == ["a", "b", "c"]
     assert ours.signature.extras["feature_names"] == files.signature.extras["feature_names"]
     assert torch.equal(ours.train.x, files.train.x) and torch.equal(ours.test.y, files.test.y)
     with pytest.raises(UserError, match="target"):
-        build(register_objects(frame))
+        build(hand_over(frame))
 
 
 def test_a_dataframe_regression_handed_over_draws_its_plots_and_names_the_frame(tmp_path, capsys):
@@ -273,20 +288,21 @@ BAD = {
 @pytest.mark.parametrize("kind", list(BAD))
 def test_bad_input_is_one_line_naming_the_index_and_nothing_is_written(tmp_path, capsys, kind):
     dataset, expected = BAD[kind]
-    assert cli_train(tmp_path, register_objects(dataset)) == 2
-    assert expected in one_line_error(capsys)
+    with pytest.raises(UserError) as refused:
+        fit_objects(tmp_path, dataset)
+    assert expected in str(refused.value) and "\n" not in str(refused.value)
     assert not (tmp_path / "run").exists()
 
 
 def test_bad_input_is_found_when_streamed_too():
     dataset, expected = BAD["raises"]
     with pytest.raises(UserError, match=r"__getitem__\(14\) raised ValueError"):
-        build(register_objects(dataset), memory_budget_mb=0)
+        build(hand_over(dataset), memory_budget_mb=0)
 
 
 def test_objects_from_another_process_are_named():
     with pytest.raises(UserError, match="another process"):
-        build("objects:999")
+        build("objects:999")  # a handle with no objects passed: nothing in this process keeps them
 
 
 def test_a_large_dataset_is_read_by_workers_and_a_bad_sample_still_names_its_index():
@@ -295,13 +311,13 @@ def test_a_large_dataset_is_read_by_workers_and_a_bad_sample_still_names_its_ind
     big = MyDataset(n=PARALLEL_FROM + 30, shape=(1, 4, 4))
     if workers(len(big)) == 0:
         pytest.skip("DataLoader workers are only forked on Linux")
-    dm = build(register_objects(big))
+    dm = build(hand_over(big))
     assert dm.train.x.dtype == torch.uint8 and len(dm.train) + len(dm.val) + len(dm.test) == len(big)
     big.bad = {PARALLEL_FROM + 7: _raise}
     with pytest.raises(
         UserError, match=rf"__getitem__\({PARALLEL_FROM + 7}\) raised ValueError: corrupt record"
     ):
-        build(register_objects(big))
+        build(hand_over(big))
 
 
 def test_kindling_fit_takes_the_objects_themselves(tmp_path, capsys):

@@ -14,7 +14,8 @@ import torch
 
 from kindling import data as data_mod
 from kindling import models
-from kindling.config.schema import DataConfig, load_config
+from kindling.config.load import load_config
+from kindling.config.schema import DataConfig
 from kindling.errors import UserError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))  # tests/data/text_files.py

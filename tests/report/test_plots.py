@@ -110,7 +110,7 @@ def test_regression_and_text_views():
 
 def test_lr_find_suggests_a_rate_and_draws_it(tmp_path):
     from kindling.cli.lr_find import lr_find
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.errors import UserError
 
     cfg = load_config(None, {"data.name": "digits", "train.device": "cpu"})

@@ -154,7 +154,7 @@ def test_validation_pass_gives_the_grid_its_predictions(tmp_path):
     they equal the model's own argmax on those samples."""
     import torch
 
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.runner import train
 
     checked = []

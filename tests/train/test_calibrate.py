@@ -7,7 +7,7 @@ import torch
 
 from kindling.bundle.files import load_bundle
 from kindling.cli.verify_resume import verify_resume
-from kindling.config.schema import load_config
+from kindling.config.load import load_config
 from kindling.errors import UserError
 from kindling.runner import train
 from kindling.train import checkpoint

@@ -134,7 +134,7 @@ def test_under_torchrun_the_draws_are_sharded_and_rank_0_chooses_the_threshold(t
 def test_the_trainer_trains_with_the_weights_and_draws_with_the_sampler(tmp_path):
     """What the trainer holds once set up (a dry run): the loss weighted as `auto` computes from the train
     split, and the balanced sampler over the train labels."""
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.runner import train
     from kindling.task.imbalance import auto_weights, class_counts
     from kindling.train.events import Callback

@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 from kindling.cli.main import main
-from kindling.config.schema import load_config
+from kindling.config.load import load_config
 
 ARGS = ["--data", "digits", "--epochs", "1", "--threads", "1", "--logger", "none"]
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from kindling.config.schema import load_config
+from kindling.config.load import load_config
 from kindling.runner import train
 from kindling.train.events import Callback
 from kindling.train.threadwatch import ThreadWatch

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kindling.cli.main import main
-from kindling.config.schema import load_config
+from kindling.config.load import load_config
 from kindling.errors import UserError
 from kindling.runner import train
 from kindling.train import checkpoint

@@ -323,7 +323,7 @@ def test_a_callback_stops_training_on_a_condition_and_a_resume_stops_where_it_wo
 
 def test_a_callbacks_state_resumes_with_it(code, capsys):
     from kindling.cli.verify_resume import InterruptAt
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.runner import train as run_training
     from kindling.train.events import Interrupted
 

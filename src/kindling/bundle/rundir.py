@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kindling.bundle.files import Bundle
-from kindling.config.schema import DataConfig, RunConfig, config_from_yaml, from_dict
+from kindling.config.load import config_from_yaml
+from kindling.config.schema import DataConfig, RunConfig
+from kindling.config.types import from_dict
 from kindling.errors import UserError, near_folder
 from kindling.util.fileio import read_utf8
 

@@ -56,7 +56,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_cv(args) -> int:
-    from kindling.config.schema import load_config  # lazy: off --help's path
+    from kindling.config.load import load_config  # lazy: off --help's path
 
     flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
     base = None

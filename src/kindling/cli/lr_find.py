@@ -26,7 +26,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_lr_find(args) -> int:
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
 
     cfg = load_config(args.recipe, None, args.sets)
     result = lr_find(cfg, args.steps, args.start_lr, args.end_lr, Path(args.output))

@@ -52,7 +52,7 @@ def add_plugin_commands(sub) -> dict[str, plugins.Plugin]:
 
 
 def cmd_train(args) -> int:
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
 
     flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
     base = None
@@ -318,7 +318,7 @@ def _resume_target(args, fallback: str) -> str:
     if getattr(args, "resume", None):
         return args.resume
     try:
-        from kindling.config.schema import load_config
+        from kindling.config.load import load_config
 
         flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
         return str(load_config(args.recipe, flags, args.sets).resolved_run_dir())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from kindling.config.schema import load_config
+from kindling.config.load import load_config
 from kindling.train.events import Callback, Interrupted
 
 
@@ -37,14 +37,14 @@ def weights_equal(run_a: Path, run_b: Path) -> tuple[bool, list[str]]:
 def verify_resume(
     recipe: str | None, sets: list[str], epochs: int = 2, echo=print, stop_at: int | None = None
 ) -> bool:
-    from kindling.runner import train
+    from kindling.runner import load_saved_config, train
 
     flags = {"train.epochs": epochs, "train.deterministic": True}
     quiet = lambda *a, **k: None  # noqa: E731 - the two runs' epoch lines would only repeat
     with tempfile.TemporaryDirectory(prefix="kindling-verify-") as tmp:
         straight = load_config(recipe, {**flags, "run_dir": f"{tmp}/straight"}, sets)
         train(straight, echo=quiet)
-        steps_per_epoch = _steps_per_epoch(straight)
+        steps_per_epoch = _steps_per_epoch(load_saved_config(Path(tmp) / "straight"))  # as it settled
         if stop_at is None:
             stop_at = max(1, steps_per_epoch * epochs // 2 + steps_per_epoch // 3)  # mid-epoch
         broken = load_config(recipe, {**flags, "run_dir": f"{tmp}/resumed"}, sets)

@@ -1,8 +1,9 @@
 """Defaults that fit the data: what `kindling train --data SPEC` chooses when nothing else is said.
 
 The config marks what it leaves to kindling with `auto` (model.name, train.monitor) or null (batch size,
-epochs, learning rate): these are the defaults. Once the data is read, `choose(cfg, sig, n_train)` fills those keys for the
-kind of problem and its size, and says in one line what it chose and why. What a recipe, a flag or
+epochs, learning rate): these are the defaults. Once the data is read, `choose(cfg, sig, n_train)` returns a copy of the config with those keys
+filled for the kind of problem and its size, and the one line saying what it chose and why (the input
+config is left as it was; `kindling.config.settle.settle` is its one caller on a run). What a recipe, a flag or
 `--set` gave is never touched, and the resolved values are what config.yaml keeps, so a resumed run
 never re-chooses.
 
@@ -40,13 +41,14 @@ The monitor (what picks the best epoch), when nothing set it, follows one rule w
 (kindling, a recipe, a flag or `kindling.fit(model=...)`): on a validation split of fewer than
 `kindling.task.problems.SMALL_VAL` samples the loss (MAE for regression), where accuracy ties and the
 first of a tie is rarely the best model; above it the Task's default (val_acc for classification). The
-runner resolves it before `choose`, which names it in its line.
+settling step (kindling.config.settle) resolves it before `choose`, which names it in its line.
 Schedules, augmentation and early stopping come with the epochs: a user who gives --epochs gets exactly
 that many, unaugmented, as before.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 AUTO = "auto"
@@ -227,14 +229,21 @@ def choose(
     monitor_chosen: bool = False,
     n_val: int = 0,
     ensemble_ok: bool = False,
-) -> str | None:
-    """Fill the keys `cfg` left to kindling for data of signature `sig` with `n_train` training samples;
-    -> the line saying what was chosen, or None when everything was given. `model_given`: the model is
+):
+    """The keys `cfg` left to kindling, filled for data of signature `sig` with `n_train` training samples:
+    -> (a new config, the line saying what was chosen, or None when everything was given); `cfg` itself is
+    not changed. `model_given`: the model is
     already built (a Trainer handed a module), so only the training settings are chosen.
     `monitor_chosen`: cfg.train.monitor was left to kindling and holds what the monitor rule gave for a
-    validation split of `n_val` samples (the runner resolves it), which the line names. `ensemble_ok`:
-    the caller can train the fold ensemble (kindling.crossval), which a small table then gets
-    (`data.folds` set: ENSEMBLE_ROWS)."""
+    validation split of `n_val` samples (kindling.config.settle resolves it), which the line names.
+    `ensemble_ok`: the caller can train the fold ensemble (kindling.crossval), which a small table then
+    gets (`data.folds` set: ENSEMBLE_ROWS)."""
+    cfg = copy.deepcopy(cfg)
+    return cfg, _fill(cfg, sig, n_train, model_given, monitor_chosen, n_val, ensemble_ok)
+
+
+def _fill(cfg, sig, n_train: int, model_given: bool, monitor_chosen: bool, n_val: int, ensemble_ok: bool):
+    """`choose` on its own copy: fills it in place and returns the line."""
     rule = RULES.get(sig.input_kind, _table)
     chosen, what = rule(sig, n_train)
     auto = {k for k in LEADERS if is_auto(cfg, k) and not (model_given and k == "model.name")}

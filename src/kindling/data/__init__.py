@@ -67,19 +67,28 @@ def held_notes():
         _NOTES.reset(token)
 
 
-def build(cfg, quiet: bool = False, fitted: Signature | None = None) -> DataModule:
+def build(
+    cfg,
+    quiet: bool = False,
+    fitted: Signature | None = None,
+    photos: int | None = None,
+    objects: dict | None = None,
+) -> DataModule:
     """Build the DataModule for `cfg` (a DataConfig). `quiet` drops the sources' notes (evaluate, report:
     the user saw them when training). `fitted`, a trained model's Signature, makes a source that fits
-    state (vocabulary, table encoders) reuse the model's instead of fitting anew on other data."""
+    state (vocabulary, table encoders) reuse the model's instead of fitting anew on other data.
+    `photos`: the side a folder of a few photos is decoded at when kindling chooses the model for it
+    (kindling.config.defaults.photo_side; None keeps every size). `objects`: the Python objects a
+    `kindling.fit(data=...)` handed over, for a spec `objects:N` (kindling.data.objects). Each is passed
+    to the sources that take it, as an argument."""
     import inspect
 
     token = _NOTES.set(lambda text: None) if quiet else None
     try:
         builder = resolve(cfg.name)
-        if fitted is not None and "fitted" in inspect.signature(builder).parameters:
-            dm = builder(cfg, fitted=fitted)
-        else:
-            dm = builder(cfg)
+        takes = inspect.signature(builder).parameters
+        given = {"fitted": fitted, "photos": photos, "objects": objects}
+        dm = builder(cfg, **{k: v for k, v in given.items() if v is not None and k in takes})
     finally:
         if token is not None:
             _NOTES.reset(token)

@@ -1,6 +1,7 @@
 """The user's own data: a map-style torch Dataset, a pair (X, y) of arrays / tensors, or a DataFrame.
 
-    spec = register_objects(train_ds, val=val_ds)     # -> "objects:1", a data spec for cfg.data.name
+    spec, objects = hand_over(train_ds, val=val_ds)   # -> "objects:1" for cfg.data.name, and the objects
+    dm = build(DataConfig(name=spec), objects=objects)  # they go to the source as an argument
     kindling train --data py:my_data.py:make_data     # make_data() returns a Dataset or {"train": ...}
 
 What is inferred, and the rules:
@@ -23,6 +24,8 @@ random transform (augmentation that must run each epoch), streams through a Data
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -36,18 +39,18 @@ from kindling.data.split import train_val_test
 from kindling.errors import UserError
 
 PARTS = ("train", "val", "test")
-_OBJECTS: dict[str, dict] = {}
+_NUMBERS = itertools.count(1)  # numbers the handles of this process; it keeps no object
 
 
-def register_objects(train, val=None, test=None, target: str | None = None) -> str:
-    """Hand Python objects to kindling for this process -> the data spec naming them ("objects:N").
+def hand_over(train, val=None, test=None, target: str | None = None) -> tuple[str, dict]:
+    """Python objects for kindling -> (the data spec naming them, "objects:N"; the objects).
 
-    `kindling.fit(data=...)` calls this and puts the spec in cfg.data.name; the objects stay here (a
-    run's config.yaml cannot hold them), so evaluating that run later needs them handed over again.
+    `kindling.fit(data=...)` puts the spec in cfg.data.name and passes the objects on as an argument
+    (`data.build(cfg, objects=...)`); the `Run` it returns holds them, for its evaluate and report. Nothing
+    else keeps them (a run's config.yaml cannot hold them), so once the Run is gone so are they, and
+    evaluating that run later needs them handed over again.
     """
-    spec = f"objects:{len(_OBJECTS) + 1}"
-    _OBJECTS[spec] = {"train": train, "val": val, "test": test, "target": target}
-    return spec
+    return f"objects:{next(_NUMBERS)}", {"train": train, "val": val, "test": test, "target": target}
 
 
 def display_name(train) -> str:
@@ -60,20 +63,22 @@ def display_name(train) -> str:
     return f"{type(_root(train)).__name__} (a Dataset)"
 
 
-def objects_source(cfg, fitted: Signature | None = None) -> DataModule:
-    """your own Python objects, handed over in this process: kindling.fit(data=...)"""
-    return from_objects(cfg, fitted=fitted, **handed_over(cfg))
+def objects_source(
+    cfg, fitted: Signature | None = None, photos: int | None = None, objects: dict | None = None
+) -> DataModule:
+    """your own Python objects, handed over in Python: kindling.fit(data=...)"""
+    return from_objects(cfg, fitted=fitted, photos=photos, **handed_over(cfg, objects))
 
 
-def handed_over(cfg) -> dict:
-    """The objects (train, val, test, target) that kindling.fit handed over in this process for `cfg`."""
-    parts = _OBJECTS.get(cfg.name)
-    if parts is None:
+def handed_over(cfg, objects: dict | None) -> dict:
+    """The objects (train, val, test, target) kindling.fit handed over for `cfg`, as they were passed
+    here (`objects`); without them, the line naming what gives the run its data again."""
+    if objects is None:
         raise UserError(
-            f"the run's data, {cfg.shown}, was handed to kindling.fit in another process, and a run keeps "
-            f"no copy of it; name it again: {_named_again(cfg)}"
+            f"the run's data, {cfg.shown}, was handed to kindling.fit in another process (or to a Run no "
+            f"longer held), and a run keeps no copy of it; name it again: {_named_again(cfg)}"
         )
-    return parts
+    return objects
 
 
 def _named_again(cfg) -> str:
@@ -87,11 +92,11 @@ def _named_again(cfg) -> str:
     return f"--data py:FILE.py:FUNCTION, a function returning {what} (data= in Python)"
 
 
-def py_source(cfg, fitted: Signature | None = None) -> DataModule:
+def py_source(cfg, fitted: Signature | None = None, photos: int | None = None) -> DataModule:
     """your own data: py:FILE.py:FUNCTION returning a Dataset, {"train": ..., "val": ...}, (X, y) or a DataFrame"""
     from kindling.data.pyfile import load_py
 
-    return from_objects(cfg, fitted=fitted, **load_py(cfg.name, PARTS))
+    return from_objects(cfg, fitted=fitted, photos=photos, **load_py(cfg.name, PARTS))
 
 
 # ---------------------------------------------------------------------------------------- dispatch
@@ -110,8 +115,17 @@ def _kind(obj, where: str) -> str:
     )
 
 
-def from_objects(cfg, train, val=None, test=None, target=None, fitted: Signature | None = None) -> DataModule:
-    """The DataModule of Python objects, as built-in sources make it (see the module's docstring)."""
+def from_objects(
+    cfg,
+    train,
+    val=None,
+    test=None,
+    target=None,
+    fitted: Signature | None = None,
+    photos: int | None = None,
+) -> DataModule:
+    """The DataModule of Python objects, as built-in sources make it (see the module's docstring);
+    `photos`: the side a DataFrame's few photos are decoded at (kindling.data.images.decode.photo_side)."""
     parts = {"train": train, "val": val, "test": test}
     kind = _kind(train, "the training data")
     for name in ("val", "test"):
@@ -127,7 +141,9 @@ def from_objects(cfg, train, val=None, test=None, target=None, fitted: Signature
             cfg.target = target
         found = labelled.route(train, cfg, fitted)  # image paths, texts, or several labels a row
         if found is not None:
-            return labelled.labelled_module(found, train, cfg, "the DataFrame", fitted, given=parts)
+            return labelled.labelled_module(
+                found, train, cfg, "the DataFrame", fitted, given=parts, photos=photos
+            )
         return table_module(cfg, fitted, given=parts)
     if kind == "arrays":
         stored = {

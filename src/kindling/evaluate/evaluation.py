@@ -17,9 +17,11 @@ def evaluate(
     device: str = "cpu",
     trust_code: bool = False,
     tta: bool = False,
+    objects: dict | None = None,
 ) -> dict:
     """Metrics of the run's best model on `split` (test or val) of its data. `tta`: averaged over the
-    flips and shifts it trained with (kindling.data.tta), recorded in the result's "tta"."""
+    flips and shifts it trained with (kindling.data.tta), recorded in the result's "tta". `objects`: what
+    kindling.fit handed over, when the run's data is theirs (a `Run` holds it)."""
     from kindling import data as data_mod
     from kindling.task import task_of_bundle
 
@@ -34,7 +36,7 @@ def evaluate(
         model, record = with_tta(model, bundle.signature, data_cfg.augment, task)
     # other data than the run's: encode it with the model's own fitted vocabulary / encoders
     fitted = bundle.signature if data_spec else None
-    dm = data_mod.build(data_cfg, quiet=True, fitted=fitted)
+    dm = data_mod.build(data_cfg, quiet=True, fitted=fitted, objects=objects)
     part = dm.split(split)
     if part is None or len(part) == 0:
         raise UserError(f"the data has no {split} split; use --split val or give data.{split}")

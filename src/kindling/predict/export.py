@@ -81,8 +81,10 @@ def export_run(
     samples: int = 64,
     threads: int = 1,
     trust_code: bool = False,
+    objects: dict | None = None,
 ) -> dict:
-    """Export, check, time and write; -> the report (paths, max_abs_diff, sizes, latencies).
+    """Export, check, time and write; -> the report (paths, max_abs_diff, sizes, latencies). `objects`:
+    what kindling.fit handed over, when the run's data is theirs (its samples check the export).
 
     Both sides are timed on the same `threads` (1 by default: on small shared machines one thread is
     the fast and stable choice for models of this size, and it is what `kindling serve` usually picks)."""
@@ -103,7 +105,7 @@ def export_run(
     out_path = Path(output) if output else default_output(bundle.path, fmt)
     if out_path.suffix.lower() != FORMATS[fmt]:
         raise UserError(f"--output {out_path}: name the {fmt} file *{FORMATS[fmt]}")
-    raw, lengths, source = real_inputs(bundle, samples)
+    raw, lengths, source = real_inputs(bundle, samples, objects)
     x = make_preprocess(bundle.signature)(raw)
     args = (x, lengths) if lengths is not None else (x,)
     model = bundle.model
@@ -169,7 +171,7 @@ def description_path(model_path: Path) -> Path:
     return model_path.with_name(model_path.name + ".json")
 
 
-def real_inputs(bundle, n: int):
+def real_inputs(bundle, n: int, objects: dict | None = None):
     """The first n samples of the run's test (else val, train) split -> (raw x, lengths, where from).
 
     When the run's data cannot be rebuilt here (files moved), random inputs of the right shape and
@@ -180,7 +182,7 @@ def real_inputs(bundle, n: int):
     from kindling.bundle.rundir import data_config_for
 
     try:
-        dm = data_mod.build(data_config_for(bundle), quiet=True)
+        dm = data_mod.build(data_config_for(bundle), quiet=True, objects=objects)
         part = next(p for p in (dm.test, dm.val, dm.train) if p is not None and len(p))
         name = "test" if part is dm.test else "val" if part is dm.val else "train"
         x, _, lengths = next(part.batches(n))

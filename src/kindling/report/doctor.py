@@ -38,7 +38,7 @@ def add_commands(sub) -> None:
 def cmd_data(args) -> int:
     import contextlib
 
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
 
     cfg = load_config(None, {"data.name": args.spec}, args.sets)
     # a source may print while it builds; with --json stdout must hold the one JSON object only

@@ -35,6 +35,7 @@ class RunView:
     notes: list[str] = field(default_factory=list)
     monitor_mode: str | None = None  # "min" or "max": which epoch is the best
     baseline: dict | None = None  # RUN/baseline.json, scored on the evaluation's split
+    objects: dict | None = None  # what kindling.fit handed over, when the run's data is theirs
 
 
 def resolve_run_dir(run: str | Path) -> Path:
@@ -48,7 +49,7 @@ def resolve_run_dir(run: str | Path) -> Path:
     return path
 
 
-def gather(run: str | Path, refresh: bool = False) -> RunView:
+def gather(run: str | Path, refresh: bool = False, objects: dict | None = None) -> RunView:
     """Read the run: config, env, history, then the evaluation, data summary and plots. Those come from
     plots/report.json and the PNGs when training left them and the run has not changed since (no torch,
     no model run); otherwise (or with `refresh`) the best model is evaluated and the plots redrawn."""
@@ -58,7 +59,7 @@ def gather(run: str | Path, refresh: bool = False) -> RunView:
     from kindling.util.fileio import read_json
 
     run_dir = resolve_run_dir(run)
-    view = RunView(run_dir, load_saved_config(run_dir))
+    view = RunView(run_dir, load_saved_config(run_dir), objects=objects)
     if (run_dir / "env.json").is_file():
         view.env = read_json(run_dir / "env.json", "env.json")
     if (run_dir / "best" / "bundle.json").is_file():  # what training chose later: device, threads
@@ -121,7 +122,7 @@ def _load_model_and_data(view: RunView):
         view.notes.append(f"no best model: {exc}")
     try:
         check_saved_data(view.cfg.data.name, view.run_dir, "train a run from it here first")
-        view.data = data_mod.build(view.cfg.data, quiet=True)
+        view.data = data_mod.build(view.cfg.data, quiet=True, objects=view.objects)
     except UserError as exc:
         view.notes.append(
             f"the data could not be rebuilt ({exc}); data summary, per-class table and "
@@ -144,7 +145,7 @@ def _load_model_and_data(view: RunView):
         view.bundle.model, sig, split, split_name, task=task, metrics=mine
     )
     if has_table_rows(sig):
-        found.table = table_rows(view.bundle)
+        found.table = table_rows(view.bundle, view.objects)
     return found
 
 
@@ -279,14 +280,17 @@ def _baseline_line(evaluation: dict | None, baseline: dict | None) -> str | None
     return compare_line(evaluation, baseline)
 
 
-def write_report(run: str | Path, output: str | Path | None = None, refresh: bool = False) -> Path:
-    """RUN/report.html (or `output`). `refresh`: evaluate and redraw even when the saved results are current."""
+def write_report(
+    run: str | Path, output: str | Path | None = None, refresh: bool = False, objects: dict | None = None
+) -> Path:
+    """RUN/report.html (or `output`). `refresh`: evaluate and redraw even when the saved results are
+    current. `objects`: what kindling.fit handed over, when the run's data is theirs (a `Run` holds it)."""
     from kindling.report.folds import is_cv_dir, write_page
     from kindling.util.fileio import atomic_write_text
 
     if is_cv_dir(run):  # a cross-validation (kindling cv): the page comparing its folds
         return write_page(run, output)
-    view = gather(run, refresh)
+    view = gather(run, refresh, objects)
     path = Path(output) if output else view.run_dir / "report.html"
     atomic_write_text(path, render(view))
     return path

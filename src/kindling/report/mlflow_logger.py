@@ -167,7 +167,7 @@ def _number(value) -> bool:
 
 
 def params_of(cfg) -> dict[str, str]:
-    from kindling.config.schema import flatten
+    from kindling.config.load import flatten
 
     shown = {k: "" if v is None else str(v) for k, v in flatten(cfg.to_dict()).items()}
     return {k: v if len(v) <= PARAM_CHARS else v[: PARAM_CHARS - 3] + "..." for k, v in shown.items()}

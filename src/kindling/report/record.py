@@ -17,19 +17,20 @@ from pathlib import Path
 from kindling.report.loggers import CsvLogger, TensorBoardLogger, resolve_loggers
 
 
-def callbacks_for(cfg, run_dir: Path) -> list:
+def callbacks_for(cfg, run_dir: Path, objects: dict | None = None) -> list:
     """The loggers train.logger names, the evidence at the end, and MLflow last: its artifacts (the
-    Bundle, the plots, report.html) are sent once the rest of the run folder is written."""
+    Bundle, the plots, report.html) are sent once the rest of the run folder is written. `objects`: what
+    kindling.fit handed over (a DataFrame's rows are predicted again for the plots)."""
     chosen = resolve_loggers(cfg.train.logger)
     if not chosen:
         return []
     files = {"tensorboard": TensorBoardLogger, "csv": CsvLogger}
     loggers = [files[name](run_dir) for name in chosen if name in files]
     if "mlflow" not in chosen:
-        return [*loggers, EvidenceAtEnd(run_dir)]
+        return [*loggers, EvidenceAtEnd(run_dir, objects)]
     from kindling.report.mlflow_logger import MlflowLogger
 
-    return [*loggers, EvidenceAtEnd(run_dir), MlflowLogger(run_dir, cfg)]
+    return [*loggers, EvidenceAtEnd(run_dir, objects), MlflowLogger(run_dir, cfg)]
 
 
 class EvidenceAtEnd:
@@ -37,8 +38,9 @@ class EvidenceAtEnd:
     gives both the evaluation the page shows and the evidence for the pictures, which are then drawn here,
     in this process."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, objects: dict | None = None):
         self.run_dir = Path(run_dir)
+        self.objects = objects
 
     def on_fit_start(self, trainer) -> None: ...
     def on_epoch_start(self, trainer) -> None: ...
@@ -81,7 +83,7 @@ class EvidenceAtEnd:
                 mine,
             )
             if has_table_rows(bundle.signature):
-                found.table = table_rows(bundle)
+                found.table = table_rows(bundle, self.objects)
         plots, notes = write_and_render(self.run_dir, found)
         if has_best:  # the rest of the page, last: `kindling report` then reads files only
             doctor, data_notes = saved.data_summary(trainer.data)

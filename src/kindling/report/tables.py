@@ -22,8 +22,9 @@ def has_table_rows(sig) -> bool:
     return "regression" in task_for(sig).report_views and is_tabular(sig)
 
 
-def table_rows(bundle) -> dict:
-    """Actual and predicted values of every split's rows, rebuilt from the bundle's data config."""
+def table_rows(bundle, objects: dict | None = None) -> dict:
+    """Actual and predicted values of every split's rows, rebuilt from the bundle's data config;
+    `objects`: the DataFrames a kindling.fit handed over, when the data is theirs."""
     import pandas as pd
     import torch
 
@@ -38,7 +39,7 @@ def table_rows(bundle) -> dict:
     if cfg.name.startswith("objects:"):  # a DataFrame handed to kindling.fit: the frames themselves
         from kindling.data.objects import PARTS, handed_over
 
-        given = {k: handed_over(cfg)[k] for k in PARTS}
+        given = {k: handed_over(cfg, objects)[k] for k in PARTS}
     frames = load_frames(cfg, given)
     parts = [(name, frames.part(name)) for name in ("train", "val", "test") if frames.part(name) is not None]
     frame = pd.concat([f for _, f in parts])

@@ -14,7 +14,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from kindling.config.schema import RunConfig, flatten, load_config, parse_set, read_recipe, set_dotted
+from kindling.config.load import flatten, load_config, parse_set, read_recipe, set_dotted
+from kindling.config.schema import RunConfig
 from kindling.errors import UserError, did_you_mean, one_line
 from kindling.report.loggers import resolve_loggers
 from kindling.sweeps.space import Param, check_keys, parse_params
@@ -141,12 +142,11 @@ def score(sweep: Sweep, space: list[Param]) -> tuple[str, str]:
     from kindling import models
     from kindling.config import defaults
     from kindling.data import augment
-    from kindling.data.images.decode import photos_at
     from kindling.task import task_for
 
     cfg = sweep.trial_config(_corner_values(space, 0), 0)
-    with data_mod.held_notes(), photos_at(defaults.photo_side(cfg)):
-        data = data_mod.build(cfg.data)
+    with data_mod.held_notes():
+        data = data_mod.build(cfg.data, photos=defaults.photo_side(cfg))
     if data.val is None or len(data.val) == 0:
         raise UserError(
             f"the recipe has no validation split (data.val_fraction {cfg.data.val_fraction}) to score the "
@@ -155,7 +155,7 @@ def score(sweep: Sweep, space: list[Param]) -> tuple[str, str]:
     model = None
     for end in (0, 1):
         cfg = sweep.trial_config(_corner_values(space, end), 0)
-        defaults.choose(cfg, data.signature, len(data.train))
+        cfg, _ = defaults.choose(cfg, data.signature, len(data.train))
         try:
             model = models.build(cfg.model.name, data.signature, cfg.model.options)
         except UserError as exc:

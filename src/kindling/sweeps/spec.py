@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from kindling.config.schema import RunConfig, flatten, load_config
+from kindling.config.load import flatten, load_config
+from kindling.config.schema import RunConfig
 from kindling.errors import UserError
 from kindling.sweeps.space import Param, parse_params
 

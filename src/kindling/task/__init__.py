@@ -8,7 +8,7 @@
 
 Classification, regression and multi-label differ in the loss, in how raw outputs become probabilities
 or values, in the metrics and in which of them picks the best model (`kindling.task.problems`,
-`kindling.task.multilabel`). The
+`kindling.task.regression`, `kindling.task.multilabel`). The
 trainer, evaluate, predict, export and the LR finder ask the Task; none of them branches on `sig.task`
 or, for the maths, on `sig.input_kind`. The Task also knows the model's output convention: logits, or
 log-probabilities (a `log_softmax` head trained with NLL, as seed 002 does), marked by a model's
@@ -25,7 +25,8 @@ from __future__ import annotations
 from kindling.errors import UserError
 from kindling.task.inputs import Inputs, inputs_for
 from kindling.task.multilabel import MultiLabel
-from kindling.task.problems import LOG_PROB_TOLERANCE, Classification, Regression, Task
+from kindling.task.problems import LOG_PROB_TOLERANCE, Classification, Task
+from kindling.task.regression import Regression
 
 __all__ = [
     "LOG_PROB_TOLERANCE",

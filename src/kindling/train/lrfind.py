@@ -62,7 +62,7 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
     from kindling.train.optim import build_optimizer
 
     data = data_mod.build(cfg.data)
-    defaults.choose(cfg, data.signature, len(data.train))  # the model and batch a bare --data would train
+    cfg, _ = defaults.choose(cfg, data.signature, len(data.train))  # the model and batch a bare --data trains
     rng.seed_everything(cfg.train.seed)
     sig = data.signature
     device = pick_device(cfg.train.device)

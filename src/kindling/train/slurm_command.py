@@ -58,7 +58,7 @@ def add_commands(sub) -> None:
 
 def job_for(args):
     """The Job of the command line; the recipe is settled (and so checked) as `kindling train` would."""
-    from kindling.config.schema import load_config
+    from kindling.config.load import load_config
     from kindling.train.sbatch import Job, check
 
     cfg = load_config(args.recipe, {"run_dir": args.run_dir}, args.sets)

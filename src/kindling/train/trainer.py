@@ -1,6 +1,7 @@
 """The training loop. It reads top to bottom; extension points are named events on callbacks.
 
-    trainer = Trainer(cfg, run_dir)
+    cfg, _ = settle(cfg, data, model_given=True)   # kindling.config.settle: the config finished once
+    trainer = Trainer(cfg, run_dir)                 # taken as it is: nothing here chooses a default
     summary = trainer.fit(model, data)
 
 Events, in order: fit_start, epoch_start, step_end, validation_end, epoch_end, fit_end. A callback
@@ -11,34 +12,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from pathlib import Path
 
 import torch
 
-from kindling.config import defaults
-from kindling.data import augment
-from kindling.data.memory import num_batches
-from kindling.data.transforms import make_preprocess
 from kindling.errors import NonFiniteLossError, UserError
 from kindling.models.common import forward
-from kindling.task import Task, imbalance, task_for
+from kindling.task import Task
 from kindling.task.metrics import Metrics
-from kindling.task.probe import probe
 from kindling.task.userfns import merged
-from kindling.train import calibrate, decide, distributed, persist, rng
-from kindling.train.device import pick_device
+from kindling.train import decide, distributed, persist, setup
 from kindling.train.events import Callback, Interrupted, Progress, StopTraining
-from kindling.train.optim import build_optimizer, build_scheduler
-from kindling.train.precision import autocast_for, maybe_compile
 from kindling.train.progress import PhaseBar, epoch_line, live_postfix
-from kindling.train.sampler import sampler_for
 from kindling.train.signals import SignalFlag
-from kindling.train.splits import small_val_warning
-from kindling.train.threadwatch import ThreadWatch
 from kindling.train.userfns import Own, UserCodeFailed, gather_rows, stopped
-from kindling.util.envinfo import usable_cores
 
 
 class Trainer:
@@ -115,73 +103,7 @@ class Trainer:
     # ------------------------------------------------------------------ setup
 
     def _setup(self, model, data, task: Task | None = None) -> None:
-        tc = self.tc
-        self.data, self.sig = data, data.signature
-        defaults.choose(self.cfg, self.sig, len(data.train), model_given=True)  # when no runner did
-        self.device = pick_device(tc.device)
-        self.dist = distributed.init_from_env(self.device)
-        if tc.deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it for determinism
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            torch.backends.cudnn.benchmark = False
-        elif self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
-        rng.seed_everything(tc.seed + self.dist.rank)
-        self.train_split = data.train
-        self.val_split = data.val
-        if tc.overfit_batches:
-            keep = torch.arange(min(len(data.train), tc.overfit_batches * self.cfg.data.batch_size))
-            self.train_split = self.val_split = data.train.subset(keep)
-        if self.device.type == "cuda":  # small data sets live on the GPU: batches are sliced there, no copies
-            budget = self.cfg.data.memory_budget_mb * 2**20
-            self.train_split = _resident(self.train_split, self.device, budget)
-            self.val_split = _resident(self.val_split, self.device, budget)
-        self.batch_size = max(1, self.cfg.data.batch_size // self.dist.world)  # data.batch_size is global
-        self.steps_per_epoch = num_batches(self.train_order_len(), self.batch_size)
-        self.epochs = 1 if tc.dry_run else tc.epochs
-        if tc.dry_run:
-            self.steps_per_epoch = 1
-        self.model = model.to(self.device)
-        self.preprocess = make_preprocess(self.sig, self.device)
-        self.augment = augment.build(self.cfg.data.augment, self.sig)
-        has_val = self.val_split is not None and len(self.val_split) > 0
-        self.class_weights = imbalance.check_against_data(self.cfg, self.sig, self.train_split.y, has_val)
-        self.sampler = sampler_for(tc.sampler, self.train_split.y, tc.seed, len(self.sig.class_names))
-        self.task = self._task(model, task)
-        self.autocast, self.scaler = autocast_for(tc.precision, self.device)
-        self.own = (self.own or Own.load(tc, kept=True)).attach(self)  # your loss, callbacks (after ours)
-        self.threads, threads_how = calibrate.pick_threads(self)
-        self.memory_format, format_how = calibrate.pick_memory_format(self)
-        if threads_how.startswith("measured"):  # re-measured if the machine gets busy mid-run
-            self.callbacks.insert(0, ThreadWatch(usable_cores()))
-        if tc.precision == "bf16" and self.device.type == "cpu":
-            calibrate.check_cpu_bf16(self)
-        self.optimizer = build_optimizer(
-            list(model.parameters()), self.cfg.optim, self.device
-        )  # frozen params get no grad, so no step
-        self.scheduler, self.sched_interval = build_scheduler(
-            self.optimizer, self.cfg.sched, self.epochs, self._sched_steps()
-        )
-        self.ema = self._make_ema(model)
-        self.train_model = maybe_compile(
-            distributed.wrap(self.model, self.dist, self.device), tc.compile, self.device
-        )
-        # `auto`: the task's rule for a validation split of this size (kindling.task.problems.SMALL_VAL),
-        # as the runner settles it; val_KEY: your metric
-        n_val = len(self.val_split) if self.val_split is not None else 0
-        monitor = self.task.monitor_for(tc.monitor, n_val) if tc.monitor == "auto" else tc.monitor
-        self.monitor, self.mode = self.own.monitor_and_mode(self.task, monitor, self.val_split is not None)
-        self.monitor_key = (
-            self.monitor if self.val_split is not None else self.monitor.replace("val_", "train_")
-        )
-        self._epoch_metrics: Metrics | None = None
-        self._ending: tuple | None = None  # (train metrics, seconds, progress) while an epoch's end runs
-        self._stopping: StopTraining | None = None  # raised in on_validation_end: stops after the epoch
-        self._unchecked = 0  # batches since the GPU's deferred NaN check
-        if self.resume_state is not None:
-            persist.load_state(self, self.resume_state)
-        if self.dist.is_main:
-            self._print_start(threads_how, format_how)
+        setup.prepare(self, model, data, task)  # kindling.train.setup: device, splits, task, optimizer
 
     def train_order_len(self) -> int:
         n = len(self.train_split)
@@ -189,48 +111,6 @@ class Trainer:
 
     def _sched_steps(self) -> int:
         return max(1, math.ceil(self.steps_per_epoch / self.tc.accumulate))
-
-    def _task(self, model, given: Task | None) -> Task:
-        """The Task, checked against the model's outputs on one real batch before any step
-        (`kindling.task.probe`), no random stream moved; unless the caller gave the Task or the model
-        carries an `outputs_log_probs` mark, its convention (logits or log-probabilities) is detected."""
-        task = given or task_for(
-            self.sig, model, label_smoothing=self.tc.label_smoothing, class_weights=self.class_weights
-        )
-        name = self.cfg.model.name if self.cfg.model.name not in ("", "auto") else type(model).__name__
-        x, _, lengths = next(self.train_split.batches(min(self.batch_size, 16)))
-        with rng.kept():
-            out = probe(task, model, name, self._forward, self.preprocess(x), lengths)
-        return task if given is not None else task.settled(model, out)
-
-    def _make_ema(self, model):
-        if not self.tc.ema:
-            return None
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(self.tc.ema), use_buffers=True)
-
-    def _print_start(self, threads_how: str, format_how: str) -> None:
-        n_params = sum(p.numel() for p in self.model.parameters())
-        val = len(self.val_split) if self.val_split is not None else 0
-        test = f" / {len(self.data.test)} test" if self.data.test is not None else ""
-        self.echo(
-            f"training {self.cfg.model.name} ({n_params:,} parameters) on {self.cfg.data.shown}: "
-            f"{len(self.train_split)} train / {val} val{test} samples, batch {self.cfg.data.batch_size}, "
-            f"{self.epochs} epochs, device {self.device}, threads {self.threads} ({threads_how})"
-            + (f", {self.dist.world} processes" if self.dist.enabled else "")
-        )
-        if self.memory_format == "channels_last":
-            self.echo(f"memory format: channels_last ({format_how})")
-        small = small_val_warning(val, self.cfg.data.val_fraction) if self.task.class_targets else None
-        if small and not self.tc.overfit_batches and self.resume_state is None:
-            self.echo(small)
-        if self.class_weights is not None:
-            self.echo(imbalance.weights_line(self.tc.class_weights, self.class_weights, self.sig.class_names))
-        if self.tc.patience:
-            self.echo(
-                f"early stopping: after {self.tc.patience} validation rounds without improvement of {self.monitor_key}"
-            )
 
     # ------------------------------------------------------------------ the epoch
 
@@ -447,9 +327,3 @@ class Trainer:
         p = self.progress
         saved = f"{self.signals.name} received: saved a resumable checkpoint at epoch {p.epoch + 1}, batch {p.batch}"
         raise Interrupted(saved + requeue(self.signals.signum, self.dist.is_main, saved))  # USR1 under Slurm
-
-
-def _resident(split, device, budget_bytes: int):
-    if split is None or split.nbytes() > budget_bytes:
-        return split
-    return split.to(device)

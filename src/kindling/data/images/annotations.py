@@ -123,14 +123,14 @@ def build_listing(path: Path, entries, labels: Labels, cfg, bad: list[str]) -> L
     return listing
 
 
-def annotations(cfg) -> DataModule:
+def annotations(cfg, photos: int | None = None) -> DataModule:
     """images: annotations:FILE of `filename label` lines (data.root, data.val, data.test)"""
     train_file = Path(cfg.name.split(":", 1)[1]).expanduser()
     files = {"train": train_file, "val": cfg.val, "test": cfg.test}
     entries = {k: read_lines(Path(v).expanduser()) for k, v in files.items() if v}
     sets = {k: read_label_sets(Path(v).expanduser(), cfg.label_sep) for k, v in files.items() if v}
     if cfg.task == "multilabel" or any(many for part in sets.values() for *_, many in part):
-        return multilabel_annotations(cfg, files, sets)
+        return multilabel_annotations(cfg, files, sets, photos)
     labels = Labels([f for _, f, _ in entries["train"]])
     seen = sorted({f for _, f, _ in entries["train"] if f})
     if len(seen) == 1:  # trained, it scored a perfect accuracy and learned nothing
@@ -145,7 +145,7 @@ def annotations(cfg) -> DataModule:
             whole.add(p, y, o)
         which += [split] * len(part)
     refuse_or_skip(bad, cfg.skip_bad, "fix the line", str(train_file), "bad annotation line(s)")
-    x, keep = decode_listing(whole, cfg, f"annotations {train_file}")
+    x, keep = decode_listing(whole, cfg, f"annotations {train_file}", photos)
     y = torch.tensor([whole.labels[i] for i in keep], dtype=torch.long)
     everything = Split(x, y, [whole.origins[i] for i in keep])
     kept_split = np.array([which[i] for i in keep])
@@ -190,7 +190,7 @@ def _lines(path: Path) -> list[tuple[str, str]]:
     return [(line, origin) for line, origin in lines if line and not line.startswith("#")]
 
 
-def multilabel_annotations(cfg, files: dict, sets: dict) -> DataModule:
+def multilabel_annotations(cfg, files: dict, sets: dict, photos: int | None = None) -> DataModule:
     """Annotation files with several labels per line -> a multi-label image DataModule."""
     train_file = Path(files["train"]).expanduser()
     labels = LabelSets.fit([entry[1] for entry in sets["train"]], str(train_file))
@@ -207,7 +207,7 @@ def multilabel_annotations(cfg, files: dict, sets: dict) -> DataModule:
             rows.append(labels.encode([found], str(path), [origin])[0])
             which.append(split)
     refuse_or_skip(bad, cfg.skip_bad, "fix the line", str(train_file), "bad annotation line(s)")
-    x, keep = decode_listing(whole, cfg, f"annotations {train_file}")
+    x, keep = decode_listing(whole, cfg, f"annotations {train_file}", photos)
     y = torch.from_numpy(np.stack([rows[i] for i in keep]))
     everything = Split(x, y, [whole.origins[i] for i in keep])
     kept = np.array([which[i] for i in keep])

@@ -17,10 +17,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -34,28 +31,17 @@ CACHE_VERSION = 1
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
-# the side a few photos are resized to when kindling also chooses the model (set by the runner, see
-# `kindling.config.defaults.photo_side`): a CNN from scratch learns more from a few thousand photos at 80 px
-# than at 224, in a fraction of the time; transfer learning (--pretrained) keeps the photos' own size
-_PHOTO_SIDE: ContextVar[int | None] = ContextVar("kindling_photo_side", default=None)
+# `photos`, the side a few photos are resized to when kindling also chooses the model, is an argument the
+# run passes down (`data.build(cfg, photos=kindling.config.defaults.photo_side(cfg))`): a CNN from scratch
+# learns more from a few thousand photos at 80 px than at 224, in a fraction of the time; transfer
+# learning (--pretrained) keeps the photos' own size
 PHOTO_MAX = 5000  # more photos than this feed a larger model: their own size is kept
 
 
-@contextmanager
-def photos_at(side: int | None) -> Iterator[None]:
-    """While inside, a folder of up to PHOTO_MAX photos larger than `side` (with no data.image_size)
-    decodes at `side` x `side`; None leaves every size as it is."""
-    token = _PHOTO_SIDE.set(side)
-    try:
-        yield
-    finally:
-        _PHOTO_SIDE.reset(token)
-
-
-def photo_side(n_images: int, cfg) -> int | None:
-    """The side `n_images` photos are resized to when data.image_size is not given, or None."""
-    side = _PHOTO_SIDE.get()
-    return side if side and cfg.image_size is None and n_images <= PHOTO_MAX else None
+def photo_side(n_images: int, cfg, photos: int | None) -> int | None:
+    """The side `n_images` photos are resized to (`photos`, the run's choice) when data.image_size is not
+    given and there are at most PHOTO_MAX of them, or None (every size as it is)."""
+    return photos if photos and cfg.image_size is None and n_images <= PHOTO_MAX else None
 
 
 class BadImage(Exception):
@@ -166,15 +152,18 @@ def _save_cache(path: Path, x: np.ndarray, keep: np.ndarray, skipped: list[str])
 # ---------------------------------------------------------------------------------------- decoding
 
 
-def decode_listing(listing: Listing, cfg, what: str) -> tuple[torch.Tensor | LazyImages, list[int]]:
-    """Decode every file of `listing` (all splits together) -> (images, kept indices into the listing).
+def decode_listing(
+    listing: Listing, cfg, what: str, photos: int | None = None
+) -> tuple[torch.Tensor | LazyImages, list[int]]:
+    """Decode every file of `listing` (all splits together) -> (images, kept indices into the listing);
+    `photos`: the side a few photos are resized to (`photo_side`), None keeping every size.
 
     A bad file stops with one line naming it, or with data.skip_bad is left out and counted.
     """
     if not len(listing):
         raise UserError(f"{what}: no image files found")
     cache_dir = Path(cfg.data_dir).expanduser() / "decoded"
-    photos = photo_side(len(listing), cfg)
+    photos = photo_side(len(listing), cfg, photos)
     key = cache_key(listing, cfg.channels, cfg.image_size or (photos and f"photos {photos}"), cfg.skip_bad)
     cached = _load_cache(cache_dir / f"{key}.npz")
     if cached is not None:

@@ -89,7 +89,7 @@ def list_tree(tree: Path, classes: list[str], skip_bad: bool, split: str) -> tup
     return listing, bad
 
 
-def folder(cfg) -> DataModule:
+def folder(cfg, photos: int | None = None) -> DataModule:
     """images: folder:DIR with a folder per class (train/ and val/ inside, or a seeded split)
 
     The decoded tensor is cached, so the second run starts at once."""
@@ -115,14 +115,14 @@ def folder(cfg) -> DataModule:
             whole.add(p, y, o)
         which += [split] * len(part)
     refuse_or_skip(bad, cfg.skip_bad, "remove it", str(root), "file(s) that are not images")
-    x, keep = decode_listing(whole, cfg, f"folder {root}")
+    x, keep = decode_listing(whole, cfg, f"folder {root}", photos)
     y = torch.tensor([whole.labels[i] for i in keep], dtype=torch.long)
     names = [str(whole.paths[i]) for i in keep]
     kept_split = np.array([which[i] for i in keep])
     everything = Split(x, y, names)
     parts = _assemble(everything, kept_split, cfg, trees)
     extras = {"source": "folder", "class_folders": classes}
-    photos = photo_side(len(whole), cfg)
+    photos = photo_side(len(whole), cfg, photos)
     if photos and tuple(x.shape[-2:]) == (photos, photos):  # resized for a CNN from scratch: defaults.py
         extras["photo_side"] = photos
     display = read_class_names(cfg.class_names, classes)

@@ -25,7 +25,9 @@ from kindling.data.memory import Split
 from kindling.errors import UserError
 
 
-def image_rows_module(parts: dict, column: str, root: Path, targets, cfg, where: str) -> DataModule:
+def image_rows_module(
+    parts: dict, column: str, root: Path, targets, cfg, where: str, photos: int | None = None
+) -> DataModule:
     """`parts`: {split: (rows, targets tensor)} (None for a split not given); `targets` names the
     classes or labels, says whether they are multi-label, and cuts the seeded splits."""
     whole, which, ys, bad = Listing(), [], [], []
@@ -47,7 +49,7 @@ def image_rows_module(parts: dict, column: str, root: Path, targets, cfg, where:
         raise UserError(
             f"{where}: no row names an image file that exists; check column '{column}' and data.root"
         )
-    x, keep = decode_listing(whole, cfg, f"csv {where}")
+    x, keep = decode_listing(whole, cfg, f"csv {where}", photos)
     y = torch.stack([ys[i] for i in keep])
     everything = Split(x, y, [whole.origins[i] for i in keep])
     kept = np.array([which[i] for i in keep])
@@ -62,7 +64,7 @@ def image_rows_module(parts: dict, column: str, root: Path, targets, cfg, where:
         if with_test:
             splits["test"] = take(train, te)
     extras = {"source": "csv", "image_column": column}
-    photos = photo_side(len(whole), cfg)
+    photos = photo_side(len(whole), cfg, photos)
     if photos and tuple(x.shape[-2:]) == (photos, photos):  # resized for a CNN from scratch: defaults.py
         extras["photo_side"] = photos
     names = read_class_names(cfg.class_names, targets.names) if not targets.multilabel else targets.names

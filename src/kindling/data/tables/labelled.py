@@ -202,10 +202,12 @@ def labelled_module(
     where: str,
     fitted: Signature | None,
     given: dict | None = None,
+    photos: int | None = None,
 ) -> DataModule:
     """The DataModule of a routed file (train, and data.val / data.test files of the same columns), or
     of DataFrames handed over in Python (`given`: {"train": df, "val": df or None, "test": ...}; image
-    paths then relative to data.root, else the working folder)."""
+    paths then relative to data.root, else the working folder). `photos`: the side a few photos are
+    decoded at (kindling.data.images.decode.photo_side)."""
     if given is not None:
         frames = {k: given.get(k) for k in ("train", "val", "test")}
     else:
@@ -221,7 +223,7 @@ def labelled_module(
         parts = {
             k: _rows_and_targets(f, targets, where) if f is not None else None for k, f in frames.items()
         }
-        return image_rows_module(parts, found.column, root, targets, cfg, where)
+        return image_rows_module(parts, found.column, root, targets, cfg, where, photos)
     if found.kind == "text":
         return texts_module(
             _texts(frames, found, cfg, where), targets.names, targets.task, cfg, where, fitted

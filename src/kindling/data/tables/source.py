@@ -297,15 +297,16 @@ def build_module(cfg, echo=None, given: dict | None = None, read: tuple | None =
     )
 
 
-def csv_source(cfg, fitted: Signature | None = None) -> DataModule:
+def csv_source(cfg, fitted: Signature | None = None, photos: int | None = None) -> DataModule:
     """a table: csv:FILE (.csv, .tsv, .parquet) with --target COLUMN (or image paths / texts with their labels)
 
     `fitted`: a trained model's Signature; new rows are encoded with its encoders (evaluate on other data).
-    A column of image paths or of texts, or several labels per row, go to kindling.data.tables.labelled."""
+    A column of image paths or of texts, or several labels per row, go to kindling.data.tables.labelled
+    (`photos`: the side a few photos are decoded at, kindling.data.images.decode.photo_side)."""
     read = _csv_frame(cfg)
     found = labelled.route(read[0], cfg, fitted)
     if found is not None:
-        return labelled.labelled_module(found, read[0], cfg, read[1], fitted)
+        return labelled.labelled_module(found, read[0], cfg, read[1], fitted, photos=photos)
     return table_module(cfg, fitted, read=read)
 
 
