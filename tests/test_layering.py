@@ -18,8 +18,9 @@ FORBIDDEN = (
     "kindling.runner",
     "kindling.report",
     "kindling.serve",
+    "kindling.cli",  # kindling.cli.main, kindling.cli.args, every verb ...
 )
-FORBIDDEN_PREFIXES = ("kindling.cli.main",)  # kindling.cli.main, kindling.cli.args ...
+FORBIDDEN_PREFIXES: tuple[str, ...] = ()
 
 # Known violations, each to be dropped when its fix lands.
 EXPECTED: set[tuple[str, str]] = set()
@@ -82,11 +83,13 @@ def test_the_scan_sees_imports_inside_functions_and_relative_ones(tmp_path):
     (root / "data" / "probe.py").write_text("from kindling import serve\nfrom . import transforms\n")
     assert _violations(root) == {
         ("models/family/probe.py", "kindling.train"),
-        ("models/family/probe.py", "kindling.cli.main"),
+        ("models/family/probe.py", "kindling.cli"),
         ("data/probe.py", "kindling.serve"),
     }
 
 
-@pytest.mark.parametrize("module", ["kindling.training_utils", "kindling.data.transforms", "kindling.models"])
+@pytest.mark.parametrize(
+    "module", ["kindling.training_utils", "kindling.data.transforms", "kindling.models", "kindling.client"]
+)
 def test_neighbouring_names_are_not_mistaken_for_the_forbidden_ones(module):
     assert not _forbidden(module)

@@ -6,8 +6,23 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from kindling.cli.args import add_set_argument
 from kindling.config.schema import load_config
 from kindling.train.events import Callback, Interrupted
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser(
+        "verify-resume", help="train, interrupt, resume, and check the weights are bit-identical"
+    )
+    p.add_argument("recipe", nargs="?", help="recipe YAML (default: the digits demo config)")
+    add_set_argument(p, "config overrides (repeatable; default: none)")
+    p.add_argument("--epochs", type=int, default=2, help="epochs of the comparison (default: 2)")
+    p.set_defaults(handler=cmd_verify_resume)
+
+
+def cmd_verify_resume(args) -> int:
+    return 0 if verify_resume(args.recipe, args.sets, args.epochs) else 1
 
 
 class InterruptAt(Callback):
