@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # The order of `kindling --help`: these of kindling's own first, as a user meets them, then its others
-# (by name), then another package's. Only the order: each verb's parser and handler are its own module's.
+# (in the order their entry points are found), then another package's. Only the order: each verb's parser and
+# handler are its own module's.
 FIRST = ("train", "evaluate", "predict", "list", "inspect", "verify-resume")
 
 
