@@ -93,3 +93,16 @@ def test_the_scan_sees_imports_inside_functions_and_relative_ones(tmp_path):
 )
 def test_neighbouring_names_are_not_mistaken_for_the_forbidden_ones(module):
     assert not _forbidden(module)
+
+
+def test_only_the_entry_module_imports_the_cli():
+    """kindling.cli is the top: each verb's module there calls the library; nothing outside it (the API,
+    serve, report, sweeps ...) imports it back, except `python -m kindling`'s __main__."""
+    found = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel.startswith("cli/") or rel == "__main__.py":
+            continue
+        hits = {m for m in _imported(path, PACKAGE) if m == "kindling.cli" or m.startswith("kindling.cli.")}
+        found.update((rel, module) for module in hits)
+    assert not found, sorted(found)
