@@ -74,6 +74,58 @@ def test_every_command_answers_help_with_its_defaults_and_no_torch():
         assert seen["no_default_shown"] == [], (verb, seen["no_default_shown"])
 
 
+BUILTIN_FIRST = ["train", "evaluate", "predict", "list", "inspect", "verify-resume"]  # --help's order
+
+EVERY_VERB_FROM_AN_ENTRY_POINT = """
+import contextlib, io, json, sys
+from importlib.metadata import entry_points
+from kindling.cli.main import build_parser, main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    try:
+        main(["--help"])
+    except SystemExit:
+        pass
+torch_after_help = "torch" in sys.modules
+parser = build_parser()
+entries = {e.name: {"module": e.value.split(":")[0], "attr": e.attr, "package": e.dist.name if e.dist else None}
+           for e in entry_points(group="kindling.commands")}
+handlers = {verb: sub.get_default("handler").__module__ for verb, sub in parser.commands.items()}
+origins = {verb: plugin.name for verb, plugin in parser.origins.items()}
+print(json.dumps({"help": out.getvalue(), "torch": torch_after_help, "entries": entries,
+                  "handlers": handlers, "origins": origins, "order": list(parser.commands)}))
+"""
+
+
+def test_every_builtin_verb_is_a_kindling_cli_module_registered_as_a_plugin():
+    """No verb is wired by hand: each of kindling's own comes from a `kindling.commands` entry point (as
+    another package's does) whose module is in kindling.cli, and its handler lives there too. `kindling
+    --help` imports no torch and lists the verbs in their usual order."""
+    done = subprocess.run(
+        [sys.executable, "-c", EVERY_VERB_FROM_AN_ENTRY_POINT],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    seen = json.loads(done.stdout)
+    assert not seen["torch"], "`kindling --help` imported torch"
+    ours = {name: e for name, e in seen["entries"].items() if e["package"] == "kindling"}
+    for name, entry in ours.items():
+        assert entry["module"].startswith("kindling.cli.") and entry["attr"] == "add_commands", (name, entry)
+    for verb, module in seen["handlers"].items():
+        origin = seen["origins"].get(verb)
+        assert origin is not None, f"`kindling {verb}` was not added by an entry point"
+        if origin in ours:
+            assert module.startswith("kindling.cli.") and module == ours[origin]["module"], (verb, module)
+    assert DOCUMENTED <= set(seen["handlers"]) and set(BUILTIN_FIRST) <= set(ours)
+    assert seen["order"][: len(BUILTIN_FIRST)] == BUILTIN_FIRST
+    listed = [
+        line.split()[0] for line in seen["help"].splitlines() if line.startswith("    ") and line[4] != " "
+    ]
+    assert listed[: len(BUILTIN_FIRST)] == BUILTIN_FIRST and set(listed) == set(seen["order"])
+
+
 def test_list_recipes_names_every_recipe_with_its_description():
     done = kindling("list", "recipes")
     assert done.returncode == 0, done.stderr

@@ -27,7 +27,7 @@ SECTIONS = ("data", "model", "optim", "sched", "train")
 def keyword_keys() -> dict[str, str]:
     """keyword -> dotted config key: every flag's name (`batch_size` for --batch-size, `data` for --data)
     and every field name that is unique across the sections (`weight_decay` -> optim.weight_decay)."""
-    from kindling.cli.args import flag_keys
+    from kindling.config.flags import flag_keys
     from kindling.config.schema import RunConfig
 
     defaults = RunConfig()
@@ -273,13 +273,12 @@ class Run:
     ) -> dict:
         """The dict `kindling evaluate RUN --json` prints (written to metrics_<split>.json, as there);
         `code=` as in `kindling.load`; `tta=True` as `--tta` (metrics_<split>_tta.json)."""
-        from kindling.evaluate.evaluation import evaluate
-        from kindling.util.fileio import atomic_write_json
+        from kindling.evaluate.evaluation import evaluate, write_metrics
 
         _name_code(code)
         objects = self._objects if data is None else None  # other data named now: not the run's objects
         result = evaluate(self.dir, split, data, tta=tta, objects=objects)
-        atomic_write_json(self.dir / f"metrics_{split}{'_tta' if tta else ''}.json", result)
+        write_metrics(self.dir, split, result, tta=tta)
         return result
 
     def predict(

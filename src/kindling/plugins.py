@@ -8,7 +8,7 @@ kindling's own built-ins are declared in its pyproject.toml exactly as another p
     digits = "kindling.data.embedded:digits"            # a builder: (cfg) -> DataModule
     "folder:" = "kindling.data.images.folder:folder"    # a kind, `--data folder:DIR`: its name ends in ':'
     [project.entry-points."kindling.commands"]
-    serve = "kindling.serve.cli:add_commands"           # add_commands(subparsers): parsers with handler=
+    serve = "kindling.cli.serve:add_commands"           # add_commands(subparsers): parsers with handler=
 
 Names and packages come from the installed metadata and descriptions from the source text, so listing
 (`kindling list ...`) imports no plug-in module and no torch. An entry is loaded when it is used. One

@@ -1,6 +1,7 @@
-"""The argument parsers of the core subcommands: every flag with its default shown in --help.
+"""What the verbs' parsers share (each verb is its own module in kindling.cli): the one-line parser, the
+--set, --tta, --trust-code and --code flags, every flag with its default shown in --help.
 
-`kindling train`'s config flags are generated from the config dataclasses (kindling.config.schema.setting:
+`kindling train`'s config flags (used by `cv` too) are generated from the config dataclasses (kindling.config.schema.setting:
 help, flag and default written once, beside the field). Only argparse and the config dataclasses are
 imported here, so `kindling --help` stays instant.
 """
@@ -13,30 +14,6 @@ import argparse
 def add_set_argument(p: argparse.ArgumentParser, text: str) -> None:
     """The repeatable `--set section.key=value` override, shared by every command that reads a config."""
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help=text)
-
-
-def _add_train(sub) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train a model; writes runs/NAME",
-        description="Train a model. Precedence: defaults < recipe < flags < --set.",
-    )
-    p.add_argument("recipe", nargs="?", help="recipe YAML (see `kindling list recipes`)")
-    _add_config_flags(p)
-    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable; default: none)")
-    p.add_argument(
-        "--resume",
-        metavar="RUN",
-        help="continue the run in RUN exactly where it stopped (default: a new run)",
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace an existing run directory (default: refuse)"
-    )
-    p.add_argument(
-        "--print-config",
-        action="store_true",
-        help="print the resolved config as YAML and exit (default: off)",
-    )
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
@@ -67,14 +44,6 @@ def _shown(default) -> str:
     if isinstance(default, list):
         return ",".join(map(str, default)) or "none"
     return "none" if default is None else str(default)
-
-
-def flag_keys() -> dict[str, str]:
-    """`train`'s flags as Python keywords -> their config keys (`batch_size` -> data.batch_size):
-    what `kindling.fit(**keywords)` accepts beside the field names."""
-    from kindling.config.schema import cli_flags
-
-    return {f.flag[2:].replace("-", "_"): f.key for f in cli_flags()}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -124,45 +93,6 @@ class SubParser(OneLineParser):
             self._inside = False
 
 
-def _add_predict(sub) -> None:
-    p = sub.add_parser(
-        "predict",
-        help="predict the class or value of inputs (files, folders, globs, tables, text)",
-        intermixed=True,
-    )
-    p.add_argument("run", help="run directory or bundle folder")
-    p.add_argument(
-        "inputs",
-        nargs="*",
-        help="image files, .npy arrays, folders, quoted globs, a CSV (tables) or a text file (one text a line)",
-    )
-    p.add_argument(
-        "--text",
-        dest="texts",
-        action="append",
-        default=[],
-        metavar="TEXT",
-        help="a text to classify (repeatable; text models; default: none)",
-    )
-    p.add_argument("--top-k", type=int, default=3, help="how many classes to show per input (default: 3)")
-    p.add_argument("--batch-size", type=int, default=256, help="inputs per forward pass (default: 256)")
-    p.add_argument(
-        "--output", metavar="FILE", help="write predictions to preds.csv or preds.jsonl (default: print them)"
-    )
-    p.add_argument(
-        "--sort-into", metavar="DIR", help="copy images into DIR/<class>/ (and DIR/uncertain/) (default: off)"
-    )
-    p.add_argument(
-        "--min-confidence",
-        type=float,
-        default=0.5,
-        help="below this probability --sort-into uses uncertain/ (default: 0.5)",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
-    add_tta(p)
-    add_trust_code(p)
-
-
 def add_tta(p) -> None:
     """--tta: image models, averaged over the flips and shifts they trained with (kindling.data.tta)."""
     p.add_argument(
@@ -193,31 +123,3 @@ def add_code(p) -> None:
         help="your own model's file, named again: used (and remembered) when its sha256 is the one the bundle "
         "recorded, e.g. for a bundle trained elsewhere or a file moved since (default: a file you trained with here)",
     )
-
-
-def add_core_commands(sub) -> None:
-    _add_train(sub)
-    p = sub.add_parser("evaluate", help="metrics of a run's best model on its test split")
-    p.add_argument("run", help="run directory (runs/NAME) or bundle folder (runs/NAME/best)")
-    p.add_argument("--split", default="test", help="test | val | train (default: test)")
-    p.add_argument(
-        "--data",
-        default=None,
-        help="evaluate on another data spec of the same kind (default: the run's data)",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (default: a table)")
-    add_tta(p)
-    add_trust_code(p)
-    _add_predict(sub)
-    p = sub.add_parser("list", help="list data sets, models, commands or recipes")
-    p.add_argument("what", choices=["datasets", "models", "commands", "recipes"], help="what to list")
-    p = sub.add_parser("inspect", help="each layer's output shape and parameter count")
-    p.add_argument("model", help="model name")
-    p.add_argument("--input-shape", default="3x32x32", help="C x H x W of one sample (default: 3x32x32)")
-    p.add_argument("--classes", type=int, default=10, help="number of classes (default: 10)")
-    p = sub.add_parser(
-        "verify-resume", help="train, interrupt, resume, and check the weights are bit-identical"
-    )
-    p.add_argument("recipe", nargs="?", help="recipe YAML (default: the digits demo config)")
-    add_set_argument(p, "config overrides (repeatable; default: none)")
-    p.add_argument("--epochs", type=int, default=2, help="epochs of the comparison (default: 2)")

@@ -1,5 +1,9 @@
 """The `kindling` command. Thin: parse, call the library, map errors to exit codes.
 
+Every verb is its own module in kindling.cli (train.py, evaluate.py, ... serve.py), registered through the
+`kindling.commands` entry points exactly as another package's command is; this module builds the parser
+from them, runs the verb chosen and maps its errors to exit codes.
+
 Exit codes: 0 done; 2 the user's input is wrong (one line, no traceback); 1 a bug; 130 interrupted.
 Nothing heavy is imported until a command runs, so `kindling --help` answers at once.
 """
@@ -7,13 +11,12 @@ Nothing heavy is imported until a command runs, so `kindling --help` answers at 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from kindling import plugins
-from kindling.cli.args import OneLineParser, SubParser, add_core_commands
+from kindling.cli.args import OneLineParser, SubParser
 from kindling.errors import GUARD, UserError, one_line
 from kindling.util.envinfo import VERSION as __version__
 
@@ -24,9 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kindling {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=SubParser)
-    add_core_commands(sub)
-    for name, handler in COMMANDS.items():
-        sub.choices[name].set_defaults(handler=handler)
     parser.origins = add_plugin_commands(sub)
     parser.commands = sub.choices  # the subcommand parsers, to tell a leftover flag's mistake in theirs
     # argparse keeps a subcommand's one-line help only on its choices' pseudo-actions
@@ -34,12 +34,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The order of `kindling --help`: these of kindling's own first, as a user meets them, then its others
+# (in the order their entry points are found), then another package's. Only the order: each verb's parser and
+# handler are its own module's.
+FIRST = ("train", "evaluate", "predict", "list", "inspect", "verify-resume")
+
+
+def _shown_order(entry: tuple[plugins.Plugin, object]) -> tuple[bool, int]:
+    plugin = entry[0]
+    return (not plugin.builtin, FIRST.index(plugin.name) if plugin.name in FIRST else len(FIRST))
+
+
 def add_plugin_commands(sub) -> dict[str, plugins.Plugin]:
-    """Every other command comes from a `kindling.commands` entry point (kindling's serve, export, report,
-    data; another package's): an `add_commands(subparsers)` that adds parsers with `set_defaults(handler=)`.
+    """Every command comes from a `kindling.commands` entry point (kindling's own, kindling.cli's modules;
+    another package's): an `add_commands(subparsers)` that adds parsers with `set_defaults(handler=)`.
     Returns which entry added each command. Another package's entry that fails is one warning line."""
     origins: dict[str, plugins.Plugin] = {}
-    for plugin, add_commands in plugins.load_each(plugins.COMMANDS):
+    for plugin, add_commands in sorted(plugins.load_each(plugins.COMMANDS), key=_shown_order):
         before = set(sub.choices)
         try:
             add_commands(sub)
@@ -49,181 +60,6 @@ def add_plugin_commands(sub) -> dict[str, plugins.Plugin]:
             plugins.warn(plugin.failure(exc))
         origins.update({name: plugin for name in sub.choices if name not in before})
     return origins
-
-
-def cmd_train(args) -> int:
-    from kindling.config.load import load_config
-
-    flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
-    base = None
-    if args.resume and not args.recipe:  # resume the run's own saved config, with any flags on top
-        from kindling.bundle.rundir import load_saved_config
-
-        base = load_saved_config(Path(args.resume)).to_dict()
-    cfg = load_config(args.recipe, flags, args.sets, base=base)
-    if args.resume:  # your loss, metrics and callbacks named again: used as they are now
-        from kindling.models.userrefs import given_again
-
-        loss = [flags["train.loss"]] if flags.get("train.loss") else []
-        given_again(loss + (flags.get("train.metrics") or []) + (flags.get("train.callbacks") or []))
-    if args.print_config:
-        print(cfg.to_yaml(), end="")
-        return 0
-    if cfg.train.devices > 1 and "LOCAL_RANK" not in os.environ:
-        from kindling.cli.launch import launch_torchrun
-
-        return launch_torchrun(cfg.train.devices, args.argv)
-    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
-    from kindling.runner import train
-
-    if args.resume and is_cv_dir(args.resume):  # a small table's fold ensemble, chosen by the defaults
-        cross_validate(cfg, resume=args.resume)
-        return 0
-    train(cfg, resume=args.resume, overwrite=args.overwrite, instead=instead_of_one_network(args.overwrite))
-    return 0
-
-
-def cmd_evaluate(args) -> int:
-    from kindling.bundle.files import bundle_dir
-    from kindling.evaluate.evaluation import evaluate, format_table
-    from kindling.predict.batch import finite
-    from kindling.util.fileio import atomic_write_json
-
-    result = evaluate(args.run, args.split, args.data, trust_code=args.trust_code, tta=args.tta)
-    strict, bad = finite(result)  # JSON stays JSON: a NaN metric is null, and says why
-    if bad:
-        strict["error"] = "some metrics are not finite numbers (null here): the model's outputs overflow"
-    folder = bundle_dir(args.run)
-    run_dir = folder.parent if folder.name == "best" else None
-    if run_dir is not None:
-        atomic_write_json(run_dir / f"metrics_{args.split}{'_tta' if args.tta else ''}.json", strict)
-    baseline = _saved_baseline(run_dir, result["split"]) if run_dir is not None and not args.data else None
-    if args.json:
-        shown = {**strict, "baseline": finite(baseline)[0]} if baseline else strict
-        print(json.dumps(shown, allow_nan=False))
-    else:
-        from kindling.bundle.files import read_meta
-
-        print(format_table(result, read_meta(folder)["signature"].get("class_names", [])))
-        if baseline:
-            from kindling.evaluate.baseline import compare_line
-
-            print(compare_line(result, baseline))
-    return 0
-
-
-def _saved_baseline(run_dir: Path, split: str) -> dict | None:
-    """RUN/baseline.json when it was scored on the split evaluated (the run's own data only)."""
-    from kindling.evaluate.baseline_run import load
-
-    return load(run_dir, split)
-
-
-def cmd_predict(args) -> int:
-    from kindling.predict.batch import (
-        Job,
-        check_job,
-        format_results,
-        json_ready,
-        run_job,
-        sort_into,
-        write_output,
-    )
-    from kindling.predict.predictor import Predictor
-
-    job = Job(
-        args.inputs,
-        args.texts,
-        args.top_k,
-        args.batch_size,
-        Path(args.output) if args.output else None,
-        Path(args.sort_into) if args.sort_into else None,
-        args.min_confidence,
-        progress=not args.json,
-    )
-    predictor = Predictor.load(args.run, trust_code=args.trust_code, tta=args.tta)
-    check_job(job, predictor)
-    results, frame = run_job(job, predictor)
-    if job.output is not None:
-        write_output(job.output, results, frame)
-        print(f"wrote {len(results)} predictions to {job.output}", file=sys.stderr)
-    if job.sort_into is not None:
-        counts = sort_into(job.sort_into, results, job.min_confidence)
-        print(
-            f"sorted {len(results)} images into {job.sort_into}: "
-            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
-            file=sys.stderr,
-        )
-    tta = {"tta": predictor.tta} if predictor.tta is not None else {}
-    if args.json:
-        print(json.dumps({"predictions": json_ready(results), **tta}, allow_nan=False))
-    elif job.output is None:
-        print(format_results(results))
-    if tta and not args.json:
-        views = predictor.tta["views"]
-        print(f"test-time augmentation: {predictor.tta['averaged']} averaged over {len(views)} views "
-              f"({', '.join(views)}; {predictor.tta['from']})", file=sys.stderr)  # fmt: skip
-    return 0
-
-
-def cmd_list(args) -> int:
-    if args.what == "datasets":
-        _print_rows((p.name, p.package, text) for p, text in plugins.listed(plugins.DATA))
-    elif args.what == "models":
-        _print_rows((p.name, p.package, text) for p, text in plugins.listed(plugins.MODELS))
-        print(
-            "...and every torchvision classification model by name (resnet18, vgg16, mobilenet_v3_small, ...)"
-        )
-    elif args.what == "commands":
-        parser = build_parser()
-        _print_rows(
-            (name, parser.origins[name].package if name in parser.origins else "kindling", text)
-            for name, text in parser.command_help.items()
-        )
-    else:
-        for path in sorted(Path("recipes").glob("*.yaml")):
-            first = next(
-                (
-                    ln[1:].strip()
-                    for ln in path.read_text(encoding="utf-8").splitlines()
-                    if ln.startswith("#")
-                ),
-                "",
-            )
-            print(f"{str(path):<36} {first}")
-    return 0
-
-
-def _print_rows(rows) -> None:
-    """name, package, description in aligned columns."""
-    rows = list(rows)
-    name_width = max((len(r[0]) for r in rows), default=0) + 2
-    package_width = max((len(r[1]) for r in rows), default=0) + 2
-    for name, package, text in rows:
-        print(f"{name:<{name_width}}{package:<{package_width}}{text}".rstrip())
-
-
-def cmd_inspect(args) -> int:
-    from kindling.models.inspect import inspect_model
-
-    print(inspect_model(args.model, args.input_shape, args.classes))
-    return 0
-
-
-def cmd_verify_resume(args) -> int:
-    from kindling.cli.verify_resume import verify_resume
-
-    return 0 if verify_resume(args.recipe, args.sets, args.epochs) else 1
-
-
-COMMANDS = {
-    "train": cmd_train,
-    "evaluate": cmd_evaluate,
-    "predict": cmd_predict,
-    "list": cmd_list,
-    "inspect": cmd_inspect,
-    "verify-resume": cmd_verify_resume,
-}
 
 
 def entry() -> int:
@@ -305,7 +141,7 @@ def _user_exit(exc: SystemExit) -> str | None:
         frame, tb = tb.tb_frame, tb.tb_next
     file = frame.f_code.co_filename if frame is not None else "<unknown>"
     paths = sysconfig.get_paths()
-    ours = (str(Path(__file__).parent), sys.prefix, sys.base_prefix, paths["stdlib"], paths["purelib"])
+    ours = (str(Path(__file__).parent.parent), sys.prefix, sys.base_prefix, paths["stdlib"], paths["purelib"])
     if file.startswith(("<", *(os.path.join(folder, "") for folder in ours))):
         return None
     return (

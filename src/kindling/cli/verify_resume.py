@@ -6,8 +6,23 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from kindling.cli.args import add_set_argument
 from kindling.config.load import load_config
 from kindling.train.events import Callback, Interrupted
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser(
+        "verify-resume", help="train, interrupt, resume, and check the weights are bit-identical"
+    )
+    p.add_argument("recipe", nargs="?", help="recipe YAML (default: the digits demo config)")
+    add_set_argument(p, "config overrides (repeatable; default: none)")
+    p.add_argument("--epochs", type=int, default=2, help="epochs of the comparison (default: 2)")
+    p.set_defaults(handler=cmd_verify_resume)
+
+
+def cmd_verify_resume(args) -> int:
+    return 0 if verify_resume(args.recipe, args.sets, args.epochs) else 1
 
 
 class InterruptAt(Callback):
@@ -37,7 +52,8 @@ def weights_equal(run_a: Path, run_b: Path) -> tuple[bool, list[str]]:
 def verify_resume(
     recipe: str | None, sets: list[str], epochs: int = 2, echo=print, stop_at: int | None = None
 ) -> bool:
-    from kindling.runner import load_saved_config, train
+    from kindling.bundle.rundir import load_saved_config
+    from kindling.runner import train
 
     flags = {"train.epochs": epochs, "train.deterministic": True}
     quiet = lambda *a, **k: None  # noqa: E731 - the two runs' epoch lines would only repeat

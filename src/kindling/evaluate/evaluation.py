@@ -8,6 +8,7 @@ from kindling.bundle.files import Bundle, load_bundle
 from kindling.bundle.rundir import data_config_for
 from kindling.errors import UserError
 from kindling.task.metrics import per_class
+from kindling.util.fileio import atomic_write_json, finite
 
 
 def evaluate(
@@ -43,6 +44,30 @@ def evaluate(
     mine = own_metrics(bundle, trust_code)
     result = evaluate_model(model, bundle.signature, part, split, device, task=task, metrics=mine)
     return {**result, "tta": record} if record is not None else result
+
+
+NOT_FINITE = "some metrics are not finite numbers (null here): the model's outputs overflow"
+
+
+def metrics_file(run_dir: str | Path, split: str, tta: bool = False) -> Path:
+    """RUN/metrics_<split>.json, or RUN/metrics_<split>_tta.json for test-time augmentation."""
+    return Path(run_dir) / f"metrics_{split}{'_tta' if tta else ''}.json"
+
+
+def strict_metrics(metrics: dict) -> dict:
+    """The metrics as strict JSON holds them: a NaN or infinite value is null, and "error" says why."""
+    strict, bad = finite(metrics)
+    if bad:
+        strict["error"] = NOT_FINITE
+    return strict
+
+
+def write_metrics(run_dir: str | Path, split: str, metrics: dict, tta: bool = False) -> dict:
+    """The one writer of RUN/metrics_<split>.json, for `kindling evaluate` and `Run.evaluate` alike:
+    strict JSON (a non-finite metric is null, see strict_metrics), written atomically. Returns what it wrote."""
+    strict = strict_metrics(metrics)
+    atomic_write_json(metrics_file(run_dir, split, tta), strict)
+    return strict
 
 
 def own_metrics(bundle: Bundle, trust_code: bool = False, note=None) -> dict:

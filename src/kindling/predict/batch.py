@@ -11,14 +11,19 @@ import csv
 import glob
 import io
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindling.errors import UserError
 from kindling.predict.predictor import Predictor
-from kindling.util.fileio import NotDecodable, atomic_write_bytes, atomic_write_text, read_text_checked
+from kindling.util.fileio import (
+    NotDecodable,
+    atomic_write_bytes,
+    atomic_write_text,
+    finite,
+    read_text_checked,
+)
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".json", ".jsonl", ".xlsx"}
 OUTPUT_SUFFIXES = {".csv", ".jsonl"}
@@ -166,19 +171,6 @@ def json_ready(results: list[dict]) -> list[dict]:
         clean, bad = finite(result)
         ready.append({**clean, "error": NOT_FINITE} if bad else result)
     return ready
-
-
-def finite(value) -> tuple[object, bool]:
-    """(value with every non-finite float replaced by None, whether any was): for strict JSON."""
-    if isinstance(value, float):
-        return (value, False) if math.isfinite(value) else (None, True)
-    if isinstance(value, dict):
-        pairs = {key: finite(item) for key, item in value.items()}
-        return {key: item for key, (item, _) in pairs.items()}, any(bad for _, bad in pairs.values())
-    if isinstance(value, list):
-        items = [finite(item) for item in value]
-        return [item for item, _ in items], any(bad for _, bad in items)
-    return value, False
 
 
 def write_output(path: Path, results: list[dict], frame=None) -> None:

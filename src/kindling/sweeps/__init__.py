@@ -5,6 +5,6 @@
 
 space (the --param grammar) -> settle (checked before anything is written) -> spec (runs/NAME/sweep.yaml)
 -> engine (folder, study, workers) -> worker / trial (one normal run per trial, trained by the runner)
--> results and page (table, best.yaml, runs/NAME/best, sweep.html). command is the `kindling sweep` verb.
+-> results and page (table, best.yaml, runs/NAME/best, sweep.html). The `kindling sweep` verb is kindling.cli.sweep.
 Optuna is an optional extra (`pip install 'kindling[sweep]'`), imported only when a sweep runs.
 """

@@ -33,7 +33,6 @@ def sweep(
 
     from kindling.api import Run
     from kindling.errors import UserError
-    from kindling.sweeps.command import run_sweep
 
     texts = [f"{k}={v}" for k, v in params.items()] if isinstance(params, dict) else list(params or [])
     sets = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in (set or {}).items()]
@@ -51,3 +50,46 @@ def sweep(
             f"no trial of the sweep in {folder} has finished (see the table); its best run is not here"
         )
     return Run(best)
+
+
+def run_sweep(recipe, params, trials, pruner, workers, timeout, storage, name, sets, resume, echo=print):
+    """Start (or continue) the sweep, run it, sum it up; -> (exit code, folder, best trial's run dir)."""
+    from kindling.errors import UserError
+    from kindling.sweeps import engine
+    from kindling.sweeps.results import summarise
+    from kindling.sweeps.study import optuna
+    from kindling.sweeps.worker import Session
+
+    optuna()  # without it, the pip line comes first
+    if resume is not None:
+        given = {
+            "RECIPE": recipe,
+            "--param": params,
+            "--pruner": pruner,
+            "--storage": storage,
+            "--name": name,
+            "--set": sets,
+        }
+        extra = [flag for flag, value in given.items() if value]
+        if extra:
+            raise UserError(
+                f"--resume continues a sweep on its own settings; drop {', '.join(extra)} "
+                "(--trials, --workers and --timeout may change)"
+            )
+        for flag, value in (("--workers", workers), ("--trials", trials)):
+            if value is not None and value < 1:
+                raise UserError(f"{flag} {value} must be a whole number >= 1")
+        sweep = engine.resume(resume, trials)
+    else:
+        if recipe is None:
+            raise UserError(
+                "sweep needs a RECIPE (or --resume runs/NAME); e.g. kindling sweep recipes/digits.yaml --param optim.lr=loguniform:1e-4:1e-1"
+            )
+        from kindling.sweeps.settle import settle
+
+        sweep = settle(recipe, params, trials, pruner, workers, timeout, storage, name, sets)
+        engine.start(sweep)
+    folder = Path(sweep.folder)
+    code = engine.run(sweep, workers, timeout, echo)
+    best = summarise(Session.open(sweep), echo)
+    return code, folder, best

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -53,6 +54,19 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def finite(value) -> tuple[object, bool]:
+    """(value with every non-finite float replaced by None, whether any was): for strict JSON."""
+    if isinstance(value, float):
+        return (value, False) if math.isfinite(value) else (None, True)
+    if isinstance(value, dict):
+        pairs = {key: finite(item) for key, item in value.items()}
+        return {key: item for key, (item, _) in pairs.items()}, any(bad for _, bad in pairs.values())
+    if isinstance(value, list):
+        items = [finite(item) for item in value]
+        return [item for item, _ in items], any(bad for _, bad in items)
+    return value, False
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:

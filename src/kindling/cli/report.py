@@ -1,14 +1,14 @@
-"""Subcommands: `report RUN` and `compare RUN...`.
+"""`kindling report RUN` and `kindling compare RUN...` (the pages: kindling.report.html, kindling.report.compare).
 
 Nothing heavy is imported here: `kindling --help` must answer at once.
 """
 
 from __future__ import annotations
 
+from kindling.cli.args import add_code
+
 
 def add_commands(sub) -> None:
-    from kindling.cli.args import add_code
-
     p = sub.add_parser("report", help="write RUN/report.html: metrics, plots, data, config in one page")
     p.add_argument("run", help="run directory (runs/NAME)")
     p.add_argument("--output", default=None, help="where to write the page (default: RUN/report.html)")

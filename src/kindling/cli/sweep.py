@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from kindling.cli.args import add_set_argument
 
@@ -65,6 +64,8 @@ def add_commands(sub) -> None:
 
 
 def cmd_sweep(args) -> int:
+    from kindling.sweeps.api import run_sweep
+
     code, folder, _ = run_sweep(
         args.recipe,
         args.params,
@@ -83,46 +84,3 @@ def cmd_sweep(args) -> int:
             file=sys.stderr,
         )
     return code
-
-
-def run_sweep(recipe, params, trials, pruner, workers, timeout, storage, name, sets, resume, echo=print):
-    """Start (or continue) the sweep, run it, sum it up; -> (exit code, folder, best trial's run dir)."""
-    from kindling.errors import UserError
-    from kindling.sweeps import engine
-    from kindling.sweeps.results import summarise
-    from kindling.sweeps.study import optuna
-    from kindling.sweeps.worker import Session
-
-    optuna()  # without it, the pip line comes first
-    if resume is not None:
-        given = {
-            "RECIPE": recipe,
-            "--param": params,
-            "--pruner": pruner,
-            "--storage": storage,
-            "--name": name,
-            "--set": sets,
-        }
-        extra = [flag for flag, value in given.items() if value]
-        if extra:
-            raise UserError(
-                f"--resume continues a sweep on its own settings; drop {', '.join(extra)} "
-                "(--trials, --workers and --timeout may change)"
-            )
-        for flag, value in (("--workers", workers), ("--trials", trials)):
-            if value is not None and value < 1:
-                raise UserError(f"{flag} {value} must be a whole number >= 1")
-        sweep = engine.resume(resume, trials)
-    else:
-        if recipe is None:
-            raise UserError(
-                "sweep needs a RECIPE (or --resume runs/NAME); e.g. kindling sweep recipes/digits.yaml --param optim.lr=loguniform:1e-4:1e-1"
-            )
-        from kindling.sweeps.settle import settle
-
-        sweep = settle(recipe, params, trials, pruner, workers, timeout, storage, name, sets)
-        engine.start(sweep)
-    folder = Path(sweep.folder)
-    code = engine.run(sweep, workers, timeout, echo)
-    best = summarise(Session.open(sweep), echo)
-    return code, folder, best

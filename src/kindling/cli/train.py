@@ -1,0 +1,66 @@
+"""`kindling train [RECIPE] [flags]`: train a model into runs/NAME (kindling.runner), resume one, or print
+the resolved config. Nothing heavy is imported here: `kindling --help` must answer at once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kindling.cli.args import _add_config_flags, add_set_argument
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model; writes runs/NAME",
+        description="Train a model. Precedence: defaults < recipe < flags < --set.",
+    )
+    p.add_argument("recipe", nargs="?", help="recipe YAML (see `kindling list recipes`)")
+    _add_config_flags(p)
+    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable; default: none)")
+    p.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue the run in RUN exactly where it stopped (default: a new run)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing run directory (default: refuse)"
+    )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config as YAML and exit (default: off)",
+    )
+    p.set_defaults(handler=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from kindling.config.load import load_config
+
+    flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
+    base = None
+    if args.resume and not args.recipe:  # resume the run's own saved config, with any flags on top
+        from kindling.bundle.rundir import load_saved_config
+
+        base = load_saved_config(Path(args.resume)).to_dict()
+    cfg = load_config(args.recipe, flags, args.sets, base=base)
+    if args.resume:  # your loss, metrics and callbacks named again: used as they are now
+        from kindling.models.userrefs import given_again
+
+        loss = [flags["train.loss"]] if flags.get("train.loss") else []
+        given_again(loss + (flags.get("train.metrics") or []) + (flags.get("train.callbacks") or []))
+    if args.print_config:
+        print(cfg.to_yaml(), end="")
+        return 0
+    if cfg.train.devices > 1 and "LOCAL_RANK" not in os.environ:
+        from kindling.cli.launch import launch_torchrun
+
+        return launch_torchrun(cfg.train.devices, args.argv)
+    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
+    from kindling.runner import train
+
+    if args.resume and is_cv_dir(args.resume):  # a small table's fold ensemble, chosen by the defaults
+        cross_validate(cfg, resume=args.resume)
+        return 0
+    train(cfg, resume=args.resume, overwrite=args.overwrite, instead=instead_of_one_network(args.overwrite))
+    return 0
