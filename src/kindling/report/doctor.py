@@ -18,9 +18,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from kindling.cli.args import add_set_argument
+from kindling.data.images.load import IMAGE_SUFFIXES
 from kindling.errors import UserError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 SPLIT_DIRS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 IMBALANCE_WARN = 3.0  # largest / smallest class count above this is worth a warning
 

@@ -26,7 +26,6 @@ import torch
 
 from kindling.data import DataModule
 from kindling.data.images.common import (
-    IMAGE_SUFFIXES,
     Listing,
     image_module,
     read_class_names,
@@ -35,6 +34,7 @@ from kindling.data.images.common import (
     take,
 )
 from kindling.data.images.decode import decode_listing
+from kindling.data.images.load import IMAGE_SUFFIXES
 from kindling.data.labelsets import LabelSets, split_cells, split_indices
 from kindling.data.memory import Split
 from kindling.errors import UserError

@@ -16,8 +16,6 @@ from kindling.data.split import train_val_test
 from kindling.errors import UserError
 from kindling.util.fileio import read_text_checked
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
-
 
 @dataclass
 class Listing:

@@ -17,7 +17,6 @@ import torch
 
 from kindling.data import DataModule
 from kindling.data.images.common import (
-    IMAGE_SUFFIXES,
     Listing,
     image_module,
     read_class_names,
@@ -27,6 +26,7 @@ from kindling.data.images.common import (
     warn,
 )
 from kindling.data.images.decode import decode_listing, photo_side
+from kindling.data.images.load import IMAGE_SUFFIXES
 from kindling.data.memory import Split
 from kindling.errors import UserError
 
