@@ -222,3 +222,9 @@ INPUT_KINDS: dict[str, type[Inputs]] = {k.kind: k for k in (Inputs, Tabular, Ima
 def inputs_for(sig) -> Inputs:
     """The input kind of a Signature; an unknown kind reads as plain float vectors."""
     return INPUT_KINDS.get(sig.input_kind, Inputs)(sig)
+
+
+def make_preprocess(sig, device="cpu"):
+    """Batch preprocessing built from the Signature, the same function at training and prediction time:
+    x (uint8 images, float features or int64 tokens, on any device) -> model input on `device`."""
+    return inputs_for(sig).preprocess(device)

@@ -32,7 +32,7 @@ class ImagenetNormalisation(Callback):
     """A pretrained backbone expects ImageNet's normalisation: switch the Signature (saved in the Bundle)."""
 
     def on_fit_start(self, trainer) -> None:
-        from kindling.data.transforms import make_preprocess
+        from kindling.task.inputs import make_preprocess
 
         sig = trainer.sig
         if not trainer.task.inputs.pictures or len(sig.mean) not in (1, 3):

@@ -20,10 +20,10 @@ import torch
 from kindling.config import defaults
 from kindling.data import augment
 from kindling.data.memory import num_batches
-from kindling.data.transforms import make_preprocess
 from kindling.errors import NonFiniteLossError, UserError
 from kindling.models.common import forward
 from kindling.task import Task, imbalance, task_for
+from kindling.task.inputs import make_preprocess
 from kindling.task.metrics import Metrics
 from kindling.task.probe import probe
 from kindling.task.userfns import merged
