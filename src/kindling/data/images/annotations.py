@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kindling.data import DataModule
 from kindling.data.images.common import (
     Listing,
     image_module,
@@ -37,6 +36,7 @@ from kindling.data.images.decode import decode_listing
 from kindling.data.images.load import IMAGE_SUFFIXES
 from kindling.data.labelsets import LabelSets, split_cells, split_indices
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.errors import UserError
 from kindling.util.fileio import read_utf8
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kindling.data import DataModule
 from kindling.data.images.common import (
     Listing,
     image_module,
@@ -28,6 +27,7 @@ from kindling.data.images.common import (
 from kindling.data.images.decode import decode_listing, photo_side
 from kindling.data.images.load import IMAGE_SUFFIXES
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.errors import UserError
 
 VAL_NAMES = ("val", "valid", "validation")

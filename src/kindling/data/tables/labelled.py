@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kindling.data import DataModule, note
+from kindling.data import note
 from kindling.data.images.listed import image_rows_module
 from kindling.data.images.load import IMAGE_SUFFIXES
 from kindling.data.labelsets import LabelSets, indicator_matrix, looks_multilabel, split_cells, split_indices
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
 from kindling.data.tables import encoders
