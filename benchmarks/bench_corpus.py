@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -91,7 +93,15 @@ def cli(argv: list[str] | None = None) -> int:
     pytest_args = [str(ROOT / "tests" / "badinput"), "-q", "-p", "no:cacheprovider", "--no-header", "-rN"]
     if args.k:
         pytest_args += ["-k", args.k]
-    pytest.main(pytest_args, plugins=[tally])
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="bench-corpus-") as scratch:
+        os.chdir(
+            scratch
+        )  # what the cases leave in the working directory (Hypothesis's .hypothesis/) is scratch
+        try:
+            pytest.main(pytest_args, plugins=[tally])
+        finally:
+            os.chdir(here)
     print()
     print(table(tally.rows))
     for failure in tally.failures:

@@ -49,10 +49,11 @@ def state_of(run_dir: Path) -> str:
     return "no checkpoint"
 
 
-def killed_at(argv: list[str], seconds: float) -> bool:
-    """Start `argv` and SIGKILL its process group after `seconds`; False when it finished first."""
+def killed_at(argv: list[str], seconds: float, cwd: Path) -> bool:
+    """Start `argv` in `cwd` (the scratch folder) and SIGKILL its process group after `seconds`; False when
+    it finished first."""
     proc = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=cwd
     )
     try:
         proc.wait(timeout=seconds)
@@ -71,11 +72,11 @@ def advised(stderr: str) -> list[str] | None:
     return [*KINDLING, *shlex.split(found.group(1))[1:]] if found else None
 
 
-def follow_advice(argv: list[str]) -> tuple[bool, str]:
-    """Rerun `argv`; on a refusal run what it advises. (finished, what was run)."""
+def follow_advice(argv: list[str], cwd: Path) -> tuple[bool, str]:
+    """Rerun `argv` in `cwd`; on a refusal run what it advises. (finished, what was run)."""
     steps = []
     for _ in range(3):
-        done = subprocess.run(argv, capture_output=True, text=True)
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd)
         steps.append(" ".join(argv[3:5]) if argv[3:5] != ["train", "--data"] else "same command")
         if done.returncode == 0:
             return True, " -> ".join(steps)
@@ -111,18 +112,18 @@ def cli(argv: list[str] | None = None) -> int:
     args.kills = len(forced) or args.kills
     rng = random.Random(args.seed)
     rows, failures = [], 0
-    with tempfile.TemporaryDirectory(prefix="bench-sigkill-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-sigkill-") as tmp:  # every process's scratch, its cwd
         ref = Path(tmp) / "reference"
         t0 = time.perf_counter()
-        subprocess.run(command(ref, args.epochs), check=True, capture_output=True)
+        subprocess.run(command(ref, args.epochs), check=True, capture_output=True, cwd=tmp)
         duration = time.perf_counter() - t0
         reference = weights(ref)
         for k in range(args.kills):
             run_dir = Path(tmp) / f"kill{k}"
             moment = forced[k] if forced else rng.uniform(1.0, duration)
-            was_killed = killed_at(command(run_dir, args.epochs), moment)
+            was_killed = killed_at(command(run_dir, args.epochs), moment, Path(tmp))
             state = state_of(run_dir) if was_killed else "finished first"
-            finished, how = follow_advice(command(run_dir, args.epochs))
+            finished, how = follow_advice(command(run_dir, args.epochs), Path(tmp))
             same = finished and identical(weights(run_dir), reference)
             failures += not same  # not finished, or not bit-identical: whatever it left behind
             rows.append(

@@ -64,7 +64,7 @@ def test_torchscript_export_matches_pytorch(run_copy, tmp_path):
     import torch
 
     from kindling.bundle.files import load_bundle
-    from kindling.data.transforms import make_preprocess
+    from kindling.task.inputs import make_preprocess
 
     out = tmp_path / "digits.pt"
     assert main(["export", str(run_copy), "--format", "torchscript", "--output", str(out)]) == 0

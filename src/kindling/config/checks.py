@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kindling.config.types import flags_of
 from kindling.errors import UserError, did_you_mean
 
 
@@ -199,11 +200,10 @@ RULES: dict[str, Number | Choice | Exists | ChoiceOrNumber] = {
 }
 
 
-def _flag_of(dotted: str) -> str:
-    """' (--lr)' when a train flag sets `dotted`, else ' (--set KEY=...)'; tells the user where to fix it."""
-    from kindling.config.schema import cli_flags
-
-    for flag in cli_flags():
+def _flag_of(dotted: str, config_type: type | None) -> str:
+    """' (--lr)' when a flag of `config_type` (the RunConfig checked) sets `dotted`, else ' (--set KEY=...)';
+    tells the user where to fix it."""
+    for flag in flags_of(config_type) if config_type else ():
         if flag.key == dotted:
             return f" ({flag.flag})"
     return f" (--set {dotted}=...)"
@@ -221,8 +221,9 @@ def _lookup(cfg, dotted: str) -> Any:
     return node
 
 
-def check_value(dotted: str, value: Any) -> None:
-    """Refuse `value` for `dotted` if its rule does not allow it (a UserError naming key, value and range)."""
+def check_value(dotted: str, value: Any, config_type: type | None = None) -> None:
+    """Refuse `value` for `dotted` if its rule does not allow it (a UserError naming key, value and range,
+    and the flag of `config_type` that sets it)."""
     rule = RULES.get(dotted)
     if rule is None or value is None:
         return
@@ -244,7 +245,7 @@ def check_value(dotted: str, value: Any) -> None:
             ok, why = rule.allows(item), "is not a valid choice" + did_you_mean(str(item), rule.names)
         if not ok:
             raise UserError(
-                f"{dotted} = {_shown(value)} {why}: it must be {rule.describe()}{_flag_of(dotted)}"
+                f"{dotted} = {_shown(value)} {why}: it must be {rule.describe()}{_flag_of(dotted, config_type)}"
             )
 
 
@@ -254,7 +255,7 @@ def validate(cfg, paths: bool = True) -> None:
     for dotted, rule in RULES.items():
         if isinstance(rule, Exists) and not paths:
             continue
-        check_value(dotted, _lookup(cfg, dotted))
+        check_value(dotted, _lookup(cfg, dotted), type(cfg))
     betas = cfg.optim.betas
     if len(betas) != 2:
         raise UserError(f"optim.betas = {betas} must be two numbers in [0, 1), e.g. [0.9, 0.999]")

@@ -8,15 +8,13 @@ merging the flags and `--set` into a RunConfig is kindling.config.load.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
-from kindling.config.types import is_dataclass_type
+from kindling.config.types import Flag, flags_of
 from kindling.util.codetrust import HOME_DEFAULT
 
 
@@ -318,50 +316,6 @@ def default_name(cfg: RunConfig) -> str:
     return Path(data).stem if model == "auto" else f"{Path(data).stem}-{model}"
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One `kindling train` flag, generated from a config field's metadata."""
-
-    flag: str
-    key: str  # dotted config key, e.g. optim.lr
-    type: type  # int | float | str; bool is a switch (store_true)
-    help: str
-    default: Any
-    repeat: bool = False  # given once per value (--metric A --metric B): a list
-
-
-def _flag_type(tp: Any) -> type:
-    """The argparse type of an annotation: `int | None` -> int, a list -> str (comma-separated), and
-    `str | list[str]` -> str."""
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if typing.get_origin(tp) in (Union, types.UnionType) and (len(args) == 1 or str in args):
-        tp = str if str in args else args[0]
-    return str if typing.get_origin(tp) is list else tp
-
-
 def cli_flags(cls: type | None = None, prefix: str = "") -> list[Flag]:
-    """Every field with a `flag` in its metadata, in declaration order, sections included."""
-    cls = cls or RunConfig
-    found: list[Flag] = []
-    hints = typing.get_type_hints(cls)
-    defaults = cls()
-    for f in fields(cls):
-        key = f"{prefix}{f.name}"
-        if is_dataclass_type(hints[f.name]):
-            found += cli_flags(hints[f.name], f"{key}.")
-            continue
-        if "flag" in f.metadata:
-            tp = _flag_type(hints[f.name])
-            found.append(
-                Flag(
-                    f.metadata["flag"],
-                    key,
-                    tp,
-                    f.metadata["help"],
-                    getattr(defaults, f.name),
-                    f.metadata.get("repeat", False),
-                )
-            )
-        for flag, (option, text) in f.metadata.get("option_flags", {}).items():
-            found.append(Flag(flag, f"{key}.{option}", str, text, getattr(defaults, f.name).get(option)))
-    return found
+    """Every `kindling train` flag: each RunConfig field with a `flag` in its metadata, in declaration order."""
+    return flags_of(cls or RunConfig, prefix)

@@ -1,5 +1,6 @@
 """Building the config's dataclasses from plain dicts, strictly: every value checked against its field's
-annotation (ints accepted for floats), unknown keys refused with a did-you-mean, naming where each sits.
+annotation (ints accepted for floats), unknown keys refused with a did-you-mean, naming where each sits;
+and the command-line flags that fields declare in their metadata (`flags_of`).
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any, Union
 
 from kindling.errors import UserError, did_you_mean
@@ -91,3 +92,51 @@ def from_dict(cls: type, data: dict | None, where: str = "") -> Any:
         tp = hints[key]
         kwargs[key] = from_dict(tp, value, dotted) if is_dataclass_type(tp) else _coerce(value, tp, dotted)
     return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One `kindling train` flag, generated from a config field's metadata."""
+
+    flag: str
+    key: str  # dotted config key, e.g. optim.lr
+    type: type  # int | float | str; bool is a switch (store_true)
+    help: str
+    default: Any
+    repeat: bool = False  # given once per value (--metric A --metric B): a list
+
+
+def _flag_type(tp: Any) -> type:
+    """The argparse type of an annotation: `int | None` -> int, a list -> str (comma-separated), and
+    `str | list[str]` -> str."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (Union, types.UnionType) and (len(args) == 1 or str in args):
+        tp = str if str in args else args[0]
+    return str if typing.get_origin(tp) is list else tp
+
+
+def flags_of(cls: type, prefix: str = "") -> list[Flag]:
+    """Every field of dataclass `cls` with a `flag` in its metadata, in declaration order, sections included."""
+    found: list[Flag] = []
+    hints = typing.get_type_hints(cls)
+    defaults = cls()
+    for f in fields(cls):
+        key = f"{prefix}{f.name}"
+        if is_dataclass_type(hints[f.name]):
+            found += flags_of(hints[f.name], f"{key}.")
+            continue
+        if "flag" in f.metadata:
+            tp = _flag_type(hints[f.name])
+            found.append(
+                Flag(
+                    f.metadata["flag"],
+                    key,
+                    tp,
+                    f.metadata["help"],
+                    getattr(defaults, f.name),
+                    f.metadata.get("repeat", False),
+                )
+            )
+        for flag, (option, text) in f.metadata.get("option_flags", {}).items():
+            found.append(Flag(flag, f"{key}.{option}", str, text, getattr(defaults, f.name).get(option)))
+    return found

@@ -9,28 +9,12 @@ import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from kindling import plugins
 from kindling.data import sources
+from kindling.data.module import DataModule  # the public name: `from kindling.data import DataModule`
 from kindling.data.signature import Signature
 from kindling.errors import unknown
-
-if TYPE_CHECKING:  # the package itself stays torch-free: `kindling --help` and `list` must not load torch
-    from kindling.data.memory import Split
-
-
-@dataclass
-class DataModule:
-    signature: Signature
-    train: Split
-    val: Split | None
-    test: Split | None
-    description: str = ""
-
-    def split(self, name: str) -> Split | None:
-        return {"train": self.train, "val": self.val, "test": self.test}[name]
 
 
 def resolve(spec: str) -> Callable:

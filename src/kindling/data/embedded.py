@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kindling.data import DataModule
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
 

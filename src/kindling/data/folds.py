@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kindling.data import DataModule
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.errors import UserError
 
 HINT = "use --folds 5 (or fewer)"

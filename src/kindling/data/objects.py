@@ -29,10 +29,11 @@ import itertools
 import numpy as np
 import torch
 
-from kindling.data import DataModule, note
+from kindling.data import note
 from kindling.data.images.replay import Recipe, read_transform
 from kindling.data.labelsets import LabelMatrix, check_matrix, split_indices
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.data.samples import Layout, fetch, label_value, materialise, quantize, stored_dtype
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test

@@ -171,8 +171,8 @@ def _probe_arrays(network, sig, arrays: Arrays, deadline: float) -> Arrays | Non
     import torch
     from torch import nn
 
-    from kindling.data.transforms import make_preprocess
     from kindling.models.common import forward
+    from kindling.task.inputs import make_preprocess
 
     linear = [m for m in network.modules() if isinstance(m, nn.Linear)]
     if not linear:

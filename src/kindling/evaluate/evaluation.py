@@ -92,8 +92,8 @@ def evaluate_model(
     from the same pass and the same numbers. `metrics`: your own ({key: fn}, on the whole split)."""
     import torch
 
-    from kindling.data.transforms import make_preprocess
     from kindling.models.common import forward
+    from kindling.task.inputs import make_preprocess
 
     preprocess = make_preprocess(sig, device)
     evaluation = Evaluation(model, sig, device, task, metrics)

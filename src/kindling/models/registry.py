@@ -26,9 +26,9 @@ def names() -> list[str]:
 def user_reference(spec: str) -> Callable:
     """The constructor for a model in the user's own code, `file.py:Name` or `package.module:Name`: the
     single place such a spec resolves (kindling.models.usercode imports it and records where it came from)."""
-    from kindling.models import usercode
+    from kindling.models.usercode import constructor
 
-    return usercode.constructor(spec)
+    return constructor(spec)
 
 
 def get(spec: str) -> Callable:
@@ -38,9 +38,9 @@ def get(spec: str) -> Callable:
     plugin = plugins.found(plugins.MODELS).get(spec)
     if plugin is not None:
         return plugins.load(plugin)
-    from kindling.models import vision
+    from kindling.models.vision import lookup
 
-    ctor = vision.lookup(spec)  # every torchvision classification model by name
+    ctor = lookup(spec)  # every torchvision classification model by name
     if ctor is not None:
         return ctor
     raise unknown("model", spec, names(), "see `kindling list models`")

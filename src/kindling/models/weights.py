@@ -66,8 +66,13 @@ def _unwrap(obj, path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
 
 
-def fetch_torchvision(model_name: str, which: str) -> dict[str, torch.Tensor]:
-    """torchvision's published weights for `model_name` (downloaded into torch's hub cache)."""
+def is_online(source: str) -> bool:
+    """Whether `--pretrained source` names torchvision's published weights ('imagenet', IMAGENET1K_V1)."""
+    return source.lower() in ONLINE_NAMES or (source.isupper() and not Path(source).exists())
+
+
+def torchvision_weights(model_name: str, which: str):
+    """The torchvision weights enum member `which` ('imagenet': the default) names for `model_name`."""
     import torchvision.models as tvm
 
     try:
@@ -82,14 +87,37 @@ def fetch_torchvision(model_name: str, which: str) -> dict[str, torch.Tensor]:
         raise UserError(
             f"--pretrained {which}: '{model_name}' has weights {names} (or 'imagenet' for the default)"
         )
+    return weights
+
+
+def hub_file(weights) -> Path:
+    """Where torch's hub cache keeps `weights` once downloaded ($TORCH_HOME/hub/checkpoints/...)."""
+    from urllib.parse import urlparse
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+
+
+def fetch_torchvision(model_name: str, which: str) -> dict[str, torch.Tensor]:
+    """torchvision's published weights for `model_name` (downloaded into torch's hub cache)."""
+    weights = torchvision_weights(model_name, which)
     try:
         return weights.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:  # offline: URLError and friends
         first = " ".join(str(exc).split())[:120]
+        path = hub_file(weights)
         raise UserError(
-            f"could not download {model_name} {weights.name} weights ({first}); "
-            "when offline pass --pretrained PATH to a local .pth/.safetensors file"
+            f"{model_name} {weights.name} weights are not in the torch hub cache ({path}) and could not be "
+            f"downloaded ({first}); fetch {weights.url} into {path.parent} on a machine online (TORCH_HOME "
+            "moves the cache), or pass --pretrained PATH to a local .pth/.safetensors file"
         ) from exc
+
+
+def ensure_available(model_name: str, source: str) -> None:
+    """Refuse, in one line and before any training work, torchvision's weights when they are not in the
+    hub cache and cannot be downloaded now (offline); when they can, they are downloaded now, into the
+    cache that fit start reads. A weights file is not read twice: models.finetune.check saw it exists."""
+    if is_online(source) and not hub_file(torchvision_weights(model_name, source)).is_file():
+        fetch_torchvision(model_name, source)
 
 
 def load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> tuple[int, list[str]]:
@@ -121,8 +149,7 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> 
 
 def load_pretrained(model: nn.Module, model_name: str, source: str) -> str:
     """Load `source` (a path, or 'imagenet') into `model`; return a one-line summary."""
-    online = source.lower() in ONLINE_NAMES or (source.isupper() and not Path(source).exists())
-    state = fetch_torchvision(model_name, source) if online else read_state(source)
+    state = fetch_torchvision(model_name, source) if is_online(source) else read_state(source)
     loaded, skipped = load_into(model, state, source)
     kept = (
         f"; left as initialised: {', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''}"

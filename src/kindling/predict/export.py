@@ -50,7 +50,7 @@ def export_run(
     import torch
 
     from kindling.bundle.files import load_bundle
-    from kindling.data.transforms import make_preprocess
+    from kindling.task.inputs import make_preprocess
     from kindling.util.fileio import atomic_write_bytes, atomic_write_json
 
     if fmt not in FORMATS:

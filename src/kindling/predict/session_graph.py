@@ -119,7 +119,7 @@ def check_inputs(sig, data) -> tuple[list[tuple], str]:
     first sample alone, and a batch of another split (or the same batch reversed)."""
     import torch
 
-    from kindling.data.transforms import make_preprocess
+    from kindling.task.inputs import make_preprocess
 
     preprocess = make_preprocess(sig)
     parts = [(name, data.split(name)) for name in ("val", "test", "train")]

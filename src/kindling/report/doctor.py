@@ -15,9 +15,9 @@ import hashlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from kindling.data.images.load import IMAGE_SUFFIXES
 from kindling.errors import UserError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 SPLIT_DIRS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 IMBALANCE_WARN = 3.0  # largest / smallest class count above this is worth a warning
 

@@ -91,7 +91,7 @@ def _evaluate_and_draw(view: RunView) -> None:
     the next report of this run reads them."""
     from kindling.evaluate import saved as evaluate_saved
     from kindling.report.render import write_and_render
-    from kindling.task.metrics import MONITOR_MODES
+    from kindling.task import MONITOR_MODES
 
     view.monitor_mode = MONITOR_MODES.get(view.cfg.train.monitor, "max")
     view.plots, notes = write_and_render(view.run_dir, _load_model_and_data(view))
@@ -171,7 +171,7 @@ def best_record(history: list[dict], monitor: str, mode: str | None = None) -> d
     """The epoch record with the best monitored value (val_*, or train_* in a run without validation).
     `mode` ("min" / "max") as the trainer used it; without it, looked up in kindling.task.metrics (imports torch)."""
     if mode is None:
-        from kindling.task.metrics import MONITOR_MODES
+        from kindling.task import MONITOR_MODES
 
         mode = MONITOR_MODES.get(monitor, "max")
     key = _monitor_key(history, monitor)

@@ -30,9 +30,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from kindling.bundle.files import saved_test_metrics
+from kindling.data.images.load import DEFAULT_MAX_PIXELS, ImageTooLarge
 from kindling.errors import UserError
 from kindling.predict.batch import NOT_FINITE, json_ready
-from kindling.predict.predictor import DEFAULT_MAX_PIXELS, ImageTooLarge, Predictor
+from kindling.predict.predictor import Predictor
 from kindling.serve.batching import MicroBatcher
 from kindling.serve.fastpath import TOP_K_MAX, PredictFastPath
 from kindling.serve.limits import (

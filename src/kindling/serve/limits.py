@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from kindling.data.images.load import ImageTooLarge
 from kindling.errors import UserError
-from kindling.predict.predictor import ImageTooLarge
 
 log = logging.getLogger("kindling.serve")
 

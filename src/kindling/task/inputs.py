@@ -141,17 +141,17 @@ class Image(Inputs):
 
     @property
     def file_suffixes(self) -> frozenset[str]:
-        from kindling.predict.predictor import IMAGE_SUFFIXES
+        from kindling.data.images.load import IMAGE_SUFFIXES
 
         return frozenset(IMAGE_SUFFIXES | {".npy"})
 
     def read_file(self, path: Path):
-        from kindling.predict.predictor import load_image
+        from kindling.data.images.load import load_image
 
         return load_image(path, self.sig.input_shape, str(path), steps=self.sig.extras.get("image_steps"))
 
     def read_image(self, data: bytes, name: str, max_pixels: int | None):
-        from kindling.predict.predictor import load_image
+        from kindling.data.images.load import load_image
 
         if not data:
             raise UserError(f"{name} is empty (0 bytes); send a PNG or JPEG file")
@@ -222,3 +222,9 @@ INPUT_KINDS: dict[str, type[Inputs]] = {k.kind: k for k in (Inputs, Tabular, Ima
 def inputs_for(sig) -> Inputs:
     """The input kind of a Signature; an unknown kind reads as plain float vectors."""
     return INPUT_KINDS.get(sig.input_kind, Inputs)(sig)
+
+
+def make_preprocess(sig, device="cpu"):
+    """Batch preprocessing built from the Signature, the same function at training and prediction time:
+    x (uint8 images, float features or int64 tokens, on any device) -> model input on `device`."""
+    return inputs_for(sig).preprocess(device)

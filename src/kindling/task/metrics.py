@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from kindling.task import MONITOR_MODES as _MODES
-
 
 class Metrics:
     """Running sums for one phase. `update` per batch; `compute()` -> {'loss', 'acc', ...}.
@@ -87,7 +85,3 @@ def per_class(confusion: list[list[int]], class_names: list[str]) -> dict:
         "report": report,
         "macro_f1": float(f1.mean()) if len(class_names) else 0.0,
     }
-
-
-# every monitor any task knows -> its direction (a run's own Task says which apply to it)
-MONITOR_MODES = dict(_MODES)

@@ -8,6 +8,8 @@ resumed run lands in the same stage with the same learning rate.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kindling.models.finetune import IMAGENET_MEAN, IMAGENET_STD, check, set_backbone_frozen
 from kindling.train.events import Callback
 
@@ -32,7 +34,7 @@ class ImagenetNormalisation(Callback):
     """A pretrained backbone expects ImageNet's normalisation: switch the Signature (saved in the Bundle)."""
 
     def on_fit_start(self, trainer) -> None:
-        from kindling.data.transforms import make_preprocess
+        from kindling.task.inputs import make_preprocess
 
         sig = trainer.sig
         if not trainer.task.inputs.pictures or len(sig.mean) not in (1, 3):
@@ -85,6 +87,12 @@ def callbacks_for(cfg, run_dir) -> list:
     """The callbacks the model config asks for (none for a plain run)."""
     check(cfg)
     found: list = []
+    if cfg.model.pretrained and not (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+        from kindling.models.weights import ensure_available
+
+        # before the trainer measures threads and memory formats: offline, the missing weights are the
+        # one line, at once (a resumed run's checkpoint holds its weights already)
+        ensure_available(cfg.model.name, cfg.model.pretrained)
     if cfg.model.pretrained:
         found += [Pretrained(cfg.model.pretrained, cfg.model.name), ImagenetNormalisation()]
     if cfg.model.freeze == "backbone":

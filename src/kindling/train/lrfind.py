@@ -54,9 +54,9 @@ def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[fl
     from kindling.config import defaults
     from kindling.data import augment
     from kindling.data.memory import epoch_order
-    from kindling.data.transforms import make_preprocess
     from kindling.models.common import forward
     from kindling.task import task_for
+    from kindling.task.inputs import make_preprocess
     from kindling.train import rng
     from kindling.train.device import pick_device
     from kindling.train.optim import build_optimizer

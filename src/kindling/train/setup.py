@@ -15,8 +15,8 @@ import torch
 from kindling.config.settle import check_settled
 from kindling.data import augment
 from kindling.data.memory import num_batches
-from kindling.data.transforms import make_preprocess
 from kindling.task import Task, imbalance, task_for
+from kindling.task.inputs import make_preprocess
 from kindling.task.probe import probe
 from kindling.train import calibrate, distributed, persist, rng
 from kindling.train.device import pick_device

@@ -24,9 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kindling.data import DataModule
 from kindling.data.images.common import (
-    IMAGE_SUFFIXES,
     Listing,
     image_module,
     read_class_names,
@@ -35,8 +33,10 @@ from kindling.data.images.common import (
     take,
 )
 from kindling.data.images.decode import decode_listing
+from kindling.data.images.load import IMAGE_SUFFIXES
 from kindling.data.labelsets import LabelSets, split_cells, split_indices
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.errors import UserError
 from kindling.util.fileio import read_utf8
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kindling.data import DataModule
 from kindling.data.images.common import convert_tensor, image_module, seeded_splits, take
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.errors import UserError
 from kindling.util.fileio import atomic_write_bytes
 

@@ -9,14 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kindling.data import DataModule
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
 from kindling.errors import UserError
 from kindling.util.fileio import read_text_checked
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 
 
 @dataclass

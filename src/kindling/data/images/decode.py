@@ -3,7 +3,7 @@
 The cache key is the files' absolute paths, sizes and modification times plus the asked channels and
 size, so an edited, added or removed file decodes again and anything else loads in a fraction of the
 time. The cache is an uncompressed .npz written atomically and read with `allow_pickle=False`.
-Images are converted exactly as `kindling.predict.predictor.load_image` converts them at prediction time (the
+Images are converted exactly as `kindling.data.images.load.load_image` converts them at prediction time (the
 same function), so a model sees the same pixels in training and in serving.
 
 A data set larger than data.memory_budget_mb is not decoded up front: `LazyImages` decodes each batch
@@ -60,7 +60,7 @@ def _one_line(exc: BaseException) -> str:
 
 def decode_one(path: Path, shape: list[int], origin: str) -> np.ndarray:
     """One file -> uint8 C,H,W, converted and resized as prediction does; BadImage on any failure."""
-    from kindling.predict.predictor import load_image
+    from kindling.data.images.load import load_image
 
     try:
         return load_image(str(path), shape, origin)

@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kindling.data import DataModule
 from kindling.data.images.common import (
-    IMAGE_SUFFIXES,
     Listing,
     image_module,
     read_class_names,
@@ -27,7 +25,9 @@ from kindling.data.images.common import (
     warn,
 )
 from kindling.data.images.decode import decode_listing, photo_side
+from kindling.data.images.load import IMAGE_SUFFIXES
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.errors import UserError
 
 VAL_NAMES = ("val", "valid", "validation")

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kindling.data import DataModule
 from kindling.data.images.common import Listing, image_module, read_class_names, refuse_or_skip, take
 from kindling.data.images.decode import decode_listing, photo_side
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.errors import UserError
 
 

@@ -7,7 +7,7 @@ the Signature and replayed here on the PIL image, and Normalize is undone at tra
 stored pixels are the [0, 1] ones kindling normalises itself. Random steps (augmentation) are
 skipped: prediction uses the deterministic part, as an eval transform would.
 
-Torch-free on purpose: `kindling.predict.predictor.load_image` calls `apply_steps` for every request.
+Torch-free on purpose: `kindling.data.images.load.load_image` calls `apply_steps` for every request.
 """
 
 from __future__ import annotations

@@ -25,10 +25,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kindling.data import DataModule, note
+from kindling.data import note
 from kindling.data.images.listed import image_rows_module
+from kindling.data.images.load import IMAGE_SUFFIXES
 from kindling.data.labelsets import LabelSets, indicator_matrix, looks_multilabel, split_cells, split_indices
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
 from kindling.data.tables import encoders
@@ -37,7 +39,7 @@ from kindling.data.tables.schema import format_plan, infer_plan
 from kindling.data.text import texts_module
 from kindling.errors import UserError, did_you_mean
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+_SUFFIXES = tuple(sorted(IMAGE_SUFFIXES))  # str.endswith takes a tuple
 TEXT_MIN_CHARS = 20  # a text column's cells: this long on average (a sentence, not a category)
 
 
@@ -169,10 +171,10 @@ def _check_classes(cells: pd.Series, targets: Targets, cfg) -> None:
 def _image_paths(cells: pd.Series) -> bool:
     """Whether a column names image files: nearly all of its first 1,000 values end in an image suffix."""
     first = cells.first_valid_index()
-    if first is None or not str(cells[first]).strip().lower().endswith(IMAGE_SUFFIXES):
+    if first is None or not str(cells[first]).strip().lower().endswith(_SUFFIXES):
         return False  # one look at most columns: a wide table costs no more than before
     head = cells.head(1000).dropna().astype(str).str.strip().str.lower()
-    return bool(len(head)) and bool(head.str.endswith(IMAGE_SUFFIXES).mean() >= 0.9)
+    return bool(len(head)) and bool(head.str.endswith(_SUFFIXES).mean() >= 0.9)
 
 
 def _text_column(frame: pd.DataFrame, rest: list[str]) -> str | None:

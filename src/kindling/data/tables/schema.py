@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from kindling.data.tables import roles
+from kindling.data.tables.roles import numbers_in, type_codes
 from kindling.errors import MAX_MESSAGE, UserError, did_you_mean
 
 ID_NAME = re.compile(r"(^|_)(id|uuid|guid|index|key)$|^unnamed: \d+$", re.IGNORECASE)
@@ -245,7 +245,7 @@ def _type_text(values: pd.Series, name: str, categorical: str, n_rows: int, keep
         shown = ", ".join(sorted(map(repr, values[marked].unique()[:3])))
         note, options = f"; {shown} read as missing", {"markers": True}
         values, n_missing = values[~marked], n_missing + int(marked.sum())
-    numbers = roles.numbers_in(values)
+    numbers = numbers_in(values)
     if numbers is not None:
         handling, unread = numbers
         return Column(name, "numeric", handling + note, n_missing + unread, options={"coerce": True})
@@ -253,7 +253,7 @@ def _type_text(values: pd.Series, name: str, categorical: str, n_rows: int, keep
         return Column(name, "dropped", f"dropped: constant ({values.iloc[0]!r})", n_missing)
     if _looks_like_dates(values):
         return Column(name, "date", "date features (year, month, day, weekday, season)", n_missing)
-    kind, handling, more = roles.type_codes(values, name, categorical, keep, n_rows)
+    kind, handling, more = type_codes(values, name, categorical, keep, n_rows)
     if kind == "dropped":
         return Column(name, kind, handling, n_missing)
     return Column(name, kind, handling + note, n_missing, options={**more, **options})

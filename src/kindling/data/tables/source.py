@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kindling.data import DataModule
 from kindling.data.memory import Split
+from kindling.data.module import DataModule
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
 from kindling.data.tables import encoders, labelled

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kindling.data import DataModule
+from kindling.data.module import DataModule
 from kindling.data.signature import Signature
 from kindling.data.text.read import Row, note, read_class_names, read_rows
 from kindling.data.text.tokenize import (
