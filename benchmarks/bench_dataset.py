@@ -89,9 +89,9 @@ def kindling_run(
     import torch
 
     from kindling.config.load import load_config
-    from kindling.config.settle import settle
     from kindling.data import build
     from kindling.data.objects import hand_over
+    from kindling.train.settle import settle
     from kindling.train.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -124,8 +124,8 @@ def bench_wide(work: Path, rows: int, columns: int, epochs: int) -> dict:
     from kindling import data as data_mod
     from kindling import models
     from kindling.config.load import load_config
-    from kindling.config.settle import settle
     from kindling.data.tables.synth import wide_frame
+    from kindling.train.settle import settle
     from kindling.train.trainer import Trainer
 
     csv = work / "wide.csv"

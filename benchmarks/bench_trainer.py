@@ -57,8 +57,8 @@ def _kindling_timed(model, data, batch_size: int, threads: int, device: str = "c
     import torch
 
     from kindling.config.load import load_config
-    from kindling.config.settle import settle
     from kindling.train.events import Callback
+    from kindling.train.settle import settle
     from kindling.train.trainer import Trainer
 
     class EpochTimer(Callback):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from kindling.config.checks import RULES, check_against_data
+from kindling.config.checks import RULES
 from kindling.config.load import checked, config_from_yaml, load_config
 from kindling.config.schema import RunConfig
 from kindling.data.signature import Signature
 from kindling.errors import UserError
+from kindling.train.settle import check_against_data
 
 
 def test_every_rule_names_a_real_key_and_the_defaults_pass():

@@ -1,4 +1,4 @@
-"""The config is settled once (kindling.config.settle): a new object, the caller's untouched; the Trainer
+"""The config is settled once (kindling.train.settle): a new object, the caller's untouched; the Trainer
 takes it as it is; a notebook's objects live as long as the Run that holds them, no longer."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from kindling import data as data_mod
 from kindling.config.load import load_config
-from kindling.config.settle import settle
+from kindling.train.settle import settle
 
 
 class Blobs(Dataset):

@@ -192,7 +192,7 @@ class LogSoftmaxNet(nn.Module):
 
 def _fit(tmp_path, model):
     from kindling import data as data_mod
-    from kindling.config.settle import settle
+    from kindling.train.settle import settle
     from kindling.train.trainer import Trainer
 
     cfg = RunConfig()

@@ -13,8 +13,8 @@ from kindling.bundle.rundir import load_saved_config
 from kindling.config import defaults
 from kindling.config.load import flatten
 from kindling.config.schema import RunConfig, default_name
-from kindling.config.settle import settle
 from kindling.errors import UserError
+from kindling.train.settle import settle
 from kindling.util.fileio import atomic_write_json, atomic_write_text
 
 # keys that may change when a run is resumed; any other difference is refused

@@ -316,16 +316,3 @@ def check_own_code(tc) -> None:
             f"train.monitor = {tc.monitor!r} names no metric: it must be one of {' | '.join(builtin)} or val_KEY "
             f"of your own --metric KEY=FILE.py:NAME (yours: {mine})"
         )
-
-
-def check_against_data(cfg, signature) -> None:
-    """The rules that need the data: a monitor the task measures, found before training starts (it was
-    found at the first validation, after an epoch and a page of output)."""
-    from kindling.task import TASKS
-
-    allowed = tuple(TASKS[signature.task].monitors) if signature.task in TASKS else ()
-    if allowed and cfg.train.monitor != "auto" and cfg.train.monitor not in allowed:
-        raise UserError(
-            f"train.monitor = {cfg.train.monitor!r} does not apply to a {signature.task} task: it must be "
-            f"one of {' | '.join(allowed)} (--monitor {allowed[1 if len(allowed) > 2 else 0]})"
-        )

@@ -3,7 +3,7 @@
 The config marks what it leaves to kindling with `auto` (model.name, train.monitor) or null (batch size,
 epochs, learning rate): these are the defaults. Once the data is read, `choose(cfg, sig, n_train)` returns a copy of the config with those keys
 filled for the kind of problem and its size, and the one line saying what it chose and why (the input
-config is left as it was; `kindling.config.settle.settle` is its one caller on a run). What a recipe, a flag or
+config is left as it was; `kindling.train.settle.settle` is its one caller on a run). What a recipe, a flag or
 `--set` gave is never touched, and the resolved values are what config.yaml keeps, so a resumed run
 never re-chooses.
 
@@ -41,7 +41,7 @@ The monitor (what picks the best epoch), when nothing set it, follows one rule w
 (kindling, a recipe, a flag or `kindling.fit(model=...)`): on a validation split of fewer than
 `kindling.task.problems.SMALL_VAL` samples the loss (MAE for regression), where accuracy ties and the
 first of a tie is rarely the best model; above it the Task's default (val_acc for classification). The
-settling step (kindling.config.settle) resolves it before `choose`, which names it in its line.
+settling step (kindling.train.settle) resolves it before `choose`, which names it in its line.
 Schedules, augmentation and early stopping come with the epochs: a user who gives --epochs gets exactly
 that many, unaugmented, as before.
 """
@@ -235,7 +235,7 @@ def choose(
     not changed. `model_given`: the model is
     already built (a Trainer handed a module), so only the training settings are chosen.
     `monitor_chosen`: cfg.train.monitor was left to kindling and holds what the monitor rule gave for a
-    validation split of `n_val` samples (kindling.config.settle resolves it), which the line names.
+    validation split of `n_val` samples (kindling.train.settle resolves it), which the line names.
     `ensemble_ok`: the caller can train the fold ensemble (kindling.crossval), which a small table then
     gets (`data.folds` set: ENSEMBLE_ROWS)."""
     cfg = copy.deepcopy(cfg)

@@ -351,10 +351,12 @@ def _assemble(
             "no training samples are left after the split; lower data.val_fraction / data.test_fraction"
         )
     layout = stored["train"][2]
-    mean, std = _stats(splits["train"], layout.kind)
+    from kindling.data.streamed import pixel_range, split_stats
+
+    mean, std = split_stats(splits["train"], layout.kind)
     extras = {"source": description}
     if layout.kind == "image":
-        extras.update(_replay_extras(recipe, layout, _pixel_range(splits["train"])))
+        extras.update(_replay_extras(recipe, layout, pixel_range(splits["train"])))
     sig = Signature(task, layout.kind, list(layout.shape), class_names, mean, std, extras)
     if task == "regression":
         y = splits["train"].y.double()
@@ -369,33 +371,6 @@ def _assemble(
 
 def _take(split, index) -> Split | None:
     return split.subset(torch.as_tensor(np.asarray(index), dtype=torch.long)) if len(index) else None
-
-
-def _stats(train, kind: str) -> tuple[list[float], list[float]]:
-    """Per-channel (images, in [0, 1]) or per-feature mean and std of the training inputs, in chunks."""
-    if not isinstance(train.x, torch.Tensor):
-        from kindling.data.streamed import sample_stats
-
-        return sample_stats(train, kind)
-    dims = (0, 2, 3) if kind == "image" else (0,)
-    total = sq = 0.0
-    count = 0
-    for lo in range(0, len(train.x), 4096):
-        part = train.x[lo : lo + 4096].double()
-        part = part.div_(255.0) if train.x.dtype == torch.uint8 else part
-        total, sq = total + part.sum(dims), sq + (part * part).sum(dims)
-        count += part.numel() // part.shape[1]
-    mean = total / count
-    std = (sq / count - mean * mean).clamp_min(1e-12).sqrt().clamp_min(1e-3)
-    return [round(float(v), 6) for v in mean], [round(float(v), 6) for v in std]
-
-
-def _pixel_range(train) -> bool:
-    """Whether the stored training images are pixels (uint8, or floats in [0, 1]) as raw files give."""
-    x = train.x
-    if not isinstance(x, torch.Tensor) or x.dtype == torch.uint8:
-        return True
-    return bool(x.numel() == 0 or (x.min() >= 0 and x.max() <= 1))
 
 
 def _replay_extras(recipe: Recipe, layout: Layout, pixels: bool) -> dict:

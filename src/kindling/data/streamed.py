@@ -125,3 +125,28 @@ def sample_stats(split: StreamSplit, kind: str, count: int = 1024) -> tuple[list
     dims = (0, 2, 3) if kind == "image" else (0,)
     mean, std = x.mean(dims), x.std(dims).clamp_min(1e-3)
     return [round(float(v), 6) for v in mean], [round(float(v), 6) for v in std]
+
+
+def split_stats(train, kind: str) -> tuple[list[float], list[float]]:
+    """Per-channel (images, in [0, 1]) or per-feature mean and std of the training inputs, in chunks."""
+    if not isinstance(train.x, torch.Tensor):
+        return sample_stats(train, kind)
+    dims = (0, 2, 3) if kind == "image" else (0,)
+    total = sq = 0.0
+    count = 0
+    for lo in range(0, len(train.x), 4096):
+        part = train.x[lo : lo + 4096].double()
+        part = part.div_(255.0) if train.x.dtype == torch.uint8 else part
+        total, sq = total + part.sum(dims), sq + (part * part).sum(dims)
+        count += part.numel() // part.shape[1]
+    mean = total / count
+    std = (sq / count - mean * mean).clamp_min(1e-12).sqrt().clamp_min(1e-3)
+    return [round(float(v), 6) for v in mean], [round(float(v), 6) for v in std]
+
+
+def pixel_range(train) -> bool:
+    """Whether the stored training images are pixels (uint8, or floats in [0, 1]) as raw files give."""
+    x = train.x
+    if not isinstance(x, torch.Tensor) or x.dtype == torch.uint8:
+        return True
+    return bool(x.numel() == 0 or (x.min() >= 0 and x.max() <= 1))

@@ -2,7 +2,7 @@
 
     setup.prepare(trainer, model, data, task)   # device, splits, batches, task, optimizer, monitor; the start line
 
-The config is taken as it is: it was finished once, before training (kindling.config.settle), so nothing
+The config is taken as it is: it was finished once, before training (kindling.train.settle), so nothing
 here chooses a default or resolves the monitor; a config that still leaves one to kindling is refused.
 """
 
@@ -12,7 +12,6 @@ import os
 
 import torch
 
-from kindling.config.settle import check_settled
 from kindling.data import augment
 from kindling.data.memory import num_batches
 from kindling.task import Task, imbalance, task_for
@@ -23,6 +22,7 @@ from kindling.train.device import pick_device
 from kindling.train.optim import build_optimizer, build_scheduler
 from kindling.train.precision import autocast_for, maybe_compile
 from kindling.train.sampler import sampler_for
+from kindling.train.settle import check_settled
 from kindling.train.splits import small_val_warning
 from kindling.train.threadwatch import ThreadWatch
 from kindling.train.userfns import Own

@@ -1,6 +1,6 @@
 """The training loop. It reads top to bottom; extension points are named events on callbacks.
 
-    cfg, _ = settle(cfg, data, model_given=True)   # kindling.config.settle: the config finished once
+    cfg, _ = settle(cfg, data, model_given=True)   # kindling.train.settle: the config finished once
     trainer = Trainer(cfg, run_dir)                 # taken as it is: nothing here chooses a default
     summary = trainer.fit(model, data)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 
 from kindling.config import defaults
+from kindling.errors import UserError
 
 # keys a settled config never leaves to kindling (None / `auto`)
 SETTLED = ("data.batch_size", "train.epochs", "optim.lr", "train.monitor")
@@ -41,7 +42,6 @@ def settle(
     resolved). `model_given`: the model is already built (a Trainer handed a module), so only the
     training settings are chosen. `ensemble_ok`: the caller can train the fold ensemble
     (kindling.crossval) that a small table then gets (data.folds set)."""
-    from kindling.config.checks import check_against_data
     from kindling.task import task_for
 
     if own is None:
@@ -73,5 +73,18 @@ def check_settled(cfg) -> None:
     if left:
         raise ValueError(
             f"the Trainer takes a settled config, and this one leaves {', '.join(left)} to kindling; "
-            "settle it first: cfg, _ = kindling.config.settle.settle(cfg, data, model_given=True)"
+            "settle it first: cfg, _ = kindling.train.settle.settle(cfg, data, model_given=True)"
+        )
+
+
+def check_against_data(cfg, signature) -> None:
+    """The rules that need the data: a monitor the task measures, found before training starts (it was
+    found at the first validation, after an epoch and a page of output)."""
+    from kindling.task import TASKS
+
+    allowed = tuple(TASKS[signature.task].monitors) if signature.task in TASKS else ()
+    if allowed and cfg.train.monitor != "auto" and cfg.train.monitor not in allowed:
+        raise UserError(
+            f"train.monitor = {cfg.train.monitor!r} does not apply to a {signature.task} task: it must be "
+            f"one of {' | '.join(allowed)} (--monitor {allowed[1 if len(allowed) > 2 else 0]})"
         )
