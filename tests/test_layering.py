@@ -240,3 +240,37 @@ def test_a_folder_may_import_itself_but_not_its_neighbour(pair, tmp_path):
     a, b = pair
     root = _probe(tmp_path, {f"{a}/x.py": f"from kindling.{b} import y\n", f"{b}/y.py": ""})
     assert bool(wrong_way(imports(root), root)) == (a != b)
+
+
+def imports_inside_functions(root: Path = PACKAGE) -> list[str]:
+    """'path:line' of each import inside a function whose line does not say why it waits (`lazy: ...`)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        tree = ast.parse(text)
+        skipped = _type_checking_nodes(tree)
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in skipped:
+                    if not any("lazy" in line for line in lines[node.lineno - 1 : node.end_lineno]):
+                        found.append(f"{path.relative_to(root).as_posix()}:{node.lineno}")
+    return sorted(set(found))
+
+
+def test_an_import_inside_a_function_says_why_it_waits():
+    """Imports stay inside functions only to keep torch and other heavy packages out of `import kindling`
+    and `kindling --help`; each says so (`# lazy: torch`), and every other import is at the top."""
+    found = imports_inside_functions()
+    assert not found, (
+        "move these to the top of their module, or say `# lazy: WHAT` on the line: " + ", ".join(found)
+    )
+
+
+def test_the_lazy_check_can_fail(tmp_path):
+    root = _probe(
+        tmp_path, {"a.py": "def f():\n    import json\n\n\ndef g():\n    import torch  # lazy: torch\n"}
+    )
+    assert imports_inside_functions(root) == ["a.py:2"]

@@ -13,13 +13,22 @@ never exit the interpreter: a mistake raises `kindling.UserError` with the CLI's
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from kindling.config.flags import flag_keys
+from kindling.config.types import from_dict
 from kindling.errors import UserError, did_you_mean
+from kindling.models.usercode import reference_for
+from kindling.models.userrefs import given_again, hand_over
+from kindling.predict.export import export_run
+from kindling.report.html import write_report
+from kindling.train.events import Interrupted
+from kindling.util.codetrust import point_at
 
 SECTIONS = ("data", "model", "optim", "sched", "train")
 
@@ -27,8 +36,7 @@ SECTIONS = ("data", "model", "optim", "sched", "train")
 def keyword_keys() -> dict[str, str]:
     """keyword -> dotted config key: every flag's name (`batch_size` for --batch-size, `data` for --data)
     and every field name that is unique across the sections (`weight_decay` -> optim.weight_decay)."""
-    from kindling.config.flags import flag_keys
-    from kindling.config.schema import RunConfig
+    from kindling.config.schema import RunConfig  # lazy: yaml
 
     defaults = RunConfig()
     seen: dict[str, list[str]] = {}
@@ -43,7 +51,7 @@ def keyword_keys() -> dict[str, str]:
 
 def config_from_keywords(recipe: str | Path | None, keywords: dict[str, Any], sets: dict | None = None):
     """The RunConfig for `fit(recipe, **keywords)`: defaults < recipe < keywords < `set` (dotted keys)."""
-    from kindling.config.load import load_config
+    from kindling.config.load import load_config  # lazy: yaml
 
     table = keyword_keys()
     flags: dict[str, Any] = {}
@@ -85,9 +93,8 @@ def fit(
     `resume="runs/NAME"` continues a run exactly; Ctrl-C writes a resumable checkpoint, then raises
     KeyboardInterrupt. `loss=fn` (or an nn.Module), `metrics={"top3": fn}` and `callbacks=[obj]` are your
     own code, as `--loss`, `--metric` and `--callback` take it (docs/callbacks.md)."""
-    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
-    from kindling.runner import train
-    from kindling.train.events import Interrupted
+    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir  # lazy: torch
+    from kindling.runner import train  # lazy: yaml
 
     keywords.update(_own_code(loss, metrics, callbacks))
     cfg, objects = _config(recipe, data, model, resume, set, keywords)
@@ -123,8 +130,7 @@ def cv(
     each fold is a `Run` (`.folds`), `.summary` holds the mean and spread of each metric, and with
     `ensemble=True` the K fold models are one Bundle, so `.evaluate()`, `.predict()`, `.export()` and
     `kindling.load(result.dir)` use their average. `resume="runs/NAME"` continues a killed one."""
-    from kindling.crossval import check_count, cross_validate
-    from kindling.train.events import Interrupted
+    from kindling.crossval import check_count, cross_validate  # lazy: torch
 
     if folds is not None:
         keywords["data.folds"] = check_count(folds)
@@ -142,7 +148,6 @@ def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
     """`loss=`, `metrics=`, `callbacks=` as the config's specs: one found at the top of a .py module is
     named by its file (recorded, resumable anywhere); any other object is this process's own
     (kindling.models.userrefs)."""
-    from kindling.models.userrefs import given_again, hand_over
 
     given_again([])  # what this call names (hand_over), nothing of an earlier call's
     given: dict[str, Any] = {}
@@ -172,7 +177,7 @@ def _own_code(loss: Any, metrics: dict | None, callbacks: list | None) -> dict:
 def _config(recipe, data: Any, model: Any, resume, sets: dict | None, keywords: dict):
     """-> (the RunConfig of `fit` and `cv`, the objects handed over or None): your objects named, your
     model referenced, and on a resume the run's saved config with only the keys given now on top."""
-    from kindling.bundle.rundir import load_saved_config
+    from kindling.bundle.rundir import load_saved_config  # lazy: yaml
 
     objects = None
     if data is not None and not isinstance(data, (str, Path)):  # a Dataset, (X, y) or a DataFrame
@@ -182,12 +187,9 @@ def _config(recipe, data: Any, model: Any, resume, sets: dict | None, keywords: 
     if data is not None:
         keywords["data"] = data
     if model is not None:  # a name, a spec, or the user's class / factory / instance
-        from kindling.models.usercode import reference_for
-
         keywords["model"] = model if isinstance(model, str) else reference_for(model)
     if resume is None or recipe is not None:
         return config_from_keywords(recipe, keywords, sets), objects
-    from kindling.config.types import from_dict
 
     base = load_saved_config(Path(resume)).to_dict()
     if objects is not None and str(base["data"]["name"]).startswith("objects:"):
@@ -200,7 +202,7 @@ def _hand_over(data: Any, keywords: dict) -> tuple[dict, dict]:
     """Python objects as `data` (and `val=` / `test=` that are objects, not split files) -> (the data
     section: the spec that names them (kindling.data.objects) and the name the run shows for them; the
     objects, which the run is passed and the `Run` holds)."""
-    from kindling.data.objects import display_name, hand_over
+    from kindling.data.objects import display_name, hand_over  # lazy: torch
 
     parts = {k: keywords.pop(k) for k in ("val", "test") if not isinstance(keywords.get(k, ""), (str, Path))}
     spec, objects = hand_over(data, parts.get("val"), parts.get("test"), keywords.get("target"))
@@ -209,7 +211,7 @@ def _hand_over(data: Any, keywords: dict) -> tuple[dict, dict]:
 
 def _merge_changed(base: dict, new: dict, keywords: dict, sets: dict | None) -> dict:
     """A resumed run's saved config with only the keys the caller gave on top."""
-    from kindling.config.load import flatten, set_dotted
+    from kindling.config.load import flatten, set_dotted  # lazy: yaml
 
     table = keyword_keys()
     given = [table[k] for k in keywords if k in table] + list(sets or {})
@@ -232,7 +234,7 @@ def load(
     A model from your own file is imported from that file when you trained with it on this machine;
     `code="my_net.py"` names the file again (a Bundle trained elsewhere, a file moved since: used when
     its sha256 is the recorded one), `trust_code=True` uses the Bundle's own copy (kindling.util.codetrust)."""
-    from kindling.predict.predictor import Predictor
+    from kindling.predict.predictor import Predictor  # lazy: numpy
 
     _name_code(code)
     return Predictor.load(path, device, trust_code, tta)
@@ -241,8 +243,6 @@ def load(
 def _name_code(code: str | Path | None) -> None:
     """`code=`: the user's own model file, named again for the Bundles this process loads."""
     if code is not None:
-        from kindling.util.codetrust import point_at
-
         point_at(code)
 
 
@@ -273,7 +273,7 @@ class Run:
     ) -> dict:
         """The dict `kindling evaluate RUN --json` prints (written to metrics_<split>.json, as there);
         `code=` as in `kindling.load`; `tta=True` as `--tta` (metrics_<split>_tta.json)."""
-        from kindling.evaluate.evaluation import evaluate, write_metrics
+        from kindling.evaluate.evaluation import evaluate, write_metrics  # lazy: torch
 
         _name_code(code)
         objects = self._objects if data is None else None  # other data named now: not the run's objects
@@ -288,8 +288,8 @@ class Run:
         input kind: a DataFrame, dicts, an array or tensor, or a CSV path (tables); PIL images, arrays,
         tensors, image files, folders or globs (images); strings or a text file (text). `code=` as in
         `kindling.load`; `tta=True` as `--tta` (each prediction then carries `tta_views`)."""
-        from kindling.predict.batch import Job, check_job, run_job
-        from kindling.predict.predictor import Predictor
+        from kindling.predict.batch import Job, check_job, run_job  # lazy: numpy
+        from kindling.predict.predictor import Predictor  # lazy: numpy
 
         _name_code(code)
         predictor = Predictor.load(self.dir, tta=tta)
@@ -304,7 +304,6 @@ class Run:
 
     def report(self, refresh: bool = False, code: str | Path | None = None) -> Path:
         """Write report.html (every plot, the evaluation, the config) and return its path."""
-        from kindling.report.html import write_report
 
         _name_code(code)
         return Path(write_report(self.dir, None, refresh, objects=self._objects))
@@ -313,7 +312,6 @@ class Run:
         self, fmt: str = "onnx", output: str | Path | None = None, code: str | Path | None = None
     ) -> dict:
         """Export to ONNX or TorchScript, checked against PyTorch; -> the export report."""
-        from kindling.predict.export import export_run
 
         _name_code(code)
         return export_run(self.dir, fmt, output, objects=self._objects)
@@ -327,8 +325,6 @@ class Run:
         parts = [f"<b>kindling run</b> <code>{html.escape(str(self.dir))}</code>"]
         curves = self.dir / "plots" / "learning_curves.png"
         if curves.is_file():
-            import base64
-
             data = base64.b64encode(curves.read_bytes()).decode()
             parts.append(f'<br><img src="data:image/png;base64,{data}" style="max-width:640px">')
         if rows:
@@ -348,7 +344,7 @@ class CrossValidation(Run):
 
     def __init__(self, cv_dir: str | Path, objects: dict | None = None):
         super().__init__(cv_dir, objects)
-        from kindling.crossval import is_cv_dir
+        from kindling.crossval import is_cv_dir  # lazy: torch
 
         if not is_cv_dir(self.dir):
             raise UserError(f"{self.dir} is not a cross-validation (no cv.json)")
@@ -358,7 +354,7 @@ class CrossValidation(Run):
 
     @property
     def state(self) -> dict:
-        from kindling.crossval import read_state
+        from kindling.crossval import read_state  # lazy: torch
 
         return read_state(self.dir)
 

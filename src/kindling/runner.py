@@ -9,12 +9,22 @@ import shutil
 import time
 from pathlib import Path
 
+from kindling import data as data_mod
+from kindling import models
 from kindling.bundle.rundir import load_saved_config
 from kindling.config import defaults
 from kindling.config.load import flatten
 from kindling.config.schema import RunConfig, default_name
 from kindling.errors import UserError
+from kindling.models import recorded, usercode
+from kindling.models.userrefs import check_saved, split_metric
+from kindling.predict.session_graph import after_training as add_session_graph
+from kindling.report.loggers import resolve_loggers
+from kindling.report.record import callbacks_for as report_callbacks
+from kindling.task.imbalance import check_against_data as check
 from kindling.train.settle import settle
+from kindling.util.codetrust import check_saved_data, remember_data
+from kindling.util.envinfo import collect
 from kindling.util.fileio import atomic_write_json, atomic_write_text
 
 # keys that may change when a run is resumed; any other difference is refused
@@ -103,8 +113,6 @@ def check_run_dir(cfg: RunConfig, overwrite: bool) -> Path:
 def remember_code(cfg: RunConfig) -> None:
     """The user's own files this run imports (its model, a `py:` data source) go in kindling's ledger of
     trusted code (kindling.util.codetrust), so that its Bundle loads here without naming them again."""
-    from kindling.models import recorded, usercode
-    from kindling.util.codetrust import remember_data
 
     if usercode.is_reference(cfg.model.name):
         recorded.remember_trained(cfg.model.name)
@@ -114,8 +122,6 @@ def remember_code(cfg: RunConfig) -> None:
 def check_saved_code(cfg: RunConfig, run_dir: Path, state: dict) -> None:
     """A resumed run imports only code this user pointed at: the model file or module and a `py:` data
     source its config.yaml names must be ones trained with here (a run folder is anyone's to send)."""
-    from kindling.models import recorded, usercode
-    from kindling.util.codetrust import check_saved_data
 
     if usercode.is_reference(cfg.model.name):
         recorded.check_saved_reference(cfg.model.name, run_dir, state.get("code"))
@@ -126,7 +132,6 @@ def check_saved_code(cfg: RunConfig, run_dir: Path, state: dict) -> None:
 def check_saved_own(cfg: RunConfig, run_dir: Path, started: dict, echo=print) -> None:
     """Your loss, metrics and callbacks named in a run's config.yaml: named again now, or files trained
     with here and unchanged since the run started (kindling.models.userrefs)."""
-    from kindling.models.userrefs import check_saved, split_metric
 
     tc = cfg.train
     named = [("loss", tc.loss)] if tc.loss else []
@@ -178,13 +183,9 @@ def train(
     the faces pass kindling.crossval's), given the settled config; without it one network is trained.
     `objects`: the Python objects a `kindling.fit(data=...)` handed over (kindling.data.objects), for a
     config whose data is `objects:N`; nothing keeps them once the run is done."""
-    from kindling import data as data_mod
-    from kindling import models
-    from kindling.report.loggers import resolve_loggers
-    from kindling.train import checkpoint, distributed, rng
-    from kindling.train.trainer import Trainer
-    from kindling.train.userfns import Own
-    from kindling.util.envinfo import collect
+    from kindling.train import checkpoint, distributed, rng  # lazy: torch
+    from kindling.train.trainer import Trainer  # lazy: torch
+    from kindling.train.userfns import Own  # lazy: torch
 
     cfg = copy.deepcopy(cfg)  # the caller's config stays as it was given
     distributed.adopt_slurm_env()  # under srun without torchrun: SLURM's ranks, before rank 0 is asked
@@ -278,12 +279,11 @@ def _end_of_run(trainer, summary: dict, cfg: RunConfig, data, run_dir: Path, sec
     )
     if summary["skipped_steps"]:
         echo(f"note: the fp16 grad scaler skipped {summary['skipped_steps']} steps (overflow)")
-    from kindling.train.decide import end_of_run_line
+    from kindling.train.decide import end_of_run_line  # lazy: numpy
 
     imbalanced = end_of_run_line(cfg, data, run_dir)  # a rare class: the flags that answer it
     if imbalanced:
         echo(imbalanced)
-    from kindling.predict.session_graph import after_training as add_session_graph
 
     add_session_graph(run_dir, data, echo)  # a notebook's or a script's model: its graph, for elsewhere
     _baseline(cfg, data, run_dir, seconds, echo)
@@ -294,7 +294,6 @@ def _end_of_run(trainer, summary: dict, cfg: RunConfig, data, run_dir: Path, sec
 def check_imbalance(cfg: RunConfig, data) -> None:
     """--class-weights, --sampler and --threshold against the data (a weights FILE read and checked),
     before any file is written (kindling.task.imbalance)."""
-    from kindling.task.imbalance import check_against_data as check
 
     has_val = bool(cfg.train.overfit_batches) or (data.val is not None and len(data.val) > 0)
     check(cfg, data.signature, data.train.y, has_val)
@@ -309,7 +308,7 @@ def _baseline(cfg: RunConfig, data, run_dir: Path, train_seconds: float, echo) -
         or not (run_dir / "best" / "model.safetensors").is_file()
     ):
         return
-    from kindling.evaluate.baseline_run import after_training
+    from kindling.evaluate.baseline_run import after_training  # lazy: numpy
 
     after_training(data, run_dir, train_seconds, cfg.data.memory_budget_mb, echo)
 
@@ -318,9 +317,8 @@ def _extra_callbacks(cfg: RunConfig, run_dir: Path, objects: dict | None = None)
     """A multi-label model's thresholds tuned on validation at the end (before the recorder evaluates the
     Bundle), the recorder (logger, evidence and pictures at the end: what the report reads from the run
     folder) and the fine-tuning stages the model config asks for."""
-    from kindling.report.record import callbacks_for as report_callbacks
-    from kindling.train.finetune import callbacks_for as finetune_callbacks
-    from kindling.train.thresholds import TuneThresholds
+    from kindling.train.finetune import callbacks_for as finetune_callbacks  # lazy: torch
+    from kindling.train.thresholds import TuneThresholds  # lazy: torch
 
     return [
         TuneThresholds(run_dir),

@@ -44,7 +44,7 @@ def check_meta(meta: dict, file: Path) -> None:
             _field(meta, key, dict, file)
     check_signature(_field(meta, "signature", dict, file), file)
     if meta.get("decision") is not None:  # a two-class threshold (kindling.task.threshold)
-        from kindling.task.threshold import check_decision
+        from kindling.task.threshold import check_decision  # lazy: numpy
 
         check_decision(meta["decision"], file, len(meta["signature"].get("class_names", [])))
     _check_thresholds(meta, file)

@@ -8,12 +8,16 @@ readable copy. Loading never unpickles anything. A model defined in a notebook o
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kindling.bundle.check import check_weights, compare_copy, parse_meta
 from kindling.data.signature import Signature
 from kindling.errors import UserError, near_folder, one_line
+from kindling.models import build, recorded, usercode
 from kindling.util.fileio import atomic_write_bytes, atomic_write_json
 
 BUNDLE_FORMAT = 1
@@ -60,7 +64,7 @@ def save_bundle(
 def update_meta(folder: Path, **changes) -> None:
     """Set header keys of a published Bundle (the threshold chosen once training ended): the weights are
     rewritten as they were read, with the new header, in one atomic write."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # lazy: safetensors
 
     meta = read_meta(folder)
     state = load_file(str(folder / "model.safetensors"))
@@ -70,7 +74,7 @@ def update_meta(folder: Path, **changes) -> None:
 
 def _publish(folder: Path, state: dict, meta: dict) -> None:
     """Weights and header in one atomic write, then the readable copy of the header."""
-    from safetensors.torch import save
+    from safetensors.torch import save  # lazy: safetensors
 
     text = json.dumps(meta, default=str)
     atomic_write_bytes(folder / "model.safetensors", save(state, metadata={"kindling": text}))
@@ -81,11 +85,10 @@ def add_graph(folder: Path, graph: bytes, record: dict) -> None:
     """Put the model's ONNX graph in the Bundle (kindling.bundle.graph): `model.onnx` first, then the
     header naming it with its sha256, so a header never names a graph that is not there, and a graph left
     by a run killed in between is ignored. The weights are rewritten as they were read."""
-    import hashlib
 
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # lazy: safetensors
 
-    from kindling.bundle.graph import GRAPH_FILE
+    from kindling.bundle.graph import GRAPH_FILE  # lazy: torch
 
     meta = read_meta(folder)
     state = load_file(str(folder / "model.safetensors"))
@@ -128,9 +131,7 @@ def _find_bundle(path: Path) -> Path:
 
 def read_meta(folder: Path) -> dict:
     """The metadata of the safetensors header, checked (required keys, types, signature consistency)."""
-    from safetensors import safe_open
-
-    from kindling.bundle.check import parse_meta
+    from safetensors import safe_open  # lazy: safetensors
 
     file = folder / "model.safetensors"
     try:
@@ -180,11 +181,8 @@ def read_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False)
     (or the user's recorded code, see `build_recorded`), and weights that fit it (names, shapes, finite
     values). Any inconsistency is one UserError line naming the file and the field; a bundle.json that
     disagrees with the header is one warning line."""
-    import sys
 
-    from safetensors.torch import load_file
-
-    from kindling.bundle.check import check_weights, compare_copy
+    from safetensors.torch import load_file  # lazy: safetensors
 
     folder = bundle_dir(path)
     file = folder / "model.safetensors"
@@ -218,17 +216,15 @@ def read_bundle(path: str | Path, device: str = "cpu", trust_code: bool = False)
 
 
 def _graph_stands_in(meta: dict) -> bool:
-    from kindling.bundle.graph import stands_in
+    from kindling.bundle.graph import stands_in  # lazy: torch
 
     return stands_in(meta)
 
 
 def _graph_bundle(folder: Path, meta: dict, sig: Signature, device: str) -> Bundle:
     """The Bundle with its ONNX graph as the model (kindling.bundle.graph); its weights are in the graph."""
-    import sys
 
-    from kindling.bundle.check import compare_copy
-    from kindling.bundle.graph import load_graph
+    from kindling.bundle.graph import load_graph  # lazy: torch
 
     model = load_graph(folder, meta).to(device).eval()
     warning = compare_copy(meta, folder)
@@ -251,7 +247,6 @@ def build_recorded(spec: dict, sig: Signature, folder: Path, trust_code: bool = 
     """A Bundle's model. A registered one is built by name; the user's own code is imported only from
     where the Bundle recorded it, unchanged (sha256), or from the Bundle's copy with `trust_code`:
     loading a Bundle never runs code the user did not point at."""
-    from kindling.models import build, recorded, usercode
 
     if spec["name"] == "ensemble":  # kindling cv --ensemble: each member rebuilt from its own record
         return _ensemble(spec, sig, folder, trust_code)
@@ -267,8 +262,7 @@ def build_recorded(spec: dict, sig: Signature, folder: Path, trust_code: bool = 
 def _ensemble(spec: dict, sig: Signature, folder: Path, trust_code: bool):
     """A fold ensemble's model (kindling.models.averaged): its members rebuilt one by one as a Bundle of
     each would be (the user's code only from where it was recorded), then averaged as the Task says."""
-    from kindling.models import build
-    from kindling.models.averaged import MAX_MEMBERS
+    from kindling.models.averaged import MAX_MEMBERS  # lazy: torch
 
     options = dict(spec.get("options") or {})
     members = options.get("members")

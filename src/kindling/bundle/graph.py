@@ -19,6 +19,7 @@ are refused (they would read other files).
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 from pathlib import Path
@@ -50,7 +51,6 @@ def stands_in(meta: dict) -> bool:
 
 def load_graph(folder: Path, meta: dict) -> GraphModel:
     """The graph the header records, once its sha256 is the header's; one UserError line otherwise."""
-    import hashlib
 
     record = meta["graph"]
     file = Path(folder) / GRAPH_FILE
@@ -100,7 +100,7 @@ class GraphModel(torch.nn.Module):
     def _check_self_contained(self) -> None:
         """A graph whose tensors point at external files would read them: refused."""
         try:
-            import onnx
+            import onnx  # lazy: onnx
         except ImportError:  # onnxruntime alone is enough to run it; the check then relies on the sha256
             return
         try:
@@ -129,7 +129,7 @@ def _tensors(graph):
 
 def _session(data: bytes, threads: int, where: str):
     try:
-        import onnxruntime as ort
+        import onnxruntime as ort  # lazy: onnxruntime
     except ImportError as exc:
         raise UserError(
             f"{where} is the model's graph and needs onnxruntime: pip install 'kindling[export]'"

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from kindling.bundle.files import Bundle
 from kindling.config.load import config_from_yaml
 from kindling.config.schema import DataConfig, RunConfig
 from kindling.config.types import from_dict
 from kindling.errors import UserError, near_folder
+from kindling.util.codetrust import check_saved_data
 from kindling.util.fileio import read_utf8
 
 
@@ -22,7 +25,6 @@ def load_saved_config(run_dir: Path) -> RunConfig:
         raise UserError(f"{run_dir} does not exist{near_folder(run_dir)}; pass a run directory (runs/NAME)")
     if not path.is_file():
         raise UserError(f"{run_dir} is not a kindling run directory (no config.yaml); pass runs/NAME")
-    import yaml
 
     text = read_utf8(path, "restore the run's config.yaml")
     if not text.strip():
@@ -40,7 +42,6 @@ def load_saved_config(run_dir: Path) -> RunConfig:
 def data_config_for(bundle: Bundle, data_spec: str | None = None) -> DataConfig:
     """The data a Bundle was trained on (its header, else its run's config.yaml), or `data_spec` the user
     names now. A `py:` source the Bundle names runs only if it is a file trained with here."""
-    from kindling.util.codetrust import check_saved_data
 
     cfg = from_dict(DataConfig, bundle.meta.get("data") or {}, "data")
     if bundle.path is not None and not bundle.meta.get("data"):

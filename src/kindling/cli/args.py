@@ -9,6 +9,8 @@ imported here, so `kindling --help` stays instant.
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 
 
 def add_set_argument(p: argparse.ArgumentParser, text: str) -> None:
@@ -19,7 +21,7 @@ def add_set_argument(p: argparse.ArgumentParser, text: str) -> None:
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
     """One flag per config field that names one (kindling.config.schema.setting), grouped by config section;
     the help and the default come from the field. A flag left out keeps the recipe's value (default None)."""
-    from kindling.config.schema import cli_flags
+    from kindling.config.schema import cli_flags  # lazy: yaml
 
     groups: dict = {}
     for f in cli_flags():
@@ -57,8 +59,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def _near_miss(self, message: str) -> tuple[str, str]:
         """(the message, "; did you mean X?" or ""); a named near miss replaces argparse's list of choices."""
-        import difflib
-        import re
 
         choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if choice:

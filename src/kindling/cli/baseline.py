@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kindling import data as data_mod
 from kindling.cli.args import add_trust_code
 from kindling.errors import UserError
+from kindling.report.html import resolve_run_dir
+from kindling.util.codetrust import check_saved_data
 
 
 def add_commands(sub) -> None:
@@ -30,13 +33,10 @@ def add_commands(sub) -> None:
 
 def baseline_of_run(run: str | Path, budget_s: float | None = None, trust_code: bool = False) -> dict:
     """-> {"baseline": {...}, "network": evaluation or None, "line": the compare line}."""
-    from kindling import data as data_mod
-    from kindling.bundle.rundir import load_saved_config
-    from kindling.evaluate.baseline import BaselineSkipped, compare_line
-    from kindling.evaluate.baseline_run import budget_for, fit_and_save, network_evaluation
-    from kindling.report.evidence import read_history
-    from kindling.report.html import resolve_run_dir
-    from kindling.util.codetrust import check_saved_data
+    from kindling.bundle.rundir import load_saved_config  # lazy: yaml
+    from kindling.evaluate.baseline import BaselineSkipped, compare_line  # lazy: numpy
+    from kindling.evaluate.baseline_run import budget_for, fit_and_save, network_evaluation  # lazy: numpy
+    from kindling.report.evidence import read_history  # lazy: numpy
 
     if budget_s is not None and not budget_s > 0:
         raise UserError(f"--budget {budget_s} must be a number of seconds > 0")

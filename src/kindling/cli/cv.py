@@ -12,9 +12,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kindling.cli.args import _add_config_flags, add_set_argument
+from kindling.train.events import Interrupted
+
 
 def add_commands(sub) -> None:
-    from kindling.cli.args import _add_config_flags, add_set_argument  # lazy: as every verb's parser
 
     p = sub.add_parser(
         "cv",
@@ -63,7 +65,7 @@ def cmd_cv(args) -> int:
     if args.resume and not args.recipe:  # the cross-validation's own saved config, with any flags on top
         from kindling.bundle.rundir import (
             load_saved_config,  # lazy: the run folder's reader, off --help's path
-        )
+        )  # lazy: yaml
 
         base = load_saved_config(Path(args.resume)).to_dict()
     if args.folds is not None:
@@ -75,7 +77,6 @@ def cmd_cv(args) -> int:
         print(cfg.to_yaml(), end="")
         return 0
     from kindling.crossval import cross_validate  # lazy: the runner and the trainer import torch
-    from kindling.train.events import Interrupted
 
     try:
         cross_validate(cfg, args.folds or cfg.data.folds, args.ensemble, args.resume, args.overwrite)

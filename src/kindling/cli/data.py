@@ -4,6 +4,7 @@ imported here: `kindling --help` must answer at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -22,10 +23,9 @@ def add_commands(sub) -> None:
 
 
 def cmd_data(args) -> int:
-    import contextlib
 
-    from kindling.config.load import load_config
-    from kindling.report.doctor import diagnose, format_report
+    from kindling.config.load import load_config  # lazy: yaml
+    from kindling.report.doctor import diagnose, format_report  # lazy: numpy
 
     cfg = load_config(None, {"data.name": args.spec}, args.sets)
     # a source may print while it builds; with --json stdout must hold the one JSON object only

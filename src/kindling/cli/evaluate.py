@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kindling.bundle.files import bundle_dir, read_meta
 from kindling.cli.args import add_trust_code, add_tta
+from kindling.util.fileio import finite
 
 
 def add_commands(sub) -> None:
@@ -26,9 +28,12 @@ def add_commands(sub) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from kindling.bundle.files import bundle_dir
-    from kindling.evaluate.evaluation import evaluate, format_table, strict_metrics, write_metrics
-    from kindling.util.fileio import finite
+    from kindling.evaluate.evaluation import (  # lazy: torch
+        evaluate,
+        format_table,
+        strict_metrics,
+        write_metrics,
+    )
 
     result = evaluate(args.run, args.split, args.data, trust_code=args.trust_code, tta=args.tta)
     folder = bundle_dir(args.run)
@@ -42,11 +47,9 @@ def cmd_evaluate(args) -> int:
         shown = {**strict, "baseline": finite(baseline)[0]} if baseline else strict
         print(json.dumps(shown, allow_nan=False))
     else:
-        from kindling.bundle.files import read_meta
-
         print(format_table(result, read_meta(folder)["signature"].get("class_names", [])))
         if baseline:
-            from kindling.evaluate.baseline import compare_line
+            from kindling.evaluate.baseline import compare_line  # lazy: numpy
 
             print(compare_line(result, baseline))
     return 0
@@ -54,6 +57,6 @@ def cmd_evaluate(args) -> int:
 
 def _saved_baseline(run_dir: Path, split: str) -> dict | None:
     """RUN/baseline.json when it was scored on the split evaluated (the run's own data only)."""
-    from kindling.evaluate.baseline_run import load
+    from kindling.evaluate.baseline_run import load  # lazy: numpy
 
     return load(run_dir, split)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from kindling.cli.args import add_trust_code
-from kindling.predict.export import FORMATS
+from kindling.predict.export import FORMATS, export_run, format_report
 
 
 def add_commands(sub) -> None:
@@ -43,7 +43,6 @@ def add_commands(sub) -> None:
 
 
 def cmd_export(args) -> int:
-    from kindling.predict.export import export_run, format_report
 
     report = export_run(
         args.run, args.format, args.output, args.opset, args.samples, args.threads, args.trust_code

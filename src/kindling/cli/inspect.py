@@ -3,6 +3,8 @@ Nothing heavy is imported here: `kindling --help` must answer at once."""
 
 from __future__ import annotations
 
+from kindling.models.inspect import inspect_model
+
 
 def add_commands(sub) -> None:
     p = sub.add_parser("inspect", help="each layer's output shape and parameter count")
@@ -13,7 +15,6 @@ def add_commands(sub) -> None:
 
 
 def cmd_inspect(args) -> int:
-    from kindling.models.inspect import inspect_model
 
     print(inspect_model(args.model, args.input_shape, args.classes))
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kindling import plugins
+from kindling.cli.main import build_parser
 
 
 def add_commands(sub) -> None:
@@ -24,8 +25,6 @@ def cmd_list(args) -> int:
             "...and every torchvision classification model by name (resnet18, vgg16, mobilenet_v3_small, ...)"
         )
     elif args.what == "commands":
-        from kindling.cli.main import build_parser
-
         parser = build_parser()
         _print_rows(
             (name, parser.origins[name].package if name in parser.origins else "kindling", text)

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from kindling.cli.args import add_set_argument
+from kindling.util.fileio import atomic_write_bytes
 
 
 def add_commands(sub) -> None:
@@ -26,7 +27,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_lr_find(args) -> int:
-    from kindling.config.load import load_config
+    from kindling.config.load import load_config  # lazy: yaml
 
     cfg = load_config(args.recipe, None, args.sets)
     result = lr_find(cfg, args.steps, args.start_lr, args.end_lr, Path(args.output))
@@ -47,9 +48,8 @@ def lr_find(
     cfg, steps: int = 100, start_lr: float = 1e-7, end_lr: float = 10.0, output: Path = Path("lr_find.png")
 ) -> dict:
     """The range test, its suggestion and its plot (written to `output`) -> the figures as a dict."""
-    from kindling.report.curves import lr_find_plot
-    from kindling.train.lrfind import check_range, range_test, suggest
-    from kindling.util.fileio import atomic_write_bytes
+    from kindling.report.curves import lr_find_plot  # lazy: numpy
+    from kindling.train.lrfind import check_range, range_test, suggest  # lazy: numpy
 
     output = Path(output)
     check_range(steps, start_lr, end_lr, output)

@@ -11,13 +11,19 @@ Nothing heavy is imported until a command runs, so `kindling --help` answers at 
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import os
 import sys
+import sysconfig
+import threading
 from pathlib import Path
 
 from kindling import plugins
 from kindling.cli.args import OneLineParser, SubParser
 from kindling.errors import GUARD, UserError, one_line
+from kindling.train.events import Interrupted
+from kindling.util.codetrust import point_at
 from kindling.util.envinfo import VERSION as __version__
 
 
@@ -68,9 +74,6 @@ def entry() -> int:
     collection walks every object torch created, adding a noticeable pause. Nothing is lost: the atexit
     handlers run first and the output is flushed; every file was written and closed (atomically) before
     main returned. With another thread still running, the process ends the usual way, which joins it."""
-    import atexit
-    import gc
-    import threading
 
     code = main()
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
@@ -97,8 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if getattr(args, "code", None):  # --code FILE.py: the user's own file, named for this process
-            from kindling.util.codetrust import point_at
-
             point_at(args.code)
         return args.handler(args)
     except UserError as exc:
@@ -117,8 +118,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as exc:
-        from kindling.train.events import Interrupted
-
         if isinstance(exc, Interrupted):
             run = getattr(args, "run_dir", None) or "RUN"
             print(
@@ -134,7 +133,6 @@ def _user_exit(exc: SystemExit) -> str | None:
     while a command ran it: it would end kindling with that code and nothing said. kindling never exits
     from inside a command, so an exit raised outside Python's and kindling's own files is the user's; any
     other (a library's) is left as it is (None)."""
-    import sysconfig
 
     tb, frame = exc.__traceback__, None
     while tb is not None:
@@ -154,7 +152,7 @@ def _resume_target(args, fallback: str) -> str:
     if getattr(args, "resume", None):
         return args.resume
     try:
-        from kindling.config.load import load_config
+        from kindling.config.load import load_config  # lazy: yaml
 
         flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
         return str(load_config(args.recipe, flags, args.sets).resolved_run_dir())

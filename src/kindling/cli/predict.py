@@ -60,8 +60,8 @@ def cmd_predict(args) -> int:
         run_job,
         sort_into,
         write_output,
-    )
-    from kindling.predict.predictor import Predictor
+    )  # lazy: numpy
+    from kindling.predict.predictor import Predictor  # lazy: numpy
 
     job = Job(
         args.inputs,

@@ -5,7 +5,11 @@ Nothing heavy is imported here: `kindling --help` must answer at once.
 
 from __future__ import annotations
 
+import time
+
 from kindling.cli.args import add_code
+from kindling.report.compare import format_compare, write_compare
+from kindling.report.html import write_report
 
 
 def add_commands(sub) -> None:
@@ -38,9 +42,6 @@ def add_commands(sub) -> None:
 
 
 def cmd_report(args) -> int:
-    import time
-
-    from kindling.report.html import write_report
 
     t0 = time.perf_counter()
     path = write_report(args.run, args.output, args.refresh)
@@ -49,7 +50,6 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from kindling.report.compare import format_compare, write_compare
 
     path, rows = write_compare(args.runs, args.output)
     print(format_compare(rows))

@@ -14,8 +14,11 @@ import sys
 import threading
 from collections.abc import Iterator
 
+from kindling.bundle.files import bundle_dir, read_bundle
 from kindling.cli.args import add_trust_code
 from kindling.errors import UserError
+from kindling.serve.metrics import multiprocess_dir
+from kindling.util.envinfo import usable_cores
 
 AUTO_WORKERS_MAX_MB = 100
 
@@ -90,7 +93,6 @@ def add_commands(sub) -> None:
 
 
 def _check(args) -> None:
-    from kindling.bundle.files import read_bundle
 
     # the whole Bundle (metadata, the user's recorded code unchanged or --trust-code, model, weights) is
     # checked once here, before the port opens: a damaged one is one line and exit 2, not a traceback per
@@ -128,18 +130,15 @@ def auto_workers(run) -> int:
     decoding, all under one GIL) is the bottleneck long before the model is; a second doubles that for one
     more model copy (hundreds of MB with a CUDA build of torch). A big model keeps one process and gets the
     cores as intra-op threads instead. More workers only when asked for."""
-    from kindling.bundle.files import bundle_dir
-    from kindling.util.envinfo import usable_cores
 
     weights = sum(f.stat().st_size for f in bundle_dir(run).glob("*.safetensors"))
     return 2 if usable_cores() >= 2 and weights <= AUTO_WORKERS_MAX_MB * 2**20 else 1
 
 
 def cmd_serve(args) -> int:
-    import uvicorn
+    import uvicorn  # lazy: uvicorn
 
-    from kindling.serve.metrics import multiprocess_dir
-    from kindling.serve.protocol import protocol
+    from kindling.serve.protocol import protocol  # lazy: uvicorn
 
     _check(args)
     workers = args.workers or auto_workers(args.run)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from kindling.errors import UserError
+from kindling.train.sbatch import Job, check, render
+from kindling.util.fileio import atomic_write_text
 
 
 def add_commands(sub) -> None:
@@ -58,8 +61,7 @@ def add_commands(sub) -> None:
 
 def job_for(args):
     """The Job of the command line; the recipe is settled (and so checked) as `kindling train` would."""
-    from kindling.config.load import load_config
-    from kindling.train.sbatch import Job, check
+    from kindling.config.load import load_config  # lazy: yaml
 
     cfg = load_config(args.recipe, {"run_dir": args.run_dir}, args.sets)
     job = Job(
@@ -103,10 +105,6 @@ def submit(script: str, path: Path | None) -> str:
 
 
 def cmd_slurm(args) -> int:
-    import sys
-
-    from kindling.train.sbatch import render
-    from kindling.util.fileio import atomic_write_text
 
     if args.submit:
         sbatch()  # before anything is written

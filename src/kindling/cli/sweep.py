@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from kindling.cli.args import add_set_argument
+from kindling.sweeps.api import run_sweep
 
 
 def add_commands(sub) -> None:
@@ -64,7 +65,6 @@ def add_commands(sub) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from kindling.sweeps.api import run_sweep
 
     code, folder, _ = run_sweep(
         args.recipe,

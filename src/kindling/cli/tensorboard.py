@@ -5,6 +5,9 @@ Nothing heavy is imported here: `kindling --help` must answer at once.
 
 from __future__ import annotations
 
+import importlib.util
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,7 +26,6 @@ def add_commands(sub) -> None:
 
 def tensorboard_command(runs: list[str], port: int, host: str = "127.0.0.1") -> list[str]:
     """The TensorBoard command line for these runs: each run's tb/ under the run's name."""
-    import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
         raise UserError(
@@ -59,8 +61,6 @@ def tensorboard_command(runs: list[str], port: int, host: str = "127.0.0.1") -> 
 def cmd_tensorboard(args) -> int:
     """TensorBoard as a child process that ends with this one: Ctrl-C, SIGTERM (a service manager, `kill`)
     or SIGHUP (the terminal closed) stop the child too, so its port is never left open."""
-    import signal
-    import subprocess
 
     command = tensorboard_command(args.runs, args.port, args.host)
     print(f"TensorBoard on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
@@ -82,7 +82,6 @@ def cmd_tensorboard(args) -> int:
 
 def _stop(child) -> None:
     """Terminate the child and wait for it; kill it if it has not ended in 10 seconds."""
-    import subprocess
 
     if child.poll() is None:
         child.terminate()

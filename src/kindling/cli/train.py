@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 from kindling.cli.args import _add_config_flags, add_set_argument
+from kindling.cli.launch import launch_torchrun
+from kindling.models.userrefs import given_again
 
 
 def add_commands(sub) -> None:
@@ -35,29 +37,25 @@ def add_commands(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    from kindling.config.load import load_config
+    from kindling.config.load import load_config  # lazy: yaml
 
     flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
     base = None
     if args.resume and not args.recipe:  # resume the run's own saved config, with any flags on top
-        from kindling.bundle.rundir import load_saved_config
+        from kindling.bundle.rundir import load_saved_config  # lazy: yaml
 
         base = load_saved_config(Path(args.resume)).to_dict()
     cfg = load_config(args.recipe, flags, args.sets, base=base)
     if args.resume:  # your loss, metrics and callbacks named again: used as they are now
-        from kindling.models.userrefs import given_again
-
         loss = [flags["train.loss"]] if flags.get("train.loss") else []
         given_again(loss + (flags.get("train.metrics") or []) + (flags.get("train.callbacks") or []))
     if args.print_config:
         print(cfg.to_yaml(), end="")
         return 0
     if cfg.train.devices > 1 and "LOCAL_RANK" not in os.environ:
-        from kindling.cli.launch import launch_torchrun
-
         return launch_torchrun(cfg.train.devices, args.argv)
-    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir
-    from kindling.runner import train
+    from kindling.crossval import cross_validate, instead_of_one_network, is_cv_dir  # lazy: torch
+    from kindling.runner import train  # lazy: yaml
 
     if args.resume and is_cv_dir(args.resume):  # a small table's fold ensemble, chosen by the defaults
         cross_validate(cfg, resume=args.resume)

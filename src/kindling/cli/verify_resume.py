@@ -3,11 +3,16 @@ of an epoch and a resume, and check that the final weights are bit-identical. A 
 
 from __future__ import annotations
 
+import signal
 import tempfile
 from pathlib import Path
 
+from kindling import data
+from kindling.bundle.rundir import load_saved_config
 from kindling.cli.args import add_set_argument
 from kindling.config.load import load_config
+from kindling.runner import train
+from kindling.train import checkpoint
 from kindling.train.events import Callback, Interrupted
 
 
@@ -33,15 +38,11 @@ class InterruptAt(Callback):
 
     def on_step_end(self, trainer) -> None:
         if trainer.progress.step == self.step and trainer.signals.signum is None:
-            import signal
-
             trainer.signals.signum = signal.SIGINT
 
 
 def weights_equal(run_a: Path, run_b: Path) -> tuple[bool, list[str]]:
-    import torch
-
-    from kindling.train import checkpoint
+    import torch  # lazy: torch
 
     a = checkpoint.load(run_a / "checkpoints" / "last.pt")["model"]
     b = checkpoint.load(run_b / "checkpoints" / "last.pt")["model"]
@@ -52,8 +53,6 @@ def weights_equal(run_a: Path, run_b: Path) -> tuple[bool, list[str]]:
 def verify_resume(
     recipe: str | None, sets: list[str], epochs: int = 2, echo=print, stop_at: int | None = None
 ) -> bool:
-    from kindling.bundle.rundir import load_saved_config
-    from kindling.runner import train
 
     flags = {"train.epochs": epochs, "train.deterministic": True}
     quiet = lambda *a, **k: None  # noqa: E731 - the two runs' epoch lines would only repeat
@@ -86,7 +85,6 @@ def verify_resume(
 
 
 def _steps_per_epoch(cfg) -> int:
-    from kindling import data
 
     n = len(data.build(cfg.data, quiet=True).train)
     if cfg.train.overfit_batches:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from kindling.config.checks import validate
 from kindling.config.schema import RunConfig
 from kindling.config.types import from_dict
 from kindling.errors import UserError
@@ -117,7 +118,6 @@ def config_from_yaml(text: str) -> RunConfig:
 
 def checked(cfg: RunConfig, paths: bool = True) -> RunConfig:
     """`cfg` once every value is in range (kindling.config.checks): the one gate every RunConfig passes."""
-    from kindling.config.checks import validate
 
     validate(cfg, paths=paths)
     return cfg

@@ -5,6 +5,7 @@ A spec is either a name (`digits`, `mnist`) or `kind:argument` (`folder:photos`,
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -65,7 +66,6 @@ def build(
     (kindling.config.defaults.photo_side; None keeps every size). `objects`: the Python objects a
     `kindling.fit(data=...)` handed over, for a spec `objects:N` (kindling.data.objects). Each is passed
     to the sources that take it, as an argument."""
-    import inspect
 
     token = _NOTES.set(lambda text: None) if quiet else None
     try:

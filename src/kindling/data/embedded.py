@@ -24,7 +24,7 @@ def digits(cfg) -> DataModule:
     """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes)
 
     8x8 grey images (values 0..16 scaled to uint8 0..255), normalised with train stats."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # lazy: sklearn
 
     bunch = load_digits()
     x = torch.from_numpy(np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)  # N,1,8,8

@@ -34,9 +34,11 @@ from kindling.data.images.replay import Recipe, read_transform
 from kindling.data.labelsets import LabelMatrix, check_matrix, split_indices
 from kindling.data.memory import Split
 from kindling.data.module import DataModule
-from kindling.data.samples import Layout, fetch, label_value, materialise, quantize, stored_dtype
+from kindling.data.pyfile import load_py
+from kindling.data.samples import Layout, fetch, label_value, materialise, quantize, stored_dtype, workers
 from kindling.data.signature import Signature
 from kindling.data.split import train_val_test
+from kindling.data.streamed import pixel_range, split_stats, stream_split
 from kindling.errors import UserError
 
 PARTS = ("train", "val", "test")
@@ -95,7 +97,6 @@ def _named_again(cfg) -> str:
 
 def py_source(cfg, fitted: Signature | None = None, photos: int | None = None) -> DataModule:
     """your own data: py:FILE.py:FUNCTION returning a Dataset, {"train": ..., "val": ...}, (X, y) or a DataFrame"""
-    from kindling.data.pyfile import load_py
 
     return from_objects(cfg, fitted=fitted, photos=photos, **load_py(cfg.name, PARTS))
 
@@ -136,7 +137,7 @@ def from_objects(
             )
     if kind == "frame":
         from kindling.data.tables import labelled  # lazy: loads pandas
-        from kindling.data.tables.source import table_module
+        from kindling.data.tables.source import table_module  # lazy: pandas
 
         if target and not cfg.target:
             cfg.target = target
@@ -320,8 +321,6 @@ def _make_split(part: tuple, y: torch.Tensor, what: str):
     x, _, layout, dataset = part
     if dataset is None:
         return Split(x, y, [f"{what} #{i}" for i in range(len(y))])
-    from kindling.data.samples import workers
-    from kindling.data.streamed import stream_split
 
     return stream_split(dataset, layout, what, y, workers(len(y), parallel_from=0))
 
@@ -351,7 +350,6 @@ def _assemble(
             "no training samples are left after the split; lower data.val_fraction / data.test_fraction"
         )
     layout = stored["train"][2]
-    from kindling.data.streamed import pixel_range, split_stats
 
     mean, std = split_stats(splits["train"], layout.kind)
     extras = {"source": description}

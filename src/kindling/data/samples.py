@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from kindling.data import note
 from kindling.errors import UserError
 
 PARALLEL_FROM = 4096  # fewer samples than this are fetched in the main process: workers cost a start
@@ -202,7 +203,7 @@ def iterate(dataset, what: str):
 def _progress(total: int, what: str):
     if total < LOUD_FROM or not sys.stderr.isatty():
         return None
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: tqdm
 
     return tqdm(total=total, desc=f"reading {what}", unit="sample", file=sys.stderr, leave=False)
 
@@ -216,8 +217,6 @@ def materialise(dataset, what: str, layout: Layout, keep_inputs: bool = True):
     buf, labels = None, []
     bar = _progress(n, what)
     if n >= LOUD_FROM:
-        from kindling.data import note
-
         kept = "once, then held in memory" if keep_inputs else "once to check them and collect the labels"
         note(f"reading the {n:,} samples of the {what} {kept}")
     for i, x, label in iterate(dataset, what):

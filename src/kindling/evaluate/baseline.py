@@ -24,6 +24,7 @@ import numpy as np
 
 from kindling.errors import UserError
 from kindling.task import inputs_for, task_for
+from kindling.task.inputs import make_preprocess
 
 
 class BaselineSkipped(Exception):
@@ -155,7 +156,7 @@ def _features_kind(inputs) -> str:
 
 def _pixels(x) -> np.ndarray:
     """uint8 (N, C, H, W) -> (N, C*h*w) floats in [0, 1], shrunk by area averaging to at most 16x16."""
-    import torch.nn.functional as F
+    import torch.nn.functional as F  # lazy: torch
 
     h, w = x.shape[-2:]
     size = (min(16, h), min(16, w))
@@ -168,11 +169,10 @@ def _probe_arrays(network, sig, arrays: Arrays, deadline: float) -> Arrays | Non
     views one forward makes, e.g. a photo and its mirror image); None when the network has no linear
     layer or its passes over the splits would not end by `deadline` (perf_counter; projected from the
     batches done so far)."""
-    import torch
-    from torch import nn
+    import torch  # lazy: torch
+    from torch import nn  # lazy: torch
 
-    from kindling.models.common import forward
-    from kindling.task.inputs import make_preprocess
+    from kindling.models.common import forward  # lazy: torch
 
     linear = [m for m in network.modules() if isinstance(m, nn.Linear)]
     if not linear:
@@ -201,7 +201,7 @@ def _probe_arrays(network, sig, arrays: Arrays, deadline: float) -> Arrays | Non
 
 def _text_features(parts, sig, max_features: int) -> list:
     """TF-IDF over each sample's own tokens (ids up to its length), 1-2-grams, fitted on train."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer  # lazy: sklearn
 
     docs = [_token_docs(p) for p in parts]
     vectorizer = TfidfVectorizer(
@@ -221,12 +221,15 @@ def _token_docs(split) -> list[list[str]]:
 
 
 def _candidates():
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
+    from sklearn.ensemble import (  # lazy: sklearn
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
+    from sklearn.linear_model import LogisticRegression, Ridge  # lazy: sklearn
+    from sklearn.multiclass import OneVsRestClassifier  # lazy: sklearn
+    from sklearn.pipeline import make_pipeline  # lazy: sklearn
+    from sklearn.preprocessing import StandardScaler  # lazy: sklearn
+    from sklearn.svm import LinearSVC  # lazy: sklearn
 
     def scaled(model):
         return lambda: make_pipeline(StandardScaler(), model())

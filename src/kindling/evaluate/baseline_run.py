@@ -14,7 +14,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kindling.bundle.files import load_bundle
+from kindling.evaluate import saved
 from kindling.evaluate.baseline import BaselineSkipped, compare_line, fit_baseline, headline
+from kindling.task import inputs_for, task_of_bundle
 from kindling.util.fileio import atomic_write_json
 
 NAME = "baseline.json"
@@ -30,7 +33,7 @@ def budget_for(train_seconds: float) -> float:
 
 def check_fits(data, memory_budget_mb: int) -> None:
     """Refuse (BaselineSkipped) what the baseline cannot hold: streamed data, a text matrix too large."""
-    import torch
+    import torch  # lazy: torch
 
     for name in ("train", "val", "test"):
         part = data.split(name)
@@ -69,12 +72,10 @@ def fit_and_save(
 
 def _network(run_dir: Path, data, trust_code: bool):
     """The run's best model on the CPU for the linear probe on its features (images only), else None."""
-    from kindling.task import inputs_for
 
     best = Path(run_dir) / "best"
     if not inputs_for(data.signature).pictures or not (best / "model.safetensors").is_file():
         return None
-    from kindling.bundle.files import load_bundle
 
     try:
         return load_bundle(best, "cpu", trust_code).model.eval()
@@ -99,15 +100,12 @@ def network_evaluation(
 ) -> dict:
     """The best model's evaluation on `split`: the one training's recorder saved (plots/report.json),
     else one pass of the Bundle over the split."""
-    from kindling.evaluate import saved
 
     found = saved.load(run_dir)
     evaluation = (found or {}).get("evaluation")
     if evaluation and evaluation.get("split") == split:
         return evaluation
-    from kindling.bundle.files import load_bundle
-    from kindling.evaluate.evaluation import evaluate_model
-    from kindling.task import task_of_bundle
+    from kindling.evaluate.evaluation import evaluate_model  # lazy: torch
 
     bundle = load_bundle(Path(run_dir) / "best", device, trust_code)
     part = data.split(split)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import torch
+
+from kindling import data as data_mod
 from kindling.bundle.files import Bundle, load_bundle
 from kindling.bundle.rundir import data_config_for
 from kindling.errors import UserError
+from kindling.models.averaged import with_tta
+from kindling.models.common import forward
+from kindling.models.userrefs import bundle_metrics
+from kindling.task import task_for, task_of_bundle
+from kindling.task.inputs import make_preprocess
 from kindling.task.metrics import per_class
+from kindling.task.userfns import SplitMetrics
 from kindling.util.fileio import atomic_write_json, finite
 
 
@@ -23,8 +33,6 @@ def evaluate(
     """Metrics of the run's best model on `split` (test or val) of its data. `tta`: averaged over the
     flips and shifts it trained with (kindling.data.tta), recorded in the result's "tta". `objects`: what
     kindling.fit handed over, when the run's data is theirs (a `Run` holds it)."""
-    from kindling import data as data_mod
-    from kindling.task import task_of_bundle
 
     if split not in ("test", "val", "train"):
         raise UserError(f"--split '{split}' is not one of test, val, train")
@@ -32,8 +40,6 @@ def evaluate(
     data_cfg = data_config_for(bundle, data_spec)
     model, task, record = bundle.model, task_of_bundle(bundle), None
     if tta:  # refused before the data is read when the model has no views (a table, a text)
-        from kindling.models.averaged import with_tta
-
         model, record = with_tta(model, bundle.signature, data_cfg.augment, task)
     # other data than the run's: encode it with the model's own fitted vocabulary / encoders
     fitted = bundle.signature if data_spec else None
@@ -73,9 +79,6 @@ def write_metrics(run_dir: str | Path, split: str, metrics: dict, tta: bool = Fa
 def own_metrics(bundle: Bundle, trust_code: bool = False, note=None) -> dict:
     """{key: fn}: the metrics of your own the Bundle trained with, imported as its model's code is
     (kindling.models.userrefs); one of a notebook that is gone is left out with a note on stderr."""
-    import sys
-
-    from kindling.models.userrefs import bundle_metrics
 
     note = note or (lambda text: print(f"kindling: note: {text}", file=sys.stderr))
     try:
@@ -90,10 +93,6 @@ def evaluate_model(
     """`model` (eval mode, no grad) over one split -> evaluate's metrics. `each_batch(out, y)` sees every
     batch's raw outputs, so a caller that also needs per-sample results (the report's plots) gets them
     from the same pass and the same numbers. `metrics`: your own ({key: fn}, on the whole split)."""
-    import torch
-
-    from kindling.models.common import forward
-    from kindling.task.inputs import make_preprocess
 
     preprocess = make_preprocess(sig, device)
     evaluation = Evaluation(model, sig, device, task, metrics)
@@ -118,8 +117,6 @@ class Evaluation:
         decision threshold; evaluate's loss is the task's own, never label-smoothed, weighted nor your
         own loss, whatever training used (the numbers of runs trained differently compare).
         `metrics`: yours, {key: fn}."""
-        from kindling.task import task_for
-        from kindling.task.userfns import SplitMetrics
 
         self.sig = sig
         convention = task.convention if task is not None else None
@@ -146,8 +143,6 @@ class Evaluation:
     def result(self, split: str) -> dict:
         result = self.metrics.compute()
         if self.kept:  # the whole split's figures replace the running sums' (multi-label: scikit-learn's)
-            import torch  # lazy: loads torch
-
             whole = self.task.split_metrics(*(torch.cat(part) for part in zip(*self.kept)))
             result = {"loss": result["loss"], "n": result["n"], **whole}
         result = {("accuracy" if k == "acc" else k): v for k, v in result.items()}
@@ -161,9 +156,8 @@ class Evaluation:
 
     def _imbalance(self) -> dict:
         """balanced accuracy, ROC-AUC and PR-AUC (two classes), and the threshold that decided."""
-        import torch
 
-        from kindling.task.threshold import imbalance_metrics
+        from kindling.task.threshold import imbalance_metrics  # lazy: numpy
 
         if not self.decided:
             return {}

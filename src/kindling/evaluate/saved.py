@@ -15,7 +15,10 @@ The baseline step reads the evaluation from it; kindling.report.saved adds the p
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from kindling.util.fileio import atomic_write_json
 
 VERSION = 2
 NAME = "report.json"
@@ -38,7 +41,6 @@ def save(
     notes: list[str],
     monitor_mode: str,
 ) -> Path:
-    from kindling.util.fileio import atomic_write_json
 
     run_dir = Path(run_dir)
     record = {
@@ -55,7 +57,6 @@ def save(
 def load(run_dir: Path) -> dict | None:
     """The saved record, or None when it is missing, from another version, or older than metrics.jsonl /
     best/. (kindling.report.saved.load adds its plots, read back.)"""
-    import json
 
     run_dir = Path(run_dir)
     path = run_dir / "plots" / NAME

@@ -7,7 +7,9 @@ so the hand-computed `32 * 5 * 5` of seed 000's LeNet can be read off instead of
 
 from __future__ import annotations
 
+from kindling.data.signature import Signature
 from kindling.errors import UserError
+from kindling.models.registry import build
 
 FORMULA = "out = floor((n + 2p - d(k-1) - 1) / s) + 1"
 
@@ -31,7 +33,7 @@ def _pair(v) -> tuple[int, int]:
 
 def size_formula(module, in_hw: tuple[int, int]) -> str:
     """The filled-in output-size formula for a Conv2d / MaxPool2d / AvgPool2d, else ''."""
-    from torch import nn
+    from torch import nn  # lazy: torch
 
     if not isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
         return ""
@@ -47,10 +49,7 @@ def size_formula(module, in_hw: tuple[int, int]) -> str:
 
 def inspect_model(name: str, input_shape: str, classes: int) -> str:
     """A table of the layers that run on one input of `input_shape`, with shapes and parameter counts."""
-    import torch
-
-    from kindling.data.signature import Signature
-    from kindling.models.registry import build
+    import torch  # lazy: torch
 
     shape = parse_shape(input_shape)
     if classes < 1:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -145,9 +146,8 @@ def _from_file(file: Path, record: dict, sig, any_member: bool):
 
 
 def _defined_in(obj, module) -> bool:
-    import inspect
 
-    import torch.nn as nn
+    import torch.nn as nn  # lazy: torch
 
     if inspect.isclass(obj):
         return issubclass(obj, nn.Module)

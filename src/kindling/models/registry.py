@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from kindling import plugins
 from kindling.errors import UserError, did_you_mean, unknown
+from kindling.models.usercode import constructor
 
 
 def names() -> list[str]:
@@ -26,7 +27,6 @@ def names() -> list[str]:
 def user_reference(spec: str) -> Callable:
     """The constructor for a model in the user's own code, `file.py:Name` or `package.module:Name`: the
     single place such a spec resolves (kindling.models.usercode imports it and records where it came from)."""
-    from kindling.models.usercode import constructor
 
     return constructor(spec)
 
@@ -38,7 +38,7 @@ def get(spec: str) -> Callable:
     plugin = plugins.found(plugins.MODELS).get(spec)
     if plugin is not None:
         return plugins.load(plugin)
-    from kindling.models.vision import lookup
+    from kindling.models.vision import lookup  # lazy: torch
 
     ctor = lookup(spec)  # every torchvision classification model by name
     if ctor is not None:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kindling.errors import UserError, did_you_mean
-from kindling.task import inputs_for
+from kindling.task import inputs_for, task_for
+from kindling.task.probe import check_user_model
 from kindling.util.userfile import import_file
 
 
@@ -125,7 +126,7 @@ def load(ref: Reference) -> Loaded:
 def member_of(module, ref: Reference):
     if hasattr(module, ref.name):
         return getattr(module, ref.name)
-    import torch.nn as nn
+    import torch.nn as nn  # lazy: torch
 
     defined = [
         k
@@ -171,7 +172,7 @@ SIGNATURE_FACTS = {  # constructor parameter -> its value for this data (None: n
 
 def construct(obj, sig, options: dict, label: str):
     """A class or factory called with `options` plus the data's facts; an instance is returned as is."""
-    import torch.nn as nn
+    import torch.nn as nn  # lazy: torch
 
     if isinstance(obj, nn.Module):
         if options:
@@ -241,7 +242,7 @@ def reference_for(obj) -> str:
     .py file, so the run records its code as `--model file.py:Name` does. An instance stands for its
     class and is trained as it is (its weights are the start), once its layers are shown to be what
     the class builds for the data, so that evaluate, predict, serve and export can rebuild it."""
-    import torch.nn as nn
+    import torch.nn as nn  # lazy: torch
 
     target = type(obj) if isinstance(obj, nn.Module) else obj
     name = getattr(target, "__qualname__", "")
@@ -315,9 +316,7 @@ def ready(obj, sig, options: dict | None, ref: Reference):
 def _check_outputs(model, sig, ref: Reference) -> None:
     """The data's Task refuses outputs it cannot train on, before training starts, and marks a model
     that returns log-probabilities (`kindling.task.probe`)."""
-    from kindling.models.common import forward
-    from kindling.task import task_for
-    from kindling.task.probe import check_user_model
+    from kindling.models.common import forward  # lazy: torch
 
     check_user_model(task_for(sig), model, f"'{ref.text}'", forward)
 

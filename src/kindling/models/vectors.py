@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy
 
 from kindling.data.text.vocabfile import rows_of
 from kindling.errors import UserError
@@ -115,7 +116,6 @@ def _refuse_not_a_zip(path: Path) -> None:
 
 def _stored_header(npz) -> tuple[tuple, np.dtype]:
     """The shape and dtype in the 'embeddings' member's .npy header (its data is not read)."""
-    from numpy.lib import format as npy
 
     with npz.zip.open("embeddings.npy") as f:
         version = npy.read_magic(f)

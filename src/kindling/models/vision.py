@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from kindling.errors import UserError
+from kindling.models.common import channels_of
 
 # constructor arguments some families need to train as a plain classifier (one output tensor)
 EXTRA_ARGS = {
@@ -73,7 +74,7 @@ def adapt_stem(model: nn.Module, channels: int) -> None:
 
 def available() -> set[str]:
     try:
-        import torchvision.models as tvm
+        import torchvision.models as tvm  # lazy: torchvision
     except ImportError:
         return set()
     return set(tvm.list_models(module=tvm))
@@ -85,9 +86,7 @@ def lookup(name: str) -> Callable | None:
         return None
 
     def build(sig, dropout: float | None = None) -> nn.Module:
-        import torchvision.models as tvm
-
-        from kindling.models.common import channels_of
+        import torchvision.models as tvm  # lazy: torchvision
 
         channels = channels_of(sig)
         model = tvm.get_model(name, weights=None, **EXTRA_ARGS.get(name, {}))

@@ -10,7 +10,9 @@ stem takes the RGB weights summed. A file matching too little of the model is re
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -28,13 +30,12 @@ def read_state(path: str | Path) -> dict[str, torch.Tensor]:
             f"--pretrained {path} does not exist; pass a .pth/.pt/.safetensors weights file or 'imagenet'"
         )
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from safetensors.torch import load_file  # lazy: safetensors
 
         try:
             return load_file(str(path))
         except Exception as exc:  # safetensors raises its own types for damaged headers
             raise UserError(f"--pretrained {path} is not a readable safetensors file ({exc})") from exc
-    import zipfile
 
     if not zipfile.is_zipfile(path):  # torch.save has written zip archives since PyTorch 1.6
         raise UserError(
@@ -73,7 +74,7 @@ def is_online(source: str) -> bool:
 
 def torchvision_weights(model_name: str, which: str):
     """The torchvision weights enum member `which` ('imagenet': the default) names for `model_name`."""
-    import torchvision.models as tvm
+    import torchvision.models as tvm  # lazy: torchvision
 
     try:
         enum = tvm.get_model_weights(model_name)
@@ -92,7 +93,6 @@ def torchvision_weights(model_name: str, which: str):
 
 def hub_file(weights) -> Path:
     """Where torch's hub cache keeps `weights` once downloaded ($TORCH_HOME/hub/checkpoints/...)."""
-    from urllib.parse import urlparse
 
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
 

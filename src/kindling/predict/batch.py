@@ -15,6 +15,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from kindling.data.tables import encode_records, is_tabular, prediction_frame, read_table
 from kindling.errors import UserError
 from kindling.predict.predictor import Predictor
 from kindling.util.fileio import (
@@ -121,21 +124,16 @@ def run_job(job: Job, predictor: Predictor) -> tuple[list[dict], object]:
 
 
 def _predict_tables(job: Job, predictor: Predictor) -> tuple[list[dict], object]:
-    import numpy as np
-    import pandas as pd
+    import pandas as pd  # lazy: pandas
 
     paths = expand_paths(job.inputs, TABLE_SUFFIXES)
-    from kindling.data.tables import is_tabular
 
     if is_tabular(predictor.sig):  # the tables source's rows: its own reader, encoders and output frame
-        from kindling.data.tables import encode_records, prediction_frame, read_table
-
         frame = pd.concat([read_table(p) for p in paths], ignore_index=True)
         encoded = encode_records(predictor.sig, frame)
         encoded = encoded.numpy() if hasattr(encoded, "numpy") else np.asarray(encoded)
         results = _batched(predictor, list(encoded.astype(np.float32, copy=False)), job)
         return results, prediction_frame(predictor.sig, frame, results)
-    from kindling.data.tables import read_table
 
     frame = pd.concat([read_table(p) for p in paths], ignore_index=True)
     columns = predictor.columns()

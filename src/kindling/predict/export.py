@@ -17,7 +17,13 @@ import time
 import warnings
 from pathlib import Path
 
+from kindling import data as data_mod
+from kindling.bundle.files import load_bundle
 from kindling.errors import UserError
+from kindling.task import inputs_for, task_of_bundle
+from kindling.task.inputs import make_preprocess
+from kindling.task.multilabel import onnx_with_thresholds
+from kindling.util.fileio import atomic_write_bytes, atomic_write_json
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 TOLERANCE = 1e-4
@@ -47,11 +53,7 @@ def export_run(
 
     Both sides are timed on the same `threads` (1 by default: on small shared machines one thread is
     the fast and stable choice for models of this size, and it is what `kindling serve` usually picks)."""
-    import torch
-
-    from kindling.bundle.files import load_bundle
-    from kindling.task.inputs import make_preprocess
-    from kindling.util.fileio import atomic_write_bytes, atomic_write_json
+    import torch  # lazy: torch
 
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt} is not one of {', '.join(FORMATS)}")
@@ -76,8 +78,7 @@ def export_run(
     else:
         data = export_onnx(model, args, opset) if fmt == "onnx" else _export_torchscript(model, args)
     if fmt == "onnx":  # a two-class threshold travels inside the file too (and in the JSON beside it)
-        from kindling.task.multilabel import onnx_with_thresholds
-        from kindling.task.threshold import onnx_with_decision
+        from kindling.task.threshold import onnx_with_decision  # lazy: numpy
 
         data = onnx_with_decision(data, bundle.meta.get("decision"))
         data = onnx_with_thresholds(data, bundle.meta)  # a multi-label model's, likewise
@@ -112,7 +113,7 @@ def export_run(
 def carried_graph(bundle, fmt: str) -> bytes | None:
     """The ONNX graph a Bundle carries in place of code no process but the training one has (a model
     defined in a notebook or a script: kindling.bundle.graph); None for a model built from its code."""
-    from kindling.bundle.graph import GraphModel
+    from kindling.bundle.graph import GraphModel  # lazy: torch
 
     if not isinstance(bundle.model, GraphModel):
         return None
@@ -135,10 +136,9 @@ def real_inputs(bundle, n: int, objects: dict | None = None):
 
     When the run's data cannot be rebuilt here (files moved), random inputs of the right shape and
     kind stand in, and the report says so."""
-    import torch
+    import torch  # lazy: torch
 
-    from kindling import data as data_mod
-    from kindling.bundle.rundir import data_config_for
+    from kindling.bundle.rundir import data_config_for  # lazy: yaml
 
     try:
         dm = data_mod.build(data_config_for(bundle), quiet=True, objects=objects)
@@ -152,7 +152,6 @@ def real_inputs(bundle, n: int, objects: dict | None = None):
         return x, lengths, f"the run's {name} split ({len(x)} samples)"
     except Exception as exc:  # any failure to rebuild the data falls back to random inputs, reported
         why = str(exc).splitlines()[0][:120] if str(exc) else exc.__class__.__name__
-    from kindling.task import inputs_for
 
     inputs = inputs_for(bundle.signature)
     x, lengths = inputs.random_batch(n, torch.Generator().manual_seed(0))
@@ -166,7 +165,7 @@ def export_onnx(model, args: tuple, opset: int) -> bytes:
 def trace_onnx(model, args: tuple, opset: int) -> tuple[bytes, list[str]]:
     """ONNX bytes, and the tracer's warnings that a Python value taken from a tensor was frozen into the
     trace (an `if` on the data: the graph may be wrong for other inputs)."""
-    import torch
+    import torch  # lazy: torch
 
     names = ["input", "lengths"][: len(args)]
     axes = {name: {0: "batch"} for name in [*names, "output"]}
@@ -197,7 +196,7 @@ def trace_onnx(model, args: tuple, opset: int) -> tuple[bytes, list[str]]:
 
 
 def _export_torchscript(model, args: tuple) -> bytes:
-    import torch
+    import torch  # lazy: torch
 
     buf = io.BytesIO()
     try:
@@ -216,8 +215,8 @@ def _export_torchscript(model, args: tuple) -> bytes:
 
 
 def onnx_runner(data: bytes):
-    import onnxruntime as ort
-    import torch
+    import onnxruntime as ort  # lazy: onnxruntime
+    import torch  # lazy: torch
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()  # the same threads PyTorch gets: a fair timing
@@ -228,7 +227,7 @@ def onnx_runner(data: bytes):
 
 
 def _torchscript_runner(data: bytes):
-    import torch
+    import torch  # lazy: torch
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -244,7 +243,7 @@ def _torchscript_runner(data: bytes):
 def _latencies(eager, exported, args: tuple) -> dict:
     """Median milliseconds for one sample and for the whole batch, eager PyTorch (None: not timed) vs
     the export."""
-    import torch
+    import torch  # lazy: torch
 
     one = tuple(a[:1] for a in args)
     result = {}
@@ -266,7 +265,6 @@ def _latencies(eager, exported, args: tuple) -> dict:
 
 def describe(bundle, fmt: str, file_name: str, with_lengths: bool, check: dict) -> dict:
     """The preprocessing description written beside the model: enough to use it without kindling."""
-    from kindling.task import task_of_bundle
 
     sig, task = bundle.signature, task_of_bundle(bundle)
     inputs = [

@@ -10,6 +10,8 @@ server's micro-batcher and the batched `kindling predict` both call.
 
 from __future__ import annotations
 
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ import numpy as np
 from kindling.bundle.files import Bundle, load_bundle
 from kindling.data.images.load import DEFAULT_MAX_PIXELS
 from kindling.errors import UserError, summarise
+from kindling.task import task_of_bundle
 from kindling.task.held import read_held
 
 
@@ -24,14 +27,13 @@ class Predictor:
     def __init__(self, bundle: Bundle, device: str = "cpu", tta: bool = False):
         """`tta`: predictions averaged over the flips and shifts the model trained with
         (kindling.data.tta); `self.tta` records which views, for the output."""
-        from kindling.task import task_of_bundle
 
         self.bundle, self.sig, self.device = bundle, bundle.signature, device
         self.task = task_of_bundle(bundle)  # what the outputs mean, and the input kind's hooks
         self.preprocess = self.task.inputs.preprocess(device)
         self.model, self.tta = bundle.model, None
         if tta:
-            from kindling.models.averaged import with_tta
+            from kindling.models.averaged import with_tta  # lazy: torch
 
             augment = (bundle.meta.get("data") or {}).get("augment") or "none"
             self.model, self.tta = with_tta(bundle.model, self.sig, augment, self.task)
@@ -117,9 +119,9 @@ class Predictor:
 
     def predict_batch(self, raw, top_k: int = 3, lengths=None) -> list[dict]:
         """raw: (N, *input_shape) -> one dict per sample: label, label_name, probability, top_k (or value)."""
-        import torch
+        import torch  # lazy: torch
 
-        from kindling.models.common import forward
+        from kindling.models.common import forward  # lazy: torch
 
         x = raw if isinstance(raw, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(raw))
         if lengths is not None and not isinstance(lengths, torch.Tensor):
@@ -136,7 +138,6 @@ class Predictor:
         self, paths: list[str | Path], top_k: int = 3, batch_size: int = 256, progress: bool = False
     ) -> list[dict]:
         """Files -> results, `batch_size` at a time; images decode on a few threads while the model waits."""
-        from concurrent.futures import ThreadPoolExecutor
 
         bar = _progress(len(paths), progress)
         results = []
@@ -195,10 +196,9 @@ class Predictor:
 
 def _progress(total: int, enabled: bool):
     """A tqdm bar on stderr when asked for and stderr is a terminal (never in pipes or logs)."""
-    import sys
 
     if not enabled or not sys.stderr.isatty():
         return None
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: tqdm
 
     return tqdm(total=total, desc="predict", unit="input", file=sys.stderr, dynamic_ncols=True, leave=False)

@@ -20,11 +20,15 @@ kept only within `kindling.predict.export.TOLERANCE`. When no graph can be made,
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import warnings
 from pathlib import Path
 
+from kindling.bundle.files import add_graph, read_bundle, read_meta
 from kindling.errors import UserError, one_line
+from kindling.predict.export import TOLERANCE, onnx_runner, trace_onnx
+from kindling.task.inputs import make_preprocess
 
 CHECK_SAMPLES = 64
 
@@ -36,8 +40,7 @@ class NoGraph(Exception):
 def after_training(run_dir: Path, data, echo=print) -> None:
     """Add the graph to `run_dir`'s Bundle when its model's class lives in this session; one line says
     what happened (a graph made, or why not and what to do)."""
-    from kindling.bundle.files import read_meta
-    from kindling.bundle.graph import remember_made
+    from kindling.bundle.graph import remember_made  # lazy: torch
 
     folder = Path(run_dir) / "best"
     if not (folder / "model.safetensors").is_file():
@@ -51,8 +54,8 @@ def after_training(run_dir: Path, data, echo=print) -> None:
         return
     name = record["name"]
     try:
-        import onnx  # noqa: F401 - both are needed: the exporter writes with onnx, the check runs it
-        import onnxruntime  # noqa: F401
+        import onnx  # noqa: F401 - both are needed: the exporter writes with onnx, the check runs it; lazy: onnx
+        import onnxruntime  # noqa: F401 - lazy: onnxruntime
     except ImportError:
         echo(
             f"note: model {name} is defined in this session, so its Bundle loads only here; "
@@ -75,10 +78,8 @@ def after_training(run_dir: Path, data, echo=print) -> None:
 
 
 def _publish(folder: Path, graph: bytes, check: dict, name: str, echo) -> None:
-    import hashlib
 
-    from kindling.bundle.files import add_graph
-    from kindling.bundle.graph import GRAPH_FILE, remember_made
+    from kindling.bundle.graph import GRAPH_FILE, remember_made  # lazy: torch
 
     add_graph(folder, graph, {"format": "onnx", "check": check})
     remember_made(hashlib.sha256(graph).hexdigest())
@@ -91,10 +92,7 @@ def _publish(folder: Path, graph: bytes, check: dict, name: str, echo) -> None:
 
 def make(folder: Path, data) -> tuple[bytes, dict]:
     """The graph of the Bundle's model with its best weights, and its check against PyTorch."""
-    import torch
-
-    from kindling.bundle.files import read_bundle
-    from kindling.predict.export import TOLERANCE, onnx_runner
+    import torch  # lazy: torch
 
     bundle = read_bundle(folder)  # in this session: the real class, with the weights of the best epoch
     inputs, source = check_inputs(bundle.signature, data)
@@ -117,9 +115,7 @@ def make(folder: Path, data) -> tuple[bytes, dict]:
 def check_inputs(sig, data) -> tuple[list[tuple], str]:
     """Preprocessed model arguments from the run's data: a batch of the first split that has one, its
     first sample alone, and a batch of another split (or the same batch reversed)."""
-    import torch
-
-    from kindling.task.inputs import make_preprocess
+    import torch  # lazy: torch
 
     preprocess = make_preprocess(sig)
     parts = [(name, data.split(name)) for name in ("val", "test", "train")]
@@ -141,7 +137,6 @@ def check_inputs(sig, data) -> tuple[list[tuple], str]:
 
 def _export(model, args: tuple) -> bytes:
     """ONNX bytes: the tracer when it saw no Python decision on a tensor, else torch.export's exporter."""
-    from kindling.predict.export import trace_onnx
 
     try:
         graph, frozen = trace_onnx(model, args, 17)
@@ -153,7 +148,7 @@ def _export(model, args: tuple) -> bytes:
 
 
 def _export_dynamo(model, args: tuple) -> bytes:
-    import torch
+    import torch  # lazy: torch
 
     batch = torch.export.Dim("batch")
     names = ["input", "lengths"][: len(args)]

@@ -11,7 +11,7 @@ from kindling.report.plots import TRAIN_COLOR, VAL_COLOR, Plot, _metric_keys, ne
 
 def compare_curves(runs: dict[str, list[dict]]) -> Plot:
     """Several runs' val (or train) loss and metric overlaid, one colour per run."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # lazy: matplotlib
 
     fig = new_figure(10, 3.8)
     ax_loss, ax_metric = fig.subplots(1, 2)

@@ -15,8 +15,13 @@ import hashlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from kindling import data as data_mod
 from kindling.data.images.load import IMAGE_SUFFIXES
+from kindling.data.labelsets import label_counts
+from kindling.data.tables import read_table
 from kindling.errors import UserError
+from kindling.task import task_for
+from kindling.task.imbalance import RARE, remedies
 
 SPLIT_DIRS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 IMBALANCE_WARN = 3.0  # largest / smallest class count above this is worth a warning
@@ -27,7 +32,6 @@ IMBALANCE_WARN = 3.0  # largest / smallest class count above this is worth a war
 
 def diagnose(data_cfg) -> dict:
     """Every check that applies to `data_cfg` -> one JSON-able dict (with `warnings`, plain sentences)."""
-    from kindling import data as data_mod
 
     result: dict = {"data": data_cfg.name, "warnings": []}
     try:
@@ -63,9 +67,7 @@ def diagnose(data_cfg) -> dict:
 
 def inspect_module(dm) -> dict:
     """Checks on what the model will see: split sizes, class counts, input shape, duplicate samples."""
-    import torch
-
-    from kindling.task import task_for
+    import torch  # lazy: torch
 
     sig = dm.signature
     task = task_for(sig)
@@ -92,16 +94,12 @@ def inspect_module(dm) -> dict:
                 empty = [n for n, c in counts["train"].items() if c == 0]
                 warnings.append(f"classes with no training samples: {', '.join(empty[:10])}")
             elif largest / smallest > IMBALANCE_WARN:
-                from kindling.task.imbalance import RARE, remedies
-
                 rare = f"; {remedies(len(names))}" if largest > RARE * smallest else ""
                 warnings.append(
                     f"classes are imbalanced: the largest has {largest / smallest:.1f}x the samples of the "
                     f"smallest; watch balanced accuracy and macro-F1 (kindling evaluate), not only accuracy{rare}"
                 )
     elif len(splits.get("train", [])) and splits["train"].y.ndim == 2:  # multi-label: samples per label
-        from kindling.data.labelsets import label_counts  # lazy: loads numpy
-
         counts = {name: label_counts(part.y.numpy(), list(sig.class_names)) for name, part in splits.items()}
         out["class_counts"] = counts
         empty = [n for n, c in counts["train"].items() if c == 0]
@@ -170,7 +168,7 @@ def _source_path(spec: str) -> Path | None:
 
 def scan_image_folder(root: Path, dm=None) -> dict:
     """Open every image file under `root`: sizes, modes, unreadable files, identical files (by content)."""
-    from PIL import Image
+    from PIL import Image  # lazy: PIL
 
     sizes: Counter = Counter()
     modes: Counter = Counter()
@@ -232,7 +230,6 @@ def _file_splits(root: Path, files: list[Path], dm) -> dict[str, str]:
 def inspect_table(path: Path, data_cfg) -> dict:
     """Columns, their types and missing values, straight from the file (read by training's own reader, so
     a hostile file costs no more here than there)."""
-    from kindling.data.tables import read_table
 
     encoding = (
         data_cfg.encoding if data_cfg.encoding.lower().replace("_", "-") not in ("utf-8", "utf8") else "auto"

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from kindling.task import task_for
+from kindling.util.fileio import atomic_write_bytes, atomic_write_json
+
 GRID_SAMPLES = 16
 TOP_LOSSES = 9
 VERSION = 1
@@ -73,7 +76,7 @@ class Collected:
         self.parts.append((y, *self.task.per_sample(out, y)))
 
     def evidence(self) -> Evidence:
-        import torch
+        import torch  # lazy: torch
 
         if not self.parts:  # an empty split: nothing to draw
             empty = np.zeros(0, dtype=np.int64)
@@ -97,8 +100,7 @@ def collect_and_evaluate(
     gives (the same function computes them), so the model runs once for both. `task`: the Bundle's
     (`kindling.task.task_of_bundle`), else the data's with the model's output convention. `metrics`:
     your own, {key: fn}."""
-    from kindling.evaluate.evaluation import evaluate_model
-    from kindling.task import task_for
+    from kindling.evaluate.evaluation import evaluate_model  # lazy: torch
 
     task = task or task_for(sig, model)
     collected = Collected(task, split, split_name)
@@ -124,7 +126,6 @@ META = ("split", "task", "input_kind", "class_names", "names")
 
 def save(folder: Path, ev: Evidence) -> None:
     """plots/evidence.npz and plots/evidence.json, each written atomically (the JSON last)."""
-    from kindling.util.fileio import atomic_write_bytes, atomic_write_json
 
     arrays = {k: getattr(ev, k) for k in ARRAYS if getattr(ev, k) is not None}
     meta = {"version": VERSION, **{k: getattr(ev, k) for k in META}}

@@ -10,13 +10,22 @@ and the page says what is missing instead of failing.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kindling import data as data_mod
+from kindling.bundle.files import load_bundle
 from kindling.errors import UserError, near_folder
+from kindling.evaluate import saved as evaluate_saved
 from kindling.report import page as H
+from kindling.report import saved
 from kindling.report.columns import column_rows
+from kindling.report.folds import is_cv_dir, write_page
+from kindling.task import MONITOR_MODES, task_of_bundle
+from kindling.util.codetrust import check_saved_data
+from kindling.util.fileio import atomic_write_text, read_json
 
 
 @dataclass
@@ -53,10 +62,8 @@ def gather(run: str | Path, refresh: bool = False, objects: dict | None = None) 
     """Read the run: config, env, history, then the evaluation, data summary and plots. Those come from
     plots/report.json and the PNGs when training left them and the run has not changed since (no torch,
     no model run); otherwise (or with `refresh`) the best model is evaluated and the plots redrawn."""
-    from kindling.bundle.rundir import load_saved_config
-    from kindling.report import saved
-    from kindling.report.evidence import read_history
-    from kindling.util.fileio import read_json
+    from kindling.bundle.rundir import load_saved_config  # lazy: yaml
+    from kindling.report.evidence import read_history  # lazy: numpy
 
     run_dir = resolve_run_dir(run)
     view = RunView(run_dir, load_saved_config(run_dir), objects=objects)
@@ -72,14 +79,14 @@ def gather(run: str | Path, refresh: bool = False, objects: dict | None = None) 
         view.notes, view.monitor_mode = list(found["notes"]), found["monitor_mode"]
         view.plots = found["plots"]
         if view.plots is None:  # the pictures are gone but their evidence is current: drawn again
-            from kindling.report.render import render_run
+            from kindling.report.render import render_run  # lazy: numpy
 
             view.plots, _ = render_run(run_dir)
     else:
         _evaluate_and_draw(view)
     _logger_note(view)
     if view.evaluation is not None:
-        from kindling.evaluate.baseline_run import load as load_baseline
+        from kindling.evaluate.baseline_run import load as load_baseline  # lazy: numpy
 
         view.baseline = load_baseline(run_dir, view.evaluation.get("split"))
     return view
@@ -89,9 +96,7 @@ def _evaluate_and_draw(view: RunView) -> None:
     """The slow path: the Bundle and the data rebuilt, the model run once, its evidence written and every
     plot drawn from the folder (as at the end of training); the results saved (plots/report.json) so that
     the next report of this run reads them."""
-    from kindling.evaluate import saved as evaluate_saved
-    from kindling.report.render import write_and_render
-    from kindling.task import MONITOR_MODES
+    from kindling.report.render import write_and_render  # lazy: numpy
 
     view.monitor_mode = MONITOR_MODES.get(view.cfg.train.monitor, "max")
     view.plots, notes = write_and_render(view.run_dir, _load_model_and_data(view))
@@ -107,14 +112,9 @@ def _evaluate_and_draw(view: RunView) -> None:
 
 def _load_model_and_data(view: RunView):
     """Bundle, data, data doctor and the evaluation; returns the evidence for the plots."""
-    from kindling import data as data_mod
-    from kindling.bundle.files import load_bundle
-    from kindling.evaluate.evaluation import own_metrics
-    from kindling.report import saved
-    from kindling.report.evidence import collect_and_evaluate, plot_split
-    from kindling.report.tables import has_table_rows, table_rows
-    from kindling.task import task_of_bundle
-    from kindling.util.codetrust import check_saved_data
+    from kindling.evaluate.evaluation import own_metrics  # lazy: torch
+    from kindling.report.evidence import collect_and_evaluate, plot_split  # lazy: numpy
+    from kindling.report.tables import has_table_rows, table_rows  # lazy: numpy
 
     try:
         view.bundle = load_bundle(view.run_dir)
@@ -152,7 +152,6 @@ def _load_model_and_data(view: RunView):
 def _logger_note(view: RunView) -> None:
     if (view.run_dir / "tb").is_dir():
         return
-    import importlib.util
 
     chosen = view.cfg.train.logger
     chosen = ",".join(chosen) if isinstance(chosen, list) else chosen  # train.logger: [csv, mlflow]
@@ -171,8 +170,6 @@ def best_record(history: list[dict], monitor: str, mode: str | None = None) -> d
     """The epoch record with the best monitored value (val_*, or train_* in a run without validation).
     `mode` ("min" / "max") as the trainer used it; without it, looked up in kindling.task.metrics (imports torch)."""
     if mode is None:
-        from kindling.task import MONITOR_MODES
-
         mode = MONITOR_MODES.get(monitor, "max")
     key = _monitor_key(history, monitor)
     scored = [r for r in history if isinstance(r.get(key), (int, float))]
@@ -275,7 +272,7 @@ def _baseline_line(evaluation: dict | None, baseline: dict | None) -> str | None
     """The compare line (with its advice when the baseline wins), as the run printed it."""
     if evaluation is None or baseline is None:
         return None
-    from kindling.evaluate.baseline import compare_line
+    from kindling.evaluate.baseline import compare_line  # lazy: numpy
 
     return compare_line(evaluation, baseline)
 
@@ -285,8 +282,6 @@ def write_report(
 ) -> Path:
     """RUN/report.html (or `output`). `refresh`: evaluate and redraw even when the saved results are
     current. `objects`: what kindling.fit handed over, when the run's data is theirs (a `Run` holds it)."""
-    from kindling.report.folds import is_cv_dir, write_page
-    from kindling.util.fileio import atomic_write_text
 
     if is_cv_dir(run):  # a cross-validation (kindling cv): the page comparing its folds
         return write_page(run, output)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from kindling.errors import UserError, unknown
+from kindling.util.fileio import atomic_write_text
 
 LOGGERS = ["auto", "tensorboard", "csv", "mlflow", "none"]
 MLFLOW_PIP = "pip install 'kindling[mlflow]'"
@@ -106,7 +107,6 @@ class CsvLogger(Logger):
     def on_epoch_end(self, trainer, record: dict) -> None:
         if not self.active:
             return
-        from kindling.util.fileio import atomic_write_text
 
         lines = ["step,loss,lr,samples_per_s"] + [
             f"{s},{loss:.6g},{lr:.6g},{sps:.1f}" for s, loss, lr, sps in self.steps
@@ -127,9 +127,9 @@ class TensorBoardLogger(Logger):
         super().on_fit_start(trainer)
         if not self.active:
             return
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # lazy: torch
 
-        from kindling.report import tensorboard as tb
+        from kindling.report import tensorboard as tb  # lazy: torch
 
         step = trainer.progress.step
         self.writer = SummaryWriter(
@@ -170,9 +170,9 @@ class TensorBoardLogger(Logger):
     def on_fit_end(self, trainer) -> None:
         if not self.active:
             return
-        from torch.utils.tensorboard.summary import hparams
+        from torch.utils.tensorboard.summary import hparams  # lazy: torch
 
-        from kindling.report import tensorboard as tb
+        from kindling.report import tensorboard as tb  # lazy: torch
 
         hp, metrics = tb.hparams_record(trainer.cfg, trainer.history, trainer.progress)
         step = trainer.progress.step

@@ -30,7 +30,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kindling.report.html import write_report
 from kindling.report.loggers import Logger, resolve_logger
+from kindling.util.envinfo import VERSION as __version__
+from kindling.util.fileio import atomic_write_json, read_json
 
 PARENT_ENV = "KINDLING_MLFLOW_PARENT"  # the parent run's id, for runs started inside `parent_run`
 RECORD = "mlflow.json"  # in the run folder: where its MLflow run lives
@@ -95,7 +98,7 @@ class Tracker:
         if not self.alive:
             return None
         try:
-            import mlflow  # noqa: F401 - its import sets its loggers' levels: before _brief lowers them
+            import mlflow  # noqa: F401 - its import sets its loggers' levels: before _brief lowers them; lazy: mlflow
 
             with _brief():
                 return fn(*args, **kwargs)
@@ -118,7 +121,7 @@ class Tracker:
 
     def start(self, record: dict | None, artifacts: str | None, name: str, tags: dict) -> str:
         """Continue the run `record` names when it is in this store, else create one; return its id."""
-        from mlflow.tracking import MlflowClient
+        from mlflow.tracking import MlflowClient  # lazy: mlflow
 
         self.client = MlflowClient(tracking_uri=self.uri)
         if record and record.get("tracking_uri") == self.uri and record.get("run_id"):
@@ -134,7 +137,7 @@ class Tracker:
     def log_params(self, params: dict[str, str]) -> None:
         """Params not logged yet (MLflow's params never change); a resumable key changed on resume
         (train.epochs ...) is kept as a tag instead."""
-        from mlflow.entities import Param, RunTag
+        from mlflow.entities import Param, RunTag  # lazy: mlflow
 
         logged = self.client.get_run(self.run_id).data.params
         new = [Param(k, v) for k, v in params.items() if k not in logged]
@@ -145,7 +148,7 @@ class Tracker:
             self.client.log_batch(self.run_id, tags=changed)
 
     def log_epochs(self, records: list[dict]) -> None:
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric  # lazy: mlflow
 
         now = int(time.time() * 1000)
         metrics = [
@@ -167,15 +170,13 @@ def _number(value) -> bool:
 
 
 def params_of(cfg) -> dict[str, str]:
-    from kindling.config.load import flatten
+    from kindling.config.load import flatten  # lazy: yaml
 
     shown = {k: "" if v is None else str(v) for k, v in flatten(cfg.to_dict()).items()}
     return {k: v if len(v) <= PARAM_CHARS else v[: PARAM_CHARS - 3] + "..." for k, v in shown.items()}
 
 
 def tags_of(cfg, run_dir: Path) -> dict[str, str]:
-    from kindling.util.envinfo import VERSION as __version__
-    from kindling.util.fileio import read_json
 
     env = run_dir / "env.json"
     sha = (read_json(env, "env.json") if env.is_file() else {}).get("git_sha")
@@ -196,7 +197,6 @@ def tags_of(cfg, run_dir: Path) -> dict[str, str]:
 def open_run(run_dir: Path, name: str, tags: dict, echo=print) -> Tracker | None:
     """The tracker of the run folder's MLflow run (continued from RUN/mlflow.json, else new), or None
     when MLflow cannot be reached (told in one warning line)."""
-    from kindling.util.fileio import atomic_write_json, read_json
 
     uri, artifacts = store_for(run_dir)
     if artifacts is not None:
@@ -260,7 +260,6 @@ class MlflowLogger(Logger):
 
 def _write_report(run_dir: Path, echo) -> Path | None:
     """RUN/report.html for the artifacts (from the files training left: quick), or None with a note."""
-    from kindling.report.html import write_report
 
     try:
         return write_report(run_dir)

@@ -43,7 +43,7 @@ def level(value: float) -> str:
 
 @cache
 def _environment():
-    import jinja2
+    import jinja2  # lazy: jinja2
 
     folder = Path(__file__).parent / "templates"
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True, trim_blocks=True)

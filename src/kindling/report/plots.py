@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kindling.util.fileio import atomic_write_bytes, atomic_write_json
+
 GREEN, RED = "#1a7f37", "#cf222e"
 TRAIN_COLOR, VAL_COLOR, LR_COLOR = "#0969da", "#d1242f", "#8c959f"
 MAX_MATRIX_CLASSES = 30  # above this a confusion matrix is unreadable: show the most confused pairs
@@ -34,8 +36,8 @@ class Plot:
 
 def new_figure(width: float, height: float):
     """A Figure on an Agg canvas; pyplot's global state is never touched."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: matplotlib
+    from matplotlib.figure import Figure  # lazy: matplotlib
 
     fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
@@ -66,7 +68,7 @@ def _metric_keys(history: list[dict]) -> list[str]:
 def lr_axis(ax, epochs: list, rates: list):
     """The learning rate, dashed, on a log axis at the right: a schedule spans decades, and a constant
     rate gets one labelled tick instead of a linear axis's repeated, rounded labels."""
-    from matplotlib.ticker import LogLocator, NullFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter  # lazy: matplotlib
 
     lr_ax = ax.twinx()
     shown = [v if v is not None and v > 0 else np.nan for v in rates]
@@ -85,7 +87,7 @@ def lr_axis(ax, epochs: list, rates: list):
 
 def learning_curves(history: list[dict]) -> Plot:
     """Train/val loss (the learning rate on a second axis) and the task metric, against epoch."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # lazy: matplotlib
 
     epochs = [r["epoch"] for r in history]
     metric = (_metric_keys(history) or ["loss"])[0]
@@ -207,7 +209,7 @@ def per_class_plot(per_class: dict[str, float], split: str = "test", limit: int 
 
 
 def text_rows(lines: list[str], title: str):
-    from matplotlib import rcParams
+    from matplotlib import rcParams  # lazy: matplotlib
 
     family = ["DejaVu Sans Mono", *rcParams["font.family"]]  # with the CJK fallback, when render set one
     fig = new_figure(9, 0.3 * max(1, len(lines)) + 0.8)
@@ -279,7 +281,6 @@ def index_entry(plot: Plot) -> dict:
 
 def save_plots(folder: Path, plots: list[Plot]) -> None:
     """Each plot as folder/NAME.png (atomically), then index.json with the numbers drawn."""
-    from kindling.util.fileio import atomic_write_bytes, atomic_write_json
 
     for plot in plots:
         atomic_write_bytes(Path(folder) / f"{plot.name}.png", plot.png)

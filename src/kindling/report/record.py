@@ -14,7 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kindling.bundle.files import load_bundle
+from kindling.evaluate import saved as evaluate_saved
 from kindling.report.loggers import CsvLogger, TensorBoardLogger, resolve_loggers
+from kindling.report.mlflow_logger import MlflowLogger
+from kindling.task import task_of_bundle
 
 
 def callbacks_for(cfg, run_dir: Path, objects: dict | None = None) -> list:
@@ -28,7 +32,6 @@ def callbacks_for(cfg, run_dir: Path, objects: dict | None = None) -> list:
     loggers = [files[name](run_dir) for name in chosen if name in files]
     if "mlflow" not in chosen:
         return [*loggers, EvidenceAtEnd(run_dir, objects)]
-    from kindling.report.mlflow_logger import MlflowLogger
 
     return [*loggers, EvidenceAtEnd(run_dir, objects), MlflowLogger(run_dir, cfg)]
 
@@ -60,12 +63,9 @@ class EvidenceAtEnd:
             )
 
     def _record(self, trainer) -> None:
-        from kindling.bundle.files import load_bundle
-        from kindling.evaluate import saved as evaluate_saved
-        from kindling.report import evidence, saved
-        from kindling.report.render import write_and_render
-        from kindling.report.tables import has_table_rows, table_rows
-        from kindling.task import task_of_bundle
+        from kindling.report import evidence, saved  # lazy: numpy
+        from kindling.report.render import write_and_render  # lazy: numpy
+        from kindling.report.tables import has_table_rows, table_rows  # lazy: numpy
 
         has_best = (self.run_dir / "best" / "model.safetensors").is_file()
         split_name, split = evidence.plot_split(trainer.data)

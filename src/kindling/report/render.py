@@ -10,10 +10,19 @@ The end of `kindling train`, `kindling report` (when the pictures are missing) a
 from __future__ import annotations
 
 import functools
+import importlib.util
+import logging
 from pathlib import Path
 
-from kindling.report.evidence import Evidence, grid_indices, line_at, top_indices
+from kindling.report import evidence, panels
+from kindling.report import plots as P
+from kindling.report.evidence import Evidence, grid_indices, line_at, read_history, top_indices
 from kindling.report.labelplots import label_grid, label_scores_plot, label_top_losses
+from kindling.report.panels import top_losses
+from kindling.report.plots import save_plots
+from kindling.report.tables import table_plots
+from kindling.task import TASKS
+from kindling.task.inputs import INPUT_KINDS, Inputs
 
 # matplotlib's DejaVu Sans has no Chinese glyphs (THUCNews' class names): one of these fills in when installed
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -26,10 +35,7 @@ PACKAGED_CJK = ("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf")
 
 def render_run(run_dir: Path) -> tuple[list, list[str]]:
     """Draw the run's plots from its files into run_dir/plots -> (plots, notes on what was not drawn)."""
-    from kindling.report import evidence
-    from kindling.report.evidence import read_history
-    from kindling.report.plots import save_plots
-    from kindling.report.usercurves import user_metric_keys
+    from kindling.report.usercurves import user_metric_keys  # lazy: yaml
 
     folder = Path(run_dir) / "plots"
     plots, notes = draw_all(read_history(run_dir), evidence.load(folder), user_metric_keys(run_dir))
@@ -42,7 +48,6 @@ def render_run(run_dir: Path) -> tuple[list, list[str]]:
 def write_and_render(run_dir: Path, ev: Evidence | None) -> tuple[list, list[str]]:
     """Replace the run's evidence files with `ev` (None: remove them, they would be stale), then draw
     -> (plots, notes for the page)."""
-    from kindling.report import evidence
 
     folder = Path(run_dir) / "plots"
     for stale in ("evidence.json", "evidence.npz"):
@@ -57,8 +62,7 @@ def write_and_render(run_dir: Path, ev: Evidence | None) -> tuple[list, list[str
 def draw_all(history: list[dict], ev: Evidence | None, yours: list[str] = ()) -> tuple[list, list[str]]:
     """Every plot that the history and evidence allow; a plot that fails to draw becomes a note.
     `yours`: the keys of the run's own metrics (their curves)."""
-    from kindling.report import plots as P
-    from kindling.report.usercurves import user_metric_curves
+    from kindling.report.usercurves import user_metric_curves  # lazy: yaml
 
     todo = [("learning curves", lambda: [P.learning_curves(history)])] if history else []
     if history and yours:
@@ -82,10 +86,9 @@ def draw_all(history: list[dict], ev: Evidence | None, yours: list[str] = ()) ->
 def _fonts():
     """matplotlib's settings while drawing: its own font first, then an installed CJK font for the glyphs
     that one lacks (matplotlib falls back glyph by glyph)."""
-    import logging
 
-    import matplotlib
-    from matplotlib import font_manager
+    import matplotlib  # lazy: matplotlib
+    from matplotlib import font_manager  # lazy: matplotlib
 
     # a CJK font without a bold face makes matplotlib warn on every bold title; the fallback is what we want
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
@@ -100,9 +103,8 @@ def _fonts():
 def packaged_cjk_font() -> str | None:
     """The family name of the CJK font the `report` extra ships (PACKAGED_CJK), added to matplotlib's
     font manager on first use; None when the package is not installed."""
-    import importlib.util
 
-    from matplotlib import font_manager
+    from matplotlib import font_manager  # lazy: matplotlib
 
     spec = importlib.util.find_spec(PACKAGED_CJK[0])  # its folder only: nothing of it is imported
     folder = (spec.submodule_search_locations or [None])[0] if spec else None
@@ -116,7 +118,6 @@ def packaged_cjk_font() -> str | None:
 def _evidence_views(ev: Evidence) -> list:
     """(what, draw) for the views of the best model's predictions that its Task names (`report_views`)
     and this evidence can show."""
-    from kindling.task import TASKS
 
     task = TASKS.get(ev.task)
     views = (VIEWS[name](ev) for name in (task.report_views if task else ()))
@@ -124,23 +125,18 @@ def _evidence_views(ev: Evidence) -> list:
 
 
 def _regression(ev: Evidence):
-    from kindling.report import plots as P
 
     if ev.table is not None:
-        from kindling.report.tables import table_plots
-
         return "regression", lambda: table_plots(ev.table)
     return "regression", lambda: [P.regression_plot(ev.y, ev.pred, ev.split)]
 
 
 def _confusion(ev: Evidence):
-    from kindling.report import plots as P
 
     return "confusion matrix", lambda: [P.confusion_plot(ev.confusion(), ev.class_names, ev.split)]
 
 
 def _per_class(ev: Evidence):
-    from kindling.report import plots as P
 
     accuracy = P.per_class_accuracy
     return "per-class accuracy", lambda: [
@@ -149,7 +145,6 @@ def _per_class(ev: Evidence):
 
 
 def _prediction_grid(ev: Evidence):
-    from kindling.report import panels
 
     if ev.sample_images is None:
         return None
@@ -159,7 +154,6 @@ def _prediction_grid(ev: Evidence):
 
 
 def _confused_pairs(ev: Evidence):
-    from kindling.report import plots as P
 
     if not _text_lines(ev):  # each sample is named FILE:LINE: line_at reads the few examples shown
         return None
@@ -169,7 +163,6 @@ def _confused_pairs(ev: Evidence):
 
 def _text_lines(ev: Evidence) -> bool:
     """Whether the samples are lines of text (named FILE:LINE), by the input kind's hooks."""
-    from kindling.task.inputs import INPUT_KINDS, Inputs
 
     return INPUT_KINDS.get(ev.input_kind, Inputs).text_lines
 
@@ -209,7 +202,6 @@ VIEWS = {
 
 
 def _top_losses(ev: Evidence, text: bool):
-    from kindling.report.panels import top_losses
 
     order = top_indices(ev.loss)
     shown = [line_at(ev.names[i]) if text else ev.names[i] for i in order.tolist() if i < len(ev.names)]

@@ -14,7 +14,7 @@ from kindling.evaluate.saved import load as load_record
 
 def data_summary(dm) -> tuple[dict, list[str]]:
     """The data doctor's checks on the run's data and the notes they call for."""
-    from kindling.report.doctor import inspect_module
+    from kindling.report.doctor import inspect_module  # lazy: numpy
 
     doctor = inspect_module(dm)
     notes = list(doctor.pop("_warnings"))
@@ -41,7 +41,7 @@ def load(run_dir: Path) -> dict | None:
 
 
 def _read_plots(folder: Path, entries: list[dict]) -> list | None:
-    from kindling.report.plots import Plot
+    from kindling.report.plots import Plot  # lazy: numpy
 
     plots = []
     for entry in entries:

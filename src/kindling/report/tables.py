@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from kindling.data.tables import is_tabular
 from kindling.report.plots import Plot, new_figure, to_png
+from kindling.task import task_for, task_of_bundle
 
 MAX_POINTS = 5000  # a scatter of 100k points says no more than 5k and takes seconds to draw
 
 
 def has_table_rows(sig) -> bool:
     """A regression on a table read with its encoders: its rows can be predicted again, dates and all."""
-    from kindling.data.tables import is_tabular
-    from kindling.task import task_for
 
     return "regression" in task_for(sig).report_views and is_tabular(sig)
 
@@ -25,19 +25,18 @@ def has_table_rows(sig) -> bool:
 def table_rows(bundle, objects: dict | None = None) -> dict:
     """Actual and predicted values of every split's rows, rebuilt from the bundle's data config;
     `objects`: the DataFrames a kindling.fit handed over, when the data is theirs."""
-    import pandas as pd
-    import torch
+    import pandas as pd  # lazy: pandas
+    import torch  # lazy: torch
 
-    from kindling.bundle.rundir import data_config_for
-    from kindling.data.tables.encoders import dates_of, transform
-    from kindling.data.tables.source import load_frames
-    from kindling.task import task_of_bundle
+    from kindling.bundle.rundir import data_config_for  # lazy: yaml
+    from kindling.data.tables.encoders import dates_of, transform  # lazy: pandas
+    from kindling.data.tables.source import load_frames  # lazy: torch
 
     sig = bundle.signature
     cfg = data_config_for(bundle)
     given = None
     if cfg.name.startswith("objects:"):  # a DataFrame handed to kindling.fit: the frames themselves
-        from kindling.data.objects import PARTS, handed_over
+        from kindling.data.objects import PARTS, handed_over  # lazy: torch
 
         given = {k: handed_over(cfg, objects)[k] for k in PARTS}
     frames = load_frames(cfg, given)

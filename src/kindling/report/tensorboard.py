@@ -13,7 +13,7 @@ GRID_SAMPLES = 16
 def training_batch(trainer, size: int = 32) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A batch as the model sees it in training: preprocessed and augmented (the augmentation draws from
     its own generator state, so the training run's random stream is saved and restored around it)."""
-    from kindling.train import rng
+    from kindling.train import rng  # lazy: numpy
 
     x, _, lengths = next(trainer.train_split.batches(size))
     with rng.kept(), torch.no_grad():

@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import os
+import platform
 import secrets
 import threading
 import time
@@ -46,6 +47,8 @@ from kindling.serve.limits import (
 from kindling.serve.metrics import ServeMetrics
 from kindling.serve.multipart import read_parts
 from kindling.serve.tuning import tune
+from kindling.util.codetrust import point_at
+from kindling.util.envinfo import VERSION as __version__
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("kindling.serve")
@@ -95,7 +98,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app for one run. `loader` (tests) replaces `Predictor.load(run)`; `workers` is how many
     processes serve it (each picks its threads from its share of the cores)."""
-    from PIL import Image
+    from PIL import Image  # lazy: PIL
 
     Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check, lowered to our cap, on every decode
     state = ModelState(
@@ -319,9 +322,8 @@ def _example(field: str) -> str:
 
 
 def _metadata(predictor: Predictor, limits: dict, batching: dict, auth: bool) -> dict:
-    import platform
 
-    import torch
+    import torch  # lazy: torch
 
     sig, meta = predictor.sig, predictor.bundle.meta
     return {
@@ -368,7 +370,6 @@ def _column_spec(predictor: Predictor) -> list[dict]:
 
 
 def _version() -> str:
-    from kindling.util.envinfo import VERSION as __version__
 
     return __version__
 
@@ -379,7 +380,5 @@ def app_from_env() -> FastAPI:
     settings = json.loads(os.environ["KINDLING_SERVE"])
     code = settings.pop("code", None)
     if code:
-        from kindling.util.codetrust import point_at
-
         point_at(code)
     return create_app(**settings)

@@ -41,7 +41,7 @@ class ServeMetrics:
     """Request counts by path and status, request latency, batch sizes and model compute time."""
 
     def __init__(self):
-        from prometheus_client import CollectorRegistry, Counter, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Histogram  # lazy: prometheus_client
 
         # a registry of its own: several apps in one process (tests) must not collide in the global one
         self.registry = CollectorRegistry()
@@ -81,12 +81,16 @@ class ServeMetrics:
 
     def render(self) -> tuple[bytes, str]:
         """(the exposition, its content type): every worker's counts where the workers share a folder."""
-        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        from prometheus_client import (  # lazy: prometheus_client
+            CONTENT_TYPE_LATEST,
+            CollectorRegistry,
+            generate_latest,
+        )
 
         folder = os.environ.get(MULTIPROC_ENV)
         if not folder:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
-        from prometheus_client.multiprocess import MultiProcessCollector
+        from prometheus_client.multiprocess import MultiProcessCollector  # lazy: prometheus_client
 
         combined = CollectorRegistry()
         MultiProcessCollector(combined, path=folder)

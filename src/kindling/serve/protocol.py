@@ -29,7 +29,7 @@ class JsonErrorH11(H11Protocol):
     """The pure-Python parser (uvicorn's `h11`)."""
 
     def send_400_response(self, msg: str) -> None:
-        import h11
+        import h11  # lazy: h11
 
         body = json_400(msg)
         headers = [

@@ -25,7 +25,7 @@ from kindling.util.measure import (
 
 def tune(predictor, requested: int, max_batch: int, workers: int = 1) -> tuple[int, str]:
     """Set torch's threads (and the model's layout) for this worker -> (threads, how it was chosen)."""
-    import torch
+    import torch  # lazy: torch
 
     share = core_share(workers)  # the cores this worker may use without crowding the others
     threads = [requested] if requested > 0 else thread_candidates(share, event_loop=True)
@@ -53,7 +53,7 @@ def tune(predictor, requested: int, max_batch: int, workers: int = 1) -> tuple[i
 
 def _time_all(predictor, threads: list[int], layouts: list[str], max_batch: int) -> dict:
     """Seconds per full batch of every (threads, layout) pair, timed by kindling.util.measure's rules."""
-    import torch
+    import torch  # lazy: torch
 
     dummy, lengths = predictor.task.inputs.blank_batch(max_batch)
 
@@ -70,8 +70,8 @@ def _time_all(predictor, threads: list[int], layouts: list[str], max_batch: int)
 
 def _layouts(predictor) -> list[str]:
     """'default' always; 'channels_last' for image models whose outputs do not change with it."""
-    import numpy as np
-    import torch
+    import numpy as np  # lazy: numpy
+    import torch  # lazy: torch
 
     sig = predictor.sig
     if not predictor.task.inputs.pictures or len(sig.input_shape) != 3:
@@ -93,7 +93,7 @@ def _layouts(predictor) -> list[str]:
 
 
 def _set_layout(predictor, layout: str) -> None:
-    import torch
+    import torch  # lazy: torch
 
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     predictor.bundle.model.to(memory_format=fmt)

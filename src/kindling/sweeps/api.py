@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+from kindling.api import Run
+from kindling.errors import UserError
+from kindling.sweeps.study import optuna
 
 
 def sweep(
@@ -29,10 +34,6 @@ def sweep(
     `params` maps keys to ranges as `--param` writes them (or is a list of `KEY=KIND:ARGS`); the other
     keywords are the command's flags. A mistake raises `kindling.UserError`; Ctrl-C leaves the running
     trial's checkpoint and raises KeyboardInterrupt with the line that continues the sweep."""
-    import json
-
-    from kindling.api import Run
-    from kindling.errors import UserError
 
     texts = [f"{k}={v}" for k, v in params.items()] if isinstance(params, dict) else list(params or [])
     sets = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in (set or {}).items()]
@@ -54,11 +55,9 @@ def sweep(
 
 def run_sweep(recipe, params, trials, pruner, workers, timeout, storage, name, sets, resume, echo=print):
     """Start (or continue) the sweep, run it, sum it up; -> (exit code, folder, best trial's run dir)."""
-    from kindling.errors import UserError
-    from kindling.sweeps import engine
-    from kindling.sweeps.results import summarise
-    from kindling.sweeps.study import optuna
-    from kindling.sweeps.worker import Session
+    from kindling.sweeps import engine  # lazy: yaml
+    from kindling.sweeps.results import summarise  # lazy: yaml
+    from kindling.sweeps.worker import Session  # lazy: yaml
 
     optuna()  # without it, the pip line comes first
     if resume is not None:
@@ -85,7 +84,7 @@ def run_sweep(recipe, params, trials, pruner, workers, timeout, storage, name, s
             raise UserError(
                 "sweep needs a RECIPE (or --resume runs/NAME); e.g. kindling sweep recipes/digits.yaml --param optim.lr=loguniform:1e-4:1e-1"
             )
-        from kindling.sweeps.settle import settle
+        from kindling.sweeps.settle import settle  # lazy: yaml
 
         sweep = settle(recipe, params, trials, pruner, workers, timeout, storage, name, sets)
         engine.start(sweep)

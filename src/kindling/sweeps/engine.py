@@ -20,9 +20,12 @@ import time
 from pathlib import Path
 
 from kindling.errors import UserError
+from kindling.report.loggers import resolve_loggers
+from kindling.report.mlflow_logger import parent_run
 from kindling.sweeps import study as S
 from kindling.sweeps.spec import SPEC_FILE, Sweep
 from kindling.sweeps.worker import Session, threads_each, work
+from kindling.train.events import Interrupted
 
 
 def start(sweep: Sweep, runs_dir: str | Path | None = None) -> Path:
@@ -95,7 +98,6 @@ def run(sweep: Sweep, workers: int | None = None, timeout: float | None = None, 
     """Run the sweep's workers to the end; -> 0, or 130 when interrupted (each running trial wrote a
     checkpoint, and continues on `--resume`), or a worker's exit code. With MLflow among the recipe's
     loggers, the sweep is a parent run and each trial one of its children."""
-    from kindling.train.events import Interrupted
 
     workers = workers or sweep.workers
     timeout = timeout if timeout is not None else sweep.timeout
@@ -119,11 +121,9 @@ def run(sweep: Sweep, workers: int | None = None, timeout: float | None = None, 
 
 def _tracking(sweep: Sweep):
     """MLflow's parent run over the trials (kindling.report.mlflow_logger), when the recipe logs there."""
-    from kindling.report.loggers import resolve_loggers
 
     if "mlflow" not in resolve_loggers(sweep.base_config().train.logger):
         return contextlib.nullcontext()
-    from kindling.report.mlflow_logger import parent_run
 
     return parent_run(sweep.folder, sweep.name)
 

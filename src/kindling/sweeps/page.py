@@ -8,19 +8,21 @@ global state and style. The importances are Optuna's (`optuna.importance`, fANOV
 
 from __future__ import annotations
 
+import base64
 import math
 from pathlib import Path
 
-from kindling.sweeps.trials import Row
+import yaml
+
+from kindling.report import page as report_page
+from kindling.sweeps.study import optuna
+from kindling.sweeps.trials import Row, best_trial, train_command
+from kindling.util.fileio import atomic_write_text
 
 COLORS = {"complete": "#1f77b4", "pruned": "#bbbbbb", "failed": "#d62728"}
 
 
 def write_page(session, rows: list[Row]) -> Path:
-    import yaml
-
-    from kindling.sweeps.trials import best_trial, train_command
-    from kindling.util.fileio import atomic_write_text
 
     sweep = session.sweep
     keys = [p.key for p in sweep.space]
@@ -70,11 +72,8 @@ def write_page(session, rows: list[Row]) -> Path:
 
 def render(**context) -> str:
     """The page from sweeps/templates/sweep.html, on the run report's base template, macros and filters."""
-    import base64
 
-    import jinja2
-
-    from kindling.report import page as report_page
+    import jinja2  # lazy: jinja2
 
     folders = [Path(__file__).parent / "templates", Path(report_page.__file__).parent / "templates"]
     env = jinja2.Environment(
@@ -92,7 +91,7 @@ def render(**context) -> str:
 
 def history_plot(rows: list[Row], keys: list[str], monitor: str, direction: str):
     """Each trial's value by trial number, coloured by how it ended, and the best so far as a step line."""
-    from kindling.report.plots import Plot, new_figure, set_title, to_png
+    from kindling.report.plots import Plot, new_figure, set_title, to_png  # lazy: numpy
 
     scored = [r for r in rows if r.value is not None and math.isfinite(r.value)]
     if not scored:
@@ -115,7 +114,7 @@ def history_plot(rows: list[Row], keys: list[str], monitor: str, direction: str)
         last = max(r.number for r in scored)
         best_so_far.append((last, best_so_far[-1][1]))  # the line runs on to the last trial
         ax.step(*zip(*best_so_far), where="post", color="#ff7f0e", label="best so far")
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # lazy: matplotlib
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
@@ -144,9 +143,9 @@ def _axis_values(rows: list[Row], key: str) -> tuple[list[float], list[str] | No
 
 def parallel_plot(rows: list[Row], keys: list[str], monitor: str, direction: str):
     """One line per finished trial across the searched settings and the score, coloured by the score."""
-    from matplotlib import colormaps, colors
+    from matplotlib import colormaps, colors  # lazy: matplotlib
 
-    from kindling.report.plots import Plot, new_figure, set_title, to_png
+    from kindling.report.plots import Plot, new_figure, set_title, to_png  # lazy: numpy
 
     done = [
         r for r in rows if r.state == "complete" and r.value is not None and all(k in r.params for k in keys)
@@ -189,7 +188,6 @@ def _short(value) -> str:
 
 def param_importances(session) -> tuple[dict, str]:
     """Optuna's fANOVA importances of the searched settings; ({}, why) when they cannot be told yet."""
-    from kindling.sweeps.study import optuna
 
     opt = optuna()
     done = [t for t in session.study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
@@ -203,7 +201,7 @@ def param_importances(session) -> tuple[dict, str]:
 
 
 def importance_plot(importances: dict):
-    from kindling.report.plots import Plot, new_figure, set_title, to_png
+    from kindling.report.plots import Plot, new_figure, set_title, to_png  # lazy: numpy
 
     keys = list(importances)[::-1]
     fig = new_figure(7, 0.5 + 0.45 * len(keys))

@@ -9,6 +9,8 @@ import os
 import socket
 from pathlib import Path
 
+from kindling.bundle.rundir import load_saved_config
+from kindling.sweeps.page import write_page
 from kindling.sweeps.spec import Sweep
 from kindling.sweeps.trials import (
     BEST_YAML,
@@ -18,13 +20,12 @@ from kindling.sweeps.trials import (
     table,
     train_command,
 )
+from kindling.util.fileio import atomic_write_text
 
 
 def write_best(sweep: Sweep, trial) -> Path | None:
     """best.yaml (the best trial's settings as a recipe that `kindling train` takes) and the `best` link;
     None when that trial ran on another machine (its folder is there, not here)."""
-    from kindling.bundle.rundir import load_saved_config
-    from kindling.util.fileio import atomic_write_text
 
     run_dir = sweep.trial_dir(trial.number)
     if not (run_dir / "best" / "model.safetensors").is_file():
@@ -51,7 +52,6 @@ def link(path: Path, target: Path) -> None:
 def summarise(session, echo=print) -> Path | None:
     """Print the table and the best settings; write best.yaml, the `best` link and sweep.html.
     -> the best trial's run directory (None when no trial finished, or the best ran elsewhere)."""
-    from kindling.sweeps.page import write_page
 
     sweep = session.sweep
     keys = [p.key for p in sweep.space]

@@ -14,6 +14,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from kindling import data as data_mod
+from kindling import models
+from kindling.config import defaults
 from kindling.config.load import flatten, load_config, parse_set, read_recipe, set_dotted
 from kindling.config.schema import RunConfig
 from kindling.errors import UserError, did_you_mean, one_line
@@ -21,6 +24,7 @@ from kindling.report.loggers import resolve_loggers
 from kindling.sweeps.space import Param, check_keys, parse_params
 from kindling.sweeps.spec import Sweep
 from kindling.sweeps.study import PRUNERS
+from kindling.task import task_for
 
 SECTION_KEYS = ("params", "trials", "pruner", "workers", "timeout", "storage", "name")
 DEFAULT_TRIALS = 20
@@ -138,11 +142,7 @@ def score(sweep: Sweep, space: list[Param]) -> tuple[str, str]:
     """The monitored metric (what the recipe's runs pick their best epoch by) and which way is better,
     from the data; the model is built at both ends of the space, so a model option it refuses is one
     line now, not a failed trial later."""
-    from kindling import data as data_mod
-    from kindling import models
-    from kindling.config import defaults
-    from kindling.data import augment
-    from kindling.task import task_for
+    from kindling.data import augment  # lazy: torch
 
     cfg = sweep.trial_config(_corner_values(space, 0), 0)
     with data_mod.held_notes():

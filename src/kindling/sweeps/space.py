@@ -88,7 +88,7 @@ def _num(x: float) -> str:
 
 
 def _show(value: Any) -> str:
-    import yaml
+    import yaml  # lazy: yaml
 
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
@@ -110,7 +110,7 @@ def parse_param(text: str) -> Param:
 
 
 def _choices(key: str, args: str) -> tuple:
-    import yaml
+    import yaml  # lazy: yaml
 
     values = []
     if args.strip().startswith("["):  # a YAML list, for values with commas: choice:[[16], [16, 16]]

@@ -20,6 +20,8 @@ from kindling.config.load import flatten, load_config
 from kindling.config.schema import RunConfig
 from kindling.errors import UserError
 from kindling.sweeps.space import Param, parse_params
+from kindling.sweeps.study import make_pruner
+from kindling.util.fileio import atomic_write_text, read_utf8
 
 SPEC_FILE = "sweep.yaml"
 DB_FILE = "sweep.db"
@@ -66,7 +68,6 @@ class Sweep:
         return int(self.base_config().train.seed)
 
     def make_pruner(self):
-        from kindling.sweeps.study import make_pruner
 
         return make_pruner(self.pruner, self.base_config().train.epochs)
 
@@ -128,7 +129,6 @@ class Sweep:
     # ------------------------------------------------------------------ the file
 
     def save(self) -> Path:
-        from kindling.util.fileio import atomic_write_text
 
         data = {k: v for k, v in asdict(self).items() if k != "folder"}
         return atomic_write_text(
@@ -145,7 +145,6 @@ class Sweep:
             raise UserError(
                 f"{folder} is not a sweep folder (no {SPEC_FILE}); pass the folder `kindling sweep` made"
             )
-        from kindling.util.fileio import read_utf8
 
         try:
             data = yaml.safe_load(read_utf8(path, f"restore the sweep's {SPEC_FILE}"))

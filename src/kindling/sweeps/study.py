@@ -33,7 +33,7 @@ STARTUP = 2  # finished trials before the median pruner judges  # a RUNNING tria
 def optuna():
     """The optuna module, quiet; without it, the pip line that installs it."""
     try:
-        import optuna as module
+        import optuna as module  # lazy: optuna
     except ImportError:
         raise UserError(f"kindling sweep needs Optuna, which is not installed; run: {PIP_LINE}") from None
     module.logging.set_verbosity(module.logging.WARNING)
@@ -43,7 +43,7 @@ def optuna():
 def shown(url: str) -> str:
     """A storage URL as it may be printed: without its password."""
     try:
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import make_url  # lazy: sqlalchemy
 
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL at all: the refusal says so

@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 
 from kindling.errors import NonFiniteLossError, UserError
+from kindling.runner import has_checkpoint
+from kindling.runner import train as train_run
 from kindling.sweeps import study as S
 from kindling.sweeps.spec import Sweep
 from kindling.train.events import Callback, Interrupted, StopTraining
@@ -62,8 +64,6 @@ def _fmt(value) -> str:
 def run_trial(session, number: int, threads: int | None, echo=print) -> str:
     """Train trial `number` (claimed by, and locked for, this process) and tell the study how it ended.
     -> its state: complete, pruned or failed. Interrupted (Ctrl-C) leaves it RUNNING, to be continued."""
-    from kindling.runner import has_checkpoint
-    from kindling.runner import train as train_run
 
     opt = S.optuna()
     sweep, study = session.sweep, session.study

@@ -9,6 +9,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from kindling.sweeps.spec import Sweep
 
 BEST_YAML = "best.yaml"
@@ -103,6 +105,5 @@ def train_command(sweep: Sweep, params: dict) -> str:
 
 
 def _yaml_value(value) -> str:
-    import yaml
 
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()

@@ -13,9 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kindling.errors import UserError
+from kindling.errors import GUARD, UserError, one_line
 from kindling.sweeps import study as S
 from kindling.sweeps.spec import DB_FILE, Sweep
+from kindling.sweeps.trial import run_trial
+from kindling.train.events import Interrupted
+from kindling.util.envinfo import usable_cores
 
 
 @dataclass
@@ -58,7 +61,6 @@ class Session:
 
 def work(session: Session, deadline: float | None, threads: int | None, echo=print) -> int:
     """Run trials until none is left (or the deadline passed); -> how many this worker ran."""
-    from kindling.sweeps.trial import run_trial
 
     ran = 0
     while deadline is None or time.time() < deadline:
@@ -102,7 +104,6 @@ def threads_each(workers: int, configured: int) -> int | None:
     """Each worker's share of the cores when several run at once and the recipe leaves threads to kindling."""
     if workers <= 1 or configured:
         return None
-    from kindling.util.envinfo import usable_cores
 
     return max(1, usable_cores() // workers)
 
@@ -111,7 +112,7 @@ def _die_with_parent(parent: int) -> None:
     """A worker must not outlive its sweep (a SIGKILLed sweep leaves no trial running behind it): Linux's
     parent-death signal, then a check that the parent did not die before it was set."""
     try:
-        import ctypes
+        import ctypes  # lazy: optional
 
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the worker ends with its trial instead
@@ -122,8 +123,6 @@ def _die_with_parent(parent: int) -> None:
 
 def main(argv: list[str]) -> int:
     """`python -m kindling.sweeps.worker FOLDER PARENT_PID DEADLINE THREADS` (started by the sweep)."""
-    from kindling.errors import GUARD, UserError, one_line
-    from kindling.train.events import Interrupted
 
     folder, parent, deadline, threads = argv
     _die_with_parent(int(parent))

@@ -75,7 +75,7 @@ def task_of_bundle(bundle) -> Task:
     """The Task a Bundle was trained with (its recorded output convention, else its model's attribute),
     deciding as its header says (a two-class threshold chosen on val: `meta["decision"]`; a multi-label
     model's per-label thresholds: `meta["metrics"]["thresholds"]`)."""
-    from kindling.task.threshold import check_decision
+    from kindling.task.threshold import check_decision  # lazy: numpy
 
     recorded = bundle.meta.get("metrics") or {}
     names = bundle.signature.class_names

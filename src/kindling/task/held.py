@@ -19,6 +19,7 @@ training did and as `kindling predict` does for a file.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -258,7 +259,6 @@ def _pixels(arr):
 
 def _one_image(inputs: Inputs, item, name: str):
     """One picture (PIL image, or an array of the model's shape or of any picture's) -> one sample."""
-    import io
 
     import numpy as np  # lazy: numpy only when predicting
 
@@ -275,7 +275,7 @@ def _one_image(inputs: Inputs, item, name: str):
 def _picture_of(arr, name: str, inputs: Inputs):
     """An array of another size or layout ((H, W), (H, W, C) or (C, H, W)) -> a PIL image."""
     import numpy as np  # lazy: numpy and PIL only when predicting
-    from PIL import Image
+    from PIL import Image  # lazy: PIL
 
     if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
         arr = arr.transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)

@@ -18,10 +18,13 @@ over a batch. It weighs training and validation losses alike; `kindling evaluate
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from pathlib import Path
 
 from kindling.errors import UserError, did_you_mean
+from kindling.util.fileio import read_utf8
 
 RARE = 10  # a class under a tenth of the largest one's samples is named in the warnings
 FLAG = "--class-weights"
@@ -29,7 +32,7 @@ FLAG = "--class-weights"
 
 def class_counts(labels, num_classes: int) -> list[int]:
     """Samples per class in `labels` (a tensor of class ids), every class counted, empty ones as 0."""
-    import torch
+    import torch  # lazy: torch
 
     return torch.bincount(labels.detach().cpu().long(), minlength=num_classes).tolist()
 
@@ -54,7 +57,6 @@ def class_weights(setting: str, class_names: list[str], counts: list[int]) -> li
 def read_weights(path: Path, class_names: list[str]) -> list[float]:
     """A weights FILE -> one weight per class; a class it leaves out weighs 1. Names are checked against
     the data's classes, weights are finite numbers >= 0, not all 0: otherwise one line naming the file."""
-    from kindling.util.fileio import read_utf8
 
     text = read_utf8(path, f"give class weights as JSON, YAML or CSV text ({FLAG})")
     pairs = _csv_pairs(path, text) if path.suffix.lower() in (".csv", ".tsv") else _mapping(path, text)
@@ -97,7 +99,7 @@ def _weight(path: Path, name: str, value) -> float:
 
 def _mapping(path: Path, text: str) -> list[tuple[str, object]]:
     """JSON or YAML (JSON is YAML): a mapping of class names to weights."""
-    import yaml
+    import yaml  # lazy: yaml
 
     try:
         tree = yaml.safe_load(text)
@@ -119,8 +121,6 @@ def _mapping(path: Path, text: str) -> list[tuple[str, object]]:
 
 def _csv_pairs(path: Path, text: str) -> list[tuple[str, object]]:
     """CSV / TSV rows `class,weight`; a first row whose weight is not a number is a header."""
-    import csv
-    import io
 
     rows = [r for r in csv.reader(io.StringIO(text), delimiter="\t" if path.suffix == ".tsv" else ",") if r]
     pairs = []

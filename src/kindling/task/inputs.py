@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from kindling.data.tables import encode_records
 from kindling.errors import UserError
 
 
@@ -50,7 +51,7 @@ class Inputs:
 
     def encode_rows(self, records: list[dict], columns: list[str]) -> list:
         """Checked table rows -> one float vector each: the columns in order."""
-        import numpy as np
+        import numpy as np  # lazy: numpy
 
         if not self.table_rows:
             raise UserError(f"this model takes {self.sig.input_kind} input, not table rows")
@@ -68,7 +69,7 @@ class Inputs:
 
     def preprocess(self, device="cpu") -> Callable:
         """x (uint8 images or float features, on any device) -> model input on `device`."""
-        import torch
+        import torch  # lazy: torch
 
         sig = self.sig
         if not sig.mean:
@@ -90,19 +91,19 @@ class Inputs:
 
     def collate(self, samples: list) -> tuple:
         """Predict's samples (arrays of the input shape) -> (raw batch, lengths or None)."""
-        import numpy as np
+        import numpy as np  # lazy: numpy
 
         return np.stack(samples), None
 
     def random_batch(self, n: int, generator) -> tuple:
         """n random raw inputs of the right shape and kind -> (x, lengths or None): export's stand-in."""
-        import torch
+        import torch  # lazy: torch
 
         return torch.randn((n, *self.sig.input_shape), generator=generator), None
 
     def blank_batch(self, n: int) -> tuple:
         """n constant raw inputs as numpy -> (x, lengths or None): what the server's tuning times."""
-        import numpy as np
+        import numpy as np  # lazy: numpy
 
         dtype = np.uint8 if self.pictures else np.float32
         return np.zeros((n, *self.sig.input_shape), dtype), None
@@ -121,10 +122,8 @@ class Tabular(Inputs):
     kind = "tabular"
 
     def encode_rows(self, records: list[dict], columns: list[str]) -> list:
-        import numpy as np
-        import pandas as pd
-
-        from kindling.data.tables import encode_records
+        import numpy as np  # lazy: numpy
+        import pandas as pd  # lazy: pandas
 
         encoded = encode_records(self.sig, pd.DataFrame.from_records(records))
         return list(np.asarray(encoded, dtype=np.float32))
@@ -141,24 +140,24 @@ class Image(Inputs):
 
     @property
     def file_suffixes(self) -> frozenset[str]:
-        from kindling.data.images.load import IMAGE_SUFFIXES
+        from kindling.data.images.load import IMAGE_SUFFIXES  # lazy: numpy
 
         return frozenset(IMAGE_SUFFIXES | {".npy"})
 
     def read_file(self, path: Path):
-        from kindling.data.images.load import load_image
+        from kindling.data.images.load import load_image  # lazy: numpy
 
         return load_image(path, self.sig.input_shape, str(path), steps=self.sig.extras.get("image_steps"))
 
     def read_image(self, data: bytes, name: str, max_pixels: int | None):
-        from kindling.data.images.load import load_image
+        from kindling.data.images.load import load_image  # lazy: numpy
 
         if not data:
             raise UserError(f"{name} is empty (0 bytes); send a PNG or JPEG file")
         return load_image(data, self.sig.input_shape, name, max_pixels, self.sig.extras.get("image_steps"))
 
     def random_batch(self, n: int, generator) -> tuple:
-        import torch
+        import torch  # lazy: torch
 
         shape = (n, *self.sig.input_shape)
         return torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator), None
@@ -194,12 +193,12 @@ class Text(Inputs):
         return lambda x: x.to(device, non_blocking=True)
 
     def collate(self, samples: list) -> tuple:
-        from kindling.data.text import encode_texts
+        from kindling.data.text import encode_texts  # lazy: numpy
 
         return encode_texts(self.sig, list(samples))
 
     def random_batch(self, n: int, generator) -> tuple:
-        import torch
+        import torch  # lazy: torch
 
         vocab = max(2, len(self.sig.extras.get("vocab", [])) or 2)
         shape = (n, *self.sig.input_shape)
@@ -207,7 +206,7 @@ class Text(Inputs):
         return x, torch.full((n,), self.sig.input_shape[0], dtype=torch.int64)
 
     def blank_batch(self, n: int) -> tuple:
-        import numpy as np
+        import numpy as np  # lazy: numpy
 
         length = self.sig.input_shape[0]
         return np.ones((n, length), np.int64), np.full(n, length)

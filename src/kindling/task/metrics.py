@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 
 
 class Metrics:
@@ -38,7 +39,6 @@ class Metrics:
         self.n = int(sums[1])
 
     def all_reduce(self) -> None:
-        import torch.distributed as dist
 
         self.sums[1] = self.n
         if dist.is_available() and dist.is_initialized():

@@ -17,6 +17,7 @@ precision, a ranking figure that needs no threshold), per-label precision, recal
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 
 from kindling.task.problems import Task
@@ -235,7 +236,6 @@ def onnx_with_thresholds(graph: bytes, meta: dict) -> bytes:
     thresholds = (meta.get("metrics") or {}).get("thresholds")
     if not thresholds:
         return graph
-    import json
 
     import onnx  # lazy: loads onnx
 

@@ -24,7 +24,7 @@ PROBE_SEED = 0  # their inputs come from a private generator: the global random 
 def probe(task, model, name: str, forward: Callable, x, lengths=None, errors: tuple = (RuntimeError,)):
     """`model`'s outputs on `x` (already preprocessed), in eval mode and without grad, shape-checked by
     `task`. An exception of `errors` (a layer that does not fit the input, usually) is the user's mistake."""
-    import torch
+    import torch  # lazy: torch
 
     was_training = model.training
     model.eval()
@@ -49,7 +49,7 @@ def probe(task, model, name: str, forward: Callable, x, lengths=None, errors: tu
 def check_user_model(task, model, name: str, forward: Callable) -> None:
     """A user's model, just built: refuse what the Task cannot train (wrong shape, NaN, probabilities)
     and mark log-probability outputs, so the trainer uses NLL instead of cross-entropy on top of them."""
-    import torch
+    import torch  # lazy: torch
 
     generator = torch.Generator().manual_seed(PROBE_SEED)
     x, lengths = task.inputs.random_batch(PROBE_SAMPLES, generator)

@@ -7,9 +7,11 @@ scaling, its metrics and which of them can pick the best model. torch is importe
 
 from __future__ import annotations
 
+import copy
 from functools import cached_property
 
 from kindling.errors import UserError
+from kindling.task.inputs import inputs_for
 
 LOG_PROB_TOLERANCE = 1e-3  # a row of log-probabilities: |sum(exp(row)) - 1| under this for every row
 # Under this many validation samples, a monitor left to kindling (`auto`) is the task's small-split
@@ -46,7 +48,6 @@ class Task:
     ):
         """`class_weights`: one per class, in the loss (kindling.task.imbalance); `threshold`: a two-class
         decision on the second class's probability (kindling.task.threshold). Classification uses them."""
-        from kindling.task.inputs import inputs_for
 
         self.sig = sig
         self.inputs = inputs_for(sig)  # the input kind's hooks: preprocessing, example batches, export
@@ -100,7 +101,6 @@ class Task:
 
     def with_convention(self, convention: str) -> Task:
         """This Task (its weights, threshold ...) reading outputs as `convention`."""
-        import copy
 
         if convention not in self.conventions:
             raise ValueError(f"{self.name} outputs are {' or '.join(self.conventions)}, not {convention}")
@@ -143,7 +143,7 @@ class Task:
 
     def metrics(self, device):
         """Running sums for one phase (train epoch, validation pass, evaluate)."""
-        from kindling.task.metrics import Metrics
+        from kindling.task.metrics import Metrics  # lazy: torch
 
         return Metrics(self, device)
 
@@ -168,7 +168,7 @@ class Task:
         """Raw outputs of several models or views for the same samples (a fold ensemble's members,
         test-time augmentation) -> one raw output of this task's convention that means their average.
         Values (regression) are averaged as they are: a standardised value is an affine map of the value."""
-        import torch
+        import torch  # lazy: torch
 
         return torch.stack([o.float().view(o.shape[0], -1) for o in outputs]).mean(0)
 
@@ -206,7 +206,7 @@ class Classification(Task):
     def detect_convention(self, out) -> str:
         """Log-probabilities when every row's exp sums to 1 (a log_softmax head), logits otherwise.
         One class says nothing (a zero logit is also a log-probability of 1): logits."""
-        import torch
+        import torch  # lazy: torch
 
         if self.num_outputs < 2:
             return "logits"
@@ -216,7 +216,7 @@ class Classification(Task):
 
     @cached_property
     def loss_fn(self):
-        import torch
+        import torch  # lazy: torch
 
         weight = None if self.class_weights is None else torch.tensor(self.class_weights, dtype=torch.float32)
         if self.convention == "log_probs":
@@ -249,13 +249,13 @@ class Classification(Task):
         return f" acc {sum(sums[2 + i * (k + 1)] for i in range(k)) / n:.4f}"
 
     def probabilities(self, out):
-        import torch
+        import torch  # lazy: torch
 
         return out.float().exp() if self.convention == "log_probs" else torch.softmax(out.float(), dim=1)
 
     def log_probabilities(self, out):
         """Per-class log-probabilities (a sample's loss is minus the true class's), computed stably."""
-        import torch
+        import torch  # lazy: torch
 
         return out.float() if self.convention == "log_probs" else torch.log_softmax(out.float(), dim=1)
 
@@ -267,14 +267,14 @@ class Classification(Task):
     def average(self, outputs: list):
         """Softmax probabilities averaged, as their logarithm: read as logits or as log-probabilities
         alike, it gives back exactly the averaged probabilities (softmax(log p) = p when p sums to 1)."""
-        import torch
+        import torch  # lazy: torch
 
         probs = torch.stack([self.probabilities(o) for o in outputs]).mean(0)
         return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
 
     def per_sample(self, out, y) -> tuple:
         """The class predicted, its cross-entropy (NLL of the log-probabilities) and its probability."""
-        import torch.nn.functional as F
+        import torch.nn.functional as F  # lazy: torch
 
         log_p = self.log_probabilities(out)
         pred = log_p.argmax(1) if self.threshold is None else self.predictions(out)

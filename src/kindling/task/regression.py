@@ -49,12 +49,12 @@ class Regression(Task):
 
     @cached_property
     def loss_fn(self):
-        import torch
+        import torch  # lazy: torch
 
         return torch.nn.MSELoss()
 
     def add_metrics(self, sums, out, y, ones) -> None:
-        import torch
+        import torch  # lazy: torch
 
         mean, std = self.target_scale
         p = out.detach().double().reshape(y.shape) * std + mean
@@ -74,7 +74,7 @@ class Regression(Task):
     def values(self, out):
         """Outputs -> predicted values in the target's own units, one per sample (in float64 when the
         outputs are: the report's table rows are)."""
-        import torch
+        import torch  # lazy: torch
 
         mean, std = self.target_scale
         first = out.view(out.shape[0], -1)[:, 0]

@@ -19,6 +19,9 @@ description. torch is not imported here; scikit-learn only inside the functions.
 
 from __future__ import annotations
 
+import json
+import warnings
+
 import numpy as np
 
 from kindling.errors import UserError
@@ -29,7 +32,7 @@ HOW = "auto: maximises balanced accuracy on val"
 def choose_threshold(scores: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
     """(threshold, balanced accuracy there) that maximises balanced accuracy of `scores` (the positive
     class's probability) against `y` (0/1); None when `y` holds one class only (nothing to balance)."""
-    from sklearn.metrics import roc_curve
+    from sklearn.metrics import roc_curve  # lazy: sklearn
 
     scores, y = np.asarray(scores, dtype=np.float64), np.asarray(y).astype(np.int64)
     if len(np.unique(y)) < 2:
@@ -91,9 +94,12 @@ def confusion_scores(confusion: list[list[int]]) -> dict:
 def imbalance_metrics(y: np.ndarray, pred: np.ndarray, scores: np.ndarray | None, num_classes: int) -> dict:
     """balanced_accuracy (scikit-learn), and for two classes with both present ROC-AUC and PR-AUC
     (average precision) of the positive class's probability: threshold-free, the ranking's quality."""
-    import warnings
 
-    from sklearn.metrics import average_precision_score, balanced_accuracy_score, roc_auc_score
+    from sklearn.metrics import (  # lazy: sklearn
+        average_precision_score,
+        balanced_accuracy_score,
+        roc_auc_score,
+    )
 
     if len(y) == 0:
         return {}
@@ -112,9 +118,8 @@ def onnx_with_decision(graph: bytes, decision: dict | None) -> bytes:
     it; unchanged without a decision."""
     if not decision:
         return graph
-    import json
 
-    import onnx
+    import onnx  # lazy: onnx
 
     model = onnx.load_from_string(graph)
     props = {

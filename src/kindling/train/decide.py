@@ -11,6 +11,10 @@ all decide with it. A run stopped before its end keeps argmax until its resume f
 
 from __future__ import annotations
 
+import numpy as np
+
+from kindling.bundle.files import load_bundle, read_meta, update_meta
+from kindling.task import imbalance, task_of_bundle
 from kindling.task.threshold import HOW, choose_threshold, decision_record
 
 
@@ -48,7 +52,6 @@ def after_training(trainer) -> None:
         return
     threshold, score = chosen
     at_argmax = balanced_at(scores, y, 0.5)
-    from kindling.bundle.files import update_meta
 
     record = decision_record(
         threshold, HOW, names, val_balanced_accuracy=score, val_balanced_accuracy_at_argmax=at_argmax
@@ -62,19 +65,14 @@ def after_training(trainer) -> None:
 
 def balanced_at(scores, y, threshold: float) -> float:
     """Balanced accuracy of deciding the second class at `threshold` (0.5: argmax for two classes)."""
-    import numpy as np
-    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.metrics import balanced_accuracy_score  # lazy: sklearn
 
     return float(balanced_accuracy_score(y, (np.asarray(scores) >= threshold).astype(int)))
 
 
 def _val_scores(trainer, folder):
     """The Bundle's model over the whole validation split: p(second class) per sample, and the truth."""
-    import numpy as np
-    import torch
-
-    from kindling.bundle.files import load_bundle
-    from kindling.task import task_of_bundle
+    import torch  # lazy: torch
 
     bundle = load_bundle(folder, str(trainer.device))
     task = task_of_bundle(bundle)
@@ -91,7 +89,6 @@ def end_of_run_line(cfg, data, run_dir) -> str | None:
     """`note: the smallest class ... ; try --class-weights auto ...` (or the flags the run used), with the
     best model's balanced accuracy and macro-F1 on val, when a class has under a tenth of the largest's
     samples (kindling.task.imbalance.advice); None otherwise."""
-    from kindling.task import imbalance
 
     sig = data.signature
     if sig.task != "classification":
@@ -101,8 +98,6 @@ def end_of_run_line(cfg, data, run_dir) -> str | None:
         return None
     scores = {}
     if (run_dir / "best" / "model.safetensors").is_file():
-        from kindling.bundle.files import read_meta
-
         meta = read_meta(run_dir / "best")
         scores = dict((meta.get("metrics") or {}).get("val") or {})
         scores["threshold_balanced_accuracy"] = (meta.get("decision") or {}).get("val_balanced_accuracy")

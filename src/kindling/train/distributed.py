@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from kindling.train.slurm import torchrun_env
+
 
 @dataclass
 class DistInfo:
@@ -25,7 +27,6 @@ class DistInfo:
 def adopt_slurm_env() -> None:
     """Under srun without torchrun: SLURM's rank, local rank, world size and first node as the variables
     torchrun sets (torchrun's own win; nothing changes outside Slurm)."""
-    from kindling.train.slurm import torchrun_env
 
     os.environ.update(torchrun_env(os.environ))
 
@@ -36,7 +37,7 @@ def init_from_env(device) -> DistInfo:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
-    import torch.distributed as dist
+    import torch.distributed as dist  # lazy: torch
 
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
@@ -46,7 +47,7 @@ def init_from_env(device) -> DistInfo:
 def wrap(model, info: DistInfo, device):
     if not info.enabled:
         return model
-    from torch.nn.parallel import DistributedDataParallel
+    from torch.nn.parallel import DistributedDataParallel  # lazy: torch
 
     ids = [device.index] if device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=ids)
@@ -54,7 +55,7 @@ def wrap(model, info: DistInfo, device):
 
 def barrier(info: DistInfo) -> None:
     if info.enabled:
-        import torch.distributed as dist
+        import torch.distributed as dist  # lazy: torch
 
         dist.barrier()
 
@@ -63,8 +64,8 @@ def any_flag(flag: bool, info: DistInfo) -> bool:
     """True on every rank when any rank raised the flag (a signal arrived, a loss went non-finite)."""
     if not info.enabled:
         return flag
-    import torch
-    import torch.distributed as dist
+    import torch  # lazy: torch
+    import torch.distributed as dist  # lazy: torch
 
     t = torch.tensor([1.0 if flag else 0.0])
     dist.all_reduce(t)
@@ -73,7 +74,7 @@ def any_flag(flag: bool, info: DistInfo) -> bool:
 
 def shutdown(info: DistInfo) -> None:
     if info.enabled:
-        import torch.distributed as dist
+        import torch.distributed as dist  # lazy: torch
 
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kindling.data import augment
 from kindling.models.finetune import IMAGENET_MEAN, IMAGENET_STD, check, set_backbone_frozen
+from kindling.models.weights import ensure_available, load_pretrained
+from kindling.task.inputs import make_preprocess
 from kindling.train.events import Callback
 
 
@@ -21,7 +24,6 @@ class Pretrained(Callback):
         self.source, self.model_name = source, model_name
 
     def on_fit_start(self, trainer) -> None:
-        from kindling.models.weights import load_pretrained
 
         if trainer.resume_state is not None:
             return
@@ -34,7 +36,6 @@ class ImagenetNormalisation(Callback):
     """A pretrained backbone expects ImageNet's normalisation: switch the Signature (saved in the Bundle)."""
 
     def on_fit_start(self, trainer) -> None:
-        from kindling.task.inputs import make_preprocess
 
         sig = trainer.sig
         if not trainer.task.inputs.pictures or len(sig.mean) not in (1, 3):
@@ -44,8 +45,6 @@ class ImagenetNormalisation(Callback):
         sig.std = IMAGENET_STD if c == 3 else [sum(IMAGENET_STD) / 3]
         trainer.preprocess = make_preprocess(sig, trainer.device)
         if trainer.augment is not None and hasattr(trainer.augment, "mean"):
-            from kindling.data import augment
-
             trainer.augment = augment.build(trainer.cfg.data.augment, sig)
 
 
@@ -88,8 +87,6 @@ def callbacks_for(cfg, run_dir) -> list:
     check(cfg)
     found: list = []
     if cfg.model.pretrained and not (Path(run_dir) / "checkpoints" / "last.pt").is_file():
-        from kindling.models.weights import ensure_available
-
         # before the trainer measures threads and memory formats: offline, the missing weights are the
         # one line, at once (a resumed run's checkpoint holds its weights already)
         ensure_available(cfg.model.name, cfg.model.pretrained)

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from kindling import data as data_mod
+from kindling import models
+from kindling.config import defaults
 from kindling.errors import UserError
+from kindling.models.userrefs import load
+from kindling.task import task_for
+from kindling.task.inputs import make_preprocess
+from kindling.task.userfns import with_loss
 
 SMOOTHING = 0.9  # exponential moving average of the loss, debiased as in Adam
 DIVERGED = 4.0  # stop once the smoothed loss exceeds this many times its minimum
@@ -49,17 +56,12 @@ def suggest(lrs: list[float], losses: list[float]) -> float | None:
 def range_test(cfg, steps: int, start_lr: float, end_lr: float) -> tuple[list[float], list[float]]:
     """Train `cfg`'s model for up to `steps` steps with an exponentially growing LR -> (lrs, smoothed losses)."""
 
-    from kindling import data as data_mod
-    from kindling import models
-    from kindling.config import defaults
-    from kindling.data import augment
-    from kindling.data.memory import epoch_order
-    from kindling.models.common import forward
-    from kindling.task import task_for
-    from kindling.task.inputs import make_preprocess
-    from kindling.train import rng
-    from kindling.train.device import pick_device
-    from kindling.train.optim import build_optimizer
+    from kindling.data import augment  # lazy: torch
+    from kindling.data.memory import epoch_order  # lazy: torch
+    from kindling.models.common import forward  # lazy: torch
+    from kindling.train import rng  # lazy: torch
+    from kindling.train.device import pick_device  # lazy: torch
+    from kindling.train.optim import build_optimizer  # lazy: torch
 
     data = data_mod.build(cfg.data)
     cfg, _ = defaults.choose(cfg, data.signature, len(data.train))  # the model and batch a bare --data trains
@@ -109,10 +111,7 @@ def _with_own_loss(task, cfg, device):
     """The task training with the run's own loss (`train.loss`), as the trainer would."""
     if not cfg.train.loss:
         return task
-    import torch
-
-    from kindling.models.userrefs import load
-    from kindling.task.userfns import with_loss
+    import torch  # lazy: torch
 
     named = load("loss", cfg.train.loss)
     if isinstance(named.obj, torch.nn.Module):

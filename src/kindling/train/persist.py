@@ -5,8 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 
+import torch
+import torch.distributed as dist
+
+from kindling.bundle.files import save_bundle as write
+from kindling.bundle.files import save_code_copy
+from kindling.errors import UserError
 from kindling.models import usercode
+from kindling.models.userrefs import copy_names
+from kindling.task.threshold import confusion_scores
 from kindling.train import checkpoint, decide, distributed, rng
+from kindling.train.events import Progress
+from kindling.util.envinfo import collect
 
 
 def state_dict(trainer) -> dict:
@@ -69,8 +79,6 @@ def _rank_streams(trainer) -> list:
     """Every rank's torch random state (CPU, then its GPU's), gathered: each rank was seeded apart
     (seed + rank), and dropout and augmentation draw from these, so a resume in the same world gives each
     rank its own back. A tensor collective on the training device (gloo and NCCL alike)."""
-    import torch
-    import torch.distributed as dist
 
     mine = torch.get_rng_state()
     if trainer.device.type == "cuda":
@@ -82,7 +90,6 @@ def _rank_streams(trainer) -> list:
 
 
 def _restore_rank_stream(trainer, streams: list) -> None:
-    import torch
 
     cpu = torch.get_rng_state().numel()
     mine = streams[trainer.dist.rank]
@@ -95,7 +102,6 @@ def _summed(metrics):
     """The running sums of an epoch cut short, added up over the ranks (on the training device: NCCL
     too). Resumed, rank 0 starts from them and the others from zero: the epoch's all_reduce then
     counts every sample once, whatever the new world size."""
-    import torch.distributed as dist
 
     sums = metrics.state().to(metrics.sums.device)
     dist.all_reduce(sums)
@@ -104,7 +110,6 @@ def _summed(metrics):
 
 def load_state(trainer, state: dict) -> None:
     """Restore everything `state_dict` saved; a state that does not fit this run is one line (exit 2)."""
-    from kindling.errors import UserError
 
     try:
         _restore(trainer, state)
@@ -119,7 +124,6 @@ def load_state(trainer, state: dict) -> None:
 
 def _restore(trainer, state: dict) -> None:
     """Restore everything `state_dict` saved; RNG last, so nothing after it consumes randomness."""
-    from kindling.train.events import Progress
 
     if state.get("code"):
         usercode.check_resumed(trainer.cfg.model.name, state["code"])
@@ -155,7 +159,6 @@ def _restore(trainer, state: dict) -> None:
 
 def _check_weights(trainer, state: dict) -> None:
     """The loss a resumed run trains with is the one it started with (a weights FILE edited since is not)."""
-    from kindling.errors import UserError
 
     saved = state.get("class_weights")
     if "class_weights" in state and saved != trainer.class_weights:
@@ -178,16 +181,12 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
     """Publish the Bundle (EMA weights when EMA is on) with the monitored metrics and provenance."""
     if not trainer.dist.is_main:
         return
-    from kindling.bundle.files import save_bundle as write
-    from kindling.util.envinfo import collect
 
     model = trainer.ema.module if trainer.ema is not None else trainer.model
     spec = {"name": trainer.cfg.model.name, "options": trainer.cfg.model.options}
     _record_code(trainer.run_dir / "best", spec)
     clean = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     if "confusion_matrix" in metrics:  # what imbalance hides from accuracy (kindling.task.threshold)
-        from kindling.task.threshold import confusion_scores
-
         clean.update(confusion_scores(metrics["confusion_matrix"]))
     if trainer.env is None:  # once per run: it runs `git rev-parse` and reads versions
         trainer.env = collect(trainer.device, trainer.threads, trainer.tc.seed)
@@ -200,7 +199,6 @@ def save_bundle(trainer, metrics: dict, epoch: int) -> None:
 
 def _record_code(folder, spec: dict) -> None:
     """The user's own model (`file.py:Name`): where its code came from, its sha256, and a copy of it."""
-    from kindling.bundle.files import save_code_copy
 
     if usercode.is_reference(spec["name"]):
         spec["code"], source = usercode.provenance(spec["name"], spec["options"])
@@ -211,8 +209,6 @@ def _record_code(folder, spec: dict) -> None:
 def _record_own(trainer, folder, spec: dict, meta: dict) -> None:
     """The user's loss, metrics and callbacks: where their code came from (`user_code` beside the
     metrics, which `evaluate` reads to recompute your metrics) and a copy of each file in code/."""
-    from kindling.bundle.files import save_code_copy
-    from kindling.models.userrefs import copy_names
 
     own = trainer.own
     if own is None or not own.every:

@@ -14,11 +14,11 @@ class PhaseBar:
         self.bar = None
         self.last = 0.0
         if enabled and in_notebook():
-            from tqdm.auto import tqdm  # a widget bar
+            from tqdm.auto import tqdm  # a widget bar; lazy: tqdm
 
             self.bar = tqdm(total=total, initial=initial, desc=desc, leave=False)
         elif enabled and sys.stdout.isatty():
-            from tqdm import tqdm
+            from tqdm import tqdm  # lazy: tqdm
 
             self.bar = tqdm(
                 total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True, file=sys.stdout

@@ -20,6 +20,7 @@ import copy
 
 from kindling.config import defaults
 from kindling.errors import UserError
+from kindling.task import TASKS, task_for
 
 # keys a settled config never leaves to kindling (None / `auto`)
 SETTLED = ("data.batch_size", "train.epochs", "optim.lr", "train.monitor")
@@ -42,10 +43,9 @@ def settle(
     resolved). `model_given`: the model is already built (a Trainer handed a module), so only the
     training settings are chosen. `ensemble_ok`: the caller can train the fold ensemble
     (kindling.crossval) that a small table then gets (data.folds set)."""
-    from kindling.task import task_for
 
     if own is None:
-        from kindling.train.userfns import Own
+        from kindling.train.userfns import Own  # lazy: torch
 
         own = Own.load(cfg.train, kept=True)
     cfg = copy.deepcopy(cfg)
@@ -80,7 +80,6 @@ def check_settled(cfg) -> None:
 def check_against_data(cfg, signature) -> None:
     """The rules that need the data: a monitor the task measures, found before training starts (it was
     found at the first validation, after an epoch and a page of output)."""
-    from kindling.task import TASKS
 
     allowed = tuple(TASKS[signature.task].monitors) if signature.task in TASKS else ()
     if allowed and cfg.train.monitor != "auto" and cfg.train.monitor not in allowed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from kindling.data import augment
 from kindling.data.memory import num_batches
@@ -106,7 +107,6 @@ def _task(t, model, given: Task | None) -> Task:
 def _make_ema(tc, model):
     if not tc.ema:
         return None
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tc.ema), use_buffers=True)
 

@@ -43,7 +43,7 @@ class ThreadWatch(Callback):
             self._measure(trainer, per_step)
 
     def _measure(self, trainer, per_step: float) -> None:
-        from kindling.train.calibrate import pick_threads
+        from kindling.train.calibrate import pick_threads  # lazy: torch
 
         self.measurements += 1
         threads, how = pick_threads(trainer, requested=0)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from kindling.bundle.files import load_bundle, read_meta, update_meta
 from kindling.models.common import forward
 from kindling.task import task_of_bundle
@@ -53,7 +55,6 @@ class TuneThresholds(Callback):
 
 def outputs(model, task, split, batch_size: int, device) -> tuple:
     """(raw outputs, targets) of `model` (eval mode) over a whole split, in order, on the CPU."""
-    import torch  # lazy: loads torch
 
     preprocess = task.inputs.preprocess(device)
     outs, ys = [], []

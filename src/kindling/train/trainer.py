@@ -26,6 +26,7 @@ from kindling.train import decide, distributed, persist, setup
 from kindling.train.events import Callback, Interrupted, Progress, StopTraining
 from kindling.train.progress import PhaseBar, epoch_line, live_postfix
 from kindling.train.signals import SignalFlag
+from kindling.train.slurm import requeue
 from kindling.train.userfns import Own, UserCodeFailed, gather_rows, stopped
 
 
@@ -320,7 +321,6 @@ class Trainer:
     # ------------------------------------------------------------------ interruption
 
     def _interrupt(self, bar: PhaseBar) -> None:
-        from kindling.train.slurm import requeue
 
         bar.close()
         persist.save_last(self)

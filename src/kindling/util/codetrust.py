@@ -54,7 +54,7 @@ def file_sha256(path: Path) -> str:
 def remember(file: Path, sha256: str, name: str) -> None:
     """Record that this user trained with `name` from `file` (the bytes hashing to `sha256`). A ledger
     that cannot be written costs a warning, not the run: its Bundles then need `--code` to load."""
-    from filelock import FileLock, Timeout
+    from filelock import FileLock, Timeout  # lazy: filelock
 
     path = ledger_path()
     try:

@@ -26,8 +26,8 @@ def git_sha() -> str | None:
 
 
 def collect(device=None, threads: int | None = None, seed: int | None = None) -> dict:
-    import numpy
-    import torch
+    import numpy  # lazy: numpy
+    import torch  # lazy: torch
 
     info = {
         "kindling": VERSION,

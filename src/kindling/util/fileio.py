@@ -15,7 +15,9 @@ import io
 import json
 import math
 import os
+import pickle
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,7 @@ def finite(value) -> tuple[object, bool]:
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     """`torch.save` through an in-memory buffer, then an atomic write."""
-    import torch
+    import torch  # lazy: torch
 
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -83,14 +85,12 @@ def load_checkpoint(path: str | Path) -> dict:
 
     A file that would need unpickling of arbitrary objects is refused, never executed.
     """
-    import pickle
 
-    import torch
+    import torch  # lazy: torch
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist; train first or pass the right run directory")
-    import warnings
 
     try:
         with warnings.catch_warnings():

@@ -105,7 +105,7 @@ def choose_threads(
     SLOW_STEP_S is a big model, which takes all cores. `how` starts with "measured" only when a
     measurement decided (the trainer then watches the pace: Pace, train/threadwatch.py).
     """
-    import torch
+    import torch  # lazy: torch
 
     cores = usable_cores()
     if requested > 0:

@@ -61,7 +61,7 @@ def _gunzip_mnist(root: Path, name: str) -> None:
 def _dataset_class(name: str):
     """torchvision's class for `name`. CIFAR's per-file md5 checks become existence checks, so that files
     in the real format made elsewhere (tests, mirrors) load; a download is still checked against its md5."""
-    import torchvision.datasets as tvd
+    import torchvision.datasets as tvd  # lazy: torchvision
 
     base = getattr(tvd, SPECS[name][0])
     if name not in ("cifar10", "cifar100"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,8 +70,6 @@ def read_class_names(spec: str | None, keys: list[str]) -> list[str]:
         )
     text = read_text_checked(path, "utf-8", "data.class_names is a JSON map or one name per line", "replace")
     if path.suffix.lower() == ".json":
-        import json
-
         try:
             table = json.loads(text)
         except json.JSONDecodeError as exc:

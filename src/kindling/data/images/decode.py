@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from kindling.data.images.common import Listing, warn
+from kindling.data.images.load import load_image
 from kindling.errors import UserError
 from kindling.util.fileio import atomic_write_bytes
 
@@ -60,7 +61,6 @@ def _one_line(exc: BaseException) -> str:
 
 def decode_one(path: Path, shape: list[int], origin: str) -> np.ndarray:
     """One file -> uint8 C,H,W, converted and resized as prediction does; BadImage on any failure."""
-    from kindling.data.images.load import load_image
 
     try:
         return load_image(str(path), shape, origin)
@@ -72,7 +72,7 @@ def decode_one(path: Path, shape: list[int], origin: str) -> np.ndarray:
 
 
 def _header(path: Path) -> tuple[tuple[int, int], str]:
-    from PIL import Image
+    from PIL import Image  # lazy: PIL
 
     with Image.open(path) as img:
         return img.size, img.mode

@@ -6,8 +6,11 @@ input kinds (kindling.task.inputs), prediction, serving and the data doctor all 
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
+from kindling.data.images.replay import apply_steps
 from kindling.errors import UserError
 
 # Every suffix a reader takes for an image (folder:, annotations:, a CSV's path column, predict, the data
@@ -36,9 +39,8 @@ def load_image(
     the header is checked against `max_pixels` before any pixel is decoded, so a 20000x20000 PNG of
     a few kilobytes is refused without allocating 400 MB.
     """
-    import io
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # lazy: PIL
 
     channels, height, width = shape
     try:
@@ -65,8 +67,6 @@ def load_image(
         img = Image.alpha_composite(background, img)
     img = img.convert("L" if channels == 1 else "RGB")
     if steps:
-        from kindling.data.images.replay import apply_steps
-
         img = apply_steps(img, steps)
     if img.size != (width, height):
         img = img.resize((width, height), Image.BILINEAR)

@@ -78,7 +78,7 @@ def read_transform(transform) -> Recipe:
 def apply_steps(img, steps: list[dict]):
     """A PIL image -> the image after the recorded Resize / CenterCrop steps (torchvision's rules:
     an int Resize sets the shorter side, bilinear with antialiasing, as PIL's resize does)."""
-    from PIL import Image
+    from PIL import Image  # lazy: PIL
 
     for step in steps:
         if "resize" in step:

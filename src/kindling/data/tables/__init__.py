@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kindling.errors import UserError
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 def read_table(path: str | Path, encoding: str = "auto", delimiter: str = "auto") -> pd.DataFrame:
     """A CSV / TSV / Parquet file -> DataFrame; a bad file is a one-line UserError saying what to pass."""
-    from kindling.data.tables.readers import read_table as read
+    from kindling.data.tables.readers import read_table as read  # lazy: pandas
 
     return read(path, encoding, delimiter)
 
@@ -34,8 +36,8 @@ def encode_records(sig: Signature, frame_or_records: Any) -> np.ndarray:
     median (or refused if the model was trained with data.missing=refuse); a missing column raises a
     UserError naming it; extra columns are ignored.
     """
-    from kindling.data.tables.encoders import transform
-    from kindling.data.tables.output import to_frame
+    from kindling.data.tables.encoders import transform  # lazy: numpy
+    from kindling.data.tables.output import to_frame  # lazy: numpy
 
     _check_tabular(sig)
     return transform(sig.extras, to_frame(frame_or_records))
@@ -43,7 +45,7 @@ def encode_records(sig: Signature, frame_or_records: Any) -> np.ndarray:
 
 def prediction_frame(sig: Signature, frame: Any, results: Any) -> pd.DataFrame:
     """The input rows plus a `prediction` column (and `prob_<class>` columns for classification)."""
-    from kindling.data.tables.output import prediction_frame as build
+    from kindling.data.tables.output import prediction_frame as build  # lazy: numpy
 
     _check_tabular(sig)
     return build(sig, frame, results)
@@ -51,7 +53,7 @@ def prediction_frame(sig: Signature, frame: Any, results: Any) -> pd.DataFrame:
 
 def predict_frame(predictor: Any, frame_or_records: Any) -> pd.DataFrame:
     """Predictor + rows -> prediction_frame(...): encode, forward, and attach the predictions."""
-    from kindling.data.tables.output import predict_frame as run
+    from kindling.data.tables.output import predict_frame as run  # lazy: numpy
 
     _check_tabular(predictor.sig)
     return run(predictor, frame_or_records)
@@ -62,7 +64,6 @@ def is_tabular(sig: Signature) -> bool:
 
 
 def _check_tabular(sig: Signature) -> None:
-    from kindling.errors import UserError
 
     if not is_tabular(sig):
         raise UserError(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kindling.data.tables.roles import WORD, frequent_words
 from kindling.data.tables.schema import Plan, parse_dates
 from kindling.errors import UserError, summarise
 
@@ -149,7 +150,6 @@ def _fit_category(
 
 
 def _fit_words(name: str, values: pd.Series, min_rows: int, markers: bool = False) -> dict:
-    from kindling.data.tables.roles import frequent_words
 
     text = _strings(values, markers)
     words = frequent_words(text.dropna(), min_rows)
@@ -159,7 +159,6 @@ def _fit_words(name: str, values: pd.Series, min_rows: int, markers: bool = Fals
 
 def _encode_words(enc: dict, values: pd.Series, refuse: bool) -> np.ndarray:
     """(N, words [+ flag]): 1 where the cell holds the word (letters, any case), 0 elsewhere."""
-    from kindling.data.tables.roles import WORD
 
     text = _strings(values, enc.get("markers", False))
     holes = text.isna().to_numpy()

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from kindling.data.signature import Signature
+from kindling.data.tables.encoders import transform
+from kindling.data.tables.readers import read_table
 from kindling.errors import UserError
 
 
@@ -20,8 +22,6 @@ def to_frame(rows: Any) -> pd.DataFrame:
     if isinstance(rows, pd.DataFrame):
         return rows
     if isinstance(rows, (str, Path)):
-        from kindling.data.tables.readers import read_table
-
         return read_table(rows)
     if isinstance(rows, dict):
         if all(np.ndim(v) == 0 for v in rows.values()):
@@ -106,7 +106,6 @@ def _probabilities(sig: Signature, results: Any, n: int) -> np.ndarray:
 
 def predict_frame(predictor, rows: Any, batch_size: int = 4096) -> pd.DataFrame:
     """Encode the rows with the predictor's fitted encoders, predict, and attach the results."""
-    from kindling.data.tables.encoders import transform
 
     frame = to_frame(rows)
     x = transform(predictor.sig.extras, frame)

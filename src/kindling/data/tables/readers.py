@@ -53,7 +53,7 @@ def read_table(path: str | Path, encoding: str = "auto", delimiter: str = "auto"
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # lazy: pyarrow
 
         columns = pq.read_metadata(path).num_columns  # the footer alone: refused before any column is read
         if columns > MAX_COLUMNS:
@@ -128,7 +128,7 @@ def _checked(path: Path, encoding: str) -> tuple[str, str, bool]:
 
 def _guess_encoding(path: Path) -> str | None:
     try:
-        from charset_normalizer import from_bytes
+        from charset_normalizer import from_bytes  # lazy: charset_normalizer
     except ImportError:  # optional: without it the error names the setting to pass
         return None
     with open(path, "rb") as f:

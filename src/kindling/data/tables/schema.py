@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import textwrap
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -281,7 +283,6 @@ def _looks_like_dates(values: pd.Series) -> bool:
 
 def parse_dates(values: pd.Series) -> pd.Series:
     """Strings -> datetimes (NaT where a cell is not a date); the same rule at fit and predict time."""
-    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not infer format": handled by the per-cell fallback
@@ -363,7 +364,6 @@ def format_plan(plan: Plan, where: str, spec: str = "", width: int | None = None
 
 def _compact_plan(plan: Plan, where: str, width: int) -> str:
     """One wrapped paragraph per handling: `standardised (30): mean radius, mean texture, ...`."""
-    import textwrap
 
     groups: dict[str, list[str]] = {}
     for c in plan.columns:

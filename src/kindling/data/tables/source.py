@@ -9,6 +9,7 @@ extras carry the fitted encoders, so prediction applies exactly what training fi
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from kindling.data import note as data_note
 from kindling.data.memory import Split
 from kindling.data.module import DataModule
 from kindling.data.signature import Signature
@@ -59,7 +61,7 @@ def _csv_frame(cfg) -> tuple[pd.DataFrame, str, str | None]:
 
 
 def _sklearn_frame(name: str, cfg) -> tuple[pd.DataFrame, str, str]:
-    from sklearn import datasets
+    from sklearn import datasets  # lazy: sklearn
 
     if name == "wine":
         bunch = datasets.load_wine(as_frame=True)
@@ -258,7 +260,6 @@ def encode_split(sig: Signature, frame: pd.DataFrame, where: str = "the table") 
 def build_module(cfg, echo=None, given: dict | None = None, read: tuple | None = None) -> DataModule:
     """The DataModule of a table source (or of `given` DataFrames, see load_frames); notes the column
     typing (kindling.data.note: stderr)."""
-    from kindling.data import note as data_note
 
     frames = load_frames(cfg, given, read)
     plan = frames.plan
@@ -283,7 +284,6 @@ def build_module(cfg, echo=None, given: dict | None = None, read: tuple | None =
             [f"row {int(i) + 1}" for i in frame.index],
         )
         splits[name] = split
-    import shutil
 
     columns = shutil.get_terminal_size((200, 24)).columns  # a narrow terminal gets the compact form
     (echo or data_note)(

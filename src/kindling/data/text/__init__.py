@@ -17,6 +17,7 @@ import numpy as np
 
 from kindling.data.module import DataModule
 from kindling.data.signature import Signature
+from kindling.data.split import stratified_split
 from kindling.data.text.read import Row, note, read_class_names, read_rows
 from kindling.data.text.tokenize import (
     PAD_INDEX,
@@ -67,9 +68,9 @@ def text_source(cfg, fitted: Signature | None = None) -> DataModule:
     `fitted`: a trained model's Signature; its tokeniser, vocabulary, pad size and classes are used
     instead of fitting new ones, so data encoded for evaluation matches what the model learned.
     """
-    import torch
+    import torch  # lazy: torch
 
-    from kindling.data.memory import Split
+    from kindling.data.memory import Split  # lazy: torch
 
     spec = cfg.name.split(":", 1)[1]
     files, layout, class_file = _locate(Path(spec).expanduser() if spec else None, cfg)
@@ -267,7 +268,6 @@ def _label_ids(rows: list[Row], class_names: list[str], class_file: Path | None)
 
 def _fill_splits(rows: dict, labels: dict, cfg) -> tuple[dict, dict]:
     """Carve the missing val / test splits from train: seeded and stratified, the same on every run."""
-    from kindling.data.split import stratified_split
 
     missing = [p for p in ("test", "val") if p not in rows]
     fractions = {"test": cfg.test_fraction, "val": cfg.val_fraction}

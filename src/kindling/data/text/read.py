@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from kindling.data import note as data_note
 from kindling.errors import UserError
 from kindling.util.fileio import NotDecodable, read_text_checked
 
@@ -26,7 +27,6 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 def note(message: str) -> None:
     """What the source chose or skipped (see kindling.data.note)."""
-    from kindling.data import note as data_note
 
     data_note(f"text: {message}")
 
