@@ -3,7 +3,7 @@ answered by a loaded model, never 503 "the model is still loading".
 
 Before the fix a worker listened while it loaded, and the kernel handed connections to it as to the loaded
 one: 2 of 6 starts answered /health 200, then 503 on /predict. A real `kindling serve` with 2 workers on
-loopback is started 10 times; right after its first /health 200, 50 `/predict` requests, each on a new
+loopback is started 4 times; right after its first /health 200, 50 `/predict` requests, each on a new
 connection (so the kernel may hand any of them to either worker), must all be 200. `--threads 1` skips
 the start-up timing of thread counts, which only lengthens the load: without the fix this test still saw
 72 of 500 answers 503 (and 105 of 500 with the timing).
@@ -18,10 +18,10 @@ import pytest
 import requests
 from serve_helpers import start_server, stop_server
 
-STARTS, REQUESTS = 10, 50
+STARTS, REQUESTS = 4, 50
 
 
-@pytest.mark.slow  # 10 starts of a 2-worker server: each imports torch three times
+@pytest.mark.slow  # 4 starts of a 2-worker server: each imports torch three times
 def test_after_the_first_health_200_no_request_meets_a_loading_worker(digits_run, digit_image):
     codes: Counter = Counter()
     started = time.perf_counter()

@@ -357,7 +357,8 @@ def format_plan(plan: Plan, where: str, spec: str = "", width: int | None = None
     Past MAX_PLAN_ROWS columns the rest is counted, and `kindling data SPEC --json` lists them all.
     A table wider than `width` (a narrow terminal) is shown compactly: the columns grouped by handling."""
     table = _plan_table(plan, where, spec)
-    if width is None or max(len(line) for line in table.splitlines()) <= width:
+    rows = [line for line in table.splitlines()[1:] if not line.startswith("  note: ")]  # not the path
+    if width is None or max(len(line) for line in rows) <= width:
         return table
     return _compact_plan(plan, where, width)
 
