@@ -168,7 +168,9 @@ def wrong_way(graph: dict[str, dict[str, int]], root: Path = PACKAGE) -> list[st
             there = _layer(target, root)
             if here != there and RANK[there] >= RANK[here]:
                 path = _modules(root)[module].relative_to(root).as_posix()
-                found.append(f"{path}:{line} imports {target} ({here or 'kindling'} -> {there or 'kindling'})")
+                found.append(
+                    f"{path}:{line} imports {target} ({here or 'kindling'} -> {there or 'kindling'})"
+                )
     return found
 
 
