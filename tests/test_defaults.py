@@ -64,7 +64,10 @@ def test_text_small_and_large_images():
     cfg, line = choose(cfg, TEXT, 4000)
     assert (cfg.model.name, cfg.model.options["ngrams"]) == ("linear-ngrams", 3)
     assert (cfg.optim.name, cfg.optim.lr, cfg.train.patience) == ("sgd", 4.0, 3)
+    # trained until validation stops improving: the cap only bounds the run; smoothing bounds the logits
+    assert (cfg.train.epochs, cfg.train.label_smoothing) == (100, 0.1)
     assert line.startswith("kindling chose linear-ngrams (char 1-3-grams) for 4,000 texts")
+    assert "up to 100 epochs, early stopping after 3 rounds" in line and "label smoothing 0.1" in line
     words = Signature("classification", "text", [40], ["ham", "spam"], extras={"tokenizer": "word"})
     cfg = auto_config()
     cfg, _ = choose(cfg, words, 4000)
@@ -72,6 +75,10 @@ def test_text_small_and_large_images():
     cfg = auto_config(model__name="textrnn")  # the user's text model: not linear-ngrams' SGD at lr 4
     cfg, _ = choose(cfg, TEXT, 4000)
     assert (cfg.optim.name, cfg.optim.lr, cfg.train.epochs) == ("adamw", 1e-3, 20)
+    assert cfg.train.label_smoothing == 0.0  # linear-ngrams' own settings are not the user's model's
+    cfg = auto_config(train__epochs=5)  # the user's epochs: exactly that run, no smoothing added
+    choose(cfg, TEXT, 4000)
+    assert (cfg.model.name, cfg.train.epochs, cfg.train.label_smoothing) == ("linear-ngrams", 5, 0.0)
     cfg = auto_config()
     cfg, _ = choose(
         cfg, TEXT, 30_000
