@@ -77,7 +77,7 @@ def test_text_small_and_large_images():
     assert (cfg.optim.name, cfg.optim.lr, cfg.train.epochs) == ("adamw", 1e-3, 20)
     assert cfg.train.label_smoothing == 0.0  # linear-ngrams' own settings are not the user's model's
     cfg = auto_config(train__epochs=5)  # the user's epochs: exactly that run, no smoothing added
-    choose(cfg, TEXT, 4000)
+    cfg, _ = choose(cfg, TEXT, 4000)
     assert (cfg.model.name, cfg.train.epochs, cfg.train.label_smoothing) == ("linear-ngrams", 5, 0.0)
     cfg = auto_config()
     cfg, _ = choose(
