@@ -14,6 +14,9 @@ import pytest
 from kindling_testing import train_run
 
 os.environ.setdefault("KINDLING_TEST", "1")
+# pytest-xdist's workers set COLUMNS=80; kindling reads the terminal's width as it would in a user's shell
+# (no terminal: 200), and the tests that want a narrow one say so
+os.environ.pop("COLUMNS", None)
 # kindling's own folder (the ledger of trusted code, kindling.util.codetrust) is the session's, never the
 # user's: the runs trained here are recorded there, and child processes inherit it
 os.environ["KINDLING_HOME"] = tempfile.mkdtemp(prefix="kindling-home-")
