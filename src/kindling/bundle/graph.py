@@ -11,8 +11,8 @@ model (`GraphModel`); the session that trained it keeps using the real class.
 Why ONNX and not `torch.export`'s program (.pt2): in torch 2.14.1 `torch.export.load` may unpickle. Its
 docstring says it "uses pickle under the hood ... never load data from an untrusted source", and
 torch/export/pt2_archive/_package.py reads every weight or constant that the archive's own config marks
-`use_pickle` with `torch.load(weights_only=False)`, and opaque constants with `pickle.loads`: the file
-decides. Nothing a user hands over is unpickled here, so the graph is ONNX: a protobuf that onnxruntime
+`use_pickle` through torch's loader with weights_only switched off, and opaque constants through pickle
+itself: the file decides. Nothing a user hands over is unpickled here, so the graph is ONNX: a protobuf that onnxruntime
 parses and runs with its built-in operators only, no Python. Graphs whose weights live in external files
 are refused (they would read other files).
 """

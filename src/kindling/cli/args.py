@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+from pathlib import Path
 
 
 def add_set_argument(p: argparse.ArgumentParser, text: str) -> None:
@@ -37,6 +38,21 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         else:
             metavar = f.type.__name__.upper()
             group.add_argument(f.flag, dest=f.key, type=f.type, default=None, metavar=metavar, help=help_text)
+
+
+def run_config(args, **more):
+    """-> (the RunConfig a `train`-like verb's arguments name, their dotted flags): the recipe, or when
+    resuming without one the run's saved config.yaml, with the flags (and `more`) and --set items on top."""
+    from kindling.config.load import load_config  # lazy: yaml
+
+    flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
+    flags.update(more)
+    base = None
+    if args.resume and not args.recipe:  # resume the run's own saved config, with any flags on top
+        from kindling.bundle.rundir import load_saved_config  # lazy: yaml
+
+        base = load_saved_config(Path(args.resume)).to_dict()
+    return load_config(args.recipe, flags, args.sets, base=base), flags
 
 
 def _shown(default) -> str:

@@ -10,9 +10,8 @@ Only argparse and the config dataclasses are imported here: `kindling --help` st
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from kindling.cli.args import _add_config_flags, add_set_argument
+from kindling.cli.args import _add_config_flags, add_set_argument, run_config
 from kindling.train.events import Interrupted
 
 
@@ -58,21 +57,12 @@ def add_commands(sub) -> None:
 
 
 def cmd_cv(args) -> int:
-    from kindling.config.load import load_config  # lazy: off --help's path
-
-    flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
-    base = None
-    if args.resume and not args.recipe:  # the cross-validation's own saved config, with any flags on top
-        from kindling.bundle.rundir import (
-            load_saved_config,  # lazy: the run folder's reader, off --help's path
-        )  # lazy: yaml
-
-        base = load_saved_config(Path(args.resume)).to_dict()
+    more = {}
     if args.folds is not None:
         from kindling.crossval import check_count  # lazy: the runner and the trainer import torch
 
-        flags["data.folds"] = check_count(args.folds)
-    cfg = load_config(args.recipe, flags, args.sets, base=base)
+        more["data.folds"] = check_count(args.folds)
+    cfg, _ = run_config(args, **more)  # on --resume: the cross-validation's own saved config underneath
     if args.print_config:
         print(cfg.to_yaml(), end="")
         return 0

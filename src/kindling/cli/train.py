@@ -4,9 +4,8 @@ the resolved config. Nothing heavy is imported here: `kindling --help` must answ
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from kindling.cli.args import _add_config_flags, add_set_argument
+from kindling.cli.args import _add_config_flags, add_set_argument, run_config
 from kindling.cli.launch import launch_torchrun
 from kindling.models.userrefs import given_again
 
@@ -37,15 +36,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    from kindling.config.load import load_config  # lazy: yaml
-
-    flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
-    base = None
-    if args.resume and not args.recipe:  # resume the run's own saved config, with any flags on top
-        from kindling.bundle.rundir import load_saved_config  # lazy: yaml
-
-        base = load_saved_config(Path(args.resume)).to_dict()
-    cfg = load_config(args.recipe, flags, args.sets, base=base)
+    cfg, flags = run_config(args)
     if args.resume:  # your loss, metrics and callbacks named again: used as they are now
         loss = [flags["train.loss"]] if flags.get("train.loss") else []
         given_again(loss + (flags.get("train.metrics") or []) + (flags.get("train.callbacks") or []))
