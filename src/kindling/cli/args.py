@@ -40,6 +40,20 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             group.add_argument(f.flag, dest=f.key, type=f.type, default=None, metavar=metavar, help=help_text)
 
 
+def add_run_arguments(p: argparse.ArgumentParser, resume: str, printed: str) -> None:
+    """What `train` and `cv` share: the config flags, --set, --resume RUN (`resume`: what it continues),
+    --overwrite and --print-config (`printed`: which config it prints)."""
+    _add_config_flags(p)
+    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable; default: none)")
+    p.add_argument("--resume", metavar="RUN", help=f"continue {resume}")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing run directory (default: refuse)"
+    )
+    p.add_argument(
+        "--print-config", action="store_true", help=f"print {printed} as YAML and exit (default: off)"
+    )
+
+
 def run_config(args, **more):
     """-> (the RunConfig a `train`-like verb's arguments name, their dotted flags): the recipe, or when
     resuming without one the run's saved config.yaml, with the flags (and `more`) and --set items on top."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from kindling.cli.args import _add_config_flags, add_set_argument, run_config
+from kindling.cli.args import add_run_arguments, run_config
 from kindling.train.events import Interrupted
 
 
@@ -38,20 +38,10 @@ def add_commands(sub) -> None:
         help="keep the K fold models as one Bundle in runs/NAME/best whose prediction is their average "
         "(predict, evaluate, serve and export take it) (default: off)",
     )
-    _add_config_flags(p)
-    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable; default: none)")
-    p.add_argument(
-        "--resume",
-        metavar="RUN",
-        help="continue the cross-validation in RUN at the fold and step it reached (default: a new one)",
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace an existing run directory (default: refuse)"
-    )
-    p.add_argument(
-        "--print-config",
-        action="store_true",
-        help="print the resolved config every fold shares as YAML and exit (default: off)",
+    add_run_arguments(
+        p,
+        "the cross-validation in RUN at the fold and step it reached (default: a new one)",
+        "the resolved config every fold shares",
     )
     p.set_defaults(handler=cmd_cv)
 

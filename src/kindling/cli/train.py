@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from kindling.cli.args import _add_config_flags, add_set_argument, run_config
+from kindling.cli.args import add_run_arguments, run_config
 from kindling.cli.launch import launch_torchrun
 from kindling.models.userrefs import given_again
 
@@ -17,20 +17,8 @@ def add_commands(sub) -> None:
         description="Train a model. Precedence: defaults < recipe < flags < --set.",
     )
     p.add_argument("recipe", nargs="?", help="recipe YAML (see `kindling list recipes`)")
-    _add_config_flags(p)
-    add_set_argument(p, "any config key, e.g. --set optim.momentum=0.5 (repeatable; default: none)")
-    p.add_argument(
-        "--resume",
-        metavar="RUN",
-        help="continue the run in RUN exactly where it stopped (default: a new run)",
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace an existing run directory (default: refuse)"
-    )
-    p.add_argument(
-        "--print-config",
-        action="store_true",
-        help="print the resolved config as YAML and exit (default: off)",
+    add_run_arguments(
+        p, "the run in RUN exactly where it stopped (default: a new run)", "the resolved config"
     )
     p.set_defaults(handler=cmd_train)
 
