@@ -9,10 +9,7 @@ The package imports nothing heavy at import time: torch is loaded by the functio
 `import kindling` and `kindling --help` answer at once.
 """
 
-from kindling import api
 from kindling.errors import UserError
-from kindling.sweeps.api import sweep
-from kindling.train import events
 from kindling.util.envinfo import VERSION as __version__  # noqa: F401 - kindling.__version__
 
 __all__ = ["Callback", "CrossValidation", "Run", "StopTraining", "UserError", "cv", "fit", "load", "sweep"]
@@ -20,9 +17,15 @@ __all__ = ["Callback", "CrossValidation", "Run", "StopTraining", "UserError", "c
 
 def __getattr__(name: str):
     if name in ("fit", "load", "Run", "cv", "CrossValidation"):
+        from kindling import api  # lazy: start-up (the runner, the models, the plug-ins' metadata)
+
         return getattr(api, name)
     if name in ("Callback", "StopTraining"):  # for your own callbacks (docs/callbacks.md); no torch
+        from kindling.train import events  # lazy: start-up
+
         return getattr(events, name)
     if name == "sweep":  # kindling.sweeps.api: Optuna is imported only when a sweep runs
+        from kindling.sweeps.api import sweep  # lazy: start-up
+
         return sweep
     raise AttributeError(f"module 'kindling' has no attribute {name!r}")
