@@ -62,7 +62,7 @@ def run_config(args, **more):
     flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
     flags.update(more)
     base = None
-    if args.resume and not args.recipe:  # resume the run's own saved config, with any flags on top
+    if getattr(args, "resume", None) and not args.recipe:  # the run's own saved config, flags on top
         from kindling.bundle.rundir import load_saved_config  # lazy: yaml
 
         base = load_saved_config(Path(args.resume)).to_dict()

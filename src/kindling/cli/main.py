@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 
 from kindling import plugins
-from kindling.cli.args import OneLineParser, SubParser
+from kindling.cli.args import OneLineParser, SubParser, run_config
 from kindling.errors import GUARD, UserError, one_line
 from kindling.train.events import Interrupted
 from kindling.util.codetrust import point_at
@@ -152,10 +152,7 @@ def _resume_target(args, fallback: str) -> str:
     if getattr(args, "resume", None):
         return args.resume
     try:
-        from kindling.config.load import load_config  # lazy: yaml
-
-        flags = {k: v for k, v in vars(args).items() if "." in k or k == "run_dir"}
-        return str(load_config(args.recipe, flags, args.sets).resolved_run_dir())
+        return str(run_config(args)[0].resolved_run_dir())
     except UserError:
         return fallback
 
