@@ -33,12 +33,14 @@ def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, list[flo
 
 
 def interleaved(fns: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
-    """Run each fn once per round, round after round, so drift of the machine hits all alike.
-    Each fn returns the seconds it measured itself."""
+    """Run each fn once per round, round after round, so drift of the machine hits all alike; every
+    other round runs them in reverse order, so no contender always follows the same one (what ran just
+    before leaves the caches and the allocator in its own state). Each fn returns what it measured itself.
+    """
     out: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            out[name].append(fn())
+    for r in range(repeats):
+        for name in list(fns) if r % 2 == 0 else list(fns)[::-1]:
+            out[name].append(fns[name]())
     return out
 
 

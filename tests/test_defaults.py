@@ -126,7 +126,7 @@ def test_a_few_photos_resized_by_kindling_get_a_small_cnn_from_scratch():
         PHOTO_AUGMENT,
         "cosine",
         60,
-        30,
+        20,
     )
     assert "photo-cnn, width 16) for 700 photos resized to 80x80" in line
     assert f"augmentation {PHOTO_AUGMENT}" in line
