@@ -190,9 +190,13 @@ def test_tensorboard_serves_the_runs_logs(digits_run):
                 time.sleep(0.5)
         assert runs is not None, "TensorBoard did not answer"
         assert any(run.startswith(digits_run.name) for run in runs), runs
+        status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+        signals = [line for line in status if line.startswith(("SigIgn", "SigBlk", "SigCgt"))]
         proc.send_signal(signal.SIGINT)  # Ctrl-C
-        assert proc.wait(timeout=30) == 130
-        assert proc.stdout.read().startswith(f"TensorBoard on http://127.0.0.1:{port}/")
+        # communicate, not wait: TensorBoard shares the pipes, and a full one would block whoever writes next
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (signals, err[-2000:])
+        assert out.startswith(f"TensorBoard on http://127.0.0.1:{port}/")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -64,20 +64,24 @@ def cmd_tensorboard(args) -> int:
 
     command = tensorboard_command(args.runs, args.port, args.host)
     print(f"TensorBoard on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    child = subprocess.Popen(command)
 
     def stop(signum, frame):
         raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    # SIGINT too: a process started with SIGINT ignored (as some launchers leave it) still stops on Ctrl-C;
+    # installed before the child starts, so no signal falls between the two
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    child = None
     try:
+        child = subprocess.Popen(command)
         return child.wait()
     except KeyboardInterrupt:
         return 130
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _stop(child)
+        if child is not None:
+            _stop(child)
 
 
 def _stop(child) -> None:
