@@ -21,9 +21,10 @@ demo: install
 	$(BIN)/python scripts/demo_image.py runs/digits demo/seven.png
 	$(BIN)/kindling predict runs/digits demo/seven.png
 
-# the tests run on every core (at most 4 workers), a test file per worker: a file's servers and runs stay together
+# the tests run on every core (at most 4 workers), a test file per worker: a file's servers and runs stay together;
+# the longest files first, in the order tests/conftest.py gives (LONGEST_FIRST)
 test: install lint chromium
-	$(BIN)/python -m pytest tests -n auto --maxprocesses 4 --dist loadfile --durations=15
+	$(BIN)/python -m pytest tests -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder --durations=15
 
 # The browser tests drive Debian's chromium: installed here when missing (as root, no prompt), else
 # `make test` stops saying so. They are never skipped.

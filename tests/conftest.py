@@ -23,6 +23,36 @@ os.environ["KINDLING_HOME"] = tempfile.mkdtemp(prefix="kindling-home-")
 atexit.register(shutil.rmtree, os.environ["KINDLING_HOME"], True)
 
 
+# The files that take longest (their tests' seconds summed in a full run, --durations=0), longest first.
+# `make test` hands whole files to its workers (--dist loadfile) in collection order
+# (--no-loadscope-reorder): these go first, so the run does not end with one worker on a long file while
+# the other has nothing left. Without it xdist orders files by their number of tests, which put these
+# (few tests, long ones) last. A file missing here only runs later; order is never correctness.
+LONGEST_FIRST = [
+    "tests/train/test_slurm_cluster.py",
+    "tests/test_commands.py",
+    "tests/test_session_graph.py",
+    "tests/train/test_distributed.py",
+    "tests/train/test_signals.py",
+    "tests/test_multilabel.py",
+    "tests/report/test_mlflow.py",
+    "tests/sweeps/test_sweep_resume.py",
+    "tests/train/test_slurm.py",
+    "tests/test_last_mile.py",
+    "tests/badinput/test_hostile.py",
+    "tests/data/test_tables_raw.py",
+    "tests/serve/test_ready.py",
+    "tests/test_crossval.py",
+    "tests/train/test_resume.py",
+    "tests/models/test_user_models.py",
+]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep order
+
+
 @pytest.fixture(scope="session")
 def digits_run(tmp_path_factory) -> Path:
     """A digits run trained for 2 epochs (shared: treat it as read-only)."""
