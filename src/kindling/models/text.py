@@ -252,19 +252,10 @@ class LinearNgrams(nn.Module):
 
     takes_lengths = True
 
-    def __init__(
-        self,
-        vocab_size: int,
-        buckets: int,
-        ngrams: int,
-        dropout: float,
-        idf: bool,
-        classes: int,
-        sublinear: bool = False,
-    ):
+    def __init__(self, vocab_size: int, buckets: int, ngrams: int, dropout: float, idf: bool, classes: int):
         super().__init__()
         self.vocab_size, self.buckets, self.ngrams = vocab_size, buckets, ngrams
-        self.dropout, self.sublinear = dropout, sublinear
+        self.dropout = dropout
         self.bag = nn.EmbeddingBag(vocab_size + buckets, classes, mode="sum")
         nn.init.zeros_(self.bag.weight)
         self.bias = nn.Parameter(torch.zeros(classes))
@@ -295,10 +286,6 @@ class LinearNgrams(nn.Module):
             weights = mask * seen * torch.log((1 + self.docs) / (1 + df)).add(1.0)
         else:
             weights = mask
-        if (
-            self.sublinear
-        ):  # 1 + log(tf) for an n-gram a text holds tf times, as TfidfVectorizer(sublinear_tf)
-            weights = weights * _sublinear_share(ids, mask)
         weights = weights * weights.square().sum(1, keepdim=True).clamp_min(1e-12).rsqrt()
         return self.bag(ids, per_sample_weights=weights) + self.bias
 
@@ -311,23 +298,8 @@ class LinearNgrams(nn.Module):
         self.docs += ids.shape[0]
 
 
-def _sublinear_share(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per occurrence, (1 + log tf) / tf, tf the times its n-gram occurs in its own text: the occurrences of
-    one n-gram, summed by the bag, weigh 1 + log tf together. Masked-out places count for nothing."""
-    rows = torch.arange(ids.shape[0], device=ids.device).unsqueeze(1)
-    key = torch.where(mask > 0, rows * (ids.max() + 1) + ids, -1)
-    _, where, counts = torch.unique(key, return_inverse=True, return_counts=True)
-    tf = counts[where].float()
-    return (1.0 + torch.log(tf)) / tf
-
-
 def linear_ngrams(
-    sig,
-    buckets: int = 262_144,
-    ngrams: int = 3,
-    dropout: float = 0.0,
-    idf: bool = True,
-    sublinear: bool = False,
+    sig, buckets: int = 262_144, ngrams: int = 3, dropout: float = 0.0, idf: bool = True
 ) -> nn.Module:
     """Linear over hashed 1..`ngrams`-grams of the tokens (TF-IDF + linear SVM as a network): the text default."""
     if buckets < 0 or ngrams < 1 or not 0.0 <= dropout < 1.0:
@@ -335,4 +307,4 @@ def linear_ngrams(
             "linear-ngrams: buckets must be >= 0, ngrams >= 1 and dropout in [0, 1), "
             f"got {buckets}, {ngrams}, {dropout}"
         )
-    return LinearNgrams(_vocab_size(sig), buckets, ngrams, dropout, idf, sig.num_outputs, sublinear)
+    return LinearNgrams(_vocab_size(sig), buckets, ngrams, dropout, idf, sig.num_outputs)
