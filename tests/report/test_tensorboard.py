@@ -182,24 +182,30 @@ def test_validation_pass_gives_the_grid_its_predictions(tmp_path):
     assert checked == [16, 16]
 
 
-def test_kindling_tensorboard_stopped_by_sigterm_stops_tensorboard_too(digits_run):
+@pytest.mark.parametrize("how", ["sigterm", "sigint-ignored-at-start"])
+def test_kindling_tensorboard_stopped_by_a_signal_stops_tensorboard_too(digits_run, how):
     """A service manager or `kill` ends `kindling tensorboard` with SIGTERM: its TensorBoard child goes
-    with it, and the port is free again (issue 24 §5)."""
+    with it, and the port is free again (issue 24 §5). Ctrl-C does the same even when the process was
+    started with SIGINT ignored, as some launchers leave it (Python then installs no KeyboardInterrupt)."""
     import signal
     import sys
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     port = _free_port()
     parent = subprocess.Popen(
         [sys.executable, "-m", "kindling", "tensorboard", str(digits_run), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=ignore_sigint if how == "sigint-ignored-at-start" else None,
     )
     try:
         deadline = time.time() + 90
         while time.time() < deadline and not _listening(port):
             time.sleep(0.5)
         assert _listening(port), "TensorBoard never answered"
-        parent.send_signal(signal.SIGTERM)
+        parent.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGINT)
         assert parent.wait(timeout=30) == 130  # interrupted, as Ctrl-C
         deadline = time.time() + 15
         while time.time() < deadline and _listening(port):

@@ -134,7 +134,7 @@ def _photos(sig, n: int) -> tuple[dict, str]:
         "data.batch_size": 32,
         "data.augment": PHOTO_AUGMENT,
         # the whole cosine schedule pays: over 5 seeds on cats_dogs, 60 epochs reached 0.748 (median test
-        # accuracy), 40 epochs 0.69-0.71 (benchmarks/bench_photo_stops.py). Patience 30 ended 1 run in 5;
+        # accuracy), 40 epochs 0.692 (benchmarks/bench_photo_stops.py). Patience 30 ended 1 run in 5;
         # 20 is the shortest whose replay of those runs never changed the model kept, and it ends 2 in 5
         # (a validation set of a few dozen photos is noisy: patience 5 to 15 stopped near epoch 10)
         "train.epochs": 60,
