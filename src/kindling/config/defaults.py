@@ -28,9 +28,10 @@ names it first, with the flag that overrides it (`Signature.extras["task_reason"
   improving, and the cap only bounds that (20 epochs stopped a 10-topic news set with its validation
   loss still falling). BENCHMARKS.md, against the TF-IDF + linear-SVM baseline (3 seeds, medians): at
   or above it on zh_reviews and sms_spam, 0.4 to 0.6 points under it on Rotten Tomatoes and tnews
-  (where scikit-learn's own logistic regression, trained to convergence, also trails the SVM: what is
-  left looks like the hinge loss and sublinear term frequencies, not the length of the run). A text
-  model the user names gets AdamW, up to 20 epochs, patience 3.
+  (where scikit-learn's own logistic regression, trained to convergence, also trails the SVM). Tried
+  there and not kept, each within the seeds' spread or worse: sublinear term frequencies, the
+  baseline's 1-2-grams of characters, 4x the hash buckets, a multi-class hinge loss, label smoothing
+  0 or 0.2, patience 6. A text model the user names gets AdamW, up to 20 epochs, patience 3.
 - images up to 64 pixels a side: kindling's small CNN (`digits-cnn`), wider for more data, with shift
   augmentation, cosine schedule, up to 40 epochs, patience 20: a cosine run settles in its late,
   low-lr epochs, so early stopping only ends one that has not improved for half the schedule.
@@ -136,7 +137,7 @@ def _photos(sig, n: int) -> tuple[dict, str]:
         # the whole cosine schedule pays: over 5 seeds on cats_dogs, 60 epochs reached 0.748 (median test
         # accuracy), 40 epochs 0.692 (benchmarks/bench_photo_stops.py). Patience 30 ended 1 run in 5;
         # 20 is the shortest whose replay of those runs never changed the model kept, and it ends 2 in 5
-        # (a validation set of a few dozen photos is noisy: patience 5 to 15 stopped near epoch 10)
+        # (a validation set of a few dozen photos is noisy: patience 5 or 10 stopped every run by epoch 20)
         "train.epochs": 60,
         "train.patience": 20,
     }
