@@ -5,6 +5,7 @@ evaluate gives under imbalance against scikit-learn's."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from kindling.task.threshold import (
     check_decision,
     choose_threshold,
     confusion_scores,
+    imbalance_metrics,
     onnx_with_decision,
 )
 
@@ -229,3 +231,14 @@ def test_many_class_metrics_equal_scikit_learns_and_have_no_curves():
     f1 = skm.f1_score(truth, pred, average="macro", labels=[0, 1, 2, 3], zero_division=0)
     assert result["macro_f1"] == pytest.approx(f1)
     assert "roc_auc" not in result and "pr_auc" not in result and "threshold" not in result
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_balanced_accuracy_is_scikit_learns_when_a_predicted_class_is_absent_from_the_truth(seed):
+    rng = np.random.default_rng(seed)
+    truth = rng.choice([0, 2, 3], size=50, p=[0.7, 0.2, 0.1])  # class 1 never true, sometimes predicted
+    pred = np.where(rng.random(50) < 0.6, truth, rng.integers(0, 4, size=50))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns about class 1
+        expected = skm.balanced_accuracy_score(truth, pred)
+    assert imbalance_metrics(truth, pred, None, 4)["balanced_accuracy"] == pytest.approx(expected)

@@ -22,6 +22,8 @@ COMMON = [
     "0.003",
     "--set",
     "train.logger=none",
+    "--baseline",
+    "none",
 ]
 
 

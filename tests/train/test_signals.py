@@ -26,6 +26,8 @@ def start_training(run: Path, *extra: str) -> subprocess.Popen:
         "400",
         "--threads",
         "1",
+        "--baseline",
+        "none",
         "--run-dir",
         str(run),
         *extra,

@@ -110,6 +110,14 @@ def test_dry_run_is_one_batch_per_phase(tmp_path):
     assert (run_dir / "best" / "model.safetensors").is_file()
 
 
+def test_a_dry_run_times_neither_threads_nor_memory_formats(tmp_path):
+    """A dry run checks that one batch fits: the calibration steps would be most of its time."""
+    _, lines = run(tmp_path, "dry-cnn", "train.dry_run=true", "model.name=digits-cnn", "train.threads=0")
+    start = next(line for line in lines if line.startswith("training digits-cnn"))
+    assert "threads" in start and "not measured in a dry run" in start and "ms/step" not in start
+    assert not any("memory format" in line for line in lines)
+
+
 @pytest.mark.parametrize("name", ["step", "multistep", "cosine", "onecycle", "plateau"])
 def test_every_scheduler_changes_the_learning_rate(tmp_path, name):
     sets = [

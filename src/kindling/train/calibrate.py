@@ -15,6 +15,7 @@ import torch
 
 from kindling.errors import UserError
 from kindling.train import rng
+from kindling.util.envinfo import usable_cores
 from kindling.util.measure import choose_threads, fastest, time_alternatives
 
 
@@ -44,6 +45,10 @@ def pick_threads(trainer, requested: int | None = None) -> tuple[int, str]:
         if trainer.resume_state is not None and not requested:
             requested = int(trainer.resume_state.get("threads") or 0)  # same threads: same float results
             kept = requested > 0
+    if tc.dry_run and not requested:  # one batch to check that everything fits: nothing worth timing
+        cores = usable_cores()
+        torch.set_num_threads(cores)
+        return cores, "all cores: not measured in a dry run"
     with rng.kept():
         threads, how = choose_threads(
             probe_step(trainer), requested, trainer.device, tc.deterministic, trainer.dist.world
@@ -82,6 +87,8 @@ def pick_memory_format(trainer) -> tuple[str, str]:
         return chosen, "kept from the checkpoint"
     if trainer.tc.deterministic or trainer.device.type != "cpu":
         return "contiguous", "fixed"
+    if trainer.tc.dry_run:  # one batch to check that everything fits: timing both would be most of it
+        return "contiguous", "not measured in a dry run"
     with rng.kept():
         try:
             times = time_alternatives(
