@@ -223,3 +223,16 @@ def test_training_runs_on_streamed_images(tmp_path, capsys):
     extra = ["--set", "data.memory_budget_mb=0", "--set", "train.logger=none"]
     assert main([*args, "--data-dir", str(tmp_path / "c"), "--run-dir", str(tmp_path / "run"), *extra]) == 0
     assert "streaming from the files" in capsys.readouterr().err
+
+
+def test_digits_are_scikit_learns_read_without_importing_it():
+    """kindling reads scikit-learn's bundled digits file itself (no 1.4 s import): the same images and
+    labels, in the same order, as `load_digits`."""
+    from sklearn.datasets import load_digits
+
+    from kindling.data.embedded import _digits_arrays
+
+    images, labels = _digits_arrays()
+    bunch = load_digits()
+    assert np.array_equal(images, bunch.images) and np.array_equal(labels, bunch.target)
+    assert labels.dtype == np.int64 and images.shape == (1797, 8, 8)
