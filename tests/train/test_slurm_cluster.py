@@ -91,7 +91,7 @@ MailProg=/bin/true
 ReturnToService=2
 SchedulerType=sched/backfill
 MinJobAge=600
-SchedulerParameters=bf_interval=1
+SchedulerParameters=bf_interval=1,sched_interval=2
 NodeName=localhost NodeAddr=127.0.0.1 CPUs={os.cpu_count()} State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
