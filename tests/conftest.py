@@ -29,21 +29,25 @@ atexit.register(shutil.rmtree, os.environ["KINDLING_HOME"], True)
 # the other has nothing left. Without it xdist orders files by their number of tests, which put these
 # (few tests, long ones) last. A file missing here only runs later; order is never correctness.
 LONGEST_FIRST = [
-    "tests/train/test_slurm_cluster.py",
-    "tests/test_commands.py",
+    "tests/train/test_slurm_cluster.py",  # first: mostly waiting on Slurm (and apt-get where it is missing)
+    "tests/sweeps/test_sweep_postgres.py",  # early too: it waits on PostgreSQL (and apt-get where it is missing)
     "tests/test_session_graph.py",
-    "tests/train/test_distributed.py",
-    "tests/train/test_signals.py",
-    "tests/test_multilabel.py",
-    "tests/report/test_mlflow.py",
+    "tests/test_commands.py",
     "tests/sweeps/test_sweep_resume.py",
-    "tests/train/test_slurm.py",
-    "tests/test_last_mile.py",
-    "tests/badinput/test_hostile.py",
     "tests/data/test_tables_raw.py",
-    "tests/serve/test_ready.py",
+    "tests/test_last_mile.py",
+    "tests/train/test_distributed.py",
+    "tests/report/test_mlflow.py",
+    "tests/badinput/test_hostile.py",
+    "tests/train/test_signals.py",
     "tests/test_crossval.py",
-    "tests/train/test_resume.py",
+    "tests/test_multilabel.py",
+    "tests/test_notebook.py",
+    "tests/test_api_docs.py",
+    "tests/serve/test_ready.py",
+    "tests/sweeps/test_sweep_run.py",
+    "tests/train/test_slurm.py",
+    "tests/models/test_code_trust.py",
     "tests/models/test_user_models.py",
 ]
 
