@@ -15,7 +15,6 @@ import torch
 
 from kindling.errors import UserError
 from kindling.train import rng
-from kindling.util.envinfo import usable_cores
 from kindling.util.measure import choose_threads, fastest, time_alternatives
 
 
@@ -45,14 +44,10 @@ def pick_threads(trainer, requested: int | None = None) -> tuple[int, str]:
         if trainer.resume_state is not None and not requested:
             requested = int(trainer.resume_state.get("threads") or 0)  # same threads: same float results
             kept = requested > 0
-    if tc.dry_run and not requested:  # one batch to check that everything fits: nothing worth timing
-        cores = usable_cores()
-        torch.set_num_threads(cores)
-        return cores, "all cores: not measured in a dry run"
+    # a dry run checks that one batch fits: timing the candidates would be most of it
+    step = None if tc.dry_run else probe_step(trainer)
     with rng.kept():
-        threads, how = choose_threads(
-            probe_step(trainer), requested, trainer.device, tc.deterministic, trainer.dist.world
-        )
+        threads, how = choose_threads(step, requested, trainer.device, tc.deterministic, trainer.dist.world)
     return threads, "kept from the run's start" if kept else how
 
 

@@ -97,7 +97,8 @@ def fastest(times: dict[Hashable, float], default: Hashable) -> Hashable:
 def choose_threads(
     step, requested: int, device, deterministic: bool = False, world: int = 1
 ) -> tuple[int, str]:
-    """(threads, how) for training; torch is set to the choice. `step` runs one forward+backward.
+    """(threads, how) for training; torch is set to the choice. `step` runs one forward+backward; None
+    (a dry run) takes all cores without timing them.
 
     requested > 0 is honoured. --deterministic takes one thread (a measured choice could differ between
     runs, and so would the float sums); several ranks on one CPU share its cores; a GPU or a single core
@@ -116,6 +117,8 @@ def choose_threads(
         chosen, how = core_share(world), f"cores shared by {world} processes"
     elif device.type != "cpu" or cores == 1:
         chosen, how = cores, "all cores"
+    elif step is None:
+        chosen, how = cores, "all cores: not measured in a dry run"
     else:
         candidates = sorted(
             thread_candidates(cores), reverse=True
