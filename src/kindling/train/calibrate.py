@@ -44,9 +44,9 @@ def pick_threads(trainer, requested: int | None = None) -> tuple[int, str]:
         if trainer.resume_state is not None and not requested:
             requested = int(trainer.resume_state.get("threads") or 0)  # same threads: same float results
             kept = requested > 0
-    # a dry run checks that one batch fits: timing the candidates would be most of it
-    step = None if tc.dry_run else probe_step(trainer)
-    with rng.kept():
+    with rng.kept():  # the probe's batch draw too: calibrating never moves a random stream
+        # a dry run checks that one batch fits: timing the candidates would be most of it
+        step = None if tc.dry_run else probe_step(trainer)
         threads, how = choose_threads(step, requested, trainer.device, tc.deterministic, trainer.dist.world)
     return threads, "kept from the run's start" if kept else how
 
