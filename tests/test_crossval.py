@@ -219,6 +219,34 @@ def test_python_cv_is_fit_with_folds(tmp_path):
         kindling.cv(data="wine", folds=1)
 
 
+def test_a_folds_pictures_are_drawn_when_its_report_is_asked_for(tmp_path, capsys):
+    """A fold leaves its evidence and evaluation but no picture (a small table's default trains five
+    folds); `kindling report FOLD` draws them from those files."""
+    from kindling.cli.main import main
+
+    cv_dir = tmp_path / "wine"
+    argv = [
+        "cv",
+        "--data",
+        "wine",
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--run-dir",
+        str(cv_dir),
+        "--threads",
+        "1",
+    ]
+    assert main([*argv, "--baseline", "none", "--logger", "csv"]) == 0
+    assert "plots in" not in capsys.readouterr().out
+    plots = cv_dir / "fold-1" / "plots"
+    assert (plots / "evidence.json").is_file() and (plots / "report.json").is_file()
+    assert not list(plots.glob("*.png")) and not (plots / "index.json").exists()
+    assert main(["report", str(cv_dir / "fold-1")]) == 0
+    assert (plots / "confusion_matrix.png").is_file() and (plots / "learning_curves.png").is_file()
+
+
 # ---------------------------------------------------------------- SIGKILL mid-fold, then --resume
 
 CV_ARGS = ["--data", "digits", "--folds", "2", "--model", "digits-cnn", "--set", "model.options.width=8",

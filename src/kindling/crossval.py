@@ -5,7 +5,8 @@
     runs/NAME/
       config.yaml   the resolved config the folds share (data.folds = K; each fold's config.yaml adds its data.fold)
       cv.json       the folds' metrics and state, rewritten atomically as each fold ends: what --resume reads
-      fold-0/ ...   normal run directories (evaluate, report, predict, `train --resume` take each)
+      fold-0/ ...   normal run directories (evaluate, report, predict, `train --resume` take each); a
+                    fold's pictures are drawn by `kindling report runs/NAME/fold-0` when first asked for
       best/         with --ensemble: the K fold models as one Bundle, their prediction the average
       report.html   one page comparing the folds (kindling.report.folds)
 
@@ -249,7 +250,8 @@ def _run_fold(cfg: RunConfig, cv_dir: Path, i: int, echo, objects: dict | None =
             echo(f"resuming fold {i + 1} from {run_dir / 'checkpoints' / 'last.pt'}")
         said = lambda line: None if line.startswith("kindling chose") else echo(line)  # noqa: E731 - shown once
         with data_mod.held_notes():  # the data's notes (the table's columns) were shown once, at the start
-            train(fold_cfg, resume=resume, echo=said, callbacks=[_Trained(cv_dir, i)], objects=objects)
+            callbacks = [_Trained(cv_dir, i)]  # a fold's pictures: drawn by `kindling report FOLD` when asked
+            train(fold_cfg, resume=resume, echo=said, callbacks=callbacks, objects=objects, draw=False)
     record = {"dir": run_dir.name, "val": _scores(evaluate(run_dir, "val", objects=objects))}
     try:
         record["test"] = _scores(evaluate(run_dir, "test", objects=objects))

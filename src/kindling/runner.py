@@ -176,13 +176,15 @@ def train(
     callbacks=(),
     instead=None,
     objects: dict | None = None,
+    draw: bool = True,
 ) -> Path:
     """Train `cfg` (or resume the run at `resume`) and return the run directory. `cfg` is not changed:
     the run trains the config `settle` returns for it and its data. `instead(cfg, objects)`: what runs
     when the defaults choose the fold ensemble for a small table (kindling.config.defaults.ENSEMBLE_ROWS;
     the faces pass kindling.crossval's), given the settled config; without it one network is trained.
     `objects`: the Python objects a `kindling.fit(data=...)` handed over (kindling.data.objects), for a
-    config whose data is `objects:N`; nothing keeps them once the run is done."""
+    config whose data is `objects:N`; nothing keeps them once the run is done. `draw`: the pictures at
+    the end (kindling.crossval's folds leave them to `kindling report FOLD`, which draws from the evidence)."""
     from kindling.train import checkpoint, distributed, rng  # lazy: torch
     from kindling.train.trainer import Trainer  # lazy: torch
     from kindling.train.userfns import Own  # lazy: torch
@@ -251,7 +253,7 @@ def train(
     history = resume_state.get("history", []) if resume_state else []
     callbacks = [
         JsonlLog(run_dir / "metrics.jsonl", history),
-        *_extra_callbacks(cfg, run_dir, objects),
+        *_extra_callbacks(cfg, run_dir, objects, draw),
         *callbacks,
     ]
     trainer = Trainer(cfg, run_dir, callbacks, resume=resume_state, echo=echo, own=own)
@@ -313,7 +315,7 @@ def _baseline(cfg: RunConfig, data, run_dir: Path, train_seconds: float, echo) -
     after_training(data, run_dir, train_seconds, cfg.data.memory_budget_mb, echo)
 
 
-def _extra_callbacks(cfg: RunConfig, run_dir: Path, objects: dict | None = None) -> list:
+def _extra_callbacks(cfg: RunConfig, run_dir: Path, objects: dict | None, draw: bool) -> list:
     """A multi-label model's thresholds tuned on validation at the end (before the recorder evaluates the
     Bundle), the recorder (logger, evidence and pictures at the end: what the report reads from the run
     folder) and the fine-tuning stages the model config asks for."""
@@ -322,6 +324,6 @@ def _extra_callbacks(cfg: RunConfig, run_dir: Path, objects: dict | None = None)
 
     return [
         TuneThresholds(run_dir),
-        *report_callbacks(cfg, run_dir, objects),
+        *report_callbacks(cfg, run_dir, objects, draw),
         *finetune_callbacks(cfg, run_dir),
     ]

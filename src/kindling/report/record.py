@@ -21,19 +21,20 @@ from kindling.report.mlflow_logger import MlflowLogger
 from kindling.task import task_of_bundle
 
 
-def callbacks_for(cfg, run_dir: Path, objects: dict | None = None) -> list:
+def callbacks_for(cfg, run_dir: Path, objects: dict | None = None, draw: bool = True) -> list:
     """The loggers train.logger names, the evidence at the end, and MLflow last: its artifacts (the
     Bundle, the plots, report.html) are sent once the rest of the run folder is written. `objects`: what
-    kindling.fit handed over (a DataFrame's rows are predicted again for the plots)."""
+    kindling.fit handed over (a DataFrame's rows are predicted again for the plots). `draw`: False writes
+    the evidence and the evaluation but no picture (`kindling report` draws them from those files)."""
     chosen = resolve_loggers(cfg.train.logger)
     if not chosen:
         return []
     files = {"tensorboard": TensorBoardLogger, "csv": CsvLogger}
     loggers = [files[name](run_dir) for name in chosen if name in files]
     if "mlflow" not in chosen:
-        return [*loggers, EvidenceAtEnd(run_dir, objects)]
+        return [*loggers, EvidenceAtEnd(run_dir, objects, draw)]
 
-    return [*loggers, EvidenceAtEnd(run_dir, objects), MlflowLogger(run_dir, cfg)]
+    return [*loggers, EvidenceAtEnd(run_dir, objects, draw), MlflowLogger(run_dir, cfg)]
 
 
 class EvidenceAtEnd:
@@ -41,9 +42,10 @@ class EvidenceAtEnd:
     gives both the evaluation the page shows and the evidence for the pictures, which are then drawn here,
     in this process."""
 
-    def __init__(self, run_dir: Path, objects: dict | None = None):
+    def __init__(self, run_dir: Path, objects: dict | None = None, draw: bool = True):
         self.run_dir = Path(run_dir)
         self.objects = objects
+        self.draw = draw
 
     def on_fit_start(self, trainer) -> None: ...
     def on_epoch_start(self, trainer) -> None: ...
@@ -84,8 +86,9 @@ class EvidenceAtEnd:
             )
             if has_table_rows(bundle.signature):
                 found.table = table_rows(bundle, self.objects)
-        plots, notes = write_and_render(self.run_dir, found)
+        _, notes = write_and_render(self.run_dir, found, self.draw)
         if has_best:  # the rest of the page, last: `kindling report` then reads files only
             doctor, data_notes = saved.data_summary(trainer.data)
             evaluate_saved.save(self.run_dir, evaluation, doctor, data_notes + notes, trainer.mode)
-        trainer.echo(f"plots in {self.run_dir / 'plots'}")
+        if self.draw:
+            trainer.echo(f"plots in {self.run_dir / 'plots'}")

@@ -45,16 +45,19 @@ def render_run(run_dir: Path) -> tuple[list, list[str]]:
     return plots, notes
 
 
-def write_and_render(run_dir: Path, ev: Evidence | None) -> tuple[list, list[str]]:
+def write_and_render(run_dir: Path, ev: Evidence | None, draw: bool = True) -> tuple[list, list[str]]:
     """Replace the run's evidence files with `ev` (None: remove them, they would be stale), then draw
-    -> (plots, notes for the page)."""
+    -> (plots, notes for the page). `draw=False`: no picture now (and no stale index); `kindling report`
+    draws them from the evidence when asked."""
 
     folder = Path(run_dir) / "plots"
-    for stale in ("evidence.json", "evidence.npz"):
+    for stale in ("evidence.json", "evidence.npz", *(() if draw else ("index.json",))):
         (folder / stale).unlink(missing_ok=True)
     if ev is not None:
         folder.mkdir(parents=True, exist_ok=True)
         evidence.save(folder, ev)
+    if not draw:
+        return [], []
     plots, notes = render_run(run_dir)
     return plots, notes + [p.caption for p in plots if p.data.get("mode") == "pairs"]  # matrix replaced
 

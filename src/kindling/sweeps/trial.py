@@ -23,8 +23,9 @@ class PruningReport(Callback):
     """Each epoch's monitored value goes to the Optuna trial; the pruner's 'stop' ends training cleanly
     (the Bundle of the best epoch so far is kept). At the end: the best value and the seconds trained."""
 
-    def __init__(self, trial):
+    def __init__(self, trial, reported=()):
         self.trial = trial
+        self.reported = set(reported)  # epochs a killed run reported before its last checkpoint was written
         self.pruned_at: int | None = None
         self.best: float | None = None
         self.best_epoch = -1
@@ -35,6 +36,8 @@ class PruningReport(Callback):
     def on_epoch_end(self, trainer, record: dict) -> None:
         value = record.get(trainer.monitor_key)
         if not trainer.dist.is_main or value is None or not math.isfinite(value):
+            return
+        if int(record["epoch"]) in self.reported:  # trained again since that checkpoint: the same value
             return
         self.trial.report(float(value), int(record["epoch"]))
         if self.trial.should_prune():
@@ -83,7 +86,7 @@ def run_trial(session, number: int, threads: int | None, echo=print) -> str:
             echo(f"trial {number} pruned ({shown_values(values)})")
             return "pruned"
     echo(f"trial {number} {'continues from its checkpoint' if resume else 'starts'}: {shown_values(values)}")
-    report = PruningReport(trial)
+    report = PruningReport(trial, session.storage.get_trial(tid).intermediate_values if resume else ())
     try:
         train_run(cfg, resume=resume, echo=lambda line: None, callbacks=[report])
     except NonFiniteLossError as exc:  # a setting the search had to try: the trial failed, the sweep goes on

@@ -49,6 +49,7 @@ class Trainer:
         self.history: list[dict] = []
         self.signals = SignalFlag()
         self.env: dict | None = None  # provenance for the Bundle, collected at the first save
+        self.saved_at, self.unsaved = -math.inf, False  # when last.pt was written; a state not written
         # callbacks that want the validation pass's raw outputs (the TensorBoard prediction grid, the
         # report's plots of the best epoch) add `watch(out, y, offset)`: called for every batch of a whole
         # pass over the validation split in order (not a distributed one), offset = its first sample's index
@@ -82,6 +83,8 @@ class Trainer:
                     persist.save_last(self)  # stopped mid-epoch: a resume with more epochs goes on from here
                 if self.dist.is_main and str(stop):
                     self.echo(str(stop))
+        if self.unsaved and not self.progress.batch:  # the last epoch's state, put off by the one-second gap
+            persist.save_last(self)
         if self.progress.best_epoch < 0:  # never validated (dry run, no val split): keep the last weights
             persist.save_bundle(self, {}, self.progress.epoch)
         decide.after_training(self)  # a two-class threshold, chosen on val, into the Bundle
@@ -307,7 +310,7 @@ class Trainer:
             record.update({f"val_{k}": v for k, v in val.items() if k != "confusion_matrix"})
         self.history.append(record)
         self._ending = None
-        persist.save_last(self)
+        persist.save_at_epoch_end(self)
         if self.dist.is_main:
             self.echo(epoch_line(record, self.epochs, improved, also=tuple(self.own.metrics)))
         self.fire("epoch_end", record)

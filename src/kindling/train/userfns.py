@@ -295,7 +295,8 @@ def stop_line(trainer, failed: UserCodeFailed, saved: bool) -> str:
     if saved:
         kept = "its checkpoint resumes there"
     elif (trainer.run_dir / "checkpoints" / "last.pt").is_file():
-        kept = "the last checkpoint is kept" + (" (this epoch's)" if failed.event == "epoch_end" else "")
+        which = {True: " (an earlier epoch's)", False: " (this epoch's)"}[trainer.unsaved]
+        kept = "the last checkpoint is kept" + (which if failed.event == "epoch_end" else "")
     else:
         kept, resume = "nothing was saved", "fix it and run again"
     return f"{failed}; stopped {where}; {kept}; {resume}"
