@@ -34,7 +34,9 @@ def test_every_train_flag_shows_its_default(capsys):
     assert "--batch-size" in text and "(default: chosen for the data" in text and "(default: 0)" in text
 
 
-def test_round_trip_train_evaluate_predict(tmp_path):
+def test_round_trip_train_evaluate_predict(tmp_path, capsys):
+    """`kindling train` in its own process, then evaluate and predict in this one (main(argv), what
+    `python -m kindling` runs: their start-up would cost more than they do)."""
     run = tmp_path / "digits"
     trained = run_cli("train", "--data", "digits", "--epochs", "1", "--run-dir", str(run), "--threads", "1")
     assert trained.returncode == 0, trained.stderr
@@ -49,9 +51,8 @@ def test_round_trip_train_evaluate_predict(tmp_path):
     ]:
         assert (run / name).is_file(), name
 
-    evaluated = run_cli("evaluate", str(run), "--json")
-    assert evaluated.returncode == 0, evaluated.stderr
-    result = json.loads(evaluated.stdout)
+    assert main(["evaluate", str(run), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
     assert {"accuracy", "loss", "n", "per_class_accuracy", "confusion_matrix"} <= set(result)
     assert result["n"] == 450 and sum(map(sum, result["confusion_matrix"])) == 450
     assert set(result["per_class_accuracy"]) == {str(d) for d in range(10)}
@@ -64,17 +65,9 @@ def test_round_trip_train_evaluate_predict(tmp_path):
     index = int((test.y == 3).nonzero()[0])
     Image.fromarray(test.x[index, 0].numpy()).resize((40, 40)).save(tmp_path / "three.png")
     np.save(tmp_path / "three.npy", test.x[index].numpy())
-    predicted = run_cli(
-        "predict",
-        str(run / "best"),
-        str(tmp_path / "three.png"),
-        str(tmp_path / "three.npy"),
-        "--json",
-        "--top-k",
-        "2",
-    )
-    assert predicted.returncode == 0, predicted.stderr
-    preds = json.loads(predicted.stdout)["predictions"]
+    argv = ["predict", str(run / "best"), str(tmp_path / "three.png"), str(tmp_path / "three.npy")]
+    assert main([*argv, "--json", "--top-k", "2"]) == 0
+    preds = json.loads(capsys.readouterr().out)["predictions"]
     assert len(preds) == 2 and all(len(p["top_k"]) == 2 for p in preds)
     assert preds[1]["label_name"] == "3"
 

@@ -1,8 +1,11 @@
-"""Every documented command and flag, run as the user runs it: `python -m kindling ...` in a subprocess.
+"""Every documented command and flag, run as the user runs it.
 
 The README lists them: lr-find, verify-resume, list recipes, tensorboard, inspect, `--help` for every
 command (with no torch imported), the flags --seed, --deterministic and --vocab, and `make demo`'s
-scripts/demo_image.py. Each is kept small (tiny data, one or two epochs).
+scripts/demo_image.py. Each is kept small (tiny data, one or two epochs). What depends on the process
+runs in its own `python -m kindling` (the help without torch, TensorBoard's server and its Ctrl-C, the
+first of two deterministic runs, the demo's script); the rest call `kindling.cli.main.main(argv)`, what
+that process runs, in this one: a child's start-up (torch, scikit-learn) costs more than the command.
 """
 
 from __future__ import annotations
@@ -34,6 +37,17 @@ DOCUMENTED = {  # README: "Around the four commands ..." and the plug-in command
 
 def kindling(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([*KINDLING, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def kindling_here(capsys, monkeypatch, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """`kindling ARGS` in this process, from `cwd`: its exit code and output as `kindling(...)` gives them."""
+    from kindling.cli.main import main
+
+    capsys.readouterr()
+    monkeypatch.chdir(cwd)
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 HELP_EVERY_COMMAND = """
@@ -126,8 +140,8 @@ def test_every_builtin_verb_is_a_kindling_cli_module_registered_as_a_plugin():
     assert listed[: len(BUILTIN_FIRST)] == BUILTIN_FIRST and set(listed) == set(seen["order"])
 
 
-def test_list_recipes_names_every_recipe_with_its_description():
-    done = kindling("list", "recipes")
+def test_list_recipes_names_every_recipe_with_its_description(capsys, monkeypatch):
+    done = kindling_here(capsys, monkeypatch, "list", "recipes")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     recipes = sorted((ROOT / "recipes").glob("*.yaml"))
@@ -137,8 +151,10 @@ def test_list_recipes_names_every_recipe_with_its_description():
         assert line.split()[0] == f"recipes/{path.name}" and line.endswith(description), line
 
 
-def test_inspect_prints_each_layers_output_shape_and_the_parameter_count():
-    done = kindling("inspect", "lenet", "--input-shape", "3x32x32", "--classes", "10")
+def test_inspect_prints_each_layers_output_shape_and_the_parameter_count(capsys, monkeypatch):
+    done = kindling_here(
+        capsys, monkeypatch, "inspect", "lenet", "--input-shape", "3x32x32", "--classes", "10"
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "lenet: input [1, 3, 32, 32] -> output [1, 10]"
@@ -149,10 +165,11 @@ def test_inspect_prints_each_layers_output_shape_and_the_parameter_count():
     assert "total parameters: 121,182 (121,182 trainable)" in done.stdout
 
 
-def test_lr_find_writes_the_plot_and_suggests_a_rate_in_the_range(tmp_path):
+def test_lr_find_writes_the_plot_and_suggests_a_rate_in_the_range(tmp_path, capsys, monkeypatch):
     plot = tmp_path / "lr.png"
     sets = ["--set", "data.name=digits", "--set", "model.name=mlp", "--set", "train.threads=1"]
-    done = kindling("lr-find", *sets, "--steps", "30", "--output", str(plot), "--json", cwd=tmp_path)
+    argv = ["lr-find", *sets, "--steps", "30", "--output", str(plot), "--json"]
+    done = kindling_here(capsys, monkeypatch, *argv, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     lrs = result["lr"]
@@ -162,9 +179,9 @@ def test_lr_find_writes_the_plot_and_suggests_a_rate_in_the_range(tmp_path):
     assert result["plot"] == str(plot) and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_verify_resume_reports_bit_identical_weights(tmp_path):
+def test_verify_resume_reports_bit_identical_weights(tmp_path, capsys, monkeypatch):
     sets = ["--set", "data.name=digits", "--set", "model.name=mlp", "--set", "train.threads=1"]
-    done = kindling("verify-resume", *sets, "--epochs", "2", cwd=tmp_path)
+    done = kindling_here(capsys, monkeypatch, "verify-resume", *sets, "--epochs", "2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "resume verified: interrupted at step" in done.stdout and "bit-identical" in done.stdout
 
@@ -209,8 +226,8 @@ def _weights(run: Path) -> dict:
 
 
 def test_seed_and_deterministic_flags(tmp_path):
-    """--seed 7 --deterministic twice gives bit-identical weights and config.yaml keeps both flags; seed 8
-    (in this process: the argv parser is the same) gives other weights."""
+    """--seed 7 --deterministic twice, in another process and in this one, gives bit-identical weights and
+    config.yaml keeps both flags; seed 8 gives other weights."""
     import torch
     import yaml
 
@@ -229,9 +246,9 @@ def test_seed_and_deterministic_flags(tmp_path):
         "--baseline",
         "none",
     ]
-    for name in ("a", "b"):
-        done = kindling(*args, "--seed", "7", "--deterministic", "--run-dir", str(tmp_path / name))
-        assert done.returncode == 0, done.stderr
+    done = kindling(*args, "--seed", "7", "--deterministic", "--run-dir", str(tmp_path / "a"))
+    assert done.returncode == 0, done.stderr
+    assert main([*args, "--seed", "7", "--deterministic", "--run-dir", str(tmp_path / "b")]) == 0
     assert main([*args, "--seed", "8", "--run-dir", str(tmp_path / "c")]) == 0
     saved = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
     assert saved["train"]["seed"] == 7 and saved["train"]["deterministic"] is True
@@ -240,12 +257,14 @@ def test_seed_and_deterministic_flags(tmp_path):
     assert any(not torch.equal(a[k], c[k]) for k in a)
 
 
-def test_vocab_flag_reads_the_seeds_vocab_pkl(tmp_path):
+def test_vocab_flag_reads_the_seeds_vocab_pkl(tmp_path, capsys, monkeypatch):
     root = text_files.write_thucnews(tmp_path / "THUCNews" / "data", sizes=(60, 15, 15))
     vocab, _ = text_files.write_seed_vocab_and_vectors(root / "train.txt", tmp_path / "seed")
     run = tmp_path / "run"
     args = ["--data", f"text:{root}", "--vocab", str(vocab), "--model", "bow", "--epochs", "1"]
-    done = kindling("train", *args, "--threads", "1", "--baseline", "none", "--run-dir", str(run))
+    done = kindling_here(
+        capsys, monkeypatch, "train", *args, "--threads", "1", "--baseline", "none", "--run-dir", str(run)
+    )
     assert done.returncode == 0, done.stderr
     vocab_dic = pickle.loads(vocab.read_bytes())  # the test's own file
     extras = json.loads((run / "best" / "bundle.json").read_text(encoding="utf-8"))["signature"]["extras"]
@@ -253,7 +272,7 @@ def test_vocab_flag_reads_the_seeds_vocab_pkl(tmp_path):
     assert extras["vocab_file"]["file"] == str(vocab)
 
 
-def test_make_demo_writes_a_seven_that_the_model_reads_as_one(digits_run, tmp_path):
+def test_make_demo_writes_a_seven_that_the_model_reads_as_one(digits_run, tmp_path, capsys, monkeypatch):
     """`make demo`: scripts/demo_image.py RUN demo/seven.png, then `kindling predict RUN demo/seven.png`."""
     from PIL import Image
 
@@ -269,6 +288,6 @@ def test_make_demo_writes_a_seven_that_the_model_reads_as_one(digits_run, tmp_pa
     assert done.stdout.startswith(f"wrote {out}: test sample ") and "true class 7" in done.stdout
     with Image.open(out) as img:
         assert img.size == (64, 64) and img.mode == "L"
-    predicted = kindling("predict", str(digits_run), str(out), "--json")
+    predicted = kindling_here(capsys, monkeypatch, "predict", str(digits_run), str(out), "--json")
     assert predicted.returncode == 0, predicted.stderr
     assert json.loads(predicted.stdout)["predictions"][0]["label_name"] == "7"
