@@ -28,27 +28,33 @@ atexit.register(shutil.rmtree, os.environ["KINDLING_HOME"], True)
 # (--no-loadscope-reorder): these go first, so the run does not end with one worker on a long file while
 # the other has nothing left. Without it xdist orders files by their number of tests, which put these
 # (few tests, long ones) last. A file missing here only runs later; order is never correctness.
-LONGEST_FIRST = [
+LONGEST_FIRST = [  # by their time in a full run (--durations=0); the files not named are the short ones
     "tests/train/test_slurm_cluster.py",  # first: mostly waiting on Slurm (and apt-get where it is missing)
     "tests/sweeps/test_sweep_postgres.py",  # early too: it waits on PostgreSQL (and apt-get where it is missing)
-    "tests/test_session_graph.py",
-    "tests/test_commands.py",
-    "tests/sweeps/test_sweep_resume.py",
-    "tests/data/test_tables_raw.py",
-    "tests/test_last_mile.py",
     "tests/train/test_distributed.py",
-    "tests/report/test_mlflow.py",
-    "tests/badinput/test_hostile.py",
+    "tests/models/test_user_models.py",
+    "tests/test_session_graph.py",
+    "tests/test_notebook.py",
+    "tests/serve/test_ready.py",
+    "tests/test_multilabel.py",
+    "tests/models/test_code_trust.py",
+    "tests/data/test_tables_raw.py",
+    "tests/train/test_slurm.py",
     "tests/train/test_signals.py",
     "tests/test_crossval.py",
-    "tests/test_multilabel.py",
-    "tests/test_notebook.py",
     "tests/test_api_docs.py",
-    "tests/serve/test_ready.py",
+    "tests/train/test_resume.py",
+    "tests/sweeps/test_sweep_resume.py",
     "tests/sweeps/test_sweep_run.py",
-    "tests/train/test_slurm.py",
-    "tests/models/test_code_trust.py",
-    "tests/models/test_user_models.py",
+    "tests/test_last_mile.py",
+    "tests/test_commands.py",
+    "tests/train/test_userfns.py",
+    "tests/test_cli.py",
+    "tests/train/test_sampler.py",
+    "tests/serve/test_browser.py",
+    "tests/report/test_mlflow.py",
+    "tests/badinput/test_hostile.py",
+    "tests/serve/test_metrics.py",
 ]
 
 
