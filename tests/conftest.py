@@ -64,6 +64,25 @@ def pytest_collection_modifyitems(config, items) -> None:
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
+@pytest.fixture
+def kindling_here(capsys, monkeypatch):
+    """`kindling_here(*args, cwd=...)`: `kindling ARGS` run in this process from `cwd` (main(argv), what
+    `python -m kindling` runs) -> a CompletedProcess with its exit code and output, as a subprocess.run
+    of the command gives. For what does not depend on the process: a child's start-up (torch,
+    scikit-learn) costs more than most commands."""
+    from kindling.cli.main import main
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def digits_run(tmp_path_factory) -> Path:
     """A digits run trained for 2 epochs (shared: treat it as read-only)."""

@@ -39,17 +39,6 @@ def kindling(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.C
     return subprocess.run([*KINDLING, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
-def kindling_here(capsys, monkeypatch, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """`kindling ARGS` in this process, from `cwd`: its exit code and output as `kindling(...)` gives them."""
-    from kindling.cli.main import main
-
-    capsys.readouterr()
-    monkeypatch.chdir(cwd)
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out, err)
-
-
 HELP_EVERY_COMMAND = """
 import argparse, contextlib, io, json, sys
 from kindling.cli.main import build_parser, main
@@ -140,8 +129,8 @@ def test_every_builtin_verb_is_a_kindling_cli_module_registered_as_a_plugin():
     assert listed[: len(BUILTIN_FIRST)] == BUILTIN_FIRST and set(listed) == set(seen["order"])
 
 
-def test_list_recipes_names_every_recipe_with_its_description(capsys, monkeypatch):
-    done = kindling_here(capsys, monkeypatch, "list", "recipes")
+def test_list_recipes_names_every_recipe_with_its_description(kindling_here):
+    done = kindling_here("list", "recipes")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     recipes = sorted((ROOT / "recipes").glob("*.yaml"))
@@ -151,10 +140,8 @@ def test_list_recipes_names_every_recipe_with_its_description(capsys, monkeypatc
         assert line.split()[0] == f"recipes/{path.name}" and line.endswith(description), line
 
 
-def test_inspect_prints_each_layers_output_shape_and_the_parameter_count(capsys, monkeypatch):
-    done = kindling_here(
-        capsys, monkeypatch, "inspect", "lenet", "--input-shape", "3x32x32", "--classes", "10"
-    )
+def test_inspect_prints_each_layers_output_shape_and_the_parameter_count(kindling_here):
+    done = kindling_here("inspect", "lenet", "--input-shape", "3x32x32", "--classes", "10")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "lenet: input [1, 3, 32, 32] -> output [1, 10]"
@@ -165,11 +152,11 @@ def test_inspect_prints_each_layers_output_shape_and_the_parameter_count(capsys,
     assert "total parameters: 121,182 (121,182 trainable)" in done.stdout
 
 
-def test_lr_find_writes_the_plot_and_suggests_a_rate_in_the_range(tmp_path, capsys, monkeypatch):
+def test_lr_find_writes_the_plot_and_suggests_a_rate_in_the_range(tmp_path, kindling_here):
     plot = tmp_path / "lr.png"
     sets = ["--set", "data.name=digits", "--set", "model.name=mlp", "--set", "train.threads=1"]
     argv = ["lr-find", *sets, "--steps", "30", "--output", str(plot), "--json"]
-    done = kindling_here(capsys, monkeypatch, *argv, cwd=tmp_path)
+    done = kindling_here(*argv, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     lrs = result["lr"]
@@ -179,9 +166,9 @@ def test_lr_find_writes_the_plot_and_suggests_a_rate_in_the_range(tmp_path, caps
     assert result["plot"] == str(plot) and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_verify_resume_reports_bit_identical_weights(tmp_path, capsys, monkeypatch):
+def test_verify_resume_reports_bit_identical_weights(tmp_path, kindling_here):
     sets = ["--set", "data.name=digits", "--set", "model.name=mlp", "--set", "train.threads=1"]
-    done = kindling_here(capsys, monkeypatch, "verify-resume", *sets, "--epochs", "2", cwd=tmp_path)
+    done = kindling_here("verify-resume", *sets, "--epochs", "2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "resume verified: interrupted at step" in done.stdout and "bit-identical" in done.stdout
 
@@ -257,14 +244,12 @@ def test_seed_and_deterministic_flags(tmp_path):
     assert any(not torch.equal(a[k], c[k]) for k in a)
 
 
-def test_vocab_flag_reads_the_seeds_vocab_pkl(tmp_path, capsys, monkeypatch):
+def test_vocab_flag_reads_the_seeds_vocab_pkl(tmp_path, kindling_here):
     root = text_files.write_thucnews(tmp_path / "THUCNews" / "data", sizes=(60, 15, 15))
     vocab, _ = text_files.write_seed_vocab_and_vectors(root / "train.txt", tmp_path / "seed")
     run = tmp_path / "run"
     args = ["--data", f"text:{root}", "--vocab", str(vocab), "--model", "bow", "--epochs", "1"]
-    done = kindling_here(
-        capsys, monkeypatch, "train", *args, "--threads", "1", "--baseline", "none", "--run-dir", str(run)
-    )
+    done = kindling_here("train", *args, "--threads", "1", "--baseline", "none", "--run-dir", str(run))
     assert done.returncode == 0, done.stderr
     vocab_dic = pickle.loads(vocab.read_bytes())  # the test's own file
     extras = json.loads((run / "best" / "bundle.json").read_text(encoding="utf-8"))["signature"]["extras"]
@@ -272,7 +257,7 @@ def test_vocab_flag_reads_the_seeds_vocab_pkl(tmp_path, capsys, monkeypatch):
     assert extras["vocab_file"]["file"] == str(vocab)
 
 
-def test_make_demo_writes_a_seven_that_the_model_reads_as_one(digits_run, tmp_path, capsys, monkeypatch):
+def test_make_demo_writes_a_seven_that_the_model_reads_as_one(digits_run, tmp_path, kindling_here):
     """`make demo`: scripts/demo_image.py RUN demo/seven.png, then `kindling predict RUN demo/seven.png`."""
     from PIL import Image
 
@@ -288,6 +273,6 @@ def test_make_demo_writes_a_seven_that_the_model_reads_as_one(digits_run, tmp_pa
     assert done.stdout.startswith(f"wrote {out}: test sample ") and "true class 7" in done.stdout
     with Image.open(out) as img:
         assert img.size == (64, 64) and img.mode == "L"
-    predicted = kindling_here(capsys, monkeypatch, "predict", str(digits_run), str(out), "--json")
+    predicted = kindling_here("predict", str(digits_run), str(out), "--json")
     assert predicted.returncode == 0, predicted.stderr
     assert json.loads(predicted.stdout)["predictions"][0]["label_name"] == "7"

@@ -99,22 +99,6 @@ def _kindling(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comp
     )
 
 
-@pytest.fixture
-def here(capsys, monkeypatch):
-    """`here(*args, cwd=...)`: the command in this process (what `python -m kindling` runs), its exit code
-    and output as `_kindling` gives them; for what does not depend on the process (its start-up costs
-    more than the command)."""
-
-    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        monkeypatch.chdir(cwd)
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    return run
-
-
 # ---------------------------------------------------------------- 1. the best epoch of one's own model
 
 
@@ -203,11 +187,11 @@ def test_a_wrong_kind_for_a_table_model_is_one_line_naming_what_it_takes(table_r
         assert "\n" not in str(err.value) and len(str(err.value)) < MAX_MESSAGE
 
 
-def test_predict_from_the_shell_advises_a_csv_for_a_table_model(table_run, work, here):
+def test_predict_from_the_shell_advises_a_csv_for_a_table_model(table_run, work, kindling_here):
     from PIL import Image
 
     Image.new("RGB", (8, 8)).save(work / "dog.jpg")
-    done = here("predict", str(table_run), "dog.jpg", cwd=work)
+    done = kindling_here("predict", str(table_run), "dog.jpg", cwd=work)
     assert done.returncode == 2 and done.stdout == ""
     assert "takes table rows, not .jpg files; pass a CSV" in done.stderr and ".npy" not in done.stderr
 
@@ -279,8 +263,8 @@ def test_evaluate_a_run_trained_on_a_dataframe_names_every_form_that_works(own_r
 # ---------------------------------------------------------------- 4. the point first
 
 
-def test_a_taken_run_folder_is_refused_before_the_column_schema(table_run, work, here):
-    done = here(
+def test_a_taken_run_folder_is_refused_before_the_column_schema(table_run, work, kindling_here):
+    done = kindling_here(
         "train", "--data", "csv:cancer.csv", "--target", "diagnosis", "--run-dir", str(table_run), cwd=work
     )
     assert done.returncode == 2
@@ -288,9 +272,11 @@ def test_a_taken_run_folder_is_refused_before_the_column_schema(table_run, work,
     assert "columns of" not in done.stderr
 
 
-def test_the_schema_is_compact_in_a_narrow_terminal_and_in_the_report(table_run, work, here, monkeypatch):
+def test_the_schema_is_compact_in_a_narrow_terminal_and_in_the_report(
+    table_run, work, kindling_here, monkeypatch
+):
     monkeypatch.setenv("COLUMNS", "60")
-    done = here(
+    done = kindling_here(
         "train", "--data", "csv:cancer.csv", "--target", "diagnosis", "--epochs", "1", "--run-dir", "runs/narrow",
         "--threads", "1", "--baseline", "none", cwd=work,
     )  # fmt: skip
@@ -304,13 +290,15 @@ def test_the_schema_is_compact_in_a_narrow_terminal_and_in_the_report(table_run,
     assert '<section id="columns">' in page and "<td>mean radius</td><td>numeric, standardised</td>" in page
 
 
-def test_a_wrong_target_is_one_short_line_with_the_near_miss_first(work, here):
-    done = here("train", "--data", "csv:cancer.csv", "--target", "diagnoss", "--run-dir", "runs/t", cwd=work)
+def test_a_wrong_target_is_one_short_line_with_the_near_miss_first(work, kindling_here):
+    done = kindling_here(
+        "train", "--data", "csv:cancer.csv", "--target", "diagnoss", "--run-dir", "runs/t", cwd=work
+    )
     line = done.stderr.strip()
     assert done.returncode == 2 and "\n" not in line and len(line) < MAX_MESSAGE
     assert line.index("did you mean 'diagnosis'?") < line.index("`kindling data csv:cancer.csv`")
     assert "mean radius" not in line  # the list is `kindling data`'s to show
-    done = here(
+    done = kindling_here(
         "train", "--data", "csv:cancer.csv", "--target", "nothing_like_it", "--run-dir", "runs/t", cwd=work
     )
     assert (

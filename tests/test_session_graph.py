@@ -148,22 +148,6 @@ def kindling_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture
-def here(capsys, monkeypatch):
-    """`here(*args, cwd=...)`: the command in this process, its exit code and output as `kindling_cli`
-    gives them (a child's start-up costs more than these commands)."""
-    from kindling.cli.main import main
-
-    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        monkeypatch.chdir(cwd)
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    return run
-
-
 def images(folder: Path) -> list[str]:
     return [str(folder / f"digit{i}.png") for i in range(4)]
 
@@ -210,12 +194,14 @@ def test_predict_and_load_in_another_process_use_the_graph(trained):
     assert_same(predictions, session["predictions"])
 
 
-def test_evaluate_from_the_shell(trained, here):
+def test_evaluate_from_the_shell(trained, kindling_here):
     folder, _, session = trained
-    done = here("evaluate", str(folder / "run"), cwd=folder)  # the objects are in no process now
+    done = kindling_here("evaluate", str(folder / "run"), cwd=folder)  # the objects are in no process now
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "Digits28 (a Dataset)" in done.stderr and "--data py:" in done.stderr
-    done = here("evaluate", str(folder / "run"), "--data", "py:train_net.py:parts", "--json", cwd=folder)
+    done = kindling_here(
+        "evaluate", str(folder / "run"), "--data", "py:train_net.py:parts", "--json", cwd=folder
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["n"] == session["evaluate"]["n"] == 160
@@ -223,14 +209,14 @@ def test_evaluate_from_the_shell(trained, here):
     assert result["loss"] == pytest.approx(session["evaluate"]["loss"], abs=1e-4)
 
 
-def test_export_copies_the_checked_graph(trained, here):
+def test_export_copies_the_checked_graph(trained, kindling_here):
     folder, _, _ = trained
-    done = here("export", str(folder / "run"), "--format", "onnx", "--json", cwd=folder)
+    done = kindling_here("export", str(folder / "run"), "--format", "onnx", "--json", cwd=folder)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert Path(report["output"]).read_bytes() == (folder / "run" / "best" / "model.onnx").read_bytes()
     assert report["check"]["max_abs_diff"] < 1e-4 and "end of training" in report["check"]["inputs"]
-    done = here("export", str(folder / "run"), "--format", "torchscript", cwd=folder)
+    done = kindling_here("export", str(folder / "run"), "--format", "torchscript", cwd=folder)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "--format onnx" in done.stderr and "Traceback" not in done.stderr
 
@@ -254,29 +240,29 @@ def test_serve_uses_the_graph(trained):
         stop_server(server)
 
 
-def test_a_swapped_or_missing_graph_is_refused(trained, tmp_path, here):
+def test_a_swapped_or_missing_graph_is_refused(trained, tmp_path, kindling_here):
     import shutil
 
     folder, _, _ = trained
     run = shutil.copytree(folder / "run" / "best", tmp_path / "best")
     graph = run / "model.onnx"
     graph.write_bytes(graph.read_bytes()[:-8] + b"\0" * 8)  # other weights, same size
-    done = here("predict", str(run), *images(folder), cwd=tmp_path)
+    done = kindling_here("predict", str(run), *images(folder), cwd=tmp_path)
     assert done.returncode == 2 and "does not match the sha256" in done.stderr, done.stderr
     graph.unlink()
-    done = here("predict", str(run), *images(folder), cwd=tmp_path)
+    done = kindling_here("predict", str(run), *images(folder), cwd=tmp_path)
     assert done.returncode == 2 and "is missing" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_data_dependent_control_flow_gets_one_line(tmp_path, here):
+def test_data_dependent_control_flow_gets_one_line(tmp_path, kindling_here):
     done = run_script(tmp_path, BRANCHY_NET)
     assert done.returncode == 0, done.stderr[-3000:]
     said = [line for line in done.stdout.splitlines() if "graph" in line]
     assert len(said) == 1 and "cannot be saved as a graph (dynamic control flow" in said[0], done.stdout
     assert "--model FILE.py:Net" in said[0] and len(said[0]) <= 300
     assert not (tmp_path / "run" / "best" / "model.onnx").exists()
-    done = here("predict", str(tmp_path / "run"), str(tmp_path / "digit0.png"), cwd=tmp_path)
+    done = kindling_here("predict", str(tmp_path / "run"), str(tmp_path / "digit0.png"), cwd=tmp_path)
     assert done.returncode == 2 and "Net" in done.stderr, done.stderr
     assert os.path.getsize(tmp_path / "session.json") > 0  # the session itself still predicts
 
