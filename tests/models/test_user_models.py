@@ -68,6 +68,7 @@ def seed_run(tmp_path_factory, folders):
                     base / name,
                     *("--data", f"folder:{folders[SEED_MODELS[name]]}", "--epochs", "1"),
                     *("--model", f"tests/seed_models.py:{name}"),
+                    *("--logger", "none", "--baseline", "none"),  # neither is read here
                 )
         return runs[name]
 
