@@ -37,7 +37,8 @@ names it first, with the flag that overrides it (`Signature.extras["task_reason"
   one-vs-rest squared hinge (10 points worse on tnews at lr 0.3, diverging at 4), label smoothing 0 or
   0.2, patience 6, weight decay 1e-6 (no change) to 1e-4 (4 points worse on tnews), an average of
   the weights (EMA 0.99), halving the rate on a plateau (tnews 0.5124, Rotten Tomatoes 0.7881) and the
-  validation loss as the monitor (0.5127, 0.7875). A text model the user names gets AdamW, up to 20 epochs, patience 3.
+  validation loss as the monitor (0.5127, 0.7875). A text model the user names gets AdamW, up to 20
+  epochs, patience 3.
 - images up to 64 pixels a side: kindling's small CNN (`digits-cnn`), wider for more data, with shift
   augmentation, cosine schedule, up to 40 epochs, patience 20: a cosine run settles in its late,
   low-lr epochs, so early stopping only ends one that has not improved for half the schedule.

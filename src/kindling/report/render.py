@@ -51,8 +51,9 @@ def write_and_render(run_dir: Path, ev: Evidence | None, draw: bool = True) -> t
     draws them from the evidence when asked."""
 
     folder = Path(run_dir) / "plots"
-    for stale in ("evidence.json", "evidence.npz", *(() if draw else ("index.json",))):
-        (folder / stale).unlink(missing_ok=True)
+    stale = ["evidence.json", "evidence.npz"] + ([] if draw else ["index.json"])  # no index of old pictures
+    for name in stale:
+        (folder / name).unlink(missing_ok=True)
     if ev is not None:
         folder.mkdir(parents=True, exist_ok=True)
         evidence.save(folder, ev)

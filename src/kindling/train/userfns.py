@@ -295,7 +295,7 @@ def stop_line(trainer, failed: UserCodeFailed, saved: bool) -> str:
     if saved:
         kept = "its checkpoint resumes there"
     elif (trainer.run_dir / "checkpoints" / "last.pt").is_file():
-        which = {True: " (an earlier epoch's)", False: " (this epoch's)"}[trainer.unsaved]
+        which = " (an earlier epoch's)" if trainer.unsaved else " (this epoch's)"  # persist.CHECKPOINT_GAP_S
         kept = "the last checkpoint is kept" + (which if failed.event == "epoch_end" else "")
     else:
         kept, resume = "nothing was saved", "fix it and run again"
