@@ -1,12 +1,11 @@
 """docs/quickstart.ipynb runs in a real Jupyter kernel, and its outputs say what the notebook promises;
-the model its cell defines is then predicted, served and exported from the shell (through the Bundle's
-graph: no other process has the notebook's class)."""
+the model its cell defines is then predicted, served and exported outside the notebook (through the
+Bundle's graph: no other process has the notebook's class; `kindling serve` runs in its own)."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -37,7 +36,7 @@ def text_of(cell) -> str:
 
 
 @pytest.mark.slow
-def test_the_quickstart_notebook_runs_and_shows_its_results(tmp_path):
+def test_the_quickstart_notebook_runs_and_shows_its_results(tmp_path, kindling_here):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(NOTEBOOK, as_version=4)
@@ -57,22 +56,19 @@ def test_the_quickstart_notebook_runs_and_shows_its_results(tmp_path):
     assert re.search(r"true \d -> predicted \d \d\.\d+", text_of(code[3]))
     assert "report.html True" in text_of(code[4])
     assert (tmp_path / "runs" / "quickstart" / "best" / "model.safetensors").is_file()
-    from_the_shell(tmp_path, tmp_path / "runs" / "quickstart")
+    from_the_shell(tmp_path, tmp_path / "runs" / "quickstart", kindling_here)
 
 
-def from_the_shell(folder: Path, run: Path) -> None:
-    """The notebook's run, from other processes: predict, serve and export give the session's outputs."""
+def from_the_shell(folder: Path, run: Path, kindling_here) -> None:
+    """The notebook's run, outside the notebook: predict and export (in this process, which never had the
+    notebook's class either) and serve (its own process) give the session's outputs."""
     import requests
     from serve_helpers import start_server, stop_server
 
     session = json.loads((folder / "session.json").read_text())
     assert session["type"] == "Net"  # the notebook itself used its class
     paths = [str(folder / p["input"]) for p in session["predictions"]]
-    done = subprocess.run(
-        [sys.executable, "-m", "kindling", "predict", str(run), *paths, "--json"],
-        capture_output=True,
-        text=True,
-    )
+    done = kindling_here("predict", str(run), *paths, "--json")
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)["predictions"]
     assert [p["label"] for p in found] == [p["label"] for p in session["predictions"]]
@@ -90,10 +86,6 @@ def from_the_shell(folder: Path, run: Path) -> None:
         assert best["probability"] == pytest.approx(session["predictions"][0]["probability"], abs=1e-4)
     finally:
         stop_server(server)
-    done = subprocess.run(
-        [sys.executable, "-m", "kindling", "export", str(run), "--format", "onnx", "--json"],
-        capture_output=True,
-        text=True,
-    )
+    done = kindling_here("export", str(run), "--format", "onnx", "--json")
     assert done.returncode == 0, done.stderr
     assert Path(json.loads(done.stdout)["output"]).read_bytes() == (run / "best" / "model.onnx").read_bytes()
