@@ -106,8 +106,11 @@ def test_sigkill_mid_trial_then_resume(tmp_path, capsys):
 
 def test_sigkilled_sweep_takes_its_workers_with_it(tmp_path):
     """With --workers 2, the trials run in worker processes: a SIGKILL of the sweep ends them too (no
-    trial goes on unseen), and --resume continues both of the killed trials."""
-    recipe = write_recipe(tmp_path, epochs=30).read_text().replace("hidden: [16]", "hidden: [256, 256]")
+    trial goes on unseen), and --resume continues both of the killed trials. A trial is 100 epochs of a few
+    tens of milliseconds: long enough that the first one is still running when the second worker, started
+    a moment later, has finished its first epoch."""
+    epochs = 100
+    recipe = write_recipe(tmp_path, epochs=epochs).read_text().replace("hidden: [16]", "hidden: [256, 256]")
     (tmp_path / "tiny.yaml").write_text(recipe)
     sweep_dir = tmp_path / "runs" / "w"
     argv = [
@@ -139,7 +142,8 @@ def test_sigkilled_sweep_takes_its_workers_with_it(tmp_path):
     trials = study_of(sweep_dir).get_trials()
     assert [(t.number, t.state.name) for t in trials] == [(0, "COMPLETE"), (1, "COMPLETE")]
     assert all(
-        [r["epoch"] for r in _records(sweep_dir / f"trial-{n:04d}")] == list(range(1, 31)) for n in (0, 1)
+        [r["epoch"] for r in _records(sweep_dir / f"trial-{n:04d}")] == list(range(1, epochs + 1))
+        for n in (0, 1)
     )
 
 
