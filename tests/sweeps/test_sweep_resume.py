@@ -40,6 +40,11 @@ def _kill_during(sweep_dir: Path, number: int, after_epochs: int, proc: subproce
     proc.wait()
 
 
+def _timeless(records: list[dict]) -> list[dict]:
+    """The records without their seconds: an epoch trained again takes its own time."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+
 def _weights(run: Path) -> dict:
     return load_file(str(run / "best" / "model.safetensors"))
 
@@ -89,10 +94,8 @@ def test_sigkill_mid_trial_then_resume(tmp_path, capsys):
     after = _records(sweep_dir / "trial-0001")
     assert [r["epoch"] for r in after] == list(range(1, epochs + 1))
     assert after[:checkpointed] == before[:checkpointed]  # the checkpointed epochs were not trained again
-    timeless = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
-    assert timeless(after[checkpointed : len(before)]) == timeless(
-        before[checkpointed:]
-    )  # the rest: the same
+    # the epochs after it were trained again, to the same records
+    assert _timeless(after[checkpointed : len(before)]) == _timeless(before[checkpointed:])
     assert trials[1].intermediate_values == {r["epoch"]: pytest.approx(r["val_acc"]) for r in after}
 
     # the continued trial ends exactly where the same settings end without a kill

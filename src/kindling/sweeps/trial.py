@@ -79,14 +79,17 @@ def run_trial(session, number: int, threads: int | None, echo=print) -> str:
         trial.set_user_attr(key, value)
     cfg = sweep.trial_config(values, number, threads)
     resume = run_dir if has_checkpoint(run_dir) else None
+    reported: set[int] = set()  # a resumed trial's epochs the study holds: not reported again
     if resume is not None:
-        _report_history(trial, session.storage.get_trial(tid).intermediate_values, run_dir, sweep.monitor)
+        reported = _report_history(
+            trial, session.storage.get_trial(tid).intermediate_values, run_dir, sweep.monitor
+        )
         if trial.should_prune():  # it was being pruned when its worker died
             study.tell(trial, state=opt.trial.TrialState.PRUNED)
             echo(f"trial {number} pruned ({shown_values(values)})")
             return "pruned"
     echo(f"trial {number} {'continues from its checkpoint' if resume else 'starts'}: {shown_values(values)}")
-    report = PruningReport(trial, session.storage.get_trial(tid).intermediate_values if resume else ())
+    report = PruningReport(trial, reported)
     try:
         train_run(cfg, resume=resume, echo=lambda line: None, callbacks=[report])
     except NonFiniteLossError as exc:  # a setting the search had to try: the trial failed, the sweep goes on
@@ -127,13 +130,17 @@ def _fail(study, trial, number: int, reason: str, echo) -> str:
     return "failed"
 
 
-def _report_history(trial, reported: dict, run_dir: Path, monitor: str) -> None:
-    """Epochs the dead worker finished but had not reported yet (it died between the two)."""
+def _report_history(trial, reported: dict, run_dir: Path, monitor: str) -> set[int]:
+    """Epochs the dead worker finished but had not reported yet (it died between the two) -> every epoch
+    the trial has reported now."""
+    done = set(reported)
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
-        return
+        return done
     for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line) if line.strip() else {}
         value = record.get(monitor, record.get(monitor.replace("val_", "train_")))
-        if "epoch" in record and record["epoch"] not in reported and value is not None:
+        if "epoch" in record and record["epoch"] not in done and value is not None:
             trial.report(float(value), int(record["epoch"]))
+            done.add(int(record["epoch"]))
+    return done
