@@ -35,6 +35,7 @@ def test_a_table_gets_an_mlp_sized_to_its_features_and_early_stopping():
     settled_monitor(cfg, TABLE, 30)
     cfg, line = choose(cfg, TABLE, 300, monitor_chosen=True, n_val=30)
     assert cfg.model.name == "mlp" and cfg.model.options["hidden"] == [32]
+    assert "numbers" not in cfg.model.options  # a small table's numbers go in plain: embeddings overfit it
     assert (cfg.train.monitor, cfg.train.epochs, cfg.train.patience) == ("val_mae", 300, 20)
     assert cfg.data.batch_size == 32
     assert (cfg.optim.lr, cfg.optim.weight_decay) == (1e-3, 1.0)  # a small table: slow and shrunk
@@ -47,8 +48,11 @@ def test_a_larger_classification_table_gets_the_faster_lr_and_accuracy_on_a_larg
     sig = Signature("classification", "tabular", [20], ["a", "b"])
     cfg = auto_config()
     settled_monitor(cfg, sig, 2_000)
-    cfg, _ = choose(cfg, sig, 20_000, monitor_chosen=True, n_val=2_000)
-    assert cfg.model.options["hidden"] == [32, 16] and cfg.model.options["dropout"] == 0.1
+    cfg, line = choose(cfg, sig, 20_000, monitor_chosen=True, n_val=2_000)
+    assert cfg.model.options == {"hidden": [32, 16], "dropout": 0.1, "numbers": "periodic"}
+    assert line.startswith(
+        "kindling chose mlp (hidden [32, 16], each number embedded) for a 20-feature table"
+    )
     assert (cfg.train.monitor, cfg.optim.lr, cfg.optim.weight_decay) == ("val_acc", 3e-3, 1e-2)
 
 

@@ -171,6 +171,44 @@ def test_embed_categorical_feeds_an_embedding_model(tmp_path):
     assert encode_records(sig, record)[0, col["index"]] == 0.0  # the unknown row
 
 
+@pytest.mark.parametrize("categorical", ["onehot", "embed"])
+def test_periodic_numbers_embed_the_numbers_and_date_parts_and_pass_the_rest(tmp_path, categorical):
+    import torch
+
+    from kindling.models import build as build_model
+    from kindling.models.mlp import PeriodicNumbers
+
+    path = tmp_path / "t.csv"
+    temps_frame(days=60, seed=7).to_csv(path, index=False)
+    sig = build(temps_cfg(path, categorical=categorical)).signature
+    names = sig.extras["feature_names"]
+    numbers = [names[i] for i in sig.extras["numbers"]]
+    assert numbers == [n for n in names if n.startswith("date.") or n in ("temp_2", "temp_1", "average")]
+    assert len(numbers) == 9  # 6 date parts and 3 numbers; no weekday one-hot or index among them
+    torch.manual_seed(0)
+    model = build_model("mlp", sig, {"hidden": [16], "numbers": "periodic"})
+    periodic = [m for m in model.modules() if isinstance(m, PeriodicNumbers)]
+    # the weekdays: 7 one-hot columns, or one index column whose embedding has 5 numbers
+    rest = len(names) - 9 if categorical == "onehot" else len(names) - 1 - 9 + 5
+    assert len(periodic) == 1 and periodic[0].out_features == rest + 9 * 16
+    x = encode_records(sig, temps_frame(days=4, seed=3))
+    out = model(torch.from_numpy(x))
+    assert out.shape == (4, 1) and torch.isfinite(out).all()
+    x[:, names.index("temp_1")] += 1.0  # one number moved: the output moves
+    assert not torch.equal(model(torch.from_numpy(x)), out)
+
+
+def test_periodic_numbers_are_for_tables_only():
+    from kindling.data.signature import Signature
+    from kindling.models import build as build_model
+
+    images = Signature("classification", "image", [1, 8, 8], ["a", "b"])
+    with pytest.raises(UserError, match="numbers='periodic' embeds the number columns of a table"):
+        build_model("mlp", images, {"numbers": "periodic"})
+    with pytest.raises(UserError, match="numbers must be 'plain' or 'periodic'"):
+        build_model("mlp", images, {"numbers": "fourier"})
+
+
 def test_embedded_wine_and_diabetes_run_through_the_table_pipeline():
     wine = build(DataConfig(name="wine"))
     assert wine.signature.input_kind == "tabular" and wine.signature.class_names == [

@@ -77,16 +77,21 @@ def _table(sig, n: int) -> tuple[dict, str]:
     width = _pow2(2 * features, 32, 256)
     hidden = [width] if n < 5000 else [width, max(16, width // 2)]
     small = n < 1000
+    options = {"hidden": hidden, "dropout": 0.0 if small else 0.1}
+    embedded = not small and sig.input_kind == "tabular"  # a table read from a file: its number columns known
+    if embedded:
+        options["numbers"] = "periodic"
     chosen = {
         "model.name": "mlp",
-        "model.options": {"hidden": hidden, "dropout": 0.0 if small else 0.1},
+        "model.options": options,
         "optim.lr": 1e-3 if small else 3e-3,
         "optim.weight_decay": 1.0 if small else 1e-2,
         "data.batch_size": _pow2(n / 30, 32, 256),
         "train.epochs": 300,
         "train.patience": 20,
     }
-    return chosen, f"mlp (hidden {hidden}) for a {features}-feature table of {n:,} rows"
+    numbers = ", each number embedded" if embedded else ""
+    return chosen, f"mlp (hidden {hidden}{numbers}) for a {features}-feature table of {n:,} rows"
 
 
 OWN_MODEL = "own_model"  # a rule's settings that suit only its own model (dropped for the user's model)

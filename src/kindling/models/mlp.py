@@ -2,6 +2,11 @@
 
 For tables trained with `data.categorical: embed`, the Signature marks which feature columns hold
 category indices; `mlp` and `linear` then put a `CategoryEmbedding` front before the dense layers.
+`mlp(numbers="periodic")` also turns each number of a table into a small learned vector
+(`PeriodicNumbers`), the numeric embeddings of Gorishniy et al. 2022 ("On Embeddings for Numerical
+Features in Tabular Deep Learning", PLR lite): a plain MLP sees a number only through a weighted sum,
+so thresholds and bumps (an age band, a zero that means "none") cost it many units; sin/cos features of
+learned frequencies give it those shapes directly. The table default uses it from 1,000 rows.
 """
 
 from __future__ import annotations
@@ -38,6 +43,34 @@ class CategoryEmbedding(nn.Module):
         for j, table in enumerate(self.tables):
             parts.append(table(codes[:, j].clamp(0, self.cardinality[j] - 1)))
         return torch.cat(parts, dim=1)
+
+
+class PeriodicNumbers(nn.Module):
+    """x (B, F) -> (B, F - n + n * dim): the n number columns at `index` become ReLU(W [sin 2pi c x, cos 2pi c x])
+    with `frequencies` learned c per column (drawn from N(0, sigma^2)) and one W shared by the columns;
+    the other columns pass through first, in order."""
+
+    def __init__(self, num_features: int, index: list[int], frequencies=16, dim=16, sigma=1.0):
+        super().__init__()
+        rest = [i for i in range(num_features) if i not in set(index)]
+        self.register_buffer("number_index", torch.tensor(index, dtype=torch.long), persistent=False)
+        self.register_buffer("rest_index", torch.tensor(rest, dtype=torch.long), persistent=False)
+        self.frequency = nn.Parameter(torch.randn(len(index), frequencies) * sigma)
+        self.project = nn.Linear(2 * frequencies, dim)
+        self.out_features = len(rest) + len(index) * dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        angle = (2 * math.pi) * self.frequency * x.index_select(1, self.number_index).unsqueeze(-1)
+        numbers = torch.relu(self.project(torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)))
+        return torch.cat([x.index_select(1, self.rest_index), numbers.flatten(1)], dim=1)
+
+
+class Fronts(nn.Sequential):
+    """Fronts applied in turn; its width is the last one's."""
+
+    @property
+    def out_features(self) -> int:
+        return self[-1].out_features
 
 
 def embedding_dim(cardinality: int) -> int:
@@ -79,9 +112,23 @@ def flat_size(sig) -> int:
     return math.prod(sig.input_shape)
 
 
-def _front(sig) -> CategoryEmbedding | None:
+def _front(sig, numbers: str = "plain") -> nn.Module | None:
+    if numbers not in ("plain", "periodic"):
+        raise UserError(f"mlp: numbers must be 'plain' or 'periodic', got {numbers!r}")
+    if numbers == "periodic" and sig.input_kind != "tabular":
+        raise UserError(
+            f"mlp: numbers='periodic' embeds the number columns of a table; this data is {sig.input_kind}"
+        )
+    width = math.prod(sig.input_shape)
     columns = sig.extras.get("embed") if sig.input_kind == "tabular" else None
-    return CategoryEmbedding(math.prod(sig.input_shape), columns) if columns else None
+    fronts: list[nn.Module] = [CategoryEmbedding(width, columns)] if columns else []
+    index = list(sig.extras.get("numbers", [])) if numbers == "periodic" else []
+    if index and columns:  # CategoryEmbedding puts the other columns first, in order
+        dense = [i for i in range(width) if i not in {int(c["index"]) for c in columns}]
+        index, width = [dense.index(i) for i in index], fronts[0].out_features
+    if index:
+        fronts.append(PeriodicNumbers(width, index))
+    return None if not fronts else fronts[0] if len(fronts) == 1 else Fronts(*fronts)
 
 
 def mlp(
@@ -90,10 +137,13 @@ def mlp(
     activation: str = "relu",
     dropout: float = 0.0,
     batch_norm: bool = False,
+    numbers: str = "plain",
 ):
-    """A multi-layer perceptron: hidden sizes, activation (relu, sigmoid, tanh, gelu), dropout, batch norm."""
+    """A multi-layer perceptron: hidden sizes, activation (relu, sigmoid, tanh, gelu), dropout, batch norm;
+    numbers="periodic" embeds each number of a table (PeriodicNumbers) before the dense layers."""
     hidden = [128, 64] if hidden is None else list(hidden)
-    return _mlp(flat_size(sig), hidden, sig.num_outputs, activation, dropout, batch_norm, _front(sig))
+    front = _front(sig, numbers)
+    return _mlp(flat_size(sig), hidden, sig.num_outputs, activation, dropout, batch_norm, front)
 
 
 def mnist_mlp(sig) -> nn.Module:

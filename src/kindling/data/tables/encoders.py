@@ -60,6 +60,7 @@ def fit(plan: Plan, train: pd.DataFrame, categorical: str, missing: str) -> dict
         "num_targets": 1,
     }
     extras["embed"] = embed_columns(encoders)
+    extras["numbers"] = number_columns(encoders)
     dates = [e for e in encoders if e["kind"] in ("date", "ymd")]
     extras["date_axis"] = {"kind": dates[0]["kind"], "sources": dates[0]["sources"]} if dates else None
     return extras
@@ -294,6 +295,19 @@ def embed_columns(encoders: list[dict]) -> list[dict]:
     for enc in encoders:
         if enc["kind"] == "embed":
             out.append({"index": pos, "cardinality": len(enc["categories"]) + 1, "name": enc["name"]})
+        pos += len(_width(enc))
+    return out
+
+
+def number_columns(encoders: list[dict]) -> list[int]:
+    """Feature positions that hold a standardised number (numeric columns and the parts of dates; not the
+    one-hots, words, category indices or missing flags), for the model's number embeddings."""
+    out, pos = [], 0
+    for enc in encoders:
+        if enc["kind"] == "numeric":
+            out.append(pos)
+        elif enc["kind"] in ("date", "ymd"):
+            out.extend(range(pos, pos + len(DATE_PARTS)))
         pos += len(_width(enc))
     return out
 
