@@ -56,6 +56,20 @@ def test_a_larger_classification_table_gets_the_faster_lr_and_accuracy_on_a_larg
     assert (cfg.train.monitor, cfg.optim.lr, cfg.optim.weight_decay) == ("val_acc", 3e-3, 1e-2)
 
 
+def test_a_tables_numbers_are_embedded_from_numbers_rows_on_and_never_for_arrays():
+    from kindling.config.defaults import NUMBERS_ROWS
+
+    vectors = Signature("classification", "vector", [20], ["a", "b"])
+    for sig, n, embedded in [
+        (TABLE, NUMBERS_ROWS - 1, False),
+        (TABLE, NUMBERS_ROWS, True),
+        (vectors, 20_000, False),
+    ]:
+        cfg, line = choose(auto_config(), sig, n)
+        assert (cfg.model.options.get("numbers") == "periodic") == embedded, (sig.input_kind, n)
+        assert ("each number embedded" in line) == embedded
+
+
 def test_only_the_monitor_left_to_kindling_is_still_named():
     cfg = auto_config(model__name="mlp", train__epochs=3, optim__lr=0.1, data__batch_size=8)
     settled_monitor(cfg, SMALL_IMAGES, 43)
