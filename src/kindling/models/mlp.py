@@ -53,7 +53,8 @@ class PeriodicNumbers(nn.Module):
 
     def __init__(self, num_features: int, index: list[int], frequencies=16, dim=16, sigma=1.0):
         super().__init__()
-        rest = [i for i in range(num_features) if i not in set(index)]
+        numbers = set(index)
+        rest = [i for i in range(num_features) if i not in numbers]
         self.register_buffer("number_index", torch.tensor(index, dtype=torch.long), persistent=False)
         self.register_buffer("rest_index", torch.tensor(rest, dtype=torch.long), persistent=False)
         self.frequency = nn.Parameter(torch.randn(len(index), frequencies) * sigma)
