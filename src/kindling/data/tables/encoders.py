@@ -289,27 +289,28 @@ def feature_names(encoders: list[dict]) -> list[str]:
     return [n for enc in encoders for n in _width(enc)]
 
 
+def _starts(encoders: list[dict]):
+    """(encoder, the position of its first feature) for each encoder, in order."""
+    pos = 0
+    for enc in encoders:
+        yield enc, pos
+        pos += len(_width(enc))
+
+
 def embed_columns(encoders: list[dict]) -> list[dict]:
     """Feature positions that hold category indices (0 = unknown) and their table sizes, for the model."""
-    out, pos = [], 0
-    for enc in encoders:
-        if enc["kind"] == "embed":
-            out.append({"index": pos, "cardinality": len(enc["categories"]) + 1, "name": enc["name"]})
-        pos += len(_width(enc))
-    return out
+    return [
+        {"index": pos, "cardinality": len(enc["categories"]) + 1, "name": enc["name"]}
+        for enc, pos in _starts(encoders)
+        if enc["kind"] == "embed"
+    ]
 
 
 def number_columns(encoders: list[dict]) -> list[int]:
     """Feature positions that hold a standardised number (numeric columns and the parts of dates; not the
     one-hots, words, category indices or missing flags), for the model's number embeddings."""
-    out, pos = [], 0
-    for enc in encoders:
-        if enc["kind"] == "numeric":
-            out.append(pos)
-        elif enc["kind"] in ("date", "ymd"):
-            out.extend(range(pos, pos + len(DATE_PARTS)))
-        pos += len(_width(enc))
-    return out
+    parts = {"numeric": 1, "date": len(DATE_PARTS), "ymd": len(DATE_PARTS)}
+    return [pos + i for enc, pos in _starts(encoders) for i in range(parts.get(enc["kind"], 0))]
 
 
 def dates_of(extras: dict, frame: pd.DataFrame) -> pd.Series | None:
