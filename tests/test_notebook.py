@@ -28,11 +28,18 @@ json.dump({"type": type(model.bundle.model).__name__, "predictions": model.predi
 
 
 def text_of(cell) -> str:
-    parts = []
-    for out in cell.get("outputs", []):
-        parts.append(out.get("text", ""))
-        parts.extend(str(v) for v in out.get("data", {}).values())
-    return "\n".join(parts)
+    """A cell's stdout as it was printed, then its other outputs a line each: one print can reach the
+    notebook in several stream messages, with stderr's between them (a fresh-clone CI run saw 'true' and
+    ' 2 -> predicted 2 0.998' arrive apart)."""
+    outs = cell.get("outputs", [])
+    stdout = "".join(out.get("text", "") for out in outs if out.get("name") == "stdout")
+    others = [
+        out.get("text", "")
+        for out in outs
+        if out.get("output_type") == "stream" and out.get("name") != "stdout"
+    ]
+    others += [str(v) for out in outs for v in out.get("data", {}).values()]
+    return "\n".join([stdout, *others])
 
 
 @pytest.mark.slow
