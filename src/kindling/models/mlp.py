@@ -125,8 +125,8 @@ def _front(sig, numbers: str = "plain") -> nn.Module | None:
     columns = sig.extras.get("embed") if sig.input_kind == "tabular" else None
     fronts: list[nn.Module] = [CategoryEmbedding(width, columns)] if columns else []
     index = list(sig.extras.get("numbers", [])) if numbers == "periodic" else []
-    if index and columns:  # CategoryEmbedding puts the other columns first, in order
-        dense = [i for i in range(width) if i not in {int(c["index"]) for c in columns}]
+    if index and columns:  # CategoryEmbedding puts its dense columns first, in order
+        dense = fronts[0].dense_index.tolist()
         index, width = [dense.index(i) for i in index], fronts[0].out_features
     if index:
         fronts.append(PeriodicNumbers(width, index))
