@@ -49,7 +49,7 @@ def test_a_larger_classification_table_gets_the_faster_lr_and_accuracy_on_a_larg
     cfg = auto_config()
     settled_monitor(cfg, sig, 2_000)
     cfg, line = choose(cfg, sig, 20_000, monitor_chosen=True, n_val=2_000)
-    assert cfg.model.options == {"hidden": [32, 16], "dropout": 0.1, "numbers": "periodic"}
+    assert cfg.model.options == {"hidden": [32, 16], "dropout": 0.1, "numbers": "plr"}
     assert line.startswith(
         "kindling chose mlp (hidden [32, 16], each number embedded) for a 20-feature table"
     )
@@ -66,7 +66,7 @@ def test_a_tables_numbers_are_embedded_from_numbers_rows_on_and_never_for_arrays
         (vectors, 20_000, False),
     ]:
         cfg, line = choose(auto_config(), sig, n)
-        assert (cfg.model.options.get("numbers") == "periodic") == embedded, (sig.input_kind, n)
+        assert (cfg.model.options.get("numbers") == "plr") == embedded, (sig.input_kind, n)
         assert ("each number embedded" in line) == embedded
 
 

@@ -172,7 +172,8 @@ def test_embed_categorical_feeds_an_embedding_model(tmp_path):
 
 
 @pytest.mark.parametrize("categorical", ["onehot", "embed"])
-def test_periodic_numbers_embed_the_numbers_and_date_parts_and_pass_the_rest(tmp_path, categorical):
+@pytest.mark.parametrize("form", ["plr", "periodic"])
+def test_periodic_numbers_embed_the_numbers_and_date_parts_and_pass_the_rest(tmp_path, categorical, form):
     import torch
 
     from kindling.models import build as build_model
@@ -186,11 +187,16 @@ def test_periodic_numbers_embed_the_numbers_and_date_parts_and_pass_the_rest(tmp
     assert numbers == [n for n in names if n.startswith("date.") or n in ("temp_2", "temp_1", "average")]
     assert len(numbers) == 9  # 6 date parts and 3 numbers; no weekday one-hot or index among them
     torch.manual_seed(0)
-    model = build_model("mlp", sig, {"hidden": [16], "numbers": "periodic"})
+    model = build_model("mlp", sig, {"hidden": [16], "numbers": form})
     periodic = [m for m in model.modules() if isinstance(m, PeriodicNumbers)]
     # the weekdays: 7 one-hot columns, or one index column whose embedding has 5 numbers
     rest = len(names) - 9 if categorical == "onehot" else len(names) - 1 - 9 + 5
     assert len(periodic) == 1 and periodic[0].out_features == rest + 9 * 16
+    layers = {name: tuple(p.shape) for name, p in periodic[0].named_parameters()}
+    if form == "plr":  # each number its own layer over 32 frequencies
+        assert layers == {"frequency": (9, 32), "weight": (9, 64, 16), "bias": (9, 16)}
+    else:  # PLR lite, the previous default, whose Bundles keep loading: one layer over 16, shared
+        assert layers == {"frequency": (9, 16), "project.weight": (16, 32), "project.bias": (16,)}
     x = encode_records(sig, temps_frame(days=4, seed=3))
     out = model(torch.from_numpy(x))
     assert out.shape == (4, 1) and torch.isfinite(out).all()
@@ -203,9 +209,10 @@ def test_periodic_numbers_are_for_tables_only():
     from kindling.models import build as build_model
 
     images = Signature("classification", "image", [1, 8, 8], ["a", "b"])
-    with pytest.raises(UserError, match="numbers='periodic' embeds the number columns of a table"):
-        build_model("mlp", images, {"numbers": "periodic"})
-    with pytest.raises(UserError, match="numbers must be 'plain' or 'periodic'"):
+    for numbers in ("plr", "periodic"):
+        with pytest.raises(UserError, match=f"numbers='{numbers}' embeds the number columns of a table"):
+            build_model("mlp", images, {"numbers": numbers})
+    with pytest.raises(UserError, match="numbers must be 'plain', 'plr' or 'periodic'"):
         build_model("mlp", images, {"numbers": "fourier"})
 
 
