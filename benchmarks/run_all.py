@@ -29,6 +29,7 @@ ORDER = [
     "bench_fold_ensemble",
     "bench_text",
     "bench_text_defaults",
+    "bench_text_losses",
     "bench_tta",
     "bench_imbalance",
     "bench_zeroconfig",
