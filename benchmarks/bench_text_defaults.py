@@ -128,6 +128,16 @@ def _rotten_tomatoes_tsv(tmp: Path) -> Path | None:
     return out
 
 
+def corpora(tmp: Path) -> tuple[tuple[str, Path | None], ...]:
+    """(name, file) of the four corpora, written into `tmp` where needed; None where the data is absent."""
+    return (
+        ("zh_reviews", _zh_tsv(tmp)),
+        ("sms_spam", SMS if SMS.is_file() else None),
+        ("tnews", _tnews_tsv(tmp)),
+        ("rotten_tomatoes", _rotten_tomatoes_tsv(tmp)),
+    )
+
+
 def _baseline(path: Path) -> tuple[float, float, float, str]:
     """(test accuracy, wall s, CPU s, the line saying what the text source chose) of the baseline."""
     from kindling import data as data_mod
@@ -182,13 +192,7 @@ def main(quick: bool = False, others: bool = True) -> str:
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            corpora = (
-                ("zh_reviews", _zh_tsv(tmp)),
-                ("sms_spam", SMS if SMS.is_file() else None),
-                ("tnews", _tnews_tsv(tmp)),
-                ("rotten_tomatoes", _rotten_tomatoes_tsv(tmp)),
-            )
-            for corpus, path in corpora:
+            for corpus, path in corpora(tmp):
                 if path is None:
                     notes.append(
                         f"{corpus}: skipped, the data is absent (the benchmark never downloads data; "

@@ -51,7 +51,7 @@ def _scores(make, cs, xs, ys) -> list[tuple[float, float, float]]:
 
 
 def main(quick: bool = False) -> str:
-    from bench_text_defaults import SMS, _rotten_tomatoes_tsv, _tnews_tsv, _zh_tsv
+    from bench_text_defaults import corpora
     from common import table
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
@@ -63,13 +63,8 @@ def main(quick: bool = False) -> str:
     rows, notes, reach = [], [], {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        corpora = (
-            ("zh_reviews", _zh_tsv(tmp)),
-            ("sms_spam", SMS if SMS.is_file() else None),
-            ("tnews", _tnews_tsv(tmp)),
-            ("rotten_tomatoes", _rotten_tomatoes_tsv(tmp)),
-        )
-        for corpus, path in corpora[2:3] if quick else corpora:
+        every = corpora(tmp)
+        for corpus, path in every[2:3] if quick else every:
             if path is None:
                 notes.append(f"{corpus}: skipped, the data is absent (the benchmark never downloads data).")
                 continue
