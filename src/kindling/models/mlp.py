@@ -133,19 +133,20 @@ NUMBERS = {"plr": {"frequencies": 32, "shared": False}, "periodic": {"frequencie
 
 
 def _front(sig, numbers: str = "plain") -> nn.Module | None:
-    if numbers != "plain" and (not isinstance(numbers, str) or numbers not in NUMBERS):
+    embedded = numbers != "plain"
+    if embedded and (not isinstance(numbers, str) or numbers not in NUMBERS):
         raise UserError(f"mlp: numbers must be 'plain', 'plr' or 'periodic', got {numbers!r}")
-    if numbers != "plain" and sig.input_kind != "tabular":
+    if embedded and sig.input_kind != "tabular":
         raise UserError(
             f"mlp: numbers={numbers!r} embeds the number columns of a table; this data is {sig.input_kind}"
         )
     width = math.prod(sig.input_shape)
     columns = sig.extras.get("embed") if sig.input_kind == "tabular" else None
     fronts: list[nn.Module] = [CategoryEmbedding(width, columns)] if columns else []
-    index = list(sig.extras.get("numbers", [])) if numbers != "plain" else []
+    index = list(sig.extras.get("numbers", [])) if embedded else []
     if index and columns:  # CategoryEmbedding puts its dense columns first, in order
-        dense = fronts[0].dense_index.tolist()
-        index, width = [dense.index(i) for i in index], fronts[0].out_features
+        dense = {column: k for k, column in enumerate(fronts[0].dense_index.tolist())}
+        index, width = [dense[i] for i in index], fronts[0].out_features
     if index:
         fronts.append(PeriodicNumbers(width, index, **NUMBERS[numbers]))
     return None if not fronts else fronts[0] if len(fronts) == 1 else Fronts(*fronts)
