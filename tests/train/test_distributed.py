@@ -4,8 +4,10 @@ under torchrun and on another world size."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from kindling.cli.launch import torchrun_command
 from kindling.evaluate.evaluation import evaluate
@@ -27,9 +29,15 @@ COMMON = [
 ]
 
 
-def kindling(*args: str, nproc: int = 1) -> subprocess.CompletedProcess:
-    cmd = torchrun_command(nproc, list(args)) if nproc > 1 else [sys.executable, "-m", "kindling", *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+def kindling(*args: str, nproc: int = 1, tmp: Path | None = None) -> subprocess.CompletedProcess:
+    """`kindling ARGS` in a child (under torchrun for nproc > 1, its logs in `tmp`); with `tmp`, the child's
+    temporary directory is `tmp` too."""
+    if nproc > 1:
+        cmd = torchrun_command(nproc, list(args), log_dir=tmp)
+    else:
+        cmd = [sys.executable, "-m", "kindling", *args]
+    env = None if tmp is None else {**os.environ, "TMPDIR": str(tmp)}
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     return out
 
@@ -38,9 +46,12 @@ def test_two_processes_match_one_and_resume_under_torchrun(tmp_path):
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     kindling("train", *COMMON, "--epochs", "2", "--run-dir", str(single), "--threads", "1")
     # --devices 2 launches torchrun itself; stop after 1 epoch, then resume to 2 under torchrun
-    out = kindling("train", *COMMON, "--epochs", "1", "--run-dir", str(ddp), "--devices", "2")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    out = kindling("train", *COMMON, "--epochs", "1", "--run-dir", str(ddp), "--devices", "2", tmp=temp)
     assert "2 processes" in out.stdout and out.stdout.count("epoch 1/1") == 1  # only rank 0 logs
-    kindling("train", "--resume", str(ddp), "--epochs", "2", nproc=2)
+    assert not list(temp.glob("torchelastic_*"))  # torchrun's logs went to a folder kindling removed
+    kindling("train", "--resume", str(ddp), "--epochs", "2", nproc=2, tmp=tmp_path)
     state = checkpoint.load(ddp / "checkpoints" / "last.pt")
     assert state["progress"]["epoch"] == 2 and state["world"] == 2
     records = [json.loads(line) for line in (ddp / "metrics.jsonl").read_text().splitlines()]
@@ -66,6 +77,7 @@ def test_two_machines_through_torchrun_rendezvous(tmp_path):
     for node in (0, 1):
         launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1"]
         launcher += [f"--node_rank={node}", "--master_addr=127.0.0.1", f"--master_port={port}"]
+        launcher += [f"--log-dir={tmp_path / 'logs'}"]
         args = ["-m", "kindling", "train", *COMMON, "--epochs", "1", "--run-dir", str(run_dir)]
         nodes.append(
             subprocess.Popen(

@@ -414,7 +414,13 @@ def test_a_distributed_validation_gives_your_metric_the_whole_split_in_its_order
     mine = ["--metric", "checks.py:count", "--metric", "checks.py:order", "--epochs", "1"]
     assert train(code / "one", *mine) == 0
     args = ["train", "--run-dir", str(code / "two"), *QUIET, *mine]
-    done = subprocess.run(torchrun_command(2, args), capture_output=True, text=True, timeout=300, cwd=code)
+    done = subprocess.run(
+        torchrun_command(2, args, log_dir=code / "logs"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=code,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = history(code / "one")[0], history(code / "two")[0]
     assert two["val_count"] == one["val_count"] == 136 and two["val_order"] == one["val_order"]
