@@ -54,23 +54,26 @@ def verify_resume(
     recipe: str | None, sets: list[str], epochs: int = 2, echo=print, stop_at: int | None = None
 ) -> bool:
 
-    flags = {"train.epochs": epochs, "train.deterministic": True}
+    # the two runs are compared and thrown away: no baseline beside them and no pictures at their end
+    # (neither runs until the weights are final; a recipe's or --set's train.baseline still wins)
+    flags = {"train.epochs": epochs, "train.deterministic": True, "train.baseline": "none"}
     quiet = lambda *a, **k: None  # noqa: E731 - the two runs' epoch lines would only repeat
     with tempfile.TemporaryDirectory(prefix="kindling-verify-") as tmp:
         straight = load_config(recipe, {**flags, "run_dir": f"{tmp}/straight"}, sets)
-        train(straight, echo=quiet)
+        train(straight, echo=quiet, draw=False)
         steps_per_epoch = _steps_per_epoch(load_saved_config(Path(tmp) / "straight"))  # as it settled
         if stop_at is None:
             stop_at = max(1, steps_per_epoch * epochs // 2 + steps_per_epoch // 3)  # mid-epoch
         broken = load_config(recipe, {**flags, "run_dir": f"{tmp}/resumed"}, sets)
         try:
-            train(broken, echo=quiet, callbacks=[InterruptAt(stop_at)])
+            train(broken, echo=quiet, callbacks=[InterruptAt(stop_at)], draw=False)
             echo(f"note: the run ended before step {stop_at}; nothing was interrupted")
         except Interrupted:
             train(
                 load_config(recipe, {**flags, "run_dir": f"{tmp}/resumed"}, sets),
                 resume=f"{tmp}/resumed",
                 echo=quiet,
+                draw=False,
             )
         same, differing = weights_equal(Path(tmp) / "straight", Path(tmp) / "resumed")
     if same:
