@@ -19,6 +19,7 @@ def run(tmp_path, name: str, *sets: str) -> tuple:
         "data.name": "digits",
         "train.threads": 1,
         "train.logger": "none",
+        "train.baseline": "none",
         "train.epochs": 1,
         "run_dir": str(tmp_path / name),
     }

@@ -11,13 +11,20 @@ from pathlib import Path
 from kindling.cli.main import main
 from kindling.config.load import load_config
 
-ARGS = ["--data", "digits", "--epochs", "1", "--threads", "1", "--logger", "none"]
+ARGS = ["--data", "digits", "--epochs", "1", "--threads", "1", "--logger", "none", "--baseline", "none"]
 
 
 def stuck_run(run_dir: Path) -> Path:
     """What a SIGKILL in a run's first seconds leaves: its config (and env) written, no checkpoint."""
     cfg = load_config(
-        None, {"data.name": "digits", "train.epochs": 1, "train.threads": 1, "run_dir": str(run_dir)}
+        None,
+        {
+            "data.name": "digits",
+            "train.epochs": 1,
+            "train.threads": 1,
+            "train.baseline": "none",
+            "run_dir": str(run_dir),
+        },
     )
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(cfg.to_yaml())
