@@ -32,7 +32,9 @@ def own(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("own")
     file = base / "net.py"
     file.write_text(USER_NET)
-    run = train_run(base / "run", "--data", "digits", "--epochs", "1", "--model", f"{file}:Net")
+    run = train_run(
+        base / "run", "--data", "digits", "--epochs", "1", "--model", f"{file}:Net", "--baseline", "none"
+    )
     runs.use_user(run)
     return run, file
 
@@ -209,7 +211,17 @@ def test_a_module_trained_here_loads_and_is_located_without_running(tmp_path, ca
     (tmp_path / "mymodels" / "nets.py").write_text(USER_NET)
     assert locate_module("mymodels.nets") == (tmp_path / "mymodels" / "nets.py").resolve()
     assert not (tmp_path / "RAN").exists() and "mymodels" not in sys.modules
-    run = train_run(tmp_path / "run", "--data", "digits", "--epochs", "1", "--model", "mymodels.nets:Net")
+    run = train_run(
+        tmp_path / "run",
+        "--data",
+        "digits",
+        "--epochs",
+        "1",
+        "--model",
+        "mymodels.nets:Net",
+        "--baseline",
+        "none",
+    )
     for name in [m for m in sys.modules if m.startswith("mymodels")]:
         monkeypatch.delitem(sys.modules, name)
     rc, _, err = cli(capsys, "predict", run, zeros(tmp_path), "--json")
@@ -222,7 +234,7 @@ def test_a_data_function_trained_here_is_rebuilt_by_evaluate(tmp_path, capsys, m
         "from sklearn.datasets import load_digits\n\n\ndef make():\n"
         "    d = load_digits()\n    return d.data.astype('float32'), d.target\n"
     )
-    run = train_run(tmp_path / "run", "--data", "py:mydata.py:make", "--epochs", "1")
+    run = train_run(tmp_path / "run", "--data", "py:mydata.py:make", "--epochs", "1", "--baseline", "none")
     rc, _, err = cli(capsys, "evaluate", run, "--json")
     assert rc == 0, err
     (tmp_path / "mydata.py").write_text((tmp_path / "mydata.py").read_text() + "\n# edited\n")

@@ -67,7 +67,17 @@ def _assert_hparams_read_back(content: dict) -> None:
 def test_csv_logger_writes_csv_and_no_event_files(tmp_path, monkeypatch):
     from kindling_testing import train_run
 
-    run = train_run(tmp_path / "csv", "--data", "digits", "--epochs", "1", "--set", "train.logger=csv")
+    run = train_run(
+        tmp_path / "csv",
+        "--data",
+        "digits",
+        "--epochs",
+        "1",
+        "--set",
+        "train.logger=csv",
+        "--baseline",
+        "none",
+    )
     assert not (run / "tb").exists()
     header, *rows = (run / "steps.csv").read_text().splitlines()
     assert header == "step,loss,lr,samples_per_s" and rows
