@@ -1,15 +1,15 @@
-"""Small tables: does the fold ensemble close the gap to linear models and gradient boosting? (issue 26 §4)
+"""One network or the fold ensemble: which comes closer to linear models and gradient boosting? (issue 26 §4)
 
-For each small real table of the tables suite (benchmarks/bench_tables_suite.py: the same files, targets
+For each small real table of the tables suite, and each from 1,000 rows (benchmarks/bench_tables_suite.py: the same files, targets
 and rivals), on the same seeded split (25% test, kindling's own): the bare default, one network
 (kindling.runner.train on the bare config, without the fold ensemble `kindling.fit` now chooses for
-100 to 999 training rows), beside the fold ensemble of the same defaults
+100 to 19,999 training rows), beside the fold ensemble of the same defaults
 (`kindling.cv(..., folds=5, ensemble=True)`: train and val pooled, 5 networks each validated on its
 held-out fifth, their probabilities or values averaged) and beside linear / logistic regression and
 histogram gradient boosting fitted on the run's train + validation rows. Test accuracy (higher is better)
 or MAE (lower), medians over the seeds; seconds: the whole fit or cv, in-process.
 
-    python benchmarks/bench_fold_ensemble.py            # 8 tables of 21 to 944 rows, seeds 0, 1, 2
+    python benchmarks/bench_fold_ensemble.py            # 13 tables of 21 to 20,190 rows, seeds 0, 1, 2
     python benchmarks/bench_fold_ensemble.py --quick    # 3 tables, seed 0
 """
 
@@ -27,13 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_tables_suite import TABLES, _headline, _quiet, _rivals, _run_split, kindling_load  # noqa: E402
 
 SMALL = ("stackloss", "spector", "iris", "wine", "star98", "diabetes", "breast_cancer", "anes96")
+LARGER = ("titanic", "seattle_weather", "fair", "adult", "randhie")  # from 1,000 rows
 QUICK = ("spector", "wine", "diabetes")
 FOLDS = 5
 
 
 def _one_network(path: Path, target: str, seed: int, run_dir: Path) -> dict:
     """The bare default as one network: the runner without the fold ensemble that `kindling.fit` trains
-    instead for 100 to 999 training rows (kindling.config.defaults.ENSEMBLE_ROWS); every other choice is the
+    instead for 100 to 19,999 training rows (kindling.config.defaults.ENSEMBLE_ROWS); every other choice is the
     default's."""
     import kindling
     from kindling.config.load import load_config
@@ -105,7 +106,7 @@ def main(quick: bool = False) -> str:
     seeds = [0] if quick else [0, 1, 2]
     rows = []
     try:
-        for name in QUICK if quick else SMALL:
+        for name in QUICK if quick else SMALL + LARGER:
             with tempfile.TemporaryDirectory() as tmp:
                 rows.append(bench_table(name, Path(tmp), seeds))
                 print(rows[-1], flush=True)
@@ -115,9 +116,9 @@ def main(quick: bool = False) -> str:
               "gradient boosting", "network reaches the better", "ensemble reaches the better",
               "seconds (network / ensemble)"]  # fmt: skip
     section = (
-        "## Small tables: one network or the fold ensemble (issue 26 §4)\n\n"
+        "## One network or the fold ensemble (issue 26 §4)\n\n"
         f"The bare table default as one network (the runner on the bare config, without the fold ensemble that "
-        "`kindling train --data csv:FILE --target COLUMN` now chooses for 100 to 999 training rows) and as "
+        "`kindling train --data csv:FILE --target COLUMN` now chooses for 100 to 19,999 training rows) and as "
         f"the {FOLDS}-fold ensemble of the same defaults (`kindling cv ... --folds {FOLDS} --ensemble`), "
         f"seeds {seeds}, beside logistic regression or ridge and histogram gradient boosting fitted on the "
         "run's train + validation rows (as in the tables suite); test accuracy or MAE on the same split, "
