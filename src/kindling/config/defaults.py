@@ -285,8 +285,8 @@ ENSEMBLE_ROWS = (100, 20_000)
 ENSEMBLE_FOLDS = 5
 ENSEMBLE_WHY = (
     f"under {ENSEMBLE_ROWS[1]:,} training rows the {ENSEMBLE_FOLDS} networks' average, each validated on "
-    "its own fifth, came closer to linear models and gradient boosting than one network, whose single "
-    "validation split's luck picks its epoch (BENCHMARKS.md); --model mlp trains one"
+    "its own fifth, came closer to linear models and gradient boosting on most tables measured than one "
+    "network, whose single validation split's luck picks its epoch (BENCHMARKS.md); --model mlp trains one"
 )
 
 
