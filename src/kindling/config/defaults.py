@@ -10,38 +10,37 @@ never re-chooses.
 The rules, by input kind (n = training samples). For a table the data source has already chosen the kind
 of problem from the target's values (`kindling.data.tables.schema.infer_task`, data.task=auto); the line
 names it first, with the flag that overrides it (`Signature.extras["task_reason"]`).
-- tables: an MLP with one hidden layer twice as wide as the features (32..256; two layers from 5,000
-  rows), AdamW with weight decay, batch 32..256 by size, up to 300 epochs stopped early after 20
-  rounds without a better validation figure (small tables train in milliseconds per epoch; early
-  stopping picks the length). Under 1,000 rows: lr 1e-3 and weight decay 1.0 (above: 3e-3, 1e-2, and
-  dropout 0.1). From 800 rows (NUMBERS_ROWS) each number is embedded (`mlp` numbers=plr,
-  models/mlp.py). A few hundred rows are mostly noise to an MLP, so it needs ridge-like shrinkage; and
-  the validation split is a few dozen rows, so a fast lr lets one lucky early epoch win the checkpoint
-  and stop the run before the model has learnt much: the slower lr makes the validation curve smooth.
-  From 100 to 19,999 training rows, when `kindling train` (or `kindling.fit`) chooses the model and the
-  epochs, it trains the 5-fold ensemble of that MLP instead of one (`kindling cv --ensemble`,
-  ENSEMBLE_ROWS): measured on eight small real tables, it is what closed the gap to linear models and
-  gradient boosting where one network trailed them, and it helped the three larger ones too. Tried on the tables where gradient boosting still
-  leads and not kept (3 seeds, medians): a signed log1p of skewed columns (adult 0.8556 -> 0.8524,
-  seattle_weather unchanged) and one-hot quantile bins beside each number (seattle_weather 0.7787 ->
-  0.7978 with 8 bins but 0.7787 with 16; adult 0.8554 with 8). The number embeddings (sin/cos of 16
-  learned frequencies drawn at scale 1, then a shared 32 -> 16 layer: scale 0.1 gave seattle_weather
-  0.7842, scale 3 gave 0.7787 and adult 0.8642 against 0.7869 and 0.8614 at 1, these three with the
-  numbers but not the dates embedded) help from 883 training rows (adult 0.8556 -> 0.8614, fair's MAE
-  0.911 -> 0.906, and in their fold ensembles titanic 0.9633 -> 0.9664 and seattle_weather 0.7787 ->
-  0.7951, whose labels change with the year) but overfit from 637 down (stackloss's MAE 2.47 -> 5.22,
-  diabetes 43.6 -> 49.8, anes96 0.928 -> 0.915, breast_cancer 0.958 -> 0.951; star98 alone gained,
-  193.0 -> 190.9): NUMBERS_ROWS draws the line between. Tried beside them and not kept: embedded
-  categories (adult 0.8600) and a linear path beside the MLP (star98's MAE 193.0 -> 204.1, the other
-  small tables unchanged but stackloss, already ahead of ridge). Then each column's own layer (PLR,
-  numbers=plr) against the shared one (PLR lite, numbers=periodic), on seattle_weather / adult (3 seeds,
-  medians): shared over 16 frequencies 0.7951 / 0.8614; own over 16: 0.8005 / 0.8636; own over 32:
-  0.8142 / 0.8620 (titanic 0.9664 -> 0.9694, fair's MAE 0.906 -> 0.915, still far under its classical
+- tables: an MLP with one hidden layer twice as wide as the features (32..256; two layers from 5,000 rows),
+  AdamW with weight decay, batch 32..256 by size, up to 300 epochs stopped early after 20 rounds without a
+  better validation figure (small tables train in milliseconds per epoch; early stopping picks the length).
+  Under 1,000 rows: lr 1e-3 and weight decay 1.0 (above: 3e-3, 1e-2, and dropout 0.1). From 800 rows
+  (NUMBERS_ROWS) each number is embedded (`mlp` numbers=plr, models/mlp.py). A few hundred rows are mostly
+  noise to an MLP, so it needs ridge-like shrinkage; and the validation split is a few dozen rows, so a
+  fast lr lets one lucky early epoch win the checkpoint and stop the run before the model has learnt much:
+  the slower lr makes the validation curve smooth. From 100 to 19,999 training rows, when `kindling train`
+  (or `kindling.fit`) chooses the model and the epochs, it trains the 5-fold ensemble of that MLP instead
+  of one (`kindling cv --ensemble`, ENSEMBLE_ROWS): measured on eight small real tables, it is what closed
+  the gap to linear models and gradient boosting where one network trailed them, and it helped the three
+  larger ones too. Tried on the tables where gradient boosting still leads and not kept (3 seeds, medians):
+  a signed log1p of skewed columns (adult 0.8556 -> 0.8524, seattle_weather unchanged) and one-hot quantile
+  bins beside each number (seattle_weather 0.7787 -> 0.7978 with 8 bins but 0.7787 with 16; adult 0.8554
+  with 8). The number embeddings (sin/cos of 16 learned frequencies drawn at scale 1, then a shared 32 ->
+  16 layer: scale 0.1 gave seattle_weather 0.7842, scale 3 gave 0.7787 and adult 0.8642 against 0.7869 and
+  0.8614 at 1, these three with the numbers but not the dates embedded) help from 883 training rows (adult
+  0.8556 -> 0.8614, fair's MAE 0.911 -> 0.906, and in their fold ensembles titanic 0.9633 -> 0.9664 and
+  seattle_weather 0.7787 -> 0.7951, whose labels change with the year) but overfit from 637 down
+  (stackloss's MAE 2.47 -> 5.22, diabetes 43.6 -> 49.8, anes96 0.928 -> 0.915, breast_cancer 0.958 ->
+  0.951; star98 alone gained, 193.0 -> 190.9): NUMBERS_ROWS draws the line between. Tried beside them and
+  not kept: embedded categories (adult 0.8600) and a linear path beside the MLP (star98's MAE 193.0 ->
+  204.1, the other small tables unchanged but stackloss, already ahead of ridge). Then each column's own
+  layer (PLR, numbers=plr) against the shared one (PLR lite, numbers=periodic), on seattle_weather / adult
+  (3 seeds, medians): shared over 16 frequencies 0.7951 / 0.8614; own over 16: 0.8005 / 0.8636; own over
+  32: 0.8142 / 0.8620 (titanic 0.9664 -> 0.9694, fair's MAE 0.906 -> 0.915, still far under its classical
   models' 0.992); own over 16 of 8 dims: 0.8033 / 0.8646; 32 of 8: 0.8087 / 0.8644; 32 of 32: 0.7896 /
   0.8628; frequencies at scale 0.3: 0.8060 / 0.8616. The own layer over 32 frequencies is the default,
   chosen on this same suite (not a held-out result); it is the first to reach gradient boosting on
-  seattle_weather. Tried on top and not kept: a quantile-normal transform of each number before its
-  layer (adult 0.8620 -> 0.8586).
+  seattle_weather. Tried on top and not kept: a quantile-normal transform of each number before its layer
+  (adult 0.8620 -> 0.8586).
 - text: a linear model over hashed n-grams (`linear-ngrams`: TF-IDF + linear SVM as a network), which
   comes close to that baseline where the embedding models (`bow`, `textcnn`, `textrnn`) trail it;
   1-3-grams of characters or 1-2-grams of words (as the tokeniser chose), SGD at lr 4, label smoothing
@@ -279,7 +278,7 @@ def adopt(cfg, saved) -> None:
 # on iris, diabetes and anes96 and narrowed star98's, for 1.5 to 6 times the training time. Under 100 rows
 # (the folds validate on a handful of rows each) it did not help. Above 1,000 training rows it helped every
 # table measured too, up to 13,600 rows: fair's MAE 0.915 -> 0.887, adult 0.8620 -> 0.8644 and randhie
-# (held out: never tuned on) 2.398 -> 2.384, for 4 to 7 times the time (adult 6 s -> 32 s). The upper
+# (held out: never tuned on) 2.398 -> 2.384, for 3 to 8 times the time (adult 6 s -> 23 s). The upper
 # bound keeps the default's run to about a minute for a small MLP: from 20,000 rows one network.
 ENSEMBLE_ROWS = (100, 20_000)
 ENSEMBLE_FOLDS = 5
