@@ -1,9 +1,9 @@
 """One network or the fold ensemble: which comes closer to linear models and gradient boosting? (issue 26 §4)
 
-For each small real table of the tables suite, and each from 1,000 rows (benchmarks/bench_tables_suite.py: the same files, targets
-and rivals), on the same seeded split (25% test, kindling's own): the bare default, one network
-(kindling.runner.train on the bare config, without the fold ensemble `kindling.fit` now chooses for
-100 to 19,999 training rows), beside the fold ensemble of the same defaults
+For each small real table of the tables suite, and each from 1,000 rows (benchmarks/bench_tables_suite.py:
+the same files, targets and rivals), on the same seeded split (25% test, kindling's own): the bare
+default, one network (kindling.runner.train on the bare config, without the fold ensemble `kindling.fit`
+now chooses for 100 to 19,999 training rows), beside the fold ensemble of the same defaults
 (`kindling.cv(..., folds=5, ensemble=True)`: train and val pooled, 5 networks each validated on its
 held-out fifth, their probabilities or values averaged) and beside linear / logistic regression and
 histogram gradient boosting fitted on the run's train + validation rows. Test accuracy (higher is better)
